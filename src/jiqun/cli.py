@@ -1,0 +1,44 @@
+"""``jiqun`` command line: the same services as the web app and the Python API."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from jiqun.config import get_settings
+from jiqun.store import Store
+
+app = typer.Typer(help="jiqun 集群 — operations platform for cluster-market parcel carriers.",
+                  no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the store's tables and the lake folder."""
+    settings = get_settings()
+    Store.from_settings(settings).upgrade()
+    settings.lake_path.mkdir(parents=True, exist_ok=True)
+    console.print(f"store ready: [bold]{settings.store_url}[/]; lake: [bold]{settings.lake_path}[/]")
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, reload: bool = False) -> None:
+    """Serve the web app."""
+    import uvicorn
+
+    console.print(f"jiqun web: http://{host}:{port}/")
+    uvicorn.run("jiqun.web.app:create_app", host=host, port=port, factory=True, reload=reload)
+
+
+def _register_subcommands() -> None:
+    from jiqun.demo.cli import app as demo_app
+    from jiqun.ingest.cli import register as register_import
+    from jiqun.users_cli import app as users_app
+
+    app.add_typer(demo_app, name="demo", help="Build the demo province.")
+    app.add_typer(users_app, name="users", help="Manage users.")
+    register_import(app)
+
+
+_register_subcommands()

@@ -1,0 +1,59 @@
+"""Settings: one registry, read from ``JIQUN_*`` environment variables and ``.env``.
+
+Every setting has a default and a description; ``docs/settings.md`` lists them and a test
+fails when one is missing there.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "jiqun-development-secret-do-not-use-in-production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="JIQUN_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="Deployment kind; the default secret is refused in production."
+    )
+    store_url: str = Field(
+        "sqlite:///var/jiqun.db",
+        description="SQLAlchemy URL of the store (SQLite file or postgresql+psycopg://…).",
+    )
+    lake_path: Path = Field(
+        Path("var/lake"), description="Folder holding the Parquet lake (waybills, events)."
+    )
+    engine: Literal["duckdb", "pyspark"] = Field(
+        "duckdb", description="Analytics engine behind Ibis: duckdb (default) or pyspark."
+    )
+    locale: Literal["zh-CN", "en"] = Field(
+        "zh-CN", description="Default language of the UI, CLI messages and reject reports."
+    )
+    secret_key: str = Field(
+        DEVELOPMENT_SECRET, description="Key that signs sessions, CSRF tokens and API tokens."
+    )
+    token_ttl_seconds: int = Field(8 * 3600, description="Lifetime of an API bearer token.")
+    session_ttl_seconds: int = Field(12 * 3600, description="Lifetime of a web session.")
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError(
+                "JIQUN_SECRET_KEY must be set to a secret of your own outside development"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.store_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Synthetic demo province grounded in the seed article's figures."""

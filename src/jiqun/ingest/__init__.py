@@ -1,0 +1,1 @@
+"""Importers of CSV and XLSX files with validation and reject reports."""

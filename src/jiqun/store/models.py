@@ -1,0 +1,487 @@
+"""The store: everything people edit (OLTP), as SQLAlchemy 2 models.
+
+Rows that belong to part of the organisation carry ``org_unit_id`` through :class:`OrgScoped`;
+:mod:`jiqun.store.scope` limits every query and write on them to the user's org subtree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Store the value (readable in SQL and stable across renames of the Python member).
+    return Enum(cls, values_callable=lambda e: [m.value for m in e], native_enum=False, length=32)
+
+
+class OrgLevel(str, enum.Enum):
+    HQ = "hq"
+    PROVINCE = "province"
+    CITY = "city"
+    COUNTY = "county"
+    OUTLET = "outlet"
+
+
+class Role(str, enum.Enum):
+    ADMIN = "admin"
+    HQ_BUSINESS = "hq_business"
+    PROVINCIAL_MANAGER = "provincial_manager"
+    SUPERVISOR = "supervisor"  # 督导专员
+    CITY_MANAGER = "city_manager"
+    COUNTY_MANAGER = "county_manager"
+    DEPARTMENT_HEAD = "department_head"
+    MARKETER = "marketer"  # 营销
+    ACCOUNT_MANAGER = "account_manager"  # 客户经理
+    COURIER = "courier"  # 揽投员
+    CUSTOMER_SERVICE = "customer_service"  # 客服
+
+
+class MarketType(str, enum.Enum):
+    INDUSTRIAL_CLUSTER = "industrial_cluster"  # 产业集群
+    WHOLESALE_MARKET = "wholesale_market"  # 批发零售专业市场
+    ECOMMERCE_PARK = "ecommerce_park"  # 电商园区
+    LIVESTREAM_BASE = "livestream_base"  # 直播基地
+    TAOBAO_VILLAGE = "taobao_village"  # 淘宝村
+
+
+class LifecycleStage(str, enum.Enum):
+    """Three steps (三步走): archive (建档) → nurture (蓄客) → upgrade (提升); churn and back."""
+
+    ARCHIVED = "archived"  # 建档
+    NURTURING = "nurturing"  # 蓄客: visited
+    TRIAL = "trial"  # 试寄
+    COOPERATING = "cooperating"  # 合作
+    GROWING = "growing"  # 提升
+    VIP = "vip"
+    CHURNED = "churned"  # 流失
+
+
+class CustomerTier(str, enum.Enum):
+    SPECIAL = "special"  # 特级
+    FIRST = "first"  # 一级
+    SECOND = "second"  # 二级
+    THIRD = "third"  # 三级
+    MICRO = "micro"  # 小微
+
+
+class TeamStatus(str, enum.Enum):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    DISBANDED = "disbanded"
+
+
+class TargetScope(str, enum.Enum):
+    MARKET = "market"
+    GRID = "grid"
+    TEAM = "team"
+    PERSON = "person"
+
+
+class FacilityKind(str, enum.Enum):
+    OUTLET = "outlet"  # 网点 / 揽投部
+    CONSOLIDATION_CENTRE = "consolidation_centre"  # 集包中心
+    PROCESSING_CENTRE = "processing_centre"  # 邮件处理中心
+    WAREHOUSE = "warehouse"  # 仓配 / 源头仓
+
+
+class LineStatus(str, enum.Enum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    PEAK_ONLY = "peak_only"
+    CLOSED = "closed"
+
+
+class ProblemStatus(str, enum.Enum):
+    OPEN = "open"
+    ESCALATED = "escalated"
+    SOLVED = "solved"
+
+
+class CostActivity(str, enum.Enum):
+    MARKETING = "marketing"
+    PICKUP = "pickup"
+    CUSTOMER_SERVICE = "customer_service"
+    PROCESSING = "processing"
+    TRANSPORT = "transport"
+
+
+class Product(str, enum.Enum):
+    EXPRESS = "express"  # 特快 (EMS)
+    PARCEL = "parcel"  # 快包
+    STANDARD = "standard"  # 标快 / 普包
+
+
+class OrgScoped:
+    """Mixin for rows owned by an org unit; the scope mechanism filters on this column."""
+
+    @declared_attr
+    def org_unit_id(cls) -> Mapped[int]:  # noqa: N805
+        return mapped_column(ForeignKey("org_units.id"), index=True)
+
+
+class Audited:
+    """Mixin: inserts, updates and deletes of these rows are written to the audit log."""
+
+
+class Timestamped:
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime, server_default=func.now(), onupdate=func.now()
+    )
+
+
+class OrgUnit(Base):
+    """HQ → province → city → county → outlet. ``path`` is ``/1/5/12/`` for subtree lookups."""
+
+    __tablename__ = "org_units"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    level: Mapped[OrgLevel] = mapped_column(_enum(OrgLevel))
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str | None] = mapped_column(String(100))
+    adcode: Mapped[str | None] = mapped_column(String(12), index=True)
+    path: Mapped[str] = mapped_column(String(255), index=True, default="")
+
+    parent: Mapped[OrgUnit | None] = relationship(remote_side="OrgUnit.id")
+
+
+class User(Base, OrgScoped, Timestamped, Audited):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(_enum(Role))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    locale: Mapped[str | None] = mapped_column(String(8))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    org_unit: Mapped[OrgUnit] = relationship()
+
+
+class Market(Base, OrgScoped, Timestamped, Audited):
+    """A cluster market (集群市场)."""
+
+    __tablename__ = "markets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str | None] = mapped_column(String(100))
+    type: Mapped[MarketType] = mapped_column(_enum(MarketType))
+    industry: Mapped[str] = mapped_column(String(50))
+    adcode: Mapped[str | None] = mapped_column(String(12))
+    address: Mapped[str | None] = mapped_column(String(255))
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    tier: Mapped[str | None] = mapped_column(String(16))  # A / B / C operating tier
+    key_area: Mapped[bool] = mapped_column(Boolean, default=False)  # 重点产粮区
+    yearly_revenue_target: Mapped[float | None] = mapped_column(Float)
+
+    org_unit: Mapped[OrgUnit] = relationship()
+    volume_estimates: Mapped[list[MarketVolumeEstimate]] = relationship(
+        back_populates="market", order_by="MarketVolumeEstimate.valid_from"
+    )
+
+
+class MarketVolumeEstimate(Base, OrgScoped, Audited):
+    """Estimated daily volume of the whole market (all carriers), or of one named competitor."""
+
+    __tablename__ = "market_volume_estimates"
+    __table_args__ = (UniqueConstraint("market_id", "carrier", "valid_from"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"), index=True)
+    carrier: Mapped[str] = mapped_column(String(32), default="*")  # "*" = all carriers
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    daily_volume: Mapped[float] = mapped_column(Float)
+    source: Mapped[str | None] = mapped_column(String(100))
+
+    market: Mapped[Market] = relationship(back_populates="volume_estimates")
+
+
+class Team(Base, OrgScoped, Timestamped, Audited):
+    """A marketing team; proposed by a city, approved by the province."""
+
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    market_id: Mapped[int | None] = mapped_column(ForeignKey("markets.id"))
+    name: Mapped[str] = mapped_column(String(100))
+    status: Mapped[TeamStatus] = mapped_column(_enum(TeamStatus), default=TeamStatus.PROPOSED)
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    members: Mapped[list[TeamMember]] = relationship(back_populates="team")
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), default="member")  # leader / member
+    joined_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    team: Mapped[Team] = relationship(back_populates="members")
+    user: Mapped[User] = relationship()
+
+
+class Grid(Base, OrgScoped, Timestamped, Audited):
+    """A grid (网格, 责任田) inside a market; versions by validity so KPIs survive a redraw."""
+
+    __tablename__ = "grids"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # draft/active/retired
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    geometry: Mapped[dict | None] = mapped_column(JSON)  # GeoJSON
+
+    market: Mapped[Market] = relationship()
+
+
+class Customer(Base, OrgScoped, Timestamped, Audited):
+    """A merchant (商家) in the archive (客户档案)."""
+
+    __tablename__ = "customers"
+    __table_args__ = (Index("ix_customers_market_stage", "market_id", "lifecycle_stage"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    contact: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(255))
+    adcode: Mapped[str | None] = mapped_column(String(12))
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    market_id: Mapped[int | None] = mapped_column(ForeignKey("markets.id"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"), index=True)
+    platforms: Mapped[list | None] = mapped_column(JSON)  # ["taobao", "pdd", "live"] 淘系/拼系/直播
+    categories: Mapped[list | None] = mapped_column(JSON)
+    est_daily_volume: Mapped[float | None] = mapped_column(Float)
+    lifecycle_stage: Mapped[LifecycleStage] = mapped_column(
+        _enum(LifecycleStage), default=LifecycleStage.ARCHIVED
+    )
+    tier: Mapped[CustomerTier | None] = mapped_column(_enum(CustomerTier))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    vip: Mapped[bool] = mapped_column(Boolean, default=False)
+    vip_manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    first_shipped_on: Mapped[dt.date | None] = mapped_column(Date)
+    archived_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    market: Mapped[Market | None] = relationship()
+    grid: Mapped[Grid | None] = relationship()
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+    carriers: Mapped[list[CustomerCarrier]] = relationship(back_populates="customer")
+
+
+class CustomerCarrier(Base, OrgScoped, Audited):
+    """A carrier the merchant uses now, its share of the merchant's parcels and its price."""
+
+    __tablename__ = "customer_carriers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    carrier: Mapped[str] = mapped_column(String(32))
+    share: Mapped[float | None] = mapped_column(Float)
+    price_first_kg: Mapped[float | None] = mapped_column(Float)
+
+    customer: Mapped[Customer] = relationship(back_populates="carriers")
+
+
+class Visit(Base, OrgScoped, Audited):
+    """A visit (走访) with its method, outcome and next step."""
+
+    __tablename__ = "visits"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    visited_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    method: Mapped[str] = mapped_column(String(32))  # card / directory / sweep / referral / …
+    outcome: Mapped[str] = mapped_column(String(32))  # no_interest / interested / trial / signed
+    next_step: Mapped[str | None] = mapped_column(String(255))
+    next_visit_on: Mapped[dt.date | None] = mapped_column(Date)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class TrialShipment(Base, OrgScoped, Audited):
+    """A trial shipment (试寄)."""
+
+    __tablename__ = "trial_shipments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    started_on: Mapped[dt.date] = mapped_column(Date)
+    ended_on: Mapped[dt.date | None] = mapped_column(Date)
+    parcels: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+
+
+class Campaign(Base, OrgScoped, Timestamped, Audited):
+    """A campaign (e.g. 春耕计划) and the customers it reached."""
+
+    __tablename__ = "campaigns"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date] = mapped_column(Date)
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class CampaignCustomer(Base):
+    __tablename__ = "campaign_customers"
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+
+
+class Target(Base, OrgScoped, Audited):
+    """A monthly plan for one market, grid, team or person."""
+
+    __tablename__ = "targets"
+    __table_args__ = (UniqueConstraint("scope_type", "scope_id", "month"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope_type: Mapped[TargetScope] = mapped_column(_enum(TargetScope))
+    scope_id: Mapped[int] = mapped_column(Integer)
+    month: Mapped[dt.date] = mapped_column(Date)  # first day of the month
+    volume: Mapped[float] = mapped_column(Float, default=0)
+    revenue: Mapped[float] = mapped_column(Float, default=0)
+    new_customers: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Zone(Base, OrgScoped, Audited):
+    """A destination zone of an origin province: same province / neighbouring / far / remote."""
+
+    __tablename__ = "zones"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    province_adcodes: Mapped[list] = mapped_column(JSON)
+
+
+class RateCard(Base, OrgScoped, Audited):
+    """One place, one price (一地一价): market × zone × product × weight band; per-customer override."""
+
+    __tablename__ = "rate_cards"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    market_id: Mapped[int | None] = mapped_column(ForeignKey("markets.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zones.id"))
+    product: Mapped[Product] = mapped_column(_enum(Product))
+    weight_from_kg: Mapped[float] = mapped_column(Float, default=0)
+    weight_to_kg: Mapped[float] = mapped_column(Float)
+    first_weight_price: Mapped[float] = mapped_column(Float)
+    extra_per_kg: Mapped[float] = mapped_column(Float, default=0)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class CompetitorPrice(Base, OrgScoped, Audited):
+    __tablename__ = "competitor_prices"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"), index=True)
+    competitor: Mapped[str] = mapped_column(String(32))
+    dest_province_adcode: Mapped[str | None] = mapped_column(String(12))
+    weight_kg: Mapped[float] = mapped_column(Float)
+    price: Mapped[float] = mapped_column(Float)
+    observed_on: Mapped[dt.date] = mapped_column(Date)
+    observed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class CostParameter(Base, OrgScoped, Audited):
+    """Activity cost (P3): marketing, pickup, customer service, processing, transport."""
+
+    __tablename__ = "cost_parameters"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity: Mapped[CostActivity] = mapped_column(_enum(CostActivity))
+    name: Mapped[str] = mapped_column(String(64))
+    unit: Mapped[str] = mapped_column(String(16))  # per_parcel / per_kg / per_day / per_km
+    value: Mapped[float] = mapped_column(Float)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+
+
+class Facility(Base, OrgScoped, Timestamped, Audited):
+    """An outlet, consolidation centre (集包中心), processing centre or warehouse."""
+
+    __tablename__ = "facilities"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[FacilityKind] = mapped_column(_enum(FacilityKind))
+    adcode: Mapped[str | None] = mapped_column(String(12))
+    lon: Mapped[float | None] = mapped_column(Float)
+    lat: Mapped[float | None] = mapped_column(Float)
+    capacity_per_day: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+
+
+class DedicatedLine(Base, OrgScoped, Timestamped, Audited):
+    """A dedicated point-to-point line (专线) from an origin to a destination city."""
+
+    __tablename__ = "dedicated_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    origin_facility_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"))
+    origin_market_id: Mapped[int | None] = mapped_column(ForeignKey("markets.id"))
+    dest_adcode: Mapped[str] = mapped_column(String(12))
+    status: Mapped[LineStatus] = mapped_column(_enum(LineStatus), default=LineStatus.DRAFT)
+    truck_type: Mapped[str | None] = mapped_column(String(32))
+    trips_per_day: Mapped[float | None] = mapped_column(Float)
+    opened_on: Mapped[dt.date | None] = mapped_column(Date)
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    proposal: Mapped[dict | None] = mapped_column(JSON)  # the planner's numbers at acceptance
+
+
+class Problem(Base, OrgScoped, Timestamped, Audited):
+    """A common problem raised at city level (R2), visible up the hierarchy until solved."""
+
+    __tablename__ = "problems"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    market_id: Mapped[int | None] = mapped_column(ForeignKey("markets.id"))
+    raised_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    raised_on: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[ProblemStatus] = mapped_column(_enum(ProblemStatus), default=ProblemStatus.OPEN)
+    escalated_to_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    solved_on: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class AuditEntry(Base):
+    """Who changed what and when; written by :mod:`jiqun.store.audit`, never edited."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now(), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # insert / update / delete
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    changes: Mapped[dict | None] = mapped_column(JSON)
+    source: Mapped[str | None] = mapped_column(String(32))  # web / cli / import / api
