@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from jiqun.store import Store
 from jiqun.store.models import OrgUnit
@@ -22,7 +22,7 @@ def _pg_database() -> tuple[str, callable]:
     name = f"jiqun_test_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
 
     def drop() -> None:
         with admin.connect() as conn:

@@ -58,6 +58,8 @@ def recover(lake: Path) -> None:
             if Path(tmp).exists():
                 os.replace(tmp, final)
         journal.unlink()
+    for uncommitted in journal_dir.glob("*.pending"):
+        uncommitted.unlink()
     for orphan in lake.glob("*/month=*/.*.tmp"):  # written before a journal existed: discard
         orphan.unlink()
 

@@ -1,0 +1,114 @@
+"""Lake appends: partitioned by month, idempotent by key, atomic, readable through Ibis."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from jiqun.lake import EVENT_DATASET, WAYBILL_DATASET, append, connect, waybills
+from jiqun.lake.writer import dataset_files, recover
+from jiqun.store.scope import Scope
+
+
+def _waybills(numbers, org=1, day=dt.datetime(2026, 1, 31, 23, 0)):
+    n = len(numbers)
+    return pa.table({
+        "waybill_no": numbers,
+        "org_unit_id": pa.array([org] * n, pa.int32()),
+        "product": ["parcel"] * n,
+        "ship_time": [day + dt.timedelta(hours=i) for i in range(n)],
+        "dest_province": ["440000"] * n,
+        "weight_kg": [0.5] * n,
+        "fee": [3.2] * n,
+        "status": ["delivered"] * n,
+    })
+
+
+def _lake_rows(lake):
+    return pq.ParquetDataset([str(f) for f in dataset_files(lake, WAYBILL_DATASET)]).read()
+
+
+def test_append_partitions_by_month_of_ship_time(tmp_path):
+    result = append(tmp_path, WAYBILL_DATASET, _waybills(["A1", "A2", "A3"]))
+    assert result.added == 3 and result.duplicates == 0
+    assert result.months == ("2026-01", "2026-02")  # 23:00, 00:00, 01:00 across midnight
+    months = [f.parent.name for f in dataset_files(tmp_path, WAYBILL_DATASET)]
+    assert months == ["month=2026-01", "month=2026-02"]
+    assert _lake_rows(tmp_path).num_rows == 3
+
+
+def test_same_file_twice_changes_nothing(tmp_path):
+    append(tmp_path, WAYBILL_DATASET, _waybills(["A1", "A2"]))
+    before = {f: f.read_bytes() for f in dataset_files(tmp_path, WAYBILL_DATASET)}
+    again = append(tmp_path, WAYBILL_DATASET, _waybills(["A1", "A2"]))
+    assert (again.added, again.duplicates) == (0, 2)
+    assert {f: f.read_bytes() for f in dataset_files(tmp_path, WAYBILL_DATASET)} == before
+
+
+def test_duplicates_inside_a_batch_and_against_the_lake_are_dropped(tmp_path):
+    append(tmp_path, WAYBILL_DATASET, _waybills(["A1"]))
+    result = append(tmp_path, WAYBILL_DATASET, _waybills(["A1", "B1", "B1", "B2"]))
+    assert (result.added, result.duplicates) == (2, 2)
+    assert sorted(_lake_rows(tmp_path)["waybill_no"].to_pylist()) == ["A1", "B1", "B2"]
+
+
+def test_columns_missing_from_the_input_are_null_and_schema_is_exact(tmp_path):
+    append(tmp_path, WAYBILL_DATASET, _waybills(["A1"]))
+    table = _lake_rows(tmp_path)
+    assert table.column("customer_id").null_count == 1
+    file_schema = pq.read_schema(dataset_files(tmp_path, WAYBILL_DATASET)[0])
+    assert file_schema.names == WAYBILL_DATASET.schema.names
+    assert file_schema.field("weight_kg").type == pa.float32()
+
+
+def test_events_are_idempotent_by_waybill_time_and_code(tmp_path):
+    t = dt.datetime(2026, 3, 1, 8)
+    events = pa.table({
+        "waybill_no": ["A1", "A1", "A1"],
+        "org_unit_id": pa.array([1, 1, 1], pa.int32()),
+        "event_time": [t, t, t + dt.timedelta(hours=5)],
+        "event_code": ["picked_up", "picked_up", "departed"],
+    })
+    assert append(tmp_path, EVENT_DATASET, events).added == 2
+    assert append(tmp_path, EVENT_DATASET, events).added == 0
+
+
+def test_interrupted_append_before_its_journal_leaves_the_lake_unchanged(tmp_path):
+    append(tmp_path, WAYBILL_DATASET, _waybills(["A1"]))
+    folder = dataset_files(tmp_path, WAYBILL_DATASET)[0].parent
+    pq.write_table(_waybills(["X9"]), folder / ".part-crashed.parquet.tmp")
+    recover(tmp_path)
+    assert not list(folder.glob(".*.tmp"))
+    assert _lake_rows(tmp_path)["waybill_no"].to_pylist() == ["A1"]
+
+
+def test_interrupted_append_after_its_journal_is_rolled_forward(tmp_path):
+    append(tmp_path, WAYBILL_DATASET, _waybills(["A1"]))
+    folder = dataset_files(tmp_path, WAYBILL_DATASET)[0].parent
+    tmp = folder / ".part-late.parquet.tmp"
+    pq.write_table(_waybills(["X9"]), tmp)
+    (tmp_path / "_journal").mkdir(exist_ok=True)
+    (tmp_path / "_journal" / "late.json").write_text(
+        json.dumps([[str(tmp), str(folder / "part-late.parquet")]]))
+    recover(tmp_path)
+    assert sorted(_lake_rows(tmp_path)["waybill_no"].to_pylist()) == ["A1", "X9"]
+
+
+@pytest.mark.parametrize("org_ids, expected", [({1}, 2), ({2}, 1), ({1, 2}, 3), ({3}, 0)])
+def test_ibis_reads_are_limited_to_the_scope(tmp_path, org_ids, expected):
+    append(tmp_path, WAYBILL_DATASET, _waybills(["A1", "A2"], org=1))
+    append(tmp_path, WAYBILL_DATASET, _waybills(["B1"], org=2))
+    scope = Scope(root_id=0, root_path="/", org_ids=frozenset(org_ids))
+    con = connect(engine="duckdb")
+    assert waybills(con, tmp_path, scope).count().execute() == expected
+
+
+def test_an_empty_lake_reads_as_an_empty_table_of_the_schema(tmp_path):
+    con = connect(engine="duckdb")
+    table = waybills(con, tmp_path)
+    assert table.count().execute() == 0
+    assert table.schema().names == tuple(WAYBILL_DATASET.schema.names)
