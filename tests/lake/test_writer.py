@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from jiqun.lake import EVENT_DATASET, WAYBILL_DATASET, append, connect, waybills
+from jiqun.lake.writer import _conform as conform
 from jiqun.lake.writer import dataset_files, recover
 from jiqun.store.scope import Scope
 
@@ -90,12 +91,15 @@ def test_interrupted_append_after_its_journal_is_rolled_forward(tmp_path):
     append(tmp_path, WAYBILL_DATASET, _waybills(["A1"]))
     folder = dataset_files(tmp_path, WAYBILL_DATASET)[0].parent
     tmp = folder / ".part-late.parquet.tmp"
-    pq.write_table(_waybills(["X9"]), tmp)
+    pq.write_table(conform(_waybills(["X9"]), WAYBILL_DATASET), tmp)
     (tmp_path / "_journal").mkdir(exist_ok=True)
-    (tmp_path / "_journal" / "late.json").write_text(
-        json.dumps([[str(tmp), str(folder / "part-late.parquet")]]))
+    (tmp_path / "_journal" / "late.json").write_text(json.dumps({
+        "dataset": "waybills", "months": ["2026-01"],
+        "renames": [[str(tmp), str(folder / "part-late.parquet")]]}))
     recover(tmp_path)
     assert sorted(_lake_rows(tmp_path)["waybill_no"].to_pylist()) == ["A1", "X9"]
+    from jiqun.lake import daily
+    assert daily(connect(engine="duckdb"), tmp_path).parcels.sum().execute() == 2
 
 
 @pytest.mark.parametrize("org_ids, expected", [({1}, 2), ({2}, 1), ({1, 2}, 3), ({3}, 0)])
@@ -112,3 +116,18 @@ def test_an_empty_lake_reads_as_an_empty_table_of_the_schema(tmp_path):
     table = waybills(con, tmp_path)
     assert table.count().execute() == 0
     assert table.schema().names == tuple(WAYBILL_DATASET.schema.names)
+
+
+def test_daily_aggregates_follow_every_append(tmp_path):
+    from jiqun.lake import daily
+
+    append(tmp_path, WAYBILL_DATASET, _waybills(["A1", "A2", "A3"]))  # Jan 31 23h, Feb 1 0h, 1h
+    append(tmp_path, WAYBILL_DATASET, _waybills(["A3", "A4"], day=dt.datetime(2026, 2, 1, 9)))
+    con = connect(engine="duckdb")
+    rows = daily(con, tmp_path).order_by("day").execute()
+    assert [str(d)[:10] for d in rows["day"]] == ["2026-01-31", "2026-02-01"]
+    assert rows["parcels"].tolist() == [1, 3]  # A3 twice in the lake would have made it 4
+    assert rows["revenue"].tolist() == pytest.approx([3.2, 9.6])
+    assert rows["weight_kg"].tolist() == pytest.approx([0.5, 1.5])
+    scoped = Scope(root_id=0, root_path="/", org_ids=frozenset({2}))
+    assert daily(con, tmp_path, scoped).count().execute() == 0

@@ -1,7 +1,89 @@
-"""``jiqun import …`` (placeholder until the importers land)."""
+"""``jiqun import {markets,customers,waybills,events} FILE [--dry-run] [--rejects PATH]``.
+
+Exit codes: 0 every row accepted; 1 some rows rejected (the good ones committed); 2 a file-level
+error (nothing applied).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from jiqun.config import get_settings
+from jiqun.i18n import translator
+from jiqun.ingest.api import import_file
+from jiqun.ingest.report import REASONS, ImportFileError, ImportReport
+from jiqun.store.db import Store
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class Kind(str, Enum):
+    markets = "markets"
+    customers = "customers"
+    waybills = "waybills"
+    events = "events"
+
+
+class Locale(str, Enum):
+    zh_cn = "zh-CN"
+    en = "en"
+
+
+def _summary(report: ImportReport, t) -> Table:
+    table = Table(title=t("Import of {kind}", kind=t(report.kind)) + (t(" (dry run)") if report.dry_run else ""),
+                  show_header=False)
+    table.add_row(t("rows in file"), str(report.total))
+    table.add_row(t("accepted"), str(report.accepted))
+    table.add_row(t("rejected"), str(report.rejected))
+    table.add_row(t("inserted"), str(report.inserted))
+    table.add_row(t("updated"), str(report.updated))
+    table.add_row(t("unchanged or already imported"), str(report.duplicates))
+    table.add_row(t("written"), str(report.written))
+    for code, n in sorted(report.reasons.items(), key=lambda kv: -kv[1]):
+        table.add_row("  " + t(REASONS.get(code, code)), str(n))
+    if report.rejects_path:
+        table.add_row(t("reject report"), str(report.rejects_path))
+    return table
+
+
+def import_command(
+    kind: Kind = typer.Argument(..., help="markets, customers, waybills or events"),
+    file: Path = typer.Argument(..., help="CSV (UTF-8 or GBK) or XLSX file"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and report; write nothing."),
+    rejects: Path | None = typer.Option(None, "--rejects", help="Reject report (default <FILE>.rejects.csv)."),
+    locale: Locale | None = typer.Option(None, "--locale", help="Language of messages: zh-CN or en."),
+) -> None:
+    """Import a file of markets, customers, waybills or events (导入)."""
+    settings = get_settings()
+    lang = locale.value if locale else settings.locale
+    t = translator(lang)
+    store = Store(settings.store_url)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True) as bar:
+        task = bar.add_task(t("reading"), total=4)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=t(stage), completed=done, total=total)
+
+        try:
+            report = import_file(kind.value, file, store, settings.lake_path, dry_run=dry_run,
+                                 rejects=rejects, locale=lang, progress=progress)
+        except ImportFileError as exc:
+            err_console.print(f"[red]{t('File not imported')}:[/] {exc.message(lang)}")
+            raise typer.Exit(2) from exc
+        finally:
+            store.engine.dispose()
+    console.print(_summary(report, t))
+    raise typer.Exit(report.exit_code)
 
 
 def register(app: typer.Typer) -> None:
-    pass
+    """Add ``jiqun import`` to the main command."""
+    app.command("import")(import_command)

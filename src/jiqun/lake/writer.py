@@ -4,8 +4,9 @@ Layout: ``<lake>/<dataset>/month=YYYY-MM/part-<batch>.parquet``.
 
 * Idempotent: rows whose key (waybill number; for events waybill + time + code) is already in the
   lake, or repeated in the batch, are dropped, so importing the same file twice changes nothing.
-* Atomic: every new file is written under a temporary name first; a journal lists the renames;
-  only then are the files renamed into place. A crash before the journal leaves the lake as it
+* Atomic: every new file is written under a temporary name first; a journal lists the renames
+  (and the months whose daily aggregates must be recomputed, :mod:`jiqun.lake.aggregates`);
+  only then are the files renamed into place and the aggregates refreshed. A crash before the journal leaves the lake as it
   was; a crash after it is rolled forward by the next writer (:func:`recover`).
 * One writer at a time per lake (an exclusive file lock).
 """
@@ -25,7 +26,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jiqun.lake.schemas import Dataset
+from jiqun.lake import aggregates
+from jiqun.lake.schemas import WAYBILL_DATASET, Dataset
 
 JOURNAL = "_journal"
 
@@ -54,9 +56,12 @@ def recover(lake: Path) -> None:
     if not journal_dir.is_dir():
         return
     for journal in sorted(journal_dir.glob("*.json")):
-        for tmp, final in json.loads(journal.read_text()):
+        entry = json.loads(journal.read_text())
+        for tmp, final in entry["renames"]:
             if Path(tmp).exists():
                 os.replace(tmp, final)
+        if entry["dataset"] == WAYBILL_DATASET.name:
+            aggregates.refresh(lake, entry["months"])
         journal.unlink()
     for uncommitted in journal_dir.glob("*.pending"):
         uncommitted.unlink()
@@ -119,7 +124,9 @@ def append(lake: Path, dataset: Dataset, table: pa.Table) -> AppendResult:
             journal_dir.mkdir(exist_ok=True)
             journal = journal_dir / f"{batch}.json"
             pending = journal.with_suffix(".pending")
-            pending.write_text(json.dumps(renames))
+            pending.write_text(
+                json.dumps({"dataset": dataset.name, "months": months, "renames": renames})
+            )
             os.replace(pending, journal)  # the commit point of the append
             recover(lake)
         return AppendResult(

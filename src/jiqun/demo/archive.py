@@ -1,0 +1,706 @@
+"""The store side of the demo: org tree, staff, markets, grids, teams, customers and the rest.
+
+Rows are collected as plain dicts with ids assigned here (1, 2, 3 … per table, so every build
+with the same seed gives the same ids) and written with bulk Core inserts: fast, and the audit
+log stays free of thousands of generated rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import insert, text
+from sqlalchemy.orm import Session
+
+from jiqun.accounts import hash_password
+from jiqun.demo import names
+from jiqun.demo.merchants import (
+    ARCHIVED,
+    CHURNED,
+    COOPERATING,
+    GROWING,
+    NEVER,
+    NURTURING,
+    STAGES,
+    TIERS,
+    TRIAL,
+    VIP,
+    Merchants,
+    campaign_window,
+    spec_adcode,
+)
+from jiqun.demo.network import (
+    PRODUCTS,
+    RATE_CARD_MAX_KG,
+    VIP_CONTRACT_DISCOUNT,
+    ZONE_KINDS,
+    destination_probabilities,
+    market_price_factors,
+    market_rate_card,
+    zone_table,
+)
+from jiqun.demo.places import (
+    COMPETITOR_WEIGHTS,
+    COMPETITORS,
+    DEMO_LOGINS,
+    DEMO_PASSWORD,
+    MARKETS,
+    ORG_TREE,
+    OTHER_CARRIERS_SHARE,
+    SHAOGANG_DIRECTIONS,
+    OrgSpec,
+)
+from jiqun.demo.timeline import Timeline
+from jiqun.demo.waybills import LakeKeys, LineKey
+from jiqun.geo import division, provinces, zone_of
+from jiqun.store import models as m
+from jiqun.store.org import add_unit
+
+CN_NUMBERS = "一二三四五六七八九十"
+VISIT_METHODS = ("card", "directory", "sweep", "referral", "retiree", "event")
+# Which methods lead to cooperation (seed: 名片发放法, 名录走访法, 地毯式走访法, 客户转介法,
+# 关注退休法, 平台招商会): referrals convert best, cards worst.
+_METHOD_P_CONVERTED = np.array([0.10, 0.20, 0.20, 0.30, 0.10, 0.10])
+_METHOD_P_OTHER = np.array([0.35, 0.15, 0.30, 0.05, 0.05, 0.10])
+
+
+class Rows:
+    """Rows per table with deterministic ids; written in dependency order by :meth:`write`."""
+
+    def __init__(self) -> None:
+        self.tables: dict[type, list[dict]] = defaultdict(list)
+        self._next: dict[type, int] = defaultdict(int)
+
+    def add(self, model: type, **values) -> int | None:
+        if "id" in model.__table__.c and "id" not in values:
+            self._next[model] += 1
+            values["id"] = self._next[model]
+        self.tables[model].append(values)
+        return values.get("id")
+
+    def count(self, model: type) -> int:
+        return len(self.tables[model])
+
+    def write(self, session: Session) -> None:
+        order = {t: i for i, t in enumerate(m.Base.metadata.sorted_tables)}
+        for model in sorted(self.tables, key=lambda mod: order[mod.__table__]):
+            by_keys: dict[tuple, list[dict]] = defaultdict(list)
+            for row in self.tables[model]:
+                by_keys[tuple(sorted(row))].append(row)
+            for rows in by_keys.values():
+                session.execute(insert(model.__table__), rows)
+        if session.bind.dialect.name == "postgresql":  # explicit ids do not move the sequences
+            for model in self.tables:
+                if "id" in model.__table__.c:
+                    name = model.__tablename__
+                    session.execute(text(
+                        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                        f"COALESCE((SELECT MAX(id) FROM {name}), 1))"
+                    ))
+
+
+@dataclass
+class Staff:
+    """Who is who, by org code, for owners, visits and approvals."""
+
+    by_role: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    def first(self, code: str, role: str) -> int:
+        return self.by_role[(code, role)][0]
+
+
+@dataclass
+class ArchiveResult:
+    rows: Rows
+    keys: LakeKeys
+    org_ids: dict[str, int]
+
+
+def _stamp(day) -> dt.datetime:
+    return dt.datetime.combine(_date(day), dt.time(9, 0))
+
+
+def _date(day) -> dt.date:
+    return day if isinstance(day, dt.date) else day.astype("datetime64[D]").astype(object)
+
+
+def build_org(session: Session) -> dict[str, m.OrgUnit]:
+    """The org tree of :data:`ORG_TREE` (HQ → province → city → county → outlet)."""
+    units: dict[str, m.OrgUnit] = {}
+
+    def walk(spec: OrgSpec, parent: m.OrgUnit | None) -> None:
+        units[spec.code] = add_unit(session, parent, spec.code, spec.name, adcode=spec.adcode,
+                                    name_en=spec.name_en)
+        for child in spec.children:
+            walk(child, units[spec.code])
+
+    walk(ORG_TREE, None)
+    return units
+
+
+class ArchiveBuilder:
+    """Builds every store row of the demo from the merchants and the timeline."""
+
+    def __init__(self, rng: np.random.Generator, tl: Timeline, merchants: Merchants,
+                 factor: float, units: dict[str, m.OrgUnit]):
+        self.rng, self.tl, self.mer, self.factor = rng, tl, merchants, factor
+        self.units = units
+        self.org = {code: u.id for code, u in units.items()}
+        self.rows = Rows()
+        self.staff = Staff()
+        self.password_hash = hash_password(DEMO_PASSWORD)  # one hash: argon2 is slow by design
+        self.created = _stamp(tl.start)
+
+    # -- people ---------------------------------------------------------------------------
+    def user(self, username: str, code: str, role: m.Role, display: str | None = None) -> int:
+        uid = self.rows.add(
+            m.User, username=username, display_name=display or names.person(self.rng),
+            password_hash=self.password_hash, org_unit_id=self.org[code], role=role,
+            phone=names.phone(self.rng), active=True, created_at=self.created,
+            updated_at=self.created,
+        )
+        self.staff.by_role[(code, role.value)].append(uid)
+        return uid
+
+    def people(self) -> None:
+        fixed = {code: (username, m.Role(role)) for username, role, code in DEMO_LOGINS}
+        for username, role, code in DEMO_LOGINS:
+            if role != "marketer":  # the demo marketer joins a team below
+                self.user(username, code, m.Role(role))
+        self._unit_staff(ORG_TREE, fixed)
+
+    def _unit_staff(self, spec: OrgSpec, fixed: dict) -> None:
+        code, low = spec.code, spec.code.lower()
+        level = self.units[code].level
+        if level == m.OrgLevel.PROVINCE:
+            if code not in fixed:
+                self.user(f"{low}-manager", code, m.Role.PROVINCIAL_MANAGER)
+            supervisors = len(spec.children) if code == "GD" else 1  # 督导专员 挂点 each city
+            for i in range(supervisors):
+                self.user(f"{low}-supervisor{i + 1}", code, m.Role.SUPERVISOR)
+        elif level == m.OrgLevel.CITY:
+            if code not in fixed:
+                self.user(f"{low}-manager", code, m.Role.CITY_MANAGER)
+            for i in range(2 if code == "HA-SQ" else 1):
+                self.user(f"{low}-cs{i + 1}", code, m.Role.CUSTOMER_SERVICE)
+        elif level == m.OrgLevel.COUNTY:
+            self.user(f"{low}-gm", code, m.Role.COUNTY_MANAGER)
+            self.user(f"{low}-head", code, m.Role.DEPARTMENT_HEAD)
+        elif level == m.OrgLevel.OUTLET:
+            for i in range(2):
+                self.user(f"{low}-am{i + 1}", code, m.Role.ACCOUNT_MANAGER)
+        for child in spec.children:
+            self._unit_staff(child, fixed)
+
+    # -- markets, teams, grids ------------------------------------------------------------
+    def markets(self) -> None:
+        self.market_ids = np.zeros(len(MARKETS), dtype=int)
+        self.outlet_org = np.array([self.org[s.outlet_code] for s in MARKETS])
+        for i, spec in enumerate(MARKETS):
+            place = division(spec_adcode(spec))
+            self.market_ids[i] = self.rows.add(
+                m.Market, code=spec.code, name=spec.name, name_en=spec.name_en, type=spec.type,
+                industry=spec.industry, adcode=place.adcode, address=f"{place.name}{spec.name}",
+                lon=round(place.lon, 5), lat=round(place.lat, 5), tier=spec.tier,
+                key_area=spec.key_area, yearly_revenue_target=spec.yearly_revenue_target,
+                org_unit_id=self.org[spec.outlet_code], created_at=self.created,
+                updated_at=self.created,
+            )
+
+    def _province_of(self, code: str) -> str:
+        return code.split("-")[0]
+
+    def teams_and_grids(self) -> None:
+        """Teams proposed by the city, approved by the province; one grid (网格) per team."""
+        self.grid_ids: dict[tuple[int, int], int] = {}
+        self.grid_team: dict[int, int] = {}
+        self.team_people: dict[int, list[int]] = {}
+        self.team_marketers: dict[int, list[int]] = {}
+        joined = _date(self.tl.days[0]) - dt.timedelta(days=200)
+        for i, spec in enumerate(MARKETS):
+            outlet = spec.outlet_code
+            city = "-".join(outlet.split("-")[:2])
+            province = self._province_of(outlet)
+            shangqiu = city == "HA-SQ"
+            marketers, couriers = (3, 12) if shangqiu else (3, 8) if spec.code == "ZJ-ZL" else (2, 4)
+            short = spec.name[:2]
+            lons = self.mer.lon[self.mer.market == i]
+            edges = np.quantile(lons, np.linspace(0, 1, spec.grids + 1))
+            for g in range(spec.grids):
+                team_no = len(self.team_people) + 1
+                tname = f"{short}{CN_NUMBERS[g]}组"
+                members: list[int] = []
+                mk: list[int] = []
+                for k in range(marketers):
+                    if shangqiu and spec.code == "HA-YJ" and g == 0 and k == 0:
+                        username = "demo-marketer"
+                    else:
+                        username = f"{outlet.lower()}-t{g + 1}-mkt{k + 1}"
+                    mk.append(self.user(username, outlet, m.Role.MARKETER))
+                for k in range(couriers):
+                    members.append(self.user(f"{outlet.lower()}-t{g + 1}-cou{k + 1:02d}", outlet,
+                                             m.Role.COURIER))
+                team_id = self.rows.add(
+                    m.Team, market_id=int(self.market_ids[i]), name=tname,
+                    status=m.TeamStatus.APPROVED, org_unit_id=self.org[outlet],
+                    proposed_by_id=self.staff.first(city, "city_manager"),
+                    approved_by_id=self.staff.first(province, "provincial_manager"),
+                    approved_at=_stamp(joined + dt.timedelta(days=7)),
+                    created_at=_stamp(joined), updated_at=_stamp(joined),
+                )
+                for k, uid in enumerate(mk + members):
+                    self.rows.add(m.TeamMember, team_id=team_id, user_id=uid,
+                                  role="leader" if k == 0 else "member", joined_on=joined)
+                self.team_people[team_id] = mk + members
+                self.team_marketers[team_id] = mk
+                lo, hi = float(edges[g]), float(edges[g + 1])
+                lat0 = float(division(spec_adcode(spec)).lat)
+                polygon = [[lo, lat0 - 0.035], [hi, lat0 - 0.035], [hi, lat0 + 0.035],
+                           [lo, lat0 + 0.035], [lo, lat0 - 0.035]]
+                gid = self.rows.add(
+                    m.Grid, market_id=int(self.market_ids[i]), code=f"{spec.code}-G{g + 1}",
+                    name=f"{spec.name}{CN_NUMBERS[g]}号网格", team_id=team_id, manager_id=mk[0],
+                    status="active", valid_from=joined, org_unit_id=self.org[outlet],
+                    geometry={"type": "Polygon", "coordinates": [[[round(x, 5), round(y, 5)] for x, y in polygon]]},
+                    created_at=_stamp(joined), updated_at=_stamp(joined),
+                )
+                self.grid_ids[(i, g)] = gid
+                self.grid_team[gid] = team_id
+                del team_no
+        # A team Xuchang proposed and the province has not decided yet (G1 approval queue).
+        self.rows.add(
+            m.Team, market_id=int(self.market_ids[[s.code for s in MARKETS].index("HA-XC")]),
+            name="许昌直播组", status=m.TeamStatus.PROPOSED, org_unit_id=self.org["HA-XC-WD-FZ"],
+            proposed_by_id=self.staff.first("HA-XC", "city_manager"),
+            created_at=_stamp(self.tl.until), updated_at=_stamp(self.tl.until),
+        )
+
+    # -- customers ------------------------------------------------------------------------
+    def _owner(self, i: int, tier: int, seq: int) -> int:
+        outlet = MARKETS[i].outlet_code
+        county = "-".join(outlet.split("-")[:3])
+        if tier == 0:  # 特级: county GM
+            return self.staff.first(county, "county_manager")
+        if tier <= 2:  # 一级 / 二级: department head
+            return self.staff.first(county, "department_head")
+        ams = self.staff.by_role[(outlet, "account_manager")]  # 三级 / 小微: account manager
+        return ams[seq % len(ams)]
+
+    def customers(self) -> None:
+        mer, rng = self.mer, self.rng
+        n = len(mer)
+        self.customer_ids = np.arange(1, n + 1)
+        self.customer_grid = np.array(
+            [self.grid_ids[(int(mer.market[c]), int(mer.grid[c]))] for c in range(n)]
+        )
+        pnames = ("taobao", "pdd", "live")
+        for c in range(n):
+            i, spec = int(mer.market[c]), MARKETS[int(mer.market[c])]
+            place = division(spec_adcode(spec))
+            stage, tier = int(mer.stage[c]), int(mer.tier[c])
+            first = mer.first_shipped[c]
+            cats = list(spec.categories[: 1 + int(rng.integers(0, max(len(spec.categories), 1)))])
+            self.rows.add(
+                m.Customer, id=c + 1, code=f"{spec.code}-{c + 1:05d}",
+                name=names.shop(rng, place.short_name if len(place.short_name) > 1 else place.name, spec.industry),
+                contact=names.person(rng), phone=names.phone(rng),
+                address=f"{place.name}{spec.name[:2]}{int(rng.integers(1, 400))}号",
+                adcode=place.adcode, lon=round(float(mer.lon[c]), 5), lat=round(float(mer.lat[c]), 5),
+                market_id=int(self.market_ids[i]), grid_id=int(self.customer_grid[c]),
+                platforms=[p for k, p in enumerate(pnames) if mer.platform_p[c, k] > 0],
+                categories=cats,
+                est_daily_volume=round(float(mer.volume[c]) * self.factor, 3),
+                lifecycle_stage=m.LifecycleStage(STAGES[stage]), tier=m.CustomerTier(TIERS[tier]),
+                owner_id=self._owner(i, tier, c), vip=stage == VIP,
+                vip_manager_id=self._owner(i, 3, c) if stage == VIP else None,
+                first_shipped_on=None if first == NEVER else _date(first),
+                archived_on=_date(mer.archived_on[c]), org_unit_id=int(self.outlet_org[i]),
+                created_at=_stamp(mer.archived_on[c]), updated_at=_stamp(mer.archived_on[c]),
+            )
+            self._carriers(c, i, stage)
+
+    def _carriers(self, c: int, i: int, stage: int) -> None:
+        """Current carriers of the merchant and their first-kg price (CustomerCarrier)."""
+        rng, org = self.rng, int(self.outlet_org[i])
+        ours = float(self.mer.our_share[c]) if stage in (TRIAL, COOPERATING, GROWING, VIP) else 0.0
+        if ours > 0:
+            self.rows.add(m.CustomerCarrier, customer_id=c + 1, carrier="邮政", share=round(ours, 3),
+                          price_first_kg=float(self.first_kg[c, 1, 0]), org_unit_id=org)
+        if ours >= 0.999:
+            return
+        k = int(rng.integers(1, 4))
+        picked = rng.choice(len(COMPETITORS), size=k, replace=False,
+                            p=np.array(COMPETITOR_WEIGHTS) / sum(COMPETITOR_WEIGHTS))
+        split = rng.dirichlet(np.ones(k)) * (1 - ours)
+        base = float(self.first_kg[c, 1, 0])
+        for j, share in zip(picked, split, strict=True):
+            self.rows.add(m.CustomerCarrier, customer_id=c + 1, carrier=COMPETITORS[j],
+                          share=round(float(share), 3),
+                          price_first_kg=round(base * float(rng.uniform(0.82, 1.05)), 2),
+                          org_unit_id=org)
+
+    # -- prices ---------------------------------------------------------------------------
+    def zones_and_prices(self) -> None:
+        """Zones of each origin province and one rate card per market (一地一价)."""
+        self.zone_ids: dict[tuple[str, int], int] = {}
+        for code in ("HA", "ZJ", "GD"):
+            origin = self.units[code].adcode
+            for z, kind in enumerate(ZONE_KINDS):
+                members = [p.adcode for p in provinces() if zone_of(origin, p.adcode).value == kind]
+                self.zone_ids[(code, z)] = self.rows.add(
+                    m.Zone, code=f"{code}-{kind}", name=("省内", "邻省", "跨省", "偏远")[z], kind=kind,
+                    province_adcodes=members, org_unit_id=self.org[code],
+                )
+        factors = market_price_factors(self.rng)
+        n = len(self.mer)
+        self.first_kg = np.zeros((n, len(PRODUCTS), len(ZONE_KINDS)))
+        self.extra_kg = np.zeros_like(self.first_kg)
+        self.market_cards = []
+        for i, spec in enumerate(MARKETS):
+            first, extra = market_rate_card(float(factors[i]))
+            self.market_cards.append((first, extra))
+            rows = self.mer.market == i
+            self.first_kg[rows], self.extra_kg[rows] = first, extra
+            self._cards(i, None, first, extra)
+        for c in np.flatnonzero(self.mer.stage == VIP):  # VIP contract prices (协议价)
+            first, extra = self.market_cards[int(self.mer.market[c])]
+            first = np.round(first * VIP_CONTRACT_DISCOUNT, 2)
+            extra = np.round(extra * VIP_CONTRACT_DISCOUNT, 2)
+            self.first_kg[c], self.extra_kg[c] = first, extra
+            self._cards(int(self.mer.market[c]), int(c) + 1, first, extra)
+
+    def _cards(self, i: int, customer_id: int | None, first, extra) -> None:
+        province = self._province_of(MARKETS[i].outlet_code)
+        for p, product in enumerate(PRODUCTS):
+            for z in range(len(ZONE_KINDS)):
+                self.rows.add(
+                    m.RateCard, market_id=int(self.market_ids[i]), customer_id=customer_id,
+                    zone_id=self.zone_ids[(province, z)], product=m.Product(product),
+                    weight_from_kg=0.0, weight_to_kg=RATE_CARD_MAX_KG,
+                    first_weight_price=float(first[p, z]), extra_per_kg=float(extra[p, z]),
+                    valid_from=self.tl.start, valid_to=None, org_unit_id=int(self.outlet_org[i]),
+                )
+
+    def competitor_prices(self) -> None:
+        rng = self.rng
+        dests = ("440000", "320000", "330000", "110000", "410000")
+        for i, spec in enumerate(MARKETS):
+            first, _ = self.market_cards[i]
+            origin = spec_adcode(spec)
+            observer = self.staff.by_role[(spec.outlet_code, "marketer")][0]
+            for comp in ("中通", "圆通", "韵达", "极兔"):
+                for dest in rng.choice(dests, size=2, replace=False):
+                    z = ZONE_KINDS.index(zone_of(origin, str(dest)).value)
+                    self.rows.add(
+                        m.CompetitorPrice, market_id=int(self.market_ids[i]), competitor=comp,
+                        dest_province_adcode=str(dest), weight_kg=1.0,
+                        price=round(float(first[1, z]) * float(rng.uniform(0.82, 1.06)), 2),
+                        observed_on=self.tl.until - dt.timedelta(days=int(rng.integers(1, 90))),
+                        observed_by_id=observer, org_unit_id=int(self.outlet_org[i]),
+                    )
+
+    # -- market estimates and targets -----------------------------------------------------
+    def estimates_and_targets(self) -> None:
+        """Monthly market totals and competitor volumes (M3) and monthly plans (targets)."""
+        rng, tl = self.rng, self.tl
+        months = tl.months()
+        plan_months = months + [months[-1] + 1]
+        fee_rng = np.random.default_rng(12345)  # apart from the main stream: plans only
+        for i, spec in enumerate(MARKETS):
+            total = tl.market_total(i, self.factor)
+            rows, rates = tl.our_rates(self.mer, i, self.factor)
+            ours = rates.sum(axis=0)
+            bias = np.array([spec.competitor_bias.get(c, 1.0) for c in COMPETITORS])
+            weights = np.array(COMPETITOR_WEIGHTS) * bias * rng.uniform(0.8, 1.2, len(COMPETITORS))
+            weights /= weights.sum()
+            org = int(self.outlet_org[i])
+            avg_fee = self._average_fee(fee_rng, i)
+            monthly_ours = []
+            for month in months:
+                span = tl.month_slice(month)
+                market_day = float(total[span].mean())
+                our_day = float(ours[span].mean())
+                monthly_ours.append(float(ours[span].sum()) / (span.stop - span.start))
+                first_day = month.astype("datetime64[D]").astype(object)
+                self.rows.add(m.MarketVolumeEstimate, market_id=int(self.market_ids[i]), carrier="*",
+                              valid_from=first_day, daily_volume=round(market_day, 3),
+                              source="市场调研", org_unit_id=org)
+                rest = max(market_day * (1 - OTHER_CARRIERS_SHARE) - our_day, 0.0)
+                for c, comp in enumerate(COMPETITORS):
+                    self.rows.add(m.MarketVolumeEstimate, market_id=int(self.market_ids[i]),
+                                  carrier=comp, valid_from=first_day,
+                                  daily_volume=round(rest * float(weights[c]), 3),
+                                  source="市场调研", org_unit_id=org)
+            self._targets(i, rows, rates, plan_months, monthly_ours, avg_fee)
+
+    def _average_fee(self, rng: np.random.Generator, i: int) -> float:
+        """Expected fee of a parcel of market ``i`` by its card, weights and destinations."""
+        spec = MARKETS[i]
+        first, extra = self.market_cards[i]
+        zones = zone_table()[i]
+        p = destination_probabilities(i)
+        w = spec.weight_median_kg * rng.lognormal(0.0, spec.weight_sigma, 2000)
+        extra_kg = np.maximum(np.ceil(w) - 1, 0).mean()
+        zone_mix = np.bincount(zones, weights=p, minlength=len(ZONE_KINDS))
+        per_zone = first[1] + extra[1] * extra_kg
+        return float(zone_mix @ per_zone)
+
+    def _targets(self, i, rows, rates, plan_months, monthly_ours, avg_fee) -> None:
+        """Monthly plans for market, grids, teams and marketers: expected volume + 8% stretch."""
+        tl, spec = self.tl, MARKETS[i]
+        org = int(self.outlet_org[i])
+        grid_of = self.customer_grid[rows]
+        grid_ids = sorted(set(grid_of.tolist()))
+        firsts = self.mer.first_shipped[rows]
+        for k, month in enumerate(plan_months):
+            if k < len(monthly_ours):
+                span = tl.month_slice(month)
+                per_row = rates[:, span].sum(axis=1)
+                days_in = (month + 1).astype("datetime64[D]") - month.astype("datetime64[D]")
+                scale_up = int(days_in.astype(int)) / (span.stop - span.start)
+            else:  # next month's plan: last month's pace
+                span = tl.month_slice(plan_months[k - 1])
+                per_row = rates[:, span].sum(axis=1)
+                scale_up = 1.0
+            first_day = month.astype("datetime64[D]").astype(object)
+            new = int(((firsts >= month.astype("datetime64[D]"))
+                       & (firsts < (month + 1).astype("datetime64[D]"))).sum())
+            volume = float(per_row.sum()) * scale_up * 1.08
+            self._target(m.TargetScope.MARKET, int(self.market_ids[i]), first_day, volume,
+                         avg_fee, max(new + 1, 2), org)
+            for gid in grid_ids:
+                share = float(per_row[grid_of == gid].sum()) / max(float(per_row.sum()), 1e-9)
+                g_volume = volume * share
+                g_new = max(round((new + 1) * share), 1)
+                self._target(m.TargetScope.GRID, gid, first_day, g_volume, avg_fee, g_new, org)
+                team = self.grid_team[gid]
+                self._target(m.TargetScope.TEAM, team, first_day, g_volume, avg_fee, g_new, org)
+                marketers = self.team_marketers[team]
+                for uid in marketers:
+                    self._target(m.TargetScope.PERSON, uid, first_day, g_volume / len(marketers),
+                                 avg_fee, max(g_new // len(marketers), 1), org)
+        del spec
+
+    def _target(self, scope, scope_id, month, volume, avg_fee, new, org) -> None:
+        self.rows.add(m.Target, scope_type=scope, scope_id=scope_id, month=month,
+                      volume=round(volume, 1), revenue=round(volume * avg_fee, 2),
+                      new_customers=int(new), org_unit_id=org)
+
+    # -- field sales ----------------------------------------------------------------------
+    def visits_and_trials(self) -> None:
+        """Visits (走访) with method and outcome, trial shipments (试寄), consistent with stages."""
+        mer, rng, until = self.mer, self.rng, self.tl.until
+        for c in range(len(mer)):
+            stage, i = int(mer.stage[c]), int(mer.market[c])
+            org = int(self.outlet_org[i])
+            team = self.grid_team[int(self.customer_grid[c])]
+            people = self.team_people[team]
+            converted = stage in (COOPERATING, GROWING, VIP, CHURNED)
+            method = VISIT_METHODS[rng.choice(6, p=_METHOD_P_CONVERTED if converted else _METHOD_P_OTHER)]
+            archived = _date(mer.archived_on[c])
+            plan: list[tuple[dt.date, str, str | None]] = []
+            if stage == NURTURING:
+                for _ in range(int(rng.integers(1, 4))):
+                    plan.append((until - dt.timedelta(days=int(rng.integers(1, 120))),
+                                 rng.choice(["interested", "follow_up", "no_interest"], p=[0.4, 0.45, 0.15]),
+                                 "安排试寄" if rng.random() < 0.4 else "再次走访"))
+                if rng.random() < 0.3:
+                    start = until - dt.timedelta(days=int(rng.integers(30, 200)))
+                    self._trial(c, start, start + dt.timedelta(days=14), "declined", org)
+            elif stage == TRIAL:
+                start = _date(mer.first_shipped[c])
+                plan.append((start - dt.timedelta(days=int(rng.integers(5, 40))), "interested", "推荐试寄"))
+                plan.append((start - dt.timedelta(days=1), "trial", "跟踪试寄时效"))
+                self._trial(c, start, None, None, org)
+            elif converted:
+                first = _date(mer.first_shipped[c])
+                plan.append((first - dt.timedelta(days=int(rng.integers(20, 60))), "interested", "推荐试寄"))
+                plan.append((first - dt.timedelta(days=15), "trial", "跟踪试寄时效"))
+                plan.append((first - dt.timedelta(days=1), "signed", "签订协议"))
+                self._trial(c, first - dt.timedelta(days=14), first - dt.timedelta(days=1), "converted", org)
+                every = 30 if stage == VIP else 75
+                day = first + dt.timedelta(days=every)
+                end = _date(mer.churned_on[c]) if stage == CHURNED else until
+                while day < end and day <= until:
+                    if day >= self.tl.start:
+                        plan.append((day, "follow_up", "维护回访"))
+                    day += dt.timedelta(days=every)
+                if stage == CHURNED:
+                    plan.append((end - dt.timedelta(days=3), "lost", "竞品低价, 争取回流"))
+            elif stage == ARCHIVED and rng.random() < 0.3:
+                plan.append((archived, "no_interest", "建档, 择期再访"))
+            for day, outcome, next_step in plan:
+                day = max(min(day, until), archived)
+                who = people[int(rng.integers(len(people)))]
+                next_on = day + dt.timedelta(days=int(rng.integers(3, 21))) if stage == NURTURING else None
+                self.rows.add(
+                    m.Visit, customer_id=c + 1, user_id=who,
+                    visited_at=dt.datetime.combine(day, dt.time(int(rng.integers(9, 18)), int(rng.integers(0, 60)))),
+                    method=method if outcome != "follow_up" or stage == NURTURING else "revisit",
+                    outcome=str(outcome), next_step=next_step, next_visit_on=next_on, notes=None,
+                    org_unit_id=org,
+                )
+
+    def _trial(self, c, start, end, outcome, org) -> None:
+        self.rows.add(m.TrialShipment, customer_id=c + 1, started_on=start, ended_on=end,
+                      parcels=int(self.rng.integers(20, 300)), outcome=outcome, org_unit_id=org)
+
+    def campaigns(self) -> None:
+        """春耕计划 (spring drive) and the mid-autumn drive in Huzhou (seed: 织里)."""
+        camp_from, camp_to = campaign_window(self.tl.until)
+        org = self.org["ZJ-HUZ"]
+        spring = self.rows.add(
+            m.Campaign, name="春耕计划", starts_on=camp_from, ends_on=camp_to,
+            description="织里童装集群春季蓄客拓客: 试寄优惠, 专线直达, 平台招商会", org_unit_id=org,
+            created_at=_stamp(camp_from), updated_at=_stamp(camp_from),
+        )
+        for c in np.flatnonzero(self.mer.in_campaign):
+            self.rows.add(m.CampaignCustomer, campaign_id=spring, customer_id=int(c) + 1)
+        year = self.tl.until.year if self.tl.until >= dt.date(self.tl.until.year, 9, 30) else self.tl.until.year - 1
+        autumn = self.rows.add(
+            m.Campaign, name="中秋同欢喜, 邮你情更浓", starts_on=dt.date(year, 9, 1),
+            ends_on=dt.date(year, 9, 30), description="客户关怀活动, 金融业务客户节引入快递收寄",
+            org_unit_id=org, created_at=_stamp(dt.date(year, 8, 20)),
+            updated_at=_stamp(dt.date(year, 8, 20)),
+        )
+        zhili = [s.code for s in MARKETS].index("ZJ-ZL")
+        loyal = np.flatnonzero((self.mer.market == zhili) & np.isin(self.mer.stage, (COOPERATING, GROWING, VIP)))
+        for c in loyal[self.rng.random(len(loyal)) < 0.3]:
+            self.rows.add(m.CampaignCustomer, campaign_id=autumn, customer_id=int(c) + 1)
+
+    # -- network --------------------------------------------------------------------------
+    def facilities_and_lines(self) -> None:
+        """Outlets, the two front consolidation centres (前置集包中心), Guangdong's regional
+        centre (85万件/日), the Yucheng direct lines (虞城→广州/南京/杭州)."""
+        f = self.factor
+        self.outlet_facility = np.zeros(len(MARKETS), dtype=int)
+        for i, spec in enumerate(MARKETS):
+            place = division(spec_adcode(spec))
+            self.outlet_facility[i] = self.rows.add(
+                m.Facility, code=f"F-{spec.outlet_code}", name=self.units[spec.outlet_code].name,
+                kind=m.FacilityKind.OUTLET, adcode=place.adcode, lon=round(place.lon + 0.01, 5),
+                lat=round(place.lat + 0.01, 5),
+                capacity_per_day=round(spec.market_volume * spec.our_share * 1.6 * f, 2),
+                status="active", org_unit_id=int(self.outlet_org[i]),
+                created_at=self.created, updated_at=self.created,
+            )
+        self.departure = self.outlet_facility.copy()
+        centres = (
+            ("F-HA-SG-JB", "稍岗前置集包中心", "HA-SQ-YC", "411425", 90_000, "HA-SG"),
+            ("F-HA-YJ-JB", "闫集前置集包中心", "HA-SQ-SY", "411403", 40_000, "HA-YJ"),
+            ("F-GD-JB", "广东区域集包中心", "GD-GZ", "440100", 850_000, None),
+        )
+        codes = [s.code for s in MARKETS]
+        for code, name, org, adcode, capacity, market in centres:
+            place = division(adcode)
+            fid = self.rows.add(
+                m.Facility, code=code, name=name, kind=m.FacilityKind.CONSOLIDATION_CENTRE,
+                adcode=adcode, lon=round(place.lon - 0.02, 5), lat=round(place.lat + 0.02, 5),
+                capacity_per_day=round(capacity * f, 2), status="active",
+                org_unit_id=self.org[org], created_at=self.created, updated_at=self.created,
+            )
+            if market:
+                self.departure[codes.index(market)] = fid
+            else:
+                self.departure[[k for k, s in enumerate(MARKETS) if s.code.startswith("GD")]] = fid
+                self.gd_centre = fid
+        self.lines: list[LineKey] = []
+        sg = codes.index("HA-SG")
+        opened = (60, 150, 150)
+        daily = (24_000, 12_000, 12_000)
+        for d, days_in, volume in zip(SHAOGANG_DIRECTIONS, opened, daily, strict=True):
+            city = division(d.city)
+            opened_on = self.tl.start + dt.timedelta(days=days_in)
+            lid = self.rows.add(
+                m.DedicatedLine, code=f"L-YC-{city.short_name}", origin_facility_id=int(self.departure[sg]),
+                origin_market_id=int(self.market_ids[sg]), dest_adcode=d.city,
+                status=m.LineStatus.ACTIVE, truck_type="17.5米厢式货车",
+                trips_per_day=round(volume / 8000, 1), opened_on=opened_on,
+                proposal={"daily_volume": round(volume * f, 2), "threshold": round(8000 * f, 2),
+                          "note": f"虞城→{city.short_name} 一干直发专线"},
+                org_unit_id=self.org["HA-SQ-YC"], created_at=_stamp(opened_on),
+                updated_at=_stamp(opened_on),
+            )
+            self.lines.append(LineKey(lid, sg, d.province, np.datetime64(opened_on, "D")))
+        zl = codes.index("ZJ-ZL")
+        self.rows.add(
+            m.DedicatedLine, code="L-ZL-广州", origin_facility_id=int(self.departure[zl]),
+            origin_market_id=int(self.market_ids[zl]), dest_adcode="440100",
+            status=m.LineStatus.DRAFT, truck_type="9.6米厢式货车", trips_per_day=1.0,
+            proposal={"note": "旺季广州路向够量直运评估中"}, org_unit_id=self.org["ZJ-HUZ-WX"],
+            created_at=_stamp(self.tl.until), updated_at=_stamp(self.tl.until),
+        )
+
+    def problems(self) -> None:
+        """Common problems (R2): open, escalated, solved."""
+        until = self.tl.until
+        codes = [s.code for s in MARKETS]
+
+        def market(code):
+            return int(self.market_ids[codes.index(code)])
+
+        items = (
+            ("稍岗集包中心旺季产能不足", "双11期间日均收寄超出前置集包中心产能, 需增加环形集包笼",
+             "HA-SG", "HA-SQ", m.ProblemStatus.ESCALATED, "HA", 20, None),
+            ("闫集童装退件率偏高", "部分直播客户退货集中, 逆向物流成本上升", "HA-YJ", "HA-SQ",
+             m.ProblemStatus.OPEN, None, 9, None),
+            ("夏邑淘宝村揽收时效不稳", "下午揽收车次不足, 部分邮件次日发出", "HA-XY", "HA-SQ",
+             m.ProblemStatus.SOLVED, None, 120, 95),
+            ("织里极兔低价竞争", "极兔对头部客户报价低于我方协议价", "ZJ-ZL", "ZJ-HUZ",
+             m.ProblemStatus.OPEN, None, 15, None),
+            ("快包与特快混合收寄系统支持", "一体机混合收寄需系统支持同场同机作业", "GD-FS-LC", "GD-FS",
+             m.ProblemStatus.SOLVED, "HQ", 300, 240),
+            ("横岗眼镜特快时效考核", "眼镜客户要求次日达比例, 需总部协调航空资源", "GD-SZ-HG", "GD-SZ",
+             m.ProblemStatus.ESCALATED, "HQ", 40, None),
+        )
+        for title, desc, mk, org, status, escalated, ago, solved_ago in items:
+            raised = until - dt.timedelta(days=ago)
+            self.rows.add(
+                m.Problem, title=title, description=desc, market_id=market(mk),
+                raised_by_id=self.staff.first(org, "city_manager"), raised_on=raised, status=status,
+                escalated_to_id=self.org[escalated] if escalated else None,
+                owner_id=self.staff.first(org, "city_manager"),
+                solved_on=until - dt.timedelta(days=solved_ago) if solved_ago else None,
+                org_unit_id=self.org[org], created_at=_stamp(raised), updated_at=_stamp(raised),
+            )
+
+    def cost_parameters(self) -> None:
+        """Activity costs (P3) per province: marketing, pickup, service, processing, transport."""
+        items = (
+            (m.CostActivity.MARKETING, "营销费用", "per_parcel", 0.10),
+            (m.CostActivity.PICKUP, "揽收成本", "per_parcel", 0.45),
+            (m.CostActivity.CUSTOMER_SERVICE, "客服成本", "per_parcel", 0.05),
+            (m.CostActivity.PROCESSING, "处理成本", "per_parcel", 0.30),
+            (m.CostActivity.TRANSPORT, "干线运输", "per_km", 5.5),
+            (m.CostActivity.TRANSPORT, "支线运输", "per_kg", 0.12),
+        )
+        for k, code in enumerate(("HA", "ZJ", "GD")):
+            for activity, name, unit, value in items:
+                self.rows.add(m.CostParameter, activity=activity, name=name, unit=unit,
+                              value=round(value * (1.0, 1.08, 1.05)[k], 3),
+                              valid_from=self.tl.start, org_unit_id=self.org[code])
+
+    # -- all ------------------------------------------------------------------------------
+    def build(self) -> ArchiveResult:
+        self.people()
+        self.markets()
+        self.teams_and_grids()
+        self.zones_and_prices()
+        self.customers()
+        self.competitor_prices()
+        self.facilities_and_lines()
+        self.estimates_and_targets()
+        self.visits_and_trials()
+        self.campaigns()
+        self.problems()
+        self.cost_parameters()
+        keys = LakeKeys(
+            market_ids=self.market_ids, outlet_org_ids=self.outlet_org,
+            outlet_facility_ids=self.outlet_facility, departure_facility_ids=self.departure,
+            customer_ids=self.customer_ids, grid_ids=self.customer_grid,
+            first_kg=self.first_kg, extra_kg=self.extra_kg, lines=self.lines,
+        )
+        return ArchiveResult(self.rows, keys, self.org)

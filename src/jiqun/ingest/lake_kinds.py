@@ -1,0 +1,255 @@
+"""Waybills and tracking events → the lake, validated as a whole in DuckDB (never row by row).
+
+Store dimensions (customers, facilities, lines, org units) join in as Arrow tables; places are
+resolved once per distinct (province, city, county) triple or address, not once per row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from sqlalchemy.orm import Session
+
+from jiqun.geo.address import parse_addresses, resolve_names, resolve_place
+from jiqun.geo.divisions import Division
+from jiqun.ingest import dimensions
+from jiqun.ingest.checks import Check, number_sql, register_vocab, split_rows, timestamp_sql
+from jiqun.ingest.columns import EVENT_CODES, PLATFORMS, PRODUCTS, WAYBILL_STATUSES
+from jiqun.ingest.source import Source
+from jiqun.lake.schemas import EVENT_DATASET, WAYBILL_DATASET, Dataset
+from jiqun.lake.writer import dataset_files
+
+
+@dataclass
+class Validated:
+    """The good rows (as SQL over ``parsed``) and the reject lines of one lake import."""
+
+    dataset: Dataset
+    good_sql: str
+    rejects: pa.Table
+
+
+def _codes(d: Division | None) -> tuple[str | None, str | None, str | None]:
+    if d is None:
+        return None, None, None
+    return (
+        d.province or d.adcode,
+        (d.city or None) if d.level == "county" else (d.adcode if d.level == "city" else None),
+        d.adcode if d.level == "county" else None,
+    )
+
+
+_PLACE_SCHEMA = {"p": pa.string(), "c": pa.string(), "k": pa.string()}
+
+
+def _register_destinations(con: duckdb.DuckDBPyConnection) -> None:
+    """``dest_names``: distinct (province, city, county) → codes; ``dest_addresses``: distinct
+    addresses of rows without usable names → codes (one cpca call for the batch)."""
+    triples = con.execute(
+        "SELECT DISTINCT coalesce(dest_province, ''), coalesce(dest_city, ''), "
+        "coalesce(dest_county, '') FROM src "
+        "WHERE coalesce(dest_province, dest_city, dest_county) IS NOT NULL"
+    ).fetchall()
+    resolved = [resolve_names(*t) or (None, None, None) for t in triples]
+    con.register("dest_names", pa.table({
+        "province": [t[0] for t in triples], "city": [t[1] for t in triples],
+        "county": [t[2] for t in triples],
+        **{k: pa.array([r[i] for r in resolved], t) for i, (k, t) in enumerate(_PLACE_SCHEMA.items())},
+    }))
+    addresses = [a for (a,) in con.execute(
+        "SELECT DISTINCT s.dest_address FROM src s LEFT JOIN dest_names n "
+        "ON n.province = coalesce(s.dest_province, '') AND n.city = coalesce(s.dest_city, '') "
+        "AND n.county = coalesce(s.dest_county, '') "
+        "WHERE s.dest_address IS NOT NULL AND n.p IS NULL"
+    ).fetchall()]
+    parsed = [_codes(d) for d in parse_addresses(addresses)]
+    con.register("dest_addresses", pa.table({
+        "address": pa.array(addresses, pa.string()),
+        **{k: pa.array([r[i] for r in parsed], t) for i, (k, t) in enumerate(_PLACE_SCHEMA.items())},
+    }))
+
+
+def _register_store_dimensions(con: duckdb.DuckDBPyConnection, session: Session) -> None:
+    con.register("customers_dim", dimensions.customers(session))
+    con.register("facilities_dim", dimensions.facilities(session))
+    con.register("lines_dim", dimensions.lines(session))
+    con.register("org_dim", dimensions.org_units(session))
+
+
+def _register_first_rows(con: duckdb.DuckDBPyConnection, key: str) -> None:
+    """``repeats(key, first_row)``: keys that occur more than once, with their first row."""
+    con.execute(
+        f"CREATE TEMP TABLE repeats AS SELECT {key} AS key, min(_row) AS first_row FROM src "
+        f"WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) > 1"
+    )
+
+
+WAYBILL_PARSED = f"""
+CREATE TEMP TABLE parsed AS
+SELECT s.*,
+  r.first_row AS _first_row,
+  pv.value AS product_v, plv.value AS platform_v, stv.value AS status_v,
+  {timestamp_sql('s.ship_time')} AS ship_time_v,
+  {timestamp_sql('s.delivered_time')} AS delivered_time_v,
+  {number_sql('s.weight_kg')} AS weight_v,
+  {number_sql('s.fee')} AS fee_v,
+  cu.customer_id, cu.market_id, cu.grid_id, cu.org_unit_id AS customer_org, cu.adcode AS customer_adcode,
+  fa.facility_id AS outlet_id, fa.org_unit_id AS outlet_org, fa.adcode AS outlet_adcode,
+  li.line_id,
+  coalesce(dn.p, da.p) AS dest_province_v,
+  CASE WHEN dn.p IS NOT NULL THEN dn.c ELSE da.c END AS dest_city_v,
+  CASE WHEN dn.p IS NOT NULL THEN dn.k ELSE da.k END AS dest_county_v
+FROM src s
+LEFT JOIN repeats r ON r.key = s.waybill_no
+LEFT JOIN product_vocab pv ON pv.key = lower(s.product)
+LEFT JOIN platform_vocab plv ON plv.key = lower(s.platform)
+LEFT JOIN status_vocab stv ON stv.key = lower(s.status)
+LEFT JOIN customers_dim cu ON cu.code = s.customer_code
+LEFT JOIN facilities_dim fa ON fa.code = s.outlet_code
+LEFT JOIN lines_dim li ON li.code = s.line_code
+LEFT JOIN dest_names dn ON dn.province = coalesce(s.dest_province, '')
+  AND dn.city = coalesce(s.dest_city, '') AND dn.county = coalesce(s.dest_county, '')
+LEFT JOIN dest_addresses da ON da.address = s.dest_address AND dn.p IS NULL
+"""
+
+_ANY_DEST = "coalesce(dest_province, dest_city, dest_county, dest_address)"
+_DEST_TEXT = "concat_ws(' ', dest_province, dest_city, dest_county, dest_address)"
+
+WAYBILL_CHECKS = [
+    Check("waybill_no", "required", "waybill_no IS NULL"),
+    Check("waybill_no", "duplicate_in_file", "_first_row IS NOT NULL AND _row > _first_row"),
+    Check("customer_code", "unknown_customer", "customer_code IS NOT NULL AND customer_id IS NULL"),
+    Check("outlet_code", "unknown_outlet", "outlet_code IS NOT NULL AND outlet_id IS NULL"),
+    Check("customer_code", "no_org_unit", "customer_code IS NULL AND outlet_code IS NULL"),
+    Check("product", "required", "product IS NULL"),
+    Check("product", "unknown_product", "product IS NOT NULL AND product_v IS NULL"),
+    Check("platform", "unknown_platform", "platform IS NOT NULL AND platform_v IS NULL"),
+    Check("ship_time", "required", "ship_time IS NULL"),
+    Check("ship_time", "bad_datetime", "ship_time IS NOT NULL AND ship_time_v IS NULL"),
+    Check("dest_province", "missing_destination", f"{_ANY_DEST} IS NULL", _DEST_TEXT),
+    Check("dest_province", "unknown_destination",
+          f"{_ANY_DEST} IS NOT NULL AND dest_province_v IS NULL", _DEST_TEXT),
+    Check("weight_kg", "required", "weight_kg IS NULL"),
+    Check("weight_kg", "not_a_number", "weight_kg IS NOT NULL AND weight_v IS NULL"),
+    Check("weight_kg", "not_positive", "weight_v <= 0"),
+    Check("fee", "required", "fee IS NULL"),
+    Check("fee", "not_a_number", "fee IS NOT NULL AND fee_v IS NULL"),
+    Check("fee", "negative", "fee_v < 0"),
+    Check("line_code", "unknown_line", "line_code IS NOT NULL AND line_id IS NULL"),
+    Check("status", "unknown_status", "status IS NOT NULL AND status_v IS NULL"),
+    Check("delivered_time", "bad_datetime", "delivered_time IS NOT NULL AND delivered_time_v IS NULL"),
+    Check("delivered_time", "delivered_before_shipped", "delivered_time_v < ship_time_v"),
+]
+
+WAYBILL_OUTPUT = """
+SELECT p.waybill_no,
+  CAST(coalesce(p.customer_org, p.outlet_org) AS INTEGER) AS org_unit_id,
+  p.customer_id, p.market_id, p.grid_id, p.outlet_id,
+  p.product_v AS product, p.platform_v AS platform, p.ship_time_v AS ship_time,
+  coalesce(p.outlet_adcode, p.customer_adcode, o.adcode) AS origin_adcode,
+  p.dest_province_v AS dest_province, p.dest_city_v AS dest_city, p.dest_county_v AS dest_county,
+  CAST(p.weight_v AS FLOAT) AS weight_kg, p.fee_v AS fee, p.line_id,
+  coalesce(p.status_v, CASE WHEN p.delivered_time_v IS NULL THEN 'created' ELSE 'delivered' END)
+    AS status,
+  p.delivered_time_v AS delivered_time
+FROM parsed p LEFT JOIN org_dim o ON o.org_unit_id = coalesce(p.customer_org, p.outlet_org)
+WHERE {good}
+ORDER BY p._row
+"""
+
+
+def validate_waybills(con: duckdb.DuckDBPyConnection, source: Source, session: Session) -> Validated:
+    """Check every waybill row at once; the good rows become ``WAYBILLS``-shaped output SQL."""
+    _register_store_dimensions(con, session)
+    register_vocab(con, "product_vocab", PRODUCTS)
+    register_vocab(con, "platform_vocab", PLATFORMS)
+    register_vocab(con, "status_vocab", WAYBILL_STATUSES)
+    _register_first_rows(con, "waybill_no")
+    _register_destinations(con)
+    con.execute(WAYBILL_PARSED)
+    good, rejects = split_rows(con, WAYBILL_CHECKS, source.headers)
+    return Validated(WAYBILL_DATASET, WAYBILL_OUTPUT.format(good=good), rejects)
+
+
+def _register_locations(con: duckdb.DuckDBPyConnection) -> None:
+    """``locations(location, adcode)`` for the distinct place texts of the file."""
+    texts = [t for (t,) in con.execute(
+        "SELECT DISTINCT location FROM src WHERE location IS NOT NULL").fetchall()]
+    found = {t: resolve_place(t) for t in texts}
+    unresolved = [t for t, d in found.items() if d is None]
+    found.update(zip(unresolved, parse_addresses(unresolved), strict=True))
+    con.register("locations", pa.table({
+        "location": pa.array(texts, pa.string()),
+        "adcode": pa.array([found[t].adcode if found[t] else None for t in texts], pa.string()),
+    }))
+
+
+EVENT_PARSED = f"""
+CREATE TEMP TABLE parsed AS
+SELECT s.*,
+  {timestamp_sql('s.event_time')} AS event_time_v,
+  ev.value AS event_code_v,
+  fa.facility_id, fa.org_unit_id AS facility_org, fa.adcode AS facility_adcode,
+  lw.org_unit_id AS waybill_org,
+  lo.adcode AS location_v
+FROM src s
+LEFT JOIN event_vocab ev ON ev.key = lower(s.event_code)
+LEFT JOIN facilities_dim fa ON fa.code = s.facility_code
+LEFT JOIN lake_waybills lw ON lw.waybill_no = s.waybill_no
+LEFT JOIN locations lo ON lo.location = s.location
+"""
+
+EVENT_CHECKS = [
+    Check("waybill_no", "required", "waybill_no IS NULL"),
+    Check("event_time", "required", "event_time IS NULL"),
+    Check("event_time", "bad_datetime", "event_time IS NOT NULL AND event_time_v IS NULL"),
+    Check("event_code", "required", "event_code IS NULL"),
+    Check("event_code", "unknown_event", "event_code IS NOT NULL AND event_code_v IS NULL"),
+    Check("facility_code", "unknown_facility", "facility_code IS NOT NULL AND facility_id IS NULL"),
+    Check("location", "unknown_place", "location IS NOT NULL AND location_v IS NULL"),
+    Check("waybill_no", "unknown_waybill",
+          "waybill_no IS NOT NULL AND waybill_org IS NULL AND facility_org IS NULL "
+          "AND facility_code IS NULL"),
+]
+
+EVENT_OUTPUT = """
+SELECT waybill_no, CAST(coalesce(waybill_org, facility_org) AS INTEGER) AS org_unit_id,
+  event_time_v AS event_time, event_code_v AS event_code,
+  coalesce(location_v, facility_adcode) AS location_adcode, facility_id, note
+FROM parsed WHERE {good}
+ORDER BY _row
+"""
+
+
+def validate_events(
+    con: duckdb.DuckDBPyConnection, source: Source, session: Session, lake: Path
+) -> Validated:
+    """Check every event row at once; an event belongs to its waybill's org unit (or, for a
+    waybill not in the lake yet, to the facility that recorded it)."""
+    _register_store_dimensions(con, session)
+    register_vocab(con, "event_vocab", EVENT_CODES)
+    dimensions.register_lake_waybills(con, lake)
+    _register_locations(con)
+    con.execute(EVENT_PARSED)
+    good, rejects = split_rows(con, EVENT_CHECKS, source.headers)
+    return Validated(EVENT_DATASET, EVENT_OUTPUT.format(good=good), rejects)
+
+
+def count_already_in_lake(con: duckdb.DuckDBPyConnection, lake: Path, dataset: Dataset) -> int:
+    """How many good rows the lake already holds (or repeat earlier good rows): a dry run's
+    "duplicates", computed without writing."""
+    key = ", ".join(dataset.key)
+    con.execute(f"CREATE TEMP TABLE good_keys AS SELECT DISTINCT {key} FROM good")
+    repeated = con.execute("SELECT (SELECT count(*) FROM good) - count(*) FROM good_keys").fetchall()[0][0]
+    files = dataset_files(Path(lake), dataset)
+    if not files:
+        return repeated
+    listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    existing = con.execute(
+        f"SELECT count(*) FROM good_keys g SEMI JOIN "
+        f"(SELECT {key} FROM read_parquet([{listing}])) e USING ({key})"
+    ).fetchall()[0][0]
+    return repeated + existing

@@ -1,0 +1,119 @@
+"""What an import did (:class:`ImportReport`), rejected rows and the reject report CSV."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jiqun.i18n import translator
+
+# Reason codes → English message ids (translated through ``locale/zh_CN/ingest.po``).
+REASONS: dict[str, str] = {
+    "required": "a value is required",
+    "bad_datetime": "not a date and time (e.g. 2024-06-18 09:30:00)",
+    "bad_date": "not a date (e.g. 2024-06-18)",
+    "not_a_number": "not a number",
+    "not_positive": "must be greater than zero",
+    "negative": "must not be negative",
+    "bad_bool": "not yes or no (是/否)",
+    "bad_coordinate": "not a valid longitude/latitude",
+    "duplicate_in_file": "the same code appears earlier in this file",
+    "unknown_customer": "unknown customer code",
+    "unknown_outlet": "unknown outlet code",
+    "unknown_facility": "unknown facility code",
+    "unknown_line": "unknown dedicated line code",
+    "unknown_product": "unknown product (特快/快包/标快, express/parcel/standard)",
+    "unknown_platform": "unknown platform (淘系/拼系/直播/其他, taobao/pdd/live/other)",
+    "unknown_status": "unknown waybill status",
+    "unknown_event": "unknown event (揽收/发出/到达/派送/妥投/异常/退回)",
+    "unknown_market_type": "unknown market type",
+    "unknown_stage": "unknown lifecycle stage",
+    "unknown_tier": "unknown customer tier",
+    "unknown_org_unit": "unknown org unit code",
+    "unknown_market": "unknown market code",
+    "unknown_grid": "unknown grid code",
+    "unknown_user": "unknown username",
+    "unknown_place": "unknown place",
+    "missing_destination": "destination missing (province/city or address)",
+    "unknown_destination": "destination not found (check province/city/county or address)",
+    "no_org_unit": "cannot tell which org unit owns this row (give a customer or outlet code)",
+    "unknown_waybill": "unknown waybill and no facility code: import the waybill first",
+    "delivered_before_shipped": "delivered before it was shipped",
+    "outside_scope": "org unit outside your scope",
+}
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One problem of one row: spreadsheet row number (header = 1), column header, value, reason code."""
+
+    row: int
+    column: str
+    value: str | None
+    reason: str
+
+
+@dataclass
+class ImportReport:
+    """The outcome of one import (导入结果)."""
+
+    kind: str
+    path: Path
+    total: int = 0  # data rows in the file (blank rows not counted)
+    accepted: int = 0  # rows that passed validation
+    rejected: int = 0  # rows with at least one problem
+    duplicates: int = 0  # accepted rows that changed nothing (already in the lake / unchanged)
+    written: int = 0  # rows inserted or updated (0 on a dry run)
+    inserted: int = 0
+    updated: int = 0
+    dry_run: bool = False
+    rejects_path: Path | None = None
+    reasons: dict[str, int] = field(default_factory=dict)  # reason code → problems
+
+    @property
+    def exit_code(self) -> int:
+        """0: every row accepted; 1: some rows rejected (the good ones committed)."""
+        return 1 if self.rejected else 0
+
+
+class ImportFileError(Exception):
+    """A file-level problem: nothing of the file was applied (exit code 2)."""
+
+    def __init__(self, message: str, **values):
+        super().__init__(message.format(**values) if values else message)
+        self.msgid, self.values = message, values
+
+    def message(self, locale: str | None = None) -> str:
+        return translator(locale or "zh-CN")(self.msgid, **self.values)
+
+
+def reason_text(code: str, locale: str | None) -> str:
+    return translator(locale or "zh-CN")(REASONS.get(code, code))
+
+
+def count_reasons(rejects: Iterable[Reject]) -> dict[str, int]:
+    return dict(Counter(r.reason for r in rejects))
+
+
+def default_rejects_path(source: Path) -> Path:
+    return source.with_name(source.name + ".rejects.csv")
+
+
+def write_rejects(path: Path, rows: Iterable[tuple[int, str, str | None, str]], locale: str | None) -> None:
+    """Write the reject report: row, column, value, reason (in the user's language).
+
+    UTF-8 with a byte-order mark so that Excel opens the Chinese text correctly.
+    """
+    t = translator(locale or "zh-CN")
+    texts: dict[str, str] = {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([t("row"), t("column"), t("value"), t("reason")])
+        for row, column, value, reason in rows:
+            if reason not in texts:
+                texts[reason] = reason_text(reason, locale)
+            writer.writerow([row, column, "" if value is None else value, texts[reason]])

@@ -1,0 +1,132 @@
+"""The web app: ``create_app(settings)`` (``jiqun serve`` runs it with uvicorn's ``--factory``).
+
+FastAPI serves server-rendered pages (Jinja2 + HTMX + ECharts, all shipped in the package) and
+their JSON twins under ``/api``; both read data only through :func:`jiqun.web.deps.get_context`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from jiqun import __version__
+from jiqun.config import Settings, get_settings
+from jiqun.i18n import normalise_locale, translator
+from jiqun.store import Store
+from jiqun.web.deps import LoginRequired, make_lake_connections
+from jiqun.web.routes import auth, customers, dashboard, markets
+from jiqun.web.security import LoginRateLimit, TokenSigner, csrf_protect
+from jiqun.web.templating import make_templates, render
+
+STATIC = Path(__file__).parent / "static"
+LANG_COOKIE = "jiqun_lang"
+SESSION_COOKIE = "jiqun_session"
+ONE_YEAR = 365 * 24 * 3600
+
+# Everything is served from this origin: no CDN, no inline scripts.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api")
+
+
+def _add_locale_middleware(app: FastAPI, default: str) -> None:
+    @app.middleware("http")
+    async def choose_language(request: Request, call_next):
+        """``?lang=en`` switches and is remembered in a cookie; Chinese by default."""
+        chosen = request.query_params.get("lang")
+        locale = normalise_locale(chosen or request.cookies.get(LANG_COOKIE) or default)
+        request.state.locale = locale
+        response = await call_next(request)
+        if chosen:
+            response.set_cookie(LANG_COOKIE, locale, max_age=ONE_YEAR, samesite="lax",
+                                httponly=True)
+        return response
+
+
+def _add_security_headers(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, _exc: LoginRequired) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": "Not authenticated"}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.headers.get("HX-Request") == "true":
+            return Response(status_code=401, headers={"HX-Redirect": "/login"})
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request) or request.url.path.startswith("/static"):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                                headers=getattr(exc, "headers", None))
+        t = translator(request.state.locale)
+        message = exc.detail if exc.status_code != 404 or exc.detail != "Not Found" \
+            else t("Not found")
+        return render(request, "error.html", {"status": exc.status_code, "message": message},
+                      status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if _is_api(request):
+            from fastapi.exception_handlers import request_validation_exception_handler
+
+            return await request_validation_exception_handler(request, exc)
+        t = translator(request.state.locale)
+        return render(request, "error.html", {"status": 400, "message": t("Invalid request")},
+                      status_code=400)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The jiqun web app for ``settings`` (default: from the environment)."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="jiqun 集群",
+        version=__version__,
+        description="Operations platform for parcel carriers in cluster markets. "
+        "Authenticate with `POST /api/token` and send `Authorization: Bearer <token>`.",
+        dependencies=[Depends(csrf_protect)],
+    )
+    app.state.settings = settings
+    app.state.store = Store.from_settings(settings)
+    app.state.lake_connections = make_lake_connections(settings)
+    app.state.templates = make_templates()
+    app.state.tokens = TokenSigner(settings.secret_key, settings.token_ttl_seconds)
+    app.state.login_limit = LoginRateLimit()
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for module in (auth, dashboard, markets, customers):
+        app.include_router(module.router)
+    _add_error_handlers(app)
+    # Middleware added last runs first: sessions must exist before the locale and routes.
+    _add_locale_middleware(app, settings.locale)
+    _add_security_headers(app)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_ttl_seconds,
+        same_site="lax",
+        https_only=settings.environment == "production",
+    )
+    return app

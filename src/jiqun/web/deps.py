@@ -1,0 +1,142 @@
+"""The one request dependency: who is asking, their scope, a scoped store session and the lake.
+
+Every route reads data only through :class:`RequestContext`: its ``db`` session is opened with
+the user's :class:`~jiqun.store.scope.Scope`, and the lake figures receive that same scope, so a
+page cannot forget to filter. A record outside the scope simply is not found (404).
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import ibis
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from jiqun.i18n import translator
+from jiqun.lake import connect
+from jiqun.store import Store
+from jiqun.store.models import OrgUnit, User
+from jiqun.store.scope import Scope
+from jiqun.web.security import bearer_token
+
+SESSION_USER_KEY = "uid"
+
+
+class LoginRequired(Exception):
+    """No valid session or token: pages redirect to the login form, the API answers 401."""
+
+
+class LakeConnections:
+    """A small pool of Ibis connections; one is lent to a request at a time (not thread-safe)."""
+
+    def __init__(self, factory: Callable[[], ibis.BaseBackend]):
+        self._factory = factory
+        self._idle: queue.SimpleQueue[ibis.BaseBackend] = queue.SimpleQueue()
+
+    @contextmanager
+    def lend(self) -> Iterator[ibis.BaseBackend]:
+        try:
+            con = self._idle.get_nowait()
+        except queue.Empty:
+            con = self._factory()
+        try:
+            yield con
+        finally:
+            self._idle.put(con)
+
+
+@dataclass
+class CurrentUser:
+    """What the pages show of the signed-in user (a detached snapshot, never the hash)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    org_unit_id: int
+    org_unit_code: str
+    org_unit_name: str
+    org_unit_level: str
+
+
+@dataclass
+class RequestContext:
+    user: CurrentUser
+    scope: Scope
+    db: Session  # scoped to ``scope``
+    lake: Path
+    locale: str
+    con: ibis.BaseBackend = field(repr=False)  # lent from the pool for this request
+
+    @property
+    def t(self) -> Callable[..., str]:
+        return translator(self.locale)
+
+
+def request_source(request: Request) -> str:
+    return "api" if request.url.path.startswith("/api") else "web"
+
+
+def _user_id(request: Request) -> int | None:
+    token = bearer_token(request)
+    if token:
+        return request.app.state.tokens.user_id(token)
+    uid = request.session.get(SESSION_USER_KEY)
+    return uid if isinstance(uid, int) else None
+
+
+def _load_user(store: Store, user_id: int) -> tuple[CurrentUser, Scope] | None:
+    """The active user and their scope, read by a short system session."""
+    with store.session(source="auth") as s:
+        user = s.get(User, user_id)
+        if user is None or not user.active:
+            return None
+        unit = s.get(OrgUnit, user.org_unit_id)
+        snapshot = CurrentUser(
+            id=user.id, username=user.username, display_name=user.display_name,
+            role=user.role.value, org_unit_id=unit.id, org_unit_code=unit.code,
+            org_unit_name=unit.name, org_unit_level=unit.level.value,
+        )
+        return snapshot, Scope.for_unit(s, unit)
+
+
+# Declared so that OpenAPI documents the bearer flow; the token itself is read in _user_id.
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/token", auto_error=False)
+
+
+def get_context(
+    request: Request, _token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Iterator[RequestContext]:
+    """The request's user, scope, scoped store session and lake; raises when not signed in."""
+    uid = _user_id(request)
+    found = _load_user(request.app.state.store, uid) if uid is not None else None
+    if found is None:
+        raise LoginRequired()
+    user, scope = found
+    request.state.user = user
+    state = request.app.state
+    with state.lake_connections.lend() as con, state.store.session(
+        scope=scope, user_id=user.id, source=request_source(request)
+    ) as db:
+        yield RequestContext(
+            user=user, scope=scope, db=db, lake=Path(state.settings.lake_path),
+            locale=request.state.locale, con=con,
+        )
+
+
+Context = Annotated[RequestContext, Depends(get_context)]
+
+
+def not_found(ctx: RequestContext, what: str = "Not found") -> HTTPException:
+    return HTTPException(status_code=404, detail=ctx.t(what))
+
+
+def make_lake_connections(settings) -> LakeConnections:
+    return LakeConnections(lambda: connect(settings))

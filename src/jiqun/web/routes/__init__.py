@@ -1,0 +1,1 @@
+"""Routers, one module per kind of page; each serves its page and its ``/api/…`` twin."""

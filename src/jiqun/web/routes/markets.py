@@ -1,0 +1,192 @@
+"""Markets (集群市场): the list with share of the market total, and one market's page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import select
+
+from jiqun.analytics import overview
+from jiqun.store.models import Market, MarketType, MarketVolumeEstimate, OrgUnit
+from jiqun.web.deps import Context, RequestContext, not_found
+from jiqun.web.schemas import (
+    DailyPointOut,
+    EstimateOut,
+    GridOut,
+    MarketDetailOut,
+    MarketListOut,
+    MarketOut,
+    MarketSummaryOut,
+    PeriodOut,
+    TopCustomerOut,
+)
+from jiqun.web.templating import render
+
+router = APIRouter()
+
+SortKey = Literal["code", "name", "parcels", "revenue", "share", "active_customers"]
+
+
+def summary_period(as_of: dt.date | None) -> PeriodOut | None:
+    """The last 30 days up to the data date: the window of market and grid figures."""
+    if as_of is None:
+        return None
+    return PeriodOut(start=as_of - dt.timedelta(days=overview.SUMMARY_DAYS - 1), end=as_of)
+
+
+def _summary_out(market: Market, s: overview.MarketSummary | None) -> MarketSummaryOut:
+    return MarketSummaryOut(
+        id=market.id, code=market.code, name=market.name, type=market.type.value,
+        industry=market.industry, key_area=bool(market.key_area), tier=market.tier,
+        parcels=s.parcels if s else 0, revenue=s.revenue if s else 0.0,
+        daily_parcels=s.daily_parcels if s else 0.0,
+        market_daily_total=s.market_daily_total if s else None,
+        share=s.share if s else None, active_customers=s.active_customers if s else 0,
+    )
+
+
+def market_list(
+    ctx: RequestContext,
+    as_of: dt.date | None,
+    *,
+    industry: str | None = None,
+    type: MarketType | None = None,
+    key_area: bool | None = None,
+    sort: SortKey = "parcels",
+    descending: bool = True,
+) -> MarketListOut:
+    """Markets in scope, filtered and sorted, with their figures of the last 30 days."""
+    query = select(Market).order_by(Market.code)
+    if industry:
+        query = query.where(Market.industry == industry)
+    if type is not None:
+        query = query.where(Market.type == type)
+    if key_area is not None:
+        query = query.where(Market.key_area.is_(key_area))
+    markets = list(ctx.db.scalars(query))
+    period = summary_period(as_of)
+    summaries = {}
+    if period is not None:
+        found = overview.market_summaries(
+            ctx.con, ctx.lake, ctx.scope, ctx.db, period.start, period.end, markets
+        )
+        summaries = {s.market_id: s for s in found}
+    items = [_summary_out(m, summaries.get(m.id)) for m in markets]
+
+    def key(item: MarketSummaryOut):
+        value = getattr(item, sort)
+        missing = value is None
+        # Missing shares sort last whichever the direction.
+        return (missing != descending, value if value is not None else 0, item.code)
+
+    items.sort(key=key, reverse=descending)
+    return MarketListOut(period=period, items=items)
+
+
+def industries(ctx: RequestContext) -> list[str]:
+    return list(ctx.db.scalars(select(Market.industry).distinct().order_by(Market.industry)))
+
+
+def market_detail(ctx: RequestContext, market_id: int) -> MarketDetailOut:
+    market = ctx.db.get(Market, market_id)  # the scoped session: foreign markets are not found
+    if market is None:
+        raise not_found(ctx, "Market not found")
+    unit = ctx.db.get(OrgUnit, market.org_unit_id)
+    as_of = overview.data_date(ctx.con, ctx.lake, ctx.scope)
+    period = summary_period(as_of)
+    summary, trend, grids, top = None, [], [], []
+    if period is not None:
+        summary = overview.market_summaries(
+            ctx.con, ctx.lake, ctx.scope, ctx.db, period.start, period.end, [market]
+        )[0]
+        start = as_of - dt.timedelta(days=overview.TREND_DAYS - 1)
+        trend = overview.daily_trend(ctx.con, ctx.lake, ctx.scope, start, as_of,
+                                     market_id=market.id)
+        grids = overview.grid_summaries(ctx.con, ctx.lake, ctx.scope, ctx.db, market.id,
+                                        period.start, period.end)
+        top = overview.top_customers(ctx.con, ctx.lake, ctx.scope, ctx.db, market.id,
+                                     period.start, period.end)
+    estimates = ctx.db.scalars(
+        select(MarketVolumeEstimate).where(MarketVolumeEstimate.market_id == market.id)
+        .order_by(MarketVolumeEstimate.valid_from.desc(), MarketVolumeEstimate.carrier)
+    )
+    return MarketDetailOut(
+        market=MarketOut(
+            id=market.id, code=market.code, name=market.name, name_en=market.name_en,
+            type=market.type.value, industry=market.industry, adcode=market.adcode,
+            address=market.address, tier=market.tier, key_area=bool(market.key_area),
+            yearly_revenue_target=market.yearly_revenue_target,
+            org_unit=unit.name if unit else "",
+        ),
+        period=period,
+        summary=_summary_out(market, summary),
+        trend=[DailyPointOut(day=p.day, parcels=p.parcels, revenue=p.revenue) for p in trend],
+        grids=[GridOut(id=g.grid_id, code=g.code, name=g.name, parcels=g.parcels,
+                       revenue=g.revenue, active_customers=g.active_customers) for g in grids],
+        top_customers=[
+            TopCustomerOut(id=c.id, code=c.code, name=c.name,
+                           tier=c.tier.value if c.tier else None,
+                           lifecycle_stage=c.lifecycle_stage.value,
+                           parcels=v.parcels, revenue=v.revenue)
+            for c, v in top
+        ],
+        estimates=[EstimateOut(carrier=e.carrier, valid_from=e.valid_from,
+                               daily_volume=e.daily_volume) for e in estimates],
+    )
+
+
+def _filters(industry, type, key_area, sort, order):
+    return dict(industry=industry or None, type=type or None, key_area=key_area,
+                sort=sort, descending=order != "asc")
+
+
+@router.get("/api/markets", response_model=MarketListOut, tags=["markets"])
+def api_markets(
+    ctx: Context,
+    industry: str | None = None,
+    type: MarketType | None = None,
+    key_area: bool | None = None,
+    sort: SortKey = "parcels",
+    order: Literal["asc", "desc"] = "desc",
+) -> MarketListOut:
+    """Markets in the caller's scope with parcels, revenue, share and active customers (30 days)."""
+    as_of = overview.data_date(ctx.con, ctx.lake, ctx.scope)
+    return market_list(ctx, as_of, **_filters(industry, type, key_area, sort, order))
+
+
+@router.get("/api/markets/{market_id}", response_model=MarketDetailOut, tags=["markets"])
+def api_market(ctx: Context, market_id: int) -> MarketDetailOut:
+    """One market: figures, 90-day trend, grids, top customers and market-total estimates."""
+    return market_detail(ctx, market_id)
+
+
+@router.get("/markets", include_in_schema=False)
+def markets_page(
+    request: Request,
+    ctx: Context,
+    industry: str | None = None,
+    type: Annotated[str | None, Query()] = None,
+    key_area: Annotated[str | None, Query()] = None,
+    sort: SortKey = "parcels",
+    order: Literal["asc", "desc"] = "desc",
+):
+    # The filter form sends empty strings for "all"; unknown codes are ignored, not errors.
+    type = MarketType(type) if type in MarketType._value2member_map_ else None
+    key_area = {"1": True, "0": False}.get(key_area or "")
+    as_of = overview.data_date(ctx.con, ctx.lake, ctx.scope)
+    data = market_list(ctx, as_of, **_filters(industry, type, key_area, sort, order))
+    context = {
+        "data": data, "industries": industries(ctx), "market_types": list(MarketType),
+        "filters": {"industry": industry or "", "type": type.value if type else "",
+                    "key_area": key_area, "sort": sort, "order": order},
+    }
+    template = "_market_table.html" if request.headers.get("HX-Request") == "true" \
+        else "markets.html"
+    return render(request, template, context)
+
+
+@router.get("/markets/{market_id}", include_in_schema=False)
+def market_page(request: Request, ctx: Context, market_id: int):
+    return render(request, "market.html", {"data": market_detail(ctx, market_id)})

@@ -1,0 +1,205 @@
+"""Public output schemas of the JSON API (separate from the store models, so nothing leaks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="Seconds until the token expires.")
+
+
+class OrgUnitOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    level: str
+
+
+class MeOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    org_unit: OrgUnitOut
+
+
+class DailyPointOut(BaseModel):
+    day: dt.date
+    parcels: int
+    revenue: float
+
+
+class MonthPointOut(BaseModel):
+    month: dt.date
+    parcels: int
+    revenue: float
+
+
+class KpisOut(BaseModel):
+    """Morning-meeting figures (早会数据) as of the last day with data."""
+
+    as_of: dt.date
+    parcels_day: int
+    revenue_day: float
+    parcels_month: int = Field(description="Month to date.")
+    revenue_month: float
+    parcels_prev_month: int = Field(description="The same days of the previous month.")
+    revenue_prev_month: float
+    parcels_mom: float | None = Field(description="Month-on-month growth (环比), 0.1 = +10%.")
+    revenue_mom: float | None
+
+
+class MarketSummaryOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    type: str
+    industry: str
+    key_area: bool
+    tier: str | None
+    parcels: int = Field(description="Parcels in the period.")
+    revenue: float
+    daily_parcels: float
+    market_daily_total: float | None = Field(
+        description="Estimated daily volume of the whole market, all carriers."
+    )
+    share: float | None = Field(description="Our share of the market total (市场占有率), 0–1.")
+    active_customers: int
+
+
+class PeriodOut(BaseModel):
+    start: dt.date
+    end: dt.date
+
+
+class MarketListOut(BaseModel):
+    period: PeriodOut | None
+    items: list[MarketSummaryOut]
+
+
+class DashboardOut(BaseModel):
+    as_of: dt.date | None
+    kpis: KpisOut | None
+    trend: list[DailyPointOut]
+    markets: MarketListOut
+
+
+class GridOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    parcels: int
+    revenue: float
+    active_customers: int
+
+
+class TopCustomerOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    tier: str | None
+    lifecycle_stage: str
+    parcels: int
+    revenue: float
+
+
+class EstimateOut(BaseModel):
+    carrier: str
+    valid_from: dt.date
+    daily_volume: float
+
+
+class MarketOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    name_en: str | None
+    type: str
+    industry: str
+    adcode: str | None
+    address: str | None
+    tier: str | None
+    key_area: bool
+    yearly_revenue_target: float | None
+    org_unit: str
+
+
+class MarketDetailOut(BaseModel):
+    market: MarketOut
+    period: PeriodOut | None
+    summary: MarketSummaryOut | None
+    trend: list[DailyPointOut]
+    grids: list[GridOut]
+    top_customers: list[TopCustomerOut]
+    estimates: list[EstimateOut]
+
+
+class CustomerRowOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    phone: str | None
+    market_id: int | None
+    market_name: str | None
+    lifecycle_stage: str
+    tier: str | None
+    vip: bool
+    est_daily_volume: float | None
+    owner_name: str | None
+
+
+class CustomerPageOut(BaseModel):
+    items: list[CustomerRowOut]
+    total: int
+    page: int
+    page_size: int
+    pages: int
+
+
+class CarrierOut(BaseModel):
+    carrier: str
+    share: float | None
+    price_first_kg: float | None
+
+
+class VisitOut(BaseModel):
+    visited_at: dt.datetime
+    method: str
+    outcome: str
+    next_step: str | None
+    next_visit_on: dt.date | None
+    visitor: str | None
+
+
+class CustomerOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    contact: str | None
+    phone: str | None
+    address: str | None
+    adcode: str | None
+    market_id: int | None
+    market_name: str | None
+    grid_name: str | None
+    platforms: list[str]
+    categories: list[str]
+    est_daily_volume: float | None
+    lifecycle_stage: str
+    tier: str | None
+    vip: bool
+    owner_name: str | None
+    first_shipped_on: dt.date | None
+    archived_on: dt.date | None
+
+
+class CustomerDetailOut(BaseModel):
+    customer: CustomerOut
+    carriers: list[CarrierOut]
+    visits: list[VisitOut]
+    monthly: list[MonthPointOut]

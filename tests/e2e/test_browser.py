@@ -1,0 +1,196 @@
+"""End to end in a real browser: Debian's Chromium driven by Playwright against `jiqun serve`.
+
+Signs in as the demo city user, sees the dashboard chart drawn, opens a market of its own city,
+and checks that another city's market and customer are 404 by page and by JSON; then checks at
+phone width (390×844) that no page overflows sideways. ``JIQUN_E2E_SHOTS=/tmp/shots`` also saves
+screenshots of every page at phone and desktop width.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from jiqun.store import Store
+from jiqun.store.models import Customer, Market, OrgUnit, User
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+CITY_USER, PASSWORD = "demo-city", "jiqun-demo"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) absent"),
+]
+
+
+def _build_data(store: Store, lake: Path) -> None:
+    try:
+        from jiqun.demo import build_demo
+    except ImportError:  # TEMPORARY until the demo generator lands
+        from jiqun.accounts import add_user
+        from jiqun.store.models import Role
+        from jiqun.store.org import unit_by_code
+        from tests.web.conftest import build_world
+
+        build_world(store, lake)
+        with store.transaction() as s:
+            add_user(s, CITY_USER, PASSWORD, unit_by_code(s, "ZJ-HUZ"), Role.CITY_MANAGER)
+        return
+    build_demo(store, lake, scale="tiny", seed=7)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _jiqun_command() -> list[str]:
+    script = Path(sys.executable).with_name("jiqun")
+    return [str(script)] if script.exists() else [shutil.which("jiqun") or "jiqun"]
+
+
+def _wait_until_up(url: str, server: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"jiqun serve exited: {server.stdout.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"jiqun serve did not answer at {url}")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A served demo province: (base URL, own market, foreign market id, foreign customer id)."""
+    tmp = tmp_path_factory.mktemp("e2e")
+    store = Store(f"sqlite:///{tmp}/store.db")
+    store.upgrade()
+    _build_data(store, tmp / "lake")
+    with store.session() as s:
+        user = s.scalars(select(User).where(User.username == CITY_USER)).one()
+        city = s.get(OrgUnit, user.org_unit_id)
+        own_units = select(OrgUnit.id).where(OrgUnit.path.startswith(city.path))
+        own_market = s.scalars(select(Market).where(Market.org_unit_id.in_(own_units))
+                               .order_by(Market.id)).first()
+        foreign_market = s.scalars(select(Market.id).where(Market.org_unit_id.not_in(own_units))
+                                   .order_by(Market.id)).first()
+        foreign_customer = s.scalars(select(Customer.id)
+                                     .where(Customer.org_unit_id.not_in(own_units))
+                                     .order_by(Customer.id)).first()
+        own = (own_market.id, own_market.name)
+    store.engine.dispose()
+    assert foreign_market and foreign_customer, "the demo needs a second city"
+    port = _free_port()
+    env = {**os.environ, "JIQUN_STORE_URL": f"sqlite:///{tmp}/store.db",
+           "JIQUN_LAKE_PATH": str(tmp / "lake"), "JIQUN_ENVIRONMENT": "test",
+           "JIQUN_SECRET_KEY": "e2e-secret", "JIQUN_LOCALE": "zh-CN"}
+    server = subprocess.Popen([*_jiqun_command(), "serve", "--port", str(port)], env=env,
+                              cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(f"{base}/login", server)
+        yield base, own, foreign_market, foreign_customer
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _sign_in(page, base: str) -> None:
+    page.goto(f"{base}/")
+    assert "/login" in page.url
+    page.fill("input[name=username]", CITY_USER)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def _chart_drawn(page, selector: str) -> None:
+    """ECharts drew an SVG with a long line path inside the chart element."""
+    page.wait_for_selector(f"{selector}[data-drawn=true] svg path", state="attached",
+                           timeout=15_000)
+    longest = page.eval_on_selector_all(
+        f"{selector} svg path", "paths => Math.max(...paths.map(p => (p.getAttribute('d') || '').length))"
+    )
+    assert longest > 200, f"chart {selector} looks empty (longest path {longest} chars)"
+
+
+def _shoot(page, name: str) -> None:
+    folder = os.environ.get("JIQUN_E2E_SHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=f"{folder}/{name}.png", full_page=True)
+
+
+def test_city_user_sees_own_city_and_nothing_else(site, browser):
+    base, (own_id, own_name), foreign_market, foreign_customer = site
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    _sign_in(page, base)
+    _chart_drawn(page, "#trend-chart")
+    _shoot(page, "desktop-dashboard")
+
+    page.click(f"a[href='/markets/{own_id}']")
+    page.wait_for_url(f"{base}/markets/{own_id}")
+    assert page.locator("h1").inner_text().startswith(own_name)
+    _chart_drawn(page, "#market-trend-chart")
+    _shoot(page, "desktop-market")
+
+    for path in (f"/markets/{foreign_market}", f"/customers/{foreign_customer}"):
+        response = page.goto(f"{base}{path}")
+        assert response.status == 404, path
+        status = page.evaluate("async url => (await fetch(url)).status", f"{base}/api{path}")
+        assert status == 404, f"/api{path}"
+    own = page.evaluate("async url => (await fetch(url)).json()", f"{base}/api/markets/{own_id}")
+    assert own["market"]["id"] == own_id
+    context.close()
+
+
+def test_pages_fit_a_phone_screen(site, browser):
+    base, (own_id, _name), _m, _c = site
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True)
+    page = context.new_page()
+    _sign_in(page, base)
+    _chart_drawn(page, "#trend-chart")
+    first_customer = page.evaluate(
+        "async url => (await (await fetch(url)).json()).items[0].id", f"{base}/api/customers"
+    )
+    pages = {"dashboard": "/", "markets": "/markets", "market": f"/markets/{own_id}",
+             "customers": "/customers", "customer": f"/customers/{first_customer}"}
+    for name, path in pages.items():
+        page.goto(f"{base}{path}")
+        page.wait_for_load_state("load")
+        overflow = page.evaluate(
+            "() => document.documentElement.scrollWidth - window.innerWidth"
+        )
+        assert overflow <= 0, f"{path} overflows the phone screen by {overflow}px"
+        _shoot(page, f"phone-{name}")
+    context.close()
