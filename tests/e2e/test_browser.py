@@ -37,19 +37,9 @@ pytestmark = [
 
 
 def _build_data(store: Store, lake: Path) -> None:
-    try:
-        from jiqun.demo import build_demo
-    except ImportError:  # TEMPORARY until the demo generator lands
-        from jiqun.accounts import add_user
-        from jiqun.store.models import Role
-        from jiqun.store.org import unit_by_code
-        from tests.web.conftest import build_world
+    from jiqun.demo import build_demo
 
-        build_world(store, lake)
-        with store.transaction() as s:
-            add_user(s, CITY_USER, PASSWORD, unit_by_code(s, "ZJ-HUZ"), Role.CITY_MANAGER)
-        return
-    build_demo(store, lake, scale="tiny", seed=7)
+    build_demo(store, lake, scale="tiny", seed=7, progress=False)
 
 
 def _free_port() -> int:

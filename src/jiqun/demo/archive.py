@@ -230,7 +230,6 @@ class ArchiveBuilder:
             lons = self.mer.lon[self.mer.market == i]
             edges = np.quantile(lons, np.linspace(0, 1, spec.grids + 1))
             for g in range(spec.grids):
-                team_no = len(self.team_people) + 1
                 tname = f"{short}{CN_NUMBERS[g]}组"
                 members: list[int] = []
                 mk: list[int] = []
@@ -269,7 +268,6 @@ class ArchiveBuilder:
                 )
                 self.grid_ids[(i, g)] = gid
                 self.grid_team[gid] = team_id
-                del team_no
         # A team Xuchang proposed and the province has not decided yet (G1 approval queue).
         self.rows.add(
             m.Team, market_id=int(self.market_ids[[s.code for s in MARKETS].index("HA-XC")]),
@@ -359,7 +357,7 @@ class ArchiveBuilder:
         self.first_kg = np.zeros((n, len(PRODUCTS), len(ZONE_KINDS)))
         self.extra_kg = np.zeros_like(self.first_kg)
         self.market_cards = []
-        for i, spec in enumerate(MARKETS):
+        for i in range(len(MARKETS)):
             first, extra = market_rate_card(float(factors[i]))
             self.market_cards.append((first, extra))
             rows = self.mer.market == i
@@ -450,7 +448,7 @@ class ArchiveBuilder:
 
     def _targets(self, i, rows, rates, plan_months, monthly_ours, avg_fee) -> None:
         """Monthly plans for market, grids, teams and marketers: expected volume + 8% stretch."""
-        tl, spec = self.tl, MARKETS[i]
+        tl = self.tl
         org = int(self.outlet_org[i])
         grid_of = self.customer_grid[rows]
         grid_ids = sorted(set(grid_of.tolist()))
@@ -482,7 +480,6 @@ class ArchiveBuilder:
                 for uid in marketers:
                     self._target(m.TargetScope.PERSON, uid, first_day, g_volume / len(marketers),
                                  avg_fee, max(g_new // len(marketers), 1), org)
-        del spec
 
     def _target(self, scope, scope_id, month, volume, avg_fee, new, org) -> None:
         self.rows.add(m.Target, scope_type=scope, scope_id=scope_id, month=month,

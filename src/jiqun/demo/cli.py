@@ -1,11 +1,64 @@
-"""``jiqun demo …`` (placeholder until the generator lands)."""
+"""``jiqun demo build``: the demo province into the configured store and lake."""
+
+from __future__ import annotations
+
+import datetime as dt
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from jiqun.config import get_settings
+from jiqun.demo.build import DemoSummary, build_demo
+from jiqun.demo.places import DEMO_PASSWORD
+from jiqun.demo.scale import SCALES
+from jiqun.store import Store
 
 app = typer.Typer(no_args_is_help=True)
+console = Console()
+
+
+def _parse_day(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter("use YYYY-MM-DD") from None
 
 
 @app.command("build")
-def build(scale: str = "small", seed: int = 7) -> None:
-    """Build the demo province."""
-    raise typer.Exit(1)
+def build(
+    scale: str = typer.Option("small", help=f"One of: {', '.join(SCALES)}."),
+    seed: int = typer.Option(7, help="Random seed; the same seed gives the same data."),
+    until: str = typer.Option(None, help="Last day of the history, YYYY-MM-DD (default yesterday)."),
+) -> None:
+    """Build the demo province (replaces all data in the store and the lake)."""
+    if scale not in SCALES:
+        raise typer.BadParameter(f"choose one of {', '.join(SCALES)}", param_hint="--scale")
+    settings = get_settings()
+    store = Store.from_settings(settings)
+    summary = build_demo(store, settings.lake_path, scale=scale, seed=seed,
+                         until=_parse_day(until), progress=True)
+    print_summary(summary)
+
+
+def print_summary(summary: DemoSummary) -> None:
+    table = Table(title=f"demo province · scale {summary.scale} · seed {summary.seed}")
+    table.add_column("what")
+    table.add_column("rows", justify="right")
+    table.add_row("period", f"{summary.start} … {summary.until}")
+    table.add_row("volume factor", f"{summary.volume_factor:g}")
+    table.add_row("waybills", f"{summary.waybills:,}")
+    table.add_row("tracking events", f"{summary.events:,}")
+    for name, count in summary.store_rows.items():
+        if count:
+            table.add_row(name, f"{count:,}")
+    table.add_row("seconds", f"{summary.seconds}")
+    console.print(table)
+    logins = Table(title=f"demo logins (password: {DEMO_PASSWORD})")
+    for column in ("username", "role", "org unit"):
+        logins.add_column(column)
+    for username, role, org in summary.logins:
+        logins.add_row(username, role, org)
+    console.print(logins)

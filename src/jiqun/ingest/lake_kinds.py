@@ -157,7 +157,6 @@ SELECT p.waybill_no,
   p.delivered_time_v AS delivered_time
 FROM parsed p LEFT JOIN org_dim o ON o.org_unit_id = coalesce(p.customer_org, p.outlet_org)
 WHERE {good}
-ORDER BY p._row
 """
 
 
@@ -220,7 +219,6 @@ SELECT waybill_no, CAST(coalesce(waybill_org, facility_org) AS INTEGER) AS org_u
   event_time_v AS event_time, event_code_v AS event_code,
   coalesce(location_v, facility_adcode) AS location_adcode, facility_id, note
 FROM parsed WHERE {good}
-ORDER BY _row
 """
 
 

@@ -1,6 +1,6 @@
 """Read an import file (CSV in UTF-8 / GBK / GB18030, or XLSX) into DuckDB as all-text columns.
 
-The result is a table ``src`` with ``_row`` (the row number a spreadsheet shows: the header is row
+The result is a view ``src`` with ``_row`` (the row number a spreadsheet shows: the header is row
 1) and one VARCHAR column per canonical column of the format, trimmed, empty → NULL. Columns the
 file does not have are NULL, so the validation SQL can name every column.
 """
@@ -201,10 +201,9 @@ def load(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, work: Path | N
         else f"NULL::VARCHAR AS \"{c.name}\""
         for c in fmt.columns
     )
-    not_blank = " OR ".join(f"nullif(trim(\"{n}\"), '') IS NOT NULL" for n in present) or "false"
-    # Materialised once: every check afterwards reads trimmed, non-blank rows without redoing it.
-    con.execute(f"CREATE TEMP TABLE src AS SELECT _row, {select} FROM raw_rows WHERE {not_blank}")
-    con.execute("DROP VIEW raw_rows")
-    con.execute("DROP TABLE IF EXISTS raw")
+    # Empty cells are NULL already; a row of empty cells (",,,,") is not a row of data.
+    not_blank = "coalesce(" + ", ".join(f'"{n}"' for n in present) + ") IS NOT NULL"
+    # A view, not a copy: each pass trims only the columns it reads.
+    con.execute(f"CREATE TEMP VIEW src AS SELECT _row, {select} FROM raw_rows WHERE {not_blank}")
     total = con.execute("SELECT count(*) FROM src").fetchall()[0][0]
     return Source(con=con, headers=present, total=total)
