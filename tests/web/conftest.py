@@ -110,6 +110,8 @@ def build_world(store, lake_path) -> World:
                                  carrier="*", valid_from=dt.date(2024, 6, 1), daily_volume=50.0),
             MarketVolumeEstimate(market_id=markets["zhili"].id, org_unit_id=org.wuxing.id,
                                  carrier="*", valid_from=dt.date(2024, 9, 1), daily_volume=99.0),
+            MarketVolumeEstimate(market_id=markets["zhili"].id, org_unit_id=org.wuxing.id,
+                                 carrier="中通", valid_from=dt.date(2024, 5, 1), daily_volume=20.0),
             MarketVolumeEstimate(market_id=markets["xihu"].id, org_unit_id=org.xihu.id,
                                  carrier="*", valid_from=dt.date(2024, 1, 1), daily_volume=100.0),
         ])

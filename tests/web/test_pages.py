@@ -52,7 +52,9 @@ def test_market_detail_has_trend_grids_and_top_customers(huzhou, world):
     assert data["grids"][0]["parcels"] == world.parcels(("zl_big",), DATA_DATE
                                                          - dt.timedelta(days=29), DATA_DATE)
     assert [c["code"] for c in data["top_customers"]] == ["C-ZL-1", "C-ZL-2"]
-    assert [e["daily_volume"] for e in data["estimates"]] == [99.0, 50.0, 40.0]
+    # The estimates valid on the data date: the whole market's June figure, then competitors.
+    assert [(e["carrier"], e["daily_volume"], e["share"]) for e in data["estimates"]] \
+        == [("*", 50.0, 1.0), ("中通", 20.0, 0.4)]
     page = huzhou.get(f"/markets/{world.ids['zhili']}")
     assert "织里一网格" in page.text and 'data-chart="daily"' in page.text
 

@@ -24,7 +24,6 @@ from jiqun.lake import EVENT_DATASET, WAYBILL_DATASET, append
 from jiqun.store import Store
 from jiqun.store.models import Base
 
-
 # Months are buffered and appended together up to this many waybills: bounded memory, few files.
 APPEND_ROWS = 250_000
 

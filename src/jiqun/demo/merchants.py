@@ -24,6 +24,7 @@ TIER_THRESHOLDS = (2500.0, 800.0, 300.0, 80.0)
 
 ARCHIVE_COVERAGE = 0.85  # the archive holds merchants making 85% of a market's parcels
 SHIPPING = (TRIAL, COOPERATING, GROWING, VIP)  # stages that ship with us now
+OLD_P, OLD_HEAD_P = 0.55, 0.8
 NEVER = np.datetime64("2999-12-31", "D")
 
 
@@ -95,13 +96,14 @@ def _platform_mix(rng: np.random.Generator, n: int, market_mix: tuple) -> np.nda
     return p
 
 
-def _dates(rng, n, start, until, stage) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _dates(rng, n, start, until, stage, head) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """First shipment, churn and archive dates consistent with each merchant's stage."""
     s, u = np.datetime64(start, "D"), np.datetime64(until, "D")
     history = int((u - s).astype(int))
     first = np.full(n, NEVER)
     churned = np.full(n, NEVER)
-    old = rng.random(n) < 0.70  # most of today's customers already shipped before the history
+    # Most of today's customers shipped with us before the history; head customers nearly all.
+    old = rng.random(n) < np.where(head, OLD_HEAD_P, OLD_P)
     before = s - rng.integers(30, 700, n).astype("timedelta64[D]")
     during = s + rng.integers(0, history - 45, n).astype("timedelta64[D]")
     regular = np.isin(stage, (COOPERATING, GROWING, VIP))
@@ -152,7 +154,8 @@ def generate_merchants(rng: np.random.Generator, start: dt.date, until: dt.date)
         )
         shipping = np.isin(stage, SHIPPING)
         share = _calibrate_share(volume, share, shipping, spec.our_share * spec.market_volume)
-        first, churned, archived = _dates(rng, n, start, until, stage)
+        head_rank = volume >= np.quantile(volume, 0.9)
+        first, churned, archived = _dates(rng, n, start, until, stage, head_rank)
         in_campaign = np.zeros(n, bool)
         if spec.code == "ZJ-ZL":  # the spring drive converted a good part of Zhili's newcomers
             newcomer = np.isin(stage, (COOPERATING, GROWING)) & (first >= np.datetime64(start, "D"))

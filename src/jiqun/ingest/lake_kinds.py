@@ -147,14 +147,15 @@ WAYBILL_CHECKS = [
 WAYBILL_OUTPUT = """
 SELECT p.waybill_no,
   CAST(coalesce(p.customer_org, p.outlet_org) AS INTEGER) AS org_unit_id,
-  p.customer_id, p.market_id, p.grid_id, p.outlet_id,
-  p.product_v AS product, p.platform_v AS platform, p.ship_time_v AS ship_time,
+  p.customer_id, CAST(p.market_id AS INTEGER) AS market_id, CAST(p.grid_id AS INTEGER) AS grid_id,
+  p.outlet_id,
+  p.product_v AS product, p.platform_v AS platform, CAST(p.ship_time_v AS TIMESTAMP_S) AS ship_time,
   coalesce(p.outlet_adcode, p.customer_adcode, o.adcode) AS origin_adcode,
   p.dest_province_v AS dest_province, p.dest_city_v AS dest_city, p.dest_county_v AS dest_county,
   CAST(p.weight_v AS FLOAT) AS weight_kg, p.fee_v AS fee, p.line_id,
   coalesce(p.status_v, CASE WHEN p.delivered_time_v IS NULL THEN 'created' ELSE 'delivered' END)
     AS status,
-  p.delivered_time_v AS delivered_time
+  CAST(p.delivered_time_v AS TIMESTAMP_S) AS delivered_time
 FROM parsed p LEFT JOIN org_dim o ON o.org_unit_id = coalesce(p.customer_org, p.outlet_org)
 WHERE {good}
 """
@@ -216,7 +217,7 @@ EVENT_CHECKS = [
 
 EVENT_OUTPUT = """
 SELECT waybill_no, CAST(coalesce(waybill_org, facility_org) AS INTEGER) AS org_unit_id,
-  event_time_v AS event_time, event_code_v AS event_code,
+  CAST(event_time_v AS TIMESTAMP_S) AS event_time, event_code_v AS event_code,
   coalesce(location_v, facility_adcode) AS location_adcode, facility_id, note
 FROM parsed WHERE {good}
 """

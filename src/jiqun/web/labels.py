@@ -58,11 +58,12 @@ PLATFORMS = {"taobao": "Taobao group", "pdd": "Pinduoduo group", "live": "Livest
 VISIT_METHODS = {
     "card": "Business card", "directory": "Directory", "sweep": "Door-to-door sweep",
     "referral": "Referral", "phone": "Phone", "event": "Event",
+    "retiree": "Retired staff network", "revisit": "Revisit",
 }
 
 VISIT_OUTCOMES = {
     "no_interest": "No interest", "interested": "Interested", "trial": "Trial agreed",
-    "signed": "Signed",
+    "signed": "Signed", "follow_up": "Follow-up", "lost": "Lost to a competitor",
 }
 
 

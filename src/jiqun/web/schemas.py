@@ -109,9 +109,12 @@ class TopCustomerOut(BaseModel):
 
 
 class EstimateOut(BaseModel):
+    """A carrier's estimated daily volume in the market (``*``: all carriers together)."""
+
     carrier: str
     valid_from: dt.date
     daily_volume: float
+    share: float | None = Field(description="Of the whole market's daily volume, 0–1.")
 
 
 class MarketOut(BaseModel):

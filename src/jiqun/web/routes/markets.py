@@ -89,6 +89,25 @@ def industries(ctx: RequestContext) -> list[str]:
     return list(ctx.db.scalars(select(Market.industry).distinct().order_by(Market.industry)))
 
 
+def current_estimates(
+    ctx: RequestContext, market_id: int, on: dt.date | None
+) -> list[EstimateOut]:
+    """The latest estimate per carrier valid on ``on``: the whole market first, then the
+    competitors by volume, each with its share of the whole market."""
+    query = select(MarketVolumeEstimate).where(MarketVolumeEstimate.market_id == market_id)
+    if on is not None:
+        query = query.where(MarketVolumeEstimate.valid_from <= on)
+    latest: dict[str, MarketVolumeEstimate] = {}
+    for e in ctx.db.scalars(query.order_by(MarketVolumeEstimate.valid_from)):
+        latest[e.carrier] = e  # later rows win
+    whole = latest.get(overview.ALL_CARRIERS)
+    total = whole.daily_volume if whole else None
+    rows = sorted(latest.values(),
+                  key=lambda e: (e.carrier != overview.ALL_CARRIERS, -e.daily_volume))
+    return [EstimateOut(carrier=e.carrier, valid_from=e.valid_from, daily_volume=e.daily_volume,
+                        share=e.daily_volume / total if total else None) for e in rows]
+
+
 def market_detail(ctx: RequestContext, market_id: int) -> MarketDetailOut:
     market = ctx.db.get(Market, market_id)  # the scoped session: foreign markets are not found
     if market is None:
@@ -108,10 +127,7 @@ def market_detail(ctx: RequestContext, market_id: int) -> MarketDetailOut:
                                         period.start, period.end)
         top = overview.top_customers(ctx.con, ctx.lake, ctx.scope, ctx.db, market.id,
                                      period.start, period.end)
-    estimates = ctx.db.scalars(
-        select(MarketVolumeEstimate).where(MarketVolumeEstimate.market_id == market.id)
-        .order_by(MarketVolumeEstimate.valid_from.desc(), MarketVolumeEstimate.carrier)
-    )
+    estimates = current_estimates(ctx, market.id, as_of)
     return MarketDetailOut(
         market=MarketOut(
             id=market.id, code=market.code, name=market.name, name_en=market.name_en,
@@ -132,8 +148,7 @@ def market_detail(ctx: RequestContext, market_id: int) -> MarketDetailOut:
                            parcels=v.parcels, revenue=v.revenue)
             for c, v in top
         ],
-        estimates=[EstimateOut(carrier=e.carrier, valid_from=e.valid_from,
-                               daily_volume=e.daily_volume) for e in estimates],
+        estimates=estimates,
     )
 
 
