@@ -156,9 +156,11 @@ def _place(reader: RowReader, present: set[str]) -> tuple[str | None, bool]:
     names = [reader.text(c) for c in ("province", "city", "county")]
     if any(names):
         codes = resolve_names(*names)
-        if codes is None:
-            column = next(c for c, n in zip(("province", "city", "county"), names, strict=True) if n)
-            reader.reject(column, "unknown_place")
+        if codes is None:  # report the first part that does not resolve
+            for depth, column in enumerate(("province", "city", "county")):
+                if names[depth] and resolve_names(*names[: depth + 1]) is None:
+                    reader.reject(column, "unknown_place")
+                    break
             return None, False
         return next(c for c in reversed(codes) if c), False
     return None, reader.text("address") is not None
