@@ -32,3 +32,23 @@ def random_daily(seed: int, start: dt.date, days: int, customers: int = 6) -> pa
                     "weight_kg": parcels * 0.8,
                 })
     return pa.Table.from_pylist(rows, DAILY)
+
+
+BASE_ROW = {"org_unit_id": 1, "customer_id": 1, "market_id": 1, "grid_id": None,
+            "outlet_id": None, "product": "parcel", "platform": None,
+            "origin_province": "410000", "dest_province": "440000", "dest_city": None,
+            "line_id": None, "revenue": 1.0, "weight_kg": 1.0}
+
+
+def daily_table(rows: list[dict]) -> pa.Table:
+    """Daily rows from the given fields, the rest from :data:`BASE_ROW`."""
+    return pa.Table.from_pylist([{**BASE_ROW, **r} for r in rows], DAILY)
+
+
+def frame_of(rows: list[dict]):
+    """A KPI frame (no store dimensions) over :func:`daily_table` rows."""
+    import ibis
+
+    from jiqun.analytics.frame import Dimensions, kpi_frame
+
+    return kpi_frame(ibis.memtable(daily_table(rows)), Dimensions.empty())

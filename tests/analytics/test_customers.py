@@ -12,7 +12,7 @@ from jiqun.analytics.customers import ARCHIVE, customer_counts, customer_status,
 from jiqun.analytics.frame import Dimensions, kpi_frame
 from jiqun.analytics.rules import KpiRules
 from jiqun.lake.aggregates import DAILY
-from tests.analytics.fixtures import random_daily
+from tests.analytics.fixtures import daily_table, random_daily
 
 D = dt.date
 RULES = KpiRules(active_days=30, silent_days=30, new_effective_daily_parcels=5)
@@ -63,12 +63,8 @@ def test_status_matches_the_reference(seed, start, end):
 
 
 def _rows(spec):
-    base = {"org_unit_id": 1, "outlet_id": None, "product": "parcel", "platform": None,
-            "dest_province": "440000", "dest_city": None, "line_id": None, "revenue": 1.0,
-            "weight_kg": 1.0, "market_id": 1}
-    return pa.Table.from_pylist(
-        [{**base, "customer_id": c, "grid_id": g, "day": d, "parcels": p} for c, g, d, p in spec],
-        DAILY)
+    return daily_table(
+        [{"customer_id": c, "grid_id": g, "day": d, "parcels": p} for c, g, d, p in spec])
 
 
 def test_named_cases_across_a_month_boundary():

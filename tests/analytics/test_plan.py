@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-import ibis
 import pandas as pd
 import pyarrow as pa
 import pytest
 
-from jiqun.analytics.frame import Dimensions, kpi_frame
 from jiqun.analytics.plan import TARGETS, month_fraction, plan_progress
 from jiqun.analytics.rules import KpiRules
-from jiqun.lake.aggregates import DAILY
-
-
-def _daily(rows):
-    base = {"org_unit_id": 1, "customer_id": 1, "grid_id": None, "outlet_id": None,
-            "product": "parcel", "platform": None, "dest_province": "440000", "dest_city": None,
-            "line_id": None, "weight_kg": 1.0}
-    return ibis.memtable(pa.Table.from_pylist([{**base, **r} for r in rows], DAILY))
+from tests.analytics.fixtures import frame_of
 
 
 def _targets(rows):
@@ -37,13 +28,13 @@ def test_month_fraction(as_of, proration, expected):
 
 
 def test_progress_completion_and_run_rate_forecast():
-    frame = kpi_frame(_daily([
+    frame = frame_of([
         {"day": dt.date(2026, 10, 31), "market_id": 1, "parcels": 999, "revenue": 1.0},  # last month
         {"day": dt.date(2026, 11, 1), "market_id": 1, "parcels": 300, "revenue": 900.0},
         {"day": dt.date(2026, 11, 10), "market_id": 1, "parcels": 200, "revenue": 600.0},
         {"day": dt.date(2026, 11, 11), "market_id": 1, "parcels": 777, "revenue": 1.0},  # after
         {"day": dt.date(2026, 11, 5), "market_id": 2, "parcels": 50, "revenue": 150.0},  # no target
-    ]), Dimensions.empty())
+    ])
     targets = _targets([
         {"scope_id": 1, "month": dt.date(2026, 11, 1), "volume": 3000.0, "revenue": 9000.0},
         {"scope_id": 3, "month": dt.date(2026, 11, 1), "volume": 600.0},  # nothing shipped yet
@@ -60,8 +51,8 @@ def test_progress_completion_and_run_rate_forecast():
 
 
 def test_working_day_proration_expects_less_by_a_sunday():
-    frame = kpi_frame(_daily([{"day": dt.date(2026, 11, 2), "market_id": 1, "parcels": 90,
-                               "revenue": 0.0}]), Dimensions.empty())
+    frame = frame_of([{"day": dt.date(2026, 11, 2), "market_id": 1, "parcels": 90,
+                       "revenue": 0.0}])
     targets = _targets([{"scope_id": 1, "month": dt.date(2026, 11, 1), "volume": 250.0}])
     rules = KpiRules(proration="working")
     got = plan_progress(frame, targets, "market", dt.date(2026, 11, 2), rules).execute().iloc[0]

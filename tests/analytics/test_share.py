@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import ibis
 import pandas as pd
 import pyarrow as pa
 import pytest
 
-from jiqun.analytics.frame import Dimensions, kpi_frame
 from jiqun.analytics.share import ESTIMATES, competitor_share, estimate_calendar, market_share
-from jiqun.lake.aggregates import DAILY
+from tests.analytics.fixtures import frame_of
 
 D = dt.date
 
@@ -20,14 +18,6 @@ def _estimates(rows):
     return pa.Table.from_pylist(
         [dict(zip(("market_id", "carrier", "valid_from", "daily_volume"), r, strict=True))
          for r in rows], ESTIMATES)
-
-
-def _frame(rows):
-    base = {"org_unit_id": 1, "customer_id": 1, "grid_id": None, "outlet_id": None,
-            "product": "parcel", "platform": None, "dest_province": "440000", "dest_city": None,
-            "line_id": None, "weight_kg": 1.0, "revenue": 1.0}
-    table = pa.Table.from_pylist([{**base, **r} for r in rows], DAILY)
-    return kpi_frame(ibis.memtable(table), Dimensions.empty())
 
 
 def test_the_estimate_in_effect_is_the_latest_before_the_day():
@@ -45,7 +35,7 @@ def test_monthly_share_weights_each_day_by_its_estimate():
         (1, "*", D(2025, 1, 1), 1000.0), (1, "*", D(2026, 2, 15), 2000.0),
         (1, "中通", D(2025, 1, 1), 400.0),
     ])
-    frame = _frame([
+    frame = frame_of([
         {"day": D(2026, 2, 1), "market_id": 1, "parcels": 7000},
         {"day": D(2026, 2, 20), "market_id": 1, "parcels": 3500},
         {"day": D(2026, 2, 20), "market_id": None, "parcels": 99},  # no market: not counted
@@ -62,7 +52,7 @@ def test_monthly_share_weights_each_day_by_its_estimate():
 
 def test_share_is_null_without_an_estimate_and_zero_without_parcels():
     estimates = _estimates([(2, "*", D(2026, 3, 1), 500.0)])
-    frame = _frame([{"day": D(2026, 3, 2), "market_id": 1, "parcels": 10}])
+    frame = frame_of([{"day": D(2026, 3, 2), "market_id": 1, "parcels": 10}])
     got = market_share(frame, estimates, "day", D(2026, 3, 2), D(2026, 3, 2)).execute()
     got = got.set_index("market_id")
     assert pd.isna(got.loc[1].share) and got.loc[1].parcels == 10

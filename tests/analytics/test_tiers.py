@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import ibis
 import pyarrow as pa
 
-from jiqun.analytics.frame import Dimensions, kpi_frame
 from jiqun.analytics.rules import KpiRules, TierThresholds
 from jiqun.analytics.tiers import PROVINCES, customer_tiers
-from jiqun.lake.aggregates import DAILY
+from tests.analytics.fixtures import frame_of
 
 D = dt.date
 
@@ -18,17 +16,12 @@ D = dt.date
 def test_tiers_follow_trailing_average_and_province_thresholds():
     rules = KpiRules(tier_window_days=10, province_tier_thresholds={
         "410000": TierThresholds(special=100, first=50, second=10, third=2)})
-    base = {"org_unit_id": 1, "grid_id": None, "outlet_id": None, "product": "parcel",
-            "platform": None, "dest_province": "440000", "dest_city": None, "line_id": None,
-            "revenue": 1.0, "weight_kg": 1.0, "market_id": 1}
     spec = [(1, D(2026, 3, 10), 25_000),  # 2,500/day in Zhejiang: 特级 (default ≥ 2,000)
             (2, D(2026, 3, 1), 1_000),  # 100/day in Henan: 特级 there
             (3, D(2026, 3, 1), 1_000),  # the same 100/day in Zhejiang: 二级
             (4, D(2026, 2, 28), 90_000),  # outside the 10-day window (1–10 March)
             (5, D(2026, 3, 5), 199)]  # 19.9/day: just under 三级 (20) → 小微
-    frame = kpi_frame(ibis.memtable(pa.Table.from_pylist(
-        [{**base, "customer_id": c, "day": d, "parcels": p} for c, d, p in spec], DAILY)),
-        Dimensions.empty())
+    frame = frame_of([{"customer_id": c, "day": d, "parcels": p} for c, d, p in spec])
     customers = pa.Table.from_pylist(
         [{"customer_id": c, "province": p} for c, p in
          [(1, "330000"), (2, "410000"), (3, "330000"), (4, "330000"), (5, "330000"),

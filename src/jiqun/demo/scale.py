@@ -17,15 +17,15 @@ class Scale:
     approx_waybills: str
 
 
-# About 225M real parcels over two years in the demo's markets; factors picked so that
+# About 205M real parcels over two years in the demo's markets; factors picked so that
 # tiny ≈ 30k, small ≈ 1M, medium ≈ 5M, large ≈ 22M waybills.
 SCALES: dict[str, Scale] = {
     s.name: s
     for s in (
-        Scale("tiny", 0.000135, "≈30k"),
-        Scale("small", 0.0045, "≈1M"),
-        Scale("medium", 0.0225, "≈5M"),
-        Scale("large", 0.1, "≈22M"),
+        Scale("tiny", 0.000145, "≈30k"),
+        Scale("small", 0.0049, "≈1M"),
+        Scale("medium", 0.0245, "≈5M"),
+        Scale("large", 0.11, "≈22M"),
     )
 }
 

@@ -28,6 +28,7 @@ DAILY = pa.schema(
         pa.field("outlet_id", pa.int32()),
         pa.field("product", pa.string(), nullable=False),
         pa.field("platform", pa.string()),
+        pa.field("origin_province", pa.string()),
         pa.field("dest_province", pa.string(), nullable=False),
         pa.field("dest_city", pa.string()),
         pa.field("line_id", pa.int32()),
@@ -39,7 +40,8 @@ DAILY = pa.schema(
 # The daily table is a dataset of the lake too (read by :func:`jiqun.lake.engine.dataset_table`).
 DAILY_DATASET = Dataset("daily", DAILY, "day", ("day",))
 
-_KEYS = [f.name for f in DAILY if f.name not in ("day", "parcels", "revenue", "weight_kg")]
+_SUMS = ("day", "parcels", "revenue", "weight_kg")
+_KEYS = [f.name for f in DAILY if f.name not in (*_SUMS, "origin_province")]
 
 
 def _month_query(files: list[Path]) -> str:
@@ -47,6 +49,7 @@ def _month_query(files: list[Path]) -> str:
     keys = ", ".join(_KEYS)
     return (
         f"SELECT CAST(ship_time AS DATE) AS day, {keys}, "
+        "left(origin_adcode, 2) || '0000' AS origin_province, "
         "CAST(count(*) AS BIGINT) AS parcels, sum(fee) AS revenue, "
         "CAST(sum(weight_kg) AS DOUBLE) AS weight_kg "
         f"FROM read_parquet([{listing}]) GROUP BY ALL ORDER BY day, {keys}"
@@ -68,7 +71,7 @@ def refresh(lake: Path, months: list[str] | tuple[str, ...], source: Dataset = W
             if not files:
                 target.unlink(missing_ok=True)
                 continue
-            table = con.sql(_month_query(files)).to_arrow_table().cast(DAILY)
+            table = con.sql(_month_query(files)).to_arrow_table().select(DAILY.names).cast(DAILY)
             tmp = folder / ".daily.parquet.tmp"
             pq.write_table(table, tmp, compression="zstd")
             os.replace(tmp, target)
