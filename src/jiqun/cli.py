@@ -32,6 +32,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, reload: bool = False) -> No
 
 
 def _register_subcommands() -> None:
+    from jiqun.analytics.cli import app as kpi_app
     from jiqun.demo.cli import app as demo_app
     from jiqun.ingest.cli import register as register_import
     from jiqun.users_cli import app as users_app
@@ -39,6 +40,7 @@ def _register_subcommands() -> None:
     app.add_typer(demo_app, name="demo", help="Build the demo province.")
     app.add_typer(users_app, name="users", help="Manage users.")
     register_import(app)
+    app.add_typer(kpi_app, name="kpi", help="KPIs: volume, share, customers, grids, tiers, rankings.")
 
 
 _register_subcommands()

@@ -96,6 +96,8 @@ def _import_lake(kind, con, src, store: Store, lake: Path, report: ImportReport,
         report.duplicates = lake_kinds.count_already_in_lake(con, lake, validated.dataset)
     else:
         good = con.sql(validated.good_sql).to_arrow_table()
+        for table in ("parsed", "bad_rows", "raw"):  # free DuckDB's copies before the append
+            con.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
         result = append(lake, validated.dataset, good)
         report.written = report.inserted = result.added
         report.duplicates = result.duplicates

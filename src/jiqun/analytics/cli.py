@@ -1,0 +1,121 @@
+"""``jiqun kpi …``: the operating picture on the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jiqun.analytics.frame import BY_COLUMN
+from jiqun.analytics.rules import KpiRules
+from jiqun.analytics.service import OperatingPicture
+from jiqun.config import get_settings
+from jiqun.output import Format, emit
+from jiqun.store import Scope, Store
+from jiqun.store.org import unit_by_code
+
+app = typer.Typer(no_args_is_help=True, help="KPIs of a scope: volume, share, customers, grids …")
+
+ScopeOpt = Annotated[str | None, typer.Option("--scope", help="Org unit code; default: all.")]
+ByOpt = Annotated[str, typer.Option("--by", help="|".join(BY_COLUMN))]
+PeriodOpt = Annotated[str, typer.Option("--period", help="day|week|month")]
+FromOpt = Annotated[dt.datetime | None, typer.Option("--from", formats=["%Y-%m-%d"])]
+ToOpt = Annotated[dt.datetime | None, typer.Option("--to", formats=["%Y-%m-%d"],
+                                                   help="Default: the last day with data.")]
+EngineOpt = Annotated[str | None, typer.Option("--engine", help="duckdb|pyspark")]
+FormatOpt = Annotated[Format, typer.Option("--format")]
+RulesOpt = Annotated[Path | None, typer.Option("--rules", help="TOML file of KPI rules.")]
+
+
+def _picture(scope_code: str | None, engine: str | None, rules: Path | None) -> OperatingPicture:
+    settings = get_settings()
+    store = Store.from_settings(settings)
+    scope = None
+    if scope_code:
+        with store.session() as s:
+            unit = unit_by_code(s, scope_code)
+            if unit is None:
+                raise typer.BadParameter(f"no org unit with code {scope_code!r}", param_hint="--scope")
+            scope = Scope.for_unit(s, unit)
+    kpi_rules = KpiRules.from_file(rules) if rules else KpiRules()
+    return OperatingPicture(store, settings.lake_path, scope, engine=engine, rules=kpi_rules)
+
+
+def _dates(picture: OperatingPicture, start, end, default_days: int) -> tuple[dt.date, dt.date]:
+    last = end.date() if end else picture.data_date() or dt.date.today()
+    first = start.date() if start else last - dt.timedelta(days=default_days - 1)
+    if first > last:
+        raise typer.BadParameter("--from is after --to")
+    return first, last
+
+
+def _check(value: str, allowed, name: str) -> None:
+    if value not in allowed:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}", param_hint=name)
+
+
+@app.command("volume")
+def volume_cmd(scope: ScopeOpt = None, by: ByOpt = "market", period: PeriodOpt = "month",
+               start: FromOpt = None, end: ToOpt = None, engine: EngineOpt = None,
+               fmt: FormatOpt = Format.TABLE, rules: RulesOpt = None) -> None:
+    """Parcels and revenue with MoM and YoY."""
+    _check(by, BY_COLUMN, "--by")
+    _check(period, ("day", "week", "month"), "--period")
+    with _picture(scope, engine, rules) as p:
+        first, last = _dates(p, start, end, 90)
+        emit(p.volume(by, period, first, last), fmt, "volume")
+
+
+@app.command("share")
+def share_cmd(scope: ScopeOpt = None, period: PeriodOpt = "month", start: FromOpt = None,
+              end: ToOpt = None, engine: EngineOpt = None, fmt: FormatOpt = Format.TABLE,
+              rules: RulesOpt = None) -> None:
+    """Market share against the market-total estimate."""
+    _check(period, ("day", "week", "month"), "--period")
+    with _picture(scope, engine, rules) as p:
+        first, last = _dates(p, start, end, 90)
+        emit(p.share(period, first, last), fmt, "share")
+
+
+@app.command("customers")
+def customers_cmd(scope: ScopeOpt = None, by: ByOpt = "grid", start: FromOpt = None,
+                  end: ToOpt = None, engine: EngineOpt = None, fmt: FormatOpt = Format.TABLE,
+                  rules: RulesOpt = None) -> None:
+    """Active, activated, new effective and churned customers."""
+    _check(by, BY_COLUMN, "--by")
+    with _picture(scope, engine, rules) as p:
+        first, last = _dates(p, start, end, 30)
+        emit(p.customers(by, first, last), fmt, "customers")
+
+
+@app.command("grids")
+def grids_cmd(scope: ScopeOpt = None, end: ToOpt = None, engine: EngineOpt = None,
+              fmt: FormatOpt = Format.TABLE, rules: RulesOpt = None) -> None:
+    """The grid KPI table with development rate, ranked by plan progress."""
+    with _picture(scope, engine, rules) as p:
+        _, last = _dates(p, None, end, 1)
+        emit(p.grids(last), fmt, "grids")
+
+
+@app.command("tiers")
+def tiers_cmd(scope: ScopeOpt = None, end: ToOpt = None, engine: EngineOpt = None,
+              fmt: FormatOpt = Format.TABLE, rules: RulesOpt = None) -> None:
+    """Customer tiers from trailing volume."""
+    with _picture(scope, engine, rules) as p:
+        _, last = _dates(p, None, end, 1)
+        emit(p.tiers(last), fmt, "tiers")
+
+
+@app.command("rankings")
+def rankings_cmd(scope: ScopeOpt = None, by: ByOpt = "market",
+                 metric: Annotated[str, typer.Option(help="progress|growth")] = "progress",
+                 end: ToOpt = None, engine: EngineOpt = None, fmt: FormatOpt = Format.TABLE,
+                 rules: RulesOpt = None) -> None:
+    """Markets, grids, teams or people ranked by plan progress or growth."""
+    _check(by, ("market", "grid", "team", "person"), "--by")
+    _check(metric, ("progress", "growth"), "--metric")
+    with _picture(scope, engine, rules) as p:
+        _, last = _dates(p, None, end, 1)
+        emit(p.rankings(by, last, metric), fmt, "rankings")
