@@ -16,22 +16,18 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jiqun.lake.schemas import WAYBILL_DATASET, Dataset
+from jiqun.lake.schemas import WAYBILL_DATASET, WAYBILLS, Dataset
 
+_GROUP_COLUMNS = (
+    "org_unit_id", "customer_id", "market_id", "grid_id", "outlet_id", "product", "platform",
+)
+_DESTINATION_COLUMNS = ("dest_province", "dest_city", "line_id")
 DAILY = pa.schema(
-    [
-        pa.field("day", pa.date32(), nullable=False),
-        pa.field("org_unit_id", pa.int32(), nullable=False),
-        pa.field("customer_id", pa.int64()),
-        pa.field("market_id", pa.int32()),
-        pa.field("grid_id", pa.int32()),
-        pa.field("outlet_id", pa.int32()),
-        pa.field("product", pa.string(), nullable=False),
-        pa.field("platform", pa.string()),
-        pa.field("origin_province", pa.string()),
-        pa.field("dest_province", pa.string(), nullable=False),
-        pa.field("dest_city", pa.string()),
-        pa.field("line_id", pa.int32()),
+    [pa.field("day", pa.date32(), nullable=False)]
+    + [WAYBILLS.field(name) for name in _GROUP_COLUMNS]
+    + [pa.field("origin_province", pa.string())]
+    + [WAYBILLS.field(name) for name in _DESTINATION_COLUMNS]
+    + [
         pa.field("parcels", pa.int64(), nullable=False),
         pa.field("revenue", pa.float64(), nullable=False),
         pa.field("weight_kg", pa.float64(), nullable=False),
@@ -40,8 +36,7 @@ DAILY = pa.schema(
 # The daily table is a dataset of the lake too (read by :func:`jiqun.lake.engine.dataset_table`).
 DAILY_DATASET = Dataset("daily", DAILY, "day", ("day",))
 
-_SUMS = ("day", "parcels", "revenue", "weight_kg")
-_KEYS = [f.name for f in DAILY if f.name not in (*_SUMS, "origin_province")]
+_KEYS = [*_GROUP_COLUMNS, *_DESTINATION_COLUMNS]
 
 
 def _month_query(files: list[Path]) -> str:
