@@ -11,7 +11,7 @@ SEED    ?= 7
 $(BIN)/jiqun: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,spark]'
 	touch $@
 
 $(VENDOR)/.stamp: package.json

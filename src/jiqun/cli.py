@@ -40,7 +40,11 @@ def _register_subcommands() -> None:
     app.add_typer(demo_app, name="demo", help="Build the demo province.")
     app.add_typer(users_app, name="users", help="Manage users.")
     register_import(app)
+    from jiqun.planning.solve_cli import solve
+    app.command("solve")(solve)
     app.add_typer(kpi_app, name="kpi", help="KPIs: volume, share, customers, grids, tiers, rankings.")
+    from jiqun.reports.cli import app as report_app
+    app.add_typer(report_app, name="report", help="Daily figures and the weekly bulletin.")
 
 
 _register_subcommands()

@@ -50,12 +50,12 @@ def reference_status(rows, start, end, rules):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("start, end", [(D(2024, 2, 1), D(2024, 2, 29)),
                                         (D(2024, 3, 1), D(2024, 3, 31))])
-def test_status_matches_the_reference(seed, start, end):
+def test_status_matches_the_reference(seed, start, end, run):
     # sparse shipping (few customers, long gaps) so every flag occurs in some case
     table = random_daily(seed=seed, start=D(2023, 11, 1), days=160, customers=8)
     keep = [r for r in table.to_pylist() if (r["day"].toordinal() * 7 + r["customer_id"]) % 9 == 0]
     table = pa.Table.from_pylist(keep, DAILY)
-    got = customer_status(_frame(table), start, end, RULES).execute().set_index("customer_id")
+    got = run(customer_status(_frame(table), start, end, RULES)).set_index("customer_id")
     expected = reference_status(keep, start, end, RULES)
     assert set(got.index) == set(expected)
     for c, flags in expected.items():
@@ -67,26 +67,26 @@ def _rows(spec):
         [{"customer_id": c, "grid_id": g, "day": d, "parcels": p} for c, g, d, p in spec])
 
 
-def test_named_cases_across_a_month_boundary():
+def test_named_cases_across_a_month_boundary(run):
     table = _rows([
         (1, 10, D(2026, 1, 5), 100),  # shipped in January only: churns in February (Feb 4)
         (2, 10, D(2026, 1, 31), 3), (2, 10, D(2026, 2, 1), 3),  # steady across the boundary
         (3, 11, D(2026, 2, 10), 400),  # brand new in February, big: new effective
         (4, 11, D(2025, 10, 1), 50), (4, 11, D(2026, 2, 20), 1),  # back after silence: activated
     ])
-    got = customer_status(_frame(table), D(2026, 2, 1), D(2026, 2, 28), RULES).execute()
+    got = run(customer_status(_frame(table), D(2026, 2, 1), D(2026, 2, 28), RULES))
     got = got.set_index("customer_id")
     assert got.loc[1, "churned"] and not got.loc[1, "active"]
     assert got.loc[2, "active"] and not got.loc[2, "activated"] and not got.loc[2, "churned"]
     assert got.loc[3, "activated"] and got.loc[3, "new_effective"]  # 400 / 19 days ≥ 5
     assert got.loc[4, "activated"] and not got.loc[4, "new_effective"]
     counts = customer_counts(_frame(table), "grid", D(2026, 2, 1), D(2026, 2, 28), RULES)
-    counts = counts.execute().set_index("grid_id")
+    counts = run(counts).set_index("grid_id")
     assert counts.loc[10].tolist() == [1, 0, 0, 1]  # active, activated, new effective, churned
     assert counts.loc[11].tolist() == [2, 2, 1, 0]
 
 
-def test_development_rate_per_grid_counts_customers_with_no_shipments():
+def test_development_rate_per_grid_counts_customers_with_no_shipments(run):
     table = _rows([(1, 10, D(2026, 2, 27), 5), (2, 10, D(2025, 12, 1), 5),
                    (3, 11, D(2026, 2, 28), 1)])
     archive = pa.Table.from_pylist([
@@ -95,7 +95,7 @@ def test_development_rate_per_grid_counts_customers_with_no_shipments():
         {"customer_id": 5, "grid_id": 10, "market_id": 1},  # archived, never shipped
         {"customer_id": 3, "grid_id": 11, "market_id": 1},
     ], ARCHIVE)
-    got = development_rate(_frame(table), archive, D(2026, 2, 28), RULES).execute()
+    got = run(development_rate(_frame(table), archive, D(2026, 2, 28), RULES))
     got = got.set_index("grid_id")
     assert got.loc[10, "archived"] == 3 and got.loc[10, "cooperating"] == 1
     assert got.loc[10, "development_rate"] == pytest.approx(1 / 3)

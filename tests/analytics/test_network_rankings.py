@@ -15,7 +15,7 @@ from tests.analytics.fixtures import frame_of
 D = dt.date
 
 
-def test_in_province_share_and_line_daily_average():
+def test_in_province_share_and_line_daily_average(run):
     frame = frame_of([
         {"day": D(2026, 5, 1), "grid_id": 1, "dest_province": "410000", "parcels": 30},
         {"day": D(2026, 5, 2), "grid_id": 1, "dest_province": "440000", "parcels": 70,
@@ -24,7 +24,7 @@ def test_in_province_share_and_line_daily_average():
          "line_id": 9},
         {"day": D(2026, 6, 1), "grid_id": 1, "dest_province": "410000", "parcels": 500},  # after
     ])
-    got = in_province_and_lines(frame, "grid", D(2026, 5, 1), D(2026, 5, 10)).execute()
+    got = run(in_province_and_lines(frame, "grid", D(2026, 5, 1), D(2026, 5, 10)))
     got = got.set_index("grid_id")
     assert got.loc[1, "in_province_parcels"] == 30
     assert got.loc[1, "in_province_share"] == pytest.approx(0.3)
@@ -32,8 +32,8 @@ def test_in_province_share_and_line_daily_average():
     assert got.loc[2, "in_province_share"] == 0
 
 
-def test_ranking_is_descending_with_ties_and_nulls_last():
+def test_ranking_is_descending_with_ties_and_nulls_last(run):
     t = ibis.memtable(pa.table({"id": [1, 2, 3, 4, 5],
                                 "progress": [0.8, None, 1.2, 0.8, 0.1]}))
-    got = ranked(t, "progress").execute().set_index("id")["rank"].to_dict()
+    got = run(ranked(t, "progress")).set_index("id")["rank"].to_dict()
     assert got == {3: 1, 1: 2, 4: 2, 5: 4, 2: 5}

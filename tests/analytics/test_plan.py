@@ -27,7 +27,7 @@ def test_month_fraction(as_of, proration, expected):
     assert month_fraction(as_of, proration) == expected
 
 
-def test_progress_completion_and_run_rate_forecast():
+def test_progress_completion_and_run_rate_forecast(run):
     frame = frame_of([
         {"day": dt.date(2026, 10, 31), "market_id": 1, "parcels": 999, "revenue": 1.0},  # last month
         {"day": dt.date(2026, 11, 1), "market_id": 1, "parcels": 300, "revenue": 900.0},
@@ -40,7 +40,7 @@ def test_progress_completion_and_run_rate_forecast():
         {"scope_id": 3, "month": dt.date(2026, 11, 1), "volume": 600.0},  # nothing shipped yet
         {"scope_id": 1, "month": dt.date(2026, 10, 1), "volume": 1.0},  # another month
     ])
-    got = plan_progress(frame, targets, "market", dt.date(2026, 11, 10), KpiRules()).execute()
+    got = run(plan_progress(frame, targets, "market", dt.date(2026, 11, 10), KpiRules()))
     got = got.set_index("market_id")
     m1 = got.loc[1]
     assert (m1.parcels, m1.target_parcels, m1.expected_parcels) == (500, 3000, 1000)
@@ -50,11 +50,11 @@ def test_progress_completion_and_run_rate_forecast():
     assert got.loc[2].target_parcels == 0 and pd.isna(got.loc[2].progress)  # zero target
 
 
-def test_working_day_proration_expects_less_by_a_sunday():
+def test_working_day_proration_expects_less_by_a_sunday(run):
     frame = frame_of([{"day": dt.date(2026, 11, 2), "market_id": 1, "parcels": 90,
                        "revenue": 0.0}])
     targets = _targets([{"scope_id": 1, "month": dt.date(2026, 11, 1), "volume": 250.0}])
     rules = KpiRules(proration="working")
-    got = plan_progress(frame, targets, "market", dt.date(2026, 11, 2), rules).execute().iloc[0]
+    got = run(plan_progress(frame, targets, "market", dt.date(2026, 11, 2), rules)).iloc[0]
     assert got.expected_parcels == pytest.approx(250 * 1 / 25)  # Sunday 1 Nov does not count
     assert got.forecast_parcels == pytest.approx(90 * 25)

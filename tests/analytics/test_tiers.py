@@ -13,7 +13,7 @@ from tests.analytics.fixtures import frame_of
 D = dt.date
 
 
-def test_tiers_follow_trailing_average_and_province_thresholds():
+def test_tiers_follow_trailing_average_and_province_thresholds(run):
     rules = KpiRules(tier_window_days=10, province_tier_thresholds={
         "410000": TierThresholds(special=100, first=50, second=10, third=2)})
     spec = [(1, D(2026, 3, 10), 25_000),  # 2,500/day in Zhejiang: 特级 (default ≥ 2,000)
@@ -26,7 +26,7 @@ def test_tiers_follow_trailing_average_and_province_thresholds():
         [{"customer_id": c, "province": p} for c, p in
          [(1, "330000"), (2, "410000"), (3, "330000"), (4, "330000"), (5, "330000"),
           (6, "330000")]], PROVINCES)
-    got = customer_tiers(frame, customers, D(2026, 3, 10), rules).execute().set_index("customer_id")
+    got = run(customer_tiers(frame, customers, D(2026, 3, 10), rules)).set_index("customer_id")
     assert got.tier.to_dict() == {1: "special", 2: "special", 3: "second", 4: "micro",
                                   5: "micro", 6: "micro"}
     assert got.loc[2, "daily_parcels"] == 100 and got.loc[6, "parcels"] == 0

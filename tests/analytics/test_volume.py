@@ -69,10 +69,10 @@ def daily():
 @pytest.mark.parametrize("by, key", [("customer", "customer_id"), ("market", "market_id"),
                                      ("product", "product"), ("province", "dest_province")])
 @pytest.mark.parametrize("period", ["day", "week", "month"])
-def test_volume_matches_the_reference(daily, by, key, period):
+def test_volume_matches_the_reference(daily, by, key, period, run):
     start, end = dt.date(2024, 2, 1), dt.date(2024, 3, 31)
     frame = kpi_frame(ibis.memtable(daily), Dimensions.empty())
-    got = volume(frame, by, period, start, end).execute()
+    got = run(volume(frame, by, period, start, end))
     expected = reference(daily.to_pylist(), key, period, start, end)
     assert len(got) == len(expected)
     for row in got.itertuples():
@@ -86,7 +86,7 @@ def test_volume_matches_the_reference(daily, by, key, period):
             assert pd.isna(row.mom)
 
 
-def test_team_and_person_come_from_the_store_dimensions(daily):
+def test_team_and_person_come_from_the_store_dimensions(daily, run):
     dims = Dimensions(
         grids=pa.table({"grid_id": pa.array([10, 11, 12], pa.int32()),
                         "team_id": pa.array([1, 1, 2], pa.int32())}),
@@ -95,12 +95,12 @@ def test_team_and_person_come_from_the_store_dimensions(daily):
     )
     frame = kpi_frame(ibis.memtable(daily), dims)
     start = end = dt.date(2024, 2, 29)
-    teams = volume(frame, "team", "day", start, end).execute().set_index("team_id").parcels
+    teams = run(volume(frame, "team", "day", start, end)).set_index("team_id").parcels
     rows = [r for r in daily.to_pylist() if r["day"] == start]
     team_of = {10: 1, 11: 1, 12: 2}
     for team in (1, 2):
         assert teams.get(team, 0) == sum(r["parcels"] for r in rows if team_of[r["grid_id"]] == team)
-    people = volume(frame, "person", "day", start, end).execute().set_index("owner_id").parcels
+    people = run(volume(frame, "person", "day", start, end)).set_index("owner_id").parcels
     owner_of = {1: 7, 2: 7, 3: 8, 4: 8, 5: 9, 6: 9}
     for person in (7, 8, 9):
         assert people.get(person, 0) == sum(

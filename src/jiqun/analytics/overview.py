@@ -2,9 +2,10 @@
 
 Each function takes an Ibis connection, the lake path, the user's :class:`~jiqun.store.scope.Scope`
 (and, where store dimensions are needed, a session opened with that same scope) and dates, and
-returns plain records. The lake is read through :func:`jiqun.lake.waybills`, so the scope limits
-every figure exactly as it limits the store. Counts come back as Python ``int`` (DuckDB returns
-``sum`` of counts as decimals), money as ``float`` yuan.
+returns plain records. The lake is read through its daily aggregates (:func:`jiqun.lake.daily`: one
+row per day × customer × product × destination …), never the raw waybills, so a page costs the
+same whatever the waybill count; the scope limits every figure exactly as it limits the store.
+Counts come back as Python ``int``, money as ``float`` yuan.
 
 Periods are inclusive on both ends: ``start`` and ``end`` are calendar days.
 """
@@ -21,7 +22,8 @@ from ibis.expr.types import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jiqun.lake import memtable, waybills
+from jiqun.lake import DAILY, DAILY_DATASET, memtable
+from jiqun.lake.writer import dataset_files
 from jiqun.store.models import Customer, Grid, Market, MarketVolumeEstimate
 from jiqun.store.scope import Scope
 
@@ -106,20 +108,56 @@ def _days(start: dt.date, end: dt.date) -> int:
     return (end - start).days + 1
 
 
-def _between(table: Table, start: dt.date, end: dt.date) -> Table:
-    """Waybills shipped from ``start`` to ``end`` inclusive (a half-open range keeps pruning)."""
-    lo = dt.datetime.combine(start, dt.time())
-    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time())
-    return table.filter((table.ship_time >= lo) & (table.ship_time < hi))
+def _month_of(file: Path) -> str:
+    """``YYYY-MM`` of a lake file stored under ``month=YYYY-MM/``."""
+    return file.parent.name.split("=", 1)[1]
+
+
+def _daily_files(lake: Path, start: dt.date | None, end: dt.date | None) -> list[Path]:
+    """The month files of the daily aggregates that can hold days ``start``–``end``."""
+    lo = f"{start:%Y-%m}" if start else ""
+    hi = f"{end:%Y-%m}" if end else "9999-99"
+    return [f for f in dataset_files(Path(lake), DAILY_DATASET) if lo <= _month_of(f) <= hi]
+
+
+def _daily(
+    con: ibis.BaseBackend, lake: Path, scope: Scope | None, files: list[Path]
+) -> Table:
+    """The daily aggregates of ``files`` limited to ``scope`` (as :func:`jiqun.lake.daily`, but
+    reading only the months a figure needs: a page's cost follows its period, not the history)."""
+    if files:
+        table = con.read_parquet([str(f) for f in files], table_name="overview_daily")
+    else:
+        table = ibis.memtable(DAILY.empty_table())
+    table = table.select(*DAILY.names)
+    if scope is not None:
+        table = table.filter(table.org_unit_id.isin(sorted(scope.org_ids)))
+    return table
+
+
+def _between(
+    con: ibis.BaseBackend, lake: Path, scope: Scope | None, start: dt.date, end: dt.date
+) -> Table:
+    """Daily aggregate rows in scope from ``start`` to ``end`` inclusive."""
+    table = _daily(con, lake, scope, _daily_files(lake, start, end))
+    return table.filter((table.day >= start) & (table.day <= end))
+
+
+def _sums(table: Table) -> dict:
+    """Parcels and revenue of aggregate rows (a waybill count becomes a sum of ``parcels``)."""
+    return {"parcels": table.parcels.sum().cast("int64"),
+            "revenue": table.revenue.sum().cast("float64")}
 
 
 def data_date(con: ibis.BaseBackend, lake: Path, scope: Scope | None) -> dt.date | None:
     """The last day with waybills in the scope (数据日期), or ``None`` for an empty lake."""
-    wb = waybills(con, lake, scope)
-    last = con.execute(wb.ship_time.max())
-    if last is None or last != last:  # None or NaT
-        return None
-    return last.date() if hasattr(last, "date") else last
+    files = _daily_files(lake, None, None)
+    # The newest month nearly always holds the answer; the whole history only when it does not.
+    for candidates in (files[-1:], files):
+        last = con.execute(_daily(con, lake, scope, candidates).day.max()) if candidates else None
+        if last is not None and last == last:  # neither None nor NaT
+            return last.date() if isinstance(last, dt.datetime) else last
+    return None
 
 
 def daily_trend(
@@ -133,17 +171,13 @@ def daily_trend(
     customer_id: int | None = None,
 ) -> list[DailyPoint]:
     """Parcels and revenue per day from ``start`` to ``end``; days without parcels count zero."""
-    wb = _between(waybills(con, lake, scope), start, end)
+    rows = _between(con, lake, scope, start, end)
     if market_id is not None:
-        wb = wb.filter(wb.market_id == market_id)
+        rows = rows.filter(rows.market_id == market_id)
     if customer_id is not None:
-        wb = wb.filter(wb.customer_id == customer_id)
-    daily = wb.group_by(day=wb.ship_time.date()).aggregate(
-        parcels=wb.count().cast("int64"), revenue=wb.fee.sum().cast("float64")
-    )
-    found = {
-        row["day"]: row for row in con.to_pyarrow(daily).to_pylist()
-    }
+        rows = rows.filter(rows.customer_id == customer_id)
+    per_day = rows.group_by("day").aggregate(**_sums(rows))
+    found = {row["day"]: row for row in con.to_pyarrow(per_day).to_pylist()}
     points = []
     for i in range(_days(start, end)):
         day = start + dt.timedelta(days=i)
@@ -241,12 +275,11 @@ def market_summaries(
           "market_daily_total": totals.get(m.id)} for m in markets],
         schema=_MARKET_DIM,
     )
-    wb = _between(waybills(con, lake, scope), start, end)
-    wb = wb.filter(wb.market_id.isin([m.id for m in markets]))
-    per_market = wb.group_by("market_id").aggregate(
-        parcels=wb.count().cast("int64"),
-        revenue=wb.fee.sum().cast("float64"),
-        active_customers=wb.customer_id.nunique().cast("int64"),
+    rows = _between(con, lake, scope, start, end)
+    rows = rows.filter(rows.market_id.isin([m.id for m in markets]))
+    per_market = rows.group_by("market_id").aggregate(
+        **_sums(rows),
+        active_customers=rows.customer_id.nunique().cast("int64"),
     )
     per_market = per_market.mutate(market_id=per_market.market_id.cast("int64"))
     joined = dim.left_join(per_market, dim.market_id == per_market.market_id)
@@ -259,13 +292,13 @@ def market_summaries(
     )
     summaries = []
     for row in con.to_pyarrow(expr).to_pylist():
-        daily = row["parcels"] / days
+        per_day = row["parcels"] / days
         total = row["market_daily_total"]
         summaries.append(MarketSummary(
             market_id=int(row["market_id"]), code=row["code"], name=row["name"],
             parcels=int(row["parcels"]), revenue=float(row["revenue"]),
-            active_customers=int(row["active_customers"]), daily_parcels=daily,
-            market_daily_total=total, share=(daily / total) if total else None,
+            active_customers=int(row["active_customers"]), daily_parcels=per_day,
+            market_daily_total=total, share=(per_day / total) if total else None,
         ))
     order = {m.id: i for i, m in enumerate(markets)}
     return sorted(summaries, key=lambda s: order[s.market_id])
@@ -286,12 +319,11 @@ def grid_summaries(
     ))
     if not grids:
         return []
-    wb = _between(waybills(con, lake, scope), start, end)
-    wb = wb.filter(wb.market_id == market_id)
-    per_grid = wb.group_by("grid_id").aggregate(
-        parcels=wb.count().cast("int64"),
-        revenue=wb.fee.sum().cast("float64"),
-        active_customers=wb.customer_id.nunique().cast("int64"),
+    rows = _between(con, lake, scope, start, end)
+    rows = rows.filter(rows.market_id == market_id)
+    per_grid = rows.group_by("grid_id").aggregate(
+        **_sums(rows),
+        active_customers=rows.customer_id.nunique().cast("int64"),
     )
     found = {row["grid_id"]: row for row in con.to_pyarrow(per_grid).to_pylist()}
     return [
@@ -317,17 +349,17 @@ def customer_volumes(
     limit: int | None = None,
 ) -> list[CustomerVolume]:
     """Parcels and revenue per customer, largest first (the top customers with ``limit``)."""
-    wb = _between(waybills(con, lake, scope), start, end)
-    wb = wb.filter(wb.customer_id.notnull())
+    rows = _between(con, lake, scope, start, end)
+    rows = rows.filter(rows.customer_id.notnull())
     if market_id is not None:
-        wb = wb.filter(wb.market_id == market_id)
+        rows = rows.filter(rows.market_id == market_id)
     if customer_ids is not None:
         if not customer_ids:
             return []
-        wb = wb.filter(wb.customer_id.isin(customer_ids))
-    per_customer = wb.group_by("customer_id").aggregate(
-        parcels=wb.count().cast("int64"), revenue=wb.fee.sum().cast("float64")
-    ).order_by([ibis.desc("parcels"), "customer_id"])
+        rows = rows.filter(rows.customer_id.isin(customer_ids))
+    per_customer = rows.group_by("customer_id").aggregate(**_sums(rows)).order_by(
+        [ibis.desc("parcels"), "customer_id"]
+    )
     if limit is not None:
         per_customer = per_customer.limit(limit)
     return [
@@ -363,11 +395,9 @@ def customer_monthly_volume(
 ) -> list[MonthPoint]:
     """Parcels and revenue per calendar month of one customer; months without parcels are zero."""
     first, last = month_start(start), month_start(end)
-    wb = _between(waybills(con, lake, scope), first, end)
-    wb = wb.filter(wb.customer_id == customer_id)
-    monthly = wb.group_by(month=wb.ship_time.truncate("M").date()).aggregate(
-        parcels=wb.count().cast("int64"), revenue=wb.fee.sum().cast("float64")
-    )
+    rows = _between(con, lake, scope, first, end)
+    rows = rows.filter(rows.customer_id == customer_id)
+    monthly = rows.group_by(month=rows.day.truncate("M")).aggregate(**_sums(rows))
     found = {row["month"]: row for row in con.to_pyarrow(monthly).to_pylist()}
     points, month = [], first
     while month <= last:

@@ -17,14 +17,21 @@ from ibis.expr.types import Table
 from sqlalchemy import select
 
 from jiqun.analytics import customers as customer_kpis
-from jiqun.analytics import network, plan, rankings, share, tiers, volume
+from jiqun.analytics import levels, network, plan, rankings, share, tiers, volume
 from jiqun.analytics.frame import Dimensions, kpi_frame
 from jiqun.analytics.rules import KpiRules
 from jiqun.geo import province_code
 from jiqun.lake import connect, daily
 from jiqun.store import Store
-from jiqun.store.models import Customer, MarketVolumeEstimate, Target
+from jiqun.store.models import Customer, Grid, Market, MarketVolumeEstimate, OrgUnit, Target
 from jiqun.store.scope import Scope
+
+
+def period_start(day: dt.date, period: str) -> dt.date:
+    """First day of the day's week (Monday) or month."""
+    if period == "week":
+        return day - dt.timedelta(days=day.weekday())
+    return day if period == "day" else day.replace(day=1)
 
 
 def records(table: Table) -> list[dict]:
@@ -134,11 +141,70 @@ class OperatingPicture:
         out = out.filter(out.grid_id.notnull())
         return records(rankings.ranked(out, "progress"))
 
-    def rankings(self, by: str, as_of: dt.date, metric: str = "progress") -> list[dict]:
-        """Markets, grids, teams or people ranked by plan ``progress`` (or ``growth``)."""
+    def rankings(
+        self, by: str, as_of: dt.date, metric: str = "progress", period: str = "month"
+    ) -> list[dict]:
+        """Markets, grids, teams or people ranked by plan ``progress`` (or ``growth``: parcels
+        of the ``period`` up to ``as_of`` against the previous one; the weekly bulletin ranks
+        by week-on-week growth)."""
         if metric == "growth":
-            start = as_of.replace(day=1)
-            table = volume.volume(self.frame, by, "month", start, as_of)
+            start = period_start(as_of, period)
+            table = volume.volume(self.frame, by, period, start, as_of)
             return records(rankings.ranked(table, "mom"))
         table = plan.plan_progress(self.frame, self._targets(), by, as_of, self.rules)
         return records(rankings.ranked(table, "progress"))
+
+    # -- per level (分级看板) ------------------------------------------------------------------
+    def _units(self) -> tuple[levels.Unit, list[levels.Unit]]:
+        """The scope's root unit (HQ without a scope) and every unit of its subtree."""
+        root_filter = (OrgUnit.id == self.scope.root_id if self.scope is not None
+                       else OrgUnit.parent_id.is_(None))
+        root = self.session.scalars(select(OrgUnit).where(root_filter)).first()
+        found = self.session.scalars(select(OrgUnit).where(OrgUnit.path.startswith(root.path)))
+
+        def unit(u: OrgUnit) -> levels.Unit:
+            return levels.Unit(u.id, u.code, u.name, u.level, u.path)
+
+        return unit(root), [unit(u) for u in found]
+
+    def by_level(self, as_of: dt.date) -> list[dict]:
+        """The level table of the dashboard (分级看板): provinces for HQ, cities for a province,
+        markets and grids (``level`` = ``market`` / ``grid``) for a city and below. Each row:
+        month-to-date ``parcels`` and ``revenue``, ``target_parcels`` and plan ``progress``,
+        ``share`` of the market total, ``active_customers``. See :mod:`jiqun.analytics.levels`."""
+        root, units = self._units()
+        level = levels.row_level(root.level)
+        month = as_of.replace(day=1)
+        markets = [{"id": m.id, "code": m.code, "name": m.name, "org_unit_id": m.org_unit_id}
+                   for m in self.session.scalars(select(Market).order_by(Market.code))]
+        market_plan = self.plan("market", as_of)
+        market_share = records(
+            share.market_share(self.frame, self._estimates(), "month", month, as_of))
+        if level != "market":
+            rows = levels.rows_of_units(root, units)
+            figures = records(levels.unit_activity(self.frame, rows, as_of, self.rules))
+            names = [{"id": u.id, "code": u.code, "name": u.name} for u in units
+                     if len(u.lineage) == len(root.lineage) + 1]
+            if any(f["row_id"] == root.id and f["parcels"] for f in figures):
+                names.append({"id": root.id, "code": root.code, "name": root.name})
+            market_row = {m["id"]: rows[m["org_unit_id"]] for m in markets
+                          if m["org_unit_id"] in rows}
+            rolled = levels.roll_up(markets, market_plan, market_share, market_row)
+            return levels.level_records(level=level, names=names, figures=figures, plan=rolled)
+        market_rows = levels.level_records(
+            level="market", names=markets,
+            figures=records(levels.activity(self.frame, "market_id", as_of, self.rules)),
+            plan=levels.roll_up(markets, market_plan, market_share,
+                                {m["id"]: m["id"] for m in markets}),
+        )
+        grids = [{"id": g.id, "code": g.code, "name": g.name, "parent_id": g.market_id}
+                 for g in self.session.scalars(select(Grid).order_by(Grid.code))]
+        grid_plan = {r["grid_id"]: {"target_parcels": r["target_parcels"] or None,
+                                    "progress": r["progress"], "share": None}
+                     for r in self.plan("grid", as_of)}
+        grid_rows = levels.level_records(
+            level="grid", names=grids,
+            figures=records(levels.activity(self.frame, "grid_id", as_of, self.rules)),
+            plan=grid_plan,
+        )
+        return market_rows + grid_rows

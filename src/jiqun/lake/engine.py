@@ -7,6 +7,7 @@ engine as in-memory Arrow tables (DuckDB's sqlite/postgres scanners download at 
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
 
 import ibis
@@ -36,8 +37,17 @@ def connect(settings: Settings | None = None, engine: str | None = None) -> ibis
             .config("spark.ui.enabled", "false")
             .getOrCreate()
         )
-        return ibis.pyspark.connect(spark)
+        con = ibis.pyspark.connect(spark)
+        # Ibis hands in-memory tables to Spark through pandas, which turns a nullable integer
+        # column into floats and loses values; Spark 4 takes Arrow tables as they are.
+        con._register_in_memory_table = types.MethodType(_register_arrow_table, con)
+        return con
     raise ValueError(f"unknown engine {engine!r}")
+
+
+def _register_arrow_table(con, op) -> None:
+    arrow = op.data.to_pyarrow(op.schema)
+    con._session.createDataFrame(arrow).createOrReplaceTempView(op.name)
 
 
 def _empty(dataset: Dataset) -> pa.Table:

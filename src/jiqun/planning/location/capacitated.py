@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from jiqun.planning.location.highs import MipModel
+from jiqun.planning.location.lagrangian import fix_sites, subgradient
 from jiqun.planning.location.result import LocationResult, SolveOptions, SolveStatus
 
 
@@ -40,11 +41,13 @@ def solve_capacitated(problem: CapacitatedProblem, options: SolveOptions | None 
     """Minimise fixed + assignment cost; multi-source splits demand, single-source does not."""
     opts = options or SolveOptions()
     t0 = time.perf_counter()
+    m, n = problem.cost.shape
+    if not single_source and problem.p is None and m * n >= LAGRANGIAN_SIZE:
+        return _solve_with_lagrangian(problem, opts, t0)
     model, cols = _model(problem, opts, single_source)
     out = model.solve(time_limit=opts.time_limit, gap=opts.gap, threads=opts.threads,
                       verbose=opts.verbose, options={"mip_feasibility_tolerance": 1e-7})
     seconds = time.perf_counter() - t0
-    m, n = problem.cost.shape
     if out.values is None:
         status = SolveStatus.INFEASIBLE if out.status == SolveStatus.INFEASIBLE else out.status
         return LocationResult(math.inf, out.bound, seconds, status, np.zeros(0, np.int64),
@@ -54,6 +57,71 @@ def solve_capacitated(problem: CapacitatedProblem, options: SolveOptions | None 
     status = _status(out.objective, out.bound, out.status)
     return LocationResult(out.objective, out.bound, seconds, status, np.flatnonzero(y),
                           np.argmax(shares, axis=0), shares=shares)
+
+
+LAGRANGIAN_SIZE = 20_000  # site × client pairs above which the Lagrangian route pays off
+
+
+def _solve_with_lagrangian(problem: CapacitatedProblem, opts: SolveOptions,
+                           t0: float) -> LocationResult:
+    """Bound and incumbent by subgradient, fix sites by reduced cost, then the MIP on the rest."""
+    cap = np.asarray(problem.capacity, dtype=np.float64)
+    dem = np.asarray(problem.demand, dtype=np.float64)
+    cost = np.asarray(problem.cost, dtype=np.float64)
+    fixed = np.asarray(problem.fixed_cost, dtype=np.float64).copy()
+    m, n = cost.shape
+    if opts.fixed_open or opts.fixed_closed:
+        # Keep the route simple: user fixings go straight to the MIP below.
+        lr = None
+    else:
+        lr = subgradient(cost, fixed, cap, dem, iterations=800,
+                         deadline=t0 + 0.4 * opts.time_limit)
+    upper = lr.upper if lr else math.inf
+    tol = 1e-9 * max(1.0, abs(upper)) if math.isfinite(upper) else 0.0
+    details: dict = {}
+    if lr is not None and math.isfinite(upper):
+        forced_open, forced_closed = fix_sites(lr, cap, float(dem.sum()), upper, tol)
+        details = {"lagrangian_bound": lr.lower, "lagrangian_upper": upper,
+                   "iterations": lr.iterations, "fixed_open": int(forced_open.sum()),
+                   "fixed_closed": int(forced_closed.sum())}
+        if lr.lower >= upper - tol:
+            return _from_plan(upper, lr.lower, t0, lr.best_open, lr.best_shares, details)
+        run_opts = SolveOptions(**{**opts.__dict__,
+                                   "fixed_open": tuple(np.flatnonzero(forced_open)),
+                                   "fixed_closed": tuple(np.flatnonzero(forced_closed))})
+    else:
+        run_opts = opts
+    model, cols = _model(problem, run_opts, False)
+    extra = {"mip_feasibility_tolerance": 1e-7}
+    if math.isfinite(upper):
+        extra["objective_bound"] = upper
+    out = model.solve(time_limit=max(0.5, opts.time_limit - (time.perf_counter() - t0)),
+                      gap=opts.gap, threads=opts.threads, verbose=opts.verbose, options=extra)
+    if out.values is not None and out.objective < upper:
+        shares = out.values[cols["x"]].reshape(m, n)
+        opened = out.values[cols["y"]] > 0.5
+        bound = max(out.bound, lr.lower) if lr else out.bound
+        return _from_plan(out.objective, min(bound, out.objective) if out.status ==
+                          SolveStatus.OPTIMAL else bound, t0, opened, shares, details,
+                          raw=out.status)
+    if lr is None or not math.isfinite(upper):
+        return LocationResult(math.inf, out.bound, time.perf_counter() - t0, out.status,
+                              np.zeros(0, np.int64), np.full(n, -1))
+    # Nothing better than the Lagrangian plan exists when the cut-off MIP is infeasible.
+    proven = out.status in (SolveStatus.INFEASIBLE, SolveStatus.OPTIMAL)
+    bound = upper - tol if proven else max(lr.lower, out.bound if math.isfinite(out.bound)
+                                           else -math.inf)
+    return _from_plan(upper, bound, t0, lr.best_open, lr.best_shares, details,
+                      raw=SolveStatus.OPTIMAL if proven else SolveStatus.TIME_LIMIT)
+
+
+def _from_plan(objective, bound, t0, opened, shares, details, raw=SolveStatus.OPTIMAL):
+    status = _status(objective, bound, raw)
+    if raw == SolveStatus.OPTIMAL and bound >= objective - max(1e-6, 1e-8 * abs(objective)):
+        status = SolveStatus.OPTIMAL
+    return LocationResult(objective, bound, time.perf_counter() - t0, status,
+                          np.flatnonzero(opened), np.argmax(shares, axis=0), shares=shares,
+                          details=details)
 
 
 def _status(objective: float, bound: float, raw: SolveStatus) -> SolveStatus:

@@ -8,6 +8,8 @@ so models with hundreds of thousands of columns build in well under a second.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -115,7 +117,7 @@ class MipModel:
               options: dict | None = None) -> MipOutcome:
         """Solve; `start` is a feasible point handed to HiGHS as its first incumbent."""
         t0 = time.perf_counter()
-        h = highspy.Highs()
+        h = _new_highs()
         h.setOptionValue("output_flag", bool(verbose))
         h.setOptionValue("time_limit", max(0.01, float(time_limit)))
         h.setOptionValue("mip_rel_gap", float(gap))
@@ -135,6 +137,30 @@ class MipModel:
         h.run()
         return _outcome(h, self.sense, relax or not bool(np.concatenate(self._int).any()),
                         time.perf_counter() - t0)
+
+
+_BANNER_SHOWN = False
+
+
+def _new_highs() -> highspy.Highs:
+    """A silent Highs instance; the first one prints a banner to fd 1, which would corrupt a
+    CSV written to stdout, so that one is created with fd 1 pointed at /dev/null."""
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    _BANNER_SHOWN = True
+    return h
 
 
 def _outcome(h: highspy.Highs, sense: Sense, is_lp: bool, seconds: float) -> MipOutcome:

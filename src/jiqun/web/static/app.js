@@ -25,11 +25,30 @@
     };
   }
 
+  // "lines": one line per series ({x, series: [{name, data}], percent}), e.g. weekly share.
+  function lines(data) {
+    var unit = data.percent ? "%" : "";
+    return {
+      animation: false,
+      grid: { left: 8, right: 8, top: 8, bottom: 36, containLabel: true },
+      tooltip: { trigger: "axis", valueFormatter: function (v) { return v == null ? "—" : v + unit; } },
+      legend: { type: "scroll", bottom: 0 },
+      xAxis: { type: "category", data: data.x, axisLabel: { hideOverlap: true } },
+      yAxis: { type: "value", axisLabel: { formatter: "{value}" + unit },
+               splitLine: { lineStyle: { color: "#eee" } } },
+      series: data.series.map(function (s) {
+        return { name: s.name, type: "line", data: s.data, showSymbol: false, connectNulls: false };
+      })
+    };
+  }
+
   function draw(el) {
     var source = document.getElementById(el.id + "-data");
     if (!source || !window.echarts) { return; }
     var chart = window.echarts.init(el, null, { renderer: "svg" });
-    chart.setOption(option(el.dataset.chart, JSON.parse(source.textContent)));
+    var data = JSON.parse(source.textContent);
+    var opts = el.dataset.chart === "lines" ? lines(data) : option(el.dataset.chart, data);
+    chart.setOption(opts);
     window.addEventListener("resize", function () { chart.resize(); });
     el.dataset.drawn = "true";
   }
@@ -39,5 +58,9 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
+  // <select data-autosubmit> submits its form on change (no inline handlers under the CSP).
+  document.addEventListener("change", function (e) {
+    if (e.target.matches && e.target.matches("select[data-autosubmit]")) { e.target.form.submit(); }
+  });
   document.addEventListener("htmx:afterSwap", function (e) { drawAll(e.target); });
 })();

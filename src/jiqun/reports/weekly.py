@@ -1,0 +1,411 @@
+"""The weekly bulletin (一周通报): headline figures, plan progress of the month, rankings,
+biggest movers, market share trend, open problems and next week's plan, for one ISO week.
+
+:func:`weekly_bulletin` returns plain dataclasses; the HTML, XLSX and PDF writers all render the
+same :class:`Bulletin`. Every figure comes from :class:`~jiqun.analytics.service.OperatingPicture`
+(the functions behind ``jiqun kpi``); only the open problems (R2) are read from the store.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from jiqun.analytics.service import OperatingPicture
+from jiqun.reports import names
+from jiqun.reports.daily import growth
+from jiqun.store.models import Problem, ProblemStatus
+
+SHARE_WEEKS = 12  # weeks of the share trend
+MOVERS = 10  # customers listed in each direction
+SHARE_SERIES = 5  # markets drawn in the share chart beside the total
+RANKED_LEVELS = ("market", "grid", "team")
+_WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class IsoWeek:
+    year: int
+    week: int
+
+    @classmethod
+    def parse(cls, text: str) -> IsoWeek:
+        """``2026-W47`` (or ``2026W47``)."""
+        match = _WEEK.match(text.strip())
+        if not match:
+            raise ValueError(f"not an ISO week (YYYY-Www): {text!r}")
+        week = cls(int(match[1]), int(match[2]))
+        week.monday  # noqa: B018 — raises on week 53 of a 52-week year
+        return week
+
+    @classmethod
+    def of(cls, day: dt.date) -> IsoWeek:
+        year, week, _ = day.isocalendar()
+        return cls(year, week)
+
+    @classmethod
+    def last_complete_before(cls, day: dt.date) -> IsoWeek:
+        """The last whole week (Monday–Sunday) that ends on or before ``day``."""
+        return cls.of(day - dt.timedelta(days=day.weekday() + 1))
+
+    @property
+    def monday(self) -> dt.date:
+        return dt.date.fromisocalendar(self.year, self.week, 1)
+
+    @property
+    def sunday(self) -> dt.date:
+        return self.monday + dt.timedelta(days=6)
+
+    def __str__(self) -> str:
+        return f"{self.year}-W{self.week:02d}"
+
+
+@dataclass
+class Headline:
+    """The week's parcels and revenue against the week before (周环比) and last year (同比)."""
+
+    parcels: int
+    revenue: float
+    parcels_prev: int
+    revenue_prev: float
+    parcels_ly: int
+    revenue_ly: float
+    days: int  # days of the week with data so far (7 for a complete week)
+
+    @property
+    def wow(self) -> float | None:
+        return growth(self.parcels, self.parcels_prev)
+
+    @property
+    def yoy(self) -> float | None:
+        return growth(self.parcels, self.parcels_ly)
+
+    @property
+    def revenue_wow(self) -> float | None:
+        return growth(self.revenue, self.revenue_prev)
+
+    @property
+    def revenue_yoy(self) -> float | None:
+        return growth(self.revenue, self.revenue_ly)
+
+    @property
+    def daily_average(self) -> float:
+        return self.parcels / self.days if self.days else 0.0
+
+
+@dataclass
+class DayVolume:
+    day: dt.date
+    parcels: int
+    revenue: float
+    parcels_prev_week: int  # the same weekday a week before
+
+
+@dataclass
+class PlanLine:
+    """Month-to-date plan progress (计划进度) of one market (or the total)."""
+
+    id: int | None
+    name: str
+    target_parcels: float
+    parcels: int
+    expected_parcels: float
+    progress: float | None
+    completion: float | None
+    forecast_completion: float | None
+
+
+@dataclass
+class RankLine:
+    rank: int
+    id: int | None
+    name: str
+    value: float | None  # the ranked metric: plan progress, or week-on-week growth
+    parcels: int
+
+
+@dataclass
+class Ranking:
+    level: str  # market | grid | team
+    metric: str  # progress | growth
+    lines: list[RankLine]
+
+
+@dataclass
+class Mover:
+    """A customer whose weekly parcels rose or fell the most (客户异动)."""
+
+    customer_id: int
+    code: str
+    name: str
+    parcels: int
+    parcels_prev: int
+
+    @property
+    def change(self) -> int:
+        return self.parcels - self.parcels_prev
+
+    @property
+    def growth(self) -> float | None:
+        return growth(self.parcels, self.parcels_prev)
+
+
+@dataclass
+class SharePoint:
+    week: dt.date  # Monday
+    parcels: int
+    market_total: float | None
+    share: float | None
+
+
+@dataclass
+class ShareSeries:
+    market_id: int | None  # None: every market of the scope with an estimate
+    name: str
+    points: list[SharePoint]
+
+
+@dataclass
+class ProblemLine:
+    """An open or escalated common problem (R2, 共性问题)."""
+
+    id: int
+    title: str
+    market: str | None
+    unit: str
+    raised_on: dt.date
+    status: str  # open | escalated
+    escalated_to: str | None
+    days_open: int
+
+
+@dataclass
+class NextWeekLine:
+    """What is left of a market's month: target, done, remaining and the daily need (下周计划)."""
+
+    id: int | None
+    name: str
+    target_parcels: float
+    parcels: int  # done so far this month
+    days_left: int  # days of the month after the week
+
+    @property
+    def remaining(self) -> float:
+        return max(self.target_parcels - self.parcels, 0.0)
+
+    @property
+    def required_daily(self) -> float | None:
+        return self.remaining / self.days_left if self.days_left else None
+
+
+@dataclass
+class Bulletin:
+    week: IsoWeek
+    start: dt.date
+    end: dt.date
+    as_of: dt.date  # the week's end, or the data date when the week is not over
+    scope: str | None
+    headline: Headline
+    days: list[DayVolume]
+    plan_total: PlanLine
+    plans: list[PlanLine]
+    rankings: list[Ranking]
+    movers_up: list[Mover]
+    movers_down: list[Mover]
+    share_total: ShareSeries
+    share_markets: list[ShareSeries]
+    problems: list[ProblemLine]
+    plan_month: dt.date  # the month that next week's plan is for
+    next_week: list[NextWeekLine] = field(default_factory=list)
+    next_week_total: NextWeekLine | None = None
+
+    def ranking(self, level: str, metric: str) -> Ranking:
+        return next(r for r in self.rankings if r.level == level and r.metric == metric)
+
+
+# -- sections --------------------------------------------------------------------------------
+def _headline(picture: OperatingPicture, start: dt.date, end: dt.date) -> Headline:
+    # By product: every parcel has one, so the sum over products is the scope's total.
+    rows = picture.volume("product", "week", start, end)
+    days = {r["period"] for r in picture.volume("product", "day", start, end)}
+    return Headline(
+        parcels=sum(r["parcels"] for r in rows), revenue=sum(r["revenue"] for r in rows),
+        parcels_prev=sum(r["parcels_prev"] for r in rows),
+        revenue_prev=sum(r["revenue_prev"] for r in rows),
+        parcels_ly=sum(r["parcels_ly"] for r in rows),
+        revenue_ly=sum(r["revenue_ly"] for r in rows), days=len(days),
+    )
+
+
+def _days(picture: OperatingPicture, start: dt.date, end: dt.date) -> list[DayVolume]:
+    rows = picture.volume("product", "day", start - dt.timedelta(days=7), end)
+    parcels: dict[dt.date, int] = {}
+    revenue: dict[dt.date, float] = {}
+    for r in rows:
+        parcels[r["period"]] = parcels.get(r["period"], 0) + r["parcels"]
+        revenue[r["period"]] = revenue.get(r["period"], 0.0) + r["revenue"]
+    out = []
+    for i in range((end - start).days + 1):
+        day = start + dt.timedelta(days=i)
+        out.append(DayVolume(day, parcels.get(day, 0), revenue.get(day, 0.0),
+                             parcels.get(day - dt.timedelta(days=7), 0)))
+    return out
+
+
+def _plans(picture: OperatingPicture, as_of: dt.date, labels: dict[int, str], total_name: str):
+    lines = [
+        PlanLine(r["market_id"], labels.get(r["market_id"], "—"), r["target_parcels"],
+                 r["parcels"], r["expected_parcels"], r["progress"], r["completion"],
+                 r["forecast_completion"])
+        for r in picture.plan("market", as_of) if r["market_id"] is not None
+    ]
+    lines.sort(key=lambda x: (x.progress is None, -(x.progress or 0)))
+    target = sum(x.target_parcels for x in lines)
+    expected = sum(x.expected_parcels for x in lines)
+    done = sum(x.parcels for x in lines)
+    forecast = sum(r["forecast_parcels"] for r in picture.plan("market", as_of)
+                   if r["market_id"] is not None)
+    total = PlanLine(None, total_name, target, done, expected,
+                     done / expected if expected else None, done / target if target else None,
+                     forecast / target if target else None)
+    return total, lines
+
+
+def _rankings(picture: OperatingPicture, as_of: dt.date, labels: dict[str, dict[int, str]]):
+    out = []
+    for level in RANKED_LEVELS:
+        key = f"{level}_id"
+        for metric, column, period in (("progress", "progress", "month"),
+                                       ("growth", "mom", "week")):
+            rows = picture.rankings(level, as_of, metric, period=period)
+            out.append(Ranking(level, metric, [
+                RankLine(r["rank"], r[key], labels[level].get(r[key], "—"), r[column],
+                         r["parcels"])
+                for r in rows if r[key] is not None
+            ]))
+    return out
+
+
+def _movers(picture: OperatingPicture, start: dt.date, end: dt.date):
+    rows = picture.volume("customer", "week", start - dt.timedelta(days=7), end)
+    now = {r["customer_id"]: r["parcels"] for r in rows if r["period"] == start}
+    before = {r["customer_id"]: r["parcels"] for r in rows
+              if r["period"] == start - dt.timedelta(days=7)}
+    ids = [i for i in set(now) | set(before) if i is not None]
+    changes = sorted(ids, key=lambda i: (now.get(i, 0) - before.get(i, 0), i))
+    falls = [i for i in changes[:MOVERS] if now.get(i, 0) < before.get(i, 0)]
+    rises = [i for i in reversed(changes[-MOVERS:]) if now.get(i, 0) > before.get(i, 0)]
+    labels = names.customer_labels(picture.session, rises + falls)
+
+    def mover(i):
+        code, name = labels.get(i, (str(i), str(i)))
+        return Mover(i, code, name, now.get(i, 0), before.get(i, 0))
+
+    return [mover(i) for i in rises], [mover(i) for i in falls]
+
+
+def _share(picture: OperatingPicture, end: dt.date, labels: dict[int, str], total_name: str):
+    first = end - dt.timedelta(days=end.weekday() + 7 * (SHARE_WEEKS - 1))
+    rows = picture.share("week", first, end)
+    weeks = sorted({r["period"] for r in rows})
+    by_market: dict[int, dict[dt.date, dict]] = {}
+    for r in rows:
+        by_market.setdefault(r["market_id"], {})[r["period"]] = r
+    total = []
+    for w in weeks:
+        estimated = [r for r in rows if r["period"] == w and r["market_total"]]
+        ours = sum(r["parcels"] for r in estimated)
+        market_total = sum(r["market_total"] for r in estimated)
+        total.append(SharePoint(w, ours, market_total or None,
+                                ours / market_total if market_total else None))
+    series = []
+    for market, points in by_market.items():
+        series.append(ShareSeries(market, labels.get(market, "—"), [
+            SharePoint(w, points[w]["parcels"], points[w]["market_total"], points[w]["share"])
+            if w in points else SharePoint(w, 0, None, None) for w in weeks
+        ]))
+    # Biggest markets first: the chart draws the first few.
+    series.sort(key=lambda s: -sum(p.parcels for p in s.points))
+    return ShareSeries(None, total_name, total), series
+
+
+def _problems(picture: OperatingPicture, end: dt.date, locale: str) -> list[ProblemLine]:
+    """Open and escalated problems raised by the week's end, in scope (escalated first)."""
+    rows = picture.session.scalars(
+        select(Problem)
+        .where(Problem.status.in_([ProblemStatus.OPEN, ProblemStatus.ESCALATED]))
+        .where(Problem.raised_on <= end)
+    ).all()
+    units = names.unit_names(picture.session, locale)
+    markets = names.market_names(picture.session, locale)
+    lines = [
+        ProblemLine(p.id, p.title, markets.get(p.market_id) if p.market_id else None,
+                    units.get(p.org_unit_id, "—"), p.raised_on, p.status.value,
+                    units.get(p.escalated_to_id) if p.escalated_to_id else None,
+                    (end - p.raised_on).days)
+        for p in rows
+    ]
+    lines.sort(key=lambda x: (x.status != ProblemStatus.ESCALATED.value, x.raised_on, x.id))
+    return lines
+
+
+def _next_week(picture: OperatingPicture, as_of: dt.date, end: dt.date,
+               labels: dict[int, str], total_name: str):
+    """Targets of the rest of the month that next week falls in (by next week's Monday)."""
+    next_monday = end + dt.timedelta(days=1)
+    month = next_monday.replace(day=1)
+    month_end = month.replace(day=calendar.monthrange(month.year, month.month)[1])
+    if month == as_of.replace(day=1):
+        rows = picture.plan("market", as_of)
+        days_left = (month_end - as_of).days
+        done = {r["market_id"]: r["parcels"] for r in rows}
+    else:  # next week opens a new month: nothing done yet
+        rows = picture.plan("market", month)
+        days_left = (month_end - month).days + 1
+        done = {}
+    lines = [
+        NextWeekLine(r["market_id"], labels.get(r["market_id"], "—"), r["target_parcels"],
+                     done.get(r["market_id"], 0), days_left)
+        for r in rows if r["market_id"] is not None and r["target_parcels"] > 0
+    ]
+    lines.sort(key=lambda x: -x.remaining)
+    total = NextWeekLine(None, total_name, sum(x.target_parcels for x in lines),
+                         sum(x.parcels for x in lines), days_left)
+    return month, lines, total
+
+
+def weekly_bulletin(
+    picture: OperatingPicture, week: IsoWeek | str | None = None, locale: str = "zh-CN"
+) -> Bulletin:
+    """The bulletin of ``week`` (default: the last complete ISO week before the data date)."""
+    from jiqun.i18n import translator
+
+    t = translator(locale)
+    data_date = picture.data_date() or dt.date.today() - dt.timedelta(days=1)
+    if week is None:
+        week = IsoWeek.last_complete_before(data_date + dt.timedelta(days=1))
+    elif isinstance(week, str):
+        week = IsoWeek.parse(week)
+    start, end = week.monday, week.sunday
+    as_of = min(end, max(data_date, start))
+    session = picture.session
+    scope = names.scope_name(session, picture.scope.root_id if picture.scope else None, locale)
+    total_name = scope or t("All")
+    labels = {"market": names.market_names(session, locale), "grid": names.grid_names(session),
+              "team": names.team_names(session)}
+    plan_total, plans = _plans(picture, as_of, labels["market"], total_name)
+    up, down = _movers(picture, start, end)
+    share_total, share_markets = _share(picture, end, labels["market"], total_name)
+    month, next_lines, next_total = _next_week(picture, as_of, end, labels["market"], total_name)
+    return Bulletin(
+        week=week, start=start, end=end, as_of=as_of, scope=scope,
+        headline=_headline(picture, start, end), days=_days(picture, start, end),
+        plan_total=plan_total, plans=plans, rankings=_rankings(picture, as_of, labels),
+        movers_up=up, movers_down=down, share_total=share_total, share_markets=share_markets,
+        problems=_problems(picture, end, locale), plan_month=month, next_week=next_lines,
+        next_week_total=next_total,
+    )

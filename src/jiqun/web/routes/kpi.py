@@ -1,0 +1,443 @@
+"""The operating picture's pages (经营全景): the level table of the dashboard, grid KPIs, market
+share trend, customer tiers and owners, and the weekly bulletin downloads.
+
+Every figure comes from :class:`~jiqun.analytics.service.OperatingPicture` — the same object the
+``jiqun kpi`` CLI and the reports use — opened on the request's scope and lake connection. Each
+page has a JSON twin under ``/api`` with its own output model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from jiqun.analytics import overview
+from jiqun.analytics.service import OperatingPicture
+from jiqun.store.models import Customer, CustomerTier, Grid, Market, Team, User
+from jiqun.web.deps import Context, RequestContext, not_found
+from jiqun.web.templating import render
+
+router = APIRouter()
+
+SHARE_WEEKS = 26  # the share trend's window: half a year of weeks
+TIER_PAGE_ROWS = 200  # rows the tiers page lists (mismatches first); the API lists every one
+
+
+def get_picture(request: Request, ctx: Context) -> Iterator[OperatingPicture]:
+    """The operating picture of the request's scope, on the request's lake connection."""
+    with OperatingPicture(request.app.state.store, ctx.lake, ctx.scope, con=ctx.con) as picture:
+        yield picture
+
+
+Picture = Annotated[OperatingPicture, Depends(get_picture)]
+
+
+def _data_date(ctx: RequestContext) -> dt.date | None:
+    return overview.data_date(ctx.con, ctx.lake, ctx.scope)
+
+
+def _page(request: Request, template: str, partial: str, data: BaseModel, **extra):
+    """The whole page, or only its table when HTMX asks for it."""
+    htmx = request.headers.get("HX-Request") == "true"
+    return render(request, partial if htmx else template, {"data": data, **extra})
+
+
+# -- level table (分级看板) ---------------------------------------------------------------------
+class LevelRowOut(BaseModel):
+    level: Literal["province", "city", "county", "outlet", "market", "grid"]
+    id: int
+    code: str
+    name: str
+    parent_id: int | None = Field(description="The market of a grid row.")
+    parcels: int = Field(description="Month to date.")
+    revenue: float
+    target_parcels: float | None = Field(description="Monthly parcel target (计划).")
+    progress: float | None = Field(description="Parcels / target prorated to the day; 1 = on plan.")
+    share: float | None = Field(description="Of the estimated market total, month to date.")
+    active_customers: int
+
+
+class LevelOut(BaseModel):
+    as_of: dt.date | None
+    level: str | None = Field(description="What the rows are: province, city or market.")
+    rows: list[LevelRowOut]
+
+
+def level_table(ctx: RequestContext, picture: OperatingPicture) -> LevelOut:
+    as_of = _data_date(ctx)
+    if as_of is None:
+        return LevelOut(as_of=None, level=None, rows=[])
+    rows = [LevelRowOut(**r) for r in picture.by_level(as_of)]
+    return LevelOut(as_of=as_of, level=rows[0].level if rows else None, rows=rows)
+
+
+@router.get("/api/levels", response_model=LevelOut, tags=["kpi"])
+def api_levels(ctx: Context, picture: Picture) -> LevelOut:
+    """The level below the user's unit: provinces (HQ), cities (province), markets and grids."""
+    return level_table(ctx, picture)
+
+
+@router.get("/level", include_in_schema=False)
+def level_page(request: Request, ctx: Context, picture: Picture):
+    return _page(request, "level.html", "_level_table.html", level_table(ctx, picture))
+
+
+# -- grid KPIs (网格考核) -----------------------------------------------------------------------
+class GridKpiOut(BaseModel):
+    rank: int
+    grid_id: int
+    grid: str
+    market_id: int | None
+    market: str | None
+    team: str | None
+    target_parcels: float = Field(description="Monthly plan (月计划).")
+    parcels: int = Field(description="Month to date.")
+    revenue: float
+    progress: float | None
+    forecast_parcels: float = Field(description="Run-rate forecast for month end.")
+    in_province_share: float | None = Field(description="In-province parcels share (省内占比).")
+    line_daily_average: float | None = Field(description="Dedicated-line parcels a day.")
+    active_customers: int | None
+    activated_customers: int | None
+    archived: int | None = Field(description="Customers in the grid's archive (建档).")
+    cooperating: int | None
+    development_rate: float | None = Field(description="开发率 = cooperating / archived.")
+    meets_target: bool | None = Field(description="Development rate at or above the bar.")
+
+
+class GridsOut(BaseModel):
+    as_of: dt.date | None
+    development_rate_target: float
+    rows: list[GridKpiOut]
+
+
+def grid_table(ctx: RequestContext, picture: OperatingPicture) -> GridsOut:
+    as_of = _data_date(ctx)
+    bar = picture.rules.development_rate_target
+    if as_of is None:
+        return GridsOut(as_of=None, development_rate_target=bar, rows=[])
+    grids = {g.id: g for g in ctx.db.scalars(select(Grid))}
+    markets = dict(ctx.db.execute(select(Market.id, Market.name)).all())
+    teams = dict(ctx.db.execute(select(Team.id, Team.name)).all())
+    rows = []
+    for r in picture.grids(as_of):
+        grid = grids.get(r["grid_id"])
+        if grid is None:  # a grid id in the waybills that the store no longer has
+            continue
+        rows.append(GridKpiOut(
+            **{k: v for k, v in r.items() if k in GridKpiOut.model_fields},
+            grid=grid.name, market_id=grid.market_id, market=markets.get(grid.market_id),
+            team=teams.get(grid.team_id),
+        ))
+    return GridsOut(as_of=as_of, development_rate_target=bar, rows=rows)
+
+
+@router.get("/api/grids", response_model=GridsOut, tags=["kpi"])
+def api_grids(ctx: Context, picture: Picture) -> GridsOut:
+    """The grid KPI table (网格考核) of the month to date, ranked by plan progress."""
+    return grid_table(ctx, picture)
+
+
+@router.get("/grids", include_in_schema=False)
+def grids_page(request: Request, ctx: Context, picture: Picture):
+    return _page(request, "grids.html", "_grids_table.html", grid_table(ctx, picture))
+
+
+# -- market share trend (市场占有率走势) ---------------------------------------------------------
+class SharePointOut(BaseModel):
+    period: dt.date = Field(description="Monday of the week.")
+    parcels: int
+    market_total: float | None
+    share: float | None
+
+
+class MarketShareOut(BaseModel):
+    market_id: int
+    code: str
+    name: str
+    points: list[SharePointOut]
+
+
+class CompetitorShareOut(BaseModel):
+    carrier: str
+    period: dt.date
+    parcels: float = Field(description="Estimated parcels of the carrier in the week.")
+    share: float | None
+
+
+class ShareOut(BaseModel):
+    as_of: dt.date | None
+    start: dt.date | None
+    weeks: list[dt.date]
+    markets: list[MarketShareOut]
+    market_id: int | None = Field(description="The market whose competitors are listed.")
+    competitors: list[CompetitorShareOut]
+
+
+def share_window(as_of: dt.date) -> tuple[dt.date, dt.date]:
+    """The last ``SHARE_WEEKS`` weeks up to ``as_of``, from a Monday."""
+    monday = as_of - dt.timedelta(days=as_of.weekday())
+    return monday - dt.timedelta(weeks=SHARE_WEEKS - 1), as_of
+
+
+def share_trend(ctx: RequestContext, picture: OperatingPicture,
+                market_id: int | None) -> ShareOut:
+    if market_id is not None and ctx.db.get(Market, market_id) is None:
+        raise not_found(ctx, "Market not found")
+    as_of = _data_date(ctx)
+    if as_of is None:
+        return ShareOut(as_of=None, start=None, weeks=[], markets=[], market_id=None,
+                        competitors=[])
+    start, end = share_window(as_of)
+    weeks = [start + dt.timedelta(weeks=i) for i in range(SHARE_WEEKS)]
+    found = {(r["market_id"], r["period"]): SharePointOut(**r)
+             for r in picture.share("week", start, end)}
+    listed = {market for market, _ in found}
+
+    def points(market: int) -> list[SharePointOut]:  # every week, empty ones included
+        return [found.get((market, w)) or SharePointOut(period=w, parcels=0, market_total=None,
+                                                        share=None) for w in weeks]
+
+    markets = [
+        MarketShareOut(market_id=m.id, code=m.code, name=m.name, points=points(m.id))
+        for m in ctx.db.scalars(select(Market).order_by(Market.code)) if m.id in listed
+    ]
+    markets.sort(key=lambda m: -sum(p.parcels for p in m.points))
+    if market_id is None and markets:
+        market_id = markets[0].market_id
+    competitors = [CompetitorShareOut(**r) for r in picture.competitors("week", start, end)
+                   if r["market_id"] == market_id]
+    return ShareOut(as_of=as_of, start=start, weeks=weeks, markets=markets,
+                    market_id=market_id, competitors=competitors)
+
+
+@router.get("/api/share", response_model=ShareOut, tags=["kpi"])
+def api_share(ctx: Context, picture: Picture,
+              market_id: Annotated[int | None, Query()] = None) -> ShareOut:
+    """Weekly share of each market over the last 26 weeks; competitors of one market (the
+    biggest unless ``market_id`` is given)."""
+    return share_trend(ctx, picture, market_id)
+
+
+@router.get("/share", include_in_schema=False)
+def share_page(request: Request, ctx: Context, picture: Picture,
+               market_id: Annotated[int | None, Query()] = None):
+    data = share_trend(ctx, picture, market_id)
+    return render(request, "share.html", {"data": data, **share_charts(data, ctx.t("Us"))})
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else round(value * 100, 2)
+
+
+def share_charts(data: ShareOut, us: str) -> dict:
+    """Chart series (percent) and the latest week's competitor table of the share page."""
+    x = [str(w) for w in data.weeks]
+    selected = next((m for m in data.markets if m.market_id == data.market_id), None)
+    share_chart = {"x": x, "percent": True, "series": [
+        {"name": m.name, "data": [_percent(p.share) for p in m.points]} for m in data.markets]}
+    rivals: dict[str, dict[dt.date, float | None]] = {}
+    for c in data.competitors:
+        rivals.setdefault(c.carrier, {})[c.period] = c.share
+    rival_chart = {"x": x, "percent": True, "series": [
+        {"name": carrier, "data": [_percent(by_week.get(w)) for w in data.weeks]}
+        for carrier, by_week in sorted(rivals.items())]}
+    if selected:
+        rival_chart["series"].insert(0, {"name": us, "data": [_percent(p.share)
+                                                             for p in selected.points]})
+    latest_week = max((c.period for c in data.competitors), default=None)
+    latest = sorted((c for c in data.competitors if c.period == latest_week),
+                    key=lambda c: -c.parcels)
+    selected_latest = next((p for p in selected.points if p.period == latest_week), None) \
+        if selected else None
+    return {"share_chart": share_chart, "rival_chart": rival_chart, "selected": selected,
+            "latest_week": latest_week, "latest_competitors": latest,
+            "selected_latest": selected_latest}
+
+
+# -- customer tiers and owners (客户分级与归属) --------------------------------------------------
+class TierRowOut(BaseModel):
+    customer_id: int
+    code: str
+    name: str
+    daily_parcels: float = Field(description="Average over the tier window.")
+    tier: str = Field(description="The tier the volume earns (计算分级).")
+    stored_tier: str | None = Field(description="The tier in the archive.")
+    owner_id: int | None
+    owner: str | None
+    owner_role: str | None
+    required_role: str = Field(description="The role the computed tier requires.")
+    issues: list[Literal["tier", "no_owner", "owner_role"]]
+
+
+class TierCountOut(BaseModel):
+    tier: str
+    computed: int
+    stored: int
+
+
+class TiersOut(BaseModel):
+    as_of: dt.date | None
+    total: int
+    mismatches: int
+    counts: list[TierCountOut]
+    rows: list[TierRowOut]
+
+
+def _issues(tier: str, customer: Customer, owner: User | None, required: str) -> list[str]:
+    issues = []
+    if customer.tier is None or customer.tier.value != tier:
+        issues.append("tier")
+    if customer.owner_id is None:
+        issues.append("no_owner")
+    elif owner is not None and owner.role.value != required:
+        issues.append("owner_role")
+    return issues
+
+
+def tier_table(ctx: RequestContext, picture: OperatingPicture, limit: int | None) -> TiersOut:
+    as_of = _data_date(ctx)
+    if as_of is None:
+        return TiersOut(as_of=None, total=0, mismatches=0, counts=[], rows=[])
+    customers = {c.id: c for c in ctx.db.scalars(select(Customer))}
+    owners = {u.id: u for u in ctx.db.scalars(select(User))}
+    roles = picture.rules.tier_owner_roles
+    rows = []
+    for r in picture.tiers(as_of):
+        c = customers.get(r["customer_id"])
+        if c is None:
+            continue
+        owner = owners.get(c.owner_id) if c.owner_id else None
+        required = roles[CustomerTier(r["tier"])].value
+        rows.append(TierRowOut(
+            customer_id=c.id, code=c.code, name=c.name, daily_parcels=r["daily_parcels"],
+            tier=r["tier"], stored_tier=c.tier.value if c.tier else None, owner_id=c.owner_id,
+            owner=owner.display_name if owner else None,
+            owner_role=owner.role.value if owner else None, required_role=required,
+            issues=_issues(r["tier"], c, owner, required),
+        ))
+    rows.sort(key=lambda r: (not r.issues, -r.daily_parcels, r.code))  # mismatches first
+    counts = [TierCountOut(tier=t.value, computed=sum(r.tier == t.value for r in rows),
+                           stored=sum(r.stored_tier == t.value for r in rows))
+              for t in CustomerTier]
+    return TiersOut(as_of=as_of, total=len(rows), mismatches=sum(bool(r.issues) for r in rows),
+                    counts=counts, rows=rows[:limit] if limit else rows)
+
+
+@router.get("/api/tiers", response_model=TiersOut, tags=["kpi"])
+def api_tiers(ctx: Context, picture: Picture,
+              limit: Annotated[int | None, Query(ge=1)] = None) -> TiersOut:
+    """Computed tier against the archive's tier and owner, mismatches first."""
+    return tier_table(ctx, picture, limit)
+
+
+@router.get("/tiers", include_in_schema=False)
+def tiers_page(request: Request, ctx: Context, picture: Picture):
+    return render(request, "tiers.html",
+                  {"data": tier_table(ctx, picture, TIER_PAGE_ROWS), "limit": TIER_PAGE_ROWS})
+
+
+# -- weekly bulletin (一周通报) ------------------------------------------------------------------
+BULLETIN_FORMATS = {
+    "html": "text/html; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pdf": "application/pdf",
+}
+ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+def iso_week_of(day: dt.date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def last_full_week(as_of: dt.date) -> str:
+    """The bulletin's default: the latest week that ended by the data date."""
+    return iso_week_of(as_of - dt.timedelta(days=(as_of.weekday() + 1) % 7))
+
+
+# The bulletin HTML carries its own inline ECharts and script: it is served in a sandbox (an
+# opaque origin without cookies or same-origin API access) instead of under the site's CSP.
+BULLETIN_HTML_CSP = (
+    "sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline'; "
+    "style-src 'unsafe-inline'; img-src data:"
+)
+
+
+@router.get("/bulletin", include_in_schema=False)
+def bulletin_page(request: Request, ctx: Context,
+                  week: Annotated[str | None, Query(pattern=ISO_WEEK.pattern)] = None):
+    as_of = _data_date(ctx)
+    chosen = week or (last_full_week(as_of) if as_of else None)
+    return render(request, "bulletin.html", {
+        "as_of": as_of, "week": chosen, "formats": list(BULLETIN_FORMATS),
+        "ready": _reports() is not None,
+    })
+
+
+def _reports():
+    """The reports package (weekly bulletin and its writers), or ``None`` where it is missing."""
+    try:
+        from jiqun.reports import html, weekly, xlsx
+    except ImportError:
+        return None
+    return weekly, html, xlsx
+
+
+class BulletinUnavailable(RuntimeError):
+    """The bulletin cannot be produced here (no reports package, no browser for the PDF)."""
+
+
+def bulletin_file(picture: OperatingPicture, week: str, fmt: str, locale: str) -> bytes:
+    """The weekly bulletin (一周通报) of ``week`` as ``fmt``, written by :mod:`jiqun.reports`
+    exactly as ``jiqun report weekly --format FMT`` writes it."""
+    modules = _reports()
+    if modules is None:
+        raise BulletinUnavailable("The weekly bulletin is not available yet.")
+    weekly, html, xlsx = modules
+    bulletin = weekly.weekly_bulletin(picture, weekly.IsoWeek.parse(week), locale)
+    text = html.bulletin_html(bulletin, locale)
+    if fmt == "html":
+        return text.encode("utf-8")
+    with tempfile.TemporaryDirectory(prefix="jiqun-bulletin-") as tmp:
+        out = Path(tmp) / f"bulletin.{fmt}"
+        if fmt == "xlsx":
+            xlsx.bulletin_xlsx(bulletin, out, locale)
+        else:
+            from jiqun.reports.pdf import PdfError, html_to_pdf
+
+            page = html.write_html(text, Path(tmp) / "bulletin.html")
+            try:
+                html_to_pdf(page, out)
+            except PdfError as e:
+                raise BulletinUnavailable("The PDF cannot be printed on this server.") from e
+        return out.read_bytes()
+
+
+@router.get("/bulletin/{week}.{fmt}", include_in_schema=False)
+def bulletin_download(week: str, fmt: str, ctx: Context, picture: Picture) -> Response:
+    """The bulletin file; HTML opens in the browser (sandboxed), XLSX and PDF download."""
+    if not ISO_WEEK.match(week) or fmt not in BULLETIN_FORMATS:
+        raise not_found(ctx)
+    try:
+        dt.date.fromisocalendar(int(week[:4]), int(week[6:]), 1)
+    except ValueError:
+        raise not_found(ctx) from None  # week 53 of a 52-week year, week 00
+    try:
+        content = bulletin_file(picture, week, fmt, ctx.locale)
+    except BulletinUnavailable as e:
+        raise HTTPException(503, ctx.t(str(e))) from e
+    disposition = "inline" if fmt == "html" else "attachment"
+    headers = {"Content-Disposition": f'{disposition}; filename="bulletin-{week}.{fmt}"'}
+    if fmt == "html":
+        headers["Content-Security-Policy"] = BULLETIN_HTML_CSP
+    return Response(content, media_type=BULLETIN_FORMATS[fmt], headers=headers)
