@@ -33,6 +33,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, reload: bool = False) -> No
 
 def _register_subcommands() -> None:
     from jiqun.analytics.cli import app as kpi_app
+    from jiqun.analytics.cli import tiers_app
     from jiqun.demo.cli import app as demo_app
     from jiqun.ingest.cli import register as register_import
     from jiqun.users_cli import app as users_app
@@ -43,6 +44,7 @@ def _register_subcommands() -> None:
     from jiqun.planning.solve_cli import solve
     app.command("solve")(solve)
     app.add_typer(kpi_app, name="kpi", help="KPIs: volume, share, customers, grids, tiers, rankings.")
+    app.add_typer(tiers_app, name="tiers", help="Apply customer tiers and their owners.")
     from jiqun.reports.cli import app as report_app
     app.add_typer(report_app, name="report", help="Daily figures and the weekly bulletin.")
 

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         DEVELOPMENT_SECRET, description="Key that signs sessions, CSRF tokens and API tokens."
     )
+    rules_file: Path = Field(
+        Path("var/kpi-rules.toml"),
+        description="TOML file of KPI rules (thresholds, windows, tiers); defaults when absent.",
+    )
     token_ttl_seconds: int = Field(8 * 3600, description="Lifetime of an API bearer token.")
     session_ttl_seconds: int = Field(12 * 3600, description="Lifetime of a web session.")
 

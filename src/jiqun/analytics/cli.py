@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from jiqun.analytics import ownership
 from jiqun.analytics.frame import BY_COLUMN
 from jiqun.analytics.rules import KpiRules
 from jiqun.analytics.service import OperatingPicture
@@ -39,7 +41,7 @@ def _picture(scope_code: str | None, engine: str | None, rules: Path | None) -> 
             if unit is None:
                 raise typer.BadParameter(f"no org unit with code {scope_code!r}", param_hint="--scope")
             scope = Scope.for_unit(s, unit)
-    kpi_rules = KpiRules.from_file(rules) if rules else KpiRules()
+    kpi_rules = KpiRules.from_file(rules) if rules else KpiRules.configured()
     return OperatingPicture(store, settings.lake_path, scope, engine=engine, rules=kpi_rules)
 
 
@@ -119,3 +121,26 @@ def rankings_cmd(scope: ScopeOpt = None, by: ByOpt = "market",
     with _picture(scope, engine, rules) as p:
         _, last = _dates(p, None, end, 1)
         emit(p.rankings(by, last, metric), fmt, "rankings")
+
+
+tiers_app = typer.Typer(no_args_is_help=True, help="Customer tiers and the owners they require.")
+
+
+@tiers_app.command("apply")
+def tiers_apply(scope: ScopeOpt = None, end: ToOpt = None, engine: EngineOpt = None,
+                dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
+                fmt: FormatOpt = Format.TABLE, rules: RulesOpt = None) -> None:
+    """Write computed tiers and tier owners to the archive (audited) and list the changes."""
+    with _picture(scope, engine, rules) as p:
+        _, last = _dates(p, None, end, 1)
+        tiers = {r["customer_id"]: r["tier"] for r in p.tiers(last)}
+        with p.store.transaction(scope=p.scope, source="cli") as session:
+            customers, candidates = ownership.load_inputs(session)
+            changes = ownership.plan_changes(customers, tiers, candidates, p.rules)
+            if not dry_run:
+                ownership.apply_changes(session, changes)
+    emit([asdict(c) for c in changes], fmt, "tier changes" + (" (dry run)" if dry_run else ""))
+    unfilled = sum(c.new_owner_id is None for c in changes)
+    if unfilled:
+        typer.echo(f"{unfilled} customers need an owner of their tier's role and have none in reach",
+                   err=True)

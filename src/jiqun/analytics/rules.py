@@ -12,8 +12,10 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
+import tomli_w
 from pydantic import BaseModel, Field
 
+from jiqun.config import get_settings
 from jiqun.store.models import CustomerTier, Role
 
 TIER_ORDER = (
@@ -81,3 +83,25 @@ class KpiRules(BaseModel):
     @classmethod
     def from_file(cls, path: Path) -> KpiRules:
         return cls.model_validate(tomllib.loads(Path(path).read_text(encoding="utf-8")))
+
+    @classmethod
+    def configured(cls) -> KpiRules:
+        """The rules of ``JIQUN_RULES_FILE`` when it exists, else the defaults."""
+        path = get_settings().rules_file
+        return cls.from_file(path) if path.is_file() else cls()
+
+    def scaled_tiers(self, factor: float) -> KpiRules:
+        """The same rules with every tier threshold multiplied by ``factor`` (a miniature
+        province, like the demo, keeps its tier mix)."""
+        def scale(t: TierThresholds) -> TierThresholds:
+            return TierThresholds(**{k: v * factor for k, v in t.model_dump().items()})
+
+        return self.model_copy(update={
+            "tier_thresholds": scale(self.tier_thresholds),
+            "province_tier_thresholds": {
+                p: scale(t) for p, t in self.province_tier_thresholds.items()},
+        })
+
+    def to_toml(self) -> str:
+        """TOML that :meth:`from_file` reads back to equal rules."""
+        return tomli_w.dumps(self.model_dump(mode="json"))

@@ -53,7 +53,7 @@ class OperatingPicture:
         con: ibis.BaseBackend | None = None,
     ):
         self.store, self.lake, self.scope = store, Path(lake), scope
-        self.rules = rules or KpiRules()
+        self.rules = rules or KpiRules.configured()
         self.con = con or connect(engine=engine)
         self.session = store.session(scope=scope, source="kpi")
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from jiqun.analytics.rules import KpiRules
 from jiqun.config import get_settings
 from jiqun.demo.build import DemoSummary, build_demo
 from jiqun.demo.places import DEMO_PASSWORD
@@ -40,7 +42,14 @@ def build(
     store = Store.from_settings(settings)
     summary = build_demo(store, settings.lake_path, scale=scale, seed=seed,
                          until=_parse_day(until), progress=True)
+    write_demo_rules(settings.rules_file, summary.volume_factor)
     print_summary(summary)
+
+
+def write_demo_rules(path: Path, volume_factor: float) -> None:
+    """KPI rules for the miniature province: tier thresholds scaled like its volumes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(KpiRules().scaled_tiers(volume_factor).to_toml(), encoding="utf-8")
 
 
 def print_summary(summary: DemoSummary) -> None:
