@@ -14,7 +14,9 @@ from jiqun.store import Store
 from jiqun.store.models import OrgUnit
 from jiqun.store.org import add_unit
 
-PG_URL = os.environ.get("JIQUN_TEST_PG_URL")  # e.g. postgresql+psycopg://jiqun@/postgres
+PG_URL = os.environ.get("JIQUN_TEST_PG_URL")
+# Tests use the built-in KPI rules unless they say otherwise, whatever ./var holds.
+os.environ["JIQUN_RULES_FILE"] = "/nonexistent/jiqun-kpi-rules.toml"  # e.g. postgresql+psycopg://jiqun@/postgres
 
 
 def _pg_database() -> tuple[str, callable]:

@@ -10,8 +10,10 @@ import pyarrow as pa
 from jiqun.lake.aggregates import DAILY
 
 
-def random_daily(seed: int, start: dt.date, days: int, customers: int = 6) -> pa.Table:
-    """Sparse random daily rows: some customers ship on some days, two products, three grids."""
+def random_daily(seed: int, start: dt.date, days: int, customers: int = 6,
+                 schema: pa.Schema = DAILY) -> pa.Table:
+    """Sparse random daily rows: some customers ship on some days, two products, three grids,
+    three destination provinces (as ``DAILY`` or, with ``schema=LANES``, as lanes)."""
     rnd = random.Random(seed)
     rows = []
     for d in range(days):
@@ -28,16 +30,16 @@ def random_daily(seed: int, start: dt.date, days: int, customers: int = 6) -> pa
                     "grid_id": 10 + c % 3, "outlet_id": 5, "product": product, "platform": "taobao",
                     "dest_province": rnd.choice(["440000", "320000", "410000"]),
                     "dest_city": None, "line_id": None, "parcels": parcels,
+                    "in_province_parcels": 0, "line_parcels": 0,
                     "revenue": round(parcels * rnd.uniform(2.5, 4.0), 2),
                     "weight_kg": parcels * 0.8,
                 })
-    return pa.Table.from_pylist(rows, DAILY)
+    return pa.Table.from_pylist(rows, schema)
 
 
 BASE_ROW = {"org_unit_id": 1, "customer_id": 1, "market_id": 1, "grid_id": None,
-            "outlet_id": None, "product": "parcel", "platform": None,
-            "origin_province": "410000", "dest_province": "440000", "dest_city": None,
-            "line_id": None, "revenue": 1.0, "weight_kg": 1.0}
+            "outlet_id": None, "product": "parcel", "platform": None, "revenue": 1.0,
+            "weight_kg": 1.0, "in_province_parcels": 0, "line_parcels": 0}
 
 
 def daily_table(rows: list[dict]) -> pa.Table:

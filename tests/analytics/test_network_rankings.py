@@ -17,12 +17,10 @@ D = dt.date
 
 def test_in_province_share_and_line_daily_average(run):
     frame = frame_of([
-        {"day": D(2026, 5, 1), "grid_id": 1, "dest_province": "410000", "parcels": 30},
-        {"day": D(2026, 5, 2), "grid_id": 1, "dest_province": "440000", "parcels": 70,
-         "line_id": 9},
-        {"day": D(2026, 5, 3), "grid_id": 2, "dest_province": "440000", "parcels": 10,
-         "line_id": 9},
-        {"day": D(2026, 6, 1), "grid_id": 1, "dest_province": "410000", "parcels": 500},  # after
+        {"day": D(2026, 5, 1), "grid_id": 1, "parcels": 30, "in_province_parcels": 30},
+        {"day": D(2026, 5, 2), "grid_id": 1, "parcels": 70, "line_parcels": 70},
+        {"day": D(2026, 5, 3), "grid_id": 2, "parcels": 10, "line_parcels": 10},
+        {"day": D(2026, 6, 1), "grid_id": 1, "parcels": 500, "in_province_parcels": 500},  # after
     ])
     got = run(in_province_and_lines(frame, "grid", D(2026, 5, 1), D(2026, 5, 10)))
     got = got.set_index("grid_id")

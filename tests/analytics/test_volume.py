@@ -12,6 +12,7 @@ import pytest
 
 from jiqun.analytics.frame import Dimensions, kpi_frame
 from jiqun.analytics.volume import volume
+from jiqun.lake.aggregates import LANES
 from tests.analytics.fixtures import random_daily
 
 START = dt.date(2023, 1, 1)
@@ -71,7 +72,11 @@ def daily():
 @pytest.mark.parametrize("period", ["day", "week", "month"])
 def test_volume_matches_the_reference(daily, by, key, period, run):
     start, end = dt.date(2024, 2, 1), dt.date(2024, 3, 31)
-    frame = kpi_frame(ibis.memtable(daily), Dimensions.empty())
+    if by == "province":  # destinations live in the lanes aggregate
+        daily = random_daily(seed=3, start=START, days=800, schema=LANES)
+        frame = ibis.memtable(daily)
+    else:
+        frame = kpi_frame(ibis.memtable(daily), Dimensions.empty())
     got = run(volume(frame, by, period, start, end))
     expected = reference(daily.to_pylist(), key, period, start, end)
     assert len(got) == len(expected)

@@ -131,3 +131,22 @@ def test_daily_aggregates_follow_every_append(tmp_path):
     assert rows["weight_kg"].tolist() == pytest.approx([0.5, 1.5])
     scoped = Scope(root_id=0, root_path="/", org_ids=frozenset({2}))
     assert daily(con, tmp_path, scoped).count().execute() == 0
+
+
+def test_in_province_and_line_parcels_and_lanes(tmp_path):
+    from jiqun.lake import daily, lanes
+
+    table = _waybills(["A1", "A2", "A3"], day=dt.datetime(2026, 3, 1, 8))
+    table = table.append_column("origin_adcode", pa.array(["411425"] * 3))
+    table = table.set_column(table.schema.get_field_index("dest_province"), "dest_province",
+                             pa.array(["410000", "440000", "440000"]))
+    table = table.append_column("dest_city", pa.array(["410100", "440100", "440300"]))
+    table = table.append_column("line_id", pa.array([None, 7, None], pa.int32()))
+    append(tmp_path, WAYBILL_DATASET, table)
+    con = connect(engine="duckdb")
+    row = daily(con, tmp_path).execute().iloc[0]
+    assert (row.parcels, row.in_province_parcels, row.line_parcels) == (3, 1, 1)
+    flows = lanes(con, tmp_path).order_by("dest_city").execute()
+    assert flows.dest_city.tolist() == ["410100", "440100", "440300"]
+    assert flows.origin_province.unique().tolist() == ["410000"]
+    assert flows.line_id.isna().tolist() == [True, False, True]

@@ -127,3 +127,12 @@ def test_cli_table_is_chinese_by_default_and_english_on_request(cli_env, city):
 def test_cli_rejects_an_unknown_scope(cli_env):
     result = CliRunner().invoke(app, ["report", "daily", "--scope", "NOPE"])
     assert result.exit_code != 0
+
+
+def test_every_json_key_is_documented(city):
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "reports.md").read_text(encoding="utf-8")
+    _, figures = city
+    missing = [k for k in figures.records()[0] if f"`{k}`" not in doc]
+    assert not missing

@@ -17,12 +17,10 @@ def in_province_and_lines(frame: Table, by: str, start: dt.date, end: dt.date) -
     key = BY_COLUMN[by]
     days = (end - start).days + 1
     rows = between(frame, start, end)
-    in_province = (rows.dest_province == rows.origin_province).ifelse(rows.parcels, 0)
-    on_line = rows.line_id.notnull().ifelse(rows.parcels, 0)
     out = rows.group_by(rows[key]).aggregate(
         parcels=rows.parcels.sum().cast("int64"),
-        in_province_parcels=in_province.sum().cast("int64"),
-        line_parcels=on_line.sum().cast("int64"),
+        in_province_parcels=rows.in_province_parcels.sum().cast("int64"),
+        line_parcels=rows.line_parcels.sum().cast("int64"),
     )
     return out.mutate(
         in_province_share=(out.in_province_parcels / out.parcels).cast("float64"),

@@ -21,7 +21,7 @@ from jiqun.analytics import levels, network, plan, rankings, share, tiers, volum
 from jiqun.analytics.frame import Dimensions, kpi_frame
 from jiqun.analytics.rules import KpiRules
 from jiqun.geo import province_code
-from jiqun.lake import connect, daily
+from jiqun.lake import connect, daily, lanes
 from jiqun.store import Store
 from jiqun.store.models import Customer, Grid, Market, MarketVolumeEstimate, OrgUnit, Target
 from jiqun.store.scope import Scope
@@ -71,6 +71,11 @@ class OperatingPicture:
     def frame(self) -> Table:
         return kpi_frame(daily(self.con, self.lake, self.scope), Dimensions.load(self.session))
 
+    @cached_property
+    def lanes(self) -> Table:
+        """Daily flows by destination: the frame of volumes by destination province."""
+        return lanes(self.con, self.lake, self.scope)
+
     def data_date(self) -> dt.date | None:
         """The last day with parcels in scope (数据日期)."""
         value = self.frame.day.max().to_pyarrow().as_py()
@@ -97,7 +102,8 @@ class OperatingPicture:
 
     # -- KPIs ---------------------------------------------------------------------------------
     def volume(self, by: str, period: str, start: dt.date, end: dt.date) -> list[dict]:
-        return records(volume.volume(self.frame, by, period, start, end))
+        frame = self.lanes if by == "province" else self.frame
+        return records(volume.volume(frame, by, period, start, end))
 
     def share(self, period: str, start: dt.date, end: dt.date) -> list[dict]:
         return records(share.market_share(self.frame, self._estimates(), period, start, end))

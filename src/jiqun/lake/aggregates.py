@@ -1,10 +1,16 @@
 """Daily aggregates of waybills, kept up to date on every append.
 
-Pages and KPIs read these instead of scanning raw waybills: one row per
-day × customer × product × platform × destination city × line (and the ids that scope and
-group them), with parcel count, revenue and weight. Stored like the waybills, one file per month
-(``<lake>/daily/month=YYYY-MM/daily.parquet``), recomputed for exactly the months an append
-touched and replaced atomically.
+Pages and KPIs read these instead of scanning raw waybills. Two grains, because a destination
+column multiplies the rows of a customer's day by the number of places it ships to:
+
+* ``daily`` — one row per day × customer × product × platform (with the ids that scope and group
+  them): parcels, revenue, weight, and the parcels that stayed in the origin province
+  (省内件) or rode a dedicated line (专线). Every customer, grid, team and market KPI reads this.
+* ``lanes`` — one row per day × market × outlet × product × destination city × line: the flows
+  (流量流向) by origin and destination.
+
+Stored like the waybills, one file per month (``<lake>/<name>/month=YYYY-MM/<name>.parquet``),
+recomputed for exactly the months an append touched and replaced atomically.
 """
 
 from __future__ import annotations
@@ -18,63 +24,78 @@ import pyarrow.parquet as pq
 
 from jiqun.lake.schemas import WAYBILL_DATASET, WAYBILLS, Dataset
 
-_GROUP_COLUMNS = (
-    "org_unit_id", "customer_id", "market_id", "grid_id", "outlet_id", "product", "platform",
-)
-_DESTINATION_COLUMNS = ("dest_province", "dest_city", "line_id")
+_SUMS = [
+    pa.field("parcels", pa.int64(), nullable=False),
+    pa.field("revenue", pa.float64(), nullable=False),
+    pa.field("weight_kg", pa.float64(), nullable=False),
+]
+_DAY = pa.field("day", pa.date32(), nullable=False)
+_ORIGIN = pa.field("origin_province", pa.string())
+
+_DAILY_KEYS = ("org_unit_id", "customer_id", "market_id", "grid_id", "outlet_id", "product",
+               "platform")
 DAILY = pa.schema(
-    [pa.field("day", pa.date32(), nullable=False)]
-    + [WAYBILLS.field(name) for name in _GROUP_COLUMNS]
-    + [pa.field("origin_province", pa.string())]
-    + [WAYBILLS.field(name) for name in _DESTINATION_COLUMNS]
-    + [
-        pa.field("parcels", pa.int64(), nullable=False),
-        pa.field("revenue", pa.float64(), nullable=False),
-        pa.field("weight_kg", pa.float64(), nullable=False),
-    ]
+    [_DAY, *(WAYBILLS.field(k) for k in _DAILY_KEYS), *_SUMS,
+     pa.field("in_province_parcels", pa.int64(), nullable=False),
+     pa.field("line_parcels", pa.int64(), nullable=False)]
 )
-# The daily table is a dataset of the lake too (read by :func:`jiqun.lake.engine.dataset_table`).
+_LANE_KEYS = ("org_unit_id", "market_id", "outlet_id", "product", "dest_province", "dest_city",
+              "line_id")
+LANES = pa.schema([_DAY, _ORIGIN, *(WAYBILLS.field(k) for k in _LANE_KEYS), *_SUMS])
+
+# The aggregates are datasets of the lake too (read by :func:`jiqun.lake.engine.dataset_table`).
 DAILY_DATASET = Dataset("daily", DAILY, "day", ("day",))
+LANES_DATASET = Dataset("lanes", LANES, "day", ("day",))
 
-_KEYS = [*_GROUP_COLUMNS, *_DESTINATION_COLUMNS]
+_ORIGIN_PROVINCE = "left(origin_adcode, 2) || '0000'"
+_SUM_SQL = ("CAST(count(*) AS BIGINT) AS parcels, sum(fee) AS revenue, "
+            "CAST(sum(weight_kg) AS DOUBLE) AS weight_kg")
+_QUERIES = {
+    DAILY_DATASET: (
+        f"SELECT CAST(ship_time AS DATE) AS day, {', '.join(_DAILY_KEYS)}, {_SUM_SQL}, "
+        f"CAST(count(*) FILTER (WHERE dest_province = {_ORIGIN_PROVINCE}) AS BIGINT) "
+        "AS in_province_parcels, "
+        "CAST(count(*) FILTER (WHERE line_id IS NOT NULL) AS BIGINT) AS line_parcels "
+        "FROM {source} GROUP BY ALL"
+    ),
+    LANES_DATASET: (
+        f"SELECT CAST(ship_time AS DATE) AS day, {_ORIGIN_PROVINCE} AS origin_province, "
+        f"{', '.join(_LANE_KEYS)}, {_SUM_SQL} FROM {{source}} GROUP BY ALL"
+    ),
+}
 
 
-def _month_query(files: list[Path]) -> str:
-    listing = ", ".join(f"'{f}'" for f in files)
-    keys = ", ".join(_KEYS)
-    return (
-        f"SELECT CAST(ship_time AS DATE) AS day, {keys}, "
-        "left(origin_adcode, 2) || '0000' AS origin_province, "
-        "CAST(count(*) AS BIGINT) AS parcels, sum(fee) AS revenue, "
-        "CAST(sum(weight_kg) AS DOUBLE) AS weight_kg "
-        f"FROM read_parquet([{listing}]) GROUP BY ALL ORDER BY day, {keys}"
-    )
+def _write_month(con, dataset: Dataset, files: list[Path], folder: Path) -> None:
+    target = folder / f"{dataset.name}.parquet"
+    if not files:
+        target.unlink(missing_ok=True)
+        return
+    source = "read_parquet([" + ", ".join(f"'{f}'" for f in files) + "])"
+    table = con.sql(_QUERIES[dataset].format(source=source) + " ORDER BY ALL").to_arrow_table()
+    tmp = folder / f".{dataset.name}.parquet.tmp"
+    pq.write_table(table.select(dataset.schema.names).cast(dataset.schema), tmp,
+                   compression="zstd")
+    os.replace(tmp, target)
 
 
-def refresh(lake: Path, months: list[str] | tuple[str, ...], source: Dataset = WAYBILL_DATASET) -> None:
-    """Recompute the daily aggregate of each of ``months`` (``YYYY-MM``) from the waybills.
+def refresh(lake: Path, months: list[str] | tuple[str, ...]) -> None:
+    """Recompute both aggregates of each of ``months`` (``YYYY-MM``) from the waybills.
 
-    Called by :func:`jiqun.lake.writer.append` under the lake's write lock.
+    Called by :func:`jiqun.lake.writer.append` (through its journal) under the write lock.
     """
     con = duckdb.connect()
     try:
         for month in months:
-            files = sorted((lake / source.name / f"month={month}").glob("*.parquet"))
-            folder = lake / DAILY_DATASET.name / f"month={month}"
-            folder.mkdir(parents=True, exist_ok=True)
-            target = folder / "daily.parquet"
-            if not files:
-                target.unlink(missing_ok=True)
-                continue
-            table = con.sql(_month_query(files)).to_arrow_table().select(DAILY.names).cast(DAILY)
-            tmp = folder / ".daily.parquet.tmp"
-            pq.write_table(table, tmp, compression="zstd")
-            os.replace(tmp, target)
+            files = sorted((lake / WAYBILL_DATASET.name / f"month={month}").glob("*.parquet"))
+            for dataset in _QUERIES:
+                folder = lake / dataset.name / f"month={month}"
+                folder.mkdir(parents=True, exist_ok=True)
+                _write_month(con, dataset, files, folder)
     finally:
         con.close()
 
 
 def rebuild(lake: Path) -> None:
-    """Recompute every month's aggregate (after a restore, or a change of this module)."""
+    """Recompute every month's aggregates (after a restore, or a change of this module)."""
     months = sorted(p.name.split("=", 1)[1] for p in (lake / WAYBILL_DATASET.name).glob("month=*"))
     refresh(lake, months)

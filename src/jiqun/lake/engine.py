@@ -15,7 +15,7 @@ import pyarrow as pa
 from ibis.expr.types import Table
 
 from jiqun.config import Settings, get_settings
-from jiqun.lake.aggregates import DAILY_DATASET
+from jiqun.lake.aggregates import DAILY_DATASET, LANES_DATASET
 from jiqun.lake.schemas import EVENT_DATASET, WAYBILL_DATASET, Dataset
 from jiqun.lake.writer import dataset_files
 from jiqun.store.scope import Scope
@@ -80,6 +80,11 @@ def events(con: ibis.BaseBackend, lake: Path | None = None, scope: Scope | None 
 def daily(con: ibis.BaseBackend, lake: Path | None = None, scope: Scope | None = None) -> Table:
     """Daily waybill aggregates (:mod:`jiqun.lake.aggregates`): what pages and KPIs read."""
     return dataset_table(con, lake or get_settings().lake_path, DAILY_DATASET, scope)
+
+
+def lanes(con: ibis.BaseBackend, lake: Path | None = None, scope: Scope | None = None) -> Table:
+    """Daily flows by origin and destination (:mod:`jiqun.lake.aggregates`)."""
+    return dataset_table(con, lake or get_settings().lake_path, LANES_DATASET, scope)
 
 
 def memtable(rows: list[dict] | pa.Table, schema: pa.Schema | None = None) -> Table:

@@ -55,8 +55,9 @@ def _bars(names: list[str], values: list[float | None], target: float | None):
     series = {"type": "bar", "data": values, "label": {"show": True, "position": "right",
                                                        "formatter": "{c}%"}}
     if target is not None:
+        # A dashed line at the target; unlabelled, since the axis below already says 100%.
         series["markLine"] = {"symbol": "none", "data": [{"xAxis": target}],
-                              "label": {"formatter": f"{target:g}%"}}
+                              "label": {"show": False}, "silent": True}
     option["series"] = [series]
     option["height_px"] = BAR_HEIGHT * max(len(names), 3) + 70
     return option

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from jiqun.analytics import overview
+from jiqun.analytics.rules import KpiRules
 from jiqun.analytics.service import OperatingPicture
 from jiqun.store.models import Customer, CustomerTier, Grid, Market, Team, User
 from jiqun.web.deps import Context, RequestContext, not_found
@@ -34,7 +35,10 @@ TIER_PAGE_ROWS = 200  # rows the tiers page lists (mismatches first); the API li
 
 def get_picture(request: Request, ctx: Context) -> Iterator[OperatingPicture]:
     """The operating picture of the request's scope, on the request's lake connection."""
-    with OperatingPicture(request.app.state.store, ctx.lake, ctx.scope, con=ctx.con) as picture:
+    settings = request.app.state.settings
+    rules = KpiRules.from_file(settings.rules_file) if settings.rules_file.is_file() else None
+    with OperatingPicture(request.app.state.store, ctx.lake, ctx.scope, con=ctx.con,
+                          rules=rules) as picture:
         yield picture
 
 
