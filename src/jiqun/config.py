@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         Path("var/kpi-rules.toml"),
         description="TOML file of KPI rules (thresholds, windows, tiers); defaults when absent.",
     )
+    planning_file: Path = Field(
+        Path("var/planning.toml"),
+        description="TOML file of network planning parameters (trucks, costs, radii); "
+        "defaults when absent.",
+    )
     token_ttl_seconds: int = Field(8 * 3600, description="Lifetime of an API bearer token.")
     session_ttl_seconds: int = Field(12 * 3600, description="Lifetime of a web session.")
 

@@ -34,6 +34,11 @@ def period_start(day: dt.date, period: str) -> dt.date:
     return day if period == "day" else day.replace(day=1)
 
 
+ARCHIVE_WITH_PROVINCE = pa.schema(
+    [*customer_kpis.ARCHIVE, pa.field("province", pa.string())]
+)
+
+
 def records(table: Table) -> list[dict]:
     """An Ibis result as flat records with plain Python values (dates as ``date``)."""
     return table.to_pyarrow().to_pylist()
@@ -81,24 +86,42 @@ class OperatingPicture:
         value = self.frame.day.max().to_pyarrow().as_py()
         return value
 
+    def _arrow(self, statement, schema: pa.Schema) -> pa.Table:
+        """A Core query's rows as an Arrow table (no ORM objects: thousands of rows, fast)."""
+        rows = self.session.execute(statement).all()
+        return pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows],
+                                    schema)
+
+    @cached_property
+    def _estimate_table(self) -> pa.Table:
+        e = MarketVolumeEstimate
+        return self._arrow(select(e.market_id, e.carrier, e.valid_from, e.daily_volume),
+                           share.ESTIMATES)
+
+    @cached_property
+    def _target_table(self) -> pa.Table:
+        t = Target
+        rows = self.session.execute(
+            select(t.scope_type, t.scope_id, t.month, t.volume, t.revenue, t.new_customers)).all()
+        return pa.Table.from_pylist(
+            [dict(zip(plan.TARGETS.names, (r[0].value, *r[1:]), strict=True)) for r in rows],
+            plan.TARGETS)
+
+    @cached_property
+    def _archive_table(self) -> pa.Table:
+        """Archived customers: id, grid, market and province (from the adcode)."""
+        c = Customer
+        rows = self.session.execute(select(c.id, c.grid_id, c.market_id, c.adcode)).all()
+        return pa.Table.from_pylist(
+            [{"customer_id": i, "grid_id": g, "market_id": m,
+              "province": province_code(a) if a else None} for i, g, m, a in rows],
+            ARCHIVE_WITH_PROVINCE)
+
     def _estimates(self) -> pa.Table:
-        rows = self.session.execute(select(
-            MarketVolumeEstimate.market_id, MarketVolumeEstimate.carrier,
-            MarketVolumeEstimate.valid_from, MarketVolumeEstimate.daily_volume,
-        )).all()
-        names = ("market_id", "carrier", "valid_from", "daily_volume")
-        return pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in rows],
-                                    share.ESTIMATES)
+        return self._estimate_table
 
     def _targets(self) -> pa.Table:
-        rows = self.session.scalars(select(Target)).all()
-        return pa.Table.from_pylist([
-            {"scope_type": t.scope_type.value, "scope_id": t.scope_id, "month": t.month,
-             "volume": t.volume, "revenue": t.revenue, "new_customers": t.new_customers}
-            for t in rows], plan.TARGETS)
-
-    def _archive(self) -> list[Customer]:
-        return self.session.scalars(select(Customer)).all()
+        return self._target_table
 
     # -- KPIs ---------------------------------------------------------------------------------
     def volume(self, by: str, period: str, start: dt.date, end: dt.date) -> list[dict]:
@@ -114,23 +137,26 @@ class OperatingPicture:
     def customers(self, by: str, start: dt.date, end: dt.date) -> list[dict]:
         return records(customer_kpis.customer_counts(self.frame, by, start, end, self.rules))
 
+    def development_rate(self, as_of: dt.date) -> list[dict]:
+        archive = self._archive_table.select(customer_kpis.ARCHIVE.names)
+        return records(customer_kpis.development_rate(self.frame, archive, as_of, self.rules))
+
+    def network(self, by: str, start: dt.date, end: dt.date) -> list[dict]:
+        return records(network.in_province_and_lines(self.frame, by, start, end))
+
     def plan(self, scope_type: str, as_of: dt.date) -> list[dict]:
         return records(plan.plan_progress(self.frame, self._targets(), scope_type, as_of,
                                           self.rules))
 
     def tiers(self, as_of: dt.date) -> list[dict]:
-        archive = pa.Table.from_pylist(
-            [{"customer_id": c.id, "province": province_code(c.adcode) if c.adcode else None}
-             for c in self._archive()], tiers.PROVINCES)
+        archive = self._archive_table.select(tiers.PROVINCES.names)
         return records(tiers.customer_tiers(self.frame, archive, as_of, self.rules))
 
     def grids(self, as_of: dt.date) -> list[dict]:
         """The grid KPI table (网格考核): plan, month-to-date volume and progress, in-province
         and dedicated-line figures, active and activated customers, development rate."""
         month = as_of.replace(day=1)
-        archive = pa.Table.from_pylist(
-            [{"customer_id": c.id, "grid_id": c.grid_id, "market_id": c.market_id}
-             for c in self._archive()], customer_kpis.ARCHIVE)
+        archive = self._archive_table.select(customer_kpis.ARCHIVE.names)
         progress = plan.plan_progress(self.frame, self._targets(), "grid", as_of, self.rules)
         net = network.in_province_and_lines(self.frame, "grid", month, as_of)
         people = customer_kpis.customer_counts(self.frame, "grid", month, as_of, self.rules)

@@ -14,6 +14,7 @@ from jiqun.config import get_settings
 from jiqun.demo.build import DemoSummary, build_demo
 from jiqun.demo.places import DEMO_PASSWORD
 from jiqun.demo.scale import SCALES
+from jiqun.planning.params import write_planning_params
 from jiqun.store import Store
 
 app = typer.Typer(no_args_is_help=True)
@@ -43,6 +44,7 @@ def build(
     summary = build_demo(store, settings.lake_path, scale=scale, seed=seed,
                          until=_parse_day(until), progress=True)
     write_demo_rules(settings.rules_file, summary.volume_factor)
+    write_planning_params(settings.planning_file, summary.volume_factor)
     print_summary(summary)
 
 

@@ -16,11 +16,12 @@ recomputed for exactly the months an append touched and replaced atomically.
 from __future__ import annotations
 
 import os
+import shutil
+import uuid
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from jiqun.lake.schemas import WAYBILL_DATASET, WAYBILLS, Dataset
 
@@ -65,34 +66,45 @@ _QUERIES = {
 }
 
 
-def _write_month(con, dataset: Dataset, files: list[Path], folder: Path) -> None:
-    target = folder / f"{dataset.name}.parquet"
-    if not files:
-        target.unlink(missing_ok=True)
-        return
-    source = "read_parquet([" + ", ".join(f"'{f}'" for f in files) + "])"
-    table = con.sql(_QUERIES[dataset].format(source=source) + " ORDER BY ALL").to_arrow_table()
-    tmp = folder / f".{dataset.name}.parquet.tmp"
-    pq.write_table(table.select(dataset.schema.names).cast(dataset.schema), tmp,
-                   compression="zstd")
-    os.replace(tmp, target)
-
-
 def refresh(lake: Path, months: list[str] | tuple[str, ...]) -> None:
     """Recompute both aggregates of each of ``months`` (``YYYY-MM``) from the waybills.
 
-    Called by :func:`jiqun.lake.writer.append` (through its journal) under the write lock.
+    One partitioned query per aggregate writes every month into a staging folder; each month's
+    file then replaces the old one with a rename. Called by :func:`jiqun.lake.writer.append`
+    (through its journal) under the write lock.
     """
+    if not months:
+        return
+    files = [f for m in months
+             for f in sorted((lake / WAYBILL_DATASET.name / f"month={m}").glob("*.parquet"))]
+    staging = lake / "_staging" / uuid.uuid4().hex[:12]
+    staging.mkdir(parents=True)
     con = duckdb.connect()
     try:
-        for month in months:
-            files = sorted((lake / WAYBILL_DATASET.name / f"month={month}").glob("*.parquet"))
-            for dataset in _QUERIES:
-                folder = lake / dataset.name / f"month={month}"
-                folder.mkdir(parents=True, exist_ok=True)
-                _write_month(con, dataset, files, folder)
+        for dataset, query in _QUERIES.items():
+            if files:
+                source = "read_parquet([" + ", ".join(f"'{f}'" for f in files) + "])"
+                con.execute(
+                    f"COPY (SELECT *, strftime(day, '%Y-%m') AS month "
+                    f"FROM ({query.format(source=source)})) TO '{staging / dataset.name}' "
+                    f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (month), "
+                    f"FILENAME_PATTERN '{dataset.name}')"
+                )
+            for month in months:
+                _replace_month(lake, dataset, staging / dataset.name / f"month={month}", month)
     finally:
         con.close()
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _replace_month(lake: Path, dataset: Dataset, staged: Path, month: str) -> None:
+    target = lake / dataset.name / f"month={month}" / f"{dataset.name}.parquet"
+    new = sorted(staged.glob("*.parquet")) if staged.is_dir() else []
+    if not new:
+        target.unlink(missing_ok=True)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(new[0], target)
 
 
 def rebuild(lake: Path) -> None:

@@ -294,6 +294,8 @@ class Customer(Base, OrgScoped, Timestamped, Audited):
     vip_manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     first_shipped_on: Mapped[dt.date | None] = mapped_column(Date)
     archived_on: Mapped[dt.date | None] = mapped_column(Date)
+    at_risk_since: Mapped[dt.date | None] = mapped_column(Date)  # 预警: volume falling
+    owned_since: Mapped[dt.date | None] = mapped_column(Date)  # the pool (公海) clock starts here
 
     market: Mapped[Market | None] = relationship()
     grid: Mapped[Grid | None] = relationship()
@@ -327,6 +329,22 @@ class Visit(Base, OrgScoped, Audited):
     next_step: Mapped[str | None] = mapped_column(String(255))
     next_visit_on: Mapped[dt.date | None] = mapped_column(Date)
     notes: Mapped[str | None] = mapped_column(Text)
+    competitor: Mapped[str | None] = mapped_column(String(32))  # the carrier heard of
+    competitor_price: Mapped[float | None] = mapped_column(Float)  # its first-kg price, yuan
+
+
+class StageChange(Base, OrgScoped, Audited):
+    """One change of a customer's lifecycle stage (阶段变更): from, to, when, who and why."""
+
+    __tablename__ = "stage_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    from_stage: Mapped[LifecycleStage | None] = mapped_column(_enum(LifecycleStage))
+    to_stage: Mapped[LifecycleStage] = mapped_column(_enum(LifecycleStage))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: a system rule
+    reason: Mapped[str] = mapped_column(String(32))  # first_waybills / silent / visit_signed / …
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
 
 
 class TrialShipment(Base, OrgScoped, Audited):
