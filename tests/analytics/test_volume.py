@@ -110,3 +110,20 @@ def test_team_and_person_come_from_the_store_dimensions(daily, run):
     for person in (7, 8, 9):
         assert people.get(person, 0) == sum(
             r["parcels"] for r in rows if owner_of[r["customer_id"]] == person)
+
+
+def test_a_grid_redrawn_mid_month_keeps_each_day_with_the_grid_that_served_it(run):
+    from tests.analytics.fixtures import frame_of
+
+    # customer 1 moves from grid 10 to grid 11 on 16 March (the redraw); volumes stay where
+    # they were shipped, and the customer counts once, in its current grid.
+    frame = frame_of([{"day": dt.date(2026, 3, d), "customer_id": 1, "grid_id": 10 if d < 16 else 11,
+                       "parcels": 10} for d in range(1, 32)])
+    got = run(volume(frame, "grid", "month", dt.date(2026, 3, 1), dt.date(2026, 3, 31)))
+    assert got.set_index("grid_id").parcels.to_dict() == {10: 150, 11: 160}
+    from jiqun.analytics.customers import customer_counts
+    from jiqun.analytics.rules import KpiRules
+
+    counts = run(customer_counts(frame, "grid", dt.date(2026, 3, 1), dt.date(2026, 3, 31),
+                                 KpiRules()))
+    assert counts.set_index("grid_id").active_customers.to_dict() == {11: 1}

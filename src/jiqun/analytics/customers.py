@@ -33,7 +33,8 @@ def customer_status(frame: Table, start: dt.date, end: dt.date, rules: KpiRules)
     ``new_effective_daily_parcels`` a day from activation to ``end``) and ``churned`` (fell silent
     for ``active_days`` within the period), with the market/grid/team/owner of its last day."""
     days = customer_days(between(frame, end - dt.timedelta(days=800), end))
-    w = ibis.window(group_by="customer_id", order_by="day")
+    # LAG ignores the frame, but the default one (… UNBOUNDED FOLLOWING) costs time: bound it.
+    w = ibis.window(group_by="customer_id", order_by="day", preceding=None, following=0)
     days = days.mutate(prev_day=days.day.lag().over(w))
     gap = days.day.epoch_days() - days.prev_day.epoch_days()
     days = days.mutate(is_start=days.prev_day.isnull() | (gap >= rules.silent_days))

@@ -51,11 +51,11 @@ def volume(frame: Table, by: Dimension, period: Period, start: dt.date, end: dt.
     out = current.left_join(
         prev,
         (current.key == prev.key) & ((current.period - _PREVIOUS[period]).cast("date") == prev.prev_period),
-    ).drop("key_right", "prev_period")
+    ).select(*current.columns, "parcels_prev", "revenue_prev")
     out = out.left_join(
         last,
         (out.key == last.key) & ((out.period - _LAST_YEAR[period]).cast("date") == last.ly_period),
-    ).drop("key_right", "ly_period")
+    ).select(*out.columns, "parcels_ly", "revenue_ly")
     out = out.mutate(
         parcels_prev=out.parcels_prev.fill_null(0),
         revenue_prev=out.revenue_prev.fill_null(0.0),

@@ -1,0 +1,434 @@
+"""Dedicated lines 专线 (N2, N4): which lanes pay for a point-to-point truck, when, and by how much.
+
+For each lane — an origin (market or outlet) × a destination city, express (特快) and parcel
+(快包) mixed on one line — the planner compares the hub route (every parcel pays sorting and a
+share of the trunk trucks, by zone) with a dedicated truck (a cost per trip, parcels pay only
+bagging and destination sorting):
+
+* break-even daily volume (够量直运标准) = trip cost / saving per parcel, when one truck holds it;
+* each day of the trailing year: the best number of trucks and its saving; days above break-even;
+* the decision with the biggest yearly saving: open all year, open in the peak windows only,
+  or not yet;
+* hours saved: the hub route's dwell and detour against the direct drive.
+
+Neighbouring origins that cannot fill a truck alone may share one through a consolidation point
+(拼线): a fixed-charge network design MIP per destination (:func:`pool_lines`), solved exactly by
+:func:`jiqun.planning.location.solve_fixed_charge_flow`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jiqun.geo import division, haversine_km, zone_of
+from jiqun.lake import lanes
+from jiqun.planning.flows import ORIGIN_COLUMN, Origin, OriginKind, PeakWindow, origins, \
+    scope_peak_windows
+from jiqun.planning.location import FixedChargeFlowProblem, SolveOptions, solve_fixed_charge_flow
+from jiqun.planning.params import PlanningParams, TruckType
+from jiqun.store.models import DedicatedLine, Facility, FacilityKind, LineStatus
+from jiqun.store.scope import Scope
+
+OPEN_ALL_YEAR = "open_all_year"  # 全年开通
+PEAK_ONLY = "peak_only"  # 旺季开通
+NOT_YET = "not_yet"  # 暂不开通
+
+
+# --- the economics of one truck on one lane -------------------------------------------------
+
+def trip_cost(truck: TruckType, road_km: float, params: PlanningParams) -> float:
+    """Cost of one trip (单趟成本): fixed cost, the loaded leg, the part of the return leg that
+    no return load pays for, and a second driver on long legs."""
+    legs = 1.0 + (1.0 - params.backhaul_share)
+    second = params.second_driver_cost_per_trip if road_km > params.second_driver_above_km else 0
+    return truck.fixed_cost_per_trip + truck.cost_per_km * road_km * legs + second
+
+
+def saving_per_parcel(zone: str, params: PlanningParams) -> float:
+    """What a parcel saves on the line: its hub route cost less the line's own handling."""
+    return params.zone_cost(zone) - params.direct_handling_per_parcel
+
+
+def break_even_volume(cost_per_trip: float, unit_saving: float, capacity: float) -> float:
+    """Daily parcels at which one truck pays for itself (盈亏平衡日均量); infinite when even a
+    full truck does not."""
+    if unit_saving <= 0 or capacity * unit_saving < cost_per_trip:
+        return math.inf
+    return cost_per_trip / unit_saving
+
+
+def day_saving(volume: np.ndarray, capacity: float, unit_saving: float, cost_per_trip: float,
+               at_least_one: bool = True) -> np.ndarray:
+    """Saving of each day with the best number of trucks: every full truck, plus one for the
+    remainder when it pays; parcels left over go by the hub route. A line that runs that day
+    (``at_least_one``) sends one truck even when it loses money."""
+    volume = np.asarray(volume, dtype=np.float64)
+    full = np.floor(volume / capacity)
+    rest = volume - full * capacity
+    saving = full * (capacity * unit_saving - cost_per_trip) + np.maximum(
+        0.0, rest * unit_saving - cost_per_trip)
+    if at_least_one:
+        saving = np.where(full >= 1, saving, volume * unit_saving - cost_per_trip)
+    return saving
+
+
+def transit_hours(road_km: float, params: PlanningParams) -> tuple[float, float]:
+    """(via hub, direct) hours from pickup to the destination centre (时效)."""
+    via_hub = params.hub_dwell_hours + road_km * params.hub_detour_factor / params.truck_speed_kmh
+    direct = params.direct_dwell_hours + road_km / params.truck_speed_kmh
+    return via_hub, direct
+
+
+# --- lanes ----------------------------------------------------------------------------------
+
+@dataclass
+class LaneProposal:
+    """A lane's economics and the planner's decision, in the numbers a manager checks."""
+
+    origin_id: int
+    origin: str
+    origin_kind: str
+    dest_code: str
+    dest: str
+    zone: str
+    road_km: float
+    truck: str
+    capacity: float  # parcels per trip for this lane's goods
+    trip_cost: float
+    unit_saving: float
+    break_even: float  # parcels a day
+    mean_daily: float
+    express_share: float  # 特快 in the mix (N4)
+    days: int
+    days_above: int
+    peak_days: int
+    peak_days_above: int
+    saving_all_year: float
+    saving_peak_only: float
+    decision: str
+    saving_per_year: float
+    hours_via_hub: float
+    hours_direct: float
+    hours_saved: float
+    existing_line: str | None = None
+    origin_lon: float | None = None
+    origin_lat: float | None = None
+    dest_lon: float | None = None
+    dest_lat: float | None = None
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def proposed(self) -> bool:
+        return self.decision != NOT_YET
+
+    def as_row(self) -> dict:
+        row = asdict(self)
+        row.pop("reasons")
+        for key in ("origin_lon", "origin_lat", "dest_lon", "dest_lat"):
+            row.pop(key)
+        row["break_even"] = None if math.isinf(self.break_even) else round(self.break_even, 2)
+        for key in ("road_km", "capacity", "trip_cost", "unit_saving", "mean_daily",
+                    "saving_all_year", "saving_peak_only", "saving_per_year", "hours_via_hub",
+                    "hours_direct", "hours_saved", "express_share"):
+            row[key] = round(row[key], 3 if key in ("unit_saving", "express_share") else 2)
+        return row
+
+    def proposal_json(self) -> dict:
+        """What accepting the proposal records on the :class:`DedicatedLine` (JSON-safe)."""
+        row = self.as_row()
+        row["reasons"] = list(self.reasons)
+        return row
+
+
+def lane_days(con, lake: Path, scope: Scope | None, by: OriginKind,
+              end: dt.date, days: int) -> pd.DataFrame:
+    """Parcels, weight and express parcels per day × origin × destination city."""
+    t = lanes(con, lake, scope)
+    start = end - dt.timedelta(days=days - 1)
+    t = t.filter((t.day >= start) & (t.day <= end) & t[ORIGIN_COLUMN[by]].notnull()
+                 & t.dest_city.notnull())
+    g = t.group_by([t.day, t[ORIGIN_COLUMN[by]].name("origin_id"), t.dest_city]).aggregate(
+        parcels=t.parcels.sum().cast("int64"), weight_kg=t.weight_kg.sum(),
+        express=t.parcels.sum(where=t["product"] == "express").cast("int64"))
+    df = g.to_pyarrow().to_pandas()
+    df["express"] = df["express"].fillna(0)
+    return df
+
+
+def _best_truck(params: PlanningParams, mean_kg: float, density: float, km: float,
+                zone: str):
+    """Each truck's (capacity, trip cost, break-even) for the lane; the caller picks."""
+    u = saving_per_parcel(zone, params)
+    for truck in params.trucks:
+        cap = truck.capacity_parcels(mean_kg, density, params.fill_rate, params.min_parcel_m3)
+        cost = trip_cost(truck, km, params)
+        yield truck, cap, cost, u, break_even_volume(cost, u, cap)
+
+
+def evaluate_lane(origin: Origin, dest_code: str, daily: np.ndarray, day_index: pd.DatetimeIndex,
+                  mean_kg: float, express_share: float, peaks: list[PeakWindow],
+                  params: PlanningParams) -> LaneProposal:
+    """Economics and decision of one lane from its parcels on every day of the year."""
+    dest = division(dest_code)
+    km = float(haversine_km(origin.lon, origin.lat, dest.lon, dest.lat)) * params.detour_factor
+    zone = zone_of(origin.adcode or "", dest_code).value if origin.adcode else "far"
+    in_peak = np.array([any(w.contains(d.date()) for w in peaks) for d in day_index], bool)
+    best = None
+    for truck, cap, cost, u, be in _best_truck(
+            params, mean_kg, params.density(origin.industry), km, zone):
+        every_day = day_saving(daily, cap, u, cost)
+        all_year = float(every_day.sum())
+        peak_only = float(every_day[in_peak].sum())
+        value = max(all_year, peak_only, 0.0)
+        key = (value, -be)
+        if best is None or key > best[0]:
+            best = (key, truck, cap, cost, u, be, all_year, peak_only)
+    _, truck, cap, cost, u, be, all_year, peak_only = best
+    decision, saving = _decide(all_year, peak_only)
+    via_hub, direct = transit_hours(km, params)
+    return LaneProposal(
+        origin_id=origin.id, origin=origin.name, origin_kind=origin.kind, dest_code=dest_code,
+        dest=dest.name, zone=zone, road_km=km, truck=truck.name, capacity=cap, trip_cost=cost,
+        unit_saving=u, break_even=be, mean_daily=float(daily.mean()),
+        express_share=express_share, days=int(daily.size),
+        days_above=int((daily >= be).sum()), peak_days=int(in_peak.sum()),
+        peak_days_above=int((daily[in_peak] >= be).sum()), saving_all_year=all_year,
+        saving_peak_only=peak_only, decision=decision, saving_per_year=saving,
+        hours_via_hub=via_hub, hours_direct=direct, hours_saved=via_hub - direct,
+        origin_lon=origin.lon, origin_lat=origin.lat, dest_lon=dest.lon, dest_lat=dest.lat,
+    )
+
+
+def _decide(all_year: float, peak_only: float) -> tuple[str, float]:
+    """The option with the biggest yearly saving; nothing when neither saves."""
+    if all_year > 0 and all_year >= peak_only:
+        return OPEN_ALL_YEAR, all_year
+    if peak_only > 0:
+        return PEAK_ONLY, peak_only
+    return NOT_YET, 0.0
+
+
+def explain(p: LaneProposal, t=lambda msg, **kw: msg.format(**kw)) -> list[str]:
+    """Why (为什么): the numbers behind the decision, in the reader's language."""
+    be = "∞" if math.isinf(p.break_even) else f"{p.break_even:,.1f}"
+    out = [t("One {truck} trip costs ¥{cost:,.0f} over {km:,.0f} km; each parcel saves "
+             "¥{u:.2f} against the hub route, so the line breaks even at {be} parcels a day.",
+             truck=p.truck, cost=p.trip_cost, km=p.road_km, u=p.unit_saving, be=be),
+           t("The lane averages {mean:,.1f} parcels a day ({express:.0%} express); "
+             "{above} of {days} days reach break-even, {peak_above} of {peak} peak days.",
+             mean=p.mean_daily, express=p.express_share, above=p.days_above, days=p.days,
+             peak_above=p.peak_days_above, peak=p.peak_days)]
+    if p.decision == OPEN_ALL_YEAR:
+        out.append(t("Running every day saves ¥{s:,.0f} a year.", s=p.saving_all_year))
+    elif p.decision == PEAK_ONLY:
+        out.append(t("Running only in the peak windows saves ¥{s:,.0f} a year; all year it "
+                     "would be ¥{a:,.0f}.", s=p.saving_peak_only, a=p.saving_all_year))
+    else:
+        out.append(t("Neither all year (¥{a:,.0f}) nor in the peaks (¥{s:,.0f}) does a line "
+                     "save money yet.", a=p.saving_all_year, s=p.saving_peak_only))
+    out.append(t("Direct: {d:.1f} h instead of {h:.1f} h via the hubs ({saved:.1f} h saved).",
+                 d=p.hours_direct, h=p.hours_via_hub, saved=p.hours_saved))
+    return out
+
+
+def existing_lines(session: Session, kind: OriginKind,
+                   found: dict[int, Origin]) -> dict[tuple[int, str], str]:
+    """(origin id, destination city) → status of a line already in the store."""
+    out: dict[tuple[int, str], str] = {}
+    lines = session.scalars(select(DedicatedLine).where(DedicatedLine.status != LineStatus.CLOSED))
+    by_unit = {o.org_unit_id: o.id for o in found.values()}
+    for line in lines:
+        origin_id = line.origin_market_id if kind == "market" else by_unit.get(line.org_unit_id)
+        if origin_id is not None:
+            out[(origin_id, line.dest_adcode[:4] + "00")] = line.status.value
+    return out
+
+
+@dataclass
+class LinePlan:
+    """Everything ``jiqun plan lines`` and the lines page show."""
+
+    as_of: dt.date | None
+    lanes: list[LaneProposal]
+    pools: list[PooledLine]
+    peaks: list[PeakWindow]
+
+    @property
+    def proposals(self) -> list[LaneProposal]:
+        return [p for p in self.lanes if p.proposed]
+
+
+def plan_lines(session: Session, con, lake: Path, scope: Scope | None,
+               params: PlanningParams, by: OriginKind = "market", pooling: bool = True,
+               t=None) -> LinePlan:
+    """Evaluate every lane of the trailing year in scope, best saving first, and pool."""
+    from jiqun.planning.flows import data_window
+
+    window = data_window(con, lake, scope)
+    if window is None:
+        return LinePlan(None, [], [], [])
+    end = window[1]
+    days = min(params.days_per_year, (end - window[0]).days + 1)
+    df = lane_days(con, lake, scope, by, end, days)
+    peaks = scope_peak_windows(con, lake, scope, params)
+    found = origins(session, by)
+    existing = existing_lines(session, by, found)
+    day_index = pd.date_range(end - dt.timedelta(days=days - 1), end, freq="D")
+    proposals = []
+    for (origin_id, dest), g in df.groupby(["origin_id", "dest_city"]):
+        origin = found.get(int(origin_id))
+        if origin is None or origin.lon is None or division(dest) is None:
+            continue
+        parcels = g.set_index(pd.to_datetime(g["day"]))["parcels"].reindex(day_index,
+                                                                            fill_value=0)
+        total = float(parcels.sum())
+        if total / days < params.min_lane_daily_parcels:
+            continue
+        p = evaluate_lane(origin, dest, parcels.to_numpy(np.float64), day_index,
+                          float(g["weight_kg"].sum()) / total, float(g["express"].sum()) / total,
+                          peaks, params)
+        p.existing_line = existing.get((p.origin_id, dest))
+        p.reasons = explain(p, t) if t else explain(p)
+        proposals.append(p)
+    proposals.sort(key=lambda p: (-p.saving_per_year, p.break_even, -p.mean_daily))
+    pools = pool_lines(session, proposals, found, params) if pooling else []
+    return LinePlan(end, proposals, pools, peaks)
+
+
+# --- pooling 拼线 ----------------------------------------------------------------------------
+
+@dataclass
+class PooledLine:
+    """A line from a consolidation point fed by several origins that cannot fill it alone."""
+
+    dest_code: str
+    dest: str
+    point: str
+    point_lon: float
+    point_lat: float
+    members: list[str]
+    parcels_per_day: float
+    trucks_per_day: int
+    cost_per_day: float
+    hub_cost_per_day: float
+    saving_per_year: float
+    bound: float
+    gap: float
+    status: str
+
+    def as_row(self) -> dict:
+        row = asdict(self)
+        row["members"] = " + ".join(self.members)
+        for key in ("parcels_per_day", "cost_per_day", "hub_cost_per_day", "saving_per_year",
+                    "bound", "point_lon", "point_lat"):
+            row[key] = round(row[key], 2)
+        row["gap"] = round(self.gap, 6)
+        return row
+
+
+@dataclass(frozen=True)
+class _Point:
+    name: str
+    lon: float
+    lat: float
+
+
+def pool_lines(session: Session, lanes_: list[LaneProposal], found: dict[int, Origin],
+               params: PlanningParams) -> list[PooledLine]:
+    """Per destination, the fixed-charge network design over origins that do not open a line
+    of their own, their neighbours' sites and the consolidation centres in scope."""
+    centres = [_Point(f.name, f.lon, f.lat) for f in session.scalars(
+        select(Facility).where(Facility.kind == FacilityKind.CONSOLIDATION_CENTRE))
+        if f.lon is not None]
+    by_dest: dict[str, list[LaneProposal]] = {}
+    for p in lanes_:
+        by_dest.setdefault(p.dest_code, []).append(p)
+    pooled = []
+    for dest, group in by_dest.items():
+        small = [p for p in group if p.decision == NOT_YET]
+        if len(small) < 2:
+            continue
+        pooled.extend(_pool_destination(dest, small, centres, params))
+    pooled.sort(key=lambda p: -p.saving_per_year)
+    return pooled
+
+
+def _pool_destination(dest_code: str, members: list[LaneProposal], centres: list[_Point],
+                      params: PlanningParams) -> list[PooledLine]:
+    sites = [_Point(p.origin, p.origin_lon, p.origin_lat) for p in members]
+    points = sites + centres
+    o_lon = np.array([s.lon for s in sites])
+    o_lat = np.array([s.lat for s in sites])
+    feeder_km = haversine_km(o_lon[:, None], o_lat[:, None], np.array([c.lon for c in points]),
+                             np.array([c.lat for c in points])) * params.detour_factor
+    reach = feeder_km <= params.pooling_radius_km
+    useful = [j for j in range(len(points)) if reach[:, j].sum() >= 2]
+    if not useful:
+        return []
+    supply = np.array([p.mean_daily for p in members])
+    dest = division(dest_code)
+    # Nodes: origins 0..n-1, points n..n+k-1, the hub route H, the destination D.
+    n, k = len(members), len(useful)
+    hub, sink = n + k, n + k + 1
+    tail, head, fixed, unit, cap = [], [], [], [], []
+
+    def arc(a, b, f, u, c):
+        tail.append(a), head.append(b), fixed.append(f), unit.append(u), cap.append(c)
+
+    total = float(supply.sum())
+    for i, p in enumerate(members):
+        arc(i, hub, 0.0, params.zone_cost(p.zone), total)
+    for jj, j in enumerate(useful):
+        for i in np.flatnonzero(reach[:, j]):
+            own = j < n and j == i
+            arc(i, n + jj, 0.0 if own else params.feeder_fixed_per_day,
+                params.feeder_cost_per_parcel_km * feeder_km[i, j], total)
+    arc(hub, sink, 0.0, 0.0, total)
+    line_arcs: dict[int, tuple[int, list[int]]] = {}
+    for jj, j in enumerate(useful):
+        pt = points[j]
+        km = float(haversine_km(pt.lon, pt.lat, dest.lon, dest.lat)) * params.detour_factor
+        truck = max(params.trucks, key=lambda t: t.payload_kg)
+        capacity = min(p.capacity for p in members)  # the bulkiest goods set the truck's fill
+        cost = trip_cost(truck, km, params)
+        trucks = max(1, math.ceil(total / capacity))
+        ids = []
+        for _ in range(trucks):
+            ids.append(len(tail))
+            arc(n + jj, sink, cost, params.direct_handling_per_parcel, capacity)
+        line_arcs[jj] = (j, ids)
+    demand = np.zeros(n + k + 2)
+    demand[:n] = -supply
+    demand[sink] = total
+    problem = FixedChargeFlowProblem(demand, np.array(tail), np.array(head), np.array(fixed),
+                                     np.array(unit), np.array(cap, dtype=np.float64))
+    result = solve_fixed_charge_flow(problem, SolveOptions(time_limit=params.solver_time_limit))
+    if not math.isfinite(result.objective):
+        return []
+    flows = result.shares[0]
+    hub_cost = float(sum(params.zone_cost(p.zone) * v for p, v in zip(members, supply)))
+    if hub_cost - result.objective <= 1e-9:
+        return []
+    out = []
+    for jj, (j, ids) in line_arcs.items():
+        used = [a for a in ids if flows[a] > 1e-9]
+        if not used:
+            continue
+        fed = [members[int(tail[a])].origin for a in range(len(tail))
+               if head[a] == n + jj and flows[a] > 1e-9]
+        out.append(PooledLine(
+            dest_code=dest_code, dest=dest.name, point=points[j].name, point_lon=points[j].lon,
+            point_lat=points[j].lat, members=fed, parcels_per_day=float(flows[used].sum()),
+            trucks_per_day=len(used), cost_per_day=float(result.objective),
+            hub_cost_per_day=hub_cost,
+            saving_per_year=(hub_cost - float(result.objective)) * params.days_per_year,
+            bound=float(result.bound), gap=float(result.gap), status=str(result.status)))
+    return out

@@ -1,0 +1,179 @@
+"""The pool (公海) of unowned prospects.
+
+A prospect (archived, nurturing or on trial) that nobody followed up for ``pool_days`` returns to
+the pool: its owner is cleared, so another marketer can claim it. Before that, reminders go to
+the owner (``owner_reminder_days`` before the return) and to the owner's manager
+(``manager_reminder_days`` before). The clock starts at the latest of: the last visit, the day the
+owner took the prospect (``owned_since``) and the day it was archived.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from jiqun.sales.lifecycle import PROSPECTS
+from jiqun.sales.rules import SalesRules
+from jiqun.store.models import Customer, Grid, OrgUnit, Role, User, Visit
+
+# Who is the manager of an owner, nearest org unit first (the grid's manager comes before).
+MANAGER_ROLES = (Role.DEPARTMENT_HEAD, Role.COUNTY_MANAGER, Role.CITY_MANAGER)
+
+RETURN = "return"  # back to the pool now
+REMIND_OWNER = "remind_owner"
+REMIND_MANAGER = "remind_manager"
+WATCH = "watch"  # nothing to do yet
+
+
+@dataclass(frozen=True)
+class PoolEntry:
+    """One owned prospect and where it stands on the pool clock."""
+
+    customer_id: int
+    code: str
+    name: str
+    stage: str
+    owner_id: int
+    owner_name: str | None
+    manager_id: int | None
+    manager_name: str | None
+    last_follow_up: dt.date
+    days_silent: int
+    days_left: int  # until it returns to the pool (≤ 0: due now)
+    action: str  # return / remind_manager / remind_owner / watch
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A reminder to one person about one prospect about to return to the pool."""
+
+    to_user_id: int
+    to_name: str | None
+    as_role: str  # owner / manager
+    customer_id: int
+    code: str
+    name: str
+    days_left: int
+
+
+def action_for(days_left: int, rules: SalesRules) -> str:
+    """What the clock calls for: return, reminders (manager's and owner's), or nothing."""
+    if days_left <= 0:
+        return RETURN
+    if days_left <= rules.owner_reminder_days:
+        return REMIND_OWNER  # the owner's own, last warning (the manager was told before)
+    if days_left <= rules.manager_reminder_days:
+        return REMIND_MANAGER
+    return WATCH
+
+
+def _last_visits(session: Session) -> dict[int, dt.date]:
+    rows = session.execute(
+        select(Visit.customer_id, func.max(Visit.visited_at)).group_by(Visit.customer_id)
+    ).all()
+    return {cid: at.date() for cid, at in rows}
+
+
+class Managers:
+    """The manager of a customer's owner: the grid's manager, else the nearest department head,
+    county or city manager above the customer's org unit (never the owner themself)."""
+
+    def __init__(self, session: Session):
+        self.paths = dict(session.execute(select(OrgUnit.id, OrgUnit.path)).all())
+        self.grid_manager = dict(session.execute(select(Grid.id, Grid.manager_id)).all())
+        self.by_unit: dict[int, list[int]] = {}
+        query = select(User.id, User.org_unit_id, User.role).where(
+            User.active.is_(True), User.role.in_(MANAGER_ROLES)).order_by(User.id)
+        for uid, unit, role in session.execute(query):
+            self.by_unit.setdefault(unit, []).append((MANAGER_ROLES.index(role), uid))
+
+    def of(self, customer: Customer) -> int | None:
+        manager = self.grid_manager.get(customer.grid_id)
+        if manager is not None and manager != customer.owner_id:
+            return manager
+        path = self.paths.get(customer.org_unit_id, "")
+        for unit in reversed([int(i) for i in path.strip("/").split("/") if i]):
+            found = sorted(u for u in self.by_unit.get(unit, []) if u[1] != customer.owner_id)
+            if found:
+                return found[0][1]
+        return None
+
+
+def pool_clock(session: Session, today: dt.date, rules: SalesRules | None = None
+               ) -> list[PoolEntry]:
+    """Every owned prospect in scope on the pool clock, the most urgent first."""
+    rules = rules or SalesRules.configured()
+    last_visit = _last_visits(session)
+    managers = Managers(session)
+    prospects = list(session.scalars(select(Customer).where(
+        Customer.owner_id.is_not(None), Customer.lifecycle_stage.in_(PROSPECTS))))
+    people = {p.owner_id for p in prospects}
+    entries = []
+    for c in prospects:
+        manager = managers.of(c)
+        if manager is not None:
+            people.add(manager)
+        starts = [d for d in (last_visit.get(c.id), c.owned_since, c.archived_on,
+                              c.created_at.date() if c.created_at else None) if d is not None]
+        last = max(starts) if starts else today
+        silent = (today - last).days
+        left = rules.pool_days - silent
+        entries.append((c, manager, last, silent, left))
+    names = dict(session.execute(
+        select(User.id, User.display_name).where(User.id.in_(people))).all()) if people else {}
+    out = [
+        PoolEntry(c.id, c.code, c.name, c.lifecycle_stage.value, c.owner_id,
+                  names.get(c.owner_id), manager, names.get(manager), last, silent, left,
+                  action_for(left, rules))
+        for c, manager, last, silent, left in entries
+    ]
+    return sorted(out, key=lambda e: (e.days_left, e.code))
+
+
+def reminders(entries: list[PoolEntry], rules: SalesRules | None = None) -> list[Reminder]:
+    """Reminders of the day: the manager from ``manager_reminder_days`` before the return on,
+    the owner from ``owner_reminder_days`` before (both until it returns)."""
+    rules = rules or SalesRules.configured()
+    out = []
+    for e in entries:
+        if 0 < e.days_left <= rules.manager_reminder_days and e.manager_id is not None:
+            out.append(Reminder(e.manager_id, e.manager_name, "manager", e.customer_id, e.code,
+                                e.name, e.days_left))
+        if 0 < e.days_left <= rules.owner_reminder_days:
+            out.append(Reminder(e.owner_id, e.owner_name, "owner", e.customer_id, e.code,
+                                e.name, e.days_left))
+    return out
+
+
+def return_to_pool(session: Session, entries: list[PoolEntry]) -> int:
+    """Clear the owner of every entry that is due (audited); returns how many returned."""
+    due = [e.customer_id for e in entries if e.action == RETURN]
+    for customer in session.scalars(select(Customer).where(Customer.id.in_(due))):
+        customer.owner_id = None
+        customer.owned_since = None
+    session.flush()
+    return len(due)
+
+
+def pool_customers(session: Session, limit: int = 200) -> list[Customer]:
+    """Unowned prospects in scope (公海), the biggest potential first."""
+    return list(session.scalars(
+        select(Customer).where(Customer.owner_id.is_(None),
+                               Customer.lifecycle_stage.in_(PROSPECTS))
+        .order_by(Customer.est_daily_volume.desc().nulls_last(), Customer.code).limit(limit)
+    ))
+
+
+def claim(session: Session, customer_id: int, user_id: int, today: dt.date) -> Customer | None:
+    """The user takes an unowned prospect from the pool; ``None`` when it is not in the pool
+    (owned meanwhile, not a prospect, or outside the scope)."""
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.owner_id is not None or \
+            customer.lifecycle_stage not in PROSPECTS:
+        return None
+    customer.owner_id, customer.owned_since = user_id, today
+    session.flush()
+    return customer
