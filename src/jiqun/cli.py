@@ -47,6 +47,9 @@ def _register_subcommands() -> None:
     app.add_typer(tiers_app, name="tiers", help="Apply customer tiers and their owners.")
     from jiqun.reports.cli import app as report_app
     app.add_typer(report_app, name="report", help="Daily figures and the weekly bulletin.")
+    from jiqun.planning.cli import flows_app, plan_app
+    app.add_typer(plan_app, name="plan", help="Plan dedicated lines and consolidation centres.")
+    app.add_typer(flows_app, name="flows", help="Flows by origin and destination.")
     from jiqun.sales.cli import app as sales_app
     app.add_typer(sales_app, name="sales", help="Customer development: lifecycle, visits, funnel, pool.")
 

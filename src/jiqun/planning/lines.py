@@ -173,14 +173,26 @@ def _best_truck(params: PlanningParams, mean_kg: float, density: float, km: floa
         yield truck, cap, cost, u, break_even_volume(cost, u, cap)
 
 
-def evaluate_lane(origin: Origin, dest_code: str, daily: np.ndarray, day_index: pd.DatetimeIndex,
-                  mean_kg: float, express_share: float, peaks: list[PeakWindow],
-                  params: PlanningParams) -> LaneProposal:
-    """Economics and decision of one lane from its parcels on every day of the year."""
+def lane_road_km(origin: Origin, dest_code: str, params: PlanningParams) -> float:
     dest = division(dest_code)
-    km = float(haversine_km(origin.lon, origin.lat, dest.lon, dest.lat)) * params.detour_factor
+    return float(haversine_km(origin.lon, origin.lat, dest.lon, dest.lat)) * params.detour_factor
+
+
+def peak_mask(day_index: pd.DatetimeIndex, peaks: list[PeakWindow]) -> np.ndarray:
+    days = day_index.date
+    mask = np.zeros(len(days), bool)
+    for w in peaks:
+        mask |= (days >= w.start) & (days <= w.end)
+    return mask
+
+
+def evaluate_lane(origin: Origin, dest_code: str, daily: np.ndarray, in_peak: np.ndarray,
+                  mean_kg: float, express_share: float, params: PlanningParams) -> LaneProposal:
+    """Economics and decision of one lane from its parcels on every day of the year
+    (``in_peak`` marks the days inside a peak window)."""
+    dest = division(dest_code)
+    km = lane_road_km(origin, dest_code, params)
     zone = zone_of(origin.adcode or "", dest_code).value if origin.adcode else "far"
-    in_peak = np.array([any(w.contains(d.date()) for w in peaks) for d in day_index], bool)
     best = None
     for truck, cap, cost, u, be in _best_truck(
             params, mean_kg, params.density(origin.industry), km, zone):
@@ -282,19 +294,22 @@ def plan_lines(session: Session, con, lake: Path, scope: Scope | None,
     found = origins(session, by)
     existing = existing_lines(session, by, found)
     day_index = pd.date_range(end - dt.timedelta(days=days - 1), end, freq="D")
+    in_peak = peak_mask(day_index, peaks)
+    sums = df.groupby(["origin_id", "dest_city"])[["parcels", "weight_kg", "express"]].sum()
+    big = sums[sums["parcels"] >= params.min_lane_daily_parcels * days]
+    df = df.set_index(["origin_id", "dest_city"]).loc[big.index].reset_index()
     proposals = []
     for (origin_id, dest), g in df.groupby(["origin_id", "dest_city"]):
         origin = found.get(int(origin_id))
         if origin is None or origin.lon is None or division(dest) is None:
             continue
-        parcels = g.set_index(pd.to_datetime(g["day"]))["parcels"].reindex(day_index,
-                                                                            fill_value=0)
-        total = float(parcels.sum())
-        if total / days < params.min_lane_daily_parcels:
+        if lane_road_km(origin, dest, params) < params.min_line_km:
             continue
-        p = evaluate_lane(origin, dest, parcels.to_numpy(np.float64), day_index,
-                          float(g["weight_kg"].sum()) / total, float(g["express"].sum()) / total,
-                          peaks, params)
+        daily = np.zeros(days)
+        daily[(pd.to_datetime(g["day"]) - day_index[0]).dt.days.to_numpy()] = g["parcels"]
+        total = float(daily.sum())
+        p = evaluate_lane(origin, dest, daily, in_peak, float(g["weight_kg"].sum()) / total,
+                          float(g["express"].sum()) / total, params)
         p.existing_line = existing.get((p.origin_id, dest))
         p.reasons = explain(p, t) if t else explain(p)
         proposals.append(p)
@@ -343,8 +358,9 @@ class _Point:
 
 def pool_lines(session: Session, lanes_: list[LaneProposal], found: dict[int, Origin],
                params: PlanningParams) -> list[PooledLine]:
-    """Per destination, the fixed-charge network design over origins that do not open a line
-    of their own, their neighbours' sites and the consolidation centres in scope."""
+    """Per destination with a lane too small for a line of its own: the fixed-charge network
+    design over all its origins, their sites and the consolidation centres in scope; the lines
+    fed by two origins or more are the pooled proposals."""
     centres = [_Point(f.name, f.lon, f.lat) for f in session.scalars(
         select(Facility).where(Facility.kind == FacilityKind.CONSOLIDATION_CENTRE))
         if f.lon is not None]
@@ -353,10 +369,11 @@ def pool_lines(session: Session, lanes_: list[LaneProposal], found: dict[int, Or
         by_dest.setdefault(p.dest_code, []).append(p)
     pooled = []
     for dest, group in by_dest.items():
-        small = [p for p in group if p.decision == NOT_YET]
-        if len(small) < 2:
+        # Lanes that open alone take part too: a neighbour may fill their trucks.
+        if len(group) < 2 or all(p.proposed for p in group):
             continue
-        pooled.extend(_pool_destination(dest, small, centres, params))
+        pooled.extend(line for line in _pool_destination(dest, group, centres, params)
+                      if len(line.members) >= 2)
     pooled.sort(key=lambda p: -p.saving_per_year)
     return pooled
 

@@ -119,7 +119,10 @@ class PlanningParams(BaseModel):
         3, description="Peak days at most this far apart form one peak window.")
     peak_min_days: int = Field(2, description="Peak days a window needs at least.")
     min_lane_daily_parcels: float = Field(
-        50.0, description="Lanes with fewer parcels a day on average are not evaluated.")
+        100.0, description="Lanes with fewer parcels a day on average are not evaluated.")
+    min_line_km: float = Field(
+        150.0, description="Lanes shorter than this many road km are left to local sorting "
+        "and delivery: a trunk line is for trunk distances.")
     pooling_radius_km: float = Field(
         80.0, description="Origins at most this far from a consolidation point may pool a "
         "line through it (拼线).")

@@ -146,6 +146,11 @@ def _rows(session: Session, pairs) -> list[VisitRow]:
     ]
 
 
+def visit_row(session: Session, visit: Visit) -> VisitRow:
+    """One visit as a list row."""
+    return _rows(session, [(visit, session.get(Customer, visit.customer_id))])[0]
+
+
 def latest_visits():
     """Each customer's latest visit (a subquery: customer_id, last)."""
     return (select(Visit.customer_id, func.max(Visit.visited_at).label("last"))

@@ -1,0 +1,338 @@
+"""Field sales pages (客户开发): the phone visit form, a marketer's visits, the pool (公海) and
+the funnel (转化漏斗), with their JSON twins under ``/api``.
+
+Every read and write goes through the request's scoped session (``ctx.db``): a customer outside
+the user's subtree is 404, and every change is audited with the user and ``web``/``api``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
+
+from jiqun.sales import funnel as funnel_mod
+from jiqun.sales import pool as pool_mod
+from jiqun.sales import visits as visit_mod
+from jiqun.sales.rules import SalesRules
+from jiqun.store.models import Customer
+from jiqun.web.deps import Context, RequestContext, not_found
+from jiqun.web.templating import render
+
+router = APIRouter()
+
+
+def _rules(request: Request) -> SalesRules:
+    path = request.app.state.settings.rules_file
+    return SalesRules.from_file(path) if path.is_file() else SalesRules()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+# -- schemas of the API -------------------------------------------------------------------------
+class VisitIn(BaseModel):
+    """A visit to log (POST /api/visits)."""
+
+    customer_id: int
+    method: str = Field(description="|".join(visit_mod.METHODS))
+    outcome: str = Field(description="|".join(visit_mod.OUTCOMES))
+    next_step: str | None = None
+    next_visit_on: dt.date | None = None
+    competitor: str | None = None
+    competitor_price: float | None = Field(None, description="First-kg price heard, yuan.")
+    notes: str | None = None
+
+
+class VisitRowOut(BaseModel):
+    id: int
+    customer_id: int
+    customer_code: str
+    customer_name: str
+    stage: str
+    visited_at: dt.datetime
+    method: str
+    outcome: str
+    next_step: str | None
+    next_visit_on: dt.date | None
+    competitor: str | None
+    competitor_price: float | None
+    visitor: str | None
+
+
+class StageChangeOut(BaseModel):
+    from_stage: str | None
+    to_stage: str
+    reason: str
+
+
+class VisitCreatedOut(BaseModel):
+    visit: VisitRowOut
+    stage_change: StageChangeOut | None
+
+
+class PoolEntryOut(BaseModel):
+    customer_id: int
+    code: str
+    name: str
+    stage: str
+    owner_name: str | None
+    manager_name: str | None
+    last_follow_up: dt.date
+    days_silent: int
+    days_left: int
+    action: str
+
+
+class PoolCustomerOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    stage: str
+    est_daily_volume: float | None
+
+
+class PoolOut(BaseModel):
+    pool: list[PoolCustomerOut]
+    clock: list[PoolEntryOut]  # owned prospects due or with a reminder
+
+
+class FunnelStepOut(BaseModel):
+    step: str
+    customers: int
+    share_of_archived: float | None
+    from_previous: float | None
+
+
+class ConversionRowOut(BaseModel):
+    key: str
+    name: str
+    archived: int
+    nurturing: int
+    trial: int
+    cooperating: int
+    upgraded: int
+    conversion: float | None
+
+
+class StageTimeOut(BaseModel):
+    stage: str
+    finished: int
+    mean_days: float | None
+    median_days: float | None
+    still_in: int
+    mean_days_so_far: float | None
+
+
+class FunnelOut(BaseModel):
+    steps: list[FunnelStepOut]
+    by: str
+    groups: list[ConversionRowOut]
+    time_in_stage: list[StageTimeOut]
+
+
+# -- visits -------------------------------------------------------------------------------------
+def _visit_out(row: visit_mod.VisitRow) -> VisitRowOut:
+    return VisitRowOut(**row.__dict__)
+
+
+def _save_visit(ctx: RequestContext, data: visit_mod.VisitInput) -> visit_mod.LoggedVisit:
+    try:
+        logged = visit_mod.log_visit(ctx.db, data, ctx.user.id, _now())
+    except visit_mod.CustomerNotFound:
+        ctx.db.rollback()
+        raise not_found(ctx, "Customer not found") from None
+    ctx.db.commit()
+    return logged
+
+
+def _form_input(form, customer_id: int, today: dt.date) -> visit_mod.VisitInput:
+    """The visit of the phone form: chips for method, outcome, next date and competitor, with
+    free fields beside them (a typed date or competitor wins over the chip)."""
+    def text(name: str) -> str | None:
+        value = form.get(name)
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    next_on = None
+    if text("next_visit_on"):
+        try:
+            next_on = dt.date.fromisoformat(text("next_visit_on"))
+        except ValueError:
+            next_on = dt.date.min  # reported as a date in the past
+    elif (text("next_in_days") or "").isdigit():
+        next_on = today + dt.timedelta(days=int(text("next_in_days")))
+    price = None
+    if text("competitor_price"):
+        try:
+            price = float(text("competitor_price").replace(",", "."))
+        except ValueError:
+            price = -1.0  # reported as out of range
+    return visit_mod.VisitInput(
+        customer_id=customer_id, method=text("method") or "", outcome=text("outcome") or "",
+        next_step=text("next_step") or text("next_step_chip"), next_visit_on=next_on,
+        competitor=text("competitor_other") or text("competitor"), competitor_price=price,
+        notes=text("notes"),
+    )
+
+
+def _customer_or_404(ctx: RequestContext, customer_id: int) -> Customer:
+    customer = ctx.db.get(Customer, customer_id)  # scoped
+    if customer is None:
+        raise not_found(ctx, "Customer not found")
+    return customer
+
+
+def _form_page(request: Request, ctx: RequestContext, customer: Customer, *, errors=None,
+               values=None, status_code: int = 200):
+    recent = visit_mod.visits_of(ctx.db, customer_id=customer.id, limit=3)
+    return render(request, "visit_form.html", {
+        "customer": customer, "recent": recent, "methods": visit_mod.METHODS,
+        "outcomes": visit_mod.OUTCOMES, "competitors": visit_mod.COMPETITORS,
+        "next_in_days": visit_mod.NEXT_IN_DAYS, "errors": errors or {}, "values": values or {},
+    }, status_code=status_code)
+
+
+@router.get("/visits/new", include_in_schema=False)
+def new_visit(request: Request, ctx: Context, customer_id: str | None = None,
+              q: str | None = None):
+    if customer_id and customer_id.isdigit():
+        return _form_page(request, ctx, _customer_or_404(ctx, int(customer_id)))
+    found = visit_mod.find_customers(ctx.db, ctx.user.id, q)
+    return render(request, "visit_pick.html", {"customers": found, "q": q or ""})
+
+
+@router.post("/visits", include_in_schema=False)
+async def create_visit(request: Request, ctx: Context):
+    form = await request.form()
+    raw_id = str(form.get("customer_id") or "")
+    if not raw_id.isdigit():
+        raise HTTPException(400, ctx.t("Invalid request"))
+    customer = _customer_or_404(ctx, int(raw_id))
+    today = dt.date.today()
+    data = _form_input(form, customer.id, today)
+    errors = visit_mod.problems(data, today)
+    if errors:
+        values = {k: v for k, v in form.items() if k != "csrf_token"}
+        return _form_page(request, ctx, customer, errors=errors, values=values, status_code=400)
+    logged = _save_visit(ctx, data)
+    return RedirectResponse(f"/visits?saved={logged.visit.id}", status_code=303)
+
+
+@router.get("/visits", include_in_schema=False)
+def visits_page(request: Request, ctx: Context, saved: str | None = None):
+    today = dt.date.today()
+    mine = visit_mod.my_visits(ctx.db, ctx.user.id, today)
+    rules = _rules(request)
+    reminders = [r for r in pool_mod.reminders(pool_mod.pool_clock(ctx.db, today, rules), rules)
+                 if r.to_user_id == ctx.user.id]
+    return render(request, "visits.html", {
+        "mine": mine, "reminders": reminders, "saved": int(saved) if saved and saved.isdigit()
+        else None, "methods": visit_mod.METHODS, "outcomes": visit_mod.OUTCOMES,
+    })
+
+
+@router.get("/api/visits", response_model=list[VisitRowOut], tags=["sales"])
+def api_visits(
+    ctx: Context,
+    mine: bool = True,
+    customer_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[VisitRowOut]:
+    """Visits in the caller's scope, newest first: the caller's own (``mine``, default) or
+    everyone's, optionally of one customer."""
+    rows = visit_mod.visits_of(ctx.db, user_id=ctx.user.id if mine else None,
+                               customer_id=customer_id, limit=limit)
+    return [_visit_out(r) for r in rows]
+
+
+@router.post("/api/visits", response_model=VisitCreatedOut, status_code=201, tags=["sales"])
+def api_create_visit(ctx: Context, body: VisitIn) -> VisitCreatedOut:
+    """Log a visit (bearer token, or the session with ``X-CSRF-Token``); the outcome moves the
+    customer's stage (interested → nurturing, trial → trial, signed → cooperating)."""
+    data = visit_mod.VisitInput(**body.model_dump())
+    errors = visit_mod.problems(data, dt.date.today())
+    if errors:
+        raise HTTPException(422, {k: ctx.t(v) for k, v in errors.items()})
+    logged = _save_visit(ctx, data)
+    row = visit_mod.visit_row(ctx.db, logged.visit)
+    change = logged.stage_change
+    return VisitCreatedOut(visit=_visit_out(row), stage_change=StageChangeOut(
+        from_stage=change.from_stage.value if change.from_stage else None,
+        to_stage=change.to_stage.value, reason=change.reason) if change else None)
+
+
+# -- pool ---------------------------------------------------------------------------------------
+def _pool(request: Request, ctx: RequestContext) -> tuple[PoolOut, list]:
+    rules = _rules(request)
+    entries = pool_mod.pool_clock(ctx.db, dt.date.today(), rules)
+    pooled = pool_mod.pool_customers(ctx.db)
+    out = PoolOut(
+        pool=[PoolCustomerOut(id=c.id, code=c.code, name=c.name, stage=c.lifecycle_stage.value,
+                              est_daily_volume=c.est_daily_volume) for c in pooled],
+        clock=[PoolEntryOut(**{k: getattr(e, k) for k in PoolEntryOut.model_fields})
+               for e in entries if e.action != pool_mod.WATCH],
+    )
+    return out, pool_mod.reminders(entries, rules)
+
+
+@router.get("/api/pool", response_model=PoolOut, tags=["sales"])
+def api_pool(request: Request, ctx: Context) -> PoolOut:
+    """Unowned prospects (公海) and owned prospects due back to it or with a reminder."""
+    return _pool(request, ctx)[0]
+
+
+@router.get("/pool", include_in_schema=False)
+def pool_page(request: Request, ctx: Context, claimed: str | None = None):
+    data, reminders = _pool(request, ctx)
+    mine = [r for r in reminders if r.to_user_id == ctx.user.id]
+    return render(request, "pool.html", {"data": data, "reminders": mine,
+                                         "claimed": claimed, "rules": _rules(request)})
+
+
+@router.post("/pool/{customer_id}/claim", include_in_schema=False)
+def claim_page(ctx: Context, customer_id: int):
+    customer = pool_mod.claim(ctx.db, customer_id, ctx.user.id, dt.date.today())
+    if customer is None:
+        ctx.db.rollback()
+        raise not_found(ctx, "Customer not found")
+    ctx.db.commit()
+    return RedirectResponse(f"/pool?claimed={customer.code}", status_code=303)
+
+
+# -- funnel -------------------------------------------------------------------------------------
+By = Literal["method", "campaign", "platform", "person"]
+
+
+def funnel_data(ctx: RequestContext, by: str) -> FunnelOut:
+    facts = funnel_mod.load_facts(ctx.db)
+    names = funnel_mod.group_names(ctx.db, by)
+    groups = funnel_mod.conversion_by(facts, by, names)
+    return FunnelOut(
+        steps=[FunnelStepOut(**s) for s in funnel_mod.funnel(facts)],
+        by=by,
+        groups=[ConversionRowOut(**{**g, "key": str(g["key"]), "name": str(g["name"])})
+                for g in groups],
+        time_in_stage=[StageTimeOut(**r) for r in funnel_mod.time_in_stage(
+            funnel_mod.load_spells(ctx.db), dt.datetime.now())],
+    )
+
+
+@router.get("/api/funnel", response_model=FunnelOut, tags=["sales"])
+def api_funnel(ctx: Context, by: By = "method") -> FunnelOut:
+    """The funnel of the caller's scope, conversion by ``by`` and time in stage."""
+    return funnel_data(ctx, by)
+
+
+@router.get("/funnel", include_in_schema=False)
+def funnel_page(request: Request, ctx: Context, by: str = "method"):
+    by = by if by in funnel_mod.BY else "method"
+    data = funnel_data(ctx, by)
+    chart = {"names": [ctx.t(funnel_mod.STEP_LABELS[s.step]) for s in data.steps],
+             "values": [s.customers for s in data.steps]}
+    return render(request, "funnel.html", {"data": data, "chart": chart,
+                                           "step_labels": funnel_mod.STEP_LABELS,
+                                           "methods": visit_mod.METHODS})
