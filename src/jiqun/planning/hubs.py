@@ -145,7 +145,8 @@ def plan_hubs(merchants: Merchants, sites: list[Site], params: PlanningParams, m
     existing = tuple(i for i, s in enumerate(sites) if s.existing)
     opts = SolveOptions(time_limit=params.solver_time_limit,
                         fixed_open=existing if keep_existing and model != "cover" else ())
-    p = p or max(1, len(existing))
+    # Kept centres count among the p: fewer would make the model infeasible.
+    p = max(p or 1, len(opts.fixed_open))
     if model == "cover":
         # Merchants no candidate reaches cannot be covered: reported, left out of the model.
         result = solve_set_covering(CoveringProblem(minutes[reachable], radius), opts)
@@ -198,7 +199,7 @@ def _describe(model, p, radius, result: LocationResult, m: Merchants, sites, min
         })
     centres.sort(key=lambda c: -c["parcels_per_day"])
     points = [{"lon": float(x), "lat": float(y), "parcels": round(float(v), 2),
-               "covered": bool(c)} for x, y, v, c in zip(m.lon, m.lat, m.parcels, covered)]
+               "covered": bool(c)} for x, y, v, c in zip(m.lon, m.lat, m.parcels, covered, strict=False)]
     return HubPlan(model, p, radius, float(result.objective), float(result.bound),
                    float(result.gap), str(result.status), float(result.seconds), centres,
                    int(m.ids.size), float(m.parcels.sum()), float(m.parcels[covered].sum()),

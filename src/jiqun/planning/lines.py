@@ -30,8 +30,14 @@ from sqlalchemy.orm import Session
 
 from jiqun.geo import division, haversine_km, zone_of
 from jiqun.lake import lanes
-from jiqun.planning.flows import ORIGIN_COLUMN, Origin, OriginKind, PeakWindow, origins, \
-    scope_peak_windows
+from jiqun.planning.flows import (
+    ORIGIN_COLUMN,
+    Origin,
+    OriginKind,
+    PeakWindow,
+    origins,
+    scope_peak_windows,
+)
 from jiqun.planning.location import FixedChargeFlowProblem, SolveOptions, solve_fixed_charge_flow
 from jiqun.planning.params import PlanningParams, TruckType
 from jiqun.store.models import DedicatedLine, Facility, FacilityKind, LineStatus
@@ -431,7 +437,7 @@ def _pool_destination(dest_code: str, members: list[LaneProposal], centres: list
     if not math.isfinite(result.objective):
         return []
     flows = result.shares[0]
-    hub_cost = float(sum(params.zone_cost(p.zone) * v for p, v in zip(members, supply)))
+    hub_cost = float(sum(params.zone_cost(p.zone) * v for p, v in zip(members, supply, strict=False)))
     if hub_cost - result.objective <= 1e-9:
         return []
     out = []

@@ -4,7 +4,7 @@ A prospect (archived, nurturing or on trial) that nobody followed up for ``pool_
 the pool: its owner is cleared, so another marketer can claim it. Before that, reminders go to
 the owner (``owner_reminder_days`` before the return) and to the owner's manager
 (``manager_reminder_days`` before). The clock starts at the latest of: the last visit, the day the
-owner took the prospect (``owned_since``) and the day it was archived.
+owner took the prospect (``owned_since``) and the day it was archived (else created).
 """
 
 from __future__ import annotations
@@ -116,8 +116,8 @@ def pool_clock(session: Session, today: dt.date, rules: SalesRules | None = None
         manager = managers.of(c)
         if manager is not None:
             people.add(manager)
-        starts = [d for d in (last_visit.get(c.id), c.owned_since, c.archived_on,
-                              c.created_at.date() if c.created_at else None) if d is not None]
+        archived = c.archived_on or (c.created_at.date() if c.created_at else None)
+        starts = [d for d in (last_visit.get(c.id), c.owned_since, archived) if d is not None]
         last = max(starts) if starts else today
         silent = (today - last).days
         left = rules.pool_days - silent

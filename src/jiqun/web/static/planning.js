@@ -1,0 +1,81 @@
+// Maps of the network planning pages: <div data-plan-map="flows|lines|hubs" id="X"> with its
+// data in <script type="application/json" id="X-data">. The China base map is the locally
+// served vendor/china.js (registered as "china"); lines and points use [lon, lat].
+(function () {
+  "use strict";
+
+  function geo() {
+    return { map: "china", roam: true, zoom: 1.2, center: [112, 32],
+             itemStyle: { areaColor: "#f3f5f4", borderColor: "#b8c2bd" },
+             emphasis: { disabled: true }, label: { show: false } };
+  }
+
+  function flowOption(data) {
+    var max = Math.max.apply(null, data.lines.map(function (l) { return l.value; }).concat([1]));
+    return {
+      animation: false, tooltip: { trigger: "item",
+        formatter: function (p) { return p.data.name + (p.data.value != null ? ": " + p.data.value : ""); } },
+      geo: geo(),
+      series: [
+        { type: "lines", coordinateSystem: "geo", zlevel: 1,
+          data: data.lines.map(function (l) {
+            return { name: l.name, value: l.value, coords: [l.from, l.to],
+                     lineStyle: { width: 1 + 5 * l.value / max,
+                                  color: l.decision === "peak_only" ? "#d68910" : "#0b7a3b" } };
+          }),
+          lineStyle: { opacity: 0.7, curveness: 0.2 } },
+        { type: "scatter", coordinateSystem: "geo", symbolSize: 6, itemStyle: { color: "#c0392b" },
+          data: data.lines.map(function (l) { return { name: l.name, value: l.to }; }) }
+      ]
+    };
+  }
+
+  function hubOption(data) {
+    var centre = data.centres.map(function (c) { return [c.lon, c.lat]; });
+    var lons = data.points.map(function (p) { return p.lon; }).concat(centre.map(function (c) { return c[0]; }));
+    var lats = data.points.map(function (p) { return p.lat; }).concat(centre.map(function (c) { return c[1]; }));
+    var mid = lons.length ? [(Math.min.apply(null, lons) + Math.max.apply(null, lons)) / 2,
+                             (Math.min.apply(null, lats) + Math.max.apply(null, lats)) / 2] : [112, 32];
+    var g = geo(); g.center = mid; g.zoom = 40;
+    // Coverage ring: a circle of radius_km around each chosen centre (1° lat ≈ 111 km).
+    var rings = data.centres.map(function (c) {
+      var pts = [], r = data.radius_km / 111;
+      for (var i = 0; i <= 48; i++) {
+        var a = 2 * Math.PI * i / 48;
+        pts.push([c.lon + r * Math.cos(a) / Math.cos(c.lat * Math.PI / 180), c.lat + r * Math.sin(a)]);
+      }
+      return { coords: pts };
+    });
+    return {
+      animation: false, tooltip: { trigger: "item" }, geo: g,
+      series: [
+        { type: "lines", coordinateSystem: "geo", polyline: true, silent: true, data: rings,
+          lineStyle: { color: "#0b7a3b", width: 1.5, type: "dashed" } },
+        { type: "scatter", coordinateSystem: "geo", symbolSize: 4,
+          data: data.points.map(function (p) {
+            return { value: [p.lon, p.lat, p.parcels], itemStyle: { color: p.covered ? "#5d6d7e" : "#c0392b" } };
+          }) },
+        { type: "scatter", coordinateSystem: "geo", symbol: "diamond", symbolSize: 14,
+          itemStyle: { color: "#0b7a3b" },
+          data: data.centres.map(function (c) { return { name: c.site, value: [c.lon, c.lat, c.parcels_per_day] }; }) }
+      ]
+    };
+  }
+
+  function draw(el) {
+    var source = document.getElementById(el.id + "-data");
+    if (!source || !window.echarts) { return; }
+    var data = JSON.parse(source.textContent);
+    var chart = window.echarts.init(el, null, { renderer: "svg" });
+    chart.setOption(el.dataset.planMap === "hubs" ? hubOption(data) : flowOption(data));
+    window.addEventListener("resize", function () { chart.resize(); });
+    el.dataset.drawn = "true";
+  }
+
+  function drawAll(root) {
+    (root || document).querySelectorAll("[data-plan-map]:not([data-drawn])").forEach(draw);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
+  document.addEventListener("htmx:afterSwap", function (e) { drawAll(e.target); });
+})();
