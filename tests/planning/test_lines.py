@@ -100,3 +100,24 @@ def test_pooling_lets_neighbours_ride_yucheng_trucks():
         assert len(pool.members) >= 2
         assert pool.status == "optimal" and pool.gap <= 1e-6
         assert pool.cost_per_day < pool.hub_cost_per_day
+
+
+def test_every_parameter_is_documented():
+    from pathlib import Path
+
+    from jiqun.planning.params import ZoneCost
+
+    doc = (Path(__file__).resolve().parents[2] / "docs/planning.md").read_text(encoding="utf-8")
+    for model in (PlanningParams, TruckType, ZoneCost):
+        for name in model.model_fields:
+            assert f"`{name}`" in doc, f"{model.__name__}.{name} is not in docs/planning.md"
+
+
+def test_params_round_trip_through_toml_and_scale(tmp_path):
+    params = PlanningParams().scaled(0.01)
+    path = tmp_path / "planning.toml"
+    path.write_text(params.to_toml(), encoding="utf-8")
+    again = PlanningParams.from_file(path)
+    assert again == params
+    assert again.trucks[0].payload_kg == pytest.approx(PlanningParams().trucks[0].payload_kg / 100)
+    assert again.direct_handling_per_parcel == PlanningParams().direct_handling_per_parcel

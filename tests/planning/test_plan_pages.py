@@ -63,9 +63,10 @@ def test_lines_page_and_accept_records_a_draft(client):
         line = s.scalar(select(DedicatedLine).where(DedicatedLine.code.like("P-%-440100")))
         assert line.status.value == "draft" and line.proposal["dest"] == "广州市"
         assert line.proposal["break_even"] > 0 and line.proposal["reasons"]
-        audited = s.scalars(select(AuditEntry).where(AuditEntry.entity_id == str(line.id),
+        audited = s.scalars(select(AuditEntry).where(AuditEntry.entity == "dedicated_lines",
                                                      AuditEntry.source == "web")).all()
-        assert any(a.action == "insert" for a in audited)
+        assert any(a.action == "insert" and a.changes.get("code") == line.code
+                   for a in audited)
 
 
 def test_hubs_page_with_what_if(client):

@@ -13,8 +13,14 @@ from pathlib import Path
 import pytest
 
 from jiqun.store import Store
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, _free_port, _jiqun_command, \
-    _wait_until_up
+from tests.e2e.test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PHONE,
+    _free_port,
+    _jiqun_command,
+    _wait_until_up,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -83,10 +89,8 @@ def test_marketer_logs_a_visit_on_a_phone(site):
         first.tap()  # tap 2: the customer
         page.wait_for_url("**/visits/new?customer_id=*")
         _fits(page)
-        page.get_by_text("地毯式走访").tap()  # taps 3–6: method, outcome, next visit, competitor
-        page.get_by_text("有意向").tap()
-        page.get_by_text("3 天后").tap()
-        page.get_by_text("极兔", exact=True).tap()
+        for chip in ("地毯式走访", "有意向", "3 天后", "极兔"):  # taps 3–6: method, outcome,
+            page.locator("label.chip", has_text=chip).first.tap()  # next visit, competitor
         page.fill("input[name=competitor_price]", "2.3")
         _shoot(page, "phone-visit-form")
         page.tap("[data-testid=save-visit]")  # tap 7: save

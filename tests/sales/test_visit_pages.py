@@ -10,7 +10,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from jiqun.store import Store
-from jiqun.store.models import AuditEntry, Customer, LifecycleStage, StageChange, TrialShipment, Visit
+from jiqun.store.models import (
+    AuditEntry,
+    Customer,
+    LifecycleStage,
+    StageChange,
+    TrialShipment,
+    Visit,
+)
 from jiqun.web.app import create_app
 from tests.web.conftest import bearer, build_world, signed_in
 

@@ -24,6 +24,9 @@ from jiqun.web.templating import render
 
 router = APIRouter()
 
+MODEL_NAMES = {"cover": "Set covering", "mclp": "Maximal covering", "pmedian": "p-median",
+               "cflp": "Capacitated with fixed costs"}
+
 FlowSort = Literal["parcels", "daily_parcels", "revenue", "weight_kg", "origin", "dest"]
 
 
@@ -108,7 +111,7 @@ def hubs_page(request: Request, ctx: Context, model: str = "cover", p: int | Non
     if merchants.ids.size and sites:
         plan = plan_hubs(merchants, sites, params, model, p=p, radius=radius,
                          capacity=capacity)
-    context = {"plan": plan, "models": MODELS, "sites": sites,
+    context = {"plan": plan, "models": MODELS, "model_names": MODEL_NAMES, "sites": sites,
                "form": {"model": model, "p": p or "", "radius": radius or
                         params.cover_radius_minutes, "capacity": capacity or ""},
                "map": {"points": plan.points if plan else [],
