@@ -52,6 +52,10 @@ def _register_subcommands() -> None:
     app.add_typer(flows_app, name="flows", help="Flows by origin and destination.")
     from jiqun.sales.cli import app as sales_app
     app.add_typer(sales_app, name="sales", help="Customer development: lifecycle, visits, funnel, pool.")
+    from jiqun.sales.plan import register_plan_visits
+    register_plan_visits(app)
+    from jiqun.planning.grids_cli import register_grids
+    register_grids(app)
 
 
 _register_subcommands()

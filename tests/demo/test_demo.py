@@ -254,7 +254,7 @@ def test_cli_builds_the_demo(tmp_path, monkeypatch):
                                           "2026-11-26"])
         assert result.exit_code == 0, result.output
         assert "demo-marketer" in result.output and "jiqun-demo" in result.output
-        bad = CliRunner().invoke(app, ["demo", "build", "--scale", "huge"])
+        bad = CliRunner().invoke(app, ["demo", "build", "--scale", "enormous"])
         assert bad.exit_code != 0
     finally:
         get_settings.cache_clear()

@@ -132,3 +132,16 @@ def visits_cmd(
     with store.session(scope=unit_scope, user_id=uid, source="cli") as session:
         rows = visits.visits_of(session, user_id=uid, limit=limit)
     emit([asdict(r) for r in rows], fmt, f"visits of {user}")
+
+
+@app.command("plan")
+def plan_cmd(
+    user: Annotated[str, typer.Option("--user", help="User name of the marketer.")],
+    day: Annotated[dt.datetime | None, typer.Option(
+        "--date", formats=["%Y-%m-%d"], help="Plan day; default today.")] = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """A marketer's daily visit plan (每日走访计划): scored merchants, routed from the outlet."""
+    from jiqun.sales.plan import visits_command
+
+    visits_command(user, day, fmt)

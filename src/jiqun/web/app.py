@@ -20,7 +20,17 @@ from jiqun.config import Settings, get_settings
 from jiqun.i18n import normalise_locale, translator
 from jiqun.store import Store
 from jiqun.web.deps import LoginRequired, make_lake_connections
-from jiqun.web.routes import auth, customers, dashboard, kpi, markets, planning, sales
+from jiqun.web.routes import (
+    auth,
+    customers,
+    dashboard,
+    grids_design,
+    kpi,
+    markets,
+    planning,
+    sales,
+    visit_plan,
+)
 from jiqun.web.security import LoginRateLimit, TokenSigner, csrf_protect
 from jiqun.web.templating import make_templates, render
 
@@ -115,7 +125,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.login_limit = LoginRateLimit()
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, dashboard, markets, customers, kpi, sales, planning):
+    for module in (auth, dashboard, markets, customers, kpi, sales, planning, visit_plan,
+                   grids_design):
         app.include_router(module.router)
     _add_error_handlers(app)
     # Middleware added last runs first: sessions must exist before the locale and routes.

@@ -1,0 +1,547 @@
+"""Daily visit plan (每日走访计划): whom a marketer sees today, in what order, and the route.
+
+Two steps:
+
+1. **Score** (:func:`score_candidates`): the expected value of visiting each candidate — the
+   merchants the marketer owns, those of the grids (责任田) they manage or work in, and the pool
+   prospects (公海) of their grids and outlet. For a prospect: potential daily volume × the
+   conversion probability of :mod:`jiqun.sales.conversion`. For a customer already shipping:
+   its trailing daily volume × a care rate that grows with the days since the last visit (a
+   visit keeps volume, it does not win it), much higher when the customer is at risk (预警).
+   A churned customer is a win-back: potential volume × ``winback_rate``. A follow-up due today
+   or overdue (``Visit.next_visit_on``) multiplies the score by ``1 + follow_up_boost``.
+2. **Route** (:func:`plan_day`, pure): from the outlet and back, within merchant hours and the
+   working-day limit, with a service time per visit and scooter travel times (road km at a town
+   speed). A prize-collecting vehicle routing problem solved with OR-Tools: every stop may be
+   dropped at a penalty equal to its score, so the solver picks the subset and order that
+   maximise collected score − travel time. A greedy insertion heuristic answers when OR-Tools
+   is absent or finds nothing.
+
+The loader (:func:`load_plan`) does the I/O: it reads the candidates through the caller's scoped
+session, the trailing volumes from the lake's ``daily`` aggregate and trains the model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+import tomllib
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import ibis
+import numpy as np
+import typer
+from pydantic import BaseModel, Field
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from jiqun.config import get_settings
+from jiqun.geo import road_km
+from jiqun.lake import daily
+from jiqun.output import Format, emit
+from jiqun.sales import conversion
+from jiqun.sales.visits import latest_visits
+from jiqun.store.models import (
+    Customer,
+    Facility,
+    FacilityKind,
+    Grid,
+    LifecycleStage,
+    OrgUnit,
+    TeamMember,
+    User,
+    Visit,
+)
+from jiqun.store.scope import Scope
+
+SHIPPING = (LifecycleStage.COOPERATING, LifecycleStage.GROWING, LifecycleStage.VIP)
+POINTS = 1000  # the best candidate's score in solver points (OR-Tools works in integers)
+
+
+class PlanRules(BaseModel):
+    """Rules of the daily plan: the ``[sales.plan]`` table of the KPI rules file."""
+
+    day_start: str = Field("08:30", description="Leave the outlet at (HH:MM).")
+    day_limit_min: int = Field(480, description="Working-day limit: back within this many minutes.")
+    opens: str = Field("09:00", description="Merchants receive visits from (HH:MM) …")
+    closes: str = Field("18:00", description="… until (HH:MM).")
+    service_min: int = Field(15, description="Minutes spent at each merchant.")
+    speed_kmh: float = Field(20.0, description="Scooter speed in town (电动车), km/h.")
+    stop_overhead_min: int = Field(2, description="Parking and walking in, per leg.")
+    points_per_minute: float = Field(
+        1.0, description="Travel cost: solver points per minute (the best merchant is 1000).")
+    max_candidates: int = Field(40, description="Only the best-scored candidates are routed.")
+    solver_seconds: float = Field(2.0, description="OR-Tools search time.")
+    horizon_days: int = Field(30, description="Conversion within this many days (the label).")
+    care_rate: float = Field(0.05, description="Share of a customer's volume a routine visit keeps…")
+    care_interval_days: int = Field(30, description="… reached this many days after the last visit.")
+    risk_rate: float = Field(0.5, description="Share of an at-risk customer's volume at stake.")
+    winback_rate: float = Field(0.05, description="Chance of winning back a churned customer.")
+    follow_up_boost: float = Field(1.0, description="Due follow-up: score × (1 + this).")
+
+    @classmethod
+    def from_file(cls, path: Path) -> PlanRules:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return cls.model_validate(data.get("sales", {}).get("plan", {}))
+
+    @classmethod
+    def configured(cls) -> PlanRules:
+        path = get_settings().rules_file
+        return cls.from_file(path) if path.is_file() else cls()
+
+
+def minutes(hhmm: str) -> int:
+    """'08:30' → 510 (minutes after midnight)."""
+    hours, mins = hhmm.split(":")
+    return int(hours) * 60 + int(mins)
+
+
+def clock(value: int) -> str:
+    return f"{value // 60:02d}:{value % 60:02d}"
+
+
+# -- data -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Candidate:
+    """A merchant the marketer could visit today, with its score (expected value, 件/日)."""
+
+    customer_id: int
+    code: str
+    name: str
+    lon: float
+    lat: float
+    score: float
+    stage: str = "archived"
+    volume: float = 0.0
+    probability: float = 0.0
+    reason: str = "prospect"  # prospect / follow_up / at_risk / care / winback
+    due_on: dt.date | None = None
+    opens: int = 9 * 60  # minutes after midnight
+    closes: int = 18 * 60
+    service_min: int = 15
+
+
+@dataclass(frozen=True)
+class Depot:
+    name: str
+    lon: float
+    lat: float
+
+
+@dataclass(frozen=True)
+class Stop:
+    seq: int
+    customer_id: int
+    code: str
+    name: str
+    lon: float
+    lat: float
+    arrive: str
+    leave: str
+    score: float
+    km_from_previous: float
+    reason: str
+    stage: str
+    probability: float
+    volume: float
+
+
+@dataclass
+class DayPlan:
+    """The ordered stops of one day, with what the route collects and costs."""
+
+    depot: Depot
+    stops: list[Stop] = field(default_factory=list)
+    score: float = 0.0
+    km: float = 0.0
+    leave_at: str = ""
+    back_at: str = ""
+    candidates: int = 0
+    solver: str = "none"
+    objective: int = 0  # collected points − travel points (what the solver maximises)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# -- the route --------------------------------------------------------------------------------
+def travel_minutes(points: Sequence[tuple[float, float]], rules: PlanRules) -> np.ndarray:
+    """Whole minutes between every pair of (lon, lat): road km at scooter speed + parking."""
+    n = len(points)
+    matrix = np.zeros((n, n), dtype=int)
+    for i, j in itertools.permutations(range(n), 2):
+        km = float(road_km(points[i][0], points[i][1], points[j][0], points[j][1]))
+        matrix[i, j] = math.ceil(km / rules.speed_kmh * 60) + rules.stop_overhead_min
+    return matrix
+
+
+def prize_points(candidates: Sequence[Candidate]) -> list[int]:
+    """Scores in integer solver points, the best candidate = :data:`POINTS`."""
+    best = max((c.score for c in candidates), default=0.0)
+    if best <= 0:
+        return [0 for _ in candidates]
+    return [int(round(c.score / best * POINTS)) for c in candidates]
+
+
+def schedule(order: Sequence[int], candidates: Sequence[Candidate], matrix: np.ndarray,
+             rules: PlanRules) -> list[int] | None:
+    """Arrival minute at each stop of ``order`` (indices into candidates; node = index + 1),
+    waiting for a merchant to open; None when a window or the day limit is broken."""
+    start = minutes(rules.day_start)
+    now, node, arrivals = start, 0, []
+    for i in order:
+        c = candidates[i]
+        now = max(now + int(matrix[node, i + 1]), c.opens)
+        if now + c.service_min > c.closes:
+            return None
+        arrivals.append(now)
+        now += c.service_min
+        node = i + 1
+    if now + int(matrix[node, 0]) > start + rules.day_limit_min:
+        return None
+    return arrivals
+
+
+def route_objective(order: Sequence[int], prizes: Sequence[int], matrix: np.ndarray,
+                    rules: PlanRules) -> int:
+    """Collected points − travel points of a route (depot → order → depot)."""
+    nodes = [0, *(i + 1 for i in order), 0]
+    travel = sum(int(matrix[a, b]) for a, b in itertools.pairwise(nodes))
+    return sum(prizes[i] for i in order) - int(round(travel * rules.points_per_minute))
+
+
+def _solve_ortools(candidates, prizes, matrix, rules) -> list[int] | None:
+    try:
+        from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+    except ImportError:  # optional at run time: the greedy plan answers
+        return None
+    n = len(candidates) + 1
+    manager = pywrapcp.RoutingIndexManager(n, 1, 0)
+    routing = pywrapcp.RoutingModel(manager)
+    weight = rules.points_per_minute
+
+    def cost(i, j):
+        return int(round(matrix[manager.IndexToNode(i), manager.IndexToNode(j)] * weight))
+
+    def transit(i, j):
+        a, b = manager.IndexToNode(i), manager.IndexToNode(j)
+        service = candidates[a - 1].service_min if a else 0
+        return int(matrix[a, b]) + service
+
+    routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitCallback(cost))
+    time_cb = routing.RegisterTransitCallback(transit)
+    start = minutes(rules.day_start)
+    routing.AddDimension(time_cb, 24 * 60, 24 * 60, False, "time")  # waiting allowed
+    time = routing.GetDimensionOrDie("time")
+    time.SetSpanUpperBoundForVehicle(rules.day_limit_min, 0)  # the working-day limit
+    time.CumulVar(routing.Start(0)).SetRange(start, start)
+    for k, c in enumerate(candidates):
+        index = manager.NodeToIndex(k + 1)
+        time.CumulVar(index).SetRange(c.opens, c.closes - c.service_min)
+        routing.AddDisjunction([index], prizes[k])  # drop penalty = score
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
+    params.local_search_metaheuristic = (
+        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH)
+    params.time_limit.FromMilliseconds(int(rules.solver_seconds * 1000))
+    solution = routing.SolveWithParameters(params)
+    if solution is None:
+        return None
+    order, index = [], solution.Value(routing.NextVar(routing.Start(0)))
+    while not routing.IsEnd(index):
+        order.append(manager.IndexToNode(index) - 1)
+        index = solution.Value(routing.NextVar(index))
+    return order
+
+
+def _solve_greedy(candidates, prizes, matrix, rules) -> list[int]:
+    """Cheapest insertion: add the stop (and position) that gains the most points net of the
+    extra travel, while the route stays feasible and something is gained."""
+    order: list[int] = []
+    left = set(range(len(candidates)))
+    while left:
+        best = None
+        base = route_objective(order, prizes, matrix, rules)
+        for k in sorted(left):
+            for pos in range(len(order) + 1):
+                trial = order[:pos] + [k] + order[pos:]
+                if schedule(trial, candidates, matrix, rules) is None:
+                    continue
+                gain = route_objective(trial, prizes, matrix, rules) - base
+                if gain > 0 and (best is None or gain > best[0]):
+                    best = (gain, trial, k)
+        if best is None:
+            break
+        order = best[1]
+        left.discard(best[2])
+    return order
+
+
+def plan_day(candidates: Sequence[Candidate], depot: Depot, rules: PlanRules | None = None,
+             *, solver: str = "ortools") -> DayPlan:
+    """The day's route (pure): ordered stops with arrival times, score collected, km.
+
+    ``solver``: ``ortools`` (greedy when it finds nothing) or ``greedy``."""
+    rules = rules or PlanRules()
+    pool = sorted(candidates, key=lambda c: (-c.score, c.customer_id))[: rules.max_candidates]
+    pool = [c for c in pool if c.score > 0]
+    plan = DayPlan(depot=depot, candidates=len(candidates), leave_at=rules.day_start,
+                   back_at=rules.day_start)
+    if not pool:
+        return plan
+    matrix = travel_minutes([(depot.lon, depot.lat), *((c.lon, c.lat) for c in pool)], rules)
+    prizes = prize_points(pool)
+    order = _solve_ortools(pool, prizes, matrix, rules) if solver == "ortools" else None
+    plan.solver = "ortools"
+    if order is None or schedule(order, pool, matrix, rules) is None:
+        order, plan.solver = _solve_greedy(pool, prizes, matrix, rules), "greedy"
+    return _described(plan, order, pool, prizes, matrix, rules)
+
+
+def _described(plan: DayPlan, order, pool, prizes, matrix, rules) -> DayPlan:
+    arrivals = schedule(order, pool, matrix, rules) or []
+    previous = (plan.depot.lon, plan.depot.lat)
+    km = 0.0
+    for seq, (i, arrive) in enumerate(zip(order, arrivals, strict=True), start=1):
+        c = pool[i]
+        leg = float(road_km(previous[0], previous[1], c.lon, c.lat))
+        km += leg
+        plan.stops.append(Stop(
+            seq, c.customer_id, c.code, c.name, c.lon, c.lat, clock(arrive),
+            clock(arrive + c.service_min), round(c.score, 4), round(leg, 2), c.reason, c.stage,
+            round(c.probability, 4), round(c.volume, 4)))
+        previous = (c.lon, c.lat)
+    if order:
+        last = order[-1]
+        km += float(road_km(previous[0], previous[1], plan.depot.lon, plan.depot.lat))
+        plan.back_at = clock(arrivals[-1] + pool[last].service_min + int(matrix[last + 1, 0]))
+    plan.km = round(km, 2)
+    plan.score = round(sum(pool[i].score for i in order), 4)
+    plan.objective = route_objective(order, prizes, matrix, rules)
+    return plan
+
+
+# -- scoring ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MerchantNow:
+    """What the loader knows of one candidate on the plan day."""
+
+    customer: conversion.MerchantFacts
+    code: str
+    name: str
+    lon: float
+    lat: float
+    stage: LifecycleStage
+    at_risk: bool
+    trailing_volume: float  # parcels/day over the last 28 days (cooperating customers)
+    last_visit: dt.date | None
+    due_on: dt.date | None  # the latest visit's next date, when due by the plan day
+
+
+def score_candidates(merchants: Sequence[MerchantNow], model: conversion.ConversionModel,
+                     history: conversion.History, day: dt.date,
+                     rules: PlanRules) -> list[Candidate]:
+    """Expected value of a visit to each merchant today (see the module docstring)."""
+    prospects = [m for m in merchants if conversion.is_prospect(m.customer, day)
+                 and m.stage not in (*SHIPPING, LifecycleStage.CHURNED)]
+    X = np.array([conversion.features(history, m.customer, day) for m in prospects])
+    chance = dict(zip((m.customer.id for m in prospects),
+                      model.probability(X) if prospects else [], strict=True))
+    out = []
+    for m in merchants:
+        if m.customer.id in chance:
+            volume, p, reason = m.customer.volume, float(chance[m.customer.id]), "prospect"
+        elif m.stage in SHIPPING:
+            volume = m.trailing_volume or m.customer.volume
+            if m.at_risk:
+                p, reason = rules.risk_rate, "at_risk"
+            else:
+                since = (day - m.last_visit).days if m.last_visit else rules.care_interval_days
+                p, reason = rules.care_rate * min(1.0, since / rules.care_interval_days), "care"
+        elif m.stage == LifecycleStage.CHURNED:
+            volume, p, reason = m.customer.volume, rules.winback_rate, "winback"
+        else:
+            continue  # converted on paper but not yet shipping (e.g. signed today): no model
+        score = volume * p
+        if m.due_on is not None:
+            score, reason = score * (1 + rules.follow_up_boost), "follow_up"
+        out.append(Candidate(
+            customer_id=m.customer.id, code=m.code, name=m.name, lon=m.lon, lat=m.lat,
+            score=score, stage=m.stage.value, volume=volume, probability=p, reason=reason,
+            due_on=m.due_on, opens=minutes(rules.opens), closes=minutes(rules.closes),
+            service_min=rules.service_min))
+    return out
+
+
+# -- the loader -------------------------------------------------------------------------------
+class MarketerNotFound(LookupError):
+    """No such user in the caller's scope."""
+
+
+def marketer_grids(session: Session, user_id: int) -> list[int]:
+    """The grids a marketer manages or whose team they belong to (责任田)."""
+    teams = select(TeamMember.team_id).where(TeamMember.user_id == user_id)
+    query = select(Grid.id).where(Grid.status == "active",
+                                  or_(Grid.manager_id == user_id, Grid.team_id.in_(teams)))
+    return list(session.scalars(query))
+
+
+def outlet_depot(session: Session, user: User, fallback: Sequence[tuple[float, float]]) -> Depot:
+    """The outlet facility of the user's unit (or of the nearest unit above), else the centre
+    of the candidates."""
+    unit = session.get(OrgUnit, user.org_unit_id)
+    units = [int(i) for i in (unit.path if unit else "").strip("/").split("/") if i]
+    for unit_id in reversed(units or [user.org_unit_id]):
+        found = session.scalars(
+            select(Facility).where(Facility.org_unit_id == unit_id,
+                                   Facility.kind == FacilityKind.OUTLET,
+                                   Facility.lon.is_not(None)).order_by(Facility.id)).first()
+        if found is not None:
+            return Depot(found.name, found.lon, found.lat)
+    lon = float(np.mean([p[0] for p in fallback])) if fallback else 0.0
+    lat = float(np.mean([p[1] for p in fallback])) if fallback else 0.0
+    return Depot(unit.name if unit else "", lon, lat)
+
+
+def trailing_volumes(con, lake: Path, scope: Scope | None, ids: Sequence[int], day: dt.date,
+                     days: int = 28) -> dict[int, float]:
+    """Parcels per day of each customer over the ``days`` days up to ``day`` (lake ``daily``)."""
+    if not ids:
+        return {}
+    try:
+        table = daily(con, lake, scope)
+    except Exception:  # no lake yet (a fresh deployment): fall back on the estimates
+        return {}
+    first = day - dt.timedelta(days=days - 1)
+    expr = (table.filter(table.day >= ibis.date(first), table.day <= ibis.date(day),
+                         table.customer_id.isin(list(ids)))
+            .group_by("customer_id").aggregate(parcels=table.parcels.sum()))
+    rows = expr.to_pyarrow().to_pylist()
+    return {int(r["customer_id"]): float(r["parcels"]) / days for r in rows}
+
+
+def _candidate_query(user_id: int, grids: list[int], org_unit_id: int):
+    pool_here = (Customer.owner_id.is_(None)
+                 & (Customer.grid_id.in_(grids) | (Customer.org_unit_id == org_unit_id)))
+    return select(Customer).where(
+        or_(Customer.owner_id == user_id, Customer.grid_id.in_(grids), pool_here),
+        Customer.lon.is_not(None), Customer.lat.is_not(None)).order_by(Customer.id)
+
+
+def _due_follow_ups(session: Session, ids: set[int], day: dt.date) -> dict[int, tuple]:
+    """Customer → (latest visit day, its next date when due by ``day``)."""
+    last = latest_visits()
+    query = (select(Visit.customer_id, Visit.visited_at, Visit.next_visit_on)
+             .join(last, (Visit.customer_id == last.c.customer_id)
+                   & (Visit.visited_at == last.c.last)))
+    out = {}
+    for cid, at, next_on in session.execute(query):
+        if cid in ids:
+            out[cid] = (at.date(), next_on if next_on is not None and next_on <= day else None)
+    return out
+
+
+@dataclass
+class LoadedPlan:
+    user_id: int
+    username: str
+    display_name: str
+    day: dt.date
+    plan: DayPlan
+    model: conversion.ConversionModel
+
+
+def load_plan(session: Session, con, lake: Path, scope: Scope | None, user_id: int,
+              day: dt.date, rules: PlanRules | None = None) -> LoadedPlan:
+    """Candidates of ``user_id`` through the caller's scoped session, scored, then routed."""
+    rules = rules or PlanRules.configured()
+    user = session.get(User, user_id)
+    if user is None:
+        raise MarketerNotFound(user_id)
+    grids = marketer_grids(session, user.id)
+    customers = list(session.scalars(_candidate_query(user.id, grids, user.org_unit_id)))
+    history = conversion.load_history(session)
+    model = conversion.train(history, day, horizon=rules.horizon_days)
+    last = _due_follow_ups(session, {c.id for c in customers}, day)
+    shipping = [c.id for c in customers if c.lifecycle_stage in SHIPPING]
+    trailing = trailing_volumes(con, lake, scope, shipping, day - dt.timedelta(days=1))
+    merchants = [
+        MerchantNow(history.merchants[c.id], c.code, c.name, c.lon, c.lat, c.lifecycle_stage,
+                    c.at_risk_since is not None and c.at_risk_since <= day,
+                    trailing.get(c.id, 0.0), *last.get(c.id, (None, None)))
+        for c in customers if c.id in history.merchants
+    ]
+    candidates = score_candidates(merchants, model, history, day, rules)
+    depot = outlet_depot(session, user, [(c.lon, c.lat) for c in candidates])
+    plan = plan_day(candidates, depot, rules)
+    return LoadedPlan(user.id, user.username, user.display_name, day, plan, model)
+
+
+# -- command line -----------------------------------------------------------------------------
+def plan_rows(loaded: LoadedPlan) -> list[dict]:
+    return [asdict(s) for s in loaded.plan.stops]
+
+
+def plan_json(loaded: LoadedPlan) -> dict:
+    plan = loaded.plan
+    return {
+        "user": loaded.username, "date": loaded.day.isoformat(), "depot": asdict(plan.depot),
+        "leave_at": plan.leave_at, "back_at": plan.back_at, "score": plan.score, "km": plan.km,
+        "candidates": plan.candidates, "solver": plan.solver, "objective": plan.objective,
+        "model": {"rows": loaded.model.rows, "positives": loaded.model.positives,
+                  "horizon_days": loaded.model.horizon},
+        "stops": plan_rows(loaded),
+    }
+
+
+def plan_for_username(username: str, day: dt.date) -> LoadedPlan:
+    """The CLI's plan: the user's own scope, the configured store and lake."""
+    from jiqun.lake import connect
+    from jiqun.store import Store
+
+    settings = get_settings()
+    store = Store.from_settings(settings)
+    with store.session() as s:
+        found = s.scalars(select(User).where(User.username == username)).one_or_none()
+        if found is None:
+            raise typer.BadParameter(f"no user {username!r}", param_hint="--user")
+        uid, unit_scope = found.id, Scope.for_unit(s, found.org_unit_id)
+    con = connect(settings)
+    with store.session(scope=unit_scope, user_id=uid, source="cli") as session:
+        return load_plan(session, con, Path(settings.lake_path), unit_scope, uid, day)
+
+
+def visits_command(user: str, date: dt.datetime | None, fmt) -> None:
+    """Body of ``jiqun sales plan`` and ``jiqun plan visits``."""
+    import json
+
+    loaded = plan_for_username(user, date.date() if date else dt.date.today())
+    if fmt == Format.JSON:
+        typer.echo(json.dumps(plan_json(loaded), ensure_ascii=False, indent=2, default=str))
+        return
+    rows = [{k: r[k] for k in ("seq", "arrive", "leave", "code", "name", "reason", "score",
+                               "km_from_previous")} for r in plan_rows(loaded)]
+    emit(rows, fmt, f"visit plan of {user} on {loaded.day}")
+    plan = loaded.plan
+    typer.echo(f"{len(plan.stops)} of {plan.candidates} candidates, score {plan.score:.4f}, "
+               f"{plan.km:.1f} km, back at {plan.back_at} ({plan.solver})", err=True)
+
+
+def register_plan_visits(app) -> None:
+    """Add ``visits`` to the ``plan`` sub-app of ``jiqun`` (``jiqun plan visits``) if present."""
+    for group in getattr(app, "registered_groups", []):
+        if group.name == "plan" and group.typer_instance is not None:
+            @group.typer_instance.command("visits")
+            def plan_visits(
+                user: Annotated[str, typer.Option("--user", help="User name of the marketer.")],
+                date: Annotated[dt.datetime | None, typer.Option(
+                    "--date", formats=["%Y-%m-%d"], help="Plan day; default today.")] = None,
+                fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
+            ) -> None:
+                """A marketer's visit plan for a day: scored merchants, routed from the outlet."""
+                visits_command(user, date, fmt)
+            return

@@ -1,0 +1,81 @@
+"""The daily visit plan page (每日走访计划): a marketer's ordered stops and their route on a map.
+
+``/visit-plan`` shows the signed-in user's plan; a manager picks a marketer of their scope
+(``?user_id=``). Everything is read through the request's scoped session, so a marketer outside
+the scope is 404 and a customer outside it never appears.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+
+from jiqun.sales.plan import LoadedPlan, MarketerNotFound, PlanRules, load_plan, plan_json
+from jiqun.store.models import Role, User
+from jiqun.web.deps import Context, RequestContext, not_found
+from jiqun.web.templating import render
+
+router = APIRouter()
+
+REASONS = {  # why a stop is on the list (msgids)
+    "prospect": "Prospect",
+    "follow_up": "Follow-up due",
+    "at_risk": "At risk",
+    "care": "Care visit",
+    "winback": "Win back",
+}
+
+
+def _rules(request: Request) -> PlanRules:
+    path = request.app.state.settings.rules_file
+    return PlanRules.from_file(path) if path.is_file() else PlanRules()
+
+
+def _marketers(ctx: RequestContext) -> list[User]:
+    """The marketers a manager may pick (in scope), by name."""
+    query = select(User).where(User.role == Role.MARKETER, User.active.is_(True))
+    return list(ctx.db.scalars(query.order_by(User.username)))
+
+
+def _plan(request: Request, ctx: RequestContext, user_id: int | None,
+          day: dt.date | None) -> LoadedPlan:
+    try:
+        return load_plan(ctx.db, ctx.con, ctx.lake, ctx.scope, user_id or ctx.user.id,
+                         day or dt.date.today(), _rules(request))
+    except MarketerNotFound:
+        raise not_found(ctx, "No such marketer") from None
+
+
+def route_map(loaded: LoadedPlan, t) -> dict[str, Any]:
+    """What static/visit_plan.js draws: the outlet, the stops and the legs on lon/lat."""
+    plan = loaded.plan
+    path = [[plan.depot.lon, plan.depot.lat], *([s.lon, s.lat] for s in plan.stops),
+            [plan.depot.lon, plan.depot.lat]]
+    return {
+        "depot": {"name": plan.depot.name, "value": [plan.depot.lon, plan.depot.lat]},
+        "stops": [{"name": f"{s.seq}. {s.name}", "value": [s.lon, s.lat, s.seq],
+                   "reason": s.reason} for s in plan.stops],
+        "path": path if plan.stops else [],
+        "names": {"outlet": t("Outlet"), "stops": t("Stops"), "route": t("Route")},
+    }
+
+
+@router.get("/visit-plan", include_in_schema=False)
+def visit_plan_page(request: Request, ctx: Context, user_id: int | None = None,
+                    date: dt.date | None = None):
+    loaded = _plan(request, ctx, user_id, date)
+    marketers = [] if ctx.user.role == Role.MARKETER.value else _marketers(ctx)
+    return render(request, "visit_plan.html", {
+        "loaded": loaded, "plan": loaded.plan, "marketers": marketers, "reasons": REASONS,
+        "map": route_map(loaded, ctx.t),
+    })
+
+
+@router.get("/api/visit-plan", tags=["sales"])
+def api_visit_plan(request: Request, ctx: Context, user_id: int | None = None,
+                   date: dt.date | None = None) -> dict:
+    """The plan as JSON (the same object as ``jiqun sales plan --format json``)."""
+    return plan_json(_plan(request, ctx, user_id, date))

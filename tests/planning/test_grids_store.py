@@ -1,0 +1,157 @@
+"""Grid redraw in the store: draft → compare → approve → activate, KPI history across it, and
+``jiqun plan grids --format json``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pyarrow as pa
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from jiqun.accounts import add_user
+from jiqun.analytics.service import OperatingPicture
+from jiqun.lake import WAYBILL_DATASET, append
+from jiqun.planning import grid_store
+from jiqun.store.models import AuditEntry, Customer, CustomerTier, Grid, Market, MarketType, Role
+from tests.conftest import build_org
+from tests.planning.test_grids import lattice
+
+TODAY = dt.date(2026, 4, 1)
+LAST_MONTH = (dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+
+
+@pytest.fixture
+def market(store):
+    return build_market(store)
+
+
+def build_market(store) -> dict:
+    """织里: 10 × 4 merchants 100 m apart; the west grid holds 32 of them, the east grid 8."""
+    org = build_org(store)
+    with store.transaction() as s:
+        m = Market(code="ZL", name="织里童装", type=MarketType.INDUSTRIAL_CLUSTER,
+                   industry="童装", org_unit_id=org.huzhou.id)
+        s.add(m)
+        s.flush()
+        west = Grid(market_id=m.id, code="ZL-G1", name="西片", status="active",
+                    org_unit_id=org.huzhou.id, valid_from=dt.date(2025, 1, 1))
+        east = Grid(market_id=m.id, code="ZL-G2", name="东片", status="active",
+                    org_unit_id=org.huzhou.id, valid_from=dt.date(2025, 1, 1))
+        s.add_all([west, east])
+        s.flush()
+        for p in lattice(10, 4):
+            col = (p.id - 1) // 4
+            s.add(Customer(id=p.id, code=f"C{p.id}", name=f"商家{p.id}", lon=p.lon, lat=p.lat,
+                           market_id=m.id, grid_id=west.id if col < 8 else east.id,
+                           tier=CustomerTier.THIRD, est_daily_volume=10.0,
+                           org_unit_id=org.zhili_outlet.id))
+        boss = add_user(s, "hz-boss", "pw-123456789", org.huzhou, Role.CITY_MANAGER)
+        walker = add_user(s, "zl-walker", "pw-123456789", org.zhili_outlet, Role.MARKETER)
+        return {"org": org, "market_id": m.id, "west": west.id, "east": east.id,
+                "boss": boss.id, "walker": walker.id}
+
+
+def _waybills(tmp_path, market, grid_of: dict[int, int]) -> None:
+    rows = [{"waybill_no": f"W{cid}-{d}", "org_unit_id": market["org"].zhili_outlet.id,
+             "customer_id": cid, "market_id": market["market_id"], "grid_id": gid,
+             "product": "parcel", "platform": "taobao",
+             "ship_time": dt.datetime(2026, 3, d, 10), "dest_province": "440000",
+             "weight_kg": 0.5, "fee": 5.0, "status": "delivered"}
+            for cid, gid in grid_of.items() for d in (3, 17)]
+    append(tmp_path / "lake", WAYBILL_DATASET, pa.Table.from_pylist(rows))
+
+
+def test_draft_compare_approve_activate(store, market):
+    mid = market["market_id"]
+    with store.transaction(user_id=market["boss"], source="test") as s:
+        draft_id, plan = grid_store.create_draft(s, mid, 2, 0.2, today=TODAY)
+    assert plan.within_tolerance and plan.moves >= 10  # 32/8 → at most 22/18 needs ≥ 10 moves
+    with store.session() as s:
+        drafts = grid_store.draft_grids(s, mid, draft_id)
+        assert len(drafts) == 2 and {g.status for g in drafts} == {"draft"}
+        cmp = grid_store.compare(s, mid, draft_id, parcels={1: 7})
+        assert [r["merchants"] for r in cmp["current"]["grids"]] == [32, 8]
+        assert cmp["current"]["workload_ratio"] == 4.0
+        assert cmp["draft_grids"]["workload_ratio"] <= 1.2
+        assert cmp["moves"] == plan.moves
+        assert sum(r["parcels_30d"] for r in cmp["draft_grids"]["grids"]) == 7
+        assert {g.geometry["geometry"]["type"] for g in drafts} == {"Polygon"}
+        assert grid_store.latest_draft_id(s, mid) == draft_id
+
+    with store.transaction(user_id=market["walker"]) as s, pytest.raises(
+            grid_store.GridDesignError):
+        grid_store.approve(s, mid, draft_id, market["walker"])
+    with store.transaction(user_id=market["boss"]) as s, pytest.raises(
+            grid_store.GridDesignError, match="not approved"):
+        grid_store.activate(s, mid, draft_id, market["boss"], on=TODAY)
+
+    with store.transaction(user_id=market["boss"], source="test") as s:
+        grid_store.approve(s, mid, draft_id, market["boss"])
+        grid_store.activate(s, mid, draft_id, market["boss"], on=TODAY)
+    with store.session() as s:
+        old = s.scalars(select(Grid).where(Grid.id.in_([market["west"], market["east"]]))).all()
+        assert {(g.status, g.valid_to) for g in old} == {("retired", TODAY - dt.timedelta(days=1))}
+        new = {g.id: g for g in grid_store.active_grids(s, mid)}
+        assert len(new) == 2 and all(g.valid_from == TODAY for g in new.values())
+        counts = {}
+        for c in s.scalars(select(Customer)):
+            counts[c.grid_id] = counts.get(c.grid_id, 0) + 1
+        assert set(counts) == set(new) and max(counts.values()) / min(counts.values()) <= 1.2
+        audited = s.scalars(select(AuditEntry).where(
+            AuditEntry.entity == "customers", AuditEntry.action == "update")).all()
+        # every customer points at a new grid version; the audit has one update each
+        assert len(audited) == 40
+        assert {a.user_id for a in audited} == {market["boss"]}
+
+
+def test_last_months_grid_kpis_are_unchanged_by_a_redraw(store, market, tmp_path):
+    mid = market["market_id"]
+    with store.session() as s:
+        before_grid = {c.id: c.grid_id for c in s.scalars(select(Customer))}
+    _waybills(tmp_path, market, before_grid)
+    from jiqun.lake.aggregates import rebuild
+
+    rebuild(tmp_path / "lake")
+
+    def last_month():
+        rows = OperatingPicture(store, tmp_path / "lake").volume("grid", "month", *LAST_MONTH)
+        return {r["grid_id"]: r["parcels"] for r in rows}
+
+    before = last_month()
+    assert before == {market["west"]: 64, market["east"]: 16}
+    with store.transaction(user_id=market["boss"]) as s:
+        draft_id, _ = grid_store.create_draft(s, mid, 2, 0.2, today=TODAY)
+        grid_store.approve(s, mid, draft_id, market["boss"])
+        grid_store.activate(s, mid, draft_id, market["boss"], on=TODAY)
+    assert last_month() == before
+
+
+def test_redrawing_grids_already_balanced_moves_nobody(store, market):
+    with store.transaction() as s:  # make it 20/20
+        for c in s.scalars(select(Customer)):
+            c.grid_id = market["west"] if (c.id - 1) // 4 < 5 else market["east"]
+    with store.session() as s:
+        _, plan = grid_store.plan_market(s, market["market_id"], 2, 0.2)
+    assert plan.moves == 0 and plan.workload_ratio == 1.0
+
+
+def test_cli_reports_grids_as_json(store, market, monkeypatch):
+    from jiqun.cli import app
+
+    monkeypatch.setenv("JIQUN_STORE_URL", str(store.engine.url))
+    from jiqun.config import get_settings
+
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["plan", "grids", "--market", "ZL", "--k", "2",
+                                      "--tolerance", "0.2", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert {"k", "tolerance", "workload_ratio", "potential_ratio", "moves", "within_tolerance",
+            "grids"} <= set(data)
+    assert data["k"] == 2 and len(data["grids"]) == 2
+    assert {"merchants", "workload", "potential", "moves_in"} <= set(data["grids"][0])
+    assert sum(g["merchants"] for g in data["grids"]) == 40
+    assert data["moves"] == sum(g["moves_in"] for g in data["grids"]) >= 10
