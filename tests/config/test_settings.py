@@ -46,3 +46,4 @@ def test_every_setting_is_documented():
     text = DOCS.read_text(encoding="utf-8")
     missing = [name for name in Settings.model_fields if f"JIQUN_{name.upper()}" not in text]
     assert not missing, f"document these in docs/settings.md: {missing}"
+
