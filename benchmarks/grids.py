@@ -81,7 +81,9 @@ def spopt_runs(merchants, k: int, cell_size_m: float) -> list[dict]:
         out.append(("spopt SKATER", np.asarray(sk.labels_), time.perf_counter() - t))
         gdf["floor"] = units.workload
         t = time.perf_counter()
-        mp = MaxPHeuristic(gdf, w, attrs, "floor", 0.8 * units.workload.sum() / k, top_n=2)
+        # Fewer construction tries than the default 99: each is slow in pure Python.
+        mp = MaxPHeuristic(gdf, w, attrs, "floor", 0.8 * units.workload.sum() / k, top_n=2,
+                           max_iterations_construction=10, max_iterations_sa=3)
         mp.solve()
         out.append(("spopt max-p", np.asarray(mp.labels_), time.perf_counter() - t))
     return [_score(n, lab[units.unit_of], merchants, units.xy, s) for n, lab, s in out]
