@@ -9,12 +9,6 @@ screenshots of every page at phone and desktop width.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,13 +16,9 @@ from sqlalchemy import select
 
 from jiqun.store import Store
 from jiqun.store.models import Customer, Market, OrgUnit, User
+from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 CITY_USER, PASSWORD = "demo-city", "jiqun-demo"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1366, "height": 900}
 
 pytestmark = [
     pytest.mark.browser,
@@ -40,31 +30,6 @@ def _build_data(store: Store, lake: Path) -> None:
     from jiqun.demo import build_demo
 
     build_demo(store, lake, scale="tiny", seed=7, progress=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _jiqun_command() -> list[str]:
-    script = Path(sys.executable).with_name("jiqun")
-    return [str(script)] if script.exists() else [shutil.which("jiqun") or "jiqun"]
-
-
-def _wait_until_up(url: str, server: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"jiqun serve exited: {server.stdout.read()}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"jiqun serve did not answer at {url}")
 
 
 @pytest.fixture(scope="module")
@@ -88,19 +53,8 @@ def site(tmp_path_factory):
         own = (own_market.id, own_market.name)
     store.engine.dispose()
     assert foreign_market and foreign_customer, "the demo needs a second city"
-    port = _free_port()
-    env = {**os.environ, "JIQUN_STORE_URL": f"sqlite:///{tmp}/store.db",
-           "JIQUN_LAKE_PATH": str(tmp / "lake"), "JIQUN_ENVIRONMENT": "test",
-           "JIQUN_SECRET_KEY": "e2e-secret", "JIQUN_LOCALE": "zh-CN"}
-    server = subprocess.Popen([*_jiqun_command(), "serve", "--port", str(port)], env=env,
-                              cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(f"{base}/login", server)
+    with serving(tmp) as base:
         yield base, own, foreign_market, foreign_customer
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -7,20 +7,12 @@ saves screenshots of the field sales pages.
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from jiqun.store import Store
-from tests.e2e.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    PHONE,
-    _free_port,
-    _jiqun_command,
-    _wait_until_up,
-)
+from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS, PHONE, serving
 
 pytestmark = [
     pytest.mark.browser,
@@ -38,19 +30,8 @@ def site(tmp_path_factory):
     store.upgrade()
     build_demo(store, tmp / "lake", scale="tiny", seed=7, progress=False)
     store.engine.dispose()
-    port = _free_port()
-    env = {**os.environ, "JIQUN_STORE_URL": f"sqlite:///{tmp}/store.db",
-           "JIQUN_LAKE_PATH": str(tmp / "lake"), "JIQUN_ENVIRONMENT": "test",
-           "JIQUN_SECRET_KEY": "e2e-secret", "JIQUN_LOCALE": "zh-CN"}
-    server = subprocess.Popen([*_jiqun_command(), "serve", "--port", str(port)], env=env,
-                              cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(f"{base}/login", server)
+    with serving(tmp) as base:
         yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _shoot(page, name: str) -> None:

@@ -1,0 +1,64 @@
+"""`jiqun serve` in a subprocess over a store and lake in a folder, for the browser tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _jiqun_command() -> list[str]:
+    script = Path(sys.executable).with_name("jiqun")
+    return [str(script)] if script.exists() else [shutil.which("jiqun") or "jiqun"]
+
+
+def _wait_until_up(url: str, server: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"jiqun serve exited: {server.stdout.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"jiqun serve did not answer at {url}")
+
+
+@contextmanager
+def serving(folder: Path) -> Iterator[str]:
+    """Serve ``folder/store.db`` and ``folder/lake``; yields the base URL, stops the server."""
+    port = _free_port()
+    env = {**os.environ, "JIQUN_STORE_URL": f"sqlite:///{folder}/store.db",
+           "JIQUN_LAKE_PATH": str(folder / "lake"), "JIQUN_ENVIRONMENT": "test",
+           "JIQUN_SECRET_KEY": "e2e-secret", "JIQUN_LOCALE": "zh-CN"}
+    server = subprocess.Popen([*_jiqun_command(), "serve", "--port", str(port)], env=env,
+                              cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(f"{base}/login", server)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
