@@ -75,12 +75,7 @@ class PlanRules(BaseModel):
     points_per_minute: float = Field(
         1.0, description="Travel cost: solver points per minute (the best merchant is 1000).")
     max_candidates: int = Field(40, description="Only the best-scored candidates are routed.")
-    solver_solutions: int = Field(
-        80, description="OR-Tools stops after this many solutions: the same inputs give the "
-        "same plan, however busy the server (a time limit alone does not).")
-    solver_seconds: float = Field(
-        30.0, description="OR-Tools search time, a safety limit only (≈ 3 s for 80 solutions "
-        "over 175 candidates here).")
+    solver_seconds: float = Field(2.0, description="OR-Tools search time.")
     horizon_days: int = Field(30, description="Conversion within this many days (the label).")
     care_rate: float = Field(0.05, description="Share of a customer's volume a routine visit keeps…")
     care_interval_days: int = Field(30, description="… reached this many days after the last visit.")
@@ -252,7 +247,6 @@ def _solve_ortools(candidates, prizes, matrix, rules) -> list[int] | None:
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
     params.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH)
-    params.solution_limit = rules.solver_solutions
     params.time_limit.FromMilliseconds(int(rules.solver_seconds * 1000))
     solution = routing.SolveWithParameters(params)
     if solution is None:

@@ -8,13 +8,14 @@ the scope is 404 and a customer outside it never appears.
 from __future__ import annotations
 
 import datetime as dt
+from collections import OrderedDict
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from jiqun.sales.plan import LoadedPlan, MarketerNotFound, PlanRules, load_plan, plan_json
-from jiqun.store.models import Role, User
+from jiqun.store.models import Role, User, Visit
 from jiqun.web.deps import Context, RequestContext, not_found
 from jiqun.web.templating import render
 
@@ -40,13 +41,28 @@ def _marketers(ctx: RequestContext) -> list[User]:
     return list(ctx.db.scalars(query.order_by(User.username)))
 
 
+PLANS_KEPT = 256
+
+
 def _plan(request: Request, ctx: RequestContext, user_id: int | None,
           day: dt.date | None) -> LoadedPlan:
+    """The marketer's plan for the day. A day's plan stays the same on every reload (the route
+    search is time-limited, so recomputing could reorder it) until a visit is logged in scope."""
+    marketer, day = user_id or ctx.user.id, day or dt.date.today()
+    last_visit = ctx.db.scalar(select(func.max(Visit.id)))
+    key = (ctx.scope.root_id, marketer, day, last_visit)
+    plans: OrderedDict = request.app.state.__dict__.setdefault("visit_plans", OrderedDict())
+    if key in plans:
+        plans.move_to_end(key)
+        return plans[key]
     try:
-        return load_plan(ctx.db, ctx.con, ctx.lake, ctx.scope, user_id or ctx.user.id,
-                         day or dt.date.today(), _rules(request))
+        loaded = load_plan(ctx.db, ctx.con, ctx.lake, ctx.scope, marketer, day, _rules(request))
     except MarketerNotFound:
         raise not_found(ctx, "No such marketer") from None
+    plans[key] = loaded
+    if len(plans) > PLANS_KEPT:
+        plans.popitem(last=False)
+    return loaded
 
 
 def route_map(loaded: LoadedPlan, t) -> dict[str, Any]:
