@@ -6,11 +6,13 @@ fails when one is missing there.
 
 from __future__ import annotations
 
+import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal, Self
 
-from pydantic import Field, model_validator
+import tomli_w
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "jiqun-development-secret-do-not-use-in-production"
@@ -66,3 +68,33 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+class FileRules(BaseModel):
+    """Typed rules or parameters read from a TOML file named by a setting, so a run can be
+    repeated exactly: ``KpiRules``, ``SalesRules``, ``PlanRules``, ``PlanningParams``.
+
+    ``file_setting`` names the :class:`Settings` field holding the path; ``toml_table`` the
+    table inside the file (``("sales", "plan")`` is ``[sales.plan]``; empty: the whole file).
+    Values missing from the file take the model's defaults; so does a missing file.
+    """
+
+    file_setting: ClassVar[str] = "rules_file"
+    toml_table: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def from_file(cls, path: Path) -> Self:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        for name in cls.toml_table:
+            data = data.get(name, {})
+        return cls.model_validate(data)
+
+    @classmethod
+    def configured(cls) -> Self:
+        """The rules of the configured file when it exists, else the defaults."""
+        path = getattr(get_settings(), cls.file_setting)
+        return cls.from_file(path) if path.is_file() else cls()
+
+    def to_toml(self) -> str:
+        """TOML that :meth:`from_file` reads back to equal rules (the whole-file form)."""
+        return tomli_w.dumps(self.model_dump(mode="json"))

@@ -8,14 +8,11 @@ Rules load from a TOML file so a run can be repeated exactly (:meth:`KpiRules.fr
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
 from typing import Literal
 
-import tomli_w
 from pydantic import BaseModel, Field
 
-from jiqun.config import get_settings
+from jiqun.config import FileRules
 from jiqun.store.models import CustomerTier, Role
 
 TIER_ORDER = (
@@ -39,7 +36,7 @@ class TierThresholds(BaseModel):
         return CustomerTier.MICRO
 
 
-class KpiRules(BaseModel):
+class KpiRules(FileRules):
     active_days: int = Field(
         30, description="A customer is active when it shipped within this many days (活跃客户)."
     )
@@ -80,15 +77,7 @@ class KpiRules(BaseModel):
     def thresholds_for(self, province_adcode: str | None) -> TierThresholds:
         return self.province_tier_thresholds.get(province_adcode or "", self.tier_thresholds)
 
-    @classmethod
-    def from_file(cls, path: Path) -> KpiRules:
-        return cls.model_validate(tomllib.loads(Path(path).read_text(encoding="utf-8")))
 
-    @classmethod
-    def configured(cls) -> KpiRules:
-        """The rules of ``JIQUN_RULES_FILE`` when it exists, else the defaults."""
-        path = get_settings().rules_file
-        return cls.from_file(path) if path.is_file() else cls()
 
     def scaled_tiers(self, factor: float) -> KpiRules:
         """The same rules with every tier threshold multiplied by ``factor`` (a miniature
@@ -102,6 +91,3 @@ class KpiRules(BaseModel):
                 p: scale(t) for p, t in self.province_tier_thresholds.items()},
         })
 
-    def to_toml(self) -> str:
-        """TOML that :meth:`from_file` reads back to equal rules."""
-        return tomli_w.dumps(self.model_dump(mode="json"))

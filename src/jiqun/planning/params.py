@@ -12,13 +12,12 @@ real truck carries real parcels, and costs per parcel stay what they are.
 from __future__ import annotations
 
 import math
-import tomllib
 from pathlib import Path
+from typing import ClassVar
 
-import tomli_w
 from pydantic import BaseModel, Field
 
-from jiqun.config import get_settings
+from jiqun.config import FileRules
 
 ZONES = ("same", "neighbour", "far", "remote")  # 省内 / 邻省 / 跨省 / 偏远
 
@@ -74,8 +73,10 @@ def _default_trucks() -> list[TruckType]:
     ]
 
 
-class PlanningParams(BaseModel):
+class PlanningParams(FileRules):
     """Every parameter of the line and centre planners, with its default."""
+    file_setting: ClassVar[str] = "planning_file"
+
 
     hub_route: dict[str, ZoneCost] = Field(
         default_factory=_default_hub_route,
@@ -154,15 +155,7 @@ class PlanningParams(BaseModel):
         """Pickup travel time (揽收时长): local road km / van speed, in minutes."""
         return great_circle_km * self.pickup_detour_factor / self.pickup_speed_kmh * 60.0
 
-    @classmethod
-    def from_file(cls, path: Path) -> PlanningParams:
-        return cls.model_validate(tomllib.loads(Path(path).read_text(encoding="utf-8")))
 
-    @classmethod
-    def configured(cls) -> PlanningParams:
-        """The parameters of ``JIQUN_PLANNING_FILE`` when it exists, else the defaults."""
-        path = get_settings().planning_file
-        return cls.from_file(path) if path.is_file() else cls()
 
     def scaled(self, factor: float) -> PlanningParams:
         """Parameters for a miniature province whose volumes are real × ``factor``: truck
@@ -181,10 +174,6 @@ class PlanningParams(BaseModel):
             "centre_fixed_cost_per_day": self.centre_fixed_cost_per_day * factor,
             "min_lane_daily_parcels": self.min_lane_daily_parcels * factor,
         })
-
-    def to_toml(self) -> str:
-        """TOML that :meth:`from_file` reads back to equal parameters."""
-        return tomli_w.dumps(self.model_dump(mode="json"))
 
 
 def write_planning_params(path: Path, volume_factor: float) -> None:

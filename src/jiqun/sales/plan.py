@@ -26,20 +26,19 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
-import tomllib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import ibis
 import numpy as np
 import typer
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from jiqun.config import get_settings
+from jiqun.config import FileRules, get_settings
 from jiqun.geo import road_km
 from jiqun.lake import daily
 from jiqun.output import Format, emit
@@ -62,9 +61,10 @@ SHIPPING = (LifecycleStage.COOPERATING, LifecycleStage.GROWING, LifecycleStage.V
 POINTS = 1000  # the best candidate's score in solver points (OR-Tools works in integers)
 
 
-class PlanRules(BaseModel):
+class PlanRules(FileRules):
     """Rules of the daily plan: the ``[sales.plan]`` table of the KPI rules file."""
 
+    toml_table: ClassVar[tuple[str, ...]] = ("sales", "plan")
     day_start: str = Field("08:30", description="Leave the outlet at (HH:MM).")
     day_limit_min: int = Field(480, description="Working-day limit: back within this many minutes.")
     opens: str = Field("09:00", description="Merchants receive visits from (HH:MM) …")
@@ -82,16 +82,6 @@ class PlanRules(BaseModel):
     risk_rate: float = Field(0.5, description="Share of an at-risk customer's volume at stake.")
     winback_rate: float = Field(0.05, description="Chance of winning back a churned customer.")
     follow_up_boost: float = Field(1.0, description="Due follow-up: score × (1 + this).")
-
-    @classmethod
-    def from_file(cls, path: Path) -> PlanRules:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        return cls.model_validate(data.get("sales", {}).get("plan", {}))
-
-    @classmethod
-    def configured(cls) -> PlanRules:
-        path = get_settings().rules_file
-        return cls.from_file(path) if path.is_file() else cls()
 
 
 def minutes(hhmm: str) -> int:

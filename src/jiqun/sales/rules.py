@@ -6,15 +6,16 @@ holds every threshold of a deployment; missing values take the defaults below.
 
 from __future__ import annotations
 
-import tomllib
-from pathlib import Path
+from typing import ClassVar
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from jiqun.config import get_settings
+from jiqun.config import FileRules
 
 
-class SalesRules(BaseModel):
+class SalesRules(FileRules):
+    toml_table: ClassVar[tuple[str, ...]] = ("sales",)
+
     recent_days: int = Field(
         14, description="At risk (流失预警): the parcels of the last this many days …")
     baseline_days: int = Field(28, description="… against the this many days before them …")
@@ -33,13 +34,4 @@ class SalesRules(BaseModel):
     manager_reminder_days: int = Field(
         5, description="The owner's manager is reminded this many days before the return.")
 
-    @classmethod
-    def from_file(cls, path: Path) -> SalesRules:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        return cls.model_validate(data.get("sales", {}))
 
-    @classmethod
-    def configured(cls) -> SalesRules:
-        """The ``[sales]`` rules of ``JIQUN_RULES_FILE`` when it exists, else the defaults."""
-        path = get_settings().rules_file
-        return cls.from_file(path) if path.is_file() else cls()
