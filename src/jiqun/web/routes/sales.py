@@ -48,22 +48,6 @@ class VisitIn(BaseModel):
     notes: str | None = None
 
 
-class VisitRowOut(BaseModel):
-    id: int
-    customer_id: int
-    customer_code: str
-    customer_name: str
-    stage: str
-    visited_at: dt.datetime
-    method: str
-    outcome: str
-    next_step: str | None
-    next_visit_on: dt.date | None
-    competitor: str | None
-    competitor_price: float | None
-    visitor: str | None
-
-
 class StageChangeOut(BaseModel):
     from_stage: str | None
     to_stage: str
@@ -71,7 +55,7 @@ class StageChangeOut(BaseModel):
 
 
 class VisitCreatedOut(BaseModel):
-    visit: VisitRowOut
+    visit: visit_mod.VisitRow  # the service's public row: one type, no copy
     stage_change: StageChangeOut | None
 
 
@@ -136,10 +120,6 @@ class FunnelOut(BaseModel):
 
 
 # -- visits -------------------------------------------------------------------------------------
-def _visit_out(row: visit_mod.VisitRow) -> VisitRowOut:
-    return VisitRowOut(**row.__dict__)
-
-
 def _save_visit(ctx: RequestContext, data: visit_mod.VisitInput) -> visit_mod.LoggedVisit:
     try:
         logged = visit_mod.log_visit(ctx.db, data, ctx.user.id, _now())
@@ -235,18 +215,17 @@ def visits_page(request: Request, ctx: Context, saved: str | None = None):
     })
 
 
-@router.get("/api/visits", response_model=list[VisitRowOut], tags=["sales"])
+@router.get("/api/visits", response_model=list[visit_mod.VisitRow], tags=["sales"])
 def api_visits(
     ctx: Context,
     mine: bool = True,
     customer_id: int | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> list[VisitRowOut]:
+) -> list[visit_mod.VisitRow]:
     """Visits in the caller's scope, newest first: the caller's own (``mine``, default) or
     everyone's, optionally of one customer."""
-    rows = visit_mod.visits_of(ctx.db, user_id=ctx.user.id if mine else None,
+    return visit_mod.visits_of(ctx.db, user_id=ctx.user.id if mine else None,
                                customer_id=customer_id, limit=limit)
-    return [_visit_out(r) for r in rows]
 
 
 @router.post("/api/visits", response_model=VisitCreatedOut, status_code=201, tags=["sales"])
@@ -260,7 +239,7 @@ def api_create_visit(ctx: Context, body: VisitIn) -> VisitCreatedOut:
     logged = _save_visit(ctx, data)
     row = visit_mod.visit_row(ctx.db, logged.visit)
     change = logged.stage_change
-    return VisitCreatedOut(visit=_visit_out(row), stage_change=StageChangeOut(
+    return VisitCreatedOut(visit=row, stage_change=StageChangeOut(
         from_stage=change.from_stage.value if change.from_stage else None,
         to_stage=change.to_stage.value, reason=change.reason) if change else None)
 
