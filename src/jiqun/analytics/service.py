@@ -83,45 +83,35 @@ class OperatingPicture:
 
     def data_date(self) -> dt.date | None:
         """The last day with parcels in scope (数据日期)."""
-        value = self.frame.day.max().to_pyarrow().as_py()
-        return value
+        return self.frame.day.max().to_pyarrow().as_py()
 
-    def _arrow(self, statement, schema: pa.Schema) -> pa.Table:
-        """A Core query's rows as an Arrow table (no ORM objects: thousands of rows, fast)."""
+    def _arrow(self, statement, schema: pa.Schema, convert=tuple) -> pa.Table:
+        """A Core query's rows (each through ``convert``) as an Arrow table: no ORM objects,
+        thousands of rows, fast."""
         rows = self.session.execute(statement).all()
-        return pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows],
-                                    schema)
+        return pa.Table.from_pylist(
+            [dict(zip(schema.names, convert(r), strict=True)) for r in rows], schema)
 
     @cached_property
-    def _estimate_table(self) -> pa.Table:
+    def _estimates(self) -> pa.Table:
         e = MarketVolumeEstimate
         return self._arrow(select(e.market_id, e.carrier, e.valid_from, e.daily_volume),
                            share.ESTIMATES)
 
     @cached_property
-    def _target_table(self) -> pa.Table:
+    def _targets(self) -> pa.Table:
         t = Target
-        rows = self.session.execute(
-            select(t.scope_type, t.scope_id, t.month, t.volume, t.revenue, t.new_customers)).all()
-        return pa.Table.from_pylist(
-            [dict(zip(plan.TARGETS.names, (r[0].value, *r[1:]), strict=True)) for r in rows],
-            plan.TARGETS)
+        return self._arrow(
+            select(t.scope_type, t.scope_id, t.month, t.volume, t.revenue, t.new_customers),
+            plan.TARGETS, convert=lambda r: (r[0].value, *r[1:]))
 
     @cached_property
-    def _archive_table(self) -> pa.Table:
+    def _archive(self) -> pa.Table:
         """Archived customers: id, grid, market and province (from the adcode)."""
         c = Customer
-        rows = self.session.execute(select(c.id, c.grid_id, c.market_id, c.adcode)).all()
-        return pa.Table.from_pylist(
-            [{"customer_id": i, "grid_id": g, "market_id": m,
-              "province": province_code(a) if a else None} for i, g, m, a in rows],
-            ARCHIVE_WITH_PROVINCE)
-
-    def _estimates(self) -> pa.Table:
-        return self._estimate_table
-
-    def _targets(self) -> pa.Table:
-        return self._target_table
+        return self._arrow(
+            select(c.id, c.grid_id, c.market_id, c.adcode), ARCHIVE_WITH_PROVINCE,
+            convert=lambda r: (*r[:3], province_code(r[3]) if r[3] else None))
 
     # -- KPIs ---------------------------------------------------------------------------------
     def volume(self, by: str, period: str, start: dt.date, end: dt.date) -> list[dict]:
@@ -129,35 +119,35 @@ class OperatingPicture:
         return records(volume.volume(frame, by, period, start, end))
 
     def share(self, period: str, start: dt.date, end: dt.date) -> list[dict]:
-        return records(share.market_share(self.frame, self._estimates(), period, start, end))
+        return records(share.market_share(self.frame, self._estimates, period, start, end))
 
     def competitors(self, period: str, start: dt.date, end: dt.date) -> list[dict]:
-        return records(share.competitor_share(self._estimates(), period, start, end))
+        return records(share.competitor_share(self._estimates, period, start, end))
 
     def customers(self, by: str, start: dt.date, end: dt.date) -> list[dict]:
         return records(customer_kpis.customer_counts(self.frame, by, start, end, self.rules))
 
     def development_rate(self, as_of: dt.date) -> list[dict]:
-        archive = self._archive_table.select(customer_kpis.ARCHIVE.names)
+        archive = self._archive.select(customer_kpis.ARCHIVE.names)
         return records(customer_kpis.development_rate(self.frame, archive, as_of, self.rules))
 
     def network(self, by: str, start: dt.date, end: dt.date) -> list[dict]:
         return records(network.in_province_and_lines(self.frame, by, start, end))
 
     def plan(self, scope_type: str, as_of: dt.date) -> list[dict]:
-        return records(plan.plan_progress(self.frame, self._targets(), scope_type, as_of,
+        return records(plan.plan_progress(self.frame, self._targets, scope_type, as_of,
                                           self.rules))
 
     def tiers(self, as_of: dt.date) -> list[dict]:
-        archive = self._archive_table.select(tiers.PROVINCES.names)
+        archive = self._archive.select(tiers.PROVINCES.names)
         return records(tiers.customer_tiers(self.frame, archive, as_of, self.rules))
 
     def grids(self, as_of: dt.date) -> list[dict]:
         """The grid KPI table (网格考核): plan, month-to-date volume and progress, in-province
         and dedicated-line figures, active and activated customers, development rate."""
         month = as_of.replace(day=1)
-        archive = self._archive_table.select(customer_kpis.ARCHIVE.names)
-        progress = plan.plan_progress(self.frame, self._targets(), "grid", as_of, self.rules)
+        archive = self._archive.select(customer_kpis.ARCHIVE.names)
+        progress = plan.plan_progress(self.frame, self._targets, "grid", as_of, self.rules)
         net = network.in_province_and_lines(self.frame, "grid", month, as_of)
         people = customer_kpis.customer_counts(self.frame, "grid", month, as_of, self.rules)
         dev = customer_kpis.development_rate(self.frame, archive, as_of, self.rules)
@@ -183,7 +173,7 @@ class OperatingPicture:
             start = period_start(as_of, period)
             table = volume.volume(self.frame, by, period, start, as_of)
             return records(rankings.ranked(table, "mom"))
-        table = plan.plan_progress(self.frame, self._targets(), by, as_of, self.rules)
+        table = plan.plan_progress(self.frame, self._targets, by, as_of, self.rules)
         return records(rankings.ranked(table, "progress"))
 
     # -- per level (分级看板) ------------------------------------------------------------------
@@ -211,7 +201,7 @@ class OperatingPicture:
                    for m in self.session.scalars(select(Market).order_by(Market.code))]
         market_plan = self.plan("market", as_of)
         market_share = records(
-            share.market_share(self.frame, self._estimates(), "month", month, as_of))
+            share.market_share(self.frame, self._estimates, "month", month, as_of))
         if level != "market":
             rows = levels.rows_of_units(root, units)
             figures = records(levels.unit_activity(self.frame, rows, as_of, self.rules))
