@@ -13,10 +13,10 @@ from jiqun.analytics import ownership
 from jiqun.analytics.frame import BY_COLUMN
 from jiqun.analytics.rules import KpiRules
 from jiqun.analytics.service import OperatingPicture
+from jiqun.cli_scope import scope_for_code
 from jiqun.config import get_settings
 from jiqun.output import Format, emit
-from jiqun.store import Scope, Store
-from jiqun.store.org import unit_by_code
+from jiqun.store import Store
 
 app = typer.Typer(no_args_is_help=True, help="KPIs of a scope: volume, share, customers, grids …")
 
@@ -31,16 +31,13 @@ FormatOpt = Annotated[Format, typer.Option("--format")]
 RulesOpt = Annotated[Path | None, typer.Option("--rules", help="TOML file of KPI rules.")]
 
 
-def _picture(scope_code: str | None, engine: str | None, rules: Path | None) -> OperatingPicture:
+def open_picture(scope_code: str | None, engine: str | None, rules: Path | None
+                 ) -> OperatingPicture:
+    """The operating picture of ``--scope``, ``--engine`` and ``--rules`` (for every KPI and
+    report command)."""
     settings = get_settings()
     store = Store.from_settings(settings)
-    scope = None
-    if scope_code:
-        with store.session() as s:
-            unit = unit_by_code(s, scope_code)
-            if unit is None:
-                raise typer.BadParameter(f"no org unit with code {scope_code!r}", param_hint="--scope")
-            scope = Scope.for_unit(s, unit)
+    scope = scope_for_code(store, scope_code)
     kpi_rules = KpiRules.from_file(rules) if rules else KpiRules.configured()
     return OperatingPicture(store, settings.lake_path, scope, engine=engine, rules=kpi_rules)
 
@@ -65,7 +62,7 @@ def volume_cmd(scope: ScopeOpt = None, by: ByOpt = "market", period: PeriodOpt =
     """Parcels and revenue with MoM and YoY."""
     _check(by, BY_COLUMN, "--by")
     _check(period, ("day", "week", "month"), "--period")
-    with _picture(scope, engine, rules) as p:
+    with open_picture(scope, engine, rules) as p:
         first, last = _dates(p, start, end, 90)
         emit(p.volume(by, period, first, last), fmt, "volume")
 
@@ -76,7 +73,7 @@ def share_cmd(scope: ScopeOpt = None, period: PeriodOpt = "month", start: FromOp
               rules: RulesOpt = None) -> None:
     """Market share against the market-total estimate."""
     _check(period, ("day", "week", "month"), "--period")
-    with _picture(scope, engine, rules) as p:
+    with open_picture(scope, engine, rules) as p:
         first, last = _dates(p, start, end, 90)
         emit(p.share(period, first, last), fmt, "share")
 
@@ -87,7 +84,7 @@ def customers_cmd(scope: ScopeOpt = None, by: ByOpt = "grid", start: FromOpt = N
                   rules: RulesOpt = None) -> None:
     """Active, activated, new effective and churned customers."""
     _check(by, BY_COLUMN, "--by")
-    with _picture(scope, engine, rules) as p:
+    with open_picture(scope, engine, rules) as p:
         first, last = _dates(p, start, end, 30)
         emit(p.customers(by, first, last), fmt, "customers")
 
@@ -96,7 +93,7 @@ def customers_cmd(scope: ScopeOpt = None, by: ByOpt = "grid", start: FromOpt = N
 def grids_cmd(scope: ScopeOpt = None, end: ToOpt = None, engine: EngineOpt = None,
               fmt: FormatOpt = Format.TABLE, rules: RulesOpt = None) -> None:
     """The grid KPI table with development rate, ranked by plan progress."""
-    with _picture(scope, engine, rules) as p:
+    with open_picture(scope, engine, rules) as p:
         _, last = _dates(p, None, end, 1)
         emit(p.grids(last), fmt, "grids")
 
@@ -105,7 +102,7 @@ def grids_cmd(scope: ScopeOpt = None, end: ToOpt = None, engine: EngineOpt = Non
 def tiers_cmd(scope: ScopeOpt = None, end: ToOpt = None, engine: EngineOpt = None,
               fmt: FormatOpt = Format.TABLE, rules: RulesOpt = None) -> None:
     """Customer tiers from trailing volume."""
-    with _picture(scope, engine, rules) as p:
+    with open_picture(scope, engine, rules) as p:
         _, last = _dates(p, None, end, 1)
         emit(p.tiers(last), fmt, "tiers")
 
@@ -118,7 +115,7 @@ def rankings_cmd(scope: ScopeOpt = None, by: ByOpt = "market",
     """Markets, grids, teams or people ranked by plan progress or growth."""
     _check(by, ("market", "grid", "team", "person"), "--by")
     _check(metric, ("progress", "growth"), "--metric")
-    with _picture(scope, engine, rules) as p:
+    with open_picture(scope, engine, rules) as p:
         _, last = _dates(p, None, end, 1)
         emit(p.rankings(by, last, metric), fmt, "rankings")
 
@@ -131,7 +128,7 @@ def tiers_apply(scope: ScopeOpt = None, end: ToOpt = None, engine: EngineOpt = N
                 dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
                 fmt: FormatOpt = Format.TABLE, rules: RulesOpt = None) -> None:
     """Write computed tiers and tier owners to the archive (audited) and list the changes."""
-    with _picture(scope, engine, rules) as p:
+    with open_picture(scope, engine, rules) as p:
         _, last = _dates(p, None, end, 1)
         tiers = {r["customer_id"]: r["tier"] for r in p.tiers(last)}
         with p.store.transaction(scope=p.scope, source="cli") as session:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from jiqun.cli_scope import scope_for_code
 from jiqun.config import get_settings
 from jiqun.lake import connect
 from jiqun.output import Format, emit
@@ -16,8 +17,7 @@ from jiqun.planning import flows as flows_mod
 from jiqun.planning.hubs import MODELS, Site, candidate_sites, merchant_demand, plan_hubs
 from jiqun.planning.lines import plan_lines
 from jiqun.planning.params import PlanningParams
-from jiqun.store import Scope, Store
-from jiqun.store.org import unit_by_code
+from jiqun.store import Store
 
 flows_app = typer.Typer(no_args_is_help=False, help="Flows by origin and destination (流量流向).",
                         invoke_without_command=True)
@@ -33,14 +33,7 @@ def _context(scope_code: str | None):
     """A session scoped to ``--scope``, the lake and a connection."""
     settings = get_settings()
     store = Store.from_settings(settings)
-    with store.session() as s:
-        scope = None
-        if scope_code:
-            unit = unit_by_code(s, scope_code)
-            if unit is None:
-                raise typer.BadParameter(f"no org unit with code {scope_code!r}",
-                                         param_hint="--scope")
-            scope = Scope.for_unit(s, unit)
+    scope = scope_for_code(store, scope_code)
     with store.session(scope=scope, source="cli") as session:
         yield session, connect(settings), settings.lake_path, scope
 

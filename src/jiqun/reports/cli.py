@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from jiqun.analytics.cli import _picture
+from jiqun.analytics.cli import open_picture
 from jiqun.i18n import translator
 from jiqun.output import Format, render
 from jiqun.reports import formats
@@ -76,7 +76,7 @@ def daily_cmd(
     locale: LocaleOpt = "zh-CN", engine: EngineOpt = None, rules: RulesOpt = None,
 ) -> None:
     """Yesterday per team and grid: parcels, revenue, plan progress, new and lost customers."""
-    with _picture(scope, engine, rules) as picture:
+    with open_picture(scope, engine, rules) as picture:
         figures = daily_figures(picture, day.date() if day else None, locale)
     text = _daily_text(figures, fmt, locale)
     if out:
@@ -106,7 +106,7 @@ def weekly_cmd(
 ) -> None:
     """The weekly bulletin (一周通报) as HTML, XLSX or PDF."""
     iso_week = _week(week)
-    with _picture(scope, engine, rules) as picture:
+    with open_picture(scope, engine, rules) as picture:
         bulletin = weekly_bulletin(picture, iso_week, locale)
     if fmt is BulletinFormat.XLSX:
         from jiqun.reports.xlsx import bulletin_xlsx

@@ -10,6 +10,7 @@ import typer
 from sqlalchemy import select
 
 from jiqun.analytics.service import OperatingPicture
+from jiqun.cli_scope import scope_for_code
 from jiqun.config import get_settings
 from jiqun.output import Format, emit
 from jiqun.sales import funnel as funnel_mod
@@ -17,7 +18,6 @@ from jiqun.sales import lifecycle, pool, visits
 from jiqun.sales.rules import SalesRules
 from jiqun.store import Scope, Store
 from jiqun.store.models import User
-from jiqun.store.org import unit_by_code
 
 app = typer.Typer(no_args_is_help=True,
                   help="Customer development: lifecycle, visits, funnel, pool.")
@@ -25,16 +25,6 @@ app = typer.Typer(no_args_is_help=True,
 ScopeOpt = Annotated[str | None, typer.Option("--scope", help="Org unit code; default: all.")]
 FormatOpt = Annotated[Format, typer.Option("--format")]
 DateOpt = Annotated[dt.datetime | None, typer.Option("--date", formats=["%Y-%m-%d"])]
-
-
-def _scope(store: Store, code: str | None) -> Scope | None:
-    if not code:
-        return None
-    with store.session() as s:
-        unit = unit_by_code(s, code)
-        if unit is None:
-            raise typer.BadParameter(f"no org unit with code {code!r}", param_hint="--scope")
-        return Scope.for_unit(s, unit)
 
 
 @app.command("lifecycle")
@@ -50,7 +40,7 @@ def lifecycle_cmd(
     falling → at risk, silent → churned, back → reactivated); every change recorded and audited."""
     settings = get_settings()
     store = Store.from_settings(settings)
-    unit_scope = _scope(store, scope)
+    unit_scope = scope_for_code(store, scope)
     with OperatingPicture(store, settings.lake_path, unit_scope) as picture, \
             store.transaction(scope=unit_scope, source="cli") as session:
         changes = lifecycle.promote_from_waybills(
@@ -69,7 +59,7 @@ def pool_cmd(
 ) -> None:
     """Prospects with no follow-up returning to the pool (公海), and the reminders before."""
     store = Store.from_settings()
-    unit_scope = _scope(store, scope)
+    unit_scope = scope_for_code(store, scope)
     today = day.date() if day else dt.date.today()
     rules = SalesRules.configured()
     with store.transaction(scope=unit_scope, source="cli") as session:
@@ -98,7 +88,7 @@ def funnel_cmd(
         raise typer.BadParameter(f"{by!r} is not stage or one of {', '.join(funnel_mod.BY)}",
                                  param_hint="--by")
     store = Store.from_settings()
-    with store.session(scope=_scope(store, scope), source="cli") as session:
+    with store.session(scope=scope_for_code(store, scope), source="cli") as session:
         facts = funnel_mod.load_facts(session, since.date() if since else None)
         if by == "stage":
             rows = funnel_mod.funnel(facts)
@@ -111,7 +101,7 @@ def funnel_cmd(
 def time_in_stage_cmd(scope: ScopeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
     """Days customers spend in each stage, from the recorded stage changes."""
     store = Store.from_settings()
-    with store.session(scope=_scope(store, scope), source="cli") as session:
+    with store.session(scope=scope_for_code(store, scope), source="cli") as session:
         spells = funnel_mod.load_spells(session)
     emit(funnel_mod.time_in_stage(spells, dt.datetime.now()), fmt, "time in stage")
 
