@@ -56,6 +56,8 @@ def _register_subcommands() -> None:
     register_plan_visits(app)
     from jiqun.planning.grids_cli import register_grids
     register_grids(app)
+    from jiqun.markets.cli import register as register_markets
+    register_markets(app)
 
 
 _register_subcommands()

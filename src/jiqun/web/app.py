@@ -28,6 +28,7 @@ from jiqun.web.routes import (
     kpi,
     markets,
     planning,
+    registry,
     sales,
     visit_plan,
 )
@@ -125,7 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.login_limit = LoginRateLimit()
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, dashboard, markets, customers, kpi, sales, planning, visit_plan,
+    # registry before markets: /markets/new and /markets/top must win over /markets/{market_id}.
+    for module in (auth, dashboard, registry, markets, customers, kpi, sales, planning, visit_plan,
                    grids_design):
         app.include_router(module.router)
     _add_error_handlers(app)

@@ -1,0 +1,309 @@
+"""``jiqun markets add|edit|top|targets`` and ``jiqun teams propose|approve|reject|members|list``:
+the same services as the pages ``/markets/new``, ``/markets/top``, ``/teams`` and their ``/api``
+twins. Refusals are printed in the configured language (``JIQUN_LOCALE``) and exit with 2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from jiqun.analytics.service import OperatingPicture
+from jiqun.cli_scope import scope_for_code
+from jiqun.config import get_settings
+from jiqun.i18n import translator
+from jiqun.markets import potential, registry, teams
+from jiqun.markets.errors import Invalid, NotAllowed, NotFound
+from jiqun.output import Format, emit
+from jiqun.store import Scope, Store
+from jiqun.store.models import Grid, MarketType, TeamStatus, User
+from jiqun.store.org import unit_by_code
+
+markets_app = typer.Typer(no_args_is_help=True, help="Register markets; TOP-N by potential; "
+                                                     "key-city targets.")
+teams_app = typer.Typer(no_args_is_help=True, help="Marketing teams: propose, approve, reject.")
+
+ScopeOpt = Annotated[str | None, typer.Option("--scope", help="Org unit code; default: all.")]
+FormatOpt = Annotated[Format, typer.Option("--format")]
+UserOpt = Annotated[str | None, typer.Option("--user", help="Act as this user (their scope; "
+                                                             "recorded in the audit log).")]
+ActorOpt = Annotated[str, typer.Option("--user", help="The acting user (their role and scope).")]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(2)
+
+
+def _t():
+    return translator(get_settings().locale)
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Service refusals as messages in the configured language, exit code 2."""
+    t = _t()
+    try:
+        yield
+    except Invalid as err:
+        raise _fail("\n".join(f"{k}: {v}" for k, v in err.translated(t).items())) from None
+    except NotAllowed as err:
+        raise _fail(t(err.msgid)) from None
+    except NotFound as err:
+        raise _fail(t("Not found") + f": {err.args[0]}") from None
+
+
+def _user(store: Store, username: str) -> tuple[User, Scope]:
+    with store.session() as s:
+        user = s.scalars(select(User).where(User.username == username)).one_or_none()
+        if user is None:
+            raise typer.BadParameter(f"no user {username!r}", param_hint="--user")
+        return user, Scope.for_unit(s, user.org_unit_id)
+
+
+@contextmanager
+def _session(scope: str | None, username: str | None) -> Iterator[tuple[Session, User | None]]:
+    """A committed session in the user's scope (``--user``) or the org unit's (``--scope``)."""
+    store = Store.from_settings()
+    user, unit_scope = (_user(store, username) if username else (None, None))
+    if scope:
+        unit_scope = scope_for_code(store, scope)
+    with store.transaction(scope=unit_scope, user_id=user.id if user else None,
+                           source="cli") as session, _refusals():
+        yield session, user
+
+
+def _market_record(market) -> dict[str, Any]:
+    return {"id": market.id, "code": market.code, "name": market.name,
+            "type": market.type.value, "industry": market.industry, "tier": market.tier,
+            "key_area": bool(market.key_area), "org_unit_id": market.org_unit_id,
+            "yearly_revenue_target": market.yearly_revenue_target}
+
+
+def _market_options(session: Session, org: str | None, **values: Any) -> dict[str, Any]:
+    data = {k: v for k, v in values.items() if v is not None}
+    if "type" in data:
+        data["type"] = data["type"].value
+    if org:
+        unit = unit_by_code(session, org)
+        if unit is None:
+            raise typer.BadParameter(f"no org unit with code {org!r}", param_hint="--org")
+        data["org_unit_id"] = unit.id
+    return data
+
+
+Opt = typer.Option
+
+
+@markets_app.command("add")
+def add_cmd(
+    code: Annotated[str, Opt("--code", help="Unique market code, e.g. ZJ-ZL.")],
+    name: Annotated[str, Opt("--name")],
+    type: Annotated[MarketType, Opt("--type")],
+    industry: Annotated[str, Opt("--industry")],
+    org: Annotated[str, Opt("--org", help="Code of the city, county or outlet it belongs to.")],
+    tier: Annotated[str | None, Opt("--tier", help="A, B or C.")] = None,
+    key_area: Annotated[bool, Opt("--key-area/--no-key-area", help="重点产粮区.")] = False,
+    revenue_target: Annotated[float | None, Opt("--revenue-target", help="Yearly, yuan.")] = None,
+    volume_target: Annotated[float | None, Opt("--volume-target", help="Yearly, parcels.")] = None,
+    market_volume: Annotated[float | None, Opt(
+        "--market-volume", help="Estimated parcels a day of all carriers.")] = None,
+    year: Annotated[int | None, Opt("--year", help="Year of the targets; default: this year.")
+                    ] = None,
+    lon: Annotated[float | None, Opt("--lon")] = None,
+    lat: Annotated[float | None, Opt("--lat")] = None,
+    address: Annotated[str | None, Opt("--address")] = None,
+    adcode: Annotated[str | None, Opt("--adcode")] = None,
+    name_en: Annotated[str | None, Opt("--name-en")] = None,
+    scope: ScopeOpt = None,
+    user: UserOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Register a market (集群市场) with its yearly targets; audited."""
+    with _session(scope, user) as (session, _user_row):
+        data = _market_options(
+            session, org, code=code, name=name, type=type, industry=industry, tier=tier,
+            key_area=key_area, yearly_revenue_target=revenue_target,
+            yearly_volume_target=volume_target, market_daily_volume=market_volume,
+            target_year=year, lon=lon, lat=lat, address=address, adcode=adcode, name_en=name_en)
+        market = registry.create_market(session, data)
+        record = _market_record(market)
+    emit([record], fmt, "market added")
+
+
+@markets_app.command("edit")
+def edit_cmd(
+    code: Annotated[str, typer.Argument(help="Code of the market to change.")],
+    new_code: Annotated[str | None, Opt("--code")] = None,
+    name: Annotated[str | None, Opt("--name")] = None,
+    type: Annotated[MarketType | None, Opt("--type")] = None,
+    industry: Annotated[str | None, Opt("--industry")] = None,
+    org: Annotated[str | None, Opt("--org")] = None,
+    tier: Annotated[str | None, Opt("--tier")] = None,
+    key_area: Annotated[bool | None, Opt("--key-area/--no-key-area")] = None,
+    revenue_target: Annotated[float | None, Opt("--revenue-target")] = None,
+    volume_target: Annotated[float | None, Opt("--volume-target")] = None,
+    market_volume: Annotated[float | None, Opt("--market-volume")] = None,
+    year: Annotated[int | None, Opt("--year")] = None,
+    lon: Annotated[float | None, Opt("--lon")] = None,
+    lat: Annotated[float | None, Opt("--lat")] = None,
+    address: Annotated[str | None, Opt("--address")] = None,
+    scope: ScopeOpt = None,
+    user: UserOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Change some fields of a market; the others keep their values. Audited."""
+    with _session(scope, user) as (session, _user_row):
+        market = registry.market_by_code(session, code)
+        changes = _market_options(
+            session, org, code=new_code, name=name, type=type, industry=industry, tier=tier,
+            key_area=key_area, yearly_revenue_target=revenue_target,
+            yearly_volume_target=volume_target, market_daily_volume=market_volume,
+            target_year=year, lon=lon, lat=lat, address=address)
+        market = registry.edit_market(session, market.id, changes)
+        record = _market_record(market)
+    emit([record], fmt, "market changed")
+
+
+@markets_app.command("top")
+def top_cmd(
+    n: Annotated[int, Opt("--n", min=1, help="How many markets.")] = 10,
+    by: Annotated[str, Opt("--by", help="potential|gap")] = "potential",
+    scope: ScopeOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """TOP-N markets by potential (潜力): estimate of all carriers or merchants × typical
+    volume, with our daily parcels, share and the gap (potential − ours)."""
+    if by not in ("potential", "gap"):
+        raise typer.BadParameter("potential or gap", param_hint="--by")
+    settings = get_settings()
+    store = Store.from_settings(settings)
+    unit_scope = scope_for_code(store, scope)
+    with OperatingPicture(store, settings.lake_path, unit_scope) as picture, \
+            store.session(scope=unit_scope, source="cli") as session:
+        rows, as_of = potential.top_markets(session, picture, n, by)
+    emit([asdict(r) for r in rows], fmt, f"TOP {n} by {by} (data date {as_of or '—'})")
+
+
+@markets_app.command("targets")
+def targets_cmd(
+    scope: ScopeOpt = None,
+    detail: Annotated[bool, Opt("--detail", help="One row per market.")] = False,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Key cities (重点产粮区): markets with yearly revenue targets ≥ 10M and ≥ 5M against the
+    plan (one 10M and two 5M markets per key city) and whether it is met."""
+    settings = get_settings()
+    store = Store.from_settings(settings)
+    unit_scope = scope_for_code(store, scope)
+    with OperatingPicture(store, settings.lake_path, unit_scope) as picture, \
+            store.session(scope=unit_scope, source="cli") as session:
+        cities = potential.key_city_targets(session, picture)
+    if detail:
+        rows = [{"city": c.name, **asdict(m)} for c in cities for m in c.markets]
+    else:
+        rows = [c.record() for c in cities]
+    emit(rows, fmt, "key-city targets")
+
+
+# -- teams ----------------------------------------------------------------------------------------
+def _member(session: Session, spec: str) -> dict[str, Any]:
+    username, _, role = spec.partition(":")
+    user = session.scalars(select(User).where(User.username == username)).one_or_none()
+    if user is None:  # scoped: someone outside the acting user's subtree is not found either
+        raise typer.BadParameter(f"no user {username!r} in your scope", param_hint="--member")
+    return {"user_id": user.id, "role": role or "member"}
+
+
+def _team_record(session: Session, team_id: int) -> dict[str, Any]:
+    row = asdict(teams.team_detail(session, team_id).team)
+    row["grids"] = ", ".join(row["grids"])
+    return row
+
+
+MembersOpt = Annotated[list[str], Opt("--member", help="USERNAME[:ROLE], repeat; roles: "
+                                                       + "|".join(teams.MEMBER_ROLES))]
+
+
+@teams_app.command("propose")
+def propose_cmd(
+    user: ActorOpt,
+    name: Annotated[str, Opt("--name")],
+    market: Annotated[str, Opt("--market", help="Market code.")],
+    member: MembersOpt,
+    grid: Annotated[str | None, Opt("--grid", help="Grid code of the market.")] = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """A city proposes a team (营销团队) for a market or grid; the province decides."""
+    with _session(None, user) as (session, actor_user):
+        found = registry.market_by_code(session, market)
+        grid_id = None
+        if grid:
+            grid_id = session.scalars(select(Grid.id).where(Grid.code == grid,
+                                                            Grid.market_id == found.id)).first()
+            if grid_id is None:
+                raise typer.BadParameter(f"no grid {grid!r} in {market}", param_hint="--grid")
+        team = teams.propose_team(session, teams.Actor.of(session, actor_user.id), {
+            "name": name, "market_id": found.id, "grid_id": grid_id,
+            "members": [_member(session, m) for m in member]})
+        record = _team_record(session, team.id)
+    emit([record], fmt, "team proposed")
+
+
+@teams_app.command("approve")
+def approve_cmd(team_id: int, user: ActorOpt, fmt: FormatOpt = Format.TABLE) -> None:
+    """The province approves a proposed team."""
+    with _session(None, user) as (session, actor_user):
+        teams.approve_team(session, teams.Actor.of(session, actor_user.id), team_id)
+        record = _team_record(session, team_id)
+    emit([record], fmt, "team approved")
+
+
+@teams_app.command("reject")
+def reject_cmd(
+    team_id: int,
+    user: ActorOpt,
+    reason: Annotated[str, Opt("--reason", help="Why; kept in the team's history.")],
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """The province rejects a proposed team, with a reason."""
+    with _session(None, user) as (session, actor_user):
+        teams.reject_team(session, teams.Actor.of(session, actor_user.id), team_id, reason)
+        record = _team_record(session, team_id)
+    emit([record], fmt, "team rejected")
+
+
+@teams_app.command("members")
+def members_cmd(team_id: int, user: ActorOpt, member: MembersOpt,
+                fmt: FormatOpt = Format.TABLE) -> None:
+    """Replace a team's members and their roles (the change goes to its history)."""
+    with _session(None, user) as (session, actor_user):
+        teams.set_members(session, teams.Actor.of(session, actor_user.id), team_id,
+                          [_member(session, m) for m in member])
+        rows = [asdict(m) for m in teams.team_detail(session, team_id).members]
+    emit(rows, fmt, f"members of team {team_id}")
+
+
+@teams_app.command("list")
+def list_cmd(
+    scope: ScopeOpt = None,
+    status: Annotated[TeamStatus | None, Opt("--status")] = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Teams of the scope, proposed ones first (the province's queue)."""
+    with _session(scope, None) as (session, _user_row):
+        rows = [asdict(r) for r in teams.list_teams(session, status)]
+    for row in rows:
+        row["grids"] = ", ".join(row["grids"])
+    emit(rows, fmt, "teams")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``markets`` and ``teams`` to the ``jiqun`` command."""
+    app.add_typer(markets_app, name="markets")
+    app.add_typer(teams_app, name="teams")

@@ -1,0 +1,305 @@
+"""Registry of cluster markets (M1, 集群市场台账): create and edit a market with its type,
+industry, tier, key-area flag (重点产粮区), org unit, coordinates, yearly targets and the
+estimated daily volume of all carriers.
+
+Every function takes a session opened with the acting user's :class:`~jiqun.store.scope.Scope`:
+a market outside the subtree is not found, and a market placed outside it is refused by the
+scope mechanism itself (its ``ScopeError`` is answered as a field error). Changes are audited by
+the store (``store/audit.py``) with the session's user and source.
+
+Yearly targets: the revenue target is kept on the market (``yearly_revenue_target``) and, with
+the optional yearly volume target, spread evenly over the twelve monthly
+:class:`~jiqun.store.models.Target` rows of ``target_year`` (scope ``market``), which the plan
+KPIs read. The spread is written only when a yearly figure changes, so editing a market's name
+keeps monthly targets that were imported with their seasons.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from jiqun.markets.errors import Invalid, NotFound, field_errors
+from jiqun.store.models import (
+    Market,
+    MarketType,
+    MarketVolumeEstimate,
+    OrgLevel,
+    OrgUnit,
+    Target,
+    TargetScope,
+)
+from jiqun.store.scope import ScopeError, session_scope
+
+ALL_CARRIERS = "*"  # MarketVolumeEstimate.carrier of the whole market
+MARKET_LEVELS = (OrgLevel.CITY, OrgLevel.COUNTY, OrgLevel.OUTLET)  # a market sits in a city
+TIERS = ("A", "B", "C")  # operating tier (分级运营)
+# China's bounding box: a coordinate outside it is a typo (swapped lon/lat, missing digit).
+LON_RANGE, LAT_RANGE = (73.0, 136.0), (3.0, 54.0)
+
+FIELD_MESSAGES = {
+    "code": "A code of 1–32 letters, digits, dashes or underscores",
+    "name": "A name of 1–100 characters",
+    "name_en": "An English name of up to 100 characters",
+    "type": "Choose the market type",
+    "industry": "An industry of 1–50 characters",
+    "tier": "Tier A, B or C",
+    "key_area": "Key area is yes or no",
+    "org_unit_id": "Choose a city, county or outlet",
+    "adcode": "A 6-digit division code",
+    "address": "An address of up to 255 characters",
+    "lon": "Longitude between 73 and 136 (China)",
+    "lat": "Latitude between 3 and 54 (China)",
+    "yearly_revenue_target": "A yearly revenue target of 0 or more yuan",
+    "yearly_volume_target": "A yearly volume target of 0 or more parcels",
+    "market_daily_volume": "An estimated daily volume of 0 or more parcels",
+    "target_year": "A year between 2000 and 2100",
+}
+
+
+class MarketIn(BaseModel):
+    """A market as the form, the API and the CLI give it (创建 / 编辑集群市场)."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
+
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+    name: str = Field(min_length=1, max_length=100)
+    name_en: str | None = Field(None, max_length=100)
+    type: MarketType
+    industry: str = Field(min_length=1, max_length=50)
+    tier: Literal["A", "B", "C"] | None = None
+    key_area: bool = False
+    org_unit_id: int
+    adcode: str | None = Field(None, pattern=r"^\d{6}$")
+    address: str | None = Field(None, max_length=255)
+    lon: float | None = Field(None, ge=LON_RANGE[0], le=LON_RANGE[1])
+    lat: float | None = Field(None, ge=LAT_RANGE[0], le=LAT_RANGE[1])
+    yearly_revenue_target: float | None = Field(None, ge=0, description="yuan")
+    yearly_volume_target: float | None = Field(None, ge=0, description="parcels")
+    market_daily_volume: float | None = Field(
+        None, ge=0, description="estimated parcels a day of all carriers (市场总量)")
+    target_year: int = Field(default_factory=lambda: dt.date.today().year, ge=2000, le=2100)
+
+
+_NUMBER_FIELDS = ("lon", "lat", "yearly_revenue_target", "yearly_volume_target",
+                  "market_daily_volume")
+
+
+def clean_form(form: Mapping[str, Any]) -> dict[str, Any]:
+    """Form fields as the model expects them: blanks are missing, ``1,000,000`` is a number,
+    a checkbox is a bool."""
+    data: dict[str, Any] = {}
+    for name in MarketIn.model_fields:
+        value = form.get(name)
+        if isinstance(value, str):
+            value = value.strip()
+            if name in _NUMBER_FIELDS:
+                value = re.sub(r"[,_\s]", "", value)
+            if value == "":
+                value = None
+        if value is not None:
+            data[name] = value
+    data["key_area"] = str(form.get("key_area", "")).lower() in ("1", "true", "on", "yes")
+    return data
+
+
+def parse_market(data: Mapping[str, Any]) -> MarketIn:
+    """Validate ``data``; :class:`Invalid` lists every wrong field."""
+    try:
+        market = MarketIn.model_validate(dict(data))
+    except ValidationError as err:
+        raise field_errors(err, FIELD_MESSAGES, "Invalid value") from None
+    if (market.lon is None) != (market.lat is None):
+        raise Invalid({"lon": "Give both longitude and latitude, or neither"})
+    return market
+
+
+# -- reading ------------------------------------------------------------------------------------
+def market_units(session: Session) -> list[OrgUnit]:
+    """Org units a market may be placed under: cities, counties and outlets of the scope."""
+    query = select(OrgUnit).where(OrgUnit.level.in_(MARKET_LEVELS)).order_by(OrgUnit.path)
+    scope = session_scope(session)
+    if scope is not None:
+        query = query.where(OrgUnit.id.in_(sorted(scope.org_ids)))
+    return list(session.scalars(query))
+
+
+def get_market(session: Session, market_id: int) -> Market:
+    market = session.get(Market, market_id)  # scoped: a foreign market is not found
+    if market is None:
+        raise NotFound(market_id)
+    return market
+
+
+def market_by_code(session: Session, code: str) -> Market:
+    market = session.scalars(select(Market).where(Market.code == code)).one_or_none()
+    if market is None:
+        raise NotFound(code)
+    return market
+
+
+def _year_months(year: int) -> list[dt.date]:
+    return [dt.date(year, m, 1) for m in range(1, 13)]
+
+
+def _market_targets(session: Session, market_id: int, year: int) -> dict[dt.date, Target]:
+    rows = session.scalars(select(Target).where(
+        Target.scope_type == TargetScope.MARKET, Target.scope_id == market_id,
+        Target.month.between(dt.date(year, 1, 1), dt.date(year, 12, 1))))
+    return {t.month: t for t in rows}
+
+
+def yearly_volume_target(session: Session, market_id: int, year: int) -> float | None:
+    """The year's monthly volume targets added up (``None`` when the year has none)."""
+    total = session.scalar(select(func.sum(Target.volume)).where(
+        Target.scope_type == TargetScope.MARKET, Target.scope_id == market_id,
+        Target.month.between(dt.date(year, 1, 1), dt.date(year, 12, 1))))
+    return float(total) if total else None
+
+
+def latest_market_volume(session: Session, market_id: int, on: dt.date | None = None
+                         ) -> float | None:
+    """The latest estimate of all carriers' daily volume (市场总量) valid on ``on``."""
+    query = select(MarketVolumeEstimate.daily_volume).where(
+        MarketVolumeEstimate.market_id == market_id,
+        MarketVolumeEstimate.carrier == ALL_CARRIERS)
+    if on is not None:
+        query = query.where(MarketVolumeEstimate.valid_from <= on)
+    return session.scalar(query.order_by(MarketVolumeEstimate.valid_from.desc()).limit(1))
+
+
+def market_values(session: Session, market: Market, year: int | None = None) -> dict[str, Any]:
+    """The market as :class:`MarketIn` fields: what the edit form starts from."""
+    year = year or dt.date.today().year
+    values = {name: getattr(market, name) for name in MarketIn.model_fields
+              if hasattr(Market, name)}
+    values.update(
+        type=market.type.value, key_area=bool(market.key_area), target_year=year,
+        yearly_volume_target=yearly_volume_target(session, market.id, year),
+        market_daily_volume=latest_market_volume(session, market.id),
+    )
+    return values
+
+
+# -- writing ------------------------------------------------------------------------------------
+def _check_unit(session: Session, unit_id: int) -> OrgUnit:
+    unit = session.get(OrgUnit, unit_id)
+    if unit is None or unit.level not in MARKET_LEVELS:
+        raise Invalid({"org_unit_id": "Choose a city, county or outlet"})
+    return unit
+
+
+def _check_code_free(session: Session, code: str, market_id: int | None) -> None:
+    # Codes are unique across the whole organisation, so look beyond the scope.
+    taken = session.scalar(select(Market.id).where(Market.code == code)
+                           .execution_options(unscoped=True))
+    if taken is not None and taken != market_id:
+        raise Invalid({"code": "This code is already used by another market"})
+
+
+_MARKET_COLUMNS = ("code", "name", "name_en", "type", "industry", "tier", "key_area",
+                   "org_unit_id", "adcode", "address", "lon", "lat", "yearly_revenue_target")
+
+
+def _spread_targets(session: Session, market: Market, data: MarketIn, *,
+                    revenue_changed: bool, volume_changed: bool) -> None:
+    """Write the year's twelve monthly targets: yearly figures / 12 (完成计划按月分解)."""
+    if not (revenue_changed or volume_changed):
+        return
+    existing = _market_targets(session, market.id, data.target_year)
+    for month in _year_months(data.target_year):
+        target = existing.get(month)
+        new = target is None
+        if new:
+            target = Target(scope_type=TargetScope.MARKET, scope_id=market.id, month=month,
+                            volume=0.0, revenue=0.0, new_customers=0,
+                            org_unit_id=market.org_unit_id)
+            session.add(target)
+        if revenue_changed or new:
+            target.revenue = (data.yearly_revenue_target or 0.0) / 12
+        if volume_changed or new:
+            target.volume = (data.yearly_volume_target or 0.0) / 12
+
+
+def _record_market_volume(session: Session, market: Market, daily: float | None,
+                          today: dt.date) -> None:
+    """A new estimate of all carriers from today when the figure changed (the history of
+    estimates is kept: share over time reads it)."""
+    if daily is None or daily == latest_market_volume(session, market.id):
+        return
+    same_day = session.scalars(select(MarketVolumeEstimate).where(
+        MarketVolumeEstimate.market_id == market.id,
+        MarketVolumeEstimate.carrier == ALL_CARRIERS,
+        MarketVolumeEstimate.valid_from == today)).one_or_none()
+    if same_day is not None:
+        same_day.daily_volume = daily
+        return
+    session.add(MarketVolumeEstimate(market_id=market.id, org_unit_id=market.org_unit_id,
+                                     carrier=ALL_CARRIERS, valid_from=today, daily_volume=daily,
+                                     source="registry"))
+
+
+def _follow_market(session: Session, market: Market) -> None:
+    """Targets and estimates of a moved market move with it, so they stay in its scope."""
+    for model, key in ((Target, Target.scope_id), (MarketVolumeEstimate,
+                                                    MarketVolumeEstimate.market_id)):
+        query = select(model).where(key == market.id)
+        if model is Target:
+            query = query.where(Target.scope_type == TargetScope.MARKET)
+        for row in session.scalars(query):
+            row.org_unit_id = market.org_unit_id
+
+
+def _flush_in_scope(session: Session) -> None:
+    try:
+        session.flush()
+    except ScopeError:
+        raise Invalid({"org_unit_id": "This org unit is outside your scope"}) from None
+
+
+def create_market(session: Session, data: Mapping[str, Any] | MarketIn,
+                  today: dt.date | None = None) -> Market:
+    """Add a market (新建集群市场) under an org unit of the scope, with its targets and estimate."""
+    parsed = data if isinstance(data, MarketIn) else parse_market(data)
+    _check_unit(session, parsed.org_unit_id)
+    _check_code_free(session, parsed.code, None)
+    market = Market(**{c: getattr(parsed, c) for c in _MARKET_COLUMNS})
+    session.add(market)
+    _flush_in_scope(session)  # the scope mechanism refuses a unit outside the subtree
+    _spread_targets(session, market, parsed,
+                    revenue_changed=parsed.yearly_revenue_target is not None,
+                    volume_changed=parsed.yearly_volume_target is not None)
+    _record_market_volume(session, market, parsed.market_daily_volume, today or dt.date.today())
+    session.flush()
+    return market
+
+
+def edit_market(session: Session, market_id: int, changes: Mapping[str, Any],
+                today: dt.date | None = None) -> Market:
+    """Change some fields of a market of the scope (the rest keep their values)."""
+    market = get_market(session, market_id)
+    year = int(changes.get("target_year") or dt.date.today().year)
+    before = market_values(session, market, year)
+    parsed = parse_market({**before, **{k: v for k, v in changes.items()}})
+    _check_unit(session, parsed.org_unit_id)
+    _check_code_free(session, parsed.code, market.id)
+    moved = parsed.org_unit_id != market.org_unit_id
+    for column in _MARKET_COLUMNS:
+        setattr(market, column, getattr(parsed, column))
+    _flush_in_scope(session)
+    if moved:
+        _follow_market(session, market)
+    _spread_targets(
+        session, market, parsed,
+        revenue_changed=parsed.yearly_revenue_target != before["yearly_revenue_target"],
+        volume_changed=parsed.yearly_volume_target != before["yearly_volume_target"],
+    )
+    _record_market_volume(session, market, parsed.market_daily_volume, today or dt.date.today())
+    session.flush()
+    return market

@@ -1,0 +1,65 @@
+"""``jiqun markets …`` and ``jiqun teams …`` on the two-city world."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from jiqun.cli import app
+from jiqun.config import get_settings
+from jiqun.store.models import AuditEntry, Team, TeamStatus
+
+
+@pytest.fixture
+def cli(world, monkeypatch):
+    monkeypatch.setenv("JIQUN_STORE_URL", world.settings.store_url)
+    monkeypatch.setenv("JIQUN_LAKE_PATH", str(world.settings.lake_path))
+    monkeypatch.setenv("JIQUN_LOCALE", "en")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    yield lambda *args: runner.invoke(app, list(args))
+    get_settings.cache_clear()
+
+
+def test_markets_add_edit_top_targets(cli, wstore):
+    added = cli("markets", "add", "--code", "M-NX", "--name", "南浔家具城", "--type",
+                "wholesale_market", "--industry", "家具", "--org", "ZJ-HUZ", "--user", "hz-city",
+                "--revenue-target", "6000000", "--format", "json")
+    assert added.exit_code == 0, added.output
+    assert json.loads(added.stdout)[0]["yearly_revenue_target"] == 6_000_000
+    refused = cli("markets", "add", "--code", "M-X", "--name", "x", "--type", "wholesale_market",
+                  "--industry", "x", "--org", "ZJ-HGZ", "--user", "hz-city")
+    assert refused.exit_code == 2 and "This org unit is outside your scope" in refused.output
+    edited = cli("markets", "edit", "M-NX", "--tier", "B", "--user", "hz-city",
+                 "--format", "csv")
+    assert edited.exit_code == 0 and ",B," in edited.stdout
+    with wstore.session() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "update",
+                                                   AuditEntry.entity == "markets")).one()
+        assert entry.changes == {"tier": [None, "B"]} and entry.source == "cli"
+    top = json.loads(cli("markets", "top", "--scope", "ZJ", "--n", "2", "--format",
+                         "json").stdout)
+    assert [(r["rank"], r["code"]) for r in top] == [(1, "M-XH"), (2, "M-ZL")]
+    targets = json.loads(cli("markets", "targets", "--scope", "ZJ-HUZ", "--format",
+                             "json").stdout)
+    assert targets == [{"city": "湖州市分公司", "code": "ZJ-HUZ", "markets": 3, "planned_10m": 1,
+                        "filled_10m": 0, "planned_5m": 2, "filled_5m": 1, "met": False}]
+
+
+def test_teams_propose_approve_list(cli, wstore):
+    proposed = cli("teams", "propose", "--user", "hz-city", "--name", "织里直播组",
+                   "--market", "M-ZL", "--grid", "G-ZL-1", "--member", "zl-marketer:leader",
+                   "--format", "json")
+    assert proposed.exit_code == 0, proposed.output
+    team_id = json.loads(proposed.stdout)[0]["id"]
+    denied = cli("teams", "approve", str(team_id), "--user", "hz-city")
+    assert denied.exit_code == 2 and "Only the province approves" in denied.output
+    assert cli("teams", "approve", str(team_id), "--user", "zj-prov").exit_code == 0
+    with wstore.session() as s:
+        assert s.get(Team, team_id).status == TeamStatus.APPROVED
+    listed = json.loads(cli("teams", "list", "--scope", "ZJ-HUZ", "--format", "json").stdout)
+    assert [(t["name"], t["status"], t["grids"]) for t in listed] == [
+        ("织里直播组", "approved", "织里一网格")]
