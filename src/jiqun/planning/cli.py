@@ -14,7 +14,15 @@ from jiqun.config import get_settings
 from jiqun.lake import connect
 from jiqun.output import Format, emit
 from jiqun.planning import flows as flows_mod
-from jiqun.planning.hubs import MODELS, Site, candidate_sites, merchant_demand, plan_hubs
+from jiqun.planning.hubs import (
+    MODELS,
+    Site,
+    SiteError,
+    candidate_sites,
+    merchant_demand,
+    parse_site,
+    plan_hubs,
+)
 from jiqun.planning.lines import plan_lines
 from jiqun.planning.params import PlanningParams
 from jiqun.store import Store
@@ -97,10 +105,9 @@ def lines_cmd(scope: ScopeOpt = None,
 
 def _site(text: str) -> Site:
     try:
-        name, lon, lat = text.split(",")
-        return Site(name, float(lon), float(lat), "added")
-    except ValueError:
-        raise typer.BadParameter("use NAME,LON,LAT", param_hint="--site") from None
+        return parse_site(text)
+    except SiteError as exc:
+        raise typer.BadParameter(f"{exc} (NAME,LON,LAT): {text!r}", param_hint="--site") from None
 
 
 @plan_app.command("hubs")
@@ -112,6 +119,9 @@ def hubs_cmd(scope: ScopeOpt = None,
                                                            help="Parcels a day (cflp).")] = None,
              closable: Annotated[bool, typer.Option("--closable",
                                                     help="Existing centres may close.")] = False,
+             close: Annotated[list[str] | None, typer.Option(
+                 "--close", help="Code of an existing centre that may close; the others stay "
+                 "open in every model (repeatable).")] = None,
              site: Annotated[list[str] | None, typer.Option("--site", help="NAME,LON,LAT")] = None,
              centres: Annotated[bool, typer.Option("--centres", help="One row per centre.")]
              = False,
@@ -124,5 +134,6 @@ def hubs_cmd(scope: ScopeOpt = None,
     if not sites or merchants.ids.size == 0:
         raise typer.BadParameter("no merchants with coordinates or no candidate sites in scope")
     plan = plan_hubs(merchants, sites, _params(params), model, p=p, radius=radius,
-                     capacity=capacity, keep_existing=not closable)
+                     capacity=capacity, keep_existing=not closable,
+                     closable=set(close) if close else None)
     emit(plan.centres if centres else [plan.summary()], fmt, f"centres · {model}")

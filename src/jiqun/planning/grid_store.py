@@ -173,6 +173,14 @@ def draft_grids(session: Session, market_id: int, draft_id: str) -> list[Grid]:
     return grids
 
 
+def markets_with_draft(session: Session, draft_id: str) -> list[int]:
+    """Markets (in the session's scope) holding draft grids of ``draft_id``: a draft id is
+    unique within a market only, so a caller may have to ask which market is meant."""
+    found = {g.market_id for g in session.scalars(select(Grid).where(Grid.status == DRAFT))
+             if _props(g).get("draft") == draft_id}
+    return sorted(found)
+
+
 def latest_draft_id(session: Session, market_id: int) -> str | None:
     grids = session.scalars(select(Grid).where(Grid.market_id == market_id,
                                                Grid.status == DRAFT).order_by(Grid.id.desc()))

@@ -1,47 +1,145 @@
-"""``jiqun plan grids``: design a market's grids on the command line (网格划分).
+"""``jiqun plan grids``: design a market's grids on the command line (网格划分), and take a redraw
+through its workflow (网格调整): draft → compare → approve → activate.
 
-Registered onto the ``plan`` group by :func:`register_grids`, so that this command lives beside
-the network planners without editing their module.
+The same :mod:`jiqun.planning.grid_store` service as the grid design page: every write goes
+through a session scoped to the acting user's subtree (``--user``) or to ``--scope``, and is
+audited with that user and the source ``cli``. Registered onto the ``plan`` group by
+:func:`register_grids`, so that these commands live beside the network planners.
+
+    jiqun plan grids --market ZL --k 4 [--save-draft] --user city-boss
+    jiqun plan grids compare --draft 20260401-1 --user city-boss
+    jiqun plan grids approve --draft 20260401-1 --user city-boss
+    jiqun plan grids activate --draft 20260401-1 --user city-boss [--on 2026-04-01]
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Annotated
 
 import typer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from jiqun.cli_scope import scope_for_code
 from jiqun.config import get_settings
 from jiqun.output import Format, emit
 from jiqun.planning import grid_store
 from jiqun.planning.grids import DEFAULT_TOLERANCE
-from jiqun.store import Store
-from jiqun.store.models import Market
+from jiqun.store import Scope, Store
+from jiqun.store.models import Market, OrgUnit, User
+from jiqun.store.org import unit_by_code
+
+grids_app = typer.Typer(
+    help="Design a market's grids (网格划分) and take a redraw through draft → compare → "
+    "approve → activate.", invoke_without_command=True, no_args_is_help=False)
+
+MarketOpt = Annotated[str | None, typer.Option(
+    "--market", help="Market id or code (found from the draft when omitted).")]
+DraftOpt = Annotated[str, typer.Option("--draft", help="Draft id, e.g. 20260401-1.")]
+UserOpt = Annotated[str | None, typer.Option(
+    "--user", help="Acting user: the command sees that user's subtree and is audited as them.")]
+ApproverOpt = Annotated[str, typer.Option(
+    "--user", help="The approving province or city manager (the command runs in their scope).")]
+ScopeOpt = Annotated[str | None, typer.Option(
+    "--scope", help="Org unit code (inside the user's own subtree when --user is given).")]
+FormatOpt = Annotated[Format, typer.Option("--format")]
 
 
-def _market_id(session, market: str) -> int:
-    """A market given by id or by code."""
+@dataclass
+class Actor:
+    """Who runs the command and the subtree they see."""
+
+    user_id: int | None
+    scope: Scope | None
+
+
+def _actor(store: Store, username: str | None, scope_code: str | None) -> Actor:
+    """The acting user and the scope: ``--scope`` alone, the user's subtree, or ``--scope``
+    narrowed inside it (a unit outside the user's subtree is refused)."""
+    if not username:
+        return Actor(None, scope_for_code(store, scope_code))
+    with store.session() as s:
+        user = s.scalars(select(User).where(User.username == username)).one_or_none()
+        if user is None or not user.active:
+            raise typer.BadParameter(f"no active user {username!r}", param_hint="--user")
+        own = s.get(OrgUnit, user.org_unit_id)
+        unit = own
+        if scope_code:
+            unit = unit_by_code(s, scope_code)
+            if unit is None or not unit.path.startswith(own.path):
+                raise typer.BadParameter(f"{scope_code!r} is not inside {username}'s org unit",
+                                         param_hint="--scope")
+        return Actor(user.id, Scope.for_unit(s, unit))
+
+
+@contextmanager
+def _session(username: str | None, scope_code: str | None) -> Iterator[tuple[Session, Actor]]:
+    store = Store.from_settings(get_settings())
+    actor = _actor(store, username, scope_code)
+    with store.session(scope=actor.scope, user_id=actor.user_id, source="cli") as session:
+        yield session, actor
+
+
+def _market_id(session: Session, market: str) -> int:
+    """A market given by id or by code, seen through the (scoped) session."""
     if market.isdigit():
-        return int(market)
-    found = session.query(Market.id).filter(Market.code == market).scalar()
+        found = session.get(Market, int(market))
+        found = found.id if found else None
+    else:
+        found = session.scalar(select(Market.id).where(Market.code == market))
     if found is None:
-        raise typer.BadParameter(f"no market with code {market!r}", param_hint="--market")
+        raise typer.BadParameter(f"no market {market!r} in scope", param_hint="--market")
     return found
 
 
+def _draft_market(session: Session, market: str | None, draft_id: str) -> int:
+    """The market of a draft: ``--market`` when given, else the only market holding it."""
+    if market:
+        return _market_id(session, market)
+    found = grid_store.markets_with_draft(session, draft_id)
+    if not found:
+        raise typer.BadParameter(f"no draft {draft_id!r} in scope", param_hint="--draft")
+    if len(found) > 1:
+        raise typer.BadParameter(f"draft {draft_id!r} exists in markets {found}: name one",
+                                 param_hint="--market")
+    return found[0]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"Error: {exc}", err=True)
+    return typer.Exit(1)
+
+
+def _json(value) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@grids_app.callback()
 def grids(
-    market: Annotated[str, typer.Option("--market", help="Market id or code.")],
-    k: Annotated[int, typer.Option("--k", min=1, help="Number of grids.")],
+    ctx: typer.Context,
+    market: Annotated[str | None, typer.Option("--market", help="Market id or code.")] = None,
+    k: Annotated[int | None, typer.Option("--k", min=1, help="Number of grids.")] = None,
     tolerance: Annotated[float, typer.Option(
         "--tolerance", min=0.0, help="Allowed max/min − 1 of workload and potential.")
     ] = DEFAULT_TOLERANCE,
-    save: Annotated[bool, typer.Option("--save", help="Save the design as a draft.")] = False,
-    fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
+    save: Annotated[bool, typer.Option(
+        "--save-draft", "--save", help="Save the design as a draft (replaces an unapproved "
+        "one).")] = False,
+    user: UserOpt = None, scope: ScopeOpt = None, fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Split a market's merchants into K contiguous grids balanced in workload and potential."""
-    store = Store.from_settings(get_settings())
-    with store.session(source="cli") as session:
+    if ctx.invoked_subcommand:
+        return
+    if market is None or k is None:
+        raise typer.BadParameter("--market and --k are needed to design grids",
+                                 param_hint="--market/--k")
+    with _session(user, scope) as (session, _):
         market_id = _market_id(session, market)
         try:
             if save:
@@ -55,17 +153,106 @@ def grids(
     result = {"market_id": market_id, "draft": draft_id, **plan.totals(),
               "grids": plan.as_records()}
     if fmt is Format.JSON:
-        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+        _json(result)
         return
     head = ", ".join(f"{key}={result[key]}" for key in (
-        "k", "tolerance", "workload_ratio", "potential_ratio", "moves", "within_tolerance"))
+        "draft", "k", "tolerance", "workload_ratio", "potential_ratio", "moves",
+        "within_tolerance"))
     emit(plan.as_records(), fmt, title=f"Market {market_id}: {head}")
 
 
+@grids_app.command("compare")
+def compare_cmd(
+    draft: DraftOpt, market: MarketOpt = None, user: UserOpt = None, scope: ScopeOpt = None,
+    as_of: Annotated[dt.datetime | None, typer.Option(
+        "--as-of", formats=["%Y-%m-%d"], help="Last day of the 30 days of parcels; default "
+        "today.")] = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Current grids beside the draft: merchants, workload, potential, parcels of 30 days,
+    max/min ratios and the merchants that would move."""
+    from jiqun.lake import connect
+
+    settings = get_settings()
+    with _session(user, scope) as (session, actor):
+        market_id = _draft_market(session, market, draft)
+        end = as_of.date() if as_of else dt.date.today()
+        parcels = grid_store.parcels_by_customer(connect(settings), settings.lake_path,
+                                                 actor.scope, market_id, end)
+        try:
+            result = grid_store.compare(session, market_id, draft, parcels)
+        except grid_store.GridDesignError as exc:
+            raise _fail(exc) from None
+    if fmt is Format.JSON:
+        _json(result)
+        return
+    rows = [{"side": side, **row} for side, key in (("current", "current"),
+                                                    ("draft", "draft_grids"))
+            for row in result[key]["grids"]]
+    head = (f"moves={result['moves']}, workload max/min {result['current']['workload_ratio']}"
+            f" → {result['draft_grids']['workload_ratio']}, potential max/min "
+            f"{result['current']['potential_ratio']} → {result['draft_grids']['potential_ratio']}"
+            f", approved_by={result['approved_by']}")
+    emit(rows, fmt, title=f"Market {market_id}, draft {draft}: {head}")
+
+
+def _step_result(market_id: int, draft: str, grids, action: str) -> dict:
+    props = grids[0].geometry.get("properties", {}) if grids else {}
+    return {"market_id": market_id, "draft": draft, "action": action,
+            "approved_by": props.get("approved_by"), "approved_at": props.get("approved_at"),
+            "grids": [{"id": g.id, "code": g.code, "name": g.name, "status": g.status,
+                       "valid_from": g.valid_from} for g in grids]}
+
+
+@grids_app.command("approve")
+def approve_cmd(draft: DraftOpt, user: ApproverOpt, market: MarketOpt = None,
+                scope: ScopeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
+    """Approve a draft (province or city manager, 省市审批)."""
+    with _session(user, scope) as (session, actor):
+        market_id = _draft_market(session, market, draft)
+        try:
+            grids = grid_store.approve(session, market_id, draft, actor.user_id)
+        except grid_store.GridDesignError as exc:
+            raise _fail(exc) from None
+        session.commit()
+        result = _step_result(market_id, draft, grids, "approved")
+    _emit_step(result, fmt)
+
+
+@grids_app.command("activate")
+def activate_cmd(
+    draft: DraftOpt, user: ApproverOpt, market: MarketOpt = None, scope: ScopeOpt = None,
+    on: Annotated[dt.datetime | None, typer.Option(
+        "--on", formats=["%Y-%m-%d"], help="First day of the new grids; default today.")] = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Make an approved draft the market's grids from a day on: the old grids retire the day
+    before and the merchants move; parcels already shipped keep their grid."""
+    with _session(user, scope) as (session, actor):
+        market_id = _draft_market(session, market, draft)
+        try:
+            grids = grid_store.activate(session, market_id, draft, actor.user_id,
+                                        on=on.date() if on else None)
+        except grid_store.GridDesignError as exc:
+            raise _fail(exc) from None
+        session.commit()
+        result = _step_result(market_id, draft, grids, "activated")
+    _emit_step(result, fmt)
+
+
+def _emit_step(result: dict, fmt: Format) -> None:
+    if fmt is Format.JSON:
+        _json(result)
+        return
+    emit(result["grids"], fmt, title=f"Market {result['market_id']}: draft {result['draft']} "
+         f"{result['action']} (approved by user {result['approved_by']} at "
+         f"{result['approved_at']})")
+
+
 def register_grids(app: typer.Typer) -> None:
-    """Add ``grids`` to the ``plan`` group of the main app."""
+    """Add ``grids`` (and its workflow commands) to the ``plan`` group of the main app."""
     for group in app.registered_groups:
         if group.name == "plan":
-            group.typer_instance.command("grids")(grids)
+            group.typer_instance.add_typer(grids_app, name="grids")
             return
     raise RuntimeError("the 'plan' command group is not registered")

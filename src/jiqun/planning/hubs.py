@@ -15,6 +15,7 @@ objective, proven bound and gap:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -37,7 +38,7 @@ from jiqun.planning.location import (
     solve_set_covering,
 )
 from jiqun.planning.params import PlanningParams
-from jiqun.store.models import Customer, Facility, FacilityKind
+from jiqun.store.models import Customer, Facility, FacilityKind, Market
 from jiqun.store.scope import Scope
 
 Model = Literal["cover", "mclp", "pmedian", "cflp"]
@@ -55,6 +56,12 @@ class Site:
     kind: str  # outlet / consolidation_centre / added
     capacity: float | None = None
     existing: bool = False
+    code: str | None = None  # the facility's code (outlets and existing centres)
+
+    @property
+    def key(self) -> str:
+        """What a form or a command names the site by: its code, else its name."""
+        return self.code or self.name
 
 
 @dataclass
@@ -121,9 +128,62 @@ def candidate_sites(session: Session, added: list[Site] = ()) -> list[Site]:
     found = session.scalars(select(Facility).where(Facility.kind.in_(kinds))
                             .order_by(Facility.id))
     sites = [Site(f.name, f.lon, f.lat, f.kind.value, f.capacity_per_day,
-                  existing=f.kind == FacilityKind.CONSOLIDATION_CENTRE)
+                  existing=f.kind == FacilityKind.CONSOLIDATION_CENTRE, code=f.code)
              for f in found if f.lon is not None and f.status == "active"]
     return sites + list(added)
+
+
+class SiteError(ValueError):
+    """A site a user adds that cannot be placed (bad name or coordinates)."""
+
+
+# Where a site may be added: a box around China (lon 73–136 E, lat 3–54 N).
+CHINA_LON, CHINA_LAT = (73.0, 136.0), (3.0, 54.0)
+
+
+def added_site(name: str, lon: float, lat: float) -> Site:
+    """A candidate site a user adds (新增候选点), checked to lie in China."""
+    name = " ".join(str(name).split())[:60]
+    if not name:
+        raise SiteError("A site needs a name")
+    if not (CHINA_LON[0] <= lon <= CHINA_LON[1] and CHINA_LAT[0] <= lat <= CHINA_LAT[1]):
+        raise SiteError("Longitude and latitude must lie in China")
+    return Site(name, round(float(lon), 6), round(float(lat), 6), "added")
+
+
+def parse_site(text: str) -> Site:
+    """``NAME,LON,LAT`` (the form of ``--site`` and of the ``site`` query parameter); the name
+    may itself hold commas."""
+    try:
+        name, lon, lat = str(text).rsplit(",", 2)
+        return added_site(name, float(lon), float(lat))
+    except ValueError as exc:
+        if isinstance(exc, SiteError):
+            raise
+        raise SiteError("Use NAME,LON,LAT") from None
+
+
+def site_text(site: Site) -> str:
+    return f"{site.name},{site.lon},{site.lat}"
+
+
+def place_choices(session: Session) -> list[Site]:
+    """Places a user may pick as a new site: the markets (集群 towns) and the outlets in scope,
+    and the county seats (县城) of the cities they lie in."""
+    from jiqun.geo import all_divisions
+
+    places = [Site(m.name, m.lon, m.lat, "market") for m in session.scalars(
+        select(Market).order_by(Market.id)) if m.lon is not None]
+    adcodes = {m.adcode for m in session.scalars(select(Market)) if m.adcode}
+    adcodes |= {f.adcode for f in session.scalars(select(Facility).where(
+        Facility.kind == FacilityKind.OUTLET)) if f.adcode}
+    places += [Site(f.name, f.lon, f.lat, "outlet") for f in session.scalars(
+        select(Facility).where(Facility.kind == FacilityKind.OUTLET).order_by(Facility.id))
+        if f.lon is not None]
+    cities = {code[:4] for code in adcodes}
+    places += [Site(d.name, d.lon, d.lat, "county") for d in all_divisions().values()
+               if d.level == "county" and d.adcode[:4] in cities]
+    return places
 
 
 def travel_minutes(m: Merchants, sites: list[Site], params: PlanningParams) -> np.ndarray:
@@ -135,16 +195,21 @@ def travel_minutes(m: Merchants, sites: list[Site], params: PlanningParams) -> n
 
 def plan_hubs(merchants: Merchants, sites: list[Site], params: PlanningParams, model: Model,
               p: int | None = None, radius: float | None = None,
-              capacity: float | None = None, keep_existing: bool = True) -> HubPlan:
-    """Solve one model and describe the chosen centres (volume, merchants, farthest minutes)."""
+              capacity: float | None = None, keep_existing: bool = True,
+              closable: Collection[str] | None = None) -> HubPlan:
+    """Solve one model and describe the chosen centres (volume, merchants, farthest minutes).
+
+    Existing centres: with ``closable`` given (the keys of the centres that may close), every
+    other existing centre is fixed open in every model, set covering included — the what-if
+    "these stay, what else do we need?". Without it, ``keep_existing`` fixes them all open in
+    the models that count or cost centres (not in set covering)."""
     if model not in MODELS:
         raise ValueError(f"model must be one of {', '.join(MODELS)}")
     radius = params.cover_radius_minutes if radius is None else radius
     minutes = travel_minutes(merchants, sites, params)
     reachable = (minutes <= radius + 1e-9).any(axis=1)
-    existing = tuple(i for i, s in enumerate(sites) if s.existing)
     opts = SolveOptions(time_limit=params.solver_time_limit,
-                        fixed_open=existing if keep_existing and model != "cover" else ())
+                        fixed_open=kept_open(sites, model, keep_existing, closable))
     # Kept centres count among the p: fewer would make the model infeasible.
     p = max(p or 1, len(opts.fixed_open))
     if model == "cover":
@@ -162,6 +227,16 @@ def plan_hubs(merchants: Merchants, sites: list[Site], params: PlanningParams, m
         assign = result.assignment
     return _describe(model, p if model in ("mclp", "pmedian") else None, radius, result,
                      merchants, sites, minutes, assign, int((~reachable).sum()))
+
+
+def kept_open(sites: list[Site], model: str, keep_existing: bool = True,
+              closable: Collection[str] | None = None) -> tuple[int, ...]:
+    """Indexes of the existing centres fixed open (保留现有集包中心)."""
+    if closable is not None:
+        return tuple(i for i, s in enumerate(sites) if s.existing and s.key not in closable)
+    if not keep_existing or model == "cover":
+        return ()
+    return tuple(i for i, s in enumerate(sites) if s.existing)
 
 
 def _solve_cflp(merchants, sites, minutes, params, capacity, opts) -> LocationResult:
@@ -192,7 +267,8 @@ def _describe(model, p, radius, result: LocationResult, m: Merchants, sites, min
         mine = assign == j
         s = sites[int(j)]
         centres.append({
-            "site": s.name, "kind": s.kind, "existing": s.existing, "lon": s.lon, "lat": s.lat,
+            "site": s.name, "code": s.code, "kind": s.kind, "existing": s.existing,
+            "added": s.kind == "added", "lon": s.lon, "lat": s.lat,
             "merchants": int(mine.sum()), "parcels_per_day": round(float(m.parcels[mine].sum()), 2),
             "max_minutes": round(float(mins[mine].max()), 1) if mine.any() else 0.0,
             "within_radius": round(float(m.parcels[mine & covered].sum()), 2),

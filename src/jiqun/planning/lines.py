@@ -40,7 +40,7 @@ from jiqun.planning.flows import (
 )
 from jiqun.planning.location import FixedChargeFlowProblem, SolveOptions, solve_fixed_charge_flow
 from jiqun.planning.params import PlanningParams, TruckType
-from jiqun.store.models import DedicatedLine, Facility, FacilityKind, LineStatus
+from jiqun.store.models import DedicatedLine, Facility, FacilityKind, LineStatus, Market
 from jiqun.store.scope import Scope
 
 OPEN_ALL_YEAR = "open_all_year"  # 全年开通
@@ -264,7 +264,13 @@ def existing_lines(session: Session, kind: OriginKind,
     lines = session.scalars(select(DedicatedLine).where(DedicatedLine.status != LineStatus.CLOSED))
     by_unit = {o.org_unit_id: o.id for o in found.values()}
     for line in lines:
-        origin_id = line.origin_market_id if kind == "market" else by_unit.get(line.org_unit_id)
+        if kind == "market":
+            origin_id = line.origin_market_id
+        elif line.origin_facility_id is not None:
+            # A line from a facility belongs to that outlet only (a centre's line is pooled).
+            origin_id = line.origin_facility_id if line.origin_facility_id in found else None
+        else:
+            origin_id = by_unit.get(line.org_unit_id)
         if origin_id is not None:
             out[(origin_id, line.dest_adcode[:4] + "00")] = line.status.value
     return out
@@ -321,6 +327,7 @@ def plan_lines(session: Session, con, lake: Path, scope: Scope | None,
         proposals.append(p)
     proposals.sort(key=lambda p: (-p.saving_per_year, p.break_even, -p.mean_daily))
     pools = pool_lines(session, proposals, found, params) if pooling else []
+    mark_pooled_drafts(session, pools)
     return LinePlan(end, proposals, pools, peaks)
 
 
@@ -344,10 +351,16 @@ class PooledLine:
     bound: float
     gap: float
     status: str
+    point_kind: str = "market"  # market / outlet (an origin's own site) / consolidation_centre
+    point_id: int | None = None  # the market's or facility's id
+    member_ids: list[int] = field(default_factory=list)  # origin ids of the members
+    truck: str = ""
+    existing_line: str | None = None  # status of the draft or line already recorded for it
 
     def as_row(self) -> dict:
         row = asdict(self)
         row["members"] = " + ".join(self.members)
+        row["member_ids"] = " + ".join(str(i) for i in self.member_ids)
         for key in ("parcels_per_day", "cost_per_day", "hub_cost_per_day", "saving_per_year",
                     "bound", "point_lon", "point_lat"):
             row[key] = round(row[key], 2)
@@ -360,6 +373,8 @@ class _Point:
     name: str
     lon: float
     lat: float
+    kind: str = "consolidation_centre"
+    id: int | None = None
 
 
 def pool_lines(session: Session, lanes_: list[LaneProposal], found: dict[int, Origin],
@@ -367,7 +382,7 @@ def pool_lines(session: Session, lanes_: list[LaneProposal], found: dict[int, Or
     """Per destination with a lane too small for a line of its own: the fixed-charge network
     design over all its origins, their sites and the consolidation centres in scope; the lines
     fed by two origins or more are the pooled proposals."""
-    centres = [_Point(f.name, f.lon, f.lat) for f in session.scalars(
+    centres = [_Point(f.name, f.lon, f.lat, f.kind.value, f.id) for f in session.scalars(
         select(Facility).where(Facility.kind == FacilityKind.CONSOLIDATION_CENTRE))
         if f.lon is not None]
     by_dest: dict[str, list[LaneProposal]] = {}
@@ -386,7 +401,8 @@ def pool_lines(session: Session, lanes_: list[LaneProposal], found: dict[int, Or
 
 def _pool_destination(dest_code: str, members: list[LaneProposal], centres: list[_Point],
                       params: PlanningParams) -> list[PooledLine]:
-    sites = [_Point(p.origin, p.origin_lon, p.origin_lat) for p in members]
+    sites = [_Point(p.origin, p.origin_lon, p.origin_lat, p.origin_kind, p.origin_id)
+             for p in members]
     points = sites + centres
     o_lon = np.array([s.lon for s in sites])
     o_lat = np.array([s.lat for s in sites])
@@ -445,13 +461,121 @@ def _pool_destination(dest_code: str, members: list[LaneProposal], centres: list
         used = [a for a in ids if flows[a] > 1e-9]
         if not used:
             continue
-        fed = [members[int(tail[a])].origin for a in range(len(tail))
-               if head[a] == n + jj and flows[a] > 1e-9]
+        fed_by = [members[int(tail[a])] for a in range(len(tail))
+                  if head[a] == n + jj and flows[a] > 1e-9]
+        fed = [p.origin for p in fed_by]
         out.append(PooledLine(
             dest_code=dest_code, dest=dest.name, point=points[j].name, point_lon=points[j].lon,
             point_lat=points[j].lat, members=fed, parcels_per_day=float(flows[used].sum()),
             trucks_per_day=len(used), cost_per_day=float(result.objective),
             hub_cost_per_day=hub_cost,
             saving_per_year=(hub_cost - float(result.objective)) * params.days_per_year,
-            bound=float(result.bound), gap=float(result.gap), status=str(result.status)))
+            bound=float(result.bound), gap=float(result.gap), status=str(result.status),
+            point_kind=points[j].kind, point_id=points[j].id, truck=truck.name,
+            member_ids=[p.origin_id for p in fed_by]))
     return out
+
+
+# --- accepting a proposal 采纳建议 -------------------------------------------------------------
+
+class ProposalNotFound(LookupError):
+    """No such proposal in the caller's scope (answered 404, as if it did not exist)."""
+
+
+@dataclass
+class AcceptedLine:
+    """The draft line a proposal was recorded as; ``created`` is false when it already was."""
+
+    line: DedicatedLine
+    created: bool
+
+
+def find_lane(plan: LinePlan, origin_kind: str, origin_id: int,
+              dest_code: str) -> LaneProposal | None:
+    """The proposed lane (not a 'not yet' one) from that origin to that city, if planned."""
+    return next((p for p in plan.proposals if p.origin_kind == origin_kind
+                 and p.origin_id == origin_id and p.dest_code == dest_code), None)
+
+
+def find_pool(plan: LinePlan, point_kind: str, point_id: int,
+              dest_code: str) -> PooledLine | None:
+    """The pooled line through that consolidation point to that city, if planned."""
+    return next((p for p in plan.pools if p.point_kind == point_kind
+                 and p.point_id == point_id and p.dest_code == dest_code), None)
+
+
+def _origin_record(session: Session, kind: str, origin_id: int | None) -> Market | Facility:
+    """The market or facility a line starts from, read through the (scoped) session."""
+    model = Market if kind == "market" else Facility
+    found = session.get(model, origin_id) if origin_id is not None else None
+    if found is None:
+        raise ProposalNotFound(kind)
+    return found
+
+
+def draft_line_code(prefix: str, origin: Market | Facility, dest_code: str) -> str:
+    """Code of the draft line a proposal becomes: ``P-`` a market's lane, ``PO-`` an outlet's,
+    ``PL-`` a pooled line; the origin's id stands in when its code makes it too long."""
+    code = f"{prefix}-{origin.code}-{dest_code}"
+    if len(code) > 32:
+        code = f"{prefix}-{'M' if isinstance(origin, Market) else 'F'}{origin.id}-{dest_code}"
+    return code
+
+
+def _record_draft(session: Session, origin: Market | Facility, dest_code: str, code: str,
+                  truck: str, trips: float, proposal: dict) -> AcceptedLine:
+    """Insert the draft line, or refresh the numbers of the draft already recorded (idempotent);
+    a line that has since been opened is left as it is."""
+    line = session.scalar(select(DedicatedLine).where(DedicatedLine.code == code))
+    created = line is None
+    if created:
+        line = DedicatedLine(code=code, dest_adcode=dest_code, org_unit_id=origin.org_unit_id,
+                             status=LineStatus.DRAFT)
+        if isinstance(origin, Market):
+            line.origin_market_id = origin.id
+        else:
+            line.origin_facility_id = origin.id
+        session.add(line)
+    if line.status == LineStatus.DRAFT:
+        line.truck_type = truck
+        line.trips_per_day = trips
+        line.proposal = proposal
+    session.flush()
+    return AcceptedLine(line, created)
+
+
+def accept_lane(session: Session, p: LaneProposal) -> AcceptedLine:
+    """Record a lane proposal (a market's or an outlet's) as a draft line with its numbers."""
+    origin = _origin_record(session, p.origin_kind, p.origin_id)
+    prefix = "P" if p.origin_kind == "market" else "PO"
+    proposal = {"kind": "lane", **p.proposal_json()}
+    return _record_draft(session, origin, p.dest_code, draft_line_code(prefix, origin,
+                         p.dest_code), p.truck, max(1.0, round(p.mean_daily / p.capacity, 2)),
+                         proposal)
+
+
+def accept_pool(session: Session, pool: PooledLine) -> AcceptedLine:
+    """Record a pooled line (拼线) as a draft line from its consolidation point, with the
+    members that feed it and the solve's numbers."""
+    kind = "market" if pool.point_kind == "market" else "facility"
+    origin = _origin_record(session, kind, pool.point_id)
+    proposal = {"kind": "pooled", **pool.as_row(), "members": list(pool.members),
+                "member_ids": list(pool.member_ids)}
+    return _record_draft(session, origin, pool.dest_code, draft_line_code("PL", origin,
+                         pool.dest_code), pool.truck, float(pool.trucks_per_day), proposal)
+
+
+def mark_pooled_drafts(session: Session, pools: list[PooledLine]) -> None:
+    """Set ``existing_line`` on each pooled proposal already recorded as a line."""
+    codes = {}
+    for pool in pools:
+        kind = "market" if pool.point_kind == "market" else "facility"
+        try:
+            origin = _origin_record(session, kind, pool.point_id)
+        except ProposalNotFound:
+            continue
+        codes[draft_line_code("PL", origin, pool.dest_code)] = pool
+    if not codes:
+        return
+    for line in session.scalars(select(DedicatedLine).where(DedicatedLine.code.in_(codes))):
+        codes[line.code].existing_line = line.status.value

@@ -32,8 +32,9 @@
 
   function hubOption(data) {
     var centre = data.centres.map(function (c) { return [c.lon, c.lat]; });
-    var lons = data.points.map(function (p) { return p.lon; }).concat(centre.map(function (c) { return c[0]; }));
-    var lats = data.points.map(function (p) { return p.lat; }).concat(centre.map(function (c) { return c[1]; }));
+    var added = (data.added || []).map(function (s) { return [s.lon, s.lat]; });
+    var lons = data.points.map(function (p) { return p.lon; }).concat(centre.concat(added).map(function (c) { return c[0]; }));
+    var lats = data.points.map(function (p) { return p.lat; }).concat(centre.concat(added).map(function (c) { return c[1]; }));
     var mid = lons.length ? [(Math.min.apply(null, lons) + Math.max.apply(null, lons)) / 2,
                              (Math.min.apply(null, lats) + Math.max.apply(null, lats)) / 2] : [112, 32];
     var g = geo(); g.center = mid; g.zoom = 40;
@@ -57,7 +58,11 @@
           }) },
         { type: "scatter", coordinateSystem: "geo", symbol: "diamond", symbolSize: 14,
           itemStyle: { color: "#0b7a3b" },
-          data: data.centres.map(function (c) { return { name: c.site, value: [c.lon, c.lat, c.parcels_per_day] }; }) }
+          data: data.centres.map(function (c) { return { name: c.site, value: [c.lon, c.lat, c.parcels_per_day] }; }) },
+        // Sites the user added: hollow markers, filled by the diamond when chosen.
+        { type: "scatter", coordinateSystem: "geo", symbol: "emptyCircle", symbolSize: 12,
+          itemStyle: { color: "#d68910", borderWidth: 2 },
+          data: (data.added || []).map(function (s) { return { name: s.name, value: [s.lon, s.lat] }; }) }
       ]
     };
   }

@@ -1,0 +1,104 @@
+"""The consolidation-centre what-if in a real browser: the city user adds a site of their own,
+lets an existing centre close and solves; HTMX swaps the answer in with the map's coverage
+rings, the bound and the gap, at phone and desktop width. ``JIQUN_E2E_SHOTS=/tmp/shots`` saves
+screenshots."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from jiqun.store import Store
+from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, serving
+
+CITY_USER, PASSWORD = "demo-city", "jiqun-demo"
+SITE = ("试点集包站", "115.75", "34.35")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) absent"),
+]
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    from jiqun.demo import build_demo
+
+    tmp = tmp_path_factory.mktemp("e2e-planning")
+    store = Store(f"sqlite:///{tmp}/store.db")
+    store.upgrade()
+    build_demo(store, tmp / "lake", scale="tiny", seed=7, progress=False)
+    store.engine.dispose()
+    with serving(tmp) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def _shoot(page, name: str) -> None:
+    folder = os.environ.get("JIQUN_E2E_SHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=f"{folder}/{name}.png", full_page=True)
+
+
+def _sign_in(page, base: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", CITY_USER)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def _rings_drawn(page) -> int:
+    """Dashed coverage rings ECharts drew on the hub map (SVG paths with a dash array)."""
+    page.wait_for_selector("#hub-map[data-drawn=true] svg path", state="attached",
+                           timeout=15_000)
+    return page.eval_on_selector_all(
+        "#hub-map svg path", "ps => ps.filter(p => p.getAttribute('stroke-dasharray')).length")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_hubs_what_if_with_an_added_site(base, browser, viewport):
+    phone = viewport is PHONE
+    context = browser.new_context(viewport=viewport, device_scale_factor=2 if phone else 1,
+                                  is_mobile=phone, has_touch=phone)
+    page = context.new_page()
+    _sign_in(page, base)
+    page.goto(f"{base}/hubs")
+    assert page.locator("[data-testid=hub-summary]").count() == 1
+    assert _rings_drawn(page) >= 1
+    before = page.locator("[data-testid=centres] tbody tr").count()
+
+    page.select_option("select[name=model]", "pmedian")
+    page.fill("input[name=p]", str(before + 1))
+    page.fill("input[name=site_name]", SITE[0])
+    page.fill("input[name=site_lon]", SITE[1])
+    page.fill("input[name=site_lat]", SITE[2])
+    page.locator("[data-testid=existing-centres] input[type=checkbox]").first.check()
+    with page.expect_response(lambda r: "/hubs?" in r.url and r.request.headers.get(
+            "hx-request") == "true"):
+        page.click("#hubs-form button[type=submit]")
+    kept = page.locator(f"[data-testid=added-sites] input[name=site][value^='{SITE[0]},']")
+    kept.wait_for(timeout=15_000)
+    assert kept.is_checked()
+    assert "model=pmedian" in page.url and "site_name=" in page.url  # the what-if is linkable
+    summary = page.locator("[data-testid=hub-summary]").inner_text()
+    assert "下界" in summary and "间隙" in summary
+    assert page.locator("[data-testid=centres] tbody tr").count() == before + 1
+    assert _rings_drawn(page) == before + 1
+    assert page.locator("[data-testid=existing-centres] input:checked").count() == 1
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"/hubs overflows by {overflow}px"
+    _shoot(page, f"{'phone' if phone else 'desktop'}-hubs-whatif")
+    context.close()
