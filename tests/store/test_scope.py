@@ -81,3 +81,13 @@ def test_changes_are_audited_with_actor_and_old_and_new_values(two_cities):
         ).one()
     assert entry.changes == {"est_daily_volume": [None, 1200.0]}
     assert entry.source == "web" and entry.org_unit_id == org.wuxing.id
+
+
+def test_inserts_are_audited_with_the_new_rows_id(two_cities):
+    store, _, ids = two_cities
+    with store.session() as s:
+        entries = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "insert", AuditEntry.entity == "markets")
+        ).all()
+    assert sorted(e.entity_id for e in entries) == sorted(str(i) for i in ids.values())
+    assert all(e.entity_id == str(e.changes["id"]) for e in entries)

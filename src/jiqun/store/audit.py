@@ -52,7 +52,9 @@ def _snapshot(obj: Audited) -> dict[str, Any]:
 
 
 def _entry(session: Session, obj: Audited, action: str, changes: dict) -> dict[str, Any]:
-    ident = inspect(obj).identity
+    # In after_flush a new row's identity key is not set yet, but its primary key attributes are.
+    state = inspect(obj)
+    ident = [v for v in state.mapper.primary_key_from_instance(obj) if v is not None]
     return {
         "at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
         "user_id": session.info.get("user_id"),
