@@ -117,3 +117,29 @@ def test_outside_scope_is_404_and_managers_pick(demo):
     page = city.get(f"/visit-plan?user_id={marketer.id}&date={DAY}")
     assert page.status_code == 200 and "pick-marketer" in page.text
     assert city.get(f"/visit-plan?user_id={outside}&date={DAY}").status_code == 404
+
+
+def test_second_plan_in_the_scope_reuses_the_trained_model(demo, monkeypatch):
+    """Two plans of the same outlet and day (the page reloaded, or a second marketer): the
+    conversion model is fitted once; it took seconds on every load before."""
+    from jiqun.lake import connect
+    from jiqun.sales import plan as plan_mod
+    from jiqun.store.scope import Scope
+
+    fits = []
+    train = conversion.train
+    monkeypatch.setattr(conversion, "train", lambda *a, **k: fits.append(a[1]) or train(*a, **k))
+    plan_mod.clear_trained_models()
+    marketer = _user(demo, "demo-marketer")
+    with demo.session() as s:
+        scope = Scope.for_unit(s, marketer.org_unit_id)
+    con = connect()
+    plans = []
+    for _ in range(2):
+        with demo.session(scope=scope, user_id=marketer.id) as s:
+            plans.append(plan_mod.load_plan(s, con, demo.lake, scope, marketer.id, DAY))
+    plan_mod.clear_trained_models()
+    assert fits == [DAY]
+    assert plans[0].model is plans[1].model
+    assert [s.code for s in plans[0].plan.stops] and plans[0].plan.candidates == \
+        plans[1].plan.candidates

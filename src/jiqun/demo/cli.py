@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import tomli_w
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -15,6 +16,7 @@ from jiqun.demo.build import DemoSummary, build_demo
 from jiqun.demo.places import DEMO_PASSWORD
 from jiqun.demo.scale import SCALES
 from jiqun.planning.params import write_planning_params
+from jiqun.sales.rules import SalesRules
 from jiqun.store import Store
 
 app = typer.Typer(no_args_is_help=True)
@@ -49,9 +51,12 @@ def build(
 
 
 def write_demo_rules(path: Path, volume_factor: float) -> None:
-    """KPI rules for the miniature province: tier thresholds scaled like its volumes."""
+    """KPI rules for the miniature province: tier thresholds scaled like its volumes, and a
+    ``[sales]`` table whose churn window fits its sparse shipping days."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(KpiRules().scaled_tiers(volume_factor).to_toml(), encoding="utf-8")
+    sales = tomli_w.dumps(SalesRules.scaled(volume_factor).to_table())
+    path.write_text(KpiRules().scaled_tiers(volume_factor).to_toml() + "\n" + sales,
+                    encoding="utf-8")
 
 
 def print_summary(summary: DemoSummary) -> None:

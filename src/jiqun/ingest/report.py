@@ -43,6 +43,7 @@ REASONS: dict[str, str] = {
     "unknown_waybill": "unknown waybill and no facility code: import the waybill first",
     "delivered_before_shipped": "delivered before it was shipped",
     "outside_scope": "org unit outside your scope",
+    "bad_phone": "not a phone number (7 to 12 digits)",  # bulk archive (jiqun.sales.archive)
 }
 
 

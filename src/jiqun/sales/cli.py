@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 
 from jiqun.analytics.service import OperatingPicture
@@ -135,3 +139,232 @@ def plan_cmd(
     from jiqun.sales.plan import visits_command
 
     visits_command(user, day, fmt)
+
+
+# -- bulk archive and duplicates (批量建档, 疑似重复) ----------------------------------------------
+LocaleOpt = Annotated[str | None, typer.Option("--locale", help="zh-CN or en (messages).")]
+
+
+@app.command("archive")
+def archive_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GBK) or XLSX of merchants.")],
+    scope: ScopeOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and report; write nothing.")
+                       ] = False,
+    rejects: Annotated[Path | None, typer.Option(
+        "--rejects", help="Reject report (default <FILE>.rejects.csv).")] = None,
+    locale: LocaleOpt = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Archive merchants from a spreadsheet (批量建档): exact duplicates merged or skipped,
+    likely duplicates archived and listed for review (``jiqun sales duplicates``).
+    Exit 0: all rows accepted; 1: some rejected (the good ones applied); 2: file not read."""
+    from jiqun.i18n import translator
+    from jiqun.ingest.report import ImportFileError
+    from jiqun.sales.archive import archive_file
+
+    settings = get_settings()
+    lang = locale or settings.locale
+    store = Store.from_settings(settings)
+    unit_scope = scope_for_code(store, scope)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("reading", total=4)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
+
+        try:
+            with store.session(scope=unit_scope, source="cli") as session:
+                report = archive_file(session, file, dry_run=dry_run, rejects=rejects,
+                                      locale=lang, progress=progress)
+        except ImportFileError as exc:
+            typer.echo(translator(lang)("File not imported") + ": " + exc.message(lang), err=True)
+            raise typer.Exit(2) from exc
+    summary = report.as_dict()
+    if fmt == Format.JSON:
+        typer.echo(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
+    else:
+        emit([{k: summary[k] for k in ("file", "dry_run", "total", "accepted", "rejected",
+                                       "inserted", "merged", "skipped", "likely",
+                                       "rejects_path")}], fmt, "archive")
+        if report.exact:
+            emit([asdict(e) for e in report.exact], fmt, "exact duplicates (merged or skipped)")
+        if report.likely:
+            emit([asdict(p) for p in report.likely], fmt, "likely duplicates (to review)")
+    raise typer.Exit(report.exit_code)
+
+
+duplicates_app = typer.Typer(no_args_is_help=True,
+                             help="Likely duplicate merchants from the bulk archive (疑似重复).")
+app.add_typer(duplicates_app, name="duplicates")
+
+
+@duplicates_app.command("list")
+def duplicates_list(
+    scope: ScopeOpt = None,
+    status: Annotated[str, typer.Option("--status", help="open|merged|kept|all")] = "open",
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """The likely duplicate pairs in scope."""
+    from jiqun.sales.archive import pairs
+
+    store = Store.from_settings()
+    with store.session(scope=scope_for_code(store, scope), source="cli") as session:
+        rows = pairs(session, None if status == "all" else status)
+    emit([asdict(r) for r in rows], fmt, f"duplicate pairs ({status})")
+
+
+def _decide_pair(pair_id: int, scope: str | None, user: str | None, merge: bool) -> None:
+    from jiqun.sales.archive import CannotMerge, PairNotOpen, keep_pair, merge_pair
+
+    store = Store.from_settings()
+    unit_scope = scope_for_code(store, scope)
+    user_id = None
+    if user:
+        with store.session() as s:
+            found = s.scalars(select(User).where(User.username == user)).one_or_none()
+            if found is None:
+                raise typer.BadParameter(f"no user {user!r}", param_hint="--user")
+            user_id = found.id
+            unit_scope = unit_scope or Scope.for_unit(s, found.org_unit_id)
+    try:
+        with store.transaction(scope=unit_scope, user_id=user_id, source="cli") as session:
+            pair = (merge_pair if merge else keep_pair)(session, pair_id, user_id)
+            typer.echo(f"pair {pair.id}: {pair.status.value} ({pair.other_code} → "
+                       f"{pair.customer_id})")
+    except PairNotOpen:
+        typer.echo(f"no open pair {pair_id} in scope", err=True)
+        raise typer.Exit(1) from None
+    except CannotMerge:
+        typer.echo(f"pair {pair_id}: the newer record has shipped with us; keep both", err=True)
+        raise typer.Exit(1) from None
+
+
+UserOpt = Annotated[str | None, typer.Option("--user", help="Acting user (audit, scope).")]
+
+
+@duplicates_app.command("merge")
+def duplicates_merge(pair_id: int, scope: ScopeOpt = None, user: UserOpt = None) -> None:
+    """Merge a pair: the newer record is folded into the older one (audited)."""
+    _decide_pair(pair_id, scope, user, merge=True)
+
+
+@duplicates_app.command("keep")
+def duplicates_keep(pair_id: int, scope: ScopeOpt = None, user: UserOpt = None) -> None:
+    """Keep both records of a pair: two different merchants (audited)."""
+    _decide_pair(pair_id, scope, user, merge=False)
+
+
+# -- campaigns (营销活动) ------------------------------------------------------------------------
+campaigns_app = typer.Typer(no_args_is_help=True, help="Campaigns and their measured effect.")
+app.add_typer(campaigns_app, name="campaigns")
+ListOpt = Annotated[list[str] | None, typer.Option(help="Repeat or separate by commas.")]
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+@campaigns_app.command("list")
+def campaigns_list(scope: ScopeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
+    """The campaigns in scope with their target counts."""
+    from jiqun.sales.campaigns import list_campaigns
+
+    store = Store.from_settings()
+    with store.session(scope=scope_for_code(store, scope), source="cli") as session:
+        rows = list_campaigns(session)
+    emit([asdict(r) for r in rows], fmt, "campaigns")
+
+
+@campaigns_app.command("create")
+def campaigns_create(
+    name: Annotated[str, typer.Option("--name")],
+    starts: Annotated[dt.datetime, typer.Option("--start", formats=["%Y-%m-%d"])],
+    ends: Annotated[dt.datetime, typer.Option("--end", formats=["%Y-%m-%d"])],
+    scope: ScopeOpt = None,
+    market: ListOpt = None,
+    grid: ListOpt = None,
+    stage: ListOpt = None,
+    tier: ListOpt = None,
+    platform: ListOpt = None,
+    codes: Annotated[Path | None, typer.Option(
+        "--codes", help="File of customer codes (one per line) instead of filters.")] = None,
+    description: Annotated[str | None, typer.Option("--description")] = None,
+) -> None:
+    """Create a campaign; its targets are the merchants in scope matching every filter, or
+    the codes of a file. The campaign belongs to the --scope unit (default: the root)."""
+    from jiqun.sales.campaigns import (
+        CampaignError,
+        TargetFilters,
+        codes_from_text,
+        create_campaign,
+    )
+    from jiqun.store.models import OrgUnit
+
+    store = Store.from_settings()
+    unit_scope = scope_for_code(store, scope)
+    with store.transaction(scope=unit_scope, source="cli") as session:
+        unit_id = unit_scope.root_id if unit_scope else session.scalar(
+            select(OrgUnit.id).where(OrgUnit.parent_id.is_(None)).order_by(OrgUnit.id))
+        filters = TargetFilters(markets=_split(market), grids=_split(grid),
+                                stages=_split(stage), tiers=_split(tier),
+                                platforms=_split(platform))
+        listed = codes_from_text(codes.read_text(encoding="utf-8-sig")) if codes else None
+        try:
+            campaign, missing = create_campaign(
+                session, name=name, starts_on=starts.date(), ends_on=ends.date(),
+                org_unit_id=unit_id, filters=filters, codes=listed, description=description)
+        except CampaignError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        targets = len(campaign_targets_of(session, campaign.id))
+    typer.echo(f"campaign {campaign.id}: {campaign.name}, {targets} targets")
+    if missing:
+        typer.echo(f"{len(missing)} codes not found: {', '.join(missing[:20])}", err=True)
+
+
+def campaign_targets_of(session, campaign_id: int) -> list[int]:
+    from jiqun.sales.campaigns import campaign_targets
+
+    return campaign_targets(session, campaign_id)
+
+
+@campaigns_app.command("show")
+def campaigns_show(campaign_id: int, scope: ScopeOpt = None,
+                   fmt: FormatOpt = Format.TABLE) -> None:
+    """A campaign's effect: targets and control, before and during (visits, conversions,
+    parcels per customer-day) and the lift."""
+    from jiqun.sales.campaigns import CampaignNotFound, campaign_effect
+
+    settings = get_settings()
+    store = Store.from_settings(settings)
+    unit_scope = scope_for_code(store, scope)
+    with OperatingPicture(store, settings.lake_path, unit_scope) as picture, \
+            store.session(scope=unit_scope, source="cli") as session:
+        try:
+            effect = campaign_effect(session, picture.con, Path(settings.lake_path), unit_scope,
+                                     campaign_id, picture.data_date())
+        except CampaignNotFound:
+            typer.echo(f"no campaign {campaign_id} in scope", err=True)
+            raise typer.Exit(1) from None
+    if fmt == Format.JSON:
+        typer.echo(json.dumps(effect.as_dict(), ensure_ascii=False, indent=2, default=str))
+        return
+    emit([asdict(r) for r in effect.rows], fmt, f"campaign {effect.campaign_id}: {effect.name}")
+    typer.echo(f"target growth {effect.target_growth}, control growth {effect.control_growth}, "
+               f"lift {effect.lift}, extra conversions {effect.extra_conversions}", err=True)
+
+
+# -- reminders (提醒) ---------------------------------------------------------------------------
+@app.command("remind")
+def remind_cmd(scope: ScopeOpt = None, day: DateOpt = None) -> None:
+    """Send the day's pool reminders to the inbox (owner 3 days, manager 5 days before the
+    return, per the [sales] rules); running it again the same day sends nothing new."""
+    from jiqun.sales.reminders import send_pool_reminders
+
+    store = Store.from_settings()
+    unit_scope = scope_for_code(store, scope)
+    today = day.date() if day else dt.date.today()
+    with store.transaction(scope=unit_scope, source="cli") as session:
+        result = send_pool_reminders(session, today, SalesRules.configured())
+    typer.echo(f"{result.day}: {result.created} reminders sent, {result.existing} sent before")

@@ -26,6 +26,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -445,6 +447,39 @@ class LoadedPlan:
     model: conversion.ConversionModel
 
 
+MODELS_KEPT = 16  # trained models kept in process (one per scope × plan day, a few KB each)
+_models: OrderedDict[tuple, conversion.ConversionModel] = OrderedDict()
+_models_lock = threading.Lock()
+
+
+def _history_fingerprint(history: conversion.History) -> tuple[int, int, int]:
+    """Merchants, visits and conversions: new data in the scope trains a new model."""
+    return (len(history.merchants), sum(len(v) for v in history.visits.values()),
+            sum(1 for m in history.merchants.values() if m.converted_on is not None))
+
+
+def trained_model(history: conversion.History, scope: Scope | None, day: dt.date,
+                  horizon: int) -> conversion.ConversionModel:
+    """The conversion model of the scope for the plan day, trained once and then reused (the
+    fit takes seconds; every marketer of a scope opening the day's plan gets the same model)."""
+    key = (scope.root_id if scope else None, day, horizon, _history_fingerprint(history))
+    with _models_lock:
+        if key in _models:
+            _models.move_to_end(key)
+            return _models[key]
+    model = conversion.train(history, day, horizon=horizon)
+    with _models_lock:
+        _models[key] = model
+        while len(_models) > MODELS_KEPT:
+            _models.popitem(last=False)
+    return model
+
+
+def clear_trained_models() -> None:
+    with _models_lock:
+        _models.clear()
+
+
 def load_plan(session: Session, con, lake: Path, scope: Scope | None, user_id: int,
               day: dt.date, rules: PlanRules | None = None) -> LoadedPlan:
     """Candidates of ``user_id`` through the caller's scoped session, scored, then routed."""
@@ -455,7 +490,7 @@ def load_plan(session: Session, con, lake: Path, scope: Scope | None, user_id: i
     grids = marketer_grids(session, user.id)
     customers = list(session.scalars(_candidate_query(user.id, grids, user.org_unit_id)))
     history = conversion.load_history(session)
-    model = conversion.train(history, day, horizon=rules.horizon_days)
+    model = trained_model(history, scope, day, rules.horizon_days)
     last = _due_follow_ups(session, {c.id for c in customers}, day)
     shipping = [c.id for c in customers if c.lifecycle_stage in SHIPPING]
     trailing = trailing_volumes(con, lake, scope, shipping, day - dt.timedelta(days=1))

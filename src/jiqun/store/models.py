@@ -368,12 +368,64 @@ class Campaign(Base, OrgScoped, Timestamped, Audited):
     starts_on: Mapped[dt.date] = mapped_column(Date)
     ends_on: Mapped[dt.date] = mapped_column(Date)
     description: Mapped[str | None] = mapped_column(Text)
+    # How the target list was chosen (market / grid / stage / tier …) or "upload"; kept so the
+    # list can be explained and rebuilt.
+    filters: Mapped[dict | None] = mapped_column(JSON)
 
 
 class CampaignCustomer(Base):
     __tablename__ = "campaign_customers"
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+
+
+class DuplicateStatus(str, enum.Enum):
+    OPEN = "open"
+    MERGED = "merged"
+    KEPT = "kept"  # reviewed: two different merchants
+
+
+class DuplicateCandidate(Base, OrgScoped, Timestamped, Audited):
+    """A likely duplicate pair (疑似重复) found by the bulk archive, for a manager to review.
+
+    ``customer_id`` is the record kept on a merge; the other record is named by its code (and
+    snapshot keys) so the pair stays traceable after the other row is merged away, and a re-run
+    of the same file recognises the merged merchant instead of archiving it again.
+    """
+
+    __tablename__ = "duplicate_candidates"
+    __table_args__ = (UniqueConstraint("customer_id", "other_code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    other_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    other_code: Mapped[str] = mapped_column(String(32), index=True)
+    other_name: Mapped[str] = mapped_column(String(200))
+    other_keys: Mapped[list | None] = mapped_column(JSON)  # normalised phone / name+address keys
+    reason: Mapped[str] = mapped_column(String(32))  # same_name / same_address / similar_name
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    status: Mapped[DuplicateStatus] = mapped_column(
+        _enum(DuplicateStatus), default=DuplicateStatus.OPEN, index=True)
+    source_file: Mapped[str | None] = mapped_column(String(255))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class Notification(Base, OrgScoped, Timestamped, Audited):
+    """An in-app message (站内提醒) to one user, e.g. a prospect about to return to the pool.
+
+    One row per customer × recipient × kind × due date, so a reminder job can run again safely.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("user_id", "customer_id", "kind", "due_on"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # pool_owner / pool_manager
+    due_on: Mapped[dt.date] = mapped_column(Date)  # the day the event happens (returns to pool)
+    sent_on: Mapped[dt.date] = mapped_column(Date)
+    params: Mapped[dict | None] = mapped_column(JSON)  # values of the message (name, days …)
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class Target(Base, OrgScoped, Audited):

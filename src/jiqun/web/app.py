@@ -30,6 +30,7 @@ from jiqun.web.routes import (
     planning,
     registry,
     sales,
+    sales_ops,
     visit_plan,
 )
 from jiqun.web.security import LoginRateLimit, TokenSigner, csrf_protect
@@ -128,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # registry before markets: /markets/new and /markets/top must win over /markets/{market_id}.
     for module in (auth, dashboard, registry, markets, customers, kpi, sales, planning, visit_plan,
-                   grids_design):
+                   grids_design, sales_ops):
         app.include_router(module.router)
     _add_error_handlers(app)
     # Middleware added last runs first: sessions must exist before the locale and routes.
