@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from jiqun.i18n import translator
 from jiqun.lake import connect
+from jiqun.sales.reminders import unread_count
 from jiqun.store import Store
 from jiqun.store.models import OrgUnit, User
 from jiqun.store.scope import Scope
@@ -64,6 +65,7 @@ class CurrentUser:
     org_unit_code: str
     org_unit_name: str
     org_unit_level: str
+    unread: int = 0  # unread inbox notifications, for the header
 
 
 @dataclass
@@ -103,6 +105,7 @@ def _load_user(store: Store, user_id: int) -> tuple[CurrentUser, Scope] | None:
             id=user.id, username=user.username, display_name=user.display_name,
             role=user.role.value, org_unit_id=unit.id, org_unit_code=unit.code,
             org_unit_name=unit.name, org_unit_level=unit.level.value,
+            unread=unread_count(s, user.id),
         )
         return snapshot, Scope.for_unit(s, unit)
 

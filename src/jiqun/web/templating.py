@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from jiqun.i18n import translator
 from jiqun.web import labels
+from jiqun.web.nav import NAV, current_item
 from jiqun.web.security import csrf_token
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -72,6 +73,8 @@ def render(
         "today": dt.date.today(),
         "htmx": request.headers.get("HX-Request") == "true",
         "nav": request.url.path,
+        "nav_groups": NAV,
+        "nav_item": current_item(request.url.path),
     }
     values.update(context or {})
     return request.app.state.templates.TemplateResponse(

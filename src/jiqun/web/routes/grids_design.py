@@ -11,7 +11,7 @@ import datetime as dt
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from jiqun.planning import grid_store
 from jiqun.planning.grids import DEFAULT_TOLERANCE
@@ -57,8 +57,20 @@ def _scatter(ctx: RequestContext, market_id: int, comparison: dict | None) -> di
     return {"series": [{"name": k, "points": v} for k, v in sorted(series.items())]}
 
 
+def _market_choices(ctx: RequestContext) -> list[dict]:
+    """Markets in scope with their merchant and active-grid counts, to pick one to redraw."""
+    merchants = dict(ctx.db.execute(select(Customer.market_id, func.count())
+                                    .group_by(Customer.market_id)).all())
+    return [{"market": m, "merchants": merchants.get(m.id, 0),
+             "grids": len(grid_store.active_grids(ctx.db, m.id))}
+            for m in ctx.db.scalars(select(Market).order_by(Market.code))]
+
+
 @router.get("/grids/design", include_in_schema=False)
-def design_page(request: Request, ctx: Context, market_id: int, error: str | None = None):
+def design_page(request: Request, ctx: Context, market_id: int | None = None,
+                error: str | None = None):
+    if market_id is None:
+        return render(request, "grid_design_pick.html", {"choices": _market_choices(ctx)})
     market = _market_or_404(ctx, market_id)
     comparison = _comparison(ctx, market_id)
     return render(request, "grid_design.html", {

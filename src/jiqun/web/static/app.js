@@ -64,3 +64,19 @@
   });
   document.addEventListener("htmx:afterSwap", function (e) { drawAll(e.target); });
 })();
+
+// Header menus: opening one group closes the others; a click elsewhere closes them all.
+(function () {
+  "use strict";
+  var groups = document.querySelectorAll(".nav-group");
+  groups.forEach(function (group) {
+    group.addEventListener("toggle", function () {
+      if (!group.open) { return; }
+      groups.forEach(function (other) { if (other !== group) { other.open = false; } });
+    });
+  });
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest(".nav-group")) { return; }
+    groups.forEach(function (group) { group.open = false; });
+  });
+})();
