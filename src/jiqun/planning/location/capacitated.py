@@ -1,11 +1,12 @@
 """Capacitated facility location 容量限制选址 (multi-source and single-source) and the
 capacitated p-median 容量限制p-中位, as strong MIPs solved by HiGHS.
 
-The formulation is the strong one: besides the aggregated capacity row Σ_j d_j x_ij ≤ Q_i y_i,
-every assignment is linked to its site, x_ij ≤ y_i (disaggregated linking). That makes the LP
-relaxation far tighter than the textbook big-M model; together with the cover row
-Σ_i Q_i y_i ≥ Σ_j d_j it lets HiGHS prove the OR-Library capa family optimal where the weak model
-runs for minutes without closing the gap.
+Small models are strong MIPs: besides the aggregated capacity row Σ_j d_j x_ij ≤ Q_i y_i, every
+assignment is linked to its site, x_ij ≤ y_i (disaggregated linking), plus the cover row
+Σ_i Q_i y_i ≥ Σ_j d_j; HiGHS proves those in milliseconds. Large multi-source instances (the
+OR-Library capa/capb/capc family, 100 sites × 1000 clients) go to a Lagrangian branch-and-bound
+on the sites (`cflp_bnb`, Görtz & Klose 2012), whose bound — an exact site knapsack on top of
+the strong LP — closes in seconds where the MIP's LP alone takes over a minute.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from jiqun.planning.location.cflp_bnb import CLOSED, FREE, OPEN, CflpBranchAndBound
 from jiqun.planning.location.highs import MipModel
-from jiqun.planning.location.lagrangian import fix_sites, subgradient
 from jiqun.planning.location.result import LocationResult, SolveOptions, SolveStatus
 
 
@@ -64,64 +65,27 @@ LAGRANGIAN_SIZE = 20_000  # site × client pairs above which the Lagrangian rout
 
 def _solve_with_lagrangian(problem: CapacitatedProblem, opts: SolveOptions,
                            t0: float) -> LocationResult:
-    """Bound and incumbent by subgradient, fix sites by reduced cost, then the MIP on the rest."""
-    cap = np.asarray(problem.capacity, dtype=np.float64)
-    dem = np.asarray(problem.demand, dtype=np.float64)
-    cost = np.asarray(problem.cost, dtype=np.float64)
-    fixed = np.asarray(problem.fixed_cost, dtype=np.float64).copy()
-    m, n = cost.shape
-    if opts.fixed_open or opts.fixed_closed:
-        # Keep the route simple: user fixings go straight to the MIP below.
-        lr = None
-    else:
-        lr = subgradient(cost, fixed, cap, dem, iterations=800,
-                         deadline=t0 + 0.4 * opts.time_limit)
-    upper = lr.upper if lr else math.inf
-    tol = 1e-9 * max(1.0, abs(upper)) if math.isfinite(upper) else 0.0
-    details: dict = {}
-    if lr is not None and math.isfinite(upper):
-        forced_open, forced_closed = fix_sites(lr, cap, float(dem.sum()), upper, tol)
-        details = {"lagrangian_bound": lr.lower, "lagrangian_upper": upper,
-                   "iterations": lr.iterations, "fixed_open": int(forced_open.sum()),
-                   "fixed_closed": int(forced_closed.sum())}
-        if lr.lower >= upper - tol:
-            return _from_plan(upper, lr.lower, t0, lr.best_open, lr.best_shares, details)
-        run_opts = SolveOptions(**{**opts.__dict__,
-                                   "fixed_open": tuple(np.flatnonzero(forced_open)),
-                                   "fixed_closed": tuple(np.flatnonzero(forced_closed))})
-    else:
-        run_opts = opts
-    model, cols = _model(problem, run_opts, False)
-    extra = {"mip_feasibility_tolerance": 1e-7}
-    if math.isfinite(upper):
-        extra["objective_bound"] = upper
-    out = model.solve(time_limit=max(0.5, opts.time_limit - (time.perf_counter() - t0)),
-                      gap=opts.gap, threads=opts.threads, verbose=opts.verbose, options=extra)
-    if out.values is not None and out.objective < upper:
-        shares = out.values[cols["x"]].reshape(m, n)
-        opened = out.values[cols["y"]] > 0.5
-        bound = max(out.bound, lr.lower) if lr else out.bound
-        return _from_plan(out.objective, min(bound, out.objective) if out.status ==
-                          SolveStatus.OPTIMAL else bound, t0, opened, shares, details,
-                          raw=out.status)
-    if lr is None or not math.isfinite(upper):
-        return LocationResult(math.inf, out.bound, time.perf_counter() - t0, out.status,
-                              np.zeros(0, np.int64), np.full(n, -1))
-    # Nothing better than the Lagrangian plan exists when the cut-off MIP is infeasible.
-    proven = out.status in (SolveStatus.INFEASIBLE, SolveStatus.OPTIMAL)
-    bound = upper - tol if proven else max(lr.lower, out.bound if math.isfinite(out.bound)
-                                           else -math.inf)
-    return _from_plan(upper, bound, t0, lr.best_open, lr.best_shares, details,
-                      raw=SolveStatus.OPTIMAL if proven else SolveStatus.TIME_LIMIT)
-
-
-def _from_plan(objective, bound, t0, opened, shares, details, raw=SolveStatus.OPTIMAL):
-    status = _status(objective, bound, raw)
-    if raw == SolveStatus.OPTIMAL and bound >= objective - max(1e-6, 1e-8 * abs(objective)):
-        status = SolveStatus.OPTIMAL
-    return LocationResult(objective, bound, time.perf_counter() - t0, status,
-                          np.flatnonzero(opened), np.argmax(shares, axis=0), shares=shares,
-                          details=details)
+    """Multi-source CFLP by Lagrangian branch-and-bound on the sites (see `cflp_bnb`)."""
+    m, n = problem.cost.shape
+    state = np.full(m, FREE, np.int8)
+    state[list(opts.fixed_closed)] = CLOSED
+    state[list(opts.fixed_open)] = OPEN
+    tree = CflpBranchAndBound(problem.cost, problem.fixed_cost, problem.capacity, problem.demand,
+                              deadline=t0 + opts.time_limit, gap=opts.gap)
+    out = tree.run(state)
+    seconds = time.perf_counter() - t0
+    details = {**out.details, "method": "lagrangian_branch_and_bound"}
+    if out.infeasible:
+        return LocationResult(math.inf, math.inf, seconds, SolveStatus.INFEASIBLE,
+                              np.zeros(0, np.int64), np.full(n, -1), details=details)
+    if out.shares is None:
+        return LocationResult(math.inf, out.bound, seconds, SolveStatus.TIME_LIMIT,
+                              np.zeros(0, np.int64), np.full(n, -1), details=details)
+    # Proven means within the tree's relative tolerance (1e-6 unless `gap` asks for more).
+    status = SolveStatus.OPTIMAL if out.proven else SolveStatus.TIME_LIMIT
+    return LocationResult(out.objective, out.bound, seconds, status,
+                          np.flatnonzero(out.open_sites), np.argmax(out.shares, axis=0),
+                          shares=out.shares, details=details)
 
 
 def _status(objective: float, bound: float, raw: SolveStatus) -> SolveStatus:

@@ -6,6 +6,10 @@ continuous knapsack, plus a knapsack choosing which sites to open under the cove
 strong LP relaxation (which alone takes over a minute on capa). Each Lagrangian site choice is
 repaired into a feasible plan by a transportation LP, and the bound lets us fix most sites open or
 closed (reduced-cost fixing) before the exact MIP runs on the few sites that remain undecided.
+
+`solve_capacitated` now proves large instances with the Lagrangian branch-and-bound of
+`cflp_bnb` (exact site knapsack, probing, branching on sites); this plain subgradient remains as
+a simple, independent bound.
 """
 
 from __future__ import annotations
