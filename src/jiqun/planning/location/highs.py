@@ -117,7 +117,7 @@ class MipModel:
               options: dict | None = None) -> MipOutcome:
         """Solve; `start` is a feasible point handed to HiGHS as its first incumbent."""
         t0 = time.perf_counter()
-        h = _new_highs()
+        h = new_highs()
         h.setOptionValue("output_flag", bool(verbose))
         h.setOptionValue("time_limit", max(0.01, float(time_limit)))
         h.setOptionValue("mip_rel_gap", float(gap))
@@ -142,7 +142,7 @@ class MipModel:
 _BANNER_SHOWN = False
 
 
-def _new_highs() -> highspy.Highs:
+def new_highs() -> highspy.Highs:
     """A silent Highs instance; the first one prints a banner to fd 1, which would corrupt a
     CSV written to stdout, so that one is created with fd 1 pointed at /dev/null."""
     global _BANNER_SHOWN
