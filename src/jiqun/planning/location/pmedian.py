@@ -117,7 +117,7 @@ def perturbed_search(distance: np.ndarray, weight: np.ndarray, sites: list[int],
             break
         for pos, j in zip(rng.choice(movable, size=min(kick, len(movable)), replace=False),
                           rng.choice(outside, size=min(kick, outside.size), replace=False),
-                          strict=True):
+                          strict=False):  # the shorter list bounds the kick
             trial[pos] = int(j)
         trial = interchange(distance, weight, trial, fixed_open, fixed_closed, deadline)
         cost = assignment_cost(distance, weight, trial)
