@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("benchmarks.import_waybills", "benchmarks.kpi", "benchmarks.location")
+BENCHMARKS = ("benchmarks.import_waybills", "benchmarks.kpi", "benchmarks.location",
+              "benchmarks.pmed_family", "benchmarks.cap_family", "benchmarks.grids")
 
 
 def main() -> None:

@@ -39,6 +39,12 @@ class TierChange:
     def changes_owner(self) -> bool:
         return self.old_owner_id != self.new_owner_id and self.new_owner_id is not None
 
+    @property
+    def writes(self) -> bool:
+        """Applying it changes the archive: the tier differs or an owner of the required role was
+        found. A change with the right tier and no one in reach is only reported (待补人)."""
+        return self.new_tier != self.old_tier or self.changes_owner
+
 
 @dataclass(frozen=True)
 class CustomerView:
@@ -118,3 +124,19 @@ def apply_changes(session: Session, changes: list[TierChange]) -> int:
             customer.owner_id = change.new_owner_id
     session.flush()
     return len(changes)
+
+
+def propose_changes(session: Session, tiers: dict[int, str], rules: KpiRules) -> list[TierChange]:
+    """The tier and owner changes proposed for approval (待审批的分级调整) in the session's
+    scope: only its customers and its people are considered."""
+    customers, candidates = load_inputs(session)
+    return plan_changes(customers, tiers, candidates, rules)
+
+
+def apply_selected(session: Session, proposed: list[TierChange],
+                   customer_ids: set[int]) -> list[TierChange]:
+    """Apply the proposed changes of the chosen customers that still write something; an id
+    that is not proposed (already applied, or outside the session's scope) is skipped."""
+    chosen = [c for c in proposed if c.customer_id in customer_ids and c.writes]
+    apply_changes(session, chosen)
+    return chosen

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from jiqun.analytics import overview
+from jiqun.analytics import overview, ownership
 from jiqun.analytics.rules import KpiRules
 from jiqun.analytics.service import OperatingPicture
+from jiqun.planning import grid_store
 from jiqun.store.models import Customer, CustomerTier, Grid, Market, Team, User
 from jiqun.web.deps import Context, RequestContext, not_found
 from jiqun.web.templating import render
@@ -345,9 +346,125 @@ def api_tiers(ctx: Context, picture: Picture,
 
 
 @router.get("/tiers", include_in_schema=False)
-def tiers_page(request: Request, ctx: Context, picture: Picture):
-    return render(request, "tiers.html",
-                  {"data": tier_table(ctx, picture, TIER_PAGE_ROWS), "limit": TIER_PAGE_ROWS})
+def tiers_page(request: Request, ctx: Context, picture: Picture,
+               applied: Annotated[int | None, Query(ge=0)] = None,
+               skipped: Annotated[int | None, Query(ge=0)] = None):
+    return render(request, "tiers.html", {
+        "data": tier_table(ctx, picture, TIER_PAGE_ROWS), "limit": TIER_PAGE_ROWS,
+        "proposal": proposed_tier_changes(ctx, picture), "applied": applied, "skipped": skipped,
+    })
+
+
+# -- tier and owner changes for approval (分级调整审批) ------------------------------------------
+class TierChangeOut(BaseModel):
+    customer_id: int
+    code: str
+    name: str
+    old_tier: str | None
+    new_tier: str
+    old_owner_id: int | None
+    old_owner: str | None
+    new_owner_id: int | None = Field(description="None: no one of the required role in reach.")
+    new_owner: str | None
+    required_role: str
+    reasons: list[Literal["tier", "no_owner", "owner_role", "unfilled"]]
+    approvable: bool = Field(description="Approving it writes something; an unfilled change "
+                                         "with the right tier is only reported.")
+
+
+class TierChangesOut(BaseModel):
+    as_of: dt.date | None
+    may_approve: bool = Field(description="The user may approve (city manager and above).")
+    changes: list[TierChangeOut]
+
+
+class TierApplyIn(BaseModel):
+    customer_ids: list[int] = Field(description="The customers whose proposed change to apply.")
+
+
+class TierApplyOut(BaseModel):
+    applied: list[TierChangeOut]
+    skipped: list[int] = Field(description="Ids not applied: already applied, nothing to write, "
+                                           "or outside the user's area.")
+
+
+def may_approve_tier_changes(ctx: RequestContext) -> bool:
+    """Approving reassignments needs the same province or city manager as a grid redraw
+    (网格与归属调整同一审批人)."""
+    return grid_store.may_approve(ctx.db, ctx.user.id)
+
+
+def _reasons(change: ownership.TierChange) -> list[str]:
+    reasons = ["tier"] if change.new_tier != change.old_tier else []
+    if change.new_owner_id is None:
+        reasons.append("unfilled")
+    elif change.old_owner_id is None:
+        reasons.append("no_owner")
+    elif change.changes_owner:
+        reasons.append("owner_role")
+    return reasons
+
+
+def _planned(ctx: RequestContext, picture: OperatingPicture) -> list[ownership.TierChange]:
+    """The changes the data date's computed tiers call for, in the request's scope."""
+    as_of = _data_date(ctx)
+    if as_of is None:
+        return []
+    tiers = {r["customer_id"]: r["tier"] for r in picture.tiers(as_of)}
+    return ownership.propose_changes(ctx.db, tiers, picture.rules)
+
+
+def _change_rows(ctx: RequestContext, changes: list[ownership.TierChange]) -> list[TierChangeOut]:
+    names = dict(ctx.db.execute(select(Customer.id, Customer.name).where(
+        Customer.id.in_([c.customer_id for c in changes]))).all())
+    people = dict(ctx.db.execute(select(User.id, User.display_name)).all())
+    return [TierChangeOut(
+        customer_id=c.customer_id, code=c.customer_code, name=names.get(c.customer_id, ""),
+        old_tier=c.old_tier, new_tier=c.new_tier, old_owner_id=c.old_owner_id,
+        old_owner=people.get(c.old_owner_id), new_owner_id=c.new_owner_id,
+        new_owner=people.get(c.new_owner_id), required_role=c.required_role,
+        reasons=_reasons(c), approvable=c.writes,
+    ) for c in changes]
+
+
+def proposed_tier_changes(ctx: RequestContext, picture: OperatingPicture) -> TierChangesOut:
+    return TierChangesOut(as_of=_data_date(ctx), may_approve=may_approve_tier_changes(ctx),
+                          changes=_change_rows(ctx, _planned(ctx, picture)))
+
+
+def approve_tier_changes(ctx: RequestContext, picture: OperatingPicture,
+                         customer_ids: set[int]) -> TierApplyOut:
+    """Apply the chosen proposed changes through the scoped session (audited with the user and
+    ``web``/``api``); ids outside the scope are never proposed, so they are skipped."""
+    if not may_approve_tier_changes(ctx):
+        raise HTTPException(403, ctx.t("Approving tier changes needs a city manager or above"))
+    applied = ownership.apply_selected(ctx.db, _planned(ctx, picture), customer_ids)
+    rows = _change_rows(ctx, applied)  # read before commit: names of the rows just written
+    ctx.db.commit()
+    done = {c.customer_id for c in applied}
+    return TierApplyOut(applied=rows, skipped=sorted(customer_ids - done))
+
+
+@router.get("/api/tiers/changes", response_model=TierChangesOut, tags=["kpi"])
+def api_tier_changes(ctx: Context, picture: Picture) -> TierChangesOut:
+    """Tier and owner changes proposed for approval (the same plan as ``jiqun tiers apply
+    --dry-run`` of the user's area)."""
+    return proposed_tier_changes(ctx, picture)
+
+
+@router.post("/api/tiers/apply", response_model=TierApplyOut, tags=["kpi"])
+def api_tier_apply(ctx: Context, picture: Picture, body: TierApplyIn) -> TierApplyOut:
+    """Apply the proposed changes of ``customer_ids`` (city manager and above); audited."""
+    return approve_tier_changes(ctx, picture, set(body.customer_ids))
+
+
+@router.post("/tiers/apply", include_in_schema=False)
+async def tiers_apply(request: Request, ctx: Context, picture: Picture) -> RedirectResponse:
+    form = await request.form()
+    ids = {int(v) for v in form.getlist("customer_id") if str(v).isdigit()}
+    result = approve_tier_changes(ctx, picture, ids)
+    return RedirectResponse(
+        f"/tiers?applied={len(result.applied)}&skipped={len(result.skipped)}", status_code=303)
 
 
 # -- weekly bulletin (一周通报) ------------------------------------------------------------------
