@@ -344,7 +344,9 @@ def team_detail(session: Session, team_id: int) -> TeamDetail:
     team = _team(session, team_id)
     entries = list(session.scalars(
         select(AuditEntry).where(AuditEntry.entity == Team.__tablename__,
-                                 AuditEntry.entity_id == str(team.id))
+                                 AuditEntry.entity_id == str(team.id),
+                                 # the row's own insert entry says less than "propose" does
+                                 AuditEntry.action != "insert")
         .order_by(AuditEntry.at, AuditEntry.id)))
     people = _names(session, {team.proposed_by_id, team.approved_by_id}
                     | {m.user_id for m in team.members} | {e.user_id for e in entries})
