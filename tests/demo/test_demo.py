@@ -256,6 +256,20 @@ def test_cli_builds_the_demo(tmp_path, monkeypatch):
         assert "demo-marketer" in result.output and "jiqun-demo" in result.output
         bad = CliRunner().invoke(app, ["demo", "build", "--scale", "enormous"])
         assert bad.exit_code != 0
+        assert _pending_tier_changes(get_settings()) == []  # the archive matches its KPIs
     finally:
         get_settings.cache_clear()
     assert (tmp_path / "lake" / "waybills").is_dir()
+
+
+def _pending_tier_changes(settings) -> list:
+    from jiqun.analytics import ownership
+    from jiqun.analytics.rules import KpiRules
+    from jiqun.analytics.service import OperatingPicture
+    from jiqun.store import Store
+
+    rules = KpiRules.from_file(settings.rules_file)
+    with OperatingPicture(Store.from_settings(settings), settings.lake_path, None,
+                          rules=rules) as picture:
+        changes = ownership.reconcile(picture, picture.data_date(), dry_run=True)
+    return [c for c in changes if c.writes]

@@ -130,12 +130,7 @@ def tiers_apply(scope: ScopeOpt = None, end: ToOpt = None, engine: EngineOpt = N
     """Write computed tiers and tier owners to the archive (audited) and list the changes."""
     with open_picture(scope, engine, rules) as p:
         _, last = _dates(p, None, end, 1)
-        tiers = {r["customer_id"]: r["tier"] for r in p.tiers(last)}
-        with p.store.transaction(scope=p.scope, source="cli") as session:
-            customers, candidates = ownership.load_inputs(session)
-            changes = ownership.plan_changes(customers, tiers, candidates, p.rules)
-            if not dry_run:
-                ownership.apply_changes(session, changes)
+        changes = ownership.reconcile(p, last, dry_run=dry_run)
     emit([asdict(c) for c in changes], fmt, "tier changes" + (" (dry run)" if dry_run else ""))
     unfilled = sum(c.new_owner_id is None for c in changes)
     if unfilled:

@@ -8,14 +8,19 @@ and returns the changes. ``apply_changes`` writes them through a (scoped, audite
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jiqun.analytics.rules import KpiRules
 from jiqun.store.models import Customer, CustomerTier, OrgUnit, Role, User
+
+if TYPE_CHECKING:
+    from jiqun.analytics.service import OperatingPicture
 
 
 @dataclass(frozen=True)
@@ -140,3 +145,15 @@ def apply_selected(session: Session, proposed: list[TierChange],
     chosen = [c for c in proposed if c.customer_id in customer_ids and c.writes]
     apply_changes(session, chosen)
     return chosen
+
+
+def reconcile(picture: OperatingPicture, as_of: dt.date, dry_run: bool = False,
+              source: str = "cli") -> list[TierChange]:
+    """Write the tiers computed on ``as_of`` and the owners they require, in the picture's
+    scope (audited); ``dry_run`` only lists them. ``jiqun tiers apply`` and the demo use it."""
+    tiers = {r["customer_id"]: r["tier"] for r in picture.tiers(as_of)}
+    with picture.store.transaction(scope=picture.scope, source=source) as session:
+        changes = propose_changes(session, tiers, picture.rules)
+        if not dry_run:
+            apply_changes(session, changes)
+    return changes

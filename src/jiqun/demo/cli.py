@@ -10,7 +10,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jiqun.analytics import ownership
 from jiqun.analytics.rules import KpiRules
+from jiqun.analytics.service import OperatingPicture
 from jiqun.config import get_settings
 from jiqun.demo.build import DemoSummary, build_demo
 from jiqun.demo.places import DEMO_PASSWORD
@@ -47,7 +49,17 @@ def build(
                          until=_parse_day(until), progress=True)
     write_demo_rules(settings.rules_file, summary.volume_factor)
     write_planning_params(settings.planning_file, summary.volume_factor)
+    reconcile_demo_tiers(store, settings)
     print_summary(summary)
+
+
+def reconcile_demo_tiers(store: Store, settings) -> int:
+    """The demo archive's tiers come from unscaled merchant sizes; recompute them from the lake
+    with the scaled rules (as `jiqun tiers apply` would) so a fresh demo has nothing pending."""
+    rules = KpiRules.from_file(settings.rules_file)
+    with OperatingPicture(store, settings.lake_path, None, rules=rules) as picture:
+        as_of = picture.data_date()
+        return len(ownership.reconcile(picture, as_of, source="demo")) if as_of else 0
 
 
 def write_demo_rules(path: Path, volume_factor: float) -> None:
