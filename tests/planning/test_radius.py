@@ -96,3 +96,13 @@ def test_improvement_cutoff_steps_by_one_on_integral_data_only():
     d, w = instance(1)
     assert improvement_cutoff(d, w, 100.0) == pytest.approx(99.0 + 1e-6)
     assert 99.99 < improvement_cutoff(d + 0.5, w, 100.0) < 100.0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_with_a_gap_allowed_the_bound_stays_below_the_optimum(seed):
+    d, w = instance(seed, integral=False)
+    optimum, _ = brute(d, w, 3)
+    sites, cost = worst_incumbent(d, w, 3)
+    out = prove_pmedian(d, w, 3, sites, cost, deadline=time.perf_counter() + 30, gap=0.3)
+    assert out.bound <= optimum + 1e-9 <= out.cost + 2e-9
+    assert out.cost <= cost

@@ -205,10 +205,12 @@ class RadiusModel:
                     sites, cost = found, found_cost
             if status != ms.kOptimal:
                 return sites, cost, max(lower, h.getInfo().mip_dual_bound), False
-            lower = max(lower, h.getInfo().objective_function_value)
-            if self.widen(values, found) == 0 or lower > improvement_cutoff(
-                    self.dist, self.weight, cost):
-                return sites, cost, cost, True
+            # With a relative gap allowed, "optimal" only means within it: use the dual bound.
+            lower = max(lower, h.getInfo().mip_dual_bound)
+            if lower > improvement_cutoff(self.dist, self.weight, cost):
+                return sites, cost, cost, True  # nothing strictly better exists
+            if self.widen(values, found) == 0:
+                return sites, cost, min(lower, cost), True
             if time.perf_counter() >= deadline:
                 return sites, cost, lower, False
 
