@@ -68,7 +68,7 @@ def test_a_longer_day_collects_more():
 
 @pytest.mark.parametrize("seed", [3, 4, 5])
 def test_solver_matches_brute_force_on_a_tiny_instance(seed):
-    """Every subset and order of 7 stops (13,699 routes): the solver's route is optimal."""
+    """Every subset and order of 7 stops (13,699 routes): the exact search's route is optimal."""
     rules = PlanRules(day_limit_min=150, speed_kmh=15, solver_seconds=1)
     cands = _candidates(7, seed=seed, service_min=25)
     plan = plan_day(cands, DEPOT, rules)
@@ -83,7 +83,7 @@ def test_solver_matches_brute_force_on_a_tiny_instance(seed):
         if schedule(order, ranked, matrix, rules) is not None
     )
     assert 0 < len(plan.stops) < 7  # the day limit makes the choice matter
-    assert plan.objective == best
+    assert plan.solver == "exact" and plan.objective == best
 
 
 def test_greedy_fallback_is_feasible_and_close():

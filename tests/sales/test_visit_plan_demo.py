@@ -71,7 +71,7 @@ def test_cli_json(demo, monkeypatch):
         assert run.exit_code == 0, run.output
     plan = json.loads(runs[0].stdout)
     assert plan["user"] == "demo-marketer" and plan["date"] == DAY.isoformat()
-    assert plan["solver"] == "ortools" and len(plan["stops"]) >= 5
+    assert plan["solver"] in {"ortools", "greedy"} and len(plan["stops"]) >= 5  # the better route
     assert [s["seq"] for s in plan["stops"]] == list(range(1, len(plan["stops"]) + 1))
     assert minutes(plan["back_at"]) <= minutes(plan["leave_at"]) + 480
     assert plan["score"] == pytest.approx(sum(s["score"] for s in plan["stops"]), rel=1e-3)

@@ -250,6 +250,39 @@ def _solve_ortools(candidates, prizes, matrix, rules) -> list[int] | None:
     return order
 
 
+EXACT_MAX_STOPS = 8  # up to here every feasible route is searched (≈ 110k orders at most)
+
+
+def _solve_exact(candidates, prizes, matrix, rules) -> list[int]:
+    """Depth-first search over every feasible order, pruned by the points still collectable.
+
+    OR-Tools' search is time-limited, so on a busy machine a small plan could come out worse
+    than the best one; small pools get the proven best route instead."""
+    start, limit = minutes(rules.day_start), minutes(rules.day_start) + rules.day_limit_min
+    weight = rules.points_per_minute
+    best: list = [0, []]  # staying at the outlet scores 0
+
+    def extend(order, node, now, travel, collected, left):
+        value = collected - int(round((travel + int(matrix[node, 0])) * weight))
+        if value > best[0] and now + int(matrix[node, 0]) <= limit:
+            best[0], best[1] = value, list(order)
+        if collected + sum(prizes[k] for k in left) - int(round(travel * weight)) <= best[0]:
+            return
+        for k in sorted(left):
+            c = candidates[k]
+            arrive = max(now + int(matrix[node, k + 1]), c.opens)
+            done = arrive + c.service_min
+            if done > c.closes or done > limit:
+                continue
+            order.append(k)
+            extend(order, k + 1, done, travel + int(matrix[node, k + 1]),
+                   collected + prizes[k], left - {k})
+            order.pop()
+
+    extend([], 0, start, 0, 0, frozenset(range(len(candidates))))
+    return best[1]
+
+
 def _solve_greedy(candidates, prizes, matrix, rules) -> list[int]:
     """Cheapest insertion: add the stop (and position) that gains the most points net of the
     extra travel, while the route stays feasible and something is gained."""
@@ -277,7 +310,8 @@ def plan_day(candidates: Sequence[Candidate], depot: Depot, rules: PlanRules | N
              *, solver: str = "ortools") -> DayPlan:
     """The day's route (pure): ordered stops with arrival times, score collected, km.
 
-    ``solver``: ``ortools`` (greedy when it finds nothing) or ``greedy``."""
+    ``solver``: ``ortools`` — the proven best route for up to :data:`EXACT_MAX_STOPS` stops,
+    else the better of OR-Tools and cheapest insertion — or ``greedy``."""
     rules = rules or PlanRules()
     pool = sorted(candidates, key=lambda c: (-c.score, c.customer_id))[: rules.max_candidates]
     pool = [c for c in pool if c.score > 0]
@@ -287,11 +321,20 @@ def plan_day(candidates: Sequence[Candidate], depot: Depot, rules: PlanRules | N
         return plan
     matrix = travel_minutes([(depot.lon, depot.lat), *((c.lon, c.lat) for c in pool)], rules)
     prizes = prize_points(pool)
-    order = _solve_ortools(pool, prizes, matrix, rules) if solver == "ortools" else None
-    plan.solver = "ortools"
-    if order is None or schedule(order, pool, matrix, rules) is None:
-        order, plan.solver = _solve_greedy(pool, prizes, matrix, rules), "greedy"
-    return _described(plan, order, pool, prizes, matrix, rules)
+    if solver == "ortools" and len(pool) <= EXACT_MAX_STOPS:
+        plan.solver = "exact"
+        return _described(plan, _solve_exact(pool, prizes, matrix, rules), pool, prizes, matrix,
+                          rules)
+    routes = {"greedy": _solve_greedy(pool, prizes, matrix, rules)}
+    if solver == "ortools":
+        order = _solve_ortools(pool, prizes, matrix, rules)
+        if order is not None and schedule(order, pool, matrix, rules) is not None:
+            routes["ortools"] = order
+    # A time-limited search on a busy machine can end worse than cheapest insertion: keep the
+    # better route (ties go to OR-Tools).
+    plan.solver = max(routes, key=lambda name: (
+        route_objective(routes[name], prizes, matrix, rules), name == "ortools"))
+    return _described(plan, routes[plan.solver], pool, prizes, matrix, rules)
 
 
 def _described(plan: DayPlan, order, pool, prizes, matrix, rules) -> DayPlan:
