@@ -4,10 +4,11 @@ Two parts, both vectorised with numpy:
 
 - a heuristic — greedy construction then Teitz–Bart best-improvement interchange (交换法), each
   pass evaluating every (in, out) swap at once as a matrix — gives a strong incumbent fast;
-- an exact proof (`radius.prove_pmedian`): the radius formulation truncated at each client's
-  distance in the incumbent and grown level by level, then reduced-cost fixing and branch and
-  bound under the incumbent as a cut-off. It has a few rows per client instead of one per
-  client–site pair, which is what makes proving optimality fast.
+- an exact proof (`radius.prove_pmedian`): Lagrangian bounds close the sites no better solution
+  can open; the radius formulation on the remaining sites, truncated at each client's distance in
+  the incumbent and grown level by level; then reduced-cost fixing and branch and bound under
+  the incumbent as a cut-off. It has a few rows per client instead of one per client–site pair,
+  which is what makes proving optimality fast.
 """
 
 from __future__ import annotations
