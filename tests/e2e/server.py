@@ -62,3 +62,25 @@ def serving(folder: Path) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def sign_in(page, base: str, username: str, password: str) -> None:
+    """Sign in through the login form and land on the dashboard."""
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def overflow(page) -> int:
+    """Pixels the page is wider than the window (0 or less: no sideways scrolling)."""
+    return page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+
+
+def shoot(page, name: str) -> None:
+    """Save a full-page screenshot when ``JIQUN_E2E_SHOTS`` names a folder."""
+    folder = os.environ.get("JIQUN_E2E_SHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=f"{folder}/{name}.png", full_page=True)

@@ -8,7 +8,6 @@ screenshots of every page at phone and desktop width.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ from sqlalchemy import select
 
 from jiqun.store import Store
 from jiqun.store.models import Customer, Market, OrgUnit, User
-from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, serving
+from tests.e2e.server import CHROMIUM, DESKTOP, PHONE, overflow, serving, shoot, sign_in
 
 CITY_USER, PASSWORD = "demo-city", "jiqun-demo"
 
@@ -57,23 +56,10 @@ def site(tmp_path_factory):
         yield base, own, foreign_market, foreign_customer
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 def _sign_in(page, base: str) -> None:
     page.goto(f"{base}/")
-    assert "/login" in page.url
-    page.fill("input[name=username]", CITY_USER)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    assert "/login" in page.url  # a signed-out visitor is sent to the login form
+    sign_in(page, base, CITY_USER, PASSWORD)
 
 
 def _chart_drawn(page, selector: str) -> None:
@@ -86,26 +72,19 @@ def _chart_drawn(page, selector: str) -> None:
     assert longest > 200, f"chart {selector} looks empty (longest path {longest} chars)"
 
 
-def _shoot(page, name: str) -> None:
-    folder = os.environ.get("JIQUN_E2E_SHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=f"{folder}/{name}.png", full_page=True)
-
-
 def test_city_user_sees_own_city_and_nothing_else(site, browser):
     base, (own_id, own_name), foreign_market, foreign_customer = site
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
     _sign_in(page, base)
     _chart_drawn(page, "#trend-chart")
-    _shoot(page, "desktop-dashboard")
+    shoot(page, "desktop-dashboard")
 
     page.click(f"a[href='/markets/{own_id}']")
     page.wait_for_url(f"{base}/markets/{own_id}")
     assert page.locator("h1").inner_text().startswith(own_name)
     _chart_drawn(page, "#market-trend-chart")
-    _shoot(page, "desktop-market")
+    shoot(page, "desktop-market")
 
     for path in (f"/markets/{foreign_market}", f"/customers/{foreign_customer}"):
         response = page.goto(f"{base}{path}")
@@ -132,9 +111,7 @@ def test_pages_fit_a_phone_screen(site, browser):
     for name, path in pages.items():
         page.goto(f"{base}{path}")
         page.wait_for_load_state("load")
-        overflow = page.evaluate(
-            "() => document.documentElement.scrollWidth - window.innerWidth"
-        )
-        assert overflow <= 0, f"{path} overflows the phone screen by {overflow}px"
-        _shoot(page, f"phone-{name}")
+        extra = overflow(page)
+        assert extra <= 0, f"{path} overflows the phone screen by {extra}px"
+        shoot(page, f"phone-{name}")
     context.close()

@@ -5,13 +5,10 @@ screenshots."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from jiqun.store import Store
-from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, serving
+from tests.e2e.server import CHROMIUM, DESKTOP, PHONE, overflow, serving, shoot, sign_in
 
 CITY_USER, PASSWORD = "demo-city", "jiqun-demo"
 SITE = ("试点集包站", "115.75", "34.35")
@@ -35,31 +32,6 @@ def base(tmp_path_factory):
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def _shoot(page, name: str) -> None:
-    folder = os.environ.get("JIQUN_E2E_SHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=f"{folder}/{name}.png", full_page=True)
-
-
-def _sign_in(page, base: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", CITY_USER)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
-
-
 def _rings_drawn(page) -> int:
     """Dashed coverage rings ECharts drew on the hub map (SVG paths with a dash array)."""
     page.wait_for_selector("#hub-map[data-drawn=true] svg path", state="attached",
@@ -74,7 +46,7 @@ def test_hubs_what_if_with_an_added_site(base, browser, viewport):
     context = browser.new_context(viewport=viewport, device_scale_factor=2 if phone else 1,
                                   is_mobile=phone, has_touch=phone)
     page = context.new_page()
-    _sign_in(page, base)
+    sign_in(page, base, CITY_USER, PASSWORD)
     page.goto(f"{base}/hubs")
     assert page.locator("[data-testid=hub-summary]").count() == 1
     assert _rings_drawn(page) >= 1
@@ -98,7 +70,7 @@ def test_hubs_what_if_with_an_added_site(base, browser, viewport):
     assert page.locator("[data-testid=centres] tbody tr").count() == before + 1
     assert _rings_drawn(page) == before + 1
     assert page.locator("[data-testid=existing-centres] input:checked").count() == 1
-    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"/hubs overflows by {overflow}px"
-    _shoot(page, f"{'phone' if phone else 'desktop'}-hubs-whatif")
+    overflow_px = overflow(page)
+    assert overflow_px <= 0, f"/hubs overflows by {overflow_px}px"
+    shoot(page, f"{'phone' if phone else 'desktop'}-hubs-whatif")
     context.close()

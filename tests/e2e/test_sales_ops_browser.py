@@ -4,15 +4,12 @@ summary, open the review and merge the likely duplicate; the pages fit the scree
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
 from jiqun.store import Store
 from jiqun.store.models import Customer, DuplicateCandidate, DuplicateStatus
-from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, serving
+from tests.e2e.server import CHROMIUM, DESKTOP, PHONE, overflow, serving, shoot, sign_in
 from tests.web.conftest import PASSWORD, build_world
 
 pytestmark = [
@@ -38,34 +35,9 @@ def site(tmp_path_factory):
         yield base, store, sweep
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def _shoot(page, name: str) -> None:
-    folder = os.environ.get("JIQUN_E2E_SHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=f"{folder}/{name}.png", full_page=True)
-
-
 def _fits(page, path: str) -> None:
-    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"{path} overflows the screen by {overflow}px"
-
-
-def _sign_in(page, base: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", "hz-city")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
+    extra = overflow(page)
+    assert extra <= 0, f"{path} overflows the screen by {extra}px"
 
 
 def test_upload_and_merge_on_a_phone(site, browser):
@@ -73,7 +45,7 @@ def test_upload_and_merge_on_a_phone(site, browser):
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
                                   has_touch=True)
     page = context.new_page()
-    _sign_in(page, base)
+    sign_in(page, base, "hz-city", PASSWORD)
     page.goto(f"{base}/archive")
     _fits(page, "/archive")
     page.set_input_files("input[name=file]", str(sweep))
@@ -82,13 +54,13 @@ def test_upload_and_merge_on_a_phone(site, browser):
     assert page.inner_text("[data-testid=inserted]") == "2"
     assert page.inner_text("[data-testid=likely]") == "1"
     _fits(page, "/archive (result)")
-    _shoot(page, "phone-archive-result")
+    shoot(page, "phone-archive-result")
 
     page.click("[data-testid=archive-result] a[href='/archive/review']")
     page.wait_for_url(f"{base}/archive/review")
     assert page.locator("[data-testid=pair]").count() == 1
     _fits(page, "/archive/review")
-    _shoot(page, "phone-archive-review")
+    shoot(page, "phone-archive-review")
     page.click("[data-testid=pair] [data-testid=merge]")
     page.wait_for_selector("[data-testid=done]")
     assert page.locator("[data-testid=pair]").count() == 0
@@ -105,11 +77,11 @@ def test_upload_and_merge_on_a_phone(site, browser):
     page.click("[data-testid=campaign-form] button[type=submit]")
     page.wait_for_selector("[data-testid=effect-table]")
     _fits(page, "/campaigns/{id}")
-    _shoot(page, "phone-campaign")
+    shoot(page, "phone-campaign")
     for path in ("/campaigns", "/inbox"):
         page.goto(f"{base}{path}")
         _fits(page, path)
-        _shoot(page, "phone-" + path.strip("/"))
+        shoot(page, "phone-" + path.strip("/"))
     context.close()
 
 
@@ -117,9 +89,9 @@ def test_desktop_screenshots(site, browser):
     base, _store, _sweep = site
     context = browser.new_context(viewport=DESKTOP)
     page = context.new_page()
-    _sign_in(page, base)
+    sign_in(page, base, "hz-city", PASSWORD)
     for path in ("/archive", "/archive/review?status=merged", "/campaigns", "/inbox"):
         response = page.goto(f"{base}{path}")
         assert response.status == 200, path
-        _shoot(page, "desktop-" + path.strip("/").split("?")[0].replace("/", "-"))
+        shoot(page, "desktop-" + path.strip("/").split("?")[0].replace("/", "-"))
     context.close()
