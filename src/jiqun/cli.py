@@ -31,6 +31,25 @@ def serve(host: str = "127.0.0.1", port: int = 8000, reload: bool = False) -> No
     uvicorn.run("jiqun.web.app:create_app", host=host, port=port, factory=True, reload=reload)
 
 
+@app.command()
+def permissions(markdown: bool = typer.Option(False, "--markdown",
+                                              help="The table of docs/permissions.md.")) -> None:
+    """Who may do what: the permission registry (action × role × org level)."""
+    from jiqun.permissions import REGISTRY, markdown_table
+
+    if markdown:
+        typer.echo(markdown_table(), nl=False)
+        return
+    from rich.table import Table
+
+    table = Table("action", "what", "roles", "levels")
+    for action, rule in REGISTRY.items():
+        table.add_row(action.value, rule.description,
+                      ", ".join(sorted(r.value for r in rule.roles)),
+                      ", ".join(sorted(lv.value for lv in rule.levels)))
+    console.print(table)
+
+
 def _register_subcommands() -> None:
     from jiqun.analytics.cli import app as kpi_app
     from jiqun.analytics.cli import tiers_app

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from jiqun.store.models import Audited, AuditEntry
 
 _SECRET_COLUMNS = {"password_hash"}
+_BOOKKEEPING_COLUMNS = {"created_at", "updated_at", "version"}
 
 
 def _plain(value: Any) -> Any:
@@ -30,7 +31,7 @@ def _column_changes(obj: Audited) -> dict[str, list[Any]]:
     changes: dict[str, list[Any]] = {}
     state = inspect(obj)
     for attr in state.mapper.column_attrs:
-        if attr.key in ("created_at", "updated_at"):
+        if attr.key in _BOOKKEEPING_COLUMNS:
             continue
         history = state.attrs[attr.key].history
         if history.has_changes():
@@ -47,8 +48,16 @@ def _snapshot(obj: Audited) -> dict[str, Any]:
     return {
         a.key: ("***" if a.key in _SECRET_COLUMNS else _plain(getattr(obj, a.key)))
         for a in state.mapper.column_attrs
-        if a.key not in ("created_at", "updated_at")
+        if a.key not in _BOOKKEEPING_COLUMNS
     }
+
+
+def _actor_name(session: Session) -> str:
+    """The acting user's name; a session without one belongs to the system account."""
+    actor = session.info.get("actor")
+    if actor is not None:
+        return actor.username
+    return session.info.get("username") or "system"
 
 
 def _entry(session: Session, obj: Audited, action: str, changes: dict) -> dict[str, Any]:
@@ -58,6 +67,7 @@ def _entry(session: Session, obj: Audited, action: str, changes: dict) -> dict[s
     return {
         "at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
         "user_id": session.info.get("user_id"),
+        "username": _actor_name(session),
         "org_unit_id": getattr(obj, "org_unit_id", None),
         "action": action,
         "entity": type(obj).__tablename__,

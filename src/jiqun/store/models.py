@@ -146,6 +146,18 @@ class Audited:
     """Mixin: inserts, updates and deletes of these rows are written to the audit log."""
 
 
+class Versioned:
+    """Mixin for records people edit in forms: ``version`` goes up with every update, and an
+    update of a row that changed since it was read fails (SQLAlchemy's version counter), so a
+    second editor gets a conflict instead of silently overwriting the first (no lost update)."""
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict:  # noqa: N805
+        return {"version_id_col": cls.__table__.c.version}
+
+
 class Timestamped:
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
@@ -169,7 +181,7 @@ class OrgUnit(Base):
     parent: Mapped[OrgUnit | None] = relationship(remote_side="OrgUnit.id")
 
 
-class User(Base, OrgScoped, Timestamped, Audited):
+class User(Base, OrgScoped, Timestamped, Versioned, Audited):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -183,7 +195,7 @@ class User(Base, OrgScoped, Timestamped, Audited):
     org_unit: Mapped[OrgUnit] = relationship()
 
 
-class Market(Base, OrgScoped, Timestamped, Audited):
+class Market(Base, OrgScoped, Timestamped, Versioned, Audited):
     """A cluster market (集群市场)."""
 
     __tablename__ = "markets"
@@ -222,7 +234,7 @@ class MarketVolumeEstimate(Base, OrgScoped, Audited):
     market: Mapped[Market] = relationship(back_populates="volume_estimates")
 
 
-class Team(Base, OrgScoped, Timestamped, Audited):
+class Team(Base, OrgScoped, Timestamped, Versioned, Audited):
     """A marketing team; proposed by a city, approved by the province."""
 
     __tablename__ = "teams"
@@ -248,7 +260,7 @@ class TeamMember(Base):
     user: Mapped[User] = relationship()
 
 
-class Grid(Base, OrgScoped, Timestamped, Audited):
+class Grid(Base, OrgScoped, Timestamped, Versioned, Audited):
     """A grid (网格, 责任田) inside a market; versions by validity so KPIs survive a redraw."""
 
     __tablename__ = "grids"
@@ -266,7 +278,7 @@ class Grid(Base, OrgScoped, Timestamped, Audited):
     market: Mapped[Market] = relationship()
 
 
-class Customer(Base, OrgScoped, Timestamped, Audited):
+class Customer(Base, OrgScoped, Timestamped, Versioned, Audited):
     """A merchant (商家) in the archive (客户档案)."""
 
     __tablename__ = "customers"
@@ -359,7 +371,7 @@ class TrialShipment(Base, OrgScoped, Audited):
     outcome: Mapped[str | None] = mapped_column(String(32))
 
 
-class Campaign(Base, OrgScoped, Timestamped, Audited):
+class Campaign(Base, OrgScoped, Timestamped, Versioned, Audited):
     """A campaign (e.g. 春耕计划) and the customers it reached."""
 
     __tablename__ = "campaigns"
@@ -385,7 +397,7 @@ class DuplicateStatus(str, enum.Enum):
     KEPT = "kept"  # reviewed: two different merchants
 
 
-class DuplicateCandidate(Base, OrgScoped, Timestamped, Audited):
+class DuplicateCandidate(Base, OrgScoped, Timestamped, Versioned, Audited):
     """A likely duplicate pair (疑似重复) found by the bulk archive, for a manager to review.
 
     ``customer_id`` is the record kept on a merge; the other record is named by its code (and
@@ -428,7 +440,7 @@ class Notification(Base, OrgScoped, Timestamped, Audited):
     read_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
-class Target(Base, OrgScoped, Audited):
+class Target(Base, OrgScoped, Versioned, Audited):
     """A monthly plan for one market, grid, team or person."""
 
     __tablename__ = "targets"
@@ -494,7 +506,7 @@ class CostParameter(Base, OrgScoped, Audited):
     valid_from: Mapped[dt.date] = mapped_column(Date)
 
 
-class Facility(Base, OrgScoped, Timestamped, Audited):
+class Facility(Base, OrgScoped, Timestamped, Versioned, Audited):
     """An outlet, consolidation centre (集包中心), processing centre or warehouse."""
 
     __tablename__ = "facilities"
@@ -509,7 +521,7 @@ class Facility(Base, OrgScoped, Timestamped, Audited):
     status: Mapped[str] = mapped_column(String(16), default="active")
 
 
-class DedicatedLine(Base, OrgScoped, Timestamped, Audited):
+class DedicatedLine(Base, OrgScoped, Timestamped, Versioned, Audited):
     """A dedicated point-to-point line (专线) from an origin to a destination city."""
 
     __tablename__ = "dedicated_lines"
@@ -526,7 +538,7 @@ class DedicatedLine(Base, OrgScoped, Timestamped, Audited):
     proposal: Mapped[dict | None] = mapped_column(JSON)  # the planner's numbers at acceptance
 
 
-class Problem(Base, OrgScoped, Timestamped, Audited):
+class Problem(Base, OrgScoped, Timestamped, Versioned, Audited):
     """A common problem raised at city level (R2), visible up the hierarchy until solved."""
 
     __tablename__ = "problems"
@@ -549,6 +561,7 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now(), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str | None] = mapped_column(String(64))  # the actor's name; "system" for jobs
     org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
     action: Mapped[str] = mapped_column(String(16))  # insert / update / delete
     entity: Mapped[str] = mapped_column(String(64))

@@ -46,6 +46,12 @@ class Scope:
         ).all()
         return cls(root_id=unit.id, root_path=unit.path, org_ids=frozenset(ids))
 
+    @classmethod
+    def for_unit_id(cls, store, unit_id: int) -> Scope:
+        """The scope of one org unit, read by a short session of ``store`` without a scope."""
+        with store._sessions() as s:
+            return cls.for_unit(s, unit_id)
+
 
 def session_scope(session: Session) -> Scope | None:
     return session.info.get("scope")

@@ -9,16 +9,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from jiqun import __version__
 from jiqun.config import Settings, get_settings
+from jiqun.errors import Conflict, Invalid, NotAllowed, NotFound
 from jiqun.i18n import normalise_locale, translator
-from jiqun.store import Store
+from jiqun.store import ScopeError, Store
 from jiqun.web.deps import LoginRequired, make_lake_connections
 from jiqun.web.routes import (
     auth,
@@ -97,6 +100,42 @@ def _add_error_handlers(app: FastAPI) -> None:
             else t("Not found")
         return render(request, "error.html", {"status": exc.status_code, "message": message},
                       status_code=exc.status_code)
+
+    def refusal(request: Request, status: int, message: str, **extra) -> Response:
+        if _is_api(request):
+            return JSONResponse(jsonable_encoder({"detail": message, **extra}),
+                                status_code=status)
+        return render(request, "error.html", {"status": status, "message": message},
+                      status_code=status)
+
+    @app.exception_handler(NotAllowed)
+    async def not_allowed(request: Request, exc: NotAllowed) -> Response:
+        return refusal(request, 403, exc.translated(translator(request.state.locale)))
+
+    @app.exception_handler(ScopeError)
+    async def outside_scope(request: Request, _exc: ScopeError) -> Response:
+        return refusal(request, 403,
+                       translator(request.state.locale)("Outside your part of the organisation"))
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, _exc: NotFound) -> Response:
+        return refusal(request, 404, translator(request.state.locale)("Not found"))
+
+    @app.exception_handler(Conflict)
+    async def conflict(request: Request, exc: Conflict) -> Response:
+        return refusal(request, 409, exc.translated(translator(request.state.locale)),
+                       mine=exc.mine, theirs=exc.theirs)
+
+    @app.exception_handler(StaleDataError)
+    async def changed_meanwhile(request: Request, _exc: StaleDataError) -> Response:
+        return refusal(request, 409, translator(request.state.locale)(
+            "Someone else changed this record meanwhile; reload it and try again"))
+
+    @app.exception_handler(Invalid)
+    async def invalid(request: Request, exc: Invalid) -> Response:
+        t = translator(request.state.locale)
+        errors = exc.translated(t)
+        return refusal(request, 422, "; ".join(errors.values()), errors=errors)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:

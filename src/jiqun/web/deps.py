@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from jiqun.i18n import translator
 from jiqun.lake import connect
+from jiqun.permissions import Action, Actor, allowed
 from jiqun.sales.reminders import unread_count
 from jiqun.store import Store
 from jiqun.store.models import OrgUnit, User
@@ -66,6 +67,11 @@ class CurrentUser:
     org_unit_name: str
     org_unit_level: str
     unread: int = 0  # unread inbox notifications, for the header
+    actor: Actor | None = field(default=None, repr=False)
+
+    def may(self, action: Action | str) -> bool:
+        """Whether the user may take ``action`` (templates use it to hide what they may not)."""
+        return self.actor is not None and allowed(self.actor, Action(action))
 
 
 @dataclass
@@ -105,7 +111,7 @@ def _load_user(store: Store, user_id: int) -> tuple[CurrentUser, Scope] | None:
             id=user.id, username=user.username, display_name=user.display_name,
             role=user.role.value, org_unit_id=unit.id, org_unit_code=unit.code,
             org_unit_name=unit.name, org_unit_level=unit.level.value,
-            unread=unread_count(s, user.id),
+            unread=unread_count(s, user.id), actor=Actor.of(user, unit),
         )
         return snapshot, Scope.for_unit(s, unit)
 
@@ -126,7 +132,7 @@ def get_context(
     request.state.user = user
     state = request.app.state
     with state.lake_connections.lend() as con, state.store.session(
-        scope=scope, user_id=user.id, source=request_source(request)
+        scope=scope, actor=user.actor, source=request_source(request)
     ) as db:
         yield RequestContext(
             user=user, scope=scope, db=db, lake=Path(state.settings.lake_path),
@@ -135,6 +141,24 @@ def get_context(
 
 
 Context = Annotated[RequestContext, Depends(get_context)]
+
+
+def allow(action: Action) -> Depends:
+    """Route dependency: 403 before the request is parsed unless the user may take ``action``.
+
+    The service asks the same registry again (``permissions.require``); this early answer keeps
+    a refused user from learning anything from validation errors, and it records on the route
+    which action it takes, which the permission matrix tests read from the route table.
+    """
+
+    def check(ctx: Context) -> None:
+        if not ctx.user.may(action):
+            from jiqun.permissions import require
+
+            require(ctx.user.actor, action)
+
+    check.jiqun_action = action
+    return Depends(check)
 
 
 def not_found(ctx: RequestContext, what: str = "Not found") -> HTTPException:
