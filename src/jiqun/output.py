@@ -13,6 +13,8 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from jiqun.cells import spreadsheet_safe
+
 
 class Format(str, enum.Enum):
     TABLE = "table"
@@ -46,7 +48,7 @@ def render(rows: list[dict], fmt: Format, title: str | None = None) -> str:
         if rows:
             writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({k: spreadsheet_safe(v) for k, v in r.items()} for r in rows)
         return buf.getvalue()
     table = Table(*(rows[0] if rows else ["(no rows)"]), title=title)
     for r in rows:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jiqun.cells import spreadsheet_safe
 from jiqun.i18n import translator
 
 # Reason codes → English message ids (translated through ``locale/zh_CN/ingest.po``).
@@ -117,4 +118,5 @@ def write_rejects(path: Path, rows: Iterable[tuple[int, str, str | None, str]], 
         for row, column, value, reason in rows:
             if reason not in texts:
                 texts[reason] = reason_text(reason, locale)
-            writer.writerow([row, column, "" if value is None else value, texts[reason]])
+            writer.writerow([row, column, "" if value is None else spreadsheet_safe(value),
+                             texts[reason]])

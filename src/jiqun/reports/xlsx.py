@@ -39,7 +39,10 @@ class _Book:
 
     def __init__(self, path: Path):
         self.report_title = ""
-        self.wb: Workbook = xlsxwriter.Workbook(str(path), {"remove_timezone": True})
+        self.wb: Workbook = xlsxwriter.Workbook(
+            # Names typed by users ("=cmd|…") stay text, never formulas or links (OWASP).
+            str(path), {"remove_timezone": True, "strings_to_formulas": False,
+                        "strings_to_urls": False})
         font = {"font_name": FONT.split(",")[0].strip('"'), "font_size": 10}
         self.fmt = {k: self.wb.add_format({**font, **v}) for k, v in FORMATS.items()}
         self.header = self.wb.add_format({**font, "bold": True, "bg_color": "#E6EEF5",
