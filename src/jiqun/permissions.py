@@ -50,6 +50,8 @@ class Action(str, enum.Enum):
     POOL_CLAIM = "pool.claim"
     CAMPAIGN_CREATE = "campaign.create"
     REMINDERS_RUN = "reminders.run"
+    LIFECYCLE_RUN = "lifecycle.run"
+    INBOX_READ = "inbox.read"
     # network (N1–N4)
     LINE_ACCEPT = "line.accept"
     # data
@@ -124,6 +126,10 @@ REGISTRY: dict[Action, Rule] = {
     Action.CAMPAIGN_CREATE: _rule("Start a campaign (营销活动)", MANAGERS, EVERY_LEVEL),
     Action.REMINDERS_RUN: _rule("Send follow-up reminders and recycle the pool now",
                                 (R.ADMIN, R.PROVINCIAL_MANAGER, R.CITY_MANAGER), CITY_AND_UP),
+    Action.LIFECYCLE_RUN: _rule("Move customers along the lifecycle from their waybills now",
+                                (R.ADMIN, R.PROVINCIAL_MANAGER, R.CITY_MANAGER), CITY_AND_UP),
+    # Everyone may mark their own reminders read (the service only touches the caller's own).
+    Action.INBOX_READ: _rule("Mark one's own reminders read (站内提醒)", tuple(Role), EVERY_LEVEL),
     Action.LINE_ACCEPT: _rule("Accept a proposed dedicated line (开通专线)",
                               (R.ADMIN, R.HQ_BUSINESS, R.PROVINCIAL_MANAGER, R.CITY_MANAGER,
                                R.COUNTY_MANAGER), EVERY_LEVEL),
