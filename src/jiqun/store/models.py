@@ -191,6 +191,9 @@ class User(Base, OrgScoped, Timestamped, Versioned, Audited):
     phone: Mapped[str | None] = mapped_column(String(32))
     locale: Mapped[str | None] = mapped_column(String(8))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Goes up when the password changes or the account is disabled: every session and API token
+    # carries the value it was issued under, so both end at once (jiqun.accounts).
+    auth_epoch: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
     org_unit: Mapped[OrgUnit] = relationship()
 
@@ -568,3 +571,37 @@ class AuditEntry(Base):
     entity_id: Mapped[str | None] = mapped_column(String(64))
     changes: Mapped[dict | None] = mapped_column(JSON)
     source: Mapped[str | None] = mapped_column(String(32))  # web / cli / import / api
+
+
+class WebSession(Base):
+    """A signed-in browser (server-side session): the cookie holds a random id, this row its
+    SHA-256, so signing out, a password change or disabling the user ends it on the server."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie's id
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    auth_epoch: Mapped[int] = mapped_column(Integer)  # the user's auth_epoch at sign-in
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class LoginAttempt(Base):
+    """One sign-in attempt, reserved before the password is checked (``pending``) and kept as
+    ``failed`` for the throttling window; shared by every server process (jiqun.web.security)."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_user_client", "username", "client"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))  # case-folded, as typed (may not exist)
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    state: Mapped[str] = mapped_column(String(8))  # pending / failed
+
+
+class LoginGuard(Base):
+    """One row per user name tried: updating it locks the name while an attempt is counted and
+    reserved, so parallel attempts on one name are counted one after the other (no race)."""
+
+    __tablename__ = "login_guards"
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
