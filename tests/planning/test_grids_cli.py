@@ -37,6 +37,7 @@ def jiqun(store, tmp_path, monkeypatch):
     """Run ``jiqun …`` on the test store and a lake in tmp_path; returns (exit code, output)."""
     monkeypatch.setenv("JIQUN_STORE_URL", str(store.engine.url))
     monkeypatch.setenv("JIQUN_LAKE_PATH", str(tmp_path / "lake"))
+    monkeypatch.setenv("JIQUN_LOCALE", "en")
     get_settings.cache_clear()
 
     def run(*args: str) -> tuple[int, str]:
@@ -93,20 +94,32 @@ def test_redraw_through_the_cli_keeps_kpi_history_with_the_old_grids(store, mark
     assert sum(g["parcels_30d"] for g in cmp["draft_grids"]["grids"]) == 80
     assert cmp["approved_by"] is None
 
-    code, out = jiqun("activate", "--draft", draft, "--user", "hz-boss", "--on", "2026-04-01")
-    assert code == 1 and "not approved" in out
-    code, out = jiqun("approve", "--draft", draft, "--user", "zl-walker")
-    assert code == 2 and "no draft" in out  # the outlet's marketer does not see the city's grids
+    seen = cmp["fingerprint"]
+    code, out = jiqun("activate", "--draft", draft, "--fingerprint", seen, "--user", "hz-boss",
+                      "--on", "2026-04-01")
+    assert code == 2 and "not approved" in out
+    code, out = jiqun("approve", "--draft", draft, "--fingerprint", seen, "--user", "zl-walker")
+    assert code == 2 and "No draft" in out  # the outlet's marketer does not see the city's grids
     with store.transaction() as s:
         add_user(s, "hz-seller", "pw-123456789", market["org"].huzhou, Role.MARKETER)
-    code, out = jiqun("approve", "--draft", draft, "--user", "hz-seller")
-    assert code == 1 and "province or city manager" in out
+    code, out = jiqun("approve", "--draft", draft, "--fingerprint", seen, "--user", "hz-seller")
+    assert code == 2 and "Your role may not do this: Approve a grid draft" in out
+    code, out = jiqun("approve", "--draft", draft, "--user", "hz-boss")
+    assert code == 2 and "--fingerprint" in out  # what the approver saw is not optional
 
-    code, out = jiqun("approve", "--draft", draft, "--user", "hz-boss", "--format", "json")
-    assert code == 0, out
-    assert json.loads(out)["approved_by"] == market["boss"]
-    code, out = jiqun("activate", "--draft", draft, "--user", "hz-boss", "--on", "2026-04-01",
+    code, out = jiqun("approve", "--draft", draft, "--fingerprint", seen, "--user", "hz-boss",
                       "--format", "json")
+    assert code == 0, out
+    approved = json.loads(out)
+    assert (approved["approved_by"], approved["approved_by_name"]) == (market["boss"], "hz-boss")
+    code, out = jiqun("approve", "--draft", draft, "--fingerprint", approved["fingerprint"],
+                      "--user", "hz-boss")
+    assert code == 2 and "already approved by hz-boss" in out  # a decision is taken once
+    code, out = jiqun("activate", "--draft", draft, "--fingerprint", seen, "--user", "hz-boss",
+                      "--on", "2026-04-01")
+    assert code == 2 and "changed since you saw it" in out  # seen before the approval
+    code, out = jiqun("activate", "--draft", draft, "--fingerprint", approved["fingerprint"],
+                      "--user", "hz-boss", "--on", "2026-04-01", "--format", "json")
     assert code == 0, out
     activated = json.loads(out)
     new_ids = {g["id"] for g in activated["grids"]}
@@ -121,7 +134,8 @@ def test_redraw_through_the_cli_keeps_kpi_history_with_the_old_grids(store, mark
         moved = s.scalars(select(AuditEntry).where(
             AuditEntry.entity == "customers", AuditEntry.action == "update")).all()
         assert len(moved) == 40
-        assert {(a.user_id, a.source) for a in moved} == {(market["boss"], "cli")}
+        assert {(a.user_id, a.username, a.source) for a in moved} == {
+            (market["boss"], "hz-boss", "cli")}
         grid_changes = s.scalars(select(AuditEntry).where(AuditEntry.entity == "grids")).all()
         assert {a.source for a in grid_changes} == {"cli"}
         assert {a.action for a in grid_changes} >= {"insert", "update"}
@@ -141,23 +155,45 @@ def test_the_cli_only_sees_the_users_subtree(store, market, jiqun):
     with store.transaction() as s:
         add_user(s, "hgz-boss", "pw-123456789", market["org"].hangzhou, Role.CITY_MANAGER)
         draft, _ = grid_store.create_draft(s, market["market_id"], 2, 0.2)
+        seen = grid_store.draft_fingerprint(s, market["market_id"], draft)
     code, out = jiqun("--market", "ZL", "--k", "2", "--user", "hgz-boss")
-    assert code == 2 and "no market 'ZL' in scope" in out
+    assert code == 2 and "No market ZL in your area" in out
     code, out = jiqun("compare", "--draft", draft, "--user", "hgz-boss")
-    assert code == 2 and "no draft" in out
-    code, out = jiqun("approve", "--draft", draft, "--user", "hgz-boss", "--market",
-                      str(market["market_id"]))
-    assert code == 2 and "in scope" in out
+    assert code == 2 and "No draft" in out
+    code, out = jiqun("approve", "--draft", draft, "--fingerprint", seen, "--user", "hgz-boss",
+                      "--market", str(market["market_id"]))
+    assert code == 2 and "in your area" in out
     code, out = jiqun("compare", "--draft", draft, "--user", "hz-boss", "--scope", "ZJ-HGZ")
     assert code == 2 and "not inside" in out
     with store.session() as s:  # nothing was approved by the foreign manager
         grids = grid_store.draft_grids(s, market["market_id"], draft)
         assert all(g.geometry["properties"]["approved_by"] is None for g in grids)
-    code, out = jiqun("compare", "--draft", draft, "--scope", "ZJ-HUZ", "--format", "csv")
+    code, out = jiqun("compare", "--draft", draft, "--user", "system", "--scope", "ZJ-HUZ",
+                      "--format", "csv")
     assert code == 0, out
     assert out.count("current,") == 2 and out.count("draft,") == 2
+    code, out = jiqun("compare", "--draft", draft, "--scope", "ZJ-HUZ")
+    assert code == 2 and "--user" in out  # nobody acts unnamed
+
+
+def test_a_marketer_may_not_save_a_draft_and_a_city_manager_may(store, market, jiqun):
+    with store.transaction() as s:
+        add_user(s, "hz-seller", "pw-123456789", market["org"].huzhou, Role.MARKETER)
+    code, out = jiqun("--market", "ZL", "--k", "2", "--user", "hz-seller")
+    assert code == 0, out  # designing without saving writes nothing: anyone who sees may try
+    code, out = jiqun("--market", "ZL", "--k", "2", "--save-draft", "--user", "hz-seller")
+    assert code == 2 and "Your role may not do this: Save a grid redraw as a draft" in out
+    with store.session() as s:
+        assert grid_store.latest_draft_id(s, market["market_id"]) is None
+    code, out = jiqun("--market", "ZL", "--k", "2", "--save-draft", "--user", "hz-boss",
+                      "--format", "json")
+    assert code == 0, out
+    with store.session() as s:
+        assert grid_store.latest_draft_id(s, market["market_id"]) == json.loads(out)["draft"]
 
 
 def test_design_without_market_or_k_is_refused(jiqun, market):
-    code, out = jiqun("--k", "2")
+    code, out = jiqun("--k", "2", "--user", "system")
     assert code == 2 and "--market" in out
+    code, out = jiqun("--market", "ZL", "--k", "41", "--user", "system")
+    assert code == 2 and "More grids than merchants" in out

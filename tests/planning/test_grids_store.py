@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from jiqun.accounts import add_user
 from jiqun.analytics.service import OperatingPicture
+from jiqun.errors import Conflict, NotAllowed
 from jiqun.lake import WAYBILL_DATASET, append
 from jiqun.planning import grid_store
 from jiqun.store.models import AuditEntry, Customer, CustomerTier, Grid, Market, MarketType, Role
@@ -81,16 +82,19 @@ def test_draft_compare_approve_activate(store, market):
         assert {g.geometry["geometry"]["type"] for g in drafts} == {"Polygon"}
         assert grid_store.latest_draft_id(s, mid) == draft_id
 
-    with store.transaction(user_id=market["walker"]) as s, pytest.raises(
-            grid_store.GridDesignError):
-        grid_store.approve(s, mid, draft_id, market["walker"])
+    with store.session() as s:
+        seen = grid_store.draft_fingerprint(s, mid, draft_id)
+    with store.transaction(user_id=market["walker"]) as s, pytest.raises(NotAllowed):
+        grid_store.approve(s, mid, draft_id, seen=seen)  # a marketer: refused by the registry
     with store.transaction(user_id=market["boss"]) as s, pytest.raises(
-            grid_store.GridDesignError, match="not approved"):
-        grid_store.activate(s, mid, draft_id, market["boss"], on=TODAY)
+            Conflict, match="not approved"):
+        grid_store.activate(s, mid, draft_id, seen=seen, on=TODAY)
 
     with store.transaction(user_id=market["boss"], source="test") as s:
-        grid_store.approve(s, mid, draft_id, market["boss"])
-        grid_store.activate(s, mid, draft_id, market["boss"], on=TODAY)
+        grid_store.approve(s, mid, draft_id, seen=seen)
+        approved = grid_store.draft_fingerprint(s, mid, draft_id)
+        assert approved != seen  # the approval is part of what the activating user sees
+        grid_store.activate(s, mid, draft_id, seen=approved, on=TODAY)
     with store.session() as s:
         old = s.scalars(select(Grid).where(Grid.id.in_([market["west"], market["east"]]))).all()
         assert {(g.status, g.valid_to) for g in old} == {("retired", TODAY - dt.timedelta(days=1))}
@@ -124,8 +128,9 @@ def test_last_months_grid_kpis_are_unchanged_by_a_redraw(store, market, tmp_path
     assert before == {market["west"]: 64, market["east"]: 16}
     with store.transaction(user_id=market["boss"]) as s:
         draft_id, _ = grid_store.create_draft(s, mid, 2, 0.2, today=TODAY)
-        grid_store.approve(s, mid, draft_id, market["boss"])
-        grid_store.activate(s, mid, draft_id, market["boss"], on=TODAY)
+        grid_store.approve(s, mid, draft_id, seen=grid_store.draft_fingerprint(s, mid, draft_id))
+        grid_store.activate(s, mid, draft_id, seen=grid_store.draft_fingerprint(s, mid, draft_id),
+                            on=TODAY)
     assert last_month() == before
 
 
@@ -146,7 +151,8 @@ def test_cli_reports_grids_as_json(store, market, monkeypatch):
 
     get_settings.cache_clear()
     result = CliRunner().invoke(app, ["plan", "grids", "--market", "ZL", "--k", "2",
-                                      "--tolerance", "0.2", "--format", "json"])
+                                      "--tolerance", "0.2", "--format", "json",
+                                      "--user", "system"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert {"k", "tolerance", "workload_ratio", "potential_ratio", "moves", "within_tolerance",
@@ -155,3 +161,87 @@ def test_cli_reports_grids_as_json(store, market, monkeypatch):
     assert {"merchants", "workload", "potential", "moves_in"} <= set(data["grids"][0])
     assert sum(g["merchants"] for g in data["grids"]) == 40
     assert data["moves"] == sum(g["moves_in"] for g in data["grids"]) >= 10
+
+
+def test_a_marketer_may_not_draft_grids_and_a_city_manager_may(store, market):
+    mid = market["market_id"]
+    with store.transaction() as s:
+        add_user(s, "hz-seller", "pw-123456789", market["org"].huzhou, Role.MARKETER)
+    with store.transaction(actor=store.actor("hz-seller")) as s, pytest.raises(NotAllowed):
+        grid_store.create_draft(s, mid, 2, 0.2, today=TODAY)  # sees the market, may not draft
+    with store.session() as s:
+        assert grid_store.latest_draft_id(s, mid) is None
+    with store.transaction(actor=store.actor("hz-boss")) as s:
+        draft_id, _ = grid_store.create_draft(s, mid, 2, 0.2, today=TODAY)
+    with store.session() as s:
+        assert grid_store.latest_draft_id(s, mid) == draft_id
+
+
+def _draft(store, mid, today=TODAY, k=2) -> tuple[str, str]:
+    with store.transaction(actor=store.actor("hz-boss")) as s:
+        draft_id, _ = grid_store.create_draft(s, mid, k, 0.2, today=today)
+        return draft_id, grid_store.draft_fingerprint(s, mid, draft_id)
+
+
+def _approval(store, mid, draft_id) -> tuple[str | None, int | None]:
+    with store.session() as s:
+        props = grid_store.draft_grids(s, mid, draft_id)[0].geometry["properties"]
+        return props["approved_at"], props["approved_by"]
+
+
+def test_approving_a_draft_that_was_replaced_since_it_was_seen_is_a_conflict(store, market):
+    """A discarded draft's id is given to the next draft of the day: the approver of the first
+    must not approve the second by its id."""
+    mid = market["market_id"]
+    first, seen = _draft(store, mid)
+    second, now = _draft(store, mid, k=3)  # a colleague redraws meanwhile
+    assert second == first and now != seen
+    with store.transaction(actor=store.actor("hz-boss")) as s, pytest.raises(
+            Conflict, match="changed since you saw it") as refused:
+        grid_store.approve(s, mid, first, seen=seen)
+    assert refused.value.mine == {"fingerprint": seen}
+    assert refused.value.theirs == {"fingerprint": now}
+    assert _approval(store, mid, first) == (None, None)  # nothing written
+
+
+def test_a_decision_is_taken_once(store, market):
+    mid = market["market_id"]
+    draft_id, seen = _draft(store, mid)
+    with store.transaction(actor=store.actor("hz-boss")) as s:
+        grid_store.approve(s, mid, draft_id, seen=seen)
+        approved = grid_store.draft_fingerprint(s, mid, draft_id)
+    stamp = _approval(store, mid, draft_id)
+    assert stamp[1] == market["boss"]
+    with store.transaction(actor=store.actor("hz-boss")) as s, pytest.raises(
+            Conflict, match="already approved by {name}") as again:
+        grid_store.approve(s, mid, draft_id, seen=approved)  # even with the current fingerprint
+    assert again.value.values["name"] == "hz-boss"
+    assert _approval(store, mid, draft_id) == stamp
+    with store.transaction(actor=store.actor("hz-boss")) as s:
+        grid_store.activate(s, mid, draft_id, seen=approved, on=TODAY)
+    with store.transaction(actor=store.actor("hz-boss")) as s, pytest.raises(
+            Conflict, match="already in force") as twice:
+        grid_store.activate(s, mid, draft_id, seen=approved, on=TODAY + dt.timedelta(days=1))
+    assert twice.value.theirs["valid_from"] == TODAY
+    with store.session() as s:
+        assert {g.valid_from for g in grid_store.active_grids(s, mid)} == {TODAY}
+
+
+def test_two_approvals_at_once_end_as_one(store, market):
+    """Both approvers read the same draft; the second write finds its version gone."""
+    from sqlalchemy.orm.exc import StaleDataError
+
+    mid = market["market_id"]
+    draft_id, seen = _draft(store, mid)
+    with store.session(actor=store.actor("hz-boss")) as first, \
+            store.session(actor=store.actor("hz-boss")) as second:
+        grid_store.approve(first, mid, draft_id, seen=seen,
+                           now=dt.datetime(2026, 4, 1, 9))
+        grid_store.draft_grids(second, mid, draft_id)  # read before the first commits
+        first.commit()
+        with pytest.raises((Conflict, StaleDataError)):
+            grid_store.approve(second, mid, draft_id, seen=seen,
+                               now=dt.datetime(2026, 4, 1, 10))
+            second.commit()
+        second.rollback()
+    assert _approval(store, mid, draft_id) == ("2026-04-01T09:00:00", market["boss"])

@@ -11,18 +11,31 @@ draft grids active from D (``valid_from`` = D, team and manager carried over fro
 replaces) and moves the customers' ``grid_id``. The lake is never rewritten: a waybill carries
 the grid that served it when it was shipped, so KPI history before D stays with the old grids.
 
-Every write goes through the caller's session, which is scoped and audited.
+Every write goes through the caller's session, which is scoped and audited, and asks the
+permission registry first (``grid.draft``, ``grid.approve``, ``grid.activate``).
+
+**Only what the approver saw.** A draft id names a proposal, but a discarded draft's id is given
+again to the next one of the day, so approval and activation carry the draft's
+:func:`fingerprint` as the approver saw it (:func:`compare` returns it); a draft that is not that
+one any more is refused with :class:`~jiqun.errors.Conflict`. A decision is taken once: approving
+an approved draft or activating an active one is a ``Conflict`` naming what happened, not a
+silent success, so that the second person learns that the record carries someone else's
+decision.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jiqun.errors import Conflict, Invalid, NotFound
+from jiqun.permissions import Action, require
 from jiqun.planning.grids import (
     DEFAULT_TOLERANCE,
     VISITS_PER_MONTH,
@@ -31,17 +44,18 @@ from jiqun.planning.grids import (
     design_grids,
     max_min_ratio,
 )
-from jiqun.store.models import Customer, Grid, Market, OrgLevel, OrgUnit, Role, User
+from jiqun.store.models import Customer, Grid, Market
 
 DRAFT, ACTIVE, RETIRED = "draft", "active", "retired"
-#: Roles that may approve and activate a redraw: the province or the city (省市两级).
-APPROVER_ROLES = frozenset({Role.ADMIN, Role.PROVINCIAL_MANAGER, Role.SUPERVISOR,
-                            Role.CITY_MANAGER})
-APPROVER_LEVELS = frozenset({OrgLevel.HQ, OrgLevel.PROVINCE, OrgLevel.CITY})
+MAX_GRIDS = 200  # grids of one market a redraw may make
+MAX_TOLERANCE = 5.0  # max/min − 1 of workload and potential
 
 
-class GridDesignError(Exception):
-    """A redraw step that cannot be done (unknown draft, not approved, not allowed …)."""
+class GridDesignError(Invalid):
+    """A design that cannot be made (no located merchants, more grids than merchants …)."""
+
+    def __init__(self, msgid: str, field: str = "k"):
+        super().__init__({field: msgid})
 
 
 @dataclass
@@ -56,10 +70,10 @@ class MarketMerchants:
 
 
 def market_merchants(session: Session, market_id: int) -> MarketMerchants:
-    """What a redraw of ``market_id`` works on (404-style :class:`GridDesignError` if unseen)."""
+    """What a redraw of ``market_id`` works on (:class:`NotFound` outside the session's scope)."""
     market = session.get(Market, market_id)  # scoped
     if market is None:
-        raise GridDesignError("Market not found")
+        raise NotFound("Market not found")
     active = active_grids(session, market_id)
     active_ids = {g.id for g in active}
     rows = session.execute(
@@ -89,6 +103,12 @@ def plan_market(session: Session, market_id: int, k: int,
     data = market_merchants(session, market_id)
     if not data.merchants:
         raise GridDesignError("The market has no merchants with coordinates")
+    if not 1 <= k <= MAX_GRIDS:
+        raise GridDesignError("Between 1 and 200 grids")
+    if not 0 <= tolerance <= MAX_TOLERANCE:  # NaN fails too
+        raise GridDesignError("The tolerance is between 0 and 5", field="tolerance")
+    if k > len(data.merchants):
+        raise GridDesignError("More grids than merchants with coordinates")
     return data, design_grids(data.merchants, k, tolerance)
 
 
@@ -110,8 +130,9 @@ def _hull(points: np.ndarray) -> dict:
 
 
 def _next_draft_id(session: Session, market: Market, today: dt.date) -> str:
+    # Drafts put into force keep their id: never give it to a new draft.
     taken = {(g.geometry or {}).get("properties", {}).get("draft") for g in session.scalars(
-        select(Grid).where(Grid.market_id == market.id, Grid.status == DRAFT))}
+        select(Grid).where(Grid.market_id == market.id))}
     n = 1
     while f"{today:%Y%m%d}-{n}" in taken:
         n += 1
@@ -124,6 +145,7 @@ def create_draft(session: Session, market_id: int, k: int, tolerance: float = DE
 
     Earlier drafts of the market that were never approved are discarded: one proposal at a
     time keeps the comparison page honest."""
+    require(session, Action.GRID_DRAFT)
     today = today or dt.date.today()
     data, plan = plan_market(session, market_id, k, tolerance)
     discard_pending_drafts(session, market_id)
@@ -150,10 +172,11 @@ def create_draft(session: Session, market_id: int, k: int, tolerance: float = DE
 
 def discard_pending_drafts(session: Session, market_id: int) -> int:
     """Delete the market's draft grids that were not approved (audited deletes)."""
+    require(session, Action.GRID_DRAFT)
     gone = 0
     for grid in session.scalars(select(Grid).where(Grid.market_id == market_id,
                                                    Grid.status == DRAFT)):
-        if not _props(grid).get("approved_by"):
+        if not _approved(grid):
             session.delete(grid)
             gone += 1
     session.flush()
@@ -164,13 +187,49 @@ def _props(grid: Grid) -> dict:
     return dict((grid.geometry or {}).get("properties") or {})
 
 
+def _approved(grid: Grid) -> bool:
+    return bool(_props(grid).get("approved_at"))
+
+
 def draft_grids(session: Session, market_id: int, draft_id: str) -> list[Grid]:
     grids = [g for g in session.scalars(select(Grid).where(
         Grid.market_id == market_id, Grid.status == DRAFT).order_by(Grid.id))
         if _props(g).get("draft") == draft_id]
     if not grids:
-        raise GridDesignError("Draft not found")
+        _refuse_decided(session, market_id, draft_id)
+        raise NotFound("Draft not found")
     return grids
+
+
+def _refuse_decided(session: Session, market_id: int, draft_id: str) -> None:
+    """A draft that was put into force is no draft any more: say so (409), not 404."""
+    for g in session.scalars(select(Grid).where(Grid.market_id == market_id,
+                                                Grid.status.in_([ACTIVE, RETIRED]))):
+        if _props(g).get("draft") == draft_id:
+            raise Conflict("This draft is already in force since {day}",
+                           theirs={"status": g.status, "valid_from": g.valid_from},
+                           day=str(g.valid_from))
+
+
+def fingerprint(grids: list[Grid]) -> str:
+    """What an approver sees of a draft, hashed: its grids (id and version), the merchants of
+    each, what each replaces, its totals and its approval. Any change gives another value."""
+    seen = [[g.id, g.version, _props(g).get("customer_ids"), _props(g).get("replaces"),
+             _props(g).get("totals"), _props(g).get("approved_at")]
+            for g in sorted(grids, key=lambda g: g.id)]
+    text = json.dumps(seen, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def draft_fingerprint(session: Session, market_id: int, draft_id: str) -> str:
+    return fingerprint(draft_grids(session, market_id, draft_id))
+
+
+def _check_seen(grids: list[Grid], seen: str) -> None:
+    now = fingerprint(grids)
+    if seen != now:
+        raise Conflict("The draft changed since you saw it; review it again",
+                       mine={"fingerprint": seen}, theirs={"fingerprint": now})
 
 
 def markets_with_draft(session: Session, draft_id: str) -> list[int]:
@@ -238,8 +297,10 @@ def compare(session: Session, market_id: int, draft_id: str,
     names = {g.id: f"{g.code} {g.name}" for g in (*data.active, *grids)}
     props = _props(grids[0])
     return {
-        "market_id": market_id, "draft": draft_id, "tolerance": props["totals"]["tolerance"],
-        "approved_by": props.get("approved_by"), "approved_at": props.get("approved_at"),
+        "market_id": market_id, "draft": draft_id, "fingerprint": fingerprint(grids),
+        "tolerance": props["totals"]["tolerance"],
+        "approved_by": props.get("approved_by"), "approved_by_name": props.get("approved_by_name"),
+        "approved_at": props.get("approved_at"),
         "current": _side(_grid_rows(current, merchants, parcels, names)),
         "draft_grids": _side(_grid_rows(proposed, merchants, parcels, names)),
         "moves": moves, "within_tolerance": props["totals"]["within_tolerance"],
@@ -266,40 +327,40 @@ def parcels_by_customer(con, lake, scope, market_id: int, end: dt.date,
 
 
 # -- approve and activate -----------------------------------------------------------------------
-def may_approve(session: Session, user_id: int) -> bool:
-    """Approving a redraw needs a province- or city-level role (省、市级)."""
-    user = session.get(User, user_id)
-    if user is None or user.role not in APPROVER_ROLES:
-        return False
-    unit = session.get(OrgUnit, user.org_unit_id)
-    return unit is not None and unit.level in APPROVER_LEVELS
-
-
-def approve(session: Session, market_id: int, draft_id: str, user_id: int,
+def approve(session: Session, market_id: int, draft_id: str, *, seen: str,
             now: dt.datetime | None = None) -> list[Grid]:
-    """Mark the draft approved by ``user_id``."""
-    if not may_approve(session, user_id):
-        raise GridDesignError("Approving grids needs a province or city manager")
+    """Mark the draft approved by the session's actor, if it is still the draft they saw
+    (``seen``: its :func:`fingerprint`). Approving an approved draft is a :class:`Conflict`."""
+    actor = require(session, Action.GRID_APPROVE)
     grids = draft_grids(session, market_id, draft_id)
+    props = _props(grids[0])
+    if _approved(grids[0]):
+        raise Conflict("This draft is already approved by {name} at {at}",
+                       theirs={"approved_by": props.get("approved_by"),
+                               "approved_at": props.get("approved_at")},
+                       name=str(props.get("approved_by_name") or props.get("approved_by")),
+                       at=str(props.get("approved_at")))
+    _check_seen(grids, seen)
     stamp = (now or dt.datetime.now()).replace(microsecond=0).isoformat()
     for g in grids:
-        g.geometry = {**g.geometry, "properties": {**_props(g), "approved_by": user_id,
-                                                   "approved_at": stamp}}
+        g.geometry = {**g.geometry, "properties": {
+            **_props(g), "approved_by": actor.user_id, "approved_by_name": actor.username,
+            "approved_at": stamp}}
     session.flush()
     return grids
 
 
-def activate(session: Session, market_id: int, draft_id: str, user_id: int,
+def activate(session: Session, market_id: int, draft_id: str, *, seen: str,
              on: dt.date | None = None) -> list[Grid]:
     """Make an approved draft the market's grids from ``on`` (default today) and move the
     customers; the old grids are retired the day before. Waybills already in the lake keep
-    their grid."""
-    if not may_approve(session, user_id):
-        raise GridDesignError("Activating grids needs a province or city manager")
+    their grid. ``seen`` is the fingerprint of the approved draft the activating user saw."""
+    require(session, Action.GRID_ACTIVATE)
     on = on or dt.date.today()
-    grids = draft_grids(session, market_id, draft_id)
-    if not _props(grids[0]).get("approved_by"):
-        raise GridDesignError("The draft is not approved yet")
+    grids = draft_grids(session, market_id, draft_id)  # an active one: Conflict
+    if not _approved(grids[0]):
+        raise Conflict("The draft is not approved yet")
+    _check_seen(grids, seen)
     data = market_merchants(session, market_id)
     new_grid = {cid: g.id for g in grids for cid in _props(g)["customer_ids"]}
     new_grid.update(_unlocated_follow(data, grids))
@@ -314,3 +375,4 @@ def activate(session: Session, market_id: int, draft_id: str, user_id: int,
             c.grid_id = target
     session.flush()
     return grids
+

@@ -1,15 +1,18 @@
 """``jiqun plan grids``: design a market's grids on the command line (网格划分), and take a redraw
 through its workflow (网格调整): draft → compare → approve → activate.
 
-The same :mod:`jiqun.planning.grid_store` service as the grid design page: every write goes
-through a session scoped to the acting user's subtree (``--user``) or to ``--scope``, and is
-audited with that user and the source ``cli``. Registered onto the ``plan`` group by
-:func:`register_grids`, so that these commands live beside the network planners.
+The same :mod:`jiqun.planning.grid_store` service as the grid design page: every command acts as
+``--user`` (``jiqun.cli_actor``) in that user's subtree, narrowed by ``--scope``; the service asks
+the permission registry (``grid.draft``, ``grid.approve``, ``grid.activate``) and every write is
+audited with that user and the source ``cli``. ``compare`` prints the draft's fingerprint;
+``approve`` and ``activate`` take it back (``--fingerprint``), so that only the draft the user
+looked at is decided. Registered onto the ``plan`` group by :func:`register_grids`, so that these
+commands live beside the network planners.
 
     jiqun plan grids --market ZL --k 4 [--save-draft] --user city-boss
     jiqun plan grids compare --draft 20260401-1 --user city-boss
-    jiqun plan grids approve --draft 20260401-1 --user city-boss
-    jiqun plan grids activate --draft 20260401-1 --user city-boss [--on 2026-04-01]
+    jiqun plan grids approve --draft 20260401-1 --fingerprint 3f… --user city-boss
+    jiqun plan grids activate --draft 20260401-1 --fingerprint 9a… --user city-boss [--on …]
 """
 
 from __future__ import annotations
@@ -17,23 +20,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Annotated
 
 import typer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jiqun.cli_scope import scope_for_code
+from jiqun.bounds import MAX_ID
+from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.config import get_settings
+from jiqun.i18n import translator
 from jiqun.output import Format, emit
 from jiqun.planning import grid_store
 from jiqun.planning.grids import DEFAULT_TOLERANCE
-from jiqun.store import Scope, Store
-from jiqun.store.models import Market, OrgUnit, User
-from jiqun.store.org import unit_by_code
+from jiqun.store.models import Market
 
 grids_app = typer.Typer(
     help="Design a market's grids (网格划分) and take a redraw through draft → compare → "
@@ -42,59 +42,27 @@ grids_app = typer.Typer(
 MarketOpt = Annotated[str | None, typer.Option(
     "--market", help="Market id or code (found from the draft when omitted).")]
 DraftOpt = Annotated[str, typer.Option("--draft", help="Draft id, e.g. 20260401-1.")]
-UserOpt = Annotated[str | None, typer.Option(
-    "--user", help="Acting user: the command sees that user's subtree and is audited as them.")]
-ApproverOpt = Annotated[str, typer.Option(
-    "--user", help="The approving province or city manager (the command runs in their scope).")]
-ScopeOpt = Annotated[str | None, typer.Option(
-    "--scope", help="Org unit code (inside the user's own subtree when --user is given).")]
+SeenOpt = Annotated[str, typer.Option(
+    "--fingerprint", help="The draft's fingerprint as `compare` printed it: only that draft is "
+    "decided.")]
 FormatOpt = Annotated[Format, typer.Option("--format")]
 
 
-@dataclass
-class Actor:
-    """Who runs the command and the subtree they see."""
-
-    user_id: int | None
-    scope: Scope | None
-
-
-def _actor(store: Store, username: str | None, scope_code: str | None) -> Actor:
-    """The acting user and the scope: ``--scope`` alone, the user's subtree, or ``--scope``
-    narrowed inside it (a unit outside the user's subtree is refused)."""
-    if not username:
-        return Actor(None, scope_for_code(store, scope_code))
-    with store.session() as s:
-        user = s.scalars(select(User).where(User.username == username)).one_or_none()
-        if user is None or not user.active:
-            raise typer.BadParameter(f"no active user {username!r}", param_hint="--user")
-        own = s.get(OrgUnit, user.org_unit_id)
-        unit = own
-        if scope_code:
-            unit = unit_by_code(s, scope_code)
-            if unit is None or not unit.path.startswith(own.path):
-                raise typer.BadParameter(f"{scope_code!r} is not inside {username}'s org unit",
-                                         param_hint="--scope")
-        return Actor(user.id, Scope.for_unit(s, unit))
-
-
-@contextmanager
-def _session(username: str | None, scope_code: str | None) -> Iterator[tuple[Session, Actor]]:
-    store = Store.from_settings(get_settings())
-    actor = _actor(store, username, scope_code)
-    with store.session(scope=actor.scope, user_id=actor.user_id, source="cli") as session:
-        yield session, actor
+def _t():
+    return translator(get_settings().locale)
 
 
 def _market_id(session: Session, market: str) -> int:
     """A market given by id or by code, seen through the (scoped) session."""
-    if market.isdigit():
+    digits = market.isascii() and market.isdigit()  # '²' is a digit to str.isdigit
+    if digits and 1 <= int(market) <= MAX_ID:
         found = session.get(Market, int(market))
         found = found.id if found else None
     else:
         found = session.scalar(select(Market.id).where(Market.code == market))
     if found is None:
-        raise typer.BadParameter(f"no market {market!r} in scope", param_hint="--market")
+        raise typer.BadParameter(_t()("No market {market} in your area", market=market),
+                                 param_hint="--market")
     return found
 
 
@@ -104,16 +72,13 @@ def _draft_market(session: Session, market: str | None, draft_id: str) -> int:
         return _market_id(session, market)
     found = grid_store.markets_with_draft(session, draft_id)
     if not found:
-        raise typer.BadParameter(f"no draft {draft_id!r} in scope", param_hint="--draft")
+        raise typer.BadParameter(_t()("No draft {draft} in your area", draft=draft_id),
+                                 param_hint="--draft")
     if len(found) > 1:
-        raise typer.BadParameter(f"draft {draft_id!r} exists in markets {found}: name one",
-                                 param_hint="--market")
+        raise typer.BadParameter(
+            _t()("Draft {draft} exists in markets {markets}: name one", draft=draft_id,
+                 markets=", ".join(map(str, found))), param_hint="--market")
     return found[0]
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.echo(f"Error: {exc}", err=True)
-    return typer.Exit(1)
 
 
 def _json(value) -> None:
@@ -124,10 +89,11 @@ def _json(value) -> None:
 def grids(
     ctx: typer.Context,
     market: Annotated[str | None, typer.Option("--market", help="Market id or code.")] = None,
-    k: Annotated[int | None, typer.Option("--k", min=1, help="Number of grids.")] = None,
+    k: Annotated[int | None, typer.Option("--k", min=1, max=grid_store.MAX_GRIDS,
+                                          help="Number of grids.")] = None,
     tolerance: Annotated[float, typer.Option(
-        "--tolerance", min=0.0, help="Allowed max/min − 1 of workload and potential.")
-    ] = DEFAULT_TOLERANCE,
+        "--tolerance", min=0.0, max=grid_store.MAX_TOLERANCE,
+        help="Allowed max/min − 1 of workload and potential.")] = DEFAULT_TOLERANCE,
     save: Annotated[bool, typer.Option(
         "--save-draft", "--save", help="Save the design as a draft (replaces an unapproved "
         "one).")] = False,
@@ -137,19 +103,15 @@ def grids(
     if ctx.invoked_subcommand:
         return
     if market is None or k is None:
-        raise typer.BadParameter("--market and --k are needed to design grids",
+        raise typer.BadParameter(_t()("--market and --k are needed to design grids"),
                                  param_hint="--market/--k")
-    with _session(user, scope) as (session, _):
+    who = acting(user, scope)
+    with who.transaction() as session:
         market_id = _market_id(session, market)
-        try:
-            if save:
-                draft_id, plan = grid_store.create_draft(session, market_id, k, tolerance)
-                session.commit()
-            else:
-                draft_id, (_, plan) = None, grid_store.plan_market(session, market_id, k,
-                                                                   tolerance)
-        except (grid_store.GridDesignError, ValueError) as exc:
-            raise typer.BadParameter(str(exc), param_hint="--market/--k") from None
+        if save:
+            draft_id, plan = grid_store.create_draft(session, market_id, k, tolerance)
+        else:
+            draft_id, (_, plan) = None, grid_store.plan_market(session, market_id, k, tolerance)
     result = {"market_id": market_id, "draft": draft_id, **plan.totals(),
               "grids": plan.as_records()}
     if fmt is Format.JSON:
@@ -174,15 +136,13 @@ def compare_cmd(
     from jiqun.lake import connect
 
     settings = get_settings()
-    with _session(user, scope) as (session, actor):
+    who = acting(user, scope)
+    with refusals(), who.session() as session:
         market_id = _draft_market(session, market, draft)
         end = as_of.date() if as_of else dt.date.today()
         parcels = grid_store.parcels_by_customer(connect(settings), settings.lake_path,
-                                                 actor.scope, market_id, end)
-        try:
-            result = grid_store.compare(session, market_id, draft, parcels)
-        except grid_store.GridDesignError as exc:
-            raise _fail(exc) from None
+                                                 session.info["scope"], market_id, end)
+        result = grid_store.compare(session, market_id, draft, parcels)
     if fmt is Format.JSON:
         _json(result)
         return
@@ -192,50 +152,49 @@ def compare_cmd(
     head = (f"moves={result['moves']}, workload max/min {result['current']['workload_ratio']}"
             f" → {result['draft_grids']['workload_ratio']}, potential max/min "
             f"{result['current']['potential_ratio']} → {result['draft_grids']['potential_ratio']}"
-            f", approved_by={result['approved_by']}")
+            f", approved_by={result['approved_by_name'] or result['approved_by']}"
+            f", fingerprint={result['fingerprint']}")
     emit(rows, fmt, title=f"Market {market_id}, draft {draft}: {head}")
 
 
 def _step_result(market_id: int, draft: str, grids, action: str) -> dict:
     props = grids[0].geometry.get("properties", {}) if grids else {}
     return {"market_id": market_id, "draft": draft, "action": action,
-            "approved_by": props.get("approved_by"), "approved_at": props.get("approved_at"),
+            "fingerprint": grid_store.fingerprint(grids),
+            "approved_by": props.get("approved_by"),
+            "approved_by_name": props.get("approved_by_name"),
+            "approved_at": props.get("approved_at"),
             "grids": [{"id": g.id, "code": g.code, "name": g.name, "status": g.status,
                        "valid_from": g.valid_from} for g in grids]}
 
 
 @grids_app.command("approve")
-def approve_cmd(draft: DraftOpt, user: ApproverOpt, market: MarketOpt = None,
+def approve_cmd(draft: DraftOpt, seen: SeenOpt, user: UserOpt = None, market: MarketOpt = None,
                 scope: ScopeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
     """Approve a draft (province or city manager, 省市审批)."""
-    with _session(user, scope) as (session, actor):
+    who = acting(user, scope)
+    with who.transaction() as session:
         market_id = _draft_market(session, market, draft)
-        try:
-            grids = grid_store.approve(session, market_id, draft, actor.user_id)
-        except grid_store.GridDesignError as exc:
-            raise _fail(exc) from None
-        session.commit()
+        grids = grid_store.approve(session, market_id, draft, seen=seen)
         result = _step_result(market_id, draft, grids, "approved")
     _emit_step(result, fmt)
 
 
 @grids_app.command("activate")
 def activate_cmd(
-    draft: DraftOpt, user: ApproverOpt, market: MarketOpt = None, scope: ScopeOpt = None,
+    draft: DraftOpt, seen: SeenOpt, user: UserOpt = None, market: MarketOpt = None,
+    scope: ScopeOpt = None,
     on: Annotated[dt.datetime | None, typer.Option(
         "--on", formats=["%Y-%m-%d"], help="First day of the new grids; default today.")] = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Make an approved draft the market's grids from a day on: the old grids retire the day
     before and the merchants move; parcels already shipped keep their grid."""
-    with _session(user, scope) as (session, actor):
+    who = acting(user, scope)
+    with who.transaction() as session:
         market_id = _draft_market(session, market, draft)
-        try:
-            grids = grid_store.activate(session, market_id, draft, actor.user_id,
-                                        on=on.date() if on else None)
-        except grid_store.GridDesignError as exc:
-            raise _fail(exc) from None
-        session.commit()
+        grids = grid_store.activate(session, market_id, draft, seen=seen,
+                                    on=on.date() if on else None)
         result = _step_result(market_id, draft, grids, "activated")
     _emit_step(result, fmt)
 
@@ -245,8 +204,8 @@ def _emit_step(result: dict, fmt: Format) -> None:
         _json(result)
         return
     emit(result["grids"], fmt, title=f"Market {result['market_id']}: draft {result['draft']} "
-         f"{result['action']} (approved by user {result['approved_by']} at "
-         f"{result['approved_at']})")
+         f"{result['action']} (approved by {result['approved_by_name']} at "
+         f"{result['approved_at']}; fingerprint now {result['fingerprint']})")
 
 
 def register_grids(app: typer.Typer) -> None:

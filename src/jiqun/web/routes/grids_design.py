@@ -2,21 +2,31 @@
 
 ``/grids/design?market_id=…`` shows the current grids beside the latest draft; the forms POST
 (with the CSRF token) through the request's scoped session, so every write is audited with the
-user and ``web``. The JSON twin is ``/api/grids/design``.
+user and ``web``. The JSON twins live under ``/api/grids/design``.
+
+Who may draft, approve and activate is the permission registry's answer (``grid.draft``,
+``grid.approve``, ``grid.activate``), asked by each route before it reads the request and by
+:mod:`jiqun.planning.grid_store` again. Approve and activate carry the fingerprint of the draft
+the user was shown: a draft that changed meanwhile, or a decision already taken, answers 409.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
+from jiqun.bounds import MAX_ID, PlausibleDate
+from jiqun.permissions import Action
 from jiqun.planning import grid_store
 from jiqun.planning.grids import DEFAULT_TOLERANCE
 from jiqun.store.models import Customer, Market
-from jiqun.web.deps import Context, RequestContext, not_found
+from jiqun.web.deps import Context, RequestContext, allow, not_found
+from jiqun.web.params import IdQuery
 from jiqun.web.templating import render
 
 router = APIRouter()
@@ -66,9 +76,15 @@ def _market_choices(ctx: RequestContext) -> list[dict]:
             for m in ctx.db.scalars(select(Market).order_by(Market.code))]
 
 
+DesignError = Literal["design"]
+MarketIdForm = Annotated[int, Form(ge=1, le=MAX_ID)]
+DraftForm = Annotated[str, Form(min_length=1, max_length=40)]
+SeenForm = Annotated[str, Form(min_length=1, max_length=64)]
+
+
 @router.get("/grids/design", include_in_schema=False)
-def design_page(request: Request, ctx: Context, market_id: int | None = None,
-                error: str | None = None):
+def design_page(request: Request, ctx: Context, market_id: IdQuery = None,
+                error: DesignError | None = None):
     if market_id is None:
         return render(request, "grid_design_pick.html", {"choices": _market_choices(ctx)})
     market = _market_or_404(ctx, market_id)
@@ -77,17 +93,22 @@ def design_page(request: Request, ctx: Context, market_id: int | None = None,
         "market": market, "comparison": comparison,
         "scatter": _scatter(ctx, market_id, comparison),
         "active": grid_store.active_grids(ctx.db, market_id),
-        "may_approve": grid_store.may_approve(ctx.db, ctx.user.id),
         "default_k": max(len(grid_store.active_grids(ctx.db, market_id)), 2),
         "default_tolerance": DEFAULT_TOLERANCE, "error": error,
     })
 
 
-@router.get("/api/grids/design", tags=["grids"])
-def api_design(ctx: Context, market_id: int) -> dict:
+class DesignOut(BaseModel):
+    market_id: int
+    comparison: dict | None = Field(description="Current grids beside the latest draft (with "
+                                                "its ``fingerprint``), null if none.")
+
+
+@router.get("/api/grids/design", response_model=DesignOut, tags=["grids"])
+def api_design(ctx: Context, market_id: Annotated[int, Query(ge=1, le=MAX_ID)]) -> DesignOut:
     """The market's current grids compared with its latest draft (``comparison`` null if none)."""
     _market_or_404(ctx, market_id)
-    return {"market_id": market_id, "comparison": _comparison(ctx, market_id)}
+    return DesignOut(market_id=market_id, comparison=_comparison(ctx, market_id))
 
 
 def _back(market_id: int, error: str | None = None) -> RedirectResponse:
@@ -95,50 +116,91 @@ def _back(market_id: int, error: str | None = None) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-@router.post("/grids/design/draft", include_in_schema=False)
-async def make_draft(request: Request, ctx: Context):
-    form = await request.form()
-    try:
-        market_id = int(form.get("market_id", ""))
-        k = int(form.get("k", ""))
-        tolerance = float(str(form.get("tolerance") or DEFAULT_TOLERANCE).replace(",", "."))
-    except ValueError:
-        raise HTTPException(400, ctx.t("Invalid request")) from None
+@router.post("/grids/design/draft", include_in_schema=False,
+             dependencies=[allow(Action.GRID_DRAFT)])
+def make_draft(ctx: Context, market_id: MarketIdForm,
+               k: Annotated[int, Form(ge=1, le=grid_store.MAX_GRIDS)],
+               tolerance: Annotated[float, Form(ge=0, le=grid_store.MAX_TOLERANCE)]
+               = DEFAULT_TOLERANCE):
     _market_or_404(ctx, market_id)
-    if not 1 <= k <= 200 or not 0 <= tolerance <= 5:
-        return _back(market_id, "range")
     try:
         grid_store.create_draft(ctx.db, market_id, k, tolerance)
-    except (grid_store.GridDesignError, ValueError):
+    except grid_store.GridDesignError:  # e.g. more grids than merchants: say so on the page
         ctx.db.rollback()
         return _back(market_id, "design")
     ctx.db.commit()
     return _back(market_id)
 
 
-async def _step(request: Request, ctx: RequestContext, step) -> RedirectResponse:
-    form = await request.form()
-    raw = str(form.get("market_id") or "")
-    if not raw.isdigit():
-        raise HTTPException(400, ctx.t("Invalid request"))
-    market_id = int(raw)
+@router.post("/grids/design/approve", include_in_schema=False,
+             dependencies=[allow(Action.GRID_APPROVE)])
+def approve_draft(ctx: Context, market_id: MarketIdForm, draft: DraftForm, seen: SeenForm):
     _market_or_404(ctx, market_id)
-    if not grid_store.may_approve(ctx.db, ctx.user.id):
-        raise HTTPException(403, ctx.t("Approving grids needs a province or city manager"))
-    try:
-        step(ctx.db, market_id, str(form.get("draft") or ""), ctx.user.id)
-    except grid_store.GridDesignError:
-        ctx.db.rollback()
-        return _back(market_id, "step")
+    grid_store.approve(ctx.db, market_id, draft, seen=seen)
     ctx.db.commit()
     return _back(market_id)
 
 
-@router.post("/grids/design/approve", include_in_schema=False)
-async def approve_draft(request: Request, ctx: Context):
-    return await _step(request, ctx, grid_store.approve)
+@router.post("/grids/design/activate", include_in_schema=False,
+             dependencies=[allow(Action.GRID_ACTIVATE)])
+def activate_draft(ctx: Context, market_id: MarketIdForm, draft: DraftForm, seen: SeenForm):
+    _market_or_404(ctx, market_id)
+    grid_store.activate(ctx.db, market_id, draft, seen=seen)
+    ctx.db.commit()
+    return _back(market_id)
 
 
-@router.post("/grids/design/activate", include_in_schema=False)
-async def activate_draft(request: Request, ctx: Context):
-    return await _step(request, ctx, grid_store.activate)
+# -- the /api twins ------------------------------------------------------------------------------
+class DraftIn(BaseModel):
+    market_id: int = Field(ge=1, le=MAX_ID)
+    k: int = Field(ge=1, le=grid_store.MAX_GRIDS, description="Number of grids.")
+    tolerance: float = Field(DEFAULT_TOLERANCE, ge=0, le=grid_store.MAX_TOLERANCE,
+                             description="Allowed max/min − 1 of workload and potential.")
+
+
+class DecisionIn(BaseModel):
+    market_id: int = Field(ge=1, le=MAX_ID)
+    draft: str = Field(min_length=1, max_length=40)
+    fingerprint: str = Field(min_length=1, max_length=64,
+                             description="The draft's fingerprint as the user saw it.")
+
+
+class ActivateIn(DecisionIn):
+    on: PlausibleDate | None = Field(None, description="First day of the new grids; today "
+                                                       "by default.")
+
+
+CONFLICT = {409: {"description": "The draft changed since it was seen, or is decided already"}}
+REFUSED = {403: {"description": "The user's role may not do this"},
+           404: {"description": "No such market or draft in the user's area"}}
+
+
+@router.post("/api/grids/design/draft", response_model=DesignOut, status_code=201,
+             tags=["grids"], dependencies=[allow(Action.GRID_DRAFT)],
+             responses={**REFUSED, 422: {"description": "No design possible"}})
+def api_make_draft(ctx: Context, body: DraftIn) -> DesignOut:
+    """Design the market's grids and save them as its draft (replaces an unapproved one)."""
+    _market_or_404(ctx, body.market_id)
+    grid_store.create_draft(ctx.db, body.market_id, body.k, body.tolerance)
+    ctx.db.commit()
+    return DesignOut(market_id=body.market_id, comparison=_comparison(ctx, body.market_id))
+
+
+@router.post("/api/grids/design/approve", response_model=DesignOut, tags=["grids"],
+             dependencies=[allow(Action.GRID_APPROVE)], responses={**REFUSED, **CONFLICT})
+def api_approve(ctx: Context, body: DecisionIn) -> DesignOut:
+    """Approve the draft, if it is the one of ``fingerprint``; a second approval is a 409."""
+    _market_or_404(ctx, body.market_id)
+    grid_store.approve(ctx.db, body.market_id, body.draft, seen=body.fingerprint)
+    ctx.db.commit()
+    return DesignOut(market_id=body.market_id, comparison=_comparison(ctx, body.market_id))
+
+
+@router.post("/api/grids/design/activate", response_model=DesignOut, tags=["grids"],
+             dependencies=[allow(Action.GRID_ACTIVATE)], responses={**REFUSED, **CONFLICT})
+def api_activate(ctx: Context, body: ActivateIn) -> DesignOut:
+    """Put the approved draft of ``fingerprint`` into force from ``on``; customers move."""
+    _market_or_404(ctx, body.market_id)
+    grid_store.activate(ctx.db, body.market_id, body.draft, seen=body.fingerprint, on=body.on)
+    ctx.db.commit()
+    return DesignOut(market_id=body.market_id, comparison=_comparison(ctx, body.market_id))
