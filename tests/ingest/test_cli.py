@@ -29,8 +29,8 @@ def env(tmp_path, monkeypatch):
     get_settings.cache_clear()
 
 
-def _import(*args: str):
-    return runner.invoke(app, ["import", *args])
+def _import(*args: str, user: str = "system"):
+    return runner.invoke(app, ["import", *args, "--user", user])
 
 
 def test_exit_codes(env):

@@ -106,7 +106,7 @@ def test_interrupted_append_after_its_journal_is_rolled_forward(tmp_path):
 def test_ibis_reads_are_limited_to_the_scope(tmp_path, org_ids, expected):
     append(tmp_path, WAYBILL_DATASET, _waybills(["A1", "A2"], org=1))
     append(tmp_path, WAYBILL_DATASET, _waybills(["B1"], org=2))
-    scope = Scope(root_id=0, root_path="/", org_ids=frozenset(org_ids))
+    scope = Scope(root_id=1, root_path="/1/", org_ids=frozenset(org_ids))
     con = connect(engine="duckdb")
     assert waybills(con, tmp_path, scope).count().execute() == expected
 
@@ -129,7 +129,7 @@ def test_daily_aggregates_follow_every_append(tmp_path):
     assert rows["parcels"].tolist() == [1, 3]  # A3 twice in the lake would have made it 4
     assert rows["revenue"].tolist() == pytest.approx([3.2, 9.6])
     assert rows["weight_kg"].tolist() == pytest.approx([0.5, 1.5])
-    scoped = Scope(root_id=0, root_path="/", org_ids=frozenset({2}))
+    scoped = Scope(root_id=1, root_path="/1/", org_ids=frozenset({2}))
     assert daily(con, tmp_path, scoped).count().execute() == 0
 
 

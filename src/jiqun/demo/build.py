@@ -20,7 +20,8 @@ from jiqun.demo.places import DEMO_LOGINS
 from jiqun.demo.scale import get_scale
 from jiqun.demo.timeline import Timeline
 from jiqun.demo.waybills import month_waybills
-from jiqun.lake import EVENT_DATASET, WAYBILL_DATASET, append
+from jiqun.lake import DAILY_DATASET, EVENT_DATASET, LANES_DATASET, WAYBILL_DATASET, append
+from jiqun.lake.writer import JOURNAL, STAGING
 from jiqun.store import Store
 from jiqun.store.models import Base
 
@@ -53,8 +54,11 @@ def reset_store(store: Store) -> None:
 
 
 def reset_lake(lake_path: Path) -> None:
-    for dataset in (WAYBILL_DATASET, EVENT_DATASET):
-        shutil.rmtree(Path(lake_path) / dataset.name, ignore_errors=True)
+    """Remove every dataset of the lake, the aggregates and any unfinished append with them:
+    a rebuild must not keep months (or a pending journal) of an earlier build."""
+    for name in (WAYBILL_DATASET.name, EVENT_DATASET.name, DAILY_DATASET.name,
+                 LANES_DATASET.name, JOURNAL, STAGING):
+        shutil.rmtree(Path(lake_path) / name, ignore_errors=True)
 
 
 def _progress(enabled: bool):

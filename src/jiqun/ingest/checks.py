@@ -7,10 +7,22 @@ rule and lists every broken rule of the others: one reject line per (row, column
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
+
+from jiqun.bounds import FIRST_DATE, LAST_DATE
+
+# Physical limits of one waybill (docs/formats.md). A postal parcel weighs at most 50 kg and a
+# freight-class (快运) consignment rarely a tonne; a fee above ¥100,000 is a typo, or a unit
+# mix-up (fen for yuan). Values beyond these are rejected per row, before they reach the lake.
+MAX_WEIGHT_KG = 1_000
+MAX_FEE_YUAN = 100_000
+# A time more than this after the import is in the future (a typed 2099): it would otherwise
+# become "the data date" of every dashboard. A day covers clocks in other time zones.
+FUTURE_TOLERANCE = dt.timedelta(days=1)
 
 # Accepted date-time spellings beyond ISO (which a plain cast reads): Excel's and people's.
 DATETIME_FORMATS = (
@@ -32,6 +44,33 @@ def timestamp_sql(column: str) -> str:
 def number_sql(column: str) -> str:
     """SQL that reads a number, accepting thousands separators (1,234.5)."""
     return f"coalesce(try_cast({column} AS DOUBLE), try_cast(replace({column}, ',', '') AS DOUBLE))"
+
+
+def latest_time(now: dt.datetime | None = None) -> dt.datetime:
+    """The latest plausible event time of an import made ``now`` (local time)."""
+    return (now or dt.datetime.now()).replace(microsecond=0) + FUTURE_TOLERANCE
+
+
+def time_checks(column: str, value: str, now: dt.datetime | None = None) -> list[Check]:
+    """A parsed time outside ``jiqun.bounds`` (a typed 1970), or later than :func:`latest_time`."""
+    first, after_last = FIRST_DATE.isoformat(), (LAST_DATE + dt.timedelta(days=1)).isoformat()
+    outside = f"({value} < TIMESTAMP '{first}' OR {value} >= TIMESTAMP '{after_last}')"
+    return [
+        Check(column, "date_out_of_range", outside),
+        Check(column, "in_the_future",
+              f"NOT {outside} AND {value} > TIMESTAMP '{latest_time(now):%Y-%m-%d %H:%M:%S}'"),
+    ]
+
+
+def amount_checks(column: str, value: str, maximum: float, too_high: str,
+                  positive: bool) -> list[Check]:
+    """A parsed number that is NaN or infinite, not positive (or negative), or above ``maximum``."""
+    low = ("not_positive", f"{value} <= 0") if positive else ("negative", f"{value} < 0")
+    return [
+        Check(column, "not_finite", f"NOT isfinite({value})"),
+        Check(column, low[0], f"isfinite({value}) AND {low[1]}"),
+        Check(column, too_high, f"isfinite({value}) AND {value} > {maximum}"),
+    ]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,11 @@
-"""``jiqun import {markets,customers,waybills,events} FILE [--dry-run] [--rejects PATH]``.
+"""``jiqun import {markets,customers,waybills,events} FILE --user NAME [--dry-run] [--rejects PATH]``.
+
+The import acts as ``--user`` (or ``JIQUN_USER``; ``system`` for operator jobs): waybills, events
+and markets need ``data.import``, customers ``customer.archive``, and the file may only refer
+to the user's subtree (``--scope`` narrows it).
 
 Exit codes: 0 every row accepted; 1 some rows rejected (the good ones committed); 2 a file-level
-error (nothing applied).
+error or a refusal (nothing applied).
 """
 
 from __future__ import annotations
@@ -14,11 +18,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.config import get_settings
 from jiqun.i18n import translator
 from jiqun.ingest.api import import_file
 from jiqun.ingest.report import REASONS, ImportFileError, ImportReport
-from jiqun.store.db import Store
 
 console = Console()
 err_console = Console(stderr=True)
@@ -59,13 +63,16 @@ def import_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and report; write nothing."),
     rejects: Path | None = typer.Option(None, "--rejects", help="Reject report (default <FILE>.rejects.csv)."),
     locale: Locale | None = typer.Option(None, "--locale", help="Language of messages: zh-CN or en."),
+    user: UserOpt = None,
+    scope: ScopeOpt = None,
 ) -> None:
     """Import a file of markets, customers, waybills or events (导入)."""
     settings = get_settings()
     lang = locale.value if locale else settings.locale
     t = translator(lang)
-    store = Store(settings.store_url)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+    who = acting(user, scope)
+    store = who.store
+    with refusals(), Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=err_console, transient=True) as bar:
         task = bar.add_task(t("reading"), total=4)
 
@@ -74,7 +81,8 @@ def import_command(
 
         try:
             report = import_file(kind.value, file, store, settings.lake_path, dry_run=dry_run,
-                                 rejects=rejects, locale=lang, progress=progress)
+                                 rejects=rejects, locale=lang, progress=progress,
+                                 actor=who.actor, scope=who.scope)
         except ImportFileError as exc:
             err_console.print(f"[red]{t('File not imported')}:[/] {exc.message(lang)}")
             raise typer.Exit(2) from exc

@@ -6,6 +6,7 @@ resolved once per distinct (province, city, county) triple or address, not once 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,17 @@ from sqlalchemy.orm import Session
 from jiqun.geo.address import parse_addresses, resolve_names, resolve_place
 from jiqun.geo.divisions import Division
 from jiqun.ingest import dimensions
-from jiqun.ingest.checks import Check, number_sql, register_vocab, split_rows, timestamp_sql
+from jiqun.ingest.checks import (
+    MAX_FEE_YUAN,
+    MAX_WEIGHT_KG,
+    Check,
+    amount_checks,
+    number_sql,
+    register_vocab,
+    split_rows,
+    time_checks,
+    timestamp_sql,
+)
 from jiqun.ingest.columns import EVENT_CODES, PLATFORMS, PRODUCTS, WAYBILL_STATUSES
 from jiqun.ingest.source import Source
 from jiqun.lake.schemas import EVENT_DATASET, WAYBILL_DATASET, Dataset
@@ -118,31 +129,37 @@ LEFT JOIN dest_addresses da ON da.address = s.dest_address AND dn.p IS NULL
 _ANY_DEST = "coalesce(dest_province, dest_city, dest_county, dest_address)"
 _DEST_TEXT = "concat_ws(' ', dest_province, dest_city, dest_county, dest_address)"
 
-WAYBILL_CHECKS = [
-    Check("waybill_no", "required", "waybill_no IS NULL"),
-    Check("waybill_no", "duplicate_in_file", "_first_row IS NOT NULL AND _row > _first_row"),
-    Check("customer_code", "unknown_customer", "customer_code IS NOT NULL AND customer_id IS NULL"),
-    Check("outlet_code", "unknown_outlet", "outlet_code IS NOT NULL AND outlet_id IS NULL"),
-    Check("customer_code", "no_org_unit", "customer_code IS NULL AND outlet_code IS NULL"),
-    Check("product", "required", "product IS NULL"),
-    Check("product", "unknown_product", "product IS NOT NULL AND product_v IS NULL"),
-    Check("platform", "unknown_platform", "platform IS NOT NULL AND platform_v IS NULL"),
-    Check("ship_time", "required", "ship_time IS NULL"),
-    Check("ship_time", "bad_datetime", "ship_time IS NOT NULL AND ship_time_v IS NULL"),
-    Check("dest_province", "missing_destination", f"{_ANY_DEST} IS NULL", _DEST_TEXT),
-    Check("dest_province", "unknown_destination",
-          f"{_ANY_DEST} IS NOT NULL AND dest_province_v IS NULL", _DEST_TEXT),
-    Check("weight_kg", "required", "weight_kg IS NULL"),
-    Check("weight_kg", "not_a_number", "weight_kg IS NOT NULL AND weight_v IS NULL"),
-    Check("weight_kg", "not_positive", "weight_v <= 0"),
-    Check("fee", "required", "fee IS NULL"),
-    Check("fee", "not_a_number", "fee IS NOT NULL AND fee_v IS NULL"),
-    Check("fee", "negative", "fee_v < 0"),
-    Check("line_code", "unknown_line", "line_code IS NOT NULL AND line_id IS NULL"),
-    Check("status", "unknown_status", "status IS NOT NULL AND status_v IS NULL"),
-    Check("delivered_time", "bad_datetime", "delivered_time IS NOT NULL AND delivered_time_v IS NULL"),
-    Check("delivered_time", "delivered_before_shipped", "delivered_time_v < ship_time_v"),
-]
+def waybill_checks(now: dt.datetime | None = None) -> list[Check]:
+    """Every rule of a waybill row, in the order its reject lines are listed."""
+    return [
+        Check("waybill_no", "required", "waybill_no IS NULL"),
+        Check("waybill_no", "duplicate_in_file", "_first_row IS NOT NULL AND _row > _first_row"),
+        Check("customer_code", "unknown_customer", "customer_code IS NOT NULL AND customer_id IS NULL"),
+        Check("outlet_code", "unknown_outlet", "outlet_code IS NOT NULL AND outlet_id IS NULL"),
+        Check("customer_code", "no_org_unit", "customer_code IS NULL AND outlet_code IS NULL"),
+        Check("product", "required", "product IS NULL"),
+        Check("product", "unknown_product", "product IS NOT NULL AND product_v IS NULL"),
+        Check("platform", "unknown_platform", "platform IS NOT NULL AND platform_v IS NULL"),
+        Check("ship_time", "required", "ship_time IS NULL"),
+        Check("ship_time", "bad_datetime", "ship_time IS NOT NULL AND ship_time_v IS NULL"),
+        *time_checks("ship_time", "ship_time_v", now),
+        Check("dest_province", "missing_destination", f"{_ANY_DEST} IS NULL", _DEST_TEXT),
+        Check("dest_province", "unknown_destination",
+              f"{_ANY_DEST} IS NOT NULL AND dest_province_v IS NULL", _DEST_TEXT),
+        Check("weight_kg", "required", "weight_kg IS NULL"),
+        Check("weight_kg", "not_a_number", "weight_kg IS NOT NULL AND weight_v IS NULL"),
+        *amount_checks("weight_kg", "weight_v", MAX_WEIGHT_KG, "weight_too_high", positive=True),
+        Check("fee", "required", "fee IS NULL"),
+        Check("fee", "not_a_number", "fee IS NOT NULL AND fee_v IS NULL"),
+        *amount_checks("fee", "fee_v", MAX_FEE_YUAN, "fee_too_high", positive=False),
+        Check("line_code", "unknown_line", "line_code IS NOT NULL AND line_id IS NULL"),
+        Check("status", "unknown_status", "status IS NOT NULL AND status_v IS NULL"),
+        Check("delivered_time", "bad_datetime",
+              "delivered_time IS NOT NULL AND delivered_time_v IS NULL"),
+        *time_checks("delivered_time", "delivered_time_v", now),
+        Check("delivered_time", "delivered_before_shipped", "delivered_time_v < ship_time_v"),
+    ]
+
 
 WAYBILL_OUTPUT = """
 SELECT p.waybill_no,
@@ -161,8 +178,11 @@ WHERE {good}
 """
 
 
-def validate_waybills(con: duckdb.DuckDBPyConnection, source: Source, session: Session) -> Validated:
-    """Check every waybill row at once; the good rows become ``WAYBILLS``-shaped output SQL."""
+def validate_waybills(con: duckdb.DuckDBPyConnection, source: Source, session: Session,
+                      now: dt.datetime | None = None) -> Validated:
+    """Check every waybill row at once; the good rows become ``WAYBILLS``-shaped output SQL.
+
+    ``now`` (default: the clock) is the import time that bounds plausible ship times."""
     _register_store_dimensions(con, session)
     register_vocab(con, "product_vocab", PRODUCTS)
     register_vocab(con, "platform_vocab", PLATFORMS)
@@ -170,7 +190,7 @@ def validate_waybills(con: duckdb.DuckDBPyConnection, source: Source, session: S
     _register_first_rows(con, "waybill_no")
     _register_destinations(con)
     con.execute(WAYBILL_PARSED)
-    good, rejects = split_rows(con, WAYBILL_CHECKS, source.headers)
+    good, rejects = split_rows(con, waybill_checks(now), source.headers)
     return Validated(WAYBILL_DATASET, WAYBILL_OUTPUT.format(good=good), rejects)
 
 
@@ -202,18 +222,23 @@ LEFT JOIN lake_waybills lw ON lw.waybill_no = s.waybill_no
 LEFT JOIN locations lo ON lo.location = s.location
 """
 
-EVENT_CHECKS = [
-    Check("waybill_no", "required", "waybill_no IS NULL"),
-    Check("event_time", "required", "event_time IS NULL"),
-    Check("event_time", "bad_datetime", "event_time IS NOT NULL AND event_time_v IS NULL"),
-    Check("event_code", "required", "event_code IS NULL"),
-    Check("event_code", "unknown_event", "event_code IS NOT NULL AND event_code_v IS NULL"),
-    Check("facility_code", "unknown_facility", "facility_code IS NOT NULL AND facility_id IS NULL"),
-    Check("location", "unknown_place", "location IS NOT NULL AND location_v IS NULL"),
-    Check("waybill_no", "unknown_waybill",
-          "waybill_no IS NOT NULL AND waybill_org IS NULL AND facility_org IS NULL "
-          "AND facility_code IS NULL"),
-]
+def event_checks(now: dt.datetime | None = None) -> list[Check]:
+    """Every rule of a tracking-event row, in the order its reject lines are listed."""
+    return [
+        Check("waybill_no", "required", "waybill_no IS NULL"),
+        Check("event_time", "required", "event_time IS NULL"),
+        Check("event_time", "bad_datetime", "event_time IS NOT NULL AND event_time_v IS NULL"),
+        *time_checks("event_time", "event_time_v", now),
+        Check("event_code", "required", "event_code IS NULL"),
+        Check("event_code", "unknown_event", "event_code IS NOT NULL AND event_code_v IS NULL"),
+        Check("facility_code", "unknown_facility",
+              "facility_code IS NOT NULL AND facility_id IS NULL"),
+        Check("location", "unknown_place", "location IS NOT NULL AND location_v IS NULL"),
+        Check("waybill_no", "unknown_waybill",
+              "waybill_no IS NOT NULL AND waybill_org IS NULL AND facility_org IS NULL "
+              "AND facility_code IS NULL"),
+    ]
+
 
 EVENT_OUTPUT = """
 SELECT waybill_no, CAST(coalesce(waybill_org, facility_org) AS INTEGER) AS org_unit_id,
@@ -224,7 +249,8 @@ FROM parsed WHERE {good}
 
 
 def validate_events(
-    con: duckdb.DuckDBPyConnection, source: Source, session: Session, lake: Path
+    con: duckdb.DuckDBPyConnection, source: Source, session: Session, lake: Path,
+    now: dt.datetime | None = None,
 ) -> Validated:
     """Check every event row at once; an event belongs to its waybill's org unit (or, for a
     waybill not in the lake yet, to the facility that recorded it)."""
@@ -233,7 +259,7 @@ def validate_events(
     dimensions.register_lake_waybills(con, lake)
     _register_locations(con)
     con.execute(EVENT_PARSED)
-    good, rejects = split_rows(con, EVENT_CHECKS, source.headers)
+    good, rejects = split_rows(con, event_checks(now), source.headers)
     return Validated(EVENT_DATASET, EVENT_OUTPUT.format(good=good), rejects)
 
 

@@ -1,8 +1,26 @@
-"""Read an import file (CSV in UTF-8 / GBK / GB18030, or XLSX) into DuckDB as all-text columns.
+"""Read an import file (CSV in UTF-8 / UTF-16 / GBK / GB18030, or XLSX) into DuckDB as text.
 
 The result is a view ``src`` with ``_row`` (the row number a spreadsheet shows: the header is row
-1) and one VARCHAR column per canonical column of the format, trimmed, empty → NULL. Columns the
-file does not have are NULL, so the validation SQL can name every column.
+1, blank lines count) and one VARCHAR column per canonical column of the format, trimmed, empty →
+NULL. Columns the file does not have are NULL, so the validation SQL can name every column.
+
+A CSV is read in one of two ways, with the same result:
+
+* **fast**: DuckDB's ``read_csv`` in strict mode, for a well-formed file without blank lines
+  (DuckDB skips blank lines, which would shift the row numbers after them). Millions of rows.
+* **tolerant**: Python's :mod:`csv` module, record by record, when DuckDB refuses the file
+  (a ragged row, a stray quote) or the file has blank lines or undecodable bytes. Every record
+  that cannot become a row of cells — too few or too many fields, a quote opened and never
+  closed, bytes that are not text in the file's encoding — is kept as a reject of its own
+  (:attr:`Source.unreadable`) with its true row number; every other row is imported.
+
+Why the standard library and not DuckDB's ``store_rejects`` or pyarrow's
+``invalid_row_handler`` for the tolerant path: both count physical lines and skip blank lines,
+so their row numbers are not the spreadsheet's once a file has a blank line or a quoted line
+break, and both let an unclosed quote swallow every following row. ``csv.reader`` reports how
+many physical lines each record used (``line_num``), so a record that ran across lines and came
+out with the wrong number of fields can be recognised as a stray quote and read again from the
+next line, and it yields blank lines as empty records, so numbering follows the spreadsheet.
 """
 
 from __future__ import annotations
@@ -10,20 +28,26 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
-import io
+import itertools
+import mmap
 import re
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
 from jiqun.ingest.columns import Format
-from jiqun.ingest.report import ImportFileError
+from jiqun.ingest.report import ImportFileError, Reject
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
 _SAMPLE_BYTES = 1 << 20
+_SHOWN_CHARS = 200  # of an unreadable row in the reject report
+_DELIMITERS = ",\t;|"
+# Signatures of files that are not text, whatever their name says.
+_SPREADSHEET_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
 
 
 @dataclass
@@ -32,7 +56,10 @@ class Source:
 
     con: duckdb.DuckDBPyConnection
     headers: dict[str, str]  # canonical column → header as written in the file
-    total: int  # data rows (blank rows not counted)
+    total: int  # readable data rows, i.e. the rows of ``src`` (blank rows not counted)
+    # Rows that could not be split into cells (ragged, a stray quote, bad bytes): one reject each,
+    # in row order. They are rows of the file too: a report counts them as rejected.
+    unreadable: list[Reject] = field(default_factory=list)
 
     def header(self, column: str) -> str:
         return self.headers.get(column, column)
@@ -79,14 +106,46 @@ def map_headers(header: list[str], fmt: Format) -> list[str]:
     return names
 
 
+# -- encodings and binary files -----------------------------------------------------------------
+def _utf16_without_bom(head: bytes) -> str | None:
+    """UTF-16 text without a byte-order mark: ASCII characters leave a zero byte every other byte."""
+    sample = head[:4096]
+    half = len(sample) // 2
+    if half < 8:
+        return None
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    if odd > half * 0.3 and even == 0:
+        return "utf-16-le"
+    if even > half * 0.3 and odd == 0:
+        return "utf-16-be"
+    return None
+
+
+def _refuse_binary(head: bytes) -> None:
+    """A spreadsheet, picture or archive renamed ``.csv`` is a file-level error, not a traceback."""
+    if head.startswith(_SPREADSHEET_MAGIC):
+        raise ImportFileError("the file is an Excel workbook, not a CSV: give it the .xlsx (or "
+                              ".xls) extension, or save it as CSV")
+    if b"\x00" in head:
+        raise ImportFileError("the file is not a CSV text file (it contains binary data)")
+
+
 def detect_encoding(path: Path) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, else GB18030 (a superset of GBK)."""
+    """UTF-8 (with or without BOM), UTF-16 (BOM or not), else GB18030 (a superset of GBK).
+
+    Judged on the first MiB; a later byte that contradicts it is handled by the reader. Raises
+    :class:`ImportFileError` for a file that is not text at all.
+    """
     with open(path, "rb") as fh:
         head = fh.read(_SAMPLE_BYTES)
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    utf16 = _utf16_without_bom(head)
+    if utf16:
+        return utf16
+    _refuse_binary(head)
     try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
@@ -94,52 +153,208 @@ def detect_encoding(path: Path) -> str:
     return "utf-8"
 
 
-def _transcode_to_utf8(path: Path, encoding: str, folder: Path) -> Path:
-    """DuckDB reads UTF-8 only: stream the file into a UTF-8 copy."""
+def _decodes(path: Path, encoding: str) -> bool:
+    """Whether the whole file is valid text in ``encoding`` (streamed, 4 MiB at a time)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 22):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _transcode_to_utf8(path: Path, encoding: str, folder: Path) -> Path | None:
+    """DuckDB reads UTF-8 only: stream the file into a UTF-8 copy (None: not valid ``encoding``)."""
     target = folder / (path.stem + ".utf8.csv")
-    with open(path, encoding=encoding, newline="") as src, open(target, "w", encoding="utf-8", newline="") as dst:
-        while chunk := src.read(1 << 22):
-            dst.write(chunk)
+    try:
+        with open(path, encoding=encoding, newline="") as src, \
+                open(target, "w", encoding="utf-8", newline="") as dst:
+            while chunk := src.read(1 << 22):
+                dst.write(chunk)
+    except UnicodeDecodeError:
+        target.unlink(missing_ok=True)
+        return None
     return target
 
 
-def _read_header(path: Path, encoding: str) -> tuple[list[str], str]:
-    with open(path, encoding=encoding, newline="") as fh:
+def _has_blank_lines(path: Path) -> bool:
+    """A blank line before the last line of data (DuckDB would skip it and shift row numbers)."""
+    with open(path, "rb") as fh:
+        if fh.seek(0, 2) == 0:
+            return False
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            end = len(mm)
+            while end and mm[end - 1] in b"\r\n \t":  # blank lines at the very end are harmless
+                end -= 1
+            if end and mm[0] in b"\r\n":
+                return True
+            return any(mm.find(p, 0, end) >= 0 for p in (b"\n\n", b"\n\r\n", b"\r\r"))
+
+
+# -- the header ---------------------------------------------------------------------------------
+def _delimiter(line: str) -> str:
+    return max(_DELIMITERS, key=line.count)
+
+
+def _read_header(path: Path, encoding: str) -> tuple[list[str], str] | None:
+    """The first line's cells and delimiter; None when the first line is blank."""
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
         first = fh.readline()
-    if not first.strip():
-        raise ImportFileError("the file is empty")
-    delimiter = max(",\t;|", key=first.count)
-    return next(csv.reader(io.StringIO(first), delimiter=delimiter)), delimiter
+    if not first.strip("\r\n\ufeff \t"):
+        return None
+    delimiter = _delimiter(first)
+    cells = next(csv.reader([first], delimiter=delimiter))
+    return [cells[0].lstrip("\ufeff"), *cells[1:]], delimiter
 
 
 def _sql_list(values: list[str]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
+def _sql_path(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+# -- the fast path: DuckDB ----------------------------------------------------------------------
+def _read_with_duckdb(con: duckdb.DuckDBPyConnection, readable: Path, delimiter: str,
+                      names: list[str]) -> bool:
+    """Load a well-formed UTF-8 CSV as ``raw_rows``; False when DuckDB finds it is not one."""
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM read_csv({_sql_path(readable)}, "
+            f"header=true, all_varchar=true, delim='{delimiter}', quote='\"', escape='\"', "
+            f"names={_sql_list(names)})"
+        )
+    except (duckdb.InvalidInputException, duckdb.ConversionException):
+        return False  # a ragged row, a stray quote, a bad byte: the tolerant reader says which
+    con.execute("CREATE OR REPLACE TEMP VIEW raw_rows AS SELECT rowid + 2 AS _row, * FROM raw")
+    return True
+
+
+# -- the tolerant path: Python's csv module -----------------------------------------------------
+class _Dialect(csv.Dialect):
+    delimiter = ","
+    quotechar = '"'
+    doublequote = True
+    skipinitialspace = False
+    lineterminator = "\n"
+    quoting = csv.QUOTE_MINIMAL
+    strict = False  # a quote inside a field ("5"") is a character, as spreadsheets read it
+
+
+def _records(lines: list[str], dialect: type[csv.Dialect], width: int
+             ) -> Iterator[tuple[int, list[str] | None]]:
+    """(first physical line, cells) per record; cells None for a line with an unclosed quote.
+
+    A record that ran over several physical lines is a quoted line break when it has a sane
+    number of fields; otherwise a quote opened on its first line swallowed the lines after it:
+    that first line is reported alone and reading starts again on the next line.
+    """
+    start = 0
+    while start < len(lines):
+        reader = csv.reader(itertools.islice(lines, start, None), dialect)
+        used = 0
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error:  # a field beyond csv.field_size_limit(), a NUL character
+                cells = None
+            first, spanned = start + used, reader.line_num - used
+            used = reader.line_num
+            if cells is not None and (spanned <= 1 or len(cells) <= width):
+                yield first, cells
+                continue
+            yield first, None
+            start = first + 1
+            break
+
+
+def _shown(text: str) -> str:
+    text = text.rstrip("\r\n")
+    return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "…"
+
+
+def _row_problem(cells: list[str], needed: int, width: int) -> str | None:
+    if len(cells) < needed:
+        return "too_few_fields"
+    if len(cells) > width and any(c.strip() for c in cells[width:]):
+        return "too_many_fields"  # trailing empty cells (",,") are what Excel leaves: harmless
+    if any("\ufffd" in c for c in cells):
+        return "bad_encoding"
+    return None
+
+
+def _read_tolerantly(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, fmt: Format
+                     ) -> tuple[list[str], list[str], list[Reject]]:
+    """Load any CSV as ``raw_rows``, row by row; rows that cannot be cells become rejects."""
+    with open(path, encoding=encoding, errors="replace", newline="") as fh:
+        lines = fh.readlines()
+    header_at = next((i for i, line in enumerate(lines) if line.strip("\r\n\ufeff \t")), None)
+    if header_at is None:
+        raise ImportFileError("the file is empty")
+    dialect = type("FileDialect", (_Dialect,), {"delimiter": _delimiter(lines[header_at])})
+    header = next(csv.reader([lines[header_at].lstrip("\ufeff")], dialect))
+    names = map_headers(header, fmt)
+    width = len(names)
+    needed = max((i + 1 for i, n in enumerate(names) if not n.startswith("_blank_")), default=0)
+    keep = [(i, n) for i, n in enumerate(names) if not n.startswith("_")]
+    columns: dict[str, list[str | None]] = {n: [] for _, n in keep}
+    rows: list[int] = []
+    unreadable: list[Reject] = []
+    ordinal = header_at + 1  # blank lines above the header are rows of the sheet too
+    for first, cells in _records(lines[header_at + 1:], dialect, width):
+        ordinal += 1
+        if cells is None:
+            unreadable.append(Reject(ordinal, "", _shown(lines[header_at + 1 + first]),
+                                     "unbalanced_quote"))
+            continue
+        if not any(c.strip() for c in cells):
+            continue  # a blank line or a row of empty cells is not a row of data
+        problem = _row_problem(cells, needed, width)
+        if problem:
+            unreadable.append(Reject(ordinal, "", _shown(dialect.delimiter.join(cells)), problem))
+            continue
+        rows.append(ordinal)
+        for i, name in keep:
+            columns[name].append(cells[i] if i < len(cells) else None)
+    table = pa.table({"_row": pa.array(rows, pa.int64()),
+                      **{n: pa.array(v, pa.string()) for n, v in columns.items()}})
+    con.register("raw_tolerant", table)
+    con.execute("CREATE OR REPLACE TEMP VIEW raw_rows AS SELECT * FROM raw_tolerant")
+    return names, header, unreadable
+
+
 def _load_csv(
     con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, work: Path
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str], list[str], list[Reject]]:
     encoding = detect_encoding(path)
-    header, delimiter = _read_header(path, encoding)
-    names = map_headers(header, fmt)
-    readable = path if encoding in ("utf-8", "utf-8-sig") else _transcode_to_utf8(path, encoding, work)
-    query = (
-        f"CREATE TEMP TABLE raw AS SELECT * FROM read_csv('{str(readable).replace(chr(39), chr(39) * 2)}', "
-        f"header=true, all_varchar=true, delim='{delimiter}', quote='\"', escape='\"', "
-        f"names={_sql_list(names)})"
-    )
-    try:
-        con.execute(query)
-    except duckdb.InvalidInputException as exc:
-        if "unicode" in str(exc).lower() and readable == path:
-            # The sample looked like UTF-8 but later bytes are not: a GBK file with ASCII at the top.
-            con.execute(query.replace(str(path), str(_transcode_to_utf8(path, "gb18030", work))))
-        else:
-            raise ImportFileError("the file cannot be read as CSV: {error}", error=str(exc).splitlines()[0]) from exc
-    con.execute("CREATE TEMP VIEW raw_rows AS SELECT rowid + 2 AS _row, * FROM raw")
-    return names, header
+    first = _read_header(path, encoding)
+    if first is not None:
+        header, delimiter = first
+        names = map_headers(header, fmt)
+        if encoding in ("utf-8", "utf-8-sig"):
+            if _fast(con, path, delimiter, names):
+                return names, header, []
+            if not _decodes(path, encoding) and _decodes(path, "gb18030"):
+                # The sample looked like UTF-8 but later bytes are not: GBK with ASCII on top.
+                encoding = "gb18030"
+        if encoding not in ("utf-8", "utf-8-sig"):
+            readable = _transcode_to_utf8(path, encoding, work)
+            if readable is not None and _fast(con, readable, delimiter, names):
+                return names, header, []
+    return _read_tolerantly(con, path, encoding, fmt)
 
 
+def _fast(con: duckdb.DuckDBPyConnection, readable: Path, delimiter: str, names: list[str]) -> bool:
+    return not _has_blank_lines(readable) and _read_with_duckdb(con, readable, delimiter, names)
+
+
+# -- spreadsheets -------------------------------------------------------------------------------
 def _cell_text(value) -> str | None:
     """An Excel cell as the text a person sees: 330502.0 → ``330502``, dates ISO."""
     if value is None or value == "":
@@ -159,7 +374,7 @@ def _cell_text(value) -> str | None:
 
 def _load_xlsx(
     con: duckdb.DuckDBPyConnection, path: Path, fmt: Format
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str], list[str], list[Reject]]:
     from python_calamine import CalamineWorkbook
 
     try:
@@ -181,7 +396,7 @@ def _load_xlsx(
     )
     con.register("raw_arrow", table)
     con.execute("CREATE TEMP VIEW raw_rows AS SELECT * FROM raw_arrow")
-    return names, header
+    return names, header, []
 
 
 def load(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, work: Path | None = None) -> Source:
@@ -191,9 +406,9 @@ def load(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, work: Path | N
         raise ImportFileError("file not found: {path}", path=str(path))
     work = work or Path(tempfile.mkdtemp(prefix="jiqun-import-"))
     if path.suffix.lower() in EXCEL_SUFFIXES:
-        names, header = _load_xlsx(con, path, fmt)
+        names, header, unreadable = _load_xlsx(con, path, fmt)
     else:
-        names, header = _load_csv(con, path, fmt, work)
+        names, header, unreadable = _load_csv(con, path, fmt, work)
     present = {n: str(h).replace("\ufeff", "").strip() for n, h in zip(names, header, strict=False)
                if not n.startswith("_")}
     select = ", ".join(
@@ -206,4 +421,4 @@ def load(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, work: Path | N
     # A view, not a copy: each pass trims only the columns it reads.
     con.execute(f"CREATE TEMP VIEW src AS SELECT _row, {select} FROM raw_rows WHERE {not_blank}")
     total = con.execute("SELECT count(*) FROM src").fetchall()[0][0]
-    return Source(con=con, headers=present, total=total)
+    return Source(con=con, headers=present, total=total, unreadable=unreadable)

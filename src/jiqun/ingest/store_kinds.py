@@ -4,6 +4,7 @@ then upserted by ``code`` in one transaction. Identical rows are left alone (no 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jiqun.bounds import plausible_date
 from jiqun.geo.address import parse_addresses, resolve_names
 from jiqun.geo.divisions import division
 from jiqun.ingest.columns import (
@@ -79,6 +81,9 @@ class RowReader:
         except ValueError:
             self.reject(column, "not_a_number")
             return None
+        if not math.isfinite(number):  # "nan", "inf", "1e400": cannot be stored nor summed
+            self.reject(column, "not_finite")
+            return None
         if minimum is not None and number < minimum:
             self.reject(column, "negative")
             return None
@@ -120,9 +125,13 @@ class RowReader:
             return None
         for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y-%m-%d %H:%M:%S"):
             try:
-                return dt.datetime.strptime(value, fmt).date()
+                day = dt.datetime.strptime(value, fmt).date()
             except ValueError:
                 continue
+            if not plausible_date(day):  # 0001-01-02 parses, and breaks every date sum later
+                self.reject(column, "date_out_of_range")
+                return None
+            return day
         self.reject(column, "bad_date")
         return None
 
@@ -143,7 +152,10 @@ def _once_per_code(reader: RowReader, code: str | None, seen: set[str]) -> None:
 
 
 def _org_units(session: Session) -> dict[str, OrgUnit]:
-    return {u.code: u for u in session.scalars(select(OrgUnit))}
+    """Org units by code, those outside the session's subtree left out (an unknown code then)."""
+    scope = session.info.get("scope")
+    return {u.code: u for u in session.scalars(select(OrgUnit))
+            if scope is None or scope.allows(u.id)}
 
 
 def _place(reader: RowReader, present: set[str]) -> tuple[str | None, bool]:

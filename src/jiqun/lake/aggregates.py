@@ -77,7 +77,7 @@ def refresh(lake: Path, months: list[str] | tuple[str, ...]) -> None:
         return
     files = [f for m in months
              for f in sorted((lake / WAYBILL_DATASET.name / f"month={m}").glob("*.parquet"))]
-    staging = lake / "_staging" / uuid.uuid4().hex[:12]
+    staging = lake / "_staging" / uuid.uuid4().hex[:12]  # jiqun.lake.writer.STAGING
     staging.mkdir(parents=True)
     con = duckdb.connect()
     try:
@@ -107,7 +107,17 @@ def _replace_month(lake: Path, dataset: Dataset, staged: Path, month: str) -> No
     os.replace(new[0], target)
 
 
+def _months(folder: Path) -> set[str]:
+    return {p.name.split("=", 1)[1] for p in folder.glob("month=*")}
+
+
 def rebuild(lake: Path) -> None:
-    """Recompute every month's aggregates (after a restore, or a change of this module)."""
-    months = sorted(p.name.split("=", 1)[1] for p in (lake / WAYBILL_DATASET.name).glob("month=*"))
-    refresh(lake, months)
+    """Recompute every month's aggregates (after a restore, or a change of this module).
+
+    Months that have aggregates but no longer any waybills are recomputed too, which removes
+    them: a rebuild leaves nothing of an earlier lake behind."""
+    lake = Path(lake)
+    months = _months(lake / WAYBILL_DATASET.name)
+    for dataset in _QUERIES:
+        months |= _months(lake / dataset.name)
+    refresh(lake, sorted(months))

@@ -5,10 +5,16 @@ Layout: ``<lake>/<dataset>/month=YYYY-MM/part-<batch>.parquet``.
 * Idempotent: rows whose key (waybill number; for events waybill + time + code) is already in the
   lake, or repeated in the batch, are dropped, so importing the same file twice changes nothing.
 * Atomic: every new file is written under a temporary name first; a journal lists the renames
-  (and the months whose daily aggregates must be recomputed, :mod:`jiqun.lake.aggregates`);
-  only then are the files renamed into place and the aggregates refreshed. A crash before the journal leaves the lake as it
-  was; a crash after it is rolled forward by the next writer (:func:`recover`).
-* One writer at a time per lake (an exclusive file lock).
+  and the months whose aggregates (:mod:`jiqun.lake.aggregates`) must be recomputed. Writing
+  the journal is the commit point; then the files are renamed into place, the aggregates of
+  those months refreshed, and only then is the journal removed. A crash before the journal
+  leaves the lake as it was; a crash after it (during the renames or the aggregate refresh) is
+  rolled forward by the next writer *and by the next reader*: :func:`dataset_files`, through
+  which every reader lists the lake (waybills, events, ``daily``, ``lanes``), first finishes a
+  pending journal (:func:`settle`). So no reader ever sees the waybills of a file without its
+  aggregates, or half of a file.
+* One writer at a time per lake (an exclusive file lock), which a reader takes only to finish
+  an interrupted commit.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +38,8 @@ from jiqun.lake import aggregates
 from jiqun.lake.schemas import WAYBILL_DATASET, Dataset
 
 JOURNAL = "_journal"
+STAGING = "_staging"  # aggregate files being recomputed (jiqun.lake.aggregates.refresh)
+_held = threading.local()  # lakes whose lock this thread holds (the lock is not re-entrant)
 
 
 @dataclass(frozen=True)
@@ -39,19 +49,54 @@ class AppendResult:
     months: tuple[str, ...]
 
 
+def _held_lakes() -> set[str]:
+    if not hasattr(_held, "lakes"):
+        _held.lakes = set()
+    return _held.lakes
+
+
 @contextmanager
 def _locked(lake: Path) -> Iterator[None]:
     lake.mkdir(parents=True, exist_ok=True)
+    key = str(lake.resolve())
     with open(lake / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        _held_lakes().add(key)
         try:
             yield
         finally:
+            _held_lakes().discard(key)
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _pending(lake: Path) -> bool:
+    """Whether a committed append has not finished (its journal is still there)."""
+    try:
+        return any(e.name.endswith(".json") for e in os.scandir(lake / JOURNAL))
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+def settle(lake: Path) -> None:
+    """Before reading: finish an append that was interrupted after its commit point.
+
+    Costs one directory listing when nothing is pending. When something is, waits for the
+    writer that holds the lock (it is finishing that very commit) or, if it was killed, rolls the
+    append forward itself. A lake this process may not write is read as it stands.
+    """
+    lake = Path(lake)
+    if not _pending(lake) or str(lake.resolve()) in _held_lakes():
+        return
+    try:
+        with _locked(lake):
+            recover(lake)
+    except PermissionError:
+        pass
+
+
 def recover(lake: Path) -> None:
-    """Finish the renames of an append that was interrupted after its journal was written."""
+    """Finish the renames and aggregate refresh of every append whose journal was written,
+    and discard what an append left before its journal (call under the write lock)."""
     journal_dir = lake / JOURNAL
     if not journal_dir.is_dir():
         return
@@ -67,10 +112,13 @@ def recover(lake: Path) -> None:
         uncommitted.unlink()
     for orphan in lake.glob("*/month=*/.*.tmp"):  # written before a journal existed: discard
         orphan.unlink()
+    shutil.rmtree(lake / STAGING, ignore_errors=True)  # a refresh cut short; redone above
 
 
 def dataset_files(lake: Path, dataset: Dataset) -> list[Path]:
-    return sorted((lake / dataset.name).glob("month=*/*.parquet"))
+    """The dataset's Parquet files, after finishing any interrupted append (:func:`settle`)."""
+    settle(lake)
+    return sorted((Path(lake) / dataset.name).glob("month=*/*.parquet"))
 
 
 def _conform(table: pa.Table, dataset: Dataset) -> pa.Table:
