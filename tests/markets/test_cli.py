@@ -40,11 +40,11 @@ def test_markets_add_edit_top_targets(cli, wstore):
         entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "update",
                                                    AuditEntry.entity == "markets")).one()
         assert entry.changes == {"tier": [None, "B"]} and entry.source == "cli"
-    top = json.loads(cli("markets", "top", "--scope", "ZJ", "--n", "2", "--format",
+    top = json.loads(cli("markets", "top", "--user", "zj-prov", "--n", "2", "--format",
                          "json").stdout)
     assert [(r["rank"], r["code"]) for r in top] == [(1, "M-XH"), (2, "M-ZL")]
-    targets = json.loads(cli("markets", "targets", "--scope", "ZJ-HUZ", "--format",
-                             "json").stdout)
+    targets = json.loads(cli("markets", "targets", "--user", "system", "--scope", "ZJ-HUZ",
+                             "--format", "json").stdout)
     assert targets == [{"city": "湖州市分公司", "code": "ZJ-HUZ", "markets": 3, "planned_10m": 1,
                         "filled_10m": 0, "planned_5m": 2, "filled_5m": 1, "met": False}]
 
@@ -56,10 +56,24 @@ def test_teams_propose_approve_list(cli, wstore):
     assert proposed.exit_code == 0, proposed.output
     team_id = json.loads(proposed.stdout)[0]["id"]
     denied = cli("teams", "approve", str(team_id), "--user", "hz-city")
-    assert denied.exit_code == 2 and "Only the province approves" in denied.output
+    assert denied.exit_code == 2
+    assert "Your role may not do this: Approve or reject a proposed team" in denied.output
     assert cli("teams", "approve", str(team_id), "--user", "zj-prov").exit_code == 0
+    again = cli("teams", "reject", str(team_id), "--user", "zj-prov", "--reason", "late")
+    assert again.exit_code == 2 and "This team has already been decided" in again.output
     with wstore.session() as s:
         assert s.get(Team, team_id).status == TeamStatus.APPROVED
-    listed = json.loads(cli("teams", "list", "--scope", "ZJ-HUZ", "--format", "json").stdout)
+    listed = json.loads(cli("teams", "list", "--user", "zj-prov", "--scope", "ZJ-HUZ",
+                            "--format", "json").stdout)
     assert [(t["name"], t["status"], t["grids"]) for t in listed] == [
         ("织里直播组", "approved", "织里一网格")]
+    assert json.loads(cli("teams", "list", "--user", "hgz-city", "--format", "json").stdout) == []
+
+
+def test_every_command_needs_an_acting_user_and_a_scope_only_narrows(cli):
+    for args in (["markets", "top"], ["markets", "targets"], ["teams", "list"],
+                 ["markets", "edit", "M-ZL", "--tier", "B"]):
+        missing = cli(*args)
+        assert missing.exit_code == 2 and "--user" in missing.output, args
+    widened = cli("teams", "list", "--user", "hz-city", "--scope", "ZJ-HGZ")
+    assert widened.exit_code == 2 and "is not inside the subtree of hz-city" in widened.output

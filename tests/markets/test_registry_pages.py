@@ -80,7 +80,7 @@ def test_api_creates_and_patches_with_a_bearer_token(app, world, wstore):
                         headers=headers).status_code == 404
     wrong = client.patch(f"/api/markets/{created.json()['id']}", json={"tier": "Z"},
                          headers=headers)
-    assert wrong.status_code == 422 and wrong.json()["detail"] == {"tier": "分级为 A、B 或 C"}
+    assert wrong.status_code == 422 and wrong.json()["errors"] == {"tier": "分级为 A、B 或 C"}
 
 
 def test_top_and_targets_pages_and_api(app):
@@ -133,8 +133,9 @@ def test_team_api_propose_reject_and_members(app, world):
     team_id = created.json()["team"]["id"]
     assert client.post(f"/api/teams/{team_id}/reject", headers=city,
                        json={"reason": "x"}).status_code == 403
-    members = client.put(f"/api/teams/{team_id}/members", headers=city,
-                         json=[{"user_id": world.ids["zl-marketer"], "role": "marketer"}])
+    members = client.put(f"/api/teams/{team_id}/members", headers=city, json={
+        "members": [{"user_id": world.ids["zl-marketer"], "role": "marketer"}],
+        "version": created.json()["team"]["version"]})
     assert members.json()["members"][0]["role"] == "marketer"
     rejected = client.post(f"/api/teams/{team_id}/reject", headers=province,
                            json={"reason": "与夜班网格重复"})

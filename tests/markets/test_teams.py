@@ -7,15 +7,14 @@ from sqlalchemy import select
 
 from jiqun.accounts import add_user
 from jiqun.markets import teams
-from jiqun.markets.errors import Invalid, NotAllowed
+from jiqun.markets.errors import Conflict, Invalid, NotAllowed
 from jiqun.store.models import AuditEntry, Grid, OrgUnit, Role, Team, TeamStatus
 from tests.markets.conftest import acting
 
 
 def _propose(store, world, username="hz-city", **extra):
     with acting(store, username) as s:
-        actor = teams.Actor.of(s, world.ids[username])
-        team = teams.propose_team(s, actor, {
+        team = teams.propose_team(s, {
             "name": "织里直播组", "market_id": world.ids["zhili"],
             "members": [{"user_id": world.ids["zl-marketer"], "role": "leader"}], **extra})
         return team.id
@@ -23,14 +22,15 @@ def _propose(store, world, username="hz-city", **extra):
 
 def _decide(store, world, username, fn, *args):
     with acting(store, username) as s:
-        return fn(s, teams.Actor.of(s, world.ids[username]), *args)
+        return fn(s, *args)
 
 
 def test_city_proposes_and_the_city_cannot_approve(wstore, world):
     team_id = _propose(wstore, world, grid_id=world.ids["grid"])
     with pytest.raises(NotAllowed) as refused:
         _decide(wstore, world, "hz-city", teams.approve_team, team_id)
-    assert refused.value.msgid == "Only the province approves or rejects teams"
+    assert refused.value.msgid == "Your role may not do this: {action}"
+    assert refused.value.values == {"action": "Approve or reject a proposed team (省公司审批)"}
     with wstore.session() as s:
         team = s.get(Team, team_id)
         assert team.status == TeamStatus.PROPOSED and team.proposed_by_id == world.ids["hz-city"]
@@ -50,8 +50,12 @@ def test_province_approves_once(wstore, world):
                                                     AuditEntry.action == "update")).one()
         assert update.changes["status"] == ["proposed", "approved"]
         assert update.user_id == world.ids["zj-prov"]
-    with pytest.raises(NotAllowed):
+    with pytest.raises(Conflict) as second:  # decided once: a later rejection is a conflict
         _decide(wstore, world, "zj-prov", teams.reject_team, team_id, "late")
+    assert second.value.theirs == {"status": "approved"}
+    with wstore.session() as s:
+        assert s.get(Team, team_id).status == TeamStatus.APPROVED
+        assert [h.action for h in teams.team_detail(s, team_id).history] == ["propose", "update"]
 
 
 def test_rejection_needs_a_reason_and_frees_the_grid(wstore, world):
@@ -78,7 +82,7 @@ def test_the_proposer_cannot_approve_their_own_team(wstore, world):
 
 def test_a_marketer_cannot_propose(wstore, world):
     with pytest.raises(NotAllowed), acting(wstore, "zl-marketer") as s:
-        teams.propose_team(s, teams.Actor.of(s, world.ids["zl-marketer"]), {
+        teams.propose_team(s, {
             "name": "x", "market_id": world.ids["zhili"],
             "members": [{"user_id": world.ids["zl-marketer"]}]})
 
@@ -88,13 +92,12 @@ def test_proposals_outside_the_scope_are_refused(wstore, world):
         _propose(wstore, world, market_id=world.ids["xihu"])  # Hangzhou's market
     assert caught.value.errors == {"market_id": "Choose a market"}
     with pytest.raises(Invalid) as caught, acting(wstore, "hz-city") as s:
-        teams.propose_team(s, teams.Actor.of(s, world.ids["hz-city"]), {
+        teams.propose_team(s, {
             "name": "x", "market_id": world.ids["zhili"],
             "members": [{"user_id": world.ids["hgz-city"]}]})  # a Hangzhou person
     assert caught.value.errors == {"members": "A member is not in your organisation"}
     with pytest.raises(Invalid) as caught, acting(wstore, "hz-city") as s:
-        teams.propose_team(s, teams.Actor.of(s, world.ids["hz-city"]),
-                           {"name": "", "market_id": world.ids["zhili"], "members": []})
+        teams.propose_team(s, {"name": "", "market_id": world.ids["zhili"], "members": []})
     assert caught.value.errors == {"name": "A team name of 1–100 characters",
                                    "members": "Add at least one member"}
 

@@ -1,6 +1,12 @@
 """``jiqun markets add|edit|top|targets`` and ``jiqun teams propose|approve|reject|members|list``:
 the same services as the pages ``/markets/new``, ``/markets/top``, ``/teams`` and their ``/api``
-twins. Refusals are printed in the configured language (``JIQUN_LOCALE``) and exit with 2."""
+twins.
+
+Every command acts as a user (``--user NAME`` or ``JIQUN_USER``; ``system`` for the whole
+organisation) and may narrow to an org unit of their subtree (``--scope``), through
+:func:`jiqun.cli_actor.acting`: the user's role decides what they may do (a marketer's
+``markets edit --revenue-target`` is refused), their subtree what they see. Refusals are printed
+in the configured language (``JIQUN_LOCALE``) and exit with 2."""
 
 from __future__ import annotations
 
@@ -14,13 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jiqun.analytics.service import OperatingPicture
-from jiqun.cli_scope import scope_for_code
+from jiqun.bounds import MAX_ID
+from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.config import get_settings
-from jiqun.i18n import translator
 from jiqun.markets import potential, registry, teams
-from jiqun.markets.errors import Invalid, NotAllowed, NotFound
 from jiqun.output import Format, emit
-from jiqun.store import Scope, Store
 from jiqun.store.models import Grid, MarketType, TeamStatus, User
 from jiqun.store.org import unit_by_code
 
@@ -28,54 +32,17 @@ markets_app = typer.Typer(no_args_is_help=True, help="Register markets; TOP-N by
                                                      "key-city targets.")
 teams_app = typer.Typer(no_args_is_help=True, help="Marketing teams: propose, approve, reject.")
 
-ScopeOpt = Annotated[str | None, typer.Option("--scope", help="Org unit code; default: all.")]
 FormatOpt = Annotated[Format, typer.Option("--format")]
-UserOpt = Annotated[str | None, typer.Option("--user", help="Act as this user (their scope; "
-                                                             "recorded in the audit log).")]
-ActorOpt = Annotated[str, typer.Option("--user", help="The acting user (their role and scope).")]
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(2)
-
-
-def _t():
-    return translator(get_settings().locale)
 
 
 @contextmanager
-def _refusals() -> Iterator[None]:
-    """Service refusals as messages in the configured language, exit code 2."""
-    t = _t()
-    try:
-        yield
-    except Invalid as err:
-        raise _fail("\n".join(f"{k}: {v}" for k, v in err.translated(t).items())) from None
-    except NotAllowed as err:
-        raise _fail(t(err.msgid)) from None
-    except NotFound as err:
-        raise _fail(t("Not found") + f": {err.args[0]}") from None
-
-
-def _user(store: Store, username: str) -> tuple[User, Scope]:
-    with store.session() as s:
-        user = s.scalars(select(User).where(User.username == username)).one_or_none()
-        if user is None:
-            raise typer.BadParameter(f"no user {username!r}", param_hint="--user")
-        return user, Scope.for_unit(s, user.org_unit_id)
-
-
-@contextmanager
-def _session(scope: str | None, username: str | None) -> Iterator[tuple[Session, User | None]]:
-    """A committed session in the user's scope (``--user``) or the org unit's (``--scope``)."""
-    store = Store.from_settings()
-    user, unit_scope = (_user(store, username) if username else (None, None))
-    if scope:
-        unit_scope = scope_for_code(store, scope)
-    with store.transaction(scope=unit_scope, user_id=user.id if user else None,
-                           source="cli") as session, _refusals():
-        yield session, user
+def _reading(user: str | None, scope: str | None) -> Iterator[tuple[Session, OperatingPicture]]:
+    """A read-only session and the KPI picture of the acting user's (narrowed) subtree."""
+    act = acting(user, scope)
+    settings = get_settings()
+    with refusals(), OperatingPicture(act.store, settings.lake_path, act.scope) as picture, \
+            act.session() as session:
+        yield session, picture
 
 
 def _market_record(market) -> dict[str, Any]:
@@ -125,7 +92,7 @@ def add_cmd(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Register a market (集群市场) with its yearly targets; audited."""
-    with _session(scope, user) as (session, _user_row):
+    with acting(user, scope).transaction() as session:
         data = _market_options(
             session, org, code=code, name=name, type=type, industry=industry, tier=tier,
             key_area=key_area, yearly_revenue_target=revenue_target,
@@ -158,7 +125,7 @@ def edit_cmd(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Change some fields of a market; the others keep their values. Audited."""
-    with _session(scope, user) as (session, _user_row):
+    with acting(user, scope).transaction() as session:
         market = registry.market_by_code(session, code)
         changes = _market_options(
             session, org, code=new_code, name=name, type=type, industry=industry, tier=tier,
@@ -174,6 +141,7 @@ def edit_cmd(
 def top_cmd(
     n: Annotated[int, Opt("--n", min=1, help="How many markets.")] = 10,
     by: Annotated[str, Opt("--by", help="potential|gap")] = "potential",
+    user: UserOpt = None,
     scope: ScopeOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
@@ -181,28 +149,21 @@ def top_cmd(
     volume, with our daily parcels, share and the gap (potential − ours)."""
     if by not in ("potential", "gap"):
         raise typer.BadParameter("potential or gap", param_hint="--by")
-    settings = get_settings()
-    store = Store.from_settings(settings)
-    unit_scope = scope_for_code(store, scope)
-    with OperatingPicture(store, settings.lake_path, unit_scope) as picture, \
-            store.session(scope=unit_scope, source="cli") as session:
+    with _reading(user, scope) as (session, picture):
         rows, as_of = potential.top_markets(session, picture, n, by)
     emit([asdict(r) for r in rows], fmt, f"TOP {n} by {by} (data date {as_of or '—'})")
 
 
 @markets_app.command("targets")
 def targets_cmd(
+    user: UserOpt = None,
     scope: ScopeOpt = None,
     detail: Annotated[bool, Opt("--detail", help="One row per market.")] = False,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Key cities (重点产粮区): markets with yearly revenue targets ≥ 10M and ≥ 5M against the
     plan (one 10M and two 5M markets per key city) and whether it is met."""
-    settings = get_settings()
-    store = Store.from_settings(settings)
-    unit_scope = scope_for_code(store, scope)
-    with OperatingPicture(store, settings.lake_path, unit_scope) as picture, \
-            store.session(scope=unit_scope, source="cli") as session:
+    with _reading(user, scope) as (session, picture):
         cities = potential.key_city_targets(session, picture)
     if detail:
         rows = [{"city": c.name, **asdict(m)} for c in cities for m in c.markets]
@@ -232,15 +193,16 @@ MembersOpt = Annotated[list[str], Opt("--member", help="USERNAME[:ROLE], repeat;
 
 @teams_app.command("propose")
 def propose_cmd(
-    user: ActorOpt,
     name: Annotated[str, Opt("--name")],
     market: Annotated[str, Opt("--market", help="Market code.")],
     member: MembersOpt,
     grid: Annotated[str | None, Opt("--grid", help="Grid code of the market.")] = None,
+    user: UserOpt = None,
+    scope: ScopeOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """A city proposes a team (营销团队) for a market or grid; the province decides."""
-    with _session(None, user) as (session, actor_user):
+    with acting(user, scope).transaction() as session:
         found = registry.market_by_code(session, market)
         grid_id = None
         if grid:
@@ -248,55 +210,61 @@ def propose_cmd(
                                                             Grid.market_id == found.id)).first()
             if grid_id is None:
                 raise typer.BadParameter(f"no grid {grid!r} in {market}", param_hint="--grid")
-        team = teams.propose_team(session, teams.Actor.of(session, actor_user.id), {
+        team = teams.propose_team(session, {
             "name": name, "market_id": found.id, "grid_id": grid_id,
             "members": [_member(session, m) for m in member]})
         record = _team_record(session, team.id)
     emit([record], fmt, "team proposed")
 
 
+TeamArg = Annotated[int, typer.Argument(min=1, max=MAX_ID, help="Team id.")]
+
+
 @teams_app.command("approve")
-def approve_cmd(team_id: int, user: ActorOpt, fmt: FormatOpt = Format.TABLE) -> None:
-    """The province approves a proposed team."""
-    with _session(None, user) as (session, actor_user):
-        teams.approve_team(session, teams.Actor.of(session, actor_user.id), team_id)
+def approve_cmd(team_id: TeamArg, user: UserOpt = None, scope: ScopeOpt = None,
+                fmt: FormatOpt = Format.TABLE) -> None:
+    """The province approves a proposed team (once: a decided team is a conflict)."""
+    with acting(user, scope).transaction() as session:
+        teams.approve_team(session, team_id)
         record = _team_record(session, team_id)
     emit([record], fmt, "team approved")
 
 
 @teams_app.command("reject")
 def reject_cmd(
-    team_id: int,
-    user: ActorOpt,
+    team_id: TeamArg,
     reason: Annotated[str, Opt("--reason", help="Why; kept in the team's history.")],
+    user: UserOpt = None,
+    scope: ScopeOpt = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """The province rejects a proposed team, with a reason."""
-    with _session(None, user) as (session, actor_user):
-        teams.reject_team(session, teams.Actor.of(session, actor_user.id), team_id, reason)
+    with acting(user, scope).transaction() as session:
+        teams.reject_team(session, team_id, reason)
         record = _team_record(session, team_id)
     emit([record], fmt, "team rejected")
 
 
 @teams_app.command("members")
-def members_cmd(team_id: int, user: ActorOpt, member: MembersOpt,
-                fmt: FormatOpt = Format.TABLE) -> None:
+def members_cmd(team_id: TeamArg, member: MembersOpt, user: UserOpt = None,
+                scope: ScopeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
     """Replace a team's members and their roles (the change goes to its history)."""
-    with _session(None, user) as (session, actor_user):
-        teams.set_members(session, teams.Actor.of(session, actor_user.id), team_id,
-                          [_member(session, m) for m in member])
+    with acting(user, scope).transaction() as session:
+        teams.set_members(session, team_id, [_member(session, m) for m in member])
         rows = [asdict(m) for m in teams.team_detail(session, team_id).members]
     emit(rows, fmt, f"members of team {team_id}")
 
 
 @teams_app.command("list")
 def list_cmd(
+    user: UserOpt = None,
     scope: ScopeOpt = None,
     status: Annotated[TeamStatus | None, Opt("--status")] = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Teams of the scope, proposed ones first (the province's queue)."""
-    with _session(scope, None) as (session, _user_row):
+    act = acting(user, scope)
+    with refusals(), act.session() as session:
         rows = [asdict(r) for r in teams.list_teams(session, status)]
     for row in rows:
         row["grids"] = ", ".join(row["grids"])

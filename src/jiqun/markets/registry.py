@@ -2,10 +2,16 @@
 industry, tier, key-area flag (重点产粮区), org unit, coordinates, yearly targets and the
 estimated daily volume of all carriers.
 
-Every function takes a session opened with the acting user's :class:`~jiqun.store.scope.Scope`:
-a market outside the subtree is not found, and a market placed outside it is refused by the
-scope mechanism itself (its ``ScopeError`` is answered as a field error). Changes are audited by
-the store (``store/audit.py``) with the session's user and source.
+Every function takes a session opened for the acting user (``Store.session(actor=…)``): the
+role decides what they may do (``market.create``, ``market.edit``, and ``target.set`` for an
+edit that changes a yearly target; ``docs/permissions.md``), the scope where: a market outside
+the subtree is not found, and a market placed outside it is refused by the scope mechanism itself
+(its ``ScopeError`` is answered as a field error). Changes are audited by the store
+(``store/audit.py``) with the session's user and source.
+
+No lost update: an edit may carry the ``version`` of the market the user saw. When the market
+has changed since, the edit is refused with :class:`~jiqun.errors.Conflict` listing, per field,
+the value sent (``mine``) and the value stored (``theirs``) — unless it would change nothing.
 
 Yearly targets: the revenue target is kept on the market (``yearly_revenue_target``) and, with
 the optional yearly volume target, spread evenly over the twelve monthly
@@ -17,15 +23,19 @@ keeps monthly targets that were imported with their seasons.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
-from jiqun.markets.errors import Invalid, NotFound, field_errors
+from jiqun.bounds import FIRST_YEAR, LAST_YEAR, MAX_ID
+from jiqun.markets.errors import Conflict, Invalid, NotFound, field_errors
+from jiqun.permissions import Action, require
 from jiqun.store.models import (
     Market,
     MarketType,
@@ -42,6 +52,12 @@ MARKET_LEVELS = (OrgLevel.CITY, OrgLevel.COUNTY, OrgLevel.OUTLET)  # a market si
 TIERS = ("A", "B", "C")  # operating tier (分级运营)
 # China's bounding box: a coordinate outside it is a typo (swapped lon/lat, missing digit).
 LON_RANGE, LAT_RANGE = (73.0, 136.0), (3.0, 54.0)
+# The largest yearly target and daily estimate a market can plausibly have: far above any real
+# market (the whole country ships ~10^11 parcels a year), far below what a float column or the
+# pages' number formatting can no longer hold (1e39, inf).
+MAX_YEARLY_TARGET = 1e12
+MAX_DAILY_VOLUME = 1e9
+TARGET_FIELDS = ("yearly_revenue_target", "yearly_volume_target")
 
 FIELD_MESSAGES = {
     "code": "A code of 1–32 letters, digits, dashes or underscores",
@@ -56,10 +72,11 @@ FIELD_MESSAGES = {
     "address": "An address of up to 255 characters",
     "lon": "Longitude between 73 and 136 (China)",
     "lat": "Latitude between 3 and 54 (China)",
-    "yearly_revenue_target": "A yearly revenue target of 0 or more yuan",
-    "yearly_volume_target": "A yearly volume target of 0 or more parcels",
-    "market_daily_volume": "An estimated daily volume of 0 or more parcels",
+    "yearly_revenue_target": "A yearly revenue target between 0 and 1 trillion yuan",
+    "yearly_volume_target": "A yearly volume target between 0 and 1 trillion parcels",
+    "market_daily_volume": "An estimated daily volume between 0 and 1 billion parcels",
     "target_year": "A year between 2000 and 2100",
+    "version": "The version of the market you edited",
 }
 
 
@@ -75,16 +92,20 @@ class MarketIn(BaseModel):
     industry: str = Field(min_length=1, max_length=50)
     tier: Literal["A", "B", "C"] | None = None
     key_area: bool = False
-    org_unit_id: int
+    org_unit_id: int = Field(ge=1, le=MAX_ID)
     adcode: str | None = Field(None, pattern=r"^\d{6}$")
     address: str | None = Field(None, max_length=255)
     lon: float | None = Field(None, ge=LON_RANGE[0], le=LON_RANGE[1])
     lat: float | None = Field(None, ge=LAT_RANGE[0], le=LAT_RANGE[1])
-    yearly_revenue_target: float | None = Field(None, ge=0, description="yuan")
-    yearly_volume_target: float | None = Field(None, ge=0, description="parcels")
+    yearly_revenue_target: float | None = Field(None, ge=0, le=MAX_YEARLY_TARGET,
+                                                allow_inf_nan=False, description="yuan")
+    yearly_volume_target: float | None = Field(None, ge=0, le=MAX_YEARLY_TARGET,
+                                               allow_inf_nan=False, description="parcels")
     market_daily_volume: float | None = Field(
-        None, ge=0, description="estimated parcels a day of all carriers (市场总量)")
-    target_year: int = Field(default_factory=lambda: dt.date.today().year, ge=2000, le=2100)
+        None, ge=0, le=MAX_DAILY_VOLUME, allow_inf_nan=False,
+        description="estimated parcels a day of all carriers (市场总量)")
+    target_year: int = Field(default_factory=lambda: dt.date.today().year, ge=FIRST_YEAR,
+                             le=LAST_YEAR)
 
 
 _NUMBER_FIELDS = ("lon", "lat", "yearly_revenue_target", "yearly_volume_target",
@@ -181,6 +202,7 @@ def market_values(session: Session, market: Market, year: int | None = None) -> 
               if hasattr(Market, name)}
     values.update(
         type=market.type.value, key_area=bool(market.key_area), target_year=year,
+        version=market.version,
         yearly_volume_target=yearly_volume_target(session, market.id, year),
         market_daily_volume=latest_market_volume(session, market.id),
     )
@@ -261,12 +283,20 @@ def _flush_in_scope(session: Session) -> None:
         session.flush()
     except ScopeError:
         raise Invalid({"org_unit_id": "This org unit is outside your scope"}) from None
+    except StaleDataError:  # a concurrent save got there between our read and our write
+        raise Conflict("Someone else changed this record meanwhile; reload it and try again"
+                       ) from None
 
 
 def create_market(session: Session, data: Mapping[str, Any] | MarketIn,
                   today: dt.date | None = None) -> Market:
-    """Add a market (新建集群市场) under an org unit of the scope, with its targets and estimate."""
+    """Add a market (新建集群市场) under an org unit of the scope, with its targets and estimate.
+
+    Needs ``market.create``, and ``target.set`` when it comes with a yearly target."""
+    require(session, Action.MARKET_CREATE)
     parsed = data if isinstance(data, MarketIn) else parse_market(data)
+    if any(getattr(parsed, f) is not None for f in TARGET_FIELDS):
+        require(session, Action.TARGET_SET)
     _check_unit(session, parsed.org_unit_id)
     _check_code_free(session, parsed.code, None)
     market = Market(**{c: getattr(parsed, c) for c in _MARKET_COLUMNS})
@@ -280,26 +310,88 @@ def create_market(session: Session, data: Mapping[str, Any] | MarketIn,
     return market
 
 
+_YEAR = TypeAdapter(Annotated[int, Field(ge=FIRST_YEAR, le=LAST_YEAR)])
+
+
+def _year_of(changes: Mapping[str, Any]) -> int:
+    """The year whose targets an edit is about, checked before it is used to read them."""
+    raw = changes.get("target_year")
+    if raw is None or raw == "":
+        return dt.date.today().year
+    try:
+        return _YEAR.validate_python(raw)
+    except ValidationError:
+        raise Invalid({"target_year": FIELD_MESSAGES["target_year"]}) from None
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, MarketType) else value
+
+
+def _same(old: Any, new: Any) -> bool:
+    # Yearly volume targets are read back as a sum of twelve monthly floats; the form sends the
+    # shown figure again, which must not count as a change (nor need target.set).
+    if isinstance(old, float | int) and isinstance(new, float | int) \
+            and not isinstance(old, bool) and not isinstance(new, bool):
+        return math.isclose(old, new, rel_tol=1e-9, abs_tol=1e-6)
+    return old == new
+
+
+def _changes(before: Mapping[str, Any], parsed: MarketIn) -> dict[str, tuple[Any, Any]]:
+    """Field → (stored, sent) for every field the edit changes."""
+    found = {}
+    for name in MarketIn.model_fields:
+        if name == "target_year":
+            continue
+        old, new = _plain(before.get(name)), _plain(getattr(parsed, name))
+        if not _same(old, new):
+            found[name] = (old, new)
+    return found
+
+
+def _refuse_stale(market: Market, version: int | None,
+                  changed: Mapping[str, tuple[Any, Any]]) -> None:
+    """Someone saved the market after the user read it: refuse rather than overwrite, with
+    both values of each field the save would change (a save that changes nothing passes)."""
+    if version is None or version == market.version or not changed:
+        return
+    raise Conflict("This market was changed by someone else since you opened it",
+                   mine={k: new for k, (_old, new) in changed.items()},
+                   theirs={k: old for k, (old, _new) in changed.items()})
+
+
 def edit_market(session: Session, market_id: int, changes: Mapping[str, Any],
-                today: dt.date | None = None) -> Market:
-    """Change some fields of a market of the scope (the rest keep their values)."""
+                today: dt.date | None = None, *, version: int | None = None) -> Market:
+    """Change some fields of a market of the scope (the rest keep their values).
+
+    Needs ``market.edit``, and ``target.set`` when a yearly target of ``target_year`` changes.
+    ``version`` is the market's version the user saw (:class:`Conflict` when it moved on)."""
+    require(session, Action.MARKET_EDIT)
     market = get_market(session, market_id)
-    year = int(changes.get("target_year") or dt.date.today().year)
+    year = _year_of(changes)
     before = market_values(session, market, year)
-    parsed = parse_market({**before, **{k: v for k, v in changes.items()}})
+    parsed = parse_market({**before, **changes, "target_year": year})
+    changed = _changes(before, parsed)
+    if any(f in changed for f in TARGET_FIELDS):
+        require(session, Action.TARGET_SET)
+    _refuse_stale(market, version, changed)
+    if not changed:
+        return market
     _check_unit(session, parsed.org_unit_id)
     _check_code_free(session, parsed.code, market.id)
     moved = parsed.org_unit_id != market.org_unit_id
     for column in _MARKET_COLUMNS:
         setattr(market, column, getattr(parsed, column))
+    if not any(c in changed for c in _MARKET_COLUMNS):
+        # Only a target or the estimate changes: the market's version still moves on, so a
+        # second stale form is refused too.
+        market.updated_at = dt.datetime.now().replace(microsecond=0)
     _flush_in_scope(session)
     if moved:
         _follow_market(session, market)
-    _spread_targets(
-        session, market, parsed,
-        revenue_changed=parsed.yearly_revenue_target != before["yearly_revenue_target"],
-        volume_changed=parsed.yearly_volume_target != before["yearly_volume_target"],
-    )
+    _spread_targets(session, market, parsed,
+                    revenue_changed="yearly_revenue_target" in changed,
+                    volume_changed="yearly_volume_target" in changed)
     _record_market_volume(session, market, parsed.market_daily_volume, today or dt.date.today())
-    session.flush()
+    _flush_in_scope(session)
     return market

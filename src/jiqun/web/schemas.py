@@ -130,6 +130,7 @@ class MarketOut(BaseModel):
     key_area: bool
     yearly_revenue_target: float | None
     org_unit: str
+    version: int | None = None  # send it back with PATCH /api/markets/{id} (no lost update)
 
 
 class MarketDetailOut(BaseModel):

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from jiqun.analytics import overview
 from jiqun.store.models import Market, MarketType, MarketVolumeEstimate, OrgUnit
 from jiqun.web.deps import Context, RequestContext, not_found
+from jiqun.web.params import IdPath
 from jiqun.web.schemas import (
     DailyPointOut,
     EstimateOut,
@@ -134,7 +135,7 @@ def market_detail(ctx: RequestContext, market_id: int) -> MarketDetailOut:
             type=market.type.value, industry=market.industry, adcode=market.adcode,
             address=market.address, tier=market.tier, key_area=bool(market.key_area),
             yearly_revenue_target=market.yearly_revenue_target,
-            org_unit=unit.name if unit else "",
+            org_unit=unit.name if unit else "", version=market.version,
         ),
         period=period,
         summary=_summary_out(market, summary),
@@ -172,7 +173,7 @@ def api_markets(
 
 
 @router.get("/api/markets/{market_id}", response_model=MarketDetailOut, tags=["markets"])
-def api_market(ctx: Context, market_id: int) -> MarketDetailOut:
+def api_market(ctx: Context, market_id: IdPath) -> MarketDetailOut:
     """One market: figures, 90-day trend, grids, top customers and market-total estimates."""
     return market_detail(ctx, market_id)
 
@@ -203,5 +204,5 @@ def markets_page(
 
 
 @router.get("/markets/{market_id}", include_in_schema=False)
-def market_page(request: Request, ctx: Context, market_id: int):
+def market_page(request: Request, ctx: Context, market_id: IdPath):
     return render(request, "market.html", {"data": market_detail(ctx, market_id)})

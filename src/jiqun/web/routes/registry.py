@@ -3,28 +3,35 @@
 (``/markets/targets``), the teams list and proposal form (``/teams``) and a team's page with
 the province's approve / reject buttons (``/teams/{id}``), each with its ``/api`` twin.
 
-All of them call :mod:`jiqun.markets` with the request's scoped session: a market or team outside
-the user's subtree is 404, a market placed outside it is refused by the scope mechanism, and
-every change is audited with the user and ``web`` / ``api``.
+All of them call :mod:`jiqun.markets` with the request's session, which acts as the user: the
+services ask the permission registry (403), a market or team outside the user's subtree is 404, a
+market placed outside it is refused by the scope mechanism, and every change is audited with the
+user and ``web`` / ``api``. Every write route also declares its action (``allow``), so a refused
+user gets 403 before anything is parsed, and pages show only the buttons the user may press.
+
+Edits carry the version the user saw (the form's hidden ``version``, the JSON ``version``): a
+market or team changed since is answered 409 with both values, never silently overwritten.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from contextlib import contextmanager
+import re
 from typing import Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from jiqun.analytics.service import OperatingPicture
+from jiqun.bounds import MAX_ID
 from jiqun.markets import potential, registry, teams
-from jiqun.markets.errors import Invalid, NotAllowed, NotFound
-from jiqun.store.models import Grid, Market, MarketType, OrgLevel, Role, TeamStatus
-from jiqun.web.deps import Context, RequestContext, not_found
+from jiqun.markets.errors import Conflict, Invalid, NotFound
+from jiqun.permissions import Action
+from jiqun.store.models import Grid, Market, MarketType, TeamStatus
+from jiqun.web.deps import Context, RequestContext, allow, not_found
+from jiqun.web.params import IdPath
 from jiqun.web.templating import render
 
 router = APIRouter()
@@ -48,10 +55,12 @@ class MarketSavedOut(BaseModel):
     lon: float | None
     lat: float | None
     yearly_revenue_target: float | None
+    version: int
 
 
 class MarketPatch(BaseModel):
-    """Fields to change (``PATCH /api/markets/{id}``); the others keep their values."""
+    """Fields to change (``PATCH /api/markets/{id}``); the others keep their values. The
+    values are checked by the registry, which names each wrong field (422)."""
 
     code: str | None = None
     name: str | None = None
@@ -69,6 +78,9 @@ class MarketPatch(BaseModel):
     yearly_volume_target: float | None = None
     market_daily_volume: float | None = None
     target_year: int | None = None
+    version: int | None = Field(None, ge=1, le=MAX_ID, description=(
+        "The market's version when it was read: a market changed since is refused (409, with "
+        "``mine`` and ``theirs`` per field) instead of overwriting the other change."))
 
 
 class TopOut(BaseModel):
@@ -99,26 +111,6 @@ class RejectIn(BaseModel):
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def _actor(ctx: RequestContext) -> teams.Actor:
-    return teams.Actor(ctx.user.id, Role(ctx.user.role), OrgLevel(ctx.user.org_unit_level))
-
-
-@contextmanager
-def _api_errors(ctx: RequestContext):
-    """Service refusals as HTTP answers: 422 with the fields, 403, 404; nothing is kept."""
-    try:
-        yield
-    except Invalid as err:
-        ctx.db.rollback()
-        raise HTTPException(422, err.translated(ctx.t)) from None
-    except NotAllowed as err:
-        ctx.db.rollback()
-        raise HTTPException(403, ctx.t(err.msgid)) from None
-    except NotFound:
-        ctx.db.rollback()
-        raise not_found(ctx) from None
-
-
 def _picture(request: Request, ctx: RequestContext) -> OperatingPicture:
     return OperatingPicture(request.app.state.store, ctx.lake, ctx.scope, con=ctx.con)
 
@@ -128,30 +120,62 @@ def _saved(market: Market) -> MarketSavedOut:
                              if k != "type"}, type=market.type.value)
 
 
+_DIGITS = re.compile(r"[0-9]{1,10}")
+
+
+def _int(value: Any) -> int | None:
+    """A form's id: ASCII digits within the id range, else ``None`` (``²`` is a digit to
+    ``str.isdigit`` but not to ``int``)."""
+    if not isinstance(value, str) or not _DIGITS.fullmatch(value.strip()):
+        return None
+    number = int(value.strip())
+    return number if 1 <= number <= MAX_ID else None
+
+
+def _form_version(form) -> int | None:
+    """The hidden ``version`` of an edit form; a form without one is not checked, one that was
+    tampered with is refused."""
+    raw = form.get("version")
+    if raw is None or raw == "":
+        return None
+    version = _int(raw)
+    if version is None:
+        raise Invalid({"version": registry.FIELD_MESSAGES["version"]})
+    return version
+
+
+# The form's labels of the fields a conflict can list.
+FIELD_LABELS = {"name": "Name", "code": "Code", "type": "Type", "industry": "Industry",
+                "org_unit_id": "Org unit", "tier": "Operating tier", "key_area": "Key area",
+                "yearly_revenue_target": "Yearly revenue target (yuan)",
+                "yearly_volume_target": "Yearly volume target (parcels)",
+                "market_daily_volume": "Estimated parcels a day, all carriers",
+                "address": "Address", "lon": "Longitude", "lat": "Latitude",
+                "adcode": "Division code", "name_en": "English name", "members": "Members"}
+
+
 # -- market form --------------------------------------------------------------------------------
 def _form_page(request: Request, ctx: RequestContext, values: dict[str, Any], *,
                market: Market | None = None, errors: dict[str, str] | None = None,
-               status_code: int = 200):
+               conflict: Conflict | None = None, status_code: int = 200):
     return render(request, "market_form.html", {
-        "market": market, "values": values, "errors": errors or {},
+        "market": market, "values": values, "errors": errors or {}, "conflict": conflict,
+        "field_labels": FIELD_LABELS, "may_set_targets": ctx.user.may(Action.TARGET_SET),
         "units": registry.market_units(ctx.db), "market_types": list(MarketType),
         "tiers": registry.TIERS,
     }, status_code=status_code)
 
 
-async def _posted(request: Request) -> dict[str, Any]:
-    form = await request.form()
-    return registry.clean_form(form)
-
-
-@router.get("/markets/new", include_in_schema=False)
+@router.get("/markets/new", include_in_schema=False,
+            dependencies=[allow(Action.MARKET_CREATE)])
 def new_market_page(request: Request, ctx: Context):
     return _form_page(request, ctx, {"target_year": dt.date.today().year})
 
 
-@router.post("/markets/new", include_in_schema=False)
+@router.post("/markets/new", include_in_schema=False,
+             dependencies=[allow(Action.MARKET_CREATE)])
 async def create_market_page(request: Request, ctx: Context):
-    data = await _posted(request)
+    data = registry.clean_form(await request.form())
     try:
         market = registry.create_market(ctx.db, data)
     except Invalid as err:
@@ -168,44 +192,58 @@ def _market_or_404(ctx: RequestContext, market_id: int) -> Market:
         raise not_found(ctx, "Market not found") from None
 
 
-@router.get("/markets/{market_id}/edit", include_in_schema=False)
-def edit_market_page(request: Request, ctx: Context, market_id: int):
+@router.get("/markets/{market_id}/edit", include_in_schema=False,
+            dependencies=[allow(Action.MARKET_EDIT)])
+def edit_market_page(request: Request, ctx: Context, market_id: IdPath):
     market = _market_or_404(ctx, market_id)
     return _form_page(request, ctx, registry.market_values(ctx.db, market), market=market)
 
 
-@router.post("/markets/{market_id}/edit", include_in_schema=False)
-async def save_market_page(request: Request, ctx: Context, market_id: int):
+@router.post("/markets/{market_id}/edit", include_in_schema=False,
+             dependencies=[allow(Action.MARKET_EDIT)])
+async def save_market_page(request: Request, ctx: Context, market_id: IdPath):
     market = _market_or_404(ctx, market_id)
-    data = await _posted(request)
+    form = await request.form()
+    data = registry.clean_form(form)
+    values = {**data, "version": form.get("version")}
     try:
-        registry.edit_market(ctx.db, market.id, data)
+        registry.edit_market(ctx.db, market.id, data, version=_form_version(form))
     except Invalid as err:
         ctx.db.rollback()
-        return _form_page(request, ctx, data, market=market, errors=err.errors, status_code=400)
+        return _form_page(request, ctx, values, market=market, errors=err.errors,
+                          status_code=400)
+    except Conflict as err:
+        ctx.db.rollback()
+        # The form keeps what the user typed; saving it again (now against the stored version)
+        # is their deliberate choice to overwrite.
+        market = _market_or_404(ctx, market_id)
+        return _form_page(request, ctx, {**values, "version": market.version}, market=market,
+                          conflict=err, status_code=409)
     ctx.db.commit()
     return RedirectResponse(f"/markets/{market.id}", status_code=303)
 
 
-@router.post("/api/markets", response_model=MarketSavedOut, status_code=201, tags=["markets"])
+@router.post("/api/markets", response_model=MarketSavedOut, status_code=201, tags=["markets"],
+             dependencies=[allow(Action.MARKET_CREATE)])
 def api_create_market(ctx: Context, body: registry.MarketIn) -> MarketSavedOut:
     """Register a market (bearer token, or the session with ``X-CSRF-Token``); with
-    ``yearly_revenue_target`` / ``yearly_volume_target`` the year's monthly targets are written,
-    with ``market_daily_volume`` an estimate of all carriers from today."""
-    with _api_errors(ctx):
-        market = registry.create_market(ctx.db, body)
+    ``yearly_revenue_target`` / ``yearly_volume_target`` the year's monthly targets are written
+    (needs ``target.set``), with ``market_daily_volume`` an estimate of all carriers from today."""
+    market = registry.create_market(ctx.db, body)
     ctx.db.commit()
     return _saved(market)
 
 
-@router.patch("/api/markets/{market_id}", response_model=MarketSavedOut, tags=["markets"])
-def api_edit_market(ctx: Context, market_id: int, body: MarketPatch) -> MarketSavedOut:
-    """Change some fields of a market of the caller's scope (404 outside it)."""
+@router.patch("/api/markets/{market_id}", response_model=MarketSavedOut, tags=["markets"],
+              dependencies=[allow(Action.MARKET_EDIT)])
+def api_edit_market(ctx: Context, market_id: IdPath, body: MarketPatch) -> MarketSavedOut:
+    """Change some fields of a market of the caller's scope (404 outside it). Changing a yearly
+    target needs ``target.set`` (403); with ``version``, a market changed since is 409."""
     changes = body.model_dump(exclude_unset=True)
-    if "type" in changes and changes["type"] is not None:
+    version = changes.pop("version", None)
+    if changes.get("type") is not None:
         changes["type"] = changes["type"].value
-    with _api_errors(ctx):
-        market = registry.edit_market(ctx.db, market_id, changes)
+    market = registry.edit_market(ctx.db, market_id, changes, version=version)
     ctx.db.commit()
     return _saved(market)
 
@@ -227,7 +265,8 @@ def api_top(request: Request, ctx: Context, n: int = Query(10, ge=1, le=500),
 
 @router.get("/markets/top", include_in_schema=False)
 def top_page(request: Request, ctx: Context, n: str = "10", by: str = "potential"):
-    n_value = min(max(int(n), 1), 500) if n.isdigit() else 10
+    # A link's n is forgiving: anything but a number (``²``, ``-3``) shows the TOP 10.
+    n_value = min(_int(n) or 10, 500)
     by_value: RankBy = "gap" if by == "gap" else "potential"
     data = top_data(request, ctx, n_value, by_value)
     return render(request, "markets_top.html", {"data": data, "n": n_value, "by": by_value})
@@ -254,11 +293,10 @@ def targets_page(request: Request, ctx: Context):
 # -- teams --------------------------------------------------------------------------------------
 def _teams_page(request: Request, ctx: RequestContext, *, values=None, errors=None,
                 status_code: int = 200):
-    actor = _actor(ctx)
     markets = list(ctx.db.scalars(select(Market).order_by(Market.code)))
     grids = list(ctx.db.scalars(select(Grid).order_by(Grid.code)))
     return render(request, "teams.html", {
-        "teams": teams.list_teams(ctx.db), "may_propose": actor.may_propose,
+        "teams": teams.list_teams(ctx.db), "may_propose": ctx.user.may(Action.TEAM_PROPOSE),
         "markets": markets, "grids": grids, "people": teams.candidate_members(ctx.db),
         "member_roles": teams.MEMBER_ROLES, "values": values or {}, "errors": errors or {},
         "statuses": STATUS_LABELS,
@@ -271,12 +309,8 @@ STATUS_LABELS = {TeamStatus.PROPOSED.value: "Awaiting approval",
                  TeamStatus.DISBANDED.value: "Disbanded"}
 
 
-HISTORY_LABELS = {"propose": "Proposed", "insert": "Created", "update": "Changed", "members": "Members changed",
-                  "reject": "Rejected", "delete": "Deleted"}
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, str) and value.strip().isdigit() else None
+HISTORY_LABELS = {"propose": "Proposed", "insert": "Created", "update": "Changed",
+                  "members": "Members changed", "reject": "Rejected", "delete": "Deleted"}
 
 
 def _proposal(form) -> dict[str, Any]:
@@ -287,7 +321,7 @@ def _proposal(form) -> dict[str, Any]:
         uid = _int(raw)
         if uid and uid != leader:
             members.append({"user_id": uid, "role": "member"})
-    return {"name": (form.get("name") or "").strip(), "market_id": _int(form.get("market_id")),
+    return {"name": str(form.get("name") or "").strip(), "market_id": _int(form.get("market_id")),
             "grid_id": _int(form.get("grid_id")), "members": members}
 
 
@@ -296,20 +330,17 @@ def teams_page(request: Request, ctx: Context):
     return _teams_page(request, ctx)
 
 
-@router.post("/teams", include_in_schema=False)
+@router.post("/teams", include_in_schema=False, dependencies=[allow(Action.TEAM_PROPOSE)])
 async def propose_page(request: Request, ctx: Context):
     form = await request.form()
     data = _proposal(form)
     try:
-        team = teams.propose_team(ctx.db, _actor(ctx), data)
+        team = teams.propose_team(ctx.db, data)
     except Invalid as err:
         ctx.db.rollback()
         values = {**data, "member_ids": [m["user_id"] for m in data["members"]],
                   "leader_id": _int(form.get("leader_id"))}
         return _teams_page(request, ctx, values=values, errors=err.errors, status_code=400)
-    except NotAllowed as err:
-        ctx.db.rollback()
-        raise HTTPException(403, ctx.t(err.msgid)) from None
     ctx.db.commit()
     return RedirectResponse(f"/teams/{team.id}", status_code=303)
 
@@ -321,46 +352,57 @@ def _team_detail(ctx: RequestContext, team_id: int) -> teams.TeamDetail:
         raise not_found(ctx, "Team not found") from None
 
 
-@router.get("/teams/{team_id}", include_in_schema=False)
-def team_page(request: Request, ctx: Context, team_id: int, error: str | None = None):
-    actor = _actor(ctx)
+def _team_page(request: Request, ctx: RequestContext, team_id: int, *,
+               errors: dict[str, str] | None = None, conflict: Conflict | None = None,
+               status_code: int = 200):
     detail = _team_detail(ctx, team_id)
+    team = detail.team
     return render(request, "team.html", {
-        "data": detail, "may_decide": actor.may_decide and detail.team.status == "proposed",
-        "may_edit": actor.may_propose and detail.team.status in ("proposed", "approved"),
+        "data": detail,
+        # The proposer never decides their own team: no buttons for them either.
+        "may_decide": ctx.user.may(Action.TEAM_DECIDE) and team.status == "proposed"
+        and team.proposed_by_id != ctx.user.id,
+        "may_edit": ctx.user.may(Action.TEAM_EDIT_MEMBERS)
+        and team.status in ("proposed", "approved"),
         "member_roles": teams.MEMBER_ROLES, "people": teams.candidate_members(ctx.db),
         "statuses": STATUS_LABELS, "history_labels": HISTORY_LABELS,
-        "errors": {"reason": "Give a reason of 1–255 characters"} if error == "reason" else {},
-    })
+        "errors": errors or {}, "conflict": conflict, "field_labels": FIELD_LABELS,
+    }, status_code=status_code)
 
 
-def _decide(ctx: RequestContext, action: Callable[[], Any], team_id: int) -> RedirectResponse:
-    with _api_errors(ctx):
-        action()
-    ctx.db.commit()
+@router.get("/teams/{team_id}", include_in_schema=False)
+def team_page(request: Request, ctx: Context, team_id: IdPath, error: str | None = None):
+    errors = {"reason": "Give a reason of 1–255 characters"} if error == "reason" else None
+    return _team_page(request, ctx, team_id, errors=errors)
+
+
+def _back_to(team_id: int) -> RedirectResponse:
     return RedirectResponse(f"/teams/{team_id}", status_code=303)
 
 
-@router.post("/teams/{team_id}/approve", include_in_schema=False)
-def approve_page(ctx: Context, team_id: int):
-    return _decide(ctx, lambda: teams.approve_team(ctx.db, _actor(ctx), team_id), team_id)
+@router.post("/teams/{team_id}/approve", include_in_schema=False,
+             dependencies=[allow(Action.TEAM_DECIDE)])
+def approve_page(ctx: Context, team_id: IdPath):
+    teams.approve_team(ctx.db, team_id)  # a second decision is 409 (web/app.py)
+    ctx.db.commit()
+    return _back_to(team_id)
 
 
-@router.post("/teams/{team_id}/reject", include_in_schema=False)
-async def reject_page(request: Request, ctx: Context, team_id: int):
+@router.post("/teams/{team_id}/reject", include_in_schema=False,
+             dependencies=[allow(Action.TEAM_DECIDE)])
+async def reject_page(request: Request, ctx: Context, team_id: IdPath):
     reason = str((await request.form()).get("reason") or "")
     try:
-        return _decide(ctx, lambda: teams.reject_team(ctx.db, _actor(ctx), team_id, reason),
-                       team_id)
-    except HTTPException as err:
-        if err.status_code != 422:
-            raise
+        teams.reject_team(ctx.db, team_id, reason)
+    except Invalid:
+        ctx.db.rollback()
         return RedirectResponse(f"/teams/{team_id}?error=reason", status_code=303)
+    ctx.db.commit()
+    return _back_to(team_id)
 
 
-@router.post("/teams/{team_id}/members", include_in_schema=False)
-async def members_page(request: Request, ctx: Context, team_id: int):
-    form = await request.form()
+def _posted_members(form) -> list[dict[str, Any]]:
+    """The member table as posted: kept rows with their roles, and the person to add."""
     members = []
     for raw in form.getlist("user_ids"):
         uid = _int(raw)
@@ -369,8 +411,21 @@ async def members_page(request: Request, ctx: Context, team_id: int):
     added = _int(form.get("add_user_id"))
     if added and added not in [m["user_id"] for m in members]:
         members.append({"user_id": added, "role": str(form.get("add_role") or "member")})
-    return _decide(ctx, lambda: teams.set_members(ctx.db, _actor(ctx), team_id, members),
-                   team_id)
+    return members
+
+
+@router.post("/teams/{team_id}/members", include_in_schema=False,
+             dependencies=[allow(Action.TEAM_EDIT_MEMBERS)])
+async def members_page(request: Request, ctx: Context, team_id: IdPath):
+    form = await request.form()
+    try:
+        teams.set_members(ctx.db, team_id, _posted_members(form),
+                          version=_form_version(form))
+    except Conflict as err:
+        ctx.db.rollback()
+        return _team_page(request, ctx, team_id, conflict=err, status_code=409)
+    ctx.db.commit()
+    return _back_to(team_id)
 
 
 @router.get("/api/teams", response_model=list[teams.TeamRow], tags=["teams"])
@@ -379,43 +434,45 @@ def api_teams(ctx: Context, status: TeamStatus | None = None) -> list[teams.Team
     return teams.list_teams(ctx.db, status)
 
 
-@router.post("/api/teams", response_model=teams.TeamDetail, status_code=201, tags=["teams"])
+@router.post("/api/teams", response_model=teams.TeamDetail, status_code=201, tags=["teams"],
+             dependencies=[allow(Action.TEAM_PROPOSE)])
 def api_propose(ctx: Context, body: teams.TeamIn) -> teams.TeamDetail:
-    """Propose a team for a market (and grid) with members and roles (city and above)."""
-    with _api_errors(ctx):
-        team = teams.propose_team(ctx.db, _actor(ctx), body)
+    """Propose a team for a market (and grid) with members and roles (``team.propose``)."""
+    team = teams.propose_team(ctx.db, body)
     ctx.db.commit()
     return teams.team_detail(ctx.db, team.id)
 
 
 @router.get("/api/teams/{team_id}", response_model=teams.TeamDetail, tags=["teams"])
-def api_team(ctx: Context, team_id: int) -> teams.TeamDetail:
+def api_team(ctx: Context, team_id: IdPath) -> teams.TeamDetail:
     """A team with its members and history (proposal, member changes, decision)."""
     return _team_detail(ctx, team_id)
 
 
-@router.post("/api/teams/{team_id}/approve", response_model=teams.TeamDetail, tags=["teams"])
-def api_approve(ctx: Context, team_id: int) -> teams.TeamDetail:
-    """Approve a proposed team (province roles; not the proposer)."""
-    with _api_errors(ctx):
-        teams.approve_team(ctx.db, _actor(ctx), team_id)
+@router.post("/api/teams/{team_id}/approve", response_model=teams.TeamDetail, tags=["teams"],
+             dependencies=[allow(Action.TEAM_DECIDE)])
+def api_approve(ctx: Context, team_id: IdPath) -> teams.TeamDetail:
+    """Approve a proposed team (``team.decide``; not the proposer). A team is decided once: a
+    second decision, even a concurrent one, is 409."""
+    teams.approve_team(ctx.db, team_id)
     ctx.db.commit()
     return teams.team_detail(ctx.db, team_id)
 
 
-@router.post("/api/teams/{team_id}/reject", response_model=teams.TeamDetail, tags=["teams"])
-def api_reject(ctx: Context, team_id: int, body: RejectIn) -> teams.TeamDetail:
-    """Reject a proposed team with a reason (province roles; not the proposer)."""
-    with _api_errors(ctx):
-        teams.reject_team(ctx.db, _actor(ctx), team_id, body.reason)
+@router.post("/api/teams/{team_id}/reject", response_model=teams.TeamDetail, tags=["teams"],
+             dependencies=[allow(Action.TEAM_DECIDE)])
+def api_reject(ctx: Context, team_id: IdPath, body: RejectIn) -> teams.TeamDetail:
+    """Reject a proposed team with a reason (``team.decide``; not the proposer; once)."""
+    teams.reject_team(ctx.db, team_id, body.reason)
     ctx.db.commit()
     return teams.team_detail(ctx.db, team_id)
 
 
-@router.put("/api/teams/{team_id}/members", response_model=teams.TeamDetail, tags=["teams"])
-def api_members(ctx: Context, team_id: int, body: list[teams.MemberIn]) -> teams.TeamDetail:
-    """Replace the team's members and roles; the change is kept in its history."""
-    with _api_errors(ctx):
-        teams.set_members(ctx.db, _actor(ctx), team_id, body)
+@router.put("/api/teams/{team_id}/members", response_model=teams.TeamDetail, tags=["teams"],
+            dependencies=[allow(Action.TEAM_EDIT_MEMBERS)])
+def api_members(ctx: Context, team_id: IdPath, body: teams.MembersIn) -> teams.TeamDetail:
+    """Replace the team's members and roles; the change is kept in its history. With the
+    ``version`` of the team read before, a team changed since is 409 (both lists given)."""
+    teams.set_members(ctx.db, team_id, body.members, version=body.version)
     ctx.db.commit()
     return teams.team_detail(ctx.db, team_id)
