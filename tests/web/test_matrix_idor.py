@@ -1,0 +1,391 @@
+"""IDOR matrix: every route with an id × every role × an id from another subtree.
+
+The routes come from the app's own table (``tests/web/matrix.routes``): a new route with a path
+parameter or an id-like query or body field is probed the day it is added, or this test fails
+until it is classified below. Per request:
+
+* a read (GET) naming a foreign record — in the path or as a filter — answers 403 or 404, never
+  a 2xx that shows it or an empty list that confirms nothing either way;
+* a write naming a foreign record changes nothing there (every row of every org-scoped table in
+  the foreign province, and every row pointing at a foreign record, before == after) and never
+  answers 2xx/3xx unless the route is listed as one that skips ids it cannot see;
+* no answer to any user shows the name of a record outside their subtree.
+
+A positive control sends the same reads with the city manager's own ids and expects 200, so a
+probe that cannot reach the record at all does not pass for the wrong reason.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from fastapi.testclient import TestClient
+
+from jiqun.store.models import Role
+from jiqun.web.app import create_app
+from tests.web.matrix import (
+    HQ_USER,
+    ROLE_USERS,
+    UNSAFE,
+    MatrixWorld,
+    RouteInfo,
+    Tokens,
+    build_matrix_world,
+    fill,
+    foreign_fingerprint,
+    is_id_like,
+    routes,
+)
+
+# Which record an id parameter names (by parameter name, the same on every route).
+KIND_OF_PARAM = {
+    "market_id": "market",
+    "customer_id": "customer",
+    "team_id": "team",
+    "grid_id": "grid",
+    "pair_id": "pair",
+    "campaign_id": "campaign",
+    "user_id": "user",
+}
+
+# Path or id-like parameters that do not name a scoped record, with the reason.
+NOT_RECORDS = {
+    ("/bulletin/{week}.{fmt}", "week"): "an ISO week (2024-W23), checked by its pattern",
+    ("/bulletin/{week}.{fmt}", "fmt"): "a file format (html, xlsx, pdf)",
+    ("/api/archive/duplicates/{pair_id}/{decision}", "decision"): "merge or keep",
+    # origin_id / point_id of a line proposal name a market or a point of the caller's own
+    # plan; the route looks the proposal up in that plan. The write probes below send a
+    # foreign market as origin_id.
+    ("/lines/accept", "origin_id"): "an origin of the caller's own line plan (write probe)",
+    ("/lines/accept", "point_id"): "a pick-up point of the caller's own plan (write probe)",
+    ("/api/lines/accept", "origin_id"): "an origin of the caller's own line plan (write probe)",
+    ("/api/lines/accept", "point_id"): "a pick-up point of the caller's own plan (write probe)",
+    # Body fields of writes are covered by WRITE_PROBES, which send foreign ids in them.
+    ("/api/markets", "org_unit_id"): "write probe: a market placed in a foreign unit",
+    ("/api/markets/{market_id}", "org_unit_id"): "write probe: a market moved to a foreign unit",
+    ("/api/teams", "market_id"): "write probe: a team for a foreign market",
+    ("/api/teams", "grid_id"): "write probe: a team for a foreign grid",
+    ("/api/tiers/apply", "customer_ids"): "write probe: tiers applied to a foreign customer",
+    ("/api/visits", "customer_id"): "write probe: a visit to a foreign customer",
+    ("/api/inbox/read", "ids"): "write probe: a foreign notification marked read",
+}
+
+# Routes that may answer 2xx/3xx to a write naming a foreign id, because they skip ids the user
+# cannot see and say so (the fingerprint still proves nothing foreign changed).
+SKIPS_UNSEEN = {
+    ("POST", "/api/tiers/apply"): "answers the foreign id under 'skipped'",
+    ("POST", "/tiers/apply"): "redirects with the skipped count",
+    ("POST", "/api/inbox/read"): "marks only the caller's own notifications (marked: 0)",
+    ("POST", "/inbox/read"): "marks only the caller's own notifications",
+    ("POST", "/campaigns"): "a campaign of the caller's unit; foreign codes are 'missing'",
+    ("POST", "/api/campaigns"): "a campaign of the caller's unit; foreign codes are missing",
+    ("POST", "/archive"): "archives into the caller's subtree; a foreign unit is a reject",
+    ("POST", "/api/archive"): "archives into the caller's subtree; a foreign unit is a reject",
+    ("POST", "/teams"): "the form page answers 400 with errors, or 303 to the caller's team",
+}
+
+# Unsafe routes that name no record at all.
+NO_RECORD_WRITES = {
+    ("POST", "/login"): "signs in",
+    ("POST", "/logout"): "signs out",
+    ("POST", "/api/token"): "issues a token",
+    ("POST", "/account/password"): "changes the caller's own password",
+    ("POST", "/api/account/password"): "changes the caller's own password",
+}
+
+
+@dataclass
+class Probe:
+    """How to send one write with foreign ids: path values, and a JSON, form or file body."""
+
+    path: Callable[[dict], dict] = lambda ids: {}
+    json: Callable[[dict], object] | None = None
+    data: Callable[[dict], dict] | None = None
+    files: Callable[[dict], dict] | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _archive_file(ids: dict) -> dict:
+    # A merchant placed in the foreign outlet, on a foreign market, owned by a foreign user,
+    # with the foreign customer's name and phone (an exact duplicate, if the archive could see it).
+    text = ("客户名称,电话,市场编码,机构编码,客户经理\n"
+            "QQFOREIGN外省客户,13700000007,M-QQX,JS-NJ-GL-1,js-marketer\n")
+    return {"file": ("idor.csv", io.BytesIO(text.encode()), "text/csv")}
+
+
+NEW_PASSWORD = "Idor-Probe-Password-2024!"
+
+
+def _new_user(ids: dict) -> dict:
+    return {"username": "idor-user", "password": NEW_PASSWORD, "org_unit_code": "JS-NJ-GL-1",
+            "role": "marketer", "display_name": "越权用户"}
+
+
+WRITE_PROBES: dict[tuple[str, str], Probe] = {
+    ("POST", "/markets/new"): Probe(data=lambda ids: {
+        "code": "M-IDOR-1", "name": "越权市场", "type": "industrial_cluster",
+        "industry": "童装", "org_unit_id": ids["unit"]}),
+    ("POST", "/markets/{market_id}/edit"): Probe(
+        path=lambda ids: {"market_id": ids["market"]},
+        data=lambda ids: {"code": "M-QQX", "name": "越权改名", "type": "wholesale_market",
+                          "industry": "箱包", "org_unit_id": ids["unit"]}),
+    ("POST", "/api/markets"): Probe(json=lambda ids: {
+        "code": "M-IDOR-2", "name": "越权市场", "type": "industrial_cluster",
+        "industry": "童装", "org_unit_id": ids["unit"]}),
+    ("PATCH", "/api/markets/{market_id}"): Probe(
+        path=lambda ids: {"market_id": ids["market"]},
+        json=lambda ids: {"name": "越权改名", "yearly_revenue_target": 1000}),
+    ("POST", "/teams"): Probe(data=lambda ids: {
+        "name": "越权团队", "market_id": ids["market"], "grid_id": ids["grid"],
+        "leader_id": ids["user"]}),
+    ("POST", "/teams/{team_id}/approve"): Probe(path=lambda ids: {"team_id": ids["team"]}),
+    ("POST", "/teams/{team_id}/reject"): Probe(path=lambda ids: {"team_id": ids["team"]},
+                                               data=lambda ids: {"reason": "越权"}),
+    ("POST", "/teams/{team_id}/members"): Probe(
+        path=lambda ids: {"team_id": ids["team"]},
+        data=lambda ids: {"user_ids": [ids["user"]], f"remove_{ids['user']}": "1"}),
+    ("POST", "/api/teams"): Probe(json=lambda ids: {
+        "name": "越权团队", "market_id": ids["market"], "grid_id": ids["grid"],
+        "members": [{"user_id": ids["user"], "role": "leader"}]}),
+    ("POST", "/api/teams/{team_id}/approve"): Probe(path=lambda ids: {"team_id": ids["team"]}),
+    ("POST", "/api/teams/{team_id}/reject"): Probe(path=lambda ids: {"team_id": ids["team"]},
+                                                   json=lambda ids: {"reason": "越权"}),
+    ("PUT", "/api/teams/{team_id}/members"): Probe(path=lambda ids: {"team_id": ids["team"]},
+                                                   json=lambda ids: []),
+    ("POST", "/api/tiers/apply"): Probe(json=lambda ids: {"customer_ids": [ids["customer"]]}),
+    ("POST", "/tiers/apply"): Probe(data=lambda ids: {"customer_id": [ids["customer"]]}),
+    ("POST", "/visits"): Probe(data=lambda ids: {
+        "customer_id": ids["customer"], "method": "sweep", "outcome": "interested"}),
+    ("POST", "/api/visits"): Probe(json=lambda ids: {
+        "customer_id": ids["customer"], "method": "sweep", "outcome": "interested"}),
+    ("POST", "/pool/{customer_id}/claim"): Probe(
+        path=lambda ids: {"customer_id": ids["prospect"]}),
+    ("POST", "/api/pool/{customer_id}/claim"): Probe(
+        path=lambda ids: {"customer_id": ids["prospect"]}),
+    ("POST", "/lines/accept"): Probe(data=lambda ids: {
+        "dest_code": "440100", "kind": "lane", "by": "market", "origin_id": ids["market"]}),
+    ("POST", "/api/lines/accept"): Probe(json=lambda ids: {
+        "dest_code": "440100", "kind": "lane", "by": "market", "origin_id": ids["market"]}),
+    ("POST", "/grids/design/draft"): Probe(data=lambda ids: {"market_id": ids["market"],
+                                                             "k": "2"}),
+    ("POST", "/grids/design/approve"): Probe(data=lambda ids: {"market_id": ids["market"],
+                                                               "draft": "1"}),
+    ("POST", "/grids/design/activate"): Probe(data=lambda ids: {"market_id": ids["market"],
+                                                                "draft": "1"}),
+    ("POST", "/api/grids/design/draft"): Probe(json=lambda ids: {"market_id": ids["market"],
+                                                                 "k": 2}),
+    ("POST", "/api/grids/design/approve"): Probe(json=lambda ids: {"market_id": ids["market"],
+                                                                   "draft": "1"}),
+    ("POST", "/api/grids/design/activate"): Probe(json=lambda ids: {"market_id": ids["market"],
+                                                                    "draft": "1"}),
+    ("POST", "/archive"): Probe(files=_archive_file),
+    ("POST", "/api/archive"): Probe(files=_archive_file),
+    ("POST", "/archive/review/{pair_id}/merge"): Probe(path=lambda ids: {"pair_id": ids["pair"]}),
+    ("POST", "/archive/review/{pair_id}/keep"): Probe(path=lambda ids: {"pair_id": ids["pair"]}),
+    ("POST", "/api/archive/duplicates/{pair_id}/{decision}"): Probe(
+        path=lambda ids: {"pair_id": ids["pair"], "decision": "merge"}),
+    ("POST", "/campaigns"): Probe(data=lambda ids: {
+        "name": "越权活动", "starts_on": "2024-06-01", "ends_on": "2024-06-10",
+        "target_by": "codes", "codes": "C-QQX-1"}),
+    ("POST", "/campaigns/{campaign_id}"): Probe(
+        path=lambda ids: {"campaign_id": ids["campaign"]},
+        data=lambda ids: {"name": "越权改名", "starts_on": "2024-05-01",
+                          "ends_on": "2024-05-31"}),
+    ("POST", "/api/campaigns"): Probe(json=lambda ids: {
+        "name": "越权活动", "starts_on": "2024-06-01", "ends_on": "2024-06-10",
+        "markets": ["M-QQX"], "codes": ["C-QQX-1"]}),
+    ("POST", "/users"): Probe(data=lambda ids: _new_user(ids)),
+    ("POST", "/api/users"): Probe(json=lambda ids: _new_user(ids)),
+    ("POST", "/users/{user_id}"): Probe(path=lambda ids: {"user_id": ids["user"]},
+                                        data=lambda ids: {"role": "city_manager",
+                                                          "version": "1", "active": "on"}),
+    ("PATCH", "/api/users/{user_id}"): Probe(path=lambda ids: {"user_id": ids["user"]},
+                                             json=lambda ids: {"role": "city_manager",
+                                                               "active": False, "version": 1}),
+    ("POST", "/users/{user_id}/password"): Probe(path=lambda ids: {"user_id": ids["user"]},
+                                                 data=lambda ids: {"password": NEW_PASSWORD,
+                                                                   "version": "1"}),
+    ("POST", "/api/users/{user_id}/password"): Probe(
+        path=lambda ids: {"user_id": ids["user"]},
+        json=lambda ids: {"password": NEW_PASSWORD, "version": 1}),
+    ("POST", "/inbox/read"): Probe(data=lambda ids: {"id": [ids["notification"]]}),
+    ("POST", "/api/inbox/read"): Probe(json=lambda ids: {"ids": [ids["notification"]]}),
+}
+
+# Roles whose unit is below HQ: everything in Jiangsu (and, in Huzhou, Hangzhou) is foreign.
+SCOPED_ROLES = [role for role, (_, unit) in ROLE_USERS.items() if unit != "HQ"]
+
+
+@pytest.fixture(scope="module")
+def mworld(tmp_path_factory) -> MatrixWorld:
+    world = build_matrix_world(tmp_path_factory.mktemp("idor"))
+    yield world
+    world.store.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def client(mworld):
+    with TestClient(create_app(mworld.settings), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def tokens(client):
+    return Tokens(client)
+
+
+@pytest.fixture(scope="module")
+def table(client) -> list[RouteInfo]:
+    return routes(client.app)
+
+
+def _id_params(route: RouteInfo) -> list[str]:
+    names = list(route.path_params)
+    names += [n for n in (*route.query_params, *route.body_fields) if is_id_like(n)]
+    return list(dict.fromkeys(names))
+
+
+def _read_probes(table: list[RouteInfo]) -> list[tuple[RouteInfo, str, str]]:
+    """(route, parameter, kind) for every id parameter of every signed-in read."""
+    return [(r, name, KIND_OF_PARAM[name]) for r in table
+            if r.method == "GET" and r.signed_in for name in _id_params(r)
+            if (r.path, name) not in NOT_RECORDS]
+
+
+def _read_url(route: RouteInfo, name: str, value: int) -> str:
+    if name in route.path_params:
+        return fill(route.path, {name: value})
+    return f"{route.path}?{name}={value}"
+
+
+def _leaks(text: str, markers: tuple[str, ...]) -> list[str]:
+    return [m for m in markers if m in text]
+
+
+def test_every_id_parameter_is_classified(table):
+    """A new route with an id the matrix cannot map to a record kind fails here."""
+    unknown = [f"{r} {name}" for r in table if r.signed_in for name in _id_params(r)
+               if (r.path, name) not in NOT_RECORDS and name not in KIND_OF_PARAM]
+    assert unknown == [], "classify these in KIND_OF_PARAM or NOT_RECORDS"
+    stale = [k for k in NOT_RECORDS if not any(
+        r.path == k[0] and k[1] in _id_params(r) for r in table)]
+    assert stale == [], "NOT_RECORDS names parameters that no longer exist"
+
+
+def test_every_write_has_a_probe(table):
+    missing = [str(r) for r in table if r.method in UNSAFE
+               and r.key not in WRITE_PROBES and r.key not in NO_RECORD_WRITES]
+    assert missing == [], "add a probe to WRITE_PROBES (or a reason to NO_RECORD_WRITES)"
+    stale = [k for k in (*WRITE_PROBES, *SKIPS_UNSEEN)
+             if k not in {r.key for r in table}]
+    assert stale == []
+
+
+def test_reads_of_foreign_records_are_not_found(mworld, client, tokens, table):
+    probes = _read_probes(table)
+    assert len(probes) >= 15  # the matrix is not silently empty
+    failures, requests = [], 0
+    for role in SCOPED_ROLES:
+        user = mworld.role_user(role)
+        headers = tokens(user)
+        for route, name, kind in probes:
+            url = _read_url(route, name, mworld.foreign[kind])
+            r = client.get(url, headers=headers, follow_redirects=False)
+            requests += 1
+            if r.status_code not in (403, 404) or _leaks(r.text, mworld.markers(user)):
+                failures.append(f"{user}: GET {url} -> {r.status_code} "
+                                f"{_leaks(r.text, mworld.markers(user))}")
+    assert failures == [], f"{len(failures)} of {requests} reads:\n" + "\n".join(failures)
+
+
+def test_reads_of_own_records_answer(mworld, client, tokens, table):
+    """Positive control: the same probes with the city manager's own ids answer 200."""
+    headers = tokens(mworld.role_user(Role.CITY_MANAGER))
+    failures = []
+    for route, name, kind in _read_probes(table):
+        url = _read_url(route, name, mworld.own[kind])
+        r = client.get(url, headers=headers, follow_redirects=False)
+        if r.status_code != 200:
+            failures.append(f"GET {url} -> {r.status_code}: {r.text[:200]}")
+    assert failures == []
+
+
+def _send(client: TestClient, route: RouteInfo, probe: Probe, ids: dict, headers: dict):
+    kwargs = {}
+    if probe.json is not None:
+        kwargs["json"] = probe.json(ids)
+    if probe.data is not None:
+        kwargs["data"] = probe.data(ids)
+    if probe.files is not None:
+        kwargs["files"] = probe.files(ids)
+    url = fill(route.path, probe.path(ids))
+    return url, client.request(route.method, url, headers=headers, follow_redirects=False,
+                               **kwargs)
+
+
+def test_writes_naming_foreign_records_change_nothing(mworld, client, tokens, table):
+    failures, requests = [], 0
+    for route in (r for r in table if r.key in WRITE_PROBES):
+        probe = WRITE_PROBES[route.key]
+        before = foreign_fingerprint(mworld)
+        for role in SCOPED_ROLES:
+            user = mworld.role_user(role)
+            url, r = _send(client, route, probe, mworld.foreign, tokens(user))
+            requests += 1
+            leaked = _leaks(r.text, mworld.markers(user))
+            succeeded = r.status_code < 400 and route.key not in SKIPS_UNSEEN
+            if succeeded or leaked or r.status_code >= 500:
+                failures.append(f"{user}: {route.method} {url} -> {r.status_code} {leaked} "
+                                f"{r.text[:160]}")
+        after = foreign_fingerprint(mworld)
+        changed = [t for t in before if before[t] != after[t]]
+        if changed:
+            failures.append(f"{route}: foreign rows changed in {changed}")
+    assert failures == [], f"{len(failures)} of {requests} writes:\n" + "\n".join(failures)
+
+
+# -- every read, every role: no foreign name in any answer --------------------------------------
+# Values for the path parameters of reads that are not records.
+SAMPLE_PATHS = {"/bulletin/{week}.{fmt}": {"week": "2024-W23", "fmt": "html"}}
+
+
+def _plain_reads(mworld: MatrixWorld, table: list[RouteInfo]) -> list[str]:
+    urls = []
+    for r in table:
+        if r.method != "GET" or not r.signed_in:
+            continue
+        if r.path in SAMPLE_PATHS:
+            urls.append(fill(r.path, SAMPLE_PATHS[r.path]))
+        elif not r.path_params:
+            urls.append(r.path)
+        else:
+            kinds = {n: KIND_OF_PARAM[n] for n in r.path_params}
+            urls.append(fill(r.path, {n: mworld.own[k] for n, k in kinds.items()}))
+    return urls
+
+
+def test_no_answer_names_a_foreign_record(mworld, client, tokens, table):
+    """Every read (lists, figures, pages, the bulletin) as every role shows nothing foreign."""
+    failures, requests = [], 0
+    urls = _plain_reads(mworld, table)
+    for role in SCOPED_ROLES:
+        user = mworld.role_user(role)
+        headers = tokens(user)
+        for url in urls:
+            r = client.get(url, headers=headers, follow_redirects=False)
+            requests += 1
+            leaked = _leaks(r.text, mworld.markers(user))
+            if leaked or r.status_code >= 500:
+                failures.append(f"{user}: GET {url} -> {r.status_code} {leaked}")
+    assert failures == [], f"{len(failures)} of {requests} reads:\n" + "\n".join(failures)
+
+
+def test_hq_sees_the_foreign_records(mworld, client, tokens):
+    """The markers are real: HQ, whose subtree holds Jiangsu, does see them."""
+    headers = tokens(HQ_USER)
+    assert "QQFOREIGN" in client.get("/api/customers?page_size=200", headers=headers).text
+    assert client.get(f"/api/markets/{mworld.foreign['market']}",
+                      headers=headers).status_code == 200

@@ -1,0 +1,226 @@
+"""Permission matrix: every write action × every role, through the web, the API and the CLI,
+allowed or refused exactly as :data:`jiqun.permissions.REGISTRY` says.
+
+* Every unsafe route (POST/PUT/PATCH/DELETE) of the app's route table declares its action with
+  ``web.deps.allow`` (read back from the route's dependencies), unless it is listed below with
+  the reason it needs none.
+* Each such route × each role of the matrix world: a role the registry refuses gets 403; an
+  allowed role never does (a probe body with a record id that does not exist answers 404 or
+  422, which is fine, and writes nothing).
+* Each action with CLI commands has a command line here, run with ``--user <role's user>``:
+  refused (exit 2 and the refusal message) exactly when the registry refuses.
+* Every action has a route, a CLI command or an explicit reason for having neither.
+"""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from jiqun.config import get_settings
+from jiqun.permissions import REGISTRY, Action, allowed
+from jiqun.store.models import Role
+from jiqun.web.app import create_app
+from tests.web.matrix import (
+    ROLE_USERS,
+    UNSAFE,
+    MatrixWorld,
+    RouteInfo,
+    Tokens,
+    build_matrix_world,
+    fill,
+    routes,
+)
+
+# Unsafe routes that take no action of the registry, with the reason.
+NO_ACTION = {
+    ("POST", "/login"): "signing in is open to everyone",
+    ("POST", "/logout"): "signing out is open to everyone signed in",
+    ("POST", "/api/token"): "a token is a sign-in",
+    ("POST", "/account/password"): "everyone may change their own password",
+    ("POST", "/api/account/password"): "everyone may change their own password",
+}
+
+# Actions that have no route, with the reason (the CLI table below must then have them).
+NO_ROUTE = {
+    Action.REMINDERS_RUN: "a scheduled job: `jiqun sales remind`",
+    Action.DATA_IMPORT: "files are imported by `jiqun import`",
+    Action.LIFECYCLE_RUN: "a scheduled job: `jiqun sales lifecycle`",
+}
+
+# Actions that have no CLI command, with the reason.
+NO_CLI = {
+    Action.GRID_DRAFT: "drafts are drawn on the grid design page (/grids/design)",
+    Action.VISIT_LOG: "visits are logged on the phone form (/visits/new) or POST /api/visits",
+    Action.POOL_CLAIM: "claimed on /pool or POST /api/pool/{id}/claim",
+    Action.LINE_ACCEPT: "accepted on /lines or POST /api/lines/accept",
+    Action.INBOX_READ: "one's own inbox, on /inbox",
+}
+
+MISSING_ID = 2**31 - 2  # within the id bound, and no record has it
+REFUSAL = "Your role may not do this"
+PASSWORD = "Matrix-Cli-Password-2024!"
+
+
+@pytest.fixture(scope="module")
+def mworld(tmp_path_factory) -> MatrixWorld:
+    world = build_matrix_world(tmp_path_factory.mktemp("permissions"))
+    yield world
+    world.store.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def client(mworld):
+    with TestClient(create_app(mworld.settings), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def table(client) -> list[RouteInfo]:
+    return routes(client.app)
+
+
+def _writes(table: list[RouteInfo]) -> list[RouteInfo]:
+    return [r for r in table if r.method in UNSAFE]
+
+
+def test_every_write_route_declares_its_action(table):
+    undeclared = [str(r) for r in _writes(table) if not r.actions and r.key not in NO_ACTION]
+    assert undeclared == [], "add dependencies=[allow(Action.X)] (or a reason to NO_ACTION)"
+    stale = [k for k in NO_ACTION if k not in {r.key for r in table}]
+    assert stale == []
+
+
+def test_every_action_has_a_route_or_a_command(table):
+    on_routes = {a for r in table for a in r.actions}
+    orphans = [a.value for a in Action
+               if a not in on_routes and a not in CLI_ROWS and a not in NO_ROUTE]
+    assert orphans == [], "give the action a route, a CLI row or a reason in NO_ROUTE"
+    assert not (set(CLI_ROWS) & set(NO_CLI))
+    uncovered = [a.value for a in Action if a not in CLI_ROWS and a not in NO_CLI]
+    assert uncovered == [], "add a CLI row or a reason to NO_CLI"
+    stale = [a.value for a in NO_ROUTE if a in on_routes]
+    assert stale == [], "NO_ROUTE lists actions that now have a route"
+
+
+def _probe(route: RouteInfo) -> dict:
+    """A request that passes no validation that could hide the answer: no record exists."""
+    values = {n: ("merge" if n == "decision" else MISSING_ID) for n in route.path_params}
+    kwargs: dict = {"url": fill(route.path, values)}
+    if route.api and route.body_fields:
+        kwargs["json"] = [] if route.body_fields == ("body",) else {}
+    elif not route.api:
+        kwargs["data"] = {"market_id": str(MISSING_ID)}
+    return kwargs
+
+
+def test_web_and_api_answer_as_the_registry_says(mworld, client, table):
+    tokens = Tokens(client)
+    failures, requests = [], 0
+    declared = [r for r in _writes(table) if r.actions]
+    assert len(declared) >= 30
+    for role in Role:
+        user = ROLE_USERS[role][0]
+        actor = mworld.store.actor(user)
+        headers = tokens(user)
+        for route in declared:
+            may = all(allowed(actor, a) for a in route.actions)
+            kwargs = _probe(route)
+            r = client.request(route.method, headers=headers, follow_redirects=False, **kwargs)
+            requests += 1
+            if may and r.status_code == 403:
+                failures.append(f"{role.value} may {route.actions[0].value} but "
+                                f"{route} -> 403 {r.text[:120]}")
+            elif not may and r.status_code != 403:
+                failures.append(f"{role.value} may not {route.actions[0].value} but "
+                                f"{route} -> {r.status_code} {r.text[:120]}")
+            elif r.status_code >= 500:
+                failures.append(f"{role.value}: {route} -> {r.status_code}")
+    print(f"permission matrix (web/API): {len(declared)} routes × {len(Role)} roles = "
+          f"{requests} requests")
+    assert failures == [], f"{len(failures)} of {requests}:\n" + "\n".join(failures)
+
+
+# -- the CLI ------------------------------------------------------------------------------------
+def _files(tmp) -> dict[str, str]:
+    archive = tmp / "archive.csv"
+    archive.write_text("客户名称,电话,机构编码\n矩阵商家,13600000001,ZJ-HUZ-WX-ZL\n",
+                       encoding="utf-8")
+    customers = tmp / "customers.csv"
+    customers.write_text("客户编码,客户名称,机构编码\nC-CLI-1,矩阵导入,ZJ-HUZ-WX-ZL\n",
+                         encoding="utf-8")
+    return {"archive": str(archive), "customers": str(customers)}
+
+
+# Action → the command line that takes it (without --user). {unit} is the acting user's org
+# unit, {n} a number unique to the run, {team}/{pair} ids of Huzhou records, {archive} etc. files.
+CLI_ROWS: dict[Action, list[str]] = {
+    Action.MARKET_CREATE: ["markets", "add", "--code", "M-CLI-{n}", "--name", "矩阵市场{n}",
+                           "--type", "industrial_cluster", "--industry", "童装",
+                           "--org", "{unit}"],
+    Action.MARKET_EDIT: ["markets", "edit", "M-ZLO", "--industry", "综合"],
+    Action.TARGET_SET: ["markets", "edit", "M-ZLO", "--revenue-target", "18000000",
+                        "--year", "2024"],
+    Action.TEAM_PROPOSE: ["teams", "propose", "--name", "矩阵队{n}", "--market", "M-ZLO",
+                          "--member", "zl-marketer:leader"],
+    Action.TEAM_DECIDE: ["teams", "reject", "{team}", "--reason", "matrix"],
+    Action.TEAM_EDIT_MEMBERS: ["teams", "members", "{team}", "--member", "zl-marketer:leader"],
+    Action.GRID_APPROVE: ["plan", "grids", "approve", "--market", "M-ZL", "--draft", "1",
+                           "--fingerprint", "0"],
+    Action.GRID_ACTIVATE: ["plan", "grids", "activate", "--market", "M-ZL", "--draft", "1",
+                           "--fingerprint", "0"],
+    Action.TIER_APPLY: ["tiers", "apply"],
+    Action.CUSTOMER_ARCHIVE: ["sales", "archive", "{archive}"],
+    Action.DUPLICATE_DECIDE: ["sales", "duplicates", "keep", "{pair}"],
+    Action.CAMPAIGN_CREATE: ["sales", "campaigns", "create", "--name", "矩阵活动{n}",
+                             "--start", "2024-06-01", "--end", "2024-06-10", "--tier", "first"],
+    Action.REMINDERS_RUN: ["sales", "remind", "--date", "2024-06-15"],
+    Action.LIFECYCLE_RUN: ["sales", "lifecycle"],
+    Action.DATA_IMPORT: ["import", "customers", "{customers}"],
+    Action.USER_MANAGE: ["users", "add", "cli-{n}", "--org", "{unit}", "--role", "marketer",
+                         "--password", PASSWORD, "--name", "矩阵{n}"],
+    Action.PASSWORD_RESET: ["users", "reset-password", "m-courier", "--password", PASSWORD],
+}
+
+
+@pytest.fixture(scope="module")
+def cli_env(mworld, tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("JIQUN_STORE_URL", mworld.store.url)
+    mp.setenv("JIQUN_LAKE_PATH", str(mworld.settings.lake_path))
+    mp.setenv("JIQUN_LOCALE", "en")
+    mp.delenv("JIQUN_USER", raising=False)
+    get_settings.cache_clear()
+    yield _files(tmp_path_factory.mktemp("cli"))
+    mp.undo()
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("action", list(CLI_ROWS), ids=lambda a: a.value)
+def test_cli_answers_as_the_registry_says(mworld, cli_env, action):
+    from jiqun.cli import app as cli_app
+
+    runner = CliRunner()
+    failures = []
+    for n, role in enumerate(Role):
+        user, unit = ROLE_USERS[role]
+        values = {"n": f"{action.value.replace('.', '')}{n}", "unit": unit,
+                  "team": str(mworld.own["team"]), "pair": str(mworld.own["pair"]), **cli_env}
+        argv = [part.format(**values) for part in CLI_ROWS[action]] + ["--user", user]
+        result = runner.invoke(cli_app, argv)
+        output = result.output + (result.stderr if result.stderr_bytes is not None else "")
+        refused = result.exit_code == 2 and REFUSAL in output
+        may = allowed(mworld.store.actor(user), action)
+        if "No such option" in output or "No such command" in output:
+            failures.append(f"{' '.join(argv)}: {output.strip()[-160:]}")
+        elif may == refused:
+            failures.append(f"{role.value} {'may' if may else 'may not'} {action.value}: "
+                            f"`jiqun {' '.join(argv)}` exit {result.exit_code}: "
+                            f"{output.strip()[-200:]} {result.exception!r}")
+    assert failures == [], "\n".join(failures)
+
+
+def test_registry_rules_are_not_empty():
+    """Every action is allowed to someone besides the system account."""
+    assert all(rule.roles and rule.levels for rule in REGISTRY.values())
