@@ -27,6 +27,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, reload: bool = False) -> No
     """Serve the web app."""
     import uvicorn
 
+    from jiqun.config import settings_or_exit
+
+    settings_or_exit()  # a bad secret or setting: one line and exit 2, before uvicorn starts
     console.print(f"jiqun web: http://{host}:{port}/")
     uvicorn.run("jiqun.web.app:create_app", host=host, port=port, factory=True, reload=reload)
 

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from jiqun import __version__
-from jiqun.config import Settings, get_settings
+from jiqun.config import Settings, check_secret, get_settings
 from jiqun.errors import Conflict, Invalid, NotAllowed, NotFound
 from jiqun.i18n import normalise_locale, translator
 from jiqun.store import ScopeError, Store
@@ -34,9 +34,10 @@ from jiqun.web.routes import (
     registry,
     sales,
     sales_ops,
+    users,
     visit_plan,
 )
-from jiqun.web.security import LoginRateLimit, TokenSigner, csrf_protect
+from jiqun.web.security import LoginThrottle, TokenSigner, csrf_protect
 from jiqun.web.templating import make_templates, render
 
 STATIC = Path(__file__).parent / "static"
@@ -151,6 +152,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The jiqun web app for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
+    check_secret(settings)  # InsecureSecret: an empty, short or default key in production
     app = FastAPI(
         title="jiqun 集群",
         version=__version__,
@@ -163,12 +165,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.lake_connections = make_lake_connections(settings)
     app.state.templates = make_templates()
     app.state.tokens = TokenSigner(settings.secret_key, settings.token_ttl_seconds)
-    app.state.login_limit = LoginRateLimit()
+    app.state.login_limit = LoginThrottle.from_settings(app.state.store, settings)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # registry before markets: /markets/new and /markets/top must win over /markets/{market_id}.
     for module in (auth, dashboard, registry, markets, customers, kpi, sales, planning, visit_plan,
-                   grids_design, sales_ops):
+                   grids_design, sales_ops, users):
         app.include_router(module.router)
     _add_error_handlers(app)
     # Middleware added last runs first: sessions must exist before the locale and routes.

@@ -19,16 +19,17 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
+from jiqun.accounts import Claim, claimed_user
 from jiqun.i18n import translator
 from jiqun.lake import connect
 from jiqun.permissions import Action, Actor, allowed
 from jiqun.sales.reminders import unread_count
 from jiqun.store import Store
-from jiqun.store.models import OrgUnit, User
+from jiqun.store.models import OrgUnit
 from jiqun.store.scope import Scope
 from jiqun.web.security import bearer_token
 
-SESSION_USER_KEY = "uid"
+SESSION_ID_KEY = "sid"  # the random id of the server-side session (jiqun.accounts.open_session)
 
 
 class LoginRequired(Exception):
@@ -92,19 +93,22 @@ def request_source(request: Request) -> str:
     return "api" if request.url.path.startswith("/api") else "web"
 
 
-def _user_id(request: Request) -> int | None:
+def _user_id(request: Request) -> Claim | None:
+    """What the request claims: a bearer token's user and epoch, or the cookie's session id."""
     token = bearer_token(request)
     if token:
-        return request.app.state.tokens.user_id(token)
-    uid = request.session.get(SESSION_USER_KEY)
-    return uid if isinstance(uid, int) else None
+        found = request.app.state.tokens.claim(token)
+        return Claim(user_id=found[0], auth_epoch=found[1]) if found else None
+    sid = request.session.get(SESSION_ID_KEY)
+    return Claim(session_id=sid) if isinstance(sid, str) else None
 
 
-def _load_user(store: Store, user_id: int) -> tuple[CurrentUser, Scope] | None:
-    """The active user and their scope, read by a short system session."""
+def _load_user(store: Store, claim: Claim) -> tuple[CurrentUser, Scope] | None:
+    """The active user and their scope, read by a short system session, when the claim's
+    session or token is still current (not signed out, no password change, not disabled)."""
     with store.session(source="auth") as s:
-        user = s.get(User, user_id)
-        if user is None or not user.active:
+        user = claimed_user(s, claim)
+        if user is None:
             return None
         unit = s.get(OrgUnit, user.org_unit_id)
         snapshot = CurrentUser(
@@ -124,8 +128,8 @@ def get_context(
     request: Request, _token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Iterator[RequestContext]:
     """The request's user, scope, scoped store session and lake; raises when not signed in."""
-    uid = _user_id(request)
-    found = _load_user(request.app.state.store, uid) if uid is not None else None
+    claim = _user_id(request)
+    found = _load_user(request.app.state.store, claim) if claim is not None else None
     if found is None:
         raise LoginRequired()
     user, scope = found

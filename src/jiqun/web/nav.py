@@ -26,6 +26,7 @@ NAV: tuple[NavGroup, ...] = (
         NavItem("/", "Dashboard"),
         NavItem("/bulletin", "Bulletin"),
         NavItem("/inbox", "Inbox"),
+        NavItem("/users", "Users"),
     )),
     NavGroup("Markets", (
         NavItem("/markets", "Markets"),
