@@ -145,9 +145,9 @@ def parse_market(data: Mapping[str, Any]) -> MarketIn:
 def market_units(session: Session) -> list[OrgUnit]:
     """Org units a market may be placed under: cities, counties and outlets of the scope."""
     query = select(OrgUnit).where(OrgUnit.level.in_(MARKET_LEVELS)).order_by(OrgUnit.path)
-    scope = session_scope(session)
-    if scope is not None:
-        query = query.where(OrgUnit.id.in_(sorted(scope.org_ids)))
+    in_scope = session_scope(session).where(OrgUnit.id)  # by org path; None: everything
+    if in_scope is not None:
+        query = query.where(in_scope)
     return list(session.scalars(query))
 
 

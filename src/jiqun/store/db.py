@@ -63,6 +63,7 @@ class Store:
             actor = self.actor(user_id)
         if actor is not None and not actor.system:
             scope = self._narrowed(Scope.for_unit_id(self, actor.org_unit_id), scope)
+        scope = scope or Scope.WHOLE  # the system account's, said explicitly
         session = self._sessions()
         session.info.update(scope=scope, user_id=actor.user_id if actor else None,
                             source=source, actor=actor)

@@ -134,12 +134,25 @@ class Product(str, enum.Enum):
     STANDARD = "standard"  # 标快 / 普包
 
 
-class OrgScoped:
+class Scoped:
+    """Rows limited to the acting user's org subtree by :mod:`jiqun.store.scope`: either
+    :class:`OrgScoped` (an org unit of their own) or :class:`ScopedByParent` (their parent's)."""
+
+
+class OrgScoped(Scoped):
     """Mixin for rows owned by an org unit; the scope mechanism filters on this column."""
 
     @declared_attr
     def org_unit_id(cls) -> Mapped[int]:  # noqa: N805
         return mapped_column(ForeignKey("org_units.id"), index=True)
+
+
+class ScopedByParent(Scoped):
+    """Mixin for link rows without an org unit of their own: they belong to the org unit of the
+    parent row that ``__scope_parent__`` names (foreign key attribute, parent model name), are
+    seen and written only where that parent is (no copy of the org unit to keep in step)."""
+
+    __scope_parent__: tuple[str, str]
 
 
 class Audited:
@@ -252,8 +265,9 @@ class Team(Base, OrgScoped, Timestamped, Versioned, Audited):
     members: Mapped[list[TeamMember]] = relationship(back_populates="team")
 
 
-class TeamMember(Base):
+class TeamMember(Base, ScopedByParent):
     __tablename__ = "team_members"
+    __scope_parent__ = ("team_id", "Team")  # a membership is seen and edited where the team is
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     role: Mapped[str] = mapped_column(String(32), default="member")  # leader / member
@@ -388,8 +402,12 @@ class Campaign(Base, OrgScoped, Timestamped, Versioned, Audited):
     filters: Mapped[dict | None] = mapped_column(JSON)
 
 
-class CampaignCustomer(Base):
+class CampaignCustomer(Base, ScopedByParent):
+    # "Customer X is a target of campaign Y" is a fact of the customer: the customer's subtree
+    # sees it (a city sees its merchants' campaigns, as the funnel counts them) and keeps it in
+    # step (a merge moves it), whoever's campaign it is.
     __tablename__ = "campaign_customers"
+    __scope_parent__ = ("customer_id", "Customer")
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
 
@@ -557,15 +575,19 @@ class Problem(Base, OrgScoped, Timestamped, Versioned, Audited):
     solved_on: Mapped[dt.date | None] = mapped_column(Date)
 
 
-class AuditEntry(Base):
-    """Who changed what and when; written by :mod:`jiqun.store.audit`, never edited."""
+class AuditEntry(Base, OrgScoped):
+    """Who changed what and when; written by :mod:`jiqun.store.audit`, never edited.
+
+    Scoped by the changed row's org unit, so a history shows only changes inside the subtree;
+    an entry without an org unit is seen by the whole organisation's scope only."""
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now(), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     username: Mapped[str | None] = mapped_column(String(64))  # the actor's name; "system" for jobs
-    org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    org_unit_id: Mapped[int | None] = mapped_column(  # type: ignore[assignment]
+        ForeignKey("org_units.id"), index=True)
     action: Mapped[str] = mapped_column(String(16))  # insert / update / delete
     entity: Mapped[str] = mapped_column(String(64))
     entity_id: Mapped[str | None] = mapped_column(String(64))
