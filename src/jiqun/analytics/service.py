@@ -8,16 +8,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable, Hashable
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import ibis
 import pyarrow as pa
 from ibis.expr.types import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from jiqun.analytics import customers as customer_kpis
 from jiqun.analytics import levels, network, plan, rankings, share, tiers, volume
+from jiqun.analytics.cache import FigureCache
 from jiqun.analytics.frame import Dimensions, kpi_frame
 from jiqun.analytics.rules import KpiRules
 from jiqun.geo import province_code
@@ -25,6 +30,8 @@ from jiqun.lake import connect, daily, lanes
 from jiqun.store import Store
 from jiqun.store.models import Customer, Grid, Market, MarketVolumeEstimate, OrgUnit, Target
 from jiqun.store.scope import Scope
+
+R = TypeVar("R")
 
 
 def period_start(day: dt.date, period: str) -> dt.date:
@@ -39,13 +46,40 @@ ARCHIVE_WITH_PROVINCE = pa.schema(
 )
 
 
-def records(table: Table) -> list[dict]:
-    """An Ibis result as flat records with plain Python values (dates as ``date``)."""
-    return table.to_pyarrow().to_pylist()
+def records(table: Table, con: ibis.BaseBackend | None = None) -> list[dict]:
+    """An Ibis result as flat records with plain Python values (dates as ``date``).
+
+    Pass the connection: an expression built only from in-memory tables (market estimates,
+    targets) is bound to no backend, and Ibis would run it on its one process-wide default
+    DuckDB connection, which refuses a second thread while it is busy (``ResourceInUse``).
+    """
+    return (con.to_pyarrow(table) if con is not None else table.to_pyarrow()).to_pylist()
+
+
+def _figure(method: Callable[..., R]) -> Callable[..., R]:
+    """A KPI whose result is shared through the picture's :class:`FigureCache`, when it has one:
+    computed once per figure, arguments, scope, rules and data version."""
+
+    @functools.wraps(method)
+    def shared(self: OperatingPicture, *args, **kwargs) -> R:
+        if self.figures is None:
+            return method(self, *args, **kwargs)
+        key = (method.__name__, args, tuple(sorted(kwargs.items())), self._identity)
+        found = self.figures.get(key, lambda: method(self, *args, **kwargs))
+        if isinstance(found, list):  # callers may change their rows, never the shared ones
+            return [dict(row) for row in found]
+        return found
+
+    return shared
 
 
 class OperatingPicture:
-    """KPIs of ``scope`` (``None``: the whole organisation) on the configured engine."""
+    """KPIs of ``scope`` (``None``: the whole organisation) on the configured engine.
+
+    ``session``: a store session opened with the same scope to read through (a web request's);
+    the picture opens its own otherwise. ``figures`` and ``version``: a cache shared by many
+    pictures and the data version of this one's inputs (:mod:`jiqun.analytics.cache`).
+    """
 
     def __init__(
         self,
@@ -56,14 +90,23 @@ class OperatingPicture:
         engine: str | None = None,
         rules: KpiRules | None = None,
         con: ibis.BaseBackend | None = None,
+        session: Session | None = None,
+        figures: FigureCache | None = None,
+        version: Hashable | None = None,
     ):
         self.store, self.lake, self.scope = store, Path(lake), scope
         self.rules = rules or KpiRules.configured()
         self.con = con or connect(engine=engine)
-        self.session = store.session(scope=scope, source="kpi")
+        self._own_session = session is None
+        self.session = session if session is not None else store.session(scope=scope,
+                                                                          source="kpi")
+        self.figures = figures if version is not None else None
+        self._identity = (scope.root_path if scope is not None else None,
+                          self.rules.model_dump_json(), version)
 
     def close(self) -> None:
-        self.session.close()
+        if self._own_session:
+            self.session.close()
 
     def __enter__(self) -> OperatingPicture:
         return self
@@ -81,9 +124,10 @@ class OperatingPicture:
         """Daily flows by destination: the frame of volumes by destination province."""
         return lanes(self.con, self.lake, self.scope)
 
+    @_figure
     def data_date(self) -> dt.date | None:
         """The last day with parcels in scope (数据日期)."""
-        return self.frame.day.max().to_pyarrow().as_py()
+        return self.con.to_pyarrow(self.frame.day.max()).as_py()
 
     def _arrow(self, statement, schema: pa.Schema, convert=tuple) -> pa.Table:
         """A Core query's rows (each through ``convert``) as an Arrow table: no ORM objects,
@@ -113,35 +157,47 @@ class OperatingPicture:
             select(c.id, c.grid_id, c.market_id, c.adcode), ARCHIVE_WITH_PROVINCE,
             convert=lambda r: (*r[:3], province_code(r[3]) if r[3] else None))
 
+    def _records(self, table: Table) -> list[dict]:
+        return records(table, self.con)
+
     # -- KPIs ---------------------------------------------------------------------------------
+    @_figure
     def volume(self, by: str, period: str, start: dt.date, end: dt.date) -> list[dict]:
         frame = self.lanes if by == "province" else self.frame
-        return records(volume.volume(frame, by, period, start, end))
+        return self._records(volume.volume(frame, by, period, start, end))
 
+    @_figure
     def share(self, period: str, start: dt.date, end: dt.date) -> list[dict]:
-        return records(share.market_share(self.frame, self._estimates, period, start, end))
+        return self._records(share.market_share(self.frame, self._estimates, period, start, end))
 
+    @_figure
     def competitors(self, period: str, start: dt.date, end: dt.date) -> list[dict]:
-        return records(share.competitor_share(self._estimates, period, start, end))
+        return self._records(share.competitor_share(self._estimates, period, start, end))
 
+    @_figure
     def customers(self, by: str, start: dt.date, end: dt.date) -> list[dict]:
-        return records(customer_kpis.customer_counts(self.frame, by, start, end, self.rules))
+        return self._records(customer_kpis.customer_counts(self.frame, by, start, end, self.rules))
 
+    @_figure
     def development_rate(self, as_of: dt.date) -> list[dict]:
         archive = self._archive.select(customer_kpis.ARCHIVE.names)
-        return records(customer_kpis.development_rate(self.frame, archive, as_of, self.rules))
+        return self._records(customer_kpis.development_rate(self.frame, archive, as_of, self.rules))
 
+    @_figure
     def network(self, by: str, start: dt.date, end: dt.date) -> list[dict]:
-        return records(network.in_province_and_lines(self.frame, by, start, end))
+        return self._records(network.in_province_and_lines(self.frame, by, start, end))
 
+    @_figure
     def plan(self, scope_type: str, as_of: dt.date) -> list[dict]:
-        return records(plan.plan_progress(self.frame, self._targets, scope_type, as_of,
+        return self._records(plan.plan_progress(self.frame, self._targets, scope_type, as_of,
                                           self.rules))
 
+    @_figure
     def tiers(self, as_of: dt.date) -> list[dict]:
         archive = self._archive.select(tiers.PROVINCES.names)
-        return records(tiers.customer_tiers(self.frame, archive, as_of, self.rules))
+        return self._records(tiers.customer_tiers(self.frame, archive, as_of, self.rules))
 
+    @_figure
     def grids(self, as_of: dt.date) -> list[dict]:
         """The grid KPI table (网格考核): plan, month-to-date volume and progress, in-province
         and dedicated-line figures, active and activated customers, development rate."""
@@ -161,8 +217,9 @@ class OperatingPicture:
         ):
             out = out.left_join(other, out.grid_id == other.grid_id).drop("grid_id_right")
         out = out.filter(out.grid_id.notnull())
-        return records(rankings.ranked(out, "progress"))
+        return self._records(rankings.ranked(out, "progress"))
 
+    @_figure
     def rankings(
         self, by: str, as_of: dt.date, metric: str = "progress", period: str = "month"
     ) -> list[dict]:
@@ -172,9 +229,9 @@ class OperatingPicture:
         if metric == "growth":
             start = period_start(as_of, period)
             table = volume.volume(self.frame, by, period, start, as_of)
-            return records(rankings.ranked(table, "mom"))
+            return self._records(rankings.ranked(table, "mom"))
         table = plan.plan_progress(self.frame, self._targets, by, as_of, self.rules)
-        return records(rankings.ranked(table, "progress"))
+        return self._records(rankings.ranked(table, "progress"))
 
     # -- per level (分级看板) ------------------------------------------------------------------
     def _units(self) -> tuple[levels.Unit, list[levels.Unit]]:
@@ -189,6 +246,7 @@ class OperatingPicture:
 
         return unit(root), [unit(u) for u in found]
 
+    @_figure
     def by_level(self, as_of: dt.date) -> list[dict]:
         """The level table of the dashboard (分级看板): provinces for HQ, cities for a province,
         markets and grids (``level`` = ``market`` / ``grid``) for a city and below. Each row:
@@ -200,11 +258,11 @@ class OperatingPicture:
         markets = [{"id": m.id, "code": m.code, "name": m.name, "org_unit_id": m.org_unit_id}
                    for m in self.session.scalars(select(Market).order_by(Market.code))]
         market_plan = self.plan("market", as_of)
-        market_share = records(
+        market_share = self._records(
             share.market_share(self.frame, self._estimates, "month", month, as_of))
         if level != "market":
             rows = levels.rows_of_units(root, units)
-            figures = records(levels.unit_activity(self.frame, rows, as_of, self.rules))
+            figures = self._records(levels.unit_activity(self.frame, rows, as_of, self.rules))
             names = [{"id": u.id, "code": u.code, "name": u.name} for u in units
                      if len(u.lineage) == len(root.lineage) + 1]
             if any(f["row_id"] == root.id and f["parcels"] for f in figures):
@@ -215,7 +273,7 @@ class OperatingPicture:
             return levels.level_records(level=level, names=names, figures=figures, plan=rolled)
         market_rows = levels.level_records(
             level="market", names=markets,
-            figures=records(levels.activity(self.frame, "market_id", as_of, self.rules)),
+            figures=self._records(levels.activity(self.frame, "market_id", as_of, self.rules)),
             plan=levels.roll_up(markets, market_plan, market_share,
                                 {m["id"]: m["id"] for m in markets}),
         )
@@ -226,7 +284,7 @@ class OperatingPicture:
                      for r in self.plan("grid", as_of)}
         grid_rows = levels.level_records(
             level="grid", names=grids,
-            figures=records(levels.activity(self.frame, "grid_id", as_of, self.rules)),
+            figures=self._records(levels.activity(self.frame, "grid_id", as_of, self.rules)),
             plan=grid_plan,
         )
         return market_rows + grid_rows

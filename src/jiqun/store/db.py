@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, QueuePool, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from jiqun.config import Settings, get_settings
@@ -19,12 +19,34 @@ if TYPE_CHECKING:
     from jiqun.permissions import Actor
 
 
-def make_engine(url: str) -> Engine:
+DEFAULT_POOL_SIZE = 80  # Settings.store_pool_size: two connections for each of 40 web threads
+KEPT_OPEN = 10  # connections the pool keeps when idle; the rest are opened under load
+POOL_TIMEOUT_S = 30  # waiting longer than this for a connection means a leak: fail loudly
+
+
+def _pool(size: int) -> dict:
+    """A queue pool of at most ``size`` connections, safe to share between threads.
+
+    The web app serves sync routes from a pool of threads; each request holds its session's
+    connection and may briefly open a second one (a short system session, a scope lookup), so
+    ``size`` should be at least twice the threads (``Settings.store_pool_size``): a pool any
+    smaller can run dry with every thread waiting for a second connection (the 50-user load
+    measured ``QueuePool limit … reached`` timeouts with SQLAlchemy's default 5 + 10).
+    """
+    kept = min(KEPT_OPEN, size)
+    return {"poolclass": QueuePool, "pool_size": kept, "max_overflow": size - kept,
+            "pool_timeout": POOL_TIMEOUT_S}
+
+
+def make_engine(url: str, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        in_memory = not path or path == ":memory:" or "mode=memory" in url
+        if not in_memory:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        # An in-memory database lives in one connection: keep SQLAlchemy's pool for it.
+        pool = {} if in_memory else _pool(pool_size)
+        engine = create_engine(url, connect_args={"timeout": 30}, **pool)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):
@@ -34,20 +56,21 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **_pool(pool_size))
 
 
 class Store:
     """The store of one deployment: an engine and a session factory."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE):
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Store:
-        return cls((settings or get_settings()).store_url)
+        settings = settings or get_settings()
+        return cls(settings.store_url, settings.store_pool_size)
 
     def session(
         self, scope: Scope | None = None, user_id: int | None = None, source: str = "cli",

@@ -6,8 +6,10 @@ their JSON twins under ``/api``; both read data only through :func:`jiqun.web.de
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from jiqun import __version__
+from jiqun.analytics.cache import FigureCache
 from jiqun.config import Settings, check_secret, get_settings
 from jiqun.errors import Conflict, Invalid, NotAllowed, NotFound
 from jiqun.i18n import normalise_locale, translator
@@ -149,6 +152,18 @@ def _add_error_handlers(app: FastAPI) -> None:
                       status_code=400)
 
 
+def _serving_threads(threads: int):
+    """Lifespan: serve the sync routes from ``threads`` threads (the store's connection pool is
+    sized against this number, ``Settings.store_pool_size``)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+        yield
+
+    return lifespan
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The jiqun web app for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
@@ -159,10 +174,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Operations platform for parcel carriers in cluster markets. "
         "Authenticate with `POST /api/token` and send `Authorization: Bearer <token>`.",
         dependencies=[Depends(csrf_protect)],
+        lifespan=_serving_threads(settings.web_threads),
     )
     app.state.settings = settings
     app.state.store = Store.from_settings(settings)
     app.state.lake_connections = make_lake_connections(settings)
+    app.state.figures = FigureCache(settings.figure_cache_size)  # shared by the requests
     app.state.templates = make_templates()
     app.state.tokens = TokenSigner(settings.secret_key, settings.token_ttl_seconds)
     app.state.login_limit = LoginThrottle.from_settings(app.state.store, settings)

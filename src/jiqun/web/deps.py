@@ -8,11 +8,12 @@ page cannot forget to filter. A record outside the scope simply is not found (40
 from __future__ import annotations
 
 import queue
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import ibis
 from fastapi import Depends, HTTPException, Request
@@ -20,6 +21,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from jiqun.accounts import Claim, claimed_user
+from jiqun.analytics.cache import FigureCache, data_version
 from jiqun.i18n import translator
 from jiqun.lake import connect
 from jiqun.permissions import Action, Actor, allowed
@@ -30,6 +32,8 @@ from jiqun.store.scope import Scope
 from jiqun.web.security import bearer_token
 
 SESSION_ID_KEY = "sid"  # the random id of the server-side session (jiqun.accounts.open_session)
+
+T = TypeVar("T")
 
 
 class LoginRequired(Exception):
@@ -83,10 +87,26 @@ class RequestContext:
     lake: Path
     locale: str
     con: ibis.BaseBackend = field(repr=False)  # lent from the pool for this request
+    store: Store | None = field(default=None, repr=False)
+    figures: FigureCache | None = field(default=None, repr=False)  # the app's, shared
 
     @property
     def t(self) -> Callable[..., str]:
         return translator(self.locale)
+
+    @cached_property
+    def data_version(self) -> str | None:
+        """The lake's and the store's data version, read once per request (for the cache)."""
+        if self.figures is None or self.store is None:
+            return None
+        return data_version(self.store.engine, self.lake)
+
+    def figure(self, name: str, compute: Callable[[], T], *args: Hashable) -> T:
+        """The figure ``name`` of ``args`` in the request's scope, computed once per data
+        version for every request of the same scope (shared: never change the result)."""
+        if self.data_version is None:
+            return compute()
+        return self.figures.get((name, args, self.scope.root_path, self.data_version), compute)
 
 
 def request_source(request: Request) -> str:
@@ -140,7 +160,8 @@ def get_context(
     ) as db:
         yield RequestContext(
             user=user, scope=scope, db=db, lake=Path(state.settings.lake_path),
-            locale=request.state.locale, con=con,
+            locale=request.state.locale, con=con, store=state.store,
+            figures=getattr(state, "figures", None),
         )
 
 

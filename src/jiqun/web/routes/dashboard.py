@@ -14,6 +14,12 @@ router = APIRouter()
 
 
 def dashboard(ctx: RequestContext) -> DashboardOut:
+    """The dashboard of the request's scope, computed once per data version (the most opened
+    page: a morning's burst of users shares one computation)."""
+    return ctx.figure("dashboard", lambda: _dashboard(ctx))
+
+
+def _dashboard(ctx: RequestContext) -> DashboardOut:
     as_of = overview.data_date(ctx.con, ctx.lake, ctx.scope)
     trend, kpis = [], None
     if as_of is not None:

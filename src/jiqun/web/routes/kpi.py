@@ -35,11 +35,14 @@ TIER_PAGE_ROWS = 200  # rows the tiers page lists (mismatches first); the API li
 
 
 def get_picture(request: Request, ctx: Context) -> Iterator[OperatingPicture]:
-    """The operating picture of the request's scope, on the request's lake connection."""
+    """The operating picture of the request's scope, on the request's lake connection and
+    store session; its figures are shared with every request of the same scope and data
+    version (the app's figure cache), so a burst of users computes each one once."""
     settings = request.app.state.settings
     rules = KpiRules.from_file(settings.rules_file) if settings.rules_file.is_file() else None
     with OperatingPicture(request.app.state.store, ctx.lake, ctx.scope, con=ctx.con,
-                          rules=rules) as picture:
+                          rules=rules, session=ctx.db, figures=ctx.figures,
+                          version=ctx.data_version) as picture:
         yield picture
 
 
@@ -47,7 +50,7 @@ Picture = Annotated[OperatingPicture, Depends(get_picture)]
 
 
 def _data_date(ctx: RequestContext) -> dt.date | None:
-    return overview.data_date(ctx.con, ctx.lake, ctx.scope)
+    return ctx.figure("data_date", lambda: overview.data_date(ctx.con, ctx.lake, ctx.scope))
 
 
 def _page(request: Request, template: str, partial: str, data: BaseModel, **extra):
