@@ -19,6 +19,8 @@ def env(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path}/cli.db"
     monkeypatch.setenv("JIQUN_STORE_URL", url)
     monkeypatch.setenv("JIQUN_LAKE_PATH", str(tmp_path / "lake"))
+    monkeypatch.setenv("JIQUN_LOCALE", "en")
+    monkeypatch.delenv("JIQUN_USER", raising=False)
     get_settings.cache_clear()
     yield url, tmp_path
     get_settings.cache_clear()
@@ -41,7 +43,7 @@ def test_users_add_hashes_the_password_and_audits(env):
     build_org(store)
     result = CliRunner().invoke(
         app, ["users", "add", "li.lei", "--org", "ZJ-HUZ", "--role", "marketer",
-              "--password", "secret-pass-1"])
+              "--password", "secret-pass-1", "--user", "system"])
     assert result.exit_code == 0, result.output
     with store.session() as s:
         user = s.scalars(select(User)).one()
@@ -53,12 +55,12 @@ def test_users_add_hashes_the_password_and_audits(env):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--org", "NOPE", "--password", "secret-pass-1"], "no org unit"),
-    (["--org", "ZJ-HUZ", "--password", "short"], "at least 8"),
+    (["--org", "NOPE", "--password", "secret-pass-1"], "No such org unit"),
+    (["--org", "ZJ-HUZ", "--password", "short-pw"], "at least 10 characters"),
 ])
 def test_users_add_refuses_bad_input(env, args, message):
     url, _ = env
     CliRunner().invoke(app, ["init"])
     build_org(Store(url))
-    result = CliRunner().invoke(app, ["users", "add", "x", *args])
+    result = CliRunner().invoke(app, ["users", "add", "x", *args, "--user", "system"])
     assert result.exit_code == 2 and message in result.output
