@@ -184,7 +184,7 @@ def test_merge_folds_the_newer_record_and_a_rerun_recognises_it(store, archive_w
     assert again.inserted == 0
     assert {e.matched_on for e in again.exact if e.row == 3} == {"merged"}
     assert customer_count(store) == count - 1
-    with store.session() as s, pytest.raises(archive.PairNotOpen):
+    with store.session() as s, pytest.raises(archive.PairDecided):  # decided once: 409
         archive.merge_pair(s, pair.id, None)
 
 
@@ -239,19 +239,22 @@ def test_cli_archive_and_duplicates(store, archive_world, monkeypatch):
     try:
         runner = CliRunner()
         dry = runner.invoke(cli_app, ["sales", "archive", str(TEMPLATES / "archive.csv"),
-                                      "--dry-run", "--format", "json"])
+                                      "--user", "system", "--dry-run", "--format", "json"])
         assert dry.exit_code == 0, dry.output
         assert "\"inserted\": 3" in dry.output and customer_count(store) == 3
         done = runner.invoke(cli_app, ["sales", "archive", str(TEMPLATES / "archive.csv"),
-                                       "--scope", "ZJ-HUZ"])
+                                       "--user", "system", "--scope", "ZJ-HUZ"])
         assert done.exit_code == 0, done.output
-        listed = runner.invoke(cli_app, ["sales", "duplicates", "list", "--format", "csv"])
+        listed = runner.invoke(cli_app, ["sales", "duplicates", "list", "--user", "system",
+                                         "--format", "csv"])
         assert listed.exit_code == 0 and "织里 童装 A 店" in listed.output
         pair_id = listed.output.splitlines()[1].split(",")[0]
-        merged = runner.invoke(cli_app, ["sales", "duplicates", "merge", pair_id])
+        merged = runner.invoke(cli_app, ["sales", "duplicates", "merge", pair_id,
+                                         "--user", "system"])
         assert merged.exit_code == 0, merged.output
-        again = runner.invoke(cli_app, ["sales", "duplicates", "keep", pair_id])
-        assert again.exit_code == 1
+        again = runner.invoke(cli_app, ["sales", "duplicates", "keep", pair_id,
+                                        "--user", "system"])
+        assert again.exit_code == 2 and "已处理" in again.output  # decided once
     finally:
         get_settings.cache_clear()
     assert customer_count(store) == 5  # 3 + 3 archived − 1 merged

@@ -107,14 +107,16 @@ def test_cli_campaigns(store, outlet, drive, monkeypatch):
         runner = CliRunner()
         made = runner.invoke(cli_app, ["sales", "campaigns", "create", "--name", "春季攻坚",
                                        "--start", "2024-06-01", "--end", "2024-06-10",
-                                       "--scope", "ZJ-HUZ-WX-ZL", "--tier", "first"])
+                                       "--user", "system", "--scope", "ZJ-HUZ-WX-ZL",
+                                       "--tier", "first"])
         assert made.exit_code == 0, made.output
         assert "2 targets" in made.output
-        listed = runner.invoke(cli_app, ["sales", "campaigns", "list", "--format", "csv"])
+        listed = runner.invoke(cli_app, ["sales", "campaigns", "list", "--user", "system",
+                                         "--format", "csv"])
         assert "春季攻坚" in listed.output
         campaign_id = listed.output.splitlines()[1].split(",")[0]
         shown = runner.invoke(cli_app, ["sales", "campaigns", "show", campaign_id,
-                                        "--format", "json"])
+                                        "--user", "system", "--format", "json"])
         assert shown.exit_code == 0, shown.output
         assert '"lift": 2.0' in shown.output
     finally:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
+from jiqun.errors import NotAllowed, NotFound
 from jiqun.sales import pool
 from jiqun.sales.rules import SalesRules
 from jiqun.store.models import AuditEntry, Customer, Grid, LifecycleStage, Market, MarketType, Visit
@@ -93,7 +95,10 @@ def test_return_clears_the_owner_audited_and_the_pool_lists_them(store, outlet):
     me = outlet.users["zl-marketer"]
     with store.session() as s:
         scope = Scope.for_unit(s, outlet.org.zhili_outlet.id)
-    with store.transaction(scope=scope, user_id=me, source="cli") as s:
+    # Recycling the pool is the daily job's (reminders.run), not a marketer's.
+    with store.session(scope=scope, user_id=me) as s, pytest.raises(NotAllowed):
+        pool.return_to_pool(s, pool.pool_clock(s, TODAY, RULES))
+    with store.transaction(scope=scope, source="cli") as s:  # the system account
         returned = pool.return_to_pool(s, pool.pool_clock(s, TODAY, RULES))
     assert returned == 2
     with store.session() as s:
@@ -101,8 +106,9 @@ def test_return_clears_the_owner_audited_and_the_pool_lists_them(store, outlet):
         assert owners["P40"] is None and owners["P30"] is None and owners["P29"] == me
         assert [c.code for c in pool.pool_customers(s)] == ["P30", "P40", "UNOWNED"]
         audits = s.execute(select(AuditEntry.entity_id, AuditEntry.changes)
-                           .where(AuditEntry.user_id == me, AuditEntry.entity == "customers")
-                           ).all()
+                           .where(AuditEntry.username == "system",
+                                  AuditEntry.entity == "customers",
+                                  AuditEntry.action == "update")).all()
     assert sorted(int(a.entity_id) for a in audits) == sorted([ids["P40"], ids["P30"]])
     assert all(a.changes["owner_id"] == [me, None] for a in audits)
 
@@ -112,7 +118,10 @@ def test_claim_takes_a_prospect_from_the_pool(store, outlet):
     other = outlet.users["zl-marketer2"]
     with store.transaction(user_id=other) as s:
         assert pool.claim(s, ids["UNOWNED"], other, TODAY).owner_id == other
-        assert pool.claim(s, ids["P10"], other, TODAY) is None  # owned: not in the pool
+        with pytest.raises(pool.ClaimedAlready):  # owned: not in the pool (409)
+            pool.claim(s, ids["P10"], other, TODAY)
+        with pytest.raises(NotFound):  # shipping already: not a prospect
+            pool.claim(s, ids["COOP"], other, TODAY)
     with store.session() as s:
         claimed = s.get(Customer, ids["UNOWNED"])
         assert (claimed.owner_id, claimed.owned_since) == (other, TODAY)

@@ -82,7 +82,8 @@ def test_cli_remind_is_idempotent(store, outlet, monkeypatch):
     monkeypatch.setenv("JIQUN_STORE_URL", store.url)
     get_settings.cache_clear()
     try:
-        runs = [CliRunner().invoke(cli_app, ["sales", "remind", "--date", TODAY.isoformat()])
+        runs = [CliRunner().invoke(cli_app, ["sales", "remind", "--user", "system", "--date",
+                                             TODAY.isoformat()])
                 for _ in range(2)]
     finally:
         get_settings.cache_clear()

@@ -117,7 +117,7 @@ def test_campaign_pages(app, world):
         ("zl_big", "zl_small"), dt.date(2024, 5, 1), dt.date(2024, 5, 31))
     assert "春季攻坚" in city.get("/campaigns").text
     bad = city.post("/campaigns", data={**form, "ends_on": "2024-04-01"})
-    assert bad.status_code == 400 and "结束日期早于开始日期" in bad.text
+    assert bad.status_code == 422 and "结束日期早于开始日期" in bad.text
     edit = city.post(path, data={**form, "csrf_token": csrf(city, path), "name": "春季攻坚二期",
                                  "target_by": "codes", "codes": "C-ZL-1", "retarget": "1"},
                      follow_redirects=False)

@@ -37,7 +37,9 @@ import duckdb
 from rapidfuzz import fuzz
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
+from jiqun.errors import Conflict, NotFound
 from jiqun.geo.divisions import all_divisions
 from jiqun.i18n import normalise_locale
 from jiqun.ingest import source
@@ -52,6 +54,7 @@ from jiqun.ingest.report import (
     write_rejects,
 )
 from jiqun.ingest.store_kinds import Planned, plan_customers
+from jiqun.permissions import Action, require
 from jiqun.store.models import (
     CampaignCustomer,
     Customer,
@@ -439,6 +442,7 @@ def archive_file(session: Session, path: str | Path, *, dry_run: bool = False,
     copy's). Commits every good row at once (or rolls back on a dry run or an error). Raises
     :class:`~jiqun.ingest.report.ImportFileError` for a file-level problem (nothing applied).
     """
+    require(session, Action.CUSTOMER_ARCHIVE)  # a dry run too: it reads the whole archive
     path = Path(path)
     locale = normalise_locale(locale)
     step = progress or (lambda *_: None)
@@ -487,12 +491,25 @@ def archive_file(session: Session, path: str | Path, *, dry_run: bool = False,
 
 
 # -- review of likely pairs (疑似重复审核) -----------------------------------------------------
-class PairNotOpen(LookupError):
-    """The pair is not in scope, or was decided already."""
+class PairNotOpen(NotFound):
+    """No such pair in scope (or one of its records lies outside it)."""
 
 
-class CannotMerge(ValueError):
+class PairDecided(Conflict):
+    """The pair was merged or kept already (by someone else, or by an earlier click)."""
+
+    def __init__(self, pair_id: int, status: str | None = None):
+        super().__init__("This pair was decided already; reload the list",
+                         theirs={"status": status} if status else None)
+        self.pair_id = pair_id
+
+
+class CannotMerge(Conflict):
     """The record to merge away has shipped with us (its waybills name it): keep both."""
+
+    def __init__(self, pair_id: int):
+        super().__init__("This merchant has shipped with us; keep both records.")
+        self.pair_id = pair_id
 
 
 @dataclass(frozen=True)
@@ -533,9 +550,11 @@ def pairs(session: Session, status: str | None = "open", limit: int = 500) -> li
 
 
 def _open_pair(session: Session, pair_id: int) -> tuple[DuplicateCandidate, Customer, Customer]:
-    pair = session.get(DuplicateCandidate, pair_id)
-    if pair is None or pair.status != DuplicateStatus.OPEN or pair.other_id is None:
+    pair = session.get(DuplicateCandidate, pair_id)  # scoped: a foreign pair is not found
+    if pair is None:
         raise PairNotOpen(pair_id)
+    if pair.status != DuplicateStatus.OPEN or pair.other_id is None:
+        raise PairDecided(pair_id, pair.status.value)
     kept, other = session.get(Customer, pair.customer_id), session.get(Customer, pair.other_id)
     if kept is None or other is None:
         raise PairNotOpen(pair_id)
@@ -548,12 +567,26 @@ def _decide(pair: DuplicateCandidate, status: DuplicateStatus, user_id: int | No
     pair.decided_at = dt.datetime.now().replace(microsecond=0)
 
 
+def _once(session: Session, pair_id: int, decide) -> DuplicateCandidate:
+    """Take a decision on a pair once: the pair's version (and the merged records') make a
+    second, concurrent decision fail at the flush; it is answered as a conflict."""
+    require(session, Action.DUPLICATE_DECIDE)
+    try:
+        return decide()
+    except StaleDataError:  # decided by someone else between our read and our write
+        raise PairDecided(pair_id) from None
+
+
 def keep_pair(session: Session, pair_id: int, user_id: int | None) -> DuplicateCandidate:
     """Two different merchants after all (不是重复): the pair is closed, both records stay."""
-    pair, _, _ = _open_pair(session, pair_id)
-    _decide(pair, DuplicateStatus.KEPT, user_id)
-    session.flush()
-    return pair
+
+    def keep() -> DuplicateCandidate:
+        pair, _, _ = _open_pair(session, pair_id)
+        _decide(pair, DuplicateStatus.KEPT, user_id)
+        session.flush()
+        return pair
+
+    return _once(session, pair_id, keep)
 
 
 def _move_children(session: Session, kept: Customer, other: Customer) -> None:
@@ -578,6 +611,10 @@ def merge_pair(session: Session, pair_id: int, user_id: int | None) -> Duplicate
     """Fold the newer record into the one kept (合并): its missing fields filled in, visits and
     history moved over, the newer record deleted; the pair remembers its code and keys so the
     same file archived again is recognised."""
+    return _once(session, pair_id, lambda: _merge(session, pair_id, user_id))
+
+
+def _merge(session: Session, pair_id: int, user_id: int | None) -> DuplicateCandidate:
     pair, kept, other = _open_pair(session, pair_id)
     if other.first_shipped_on is not None:
         raise CannotMerge(pair_id)
@@ -611,6 +648,6 @@ def open_pair_count(session: Session) -> int:
 
 __all__ = [
     "ARCHIVE_FORMAT", "ArchiveReport", "CannotMerge", "ExactDuplicate", "Identity",
-    "ImportFileError", "LikelyDuplicate", "PairNotOpen", "PairRow", "archive_file", "keep_pair",
+    "ImportFileError", "LikelyDuplicate", "PairDecided", "PairNotOpen", "PairRow", "archive_file", "keep_pair",
     "merge_pair", "normalise_address", "normalise_phone", "normalise_text", "pairs",
 ]

@@ -17,10 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from jiqun.bounds import PlausibleDate
+from jiqun.errors import Conflict, Invalid, NotFound
 from jiqun.lake.engine import daily
+from jiqun.permissions import Action, require
 from jiqun.store.models import (
     Campaign,
     CampaignCustomer,
@@ -37,16 +41,89 @@ from jiqun.store.scope import Scope
 FILTER_KEYS = ("markets", "grids", "stages", "tiers", "platforms")
 
 
-class CampaignError(ValueError):
-    """A campaign that cannot be saved (msgid and values for the user's language)."""
+class CampaignError(Invalid):
+    """A campaign that cannot be saved: ``field`` → msgid, with ``values`` for its placeholders
+    (the message of the first field is ``msgid``)."""
 
-    def __init__(self, message: str, **values):
-        super().__init__(message.format(**values) if values else message)
+    def __init__(self, message: str, field: str = "__all__", errors: dict[str, str] | None = None,
+                 **values):
+        super().__init__(errors or {field: message})
         self.msgid, self.values = message, values
 
+    def translated(self, t) -> dict[str, str]:
+        return {field: t(msgid, **self.values) for field, msgid in self.errors.items()}
 
-class CampaignNotFound(LookupError):
+
+class CampaignNotFound(NotFound):
     pass
+
+
+# Messages of the checks below (msgids); a pydantic error of another kind gets the field's.
+NAME_REQUIRED = "a name is required"
+ENDS_BEFORE_START = "the campaign ends before it starts"
+DATES_REQUIRED = "give the start and end dates"
+DATE_RANGE = "A date between 2000 and 2100"
+FIELD_MESSAGES = {"name": NAME_REQUIRED, "description": "Too long", "codes": "Too many codes"}
+NAME_LENGTH = 100  # the column's size
+MAX_CODES = 50_000
+
+
+class CampaignIn(BaseModel):
+    """A campaign to create or edit: the body of ``POST /api/campaigns``, and what the page and
+    the CLI are checked against, so every edge refuses the same values at write time (a start
+    on 0001-01-02 would break the effect's date arithmetic for ever after)."""
+
+    name: str = Field(max_length=NAME_LENGTH)
+    starts_on: PlausibleDate
+    ends_on: PlausibleDate = Field(description="On or after starts_on.")
+    description: str | None = Field(None, max_length=10_000)
+    markets: list[str] = Field(default_factory=list, description="market codes")
+    grids: list[str] = Field(default_factory=list, description="grid codes")
+    stages: list[str] = Field(default_factory=list)
+    tiers: list[str] = Field(default_factory=list)
+    platforms: list[str] = Field(default_factory=list)
+    codes: list[str] | None = Field(None, max_length=MAX_CODES,
+                                    description="customer codes instead of filters")
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError(NAME_REQUIRED)
+        return value.strip()
+
+    @field_validator("ends_on")
+    @classmethod
+    def _after_start(cls, value: dt.date, info: ValidationInfo) -> dt.date:
+        starts = info.data.get("starts_on")
+        if starts is not None and value < starts:
+            raise ValueError(ENDS_BEFORE_START)
+        return value
+
+    def target_filters(self) -> TargetFilters:
+        return TargetFilters(**{k: list(getattr(self, k)) for k in FILTER_KEYS})
+
+
+def _message(item: dict) -> str:
+    field = str(item["loc"][0]) if item["loc"] else "__all__"
+    own = str((item.get("ctx") or {}).get("error", ""))
+    if own in (NAME_REQUIRED, ENDS_BEFORE_START):
+        return own
+    if field in ("starts_on", "ends_on"):
+        return DATE_RANGE if item["type"] == "value_error" else DATES_REQUIRED
+    return FIELD_MESSAGES.get(field, "Invalid request")
+
+
+def campaign_input(**values: Any) -> CampaignIn:
+    """The checked campaign, or :class:`CampaignError` naming each wrong field."""
+    try:
+        return CampaignIn(**values)
+    except ValidationError as err:
+        errors: dict[str, str] = {}
+        for item in err.errors():
+            errors.setdefault(str(item["loc"][0]) if item["loc"] else "__all__", _message(item))
+        first = next(iter(errors.values()))
+        raise CampaignError(first, errors=errors) from None
 
 
 @dataclass
@@ -108,12 +185,6 @@ def ids_for_codes(session: Session, codes: list[str]) -> tuple[list[int], list[s
     return sorted(set(found.values())), [c for c in dict.fromkeys(codes) if c not in found]
 
 
-def _check(name: str, starts_on: dt.date, ends_on: dt.date) -> None:
-    if not name.strip():
-        raise CampaignError("a name is required")
-    if ends_on < starts_on:
-        raise CampaignError("the campaign ends before it starts")
-
 
 def set_targets(session: Session, campaign: Campaign, ids: list[int]) -> int:
     """Replace the campaign's target list (only the in-scope part is replaced)."""
@@ -134,9 +205,11 @@ def create_campaign(session: Session, *, name: str, starts_on: dt.date, ends_on:
                     ) -> tuple[Campaign, list[str]]:
     """Save a campaign and its target list (by filters, or by uploaded codes); returns the
     campaign and the codes not found."""
-    _check(name, starts_on, ends_on)
-    campaign = Campaign(name=name.strip(), starts_on=starts_on, ends_on=ends_on,
-                        description=description, org_unit_id=org_unit_id)
+    require(session, Action.CAMPAIGN_CREATE)
+    data = campaign_input(name=name, starts_on=starts_on, ends_on=ends_on,
+                          description=description)
+    campaign = Campaign(name=data.name, starts_on=data.starts_on, ends_on=data.ends_on,
+                        description=data.description, org_unit_id=org_unit_id)
     session.add(campaign)
     session.flush()
     missing = _retarget(session, campaign, filters, codes)
@@ -151,7 +224,8 @@ def _retarget(session, campaign, filters, codes) -> list[str]:
         filters = filters or TargetFilters()
         bad = filters.problems()
         if bad:
-            raise CampaignError("unknown filter values: {values}", values=", ".join(bad))
+            raise CampaignError("unknown filter values: {values}", "filters",
+                                values=", ".join(bad))
         ids, missing = target_ids(session, filters), []
         campaign.filters = filters.as_dict()
     set_targets(session, campaign, ids)
@@ -162,15 +236,27 @@ def _retarget(session, campaign, filters, codes) -> list[str]:
 def update_campaign(session: Session, campaign_id: int, *, name: str, starts_on: dt.date,
                     ends_on: dt.date, description: str | None = None,
                     filters: TargetFilters | None = None, codes: list[str] | None = None,
-                    retarget: bool = False) -> tuple[Campaign, list[str]]:
-    """Edit a campaign; its target list is rebuilt only when ``retarget``."""
+                    retarget: bool = False, version: int | None = None
+                    ) -> tuple[Campaign, list[str]]:
+    """Edit a campaign; its target list is rebuilt only when ``retarget``. ``version`` is the
+    one the editor saw: a campaign changed since is a :class:`~jiqun.errors.Conflict` showing
+    both values, never a silent overwrite."""
+    require(session, Action.CAMPAIGN_CREATE)
     campaign = get_campaign(session, campaign_id)
-    _check(name, starts_on, ends_on)
-    campaign.name, campaign.starts_on, campaign.ends_on = name.strip(), starts_on, ends_on
-    campaign.description = description
+    data = campaign_input(name=name, starts_on=starts_on, ends_on=ends_on,
+                          description=description)
+    if version is not None and version != campaign.version:
+        raise Conflict("This campaign was changed meanwhile; check the values and save again",
+                       mine=_values(data), theirs=_values(campaign))
+    campaign.name, campaign.starts_on, campaign.ends_on = data.name, data.starts_on, data.ends_on
+    campaign.description = data.description
     missing = _retarget(session, campaign, filters, codes) if retarget else []
     session.flush()
     return campaign, missing
+
+
+def _values(record) -> dict[str, Any]:
+    return {k: getattr(record, k) for k in ("name", "starts_on", "ends_on", "description")}
 
 
 def get_campaign(session: Session, campaign_id: int) -> Campaign:
@@ -255,11 +341,9 @@ def periods(starts_on: dt.date, ends_on: dt.date, data_date: dt.date | None
 
 def _parcels(con, lake: Path, scope: Scope | None, start: dt.date, split: dt.date,
              end: dt.date) -> dict[tuple[int, str], int]:
-    """Parcels by customer and period (before ``split`` / from it) from the daily aggregate."""
-    try:
-        table = daily(con, lake, scope)
-    except Exception:  # no lake yet: no parcels
-        return {}
+    """Parcels by customer and period (before ``split`` / from it) from the daily aggregate
+    (a lake without data yet is an empty table: no parcels)."""
+    table = daily(con, lake, scope)
     period = ibis.ifelse(table.day >= ibis.date(split), "during", "before")
     expr = (table.filter(table.day >= ibis.date(start), table.day <= ibis.date(end),
                          table.customer_id.notnull())

@@ -1,8 +1,15 @@
-"""``jiqun sales …``: lifecycle from waybills, the pool, the funnel, visits."""
+"""``jiqun sales …``: lifecycle from waybills, the pool, the funnel, visits.
+
+Every command acts as a user (``--user NAME`` or ``JIQUN_USER``; ``system`` for the operator's
+whole-organisation jobs) and works in their subtree, narrowed by ``--scope``
+(:mod:`jiqun.cli_actor`). What the user's role may not do is refused by the services and
+printed as one line, exit code 2.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -14,25 +21,25 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 
 from jiqun.analytics.service import OperatingPicture
-from jiqun.cli_scope import scope_for_code
+from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.config import get_settings
 from jiqun.output import Format, emit
 from jiqun.sales import funnel as funnel_mod
 from jiqun.sales import lifecycle, pool, visits
+from jiqun.sales.plan import MarketerOpt
 from jiqun.sales.rules import SalesRules
-from jiqun.store import Scope, Store
 from jiqun.store.models import User
 
 app = typer.Typer(no_args_is_help=True,
                   help="Customer development: lifecycle, visits, funnel, pool.")
 
-ScopeOpt = Annotated[str | None, typer.Option("--scope", help="Org unit code; default: all.")]
 FormatOpt = Annotated[Format, typer.Option("--format")]
 DateOpt = Annotated[dt.datetime | None, typer.Option("--date", formats=["%Y-%m-%d"])]
 
 
 @app.command("lifecycle")
 def lifecycle_cmd(
+    user: UserOpt = None,
     scope: ScopeOpt = None,
     day: Annotated[dt.datetime | None, typer.Option(
         "--to", formats=["%Y-%m-%d"], help="As of this day; default: the last day with data.")
@@ -43,10 +50,9 @@ def lifecycle_cmd(
     """Move customers along the lifecycle from their waybills (first waybills → cooperating,
     falling → at risk, silent → churned, back → reactivated); every change recorded and audited."""
     settings = get_settings()
-    store = Store.from_settings(settings)
-    unit_scope = scope_for_code(store, scope)
-    with OperatingPicture(store, settings.lake_path, unit_scope) as picture, \
-            store.transaction(scope=unit_scope, source="cli") as session:
+    who = acting(user, scope)
+    with OperatingPicture(who.store, settings.lake_path, who.scope) as picture, \
+            who.transaction() as session:
         changes = lifecycle.promote_from_waybills(
             session, picture, day.date() if day else None, dry_run=dry_run)
     emit([asdict(c) for c in changes], fmt, "lifecycle changes" + (" (dry run)" if dry_run else ""))
@@ -54,6 +60,7 @@ def lifecycle_cmd(
 
 @app.command("pool")
 def pool_cmd(
+    user: UserOpt = None,
     scope: ScopeOpt = None,
     apply: Annotated[bool, typer.Option("--apply", help="Return the due prospects.")] = False,
     reminders: Annotated[bool, typer.Option("--reminders", help="List the reminders.")] = False,
@@ -62,11 +69,10 @@ def pool_cmd(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Prospects with no follow-up returning to the pool (公海), and the reminders before."""
-    store = Store.from_settings()
-    unit_scope = scope_for_code(store, scope)
+    who = acting(user, scope)
     today = day.date() if day else dt.date.today()
     rules = SalesRules.configured()
-    with store.transaction(scope=unit_scope, source="cli") as session:
+    with who.transaction() as session:
         entries = pool.pool_clock(session, today, rules)
         if apply:
             returned = pool.return_to_pool(session, entries)
@@ -81,6 +87,7 @@ def pool_cmd(
 
 @app.command("funnel")
 def funnel_cmd(
+    user: UserOpt = None,
     scope: ScopeOpt = None,
     by: Annotated[str, typer.Option("--by", help="stage|" + "|".join(funnel_mod.BY))] = "stage",
     since: Annotated[dt.datetime | None, typer.Option(
@@ -91,46 +98,53 @@ def funnel_cmd(
     if by not in ("stage", *funnel_mod.BY):
         raise typer.BadParameter(f"{by!r} is not stage or one of {', '.join(funnel_mod.BY)}",
                                  param_hint="--by")
-    store = Store.from_settings()
-    with store.session(scope=scope_for_code(store, scope), source="cli") as session:
+    with refusals(), acting(user, scope).session() as session:
         facts = funnel_mod.load_facts(session, since.date() if since else None)
         if by == "stage":
             rows = funnel_mod.funnel(facts)
         else:
-            rows = funnel_mod.conversion_by(facts, by, funnel_mod.group_names(session, by))
+            rows = funnel_mod.conversion_by(facts, by,
+                                            funnel_mod.group_names(session, by, facts))
     emit(rows, fmt, f"funnel by {by}")
 
 
 @app.command("time-in-stage")
-def time_in_stage_cmd(scope: ScopeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
+def time_in_stage_cmd(user: UserOpt = None, scope: ScopeOpt = None,
+                      fmt: FormatOpt = Format.TABLE) -> None:
     """Days customers spend in each stage, from the recorded stage changes."""
-    store = Store.from_settings()
-    with store.session(scope=scope_for_code(store, scope), source="cli") as session:
+    with refusals(), acting(user, scope).session() as session:
         spells = funnel_mod.load_spells(session)
     emit(funnel_mod.time_in_stage(spells, dt.datetime.now()), fmt, "time in stage")
 
 
 @app.command("visits")
 def visits_cmd(
-    user: Annotated[str, typer.Option("--user", help="User name.")],
-    limit: Annotated[int, typer.Option("--limit")] = 50,
+    user: UserOpt = None,
+    scope: ScopeOpt = None,
+    of: Annotated[str | None, typer.Option(
+        "--of", help="Whose visits (user name, in the acting user's subtree); default: own.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 50,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
-    """A user's latest visits, in the user's own scope."""
-    store = Store.from_settings()
-    with store.session() as s:
-        found = s.scalars(select(User).where(User.username == user)).one_or_none()
-        if found is None:
-            raise typer.BadParameter(f"no user {user!r}", param_hint="--user")
-        uid, unit_scope = found.id, Scope.for_unit(s, found.org_unit_id)
-    with store.session(scope=unit_scope, user_id=uid, source="cli") as session:
+    """A user's latest visits, as the acting user sees them."""
+    from jiqun.errors import NotFound
+
+    who = acting(user, scope)
+    with refusals(), who.session() as session:
+        name = of or who.actor.username
+        uid = session.scalar(select(User.id).where(User.username == name))  # scoped
+        if uid is None:
+            raise NotFound(name)
         rows = visits.visits_of(session, user_id=uid, limit=limit)
-    emit([asdict(r) for r in rows], fmt, f"visits of {user}")
+    emit([asdict(r) for r in rows], fmt, f"visits of {name}")
 
 
 @app.command("plan")
 def plan_cmd(
-    user: Annotated[str, typer.Option("--user", help="User name of the marketer.")],
+    user: UserOpt = None,
+    scope: ScopeOpt = None,
+    marketer: MarketerOpt = None,
     day: Annotated[dt.datetime | None, typer.Option(
         "--date", formats=["%Y-%m-%d"], help="Plan day; default today.")] = None,
     fmt: FormatOpt = Format.TABLE,
@@ -138,7 +152,7 @@ def plan_cmd(
     """A marketer's daily visit plan (每日走访计划): scored merchants, routed from the outlet."""
     from jiqun.sales.plan import visits_command
 
-    visits_command(user, day, fmt)
+    visits_command(user, scope, marketer, day, fmt)
 
 
 # -- bulk archive and duplicates (批量建档, 疑似重复) ----------------------------------------------
@@ -148,6 +162,7 @@ LocaleOpt = Annotated[str | None, typer.Option("--locale", help="zh-CN or en (me
 @app.command("archive")
 def archive_cmd(
     file: Annotated[Path, typer.Argument(help="CSV (UTF-8 or GBK) or XLSX of merchants.")],
+    user: UserOpt = None,
     scope: ScopeOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and report; write nothing.")
                        ] = False,
@@ -165,8 +180,7 @@ def archive_cmd(
 
     settings = get_settings()
     lang = locale or settings.locale
-    store = Store.from_settings(settings)
-    unit_scope = scope_for_code(store, scope)
+    who = acting(user, scope)
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("reading", total=4)
@@ -175,7 +189,7 @@ def archive_cmd(
             bar.update(task, description=stage, completed=done, total=total)
 
         try:
-            with store.session(scope=unit_scope, source="cli") as session:
+            with refusals(), who.session() as session:
                 report = archive_file(session, file, dry_run=dry_run, rejects=rejects,
                                       locale=lang, progress=progress)
         except ImportFileError as exc:
@@ -195,6 +209,17 @@ def archive_cmd(
     raise typer.Exit(report.exit_code)
 
 
+class PairStatus(str, enum.Enum):
+    OPEN = "open"
+    MERGED = "merged"
+    KEPT = "kept"
+    ALL = "all"
+
+    @property
+    def filter(self) -> str | None:
+        return None if self is PairStatus.ALL else self.value
+
+
 duplicates_app = typer.Typer(no_args_is_help=True,
                              help="Likely duplicate merchants from the bulk archive (疑似重复).")
 app.add_typer(duplicates_app, name="duplicates")
@@ -202,56 +227,42 @@ app.add_typer(duplicates_app, name="duplicates")
 
 @duplicates_app.command("list")
 def duplicates_list(
+    user: UserOpt = None,
     scope: ScopeOpt = None,
-    status: Annotated[str, typer.Option("--status", help="open|merged|kept|all")] = "open",
+    status: Annotated[PairStatus, typer.Option("--status")] = PairStatus.OPEN,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """The likely duplicate pairs in scope."""
     from jiqun.sales.archive import pairs
 
-    store = Store.from_settings()
-    with store.session(scope=scope_for_code(store, scope), source="cli") as session:
-        rows = pairs(session, None if status == "all" else status)
+    with refusals(), acting(user, scope).session() as session:
+        rows = pairs(session, status.filter)
     emit([asdict(r) for r in rows], fmt, f"duplicate pairs ({status})")
 
 
 def _decide_pair(pair_id: int, scope: str | None, user: str | None, merge: bool) -> None:
-    from jiqun.sales.archive import CannotMerge, PairNotOpen, keep_pair, merge_pair
+    """Merge or keep as the acting user: a role that may not decide duplicates, a pair outside
+    the subtree or one decided already is refused (exit 2) by the service."""
+    from jiqun.sales.archive import keep_pair, merge_pair
 
-    store = Store.from_settings()
-    unit_scope = scope_for_code(store, scope)
-    user_id = None
-    if user:
-        with store.session() as s:
-            found = s.scalars(select(User).where(User.username == user)).one_or_none()
-            if found is None:
-                raise typer.BadParameter(f"no user {user!r}", param_hint="--user")
-            user_id = found.id
-            unit_scope = unit_scope or Scope.for_unit(s, found.org_unit_id)
-    try:
-        with store.transaction(scope=unit_scope, user_id=user_id, source="cli") as session:
-            pair = (merge_pair if merge else keep_pair)(session, pair_id, user_id)
-            typer.echo(f"pair {pair.id}: {pair.status.value} ({pair.other_code} → "
-                       f"{pair.customer_id})")
-    except PairNotOpen:
-        typer.echo(f"no open pair {pair_id} in scope", err=True)
-        raise typer.Exit(1) from None
-    except CannotMerge:
-        typer.echo(f"pair {pair_id}: the newer record has shipped with us; keep both", err=True)
-        raise typer.Exit(1) from None
+    who = acting(user, scope)
+    with who.transaction() as session:
+        pair = (merge_pair if merge else keep_pair)(session, pair_id, who.actor.user_id)
+        typer.echo(f"pair {pair.id}: {pair.status.value} ({pair.other_code} → "
+                   f"{pair.customer_id})")
 
 
-UserOpt = Annotated[str | None, typer.Option("--user", help="Acting user (audit, scope).")]
+PairId = Annotated[int, typer.Argument(min=1, max=2**31 - 1)]
 
 
 @duplicates_app.command("merge")
-def duplicates_merge(pair_id: int, scope: ScopeOpt = None, user: UserOpt = None) -> None:
+def duplicates_merge(pair_id: PairId, user: UserOpt = None, scope: ScopeOpt = None) -> None:
     """Merge a pair: the newer record is folded into the older one (audited)."""
     _decide_pair(pair_id, scope, user, merge=True)
 
 
 @duplicates_app.command("keep")
-def duplicates_keep(pair_id: int, scope: ScopeOpt = None, user: UserOpt = None) -> None:
+def duplicates_keep(pair_id: PairId, user: UserOpt = None, scope: ScopeOpt = None) -> None:
     """Keep both records of a pair: two different merchants (audited)."""
     _decide_pair(pair_id, scope, user, merge=False)
 
@@ -267,12 +278,12 @@ def _split(values: list[str] | None) -> list[str]:
 
 
 @campaigns_app.command("list")
-def campaigns_list(scope: ScopeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
+def campaigns_list(user: UserOpt = None, scope: ScopeOpt = None,
+                   fmt: FormatOpt = Format.TABLE) -> None:
     """The campaigns in scope with their target counts."""
     from jiqun.sales.campaigns import list_campaigns
 
-    store = Store.from_settings()
-    with store.session(scope=scope_for_code(store, scope), source="cli") as session:
+    with refusals(), acting(user, scope).session() as session:
         rows = list_campaigns(session)
     emit([asdict(r) for r in rows], fmt, "campaigns")
 
@@ -282,6 +293,7 @@ def campaigns_create(
     name: Annotated[str, typer.Option("--name")],
     starts: Annotated[dt.datetime, typer.Option("--start", formats=["%Y-%m-%d"])],
     ends: Annotated[dt.datetime, typer.Option("--end", formats=["%Y-%m-%d"])],
+    user: UserOpt = None,
     scope: ScopeOpt = None,
     market: ListOpt = None,
     grid: ListOpt = None,
@@ -293,30 +305,23 @@ def campaigns_create(
     description: Annotated[str | None, typer.Option("--description")] = None,
 ) -> None:
     """Create a campaign; its targets are the merchants in scope matching every filter, or
-    the codes of a file. The campaign belongs to the --scope unit (default: the root)."""
-    from jiqun.sales.campaigns import (
-        CampaignError,
-        TargetFilters,
-        codes_from_text,
-        create_campaign,
-    )
+    the codes of a file. The campaign belongs to the --scope unit (default: the acting user's
+    own; the root for the system account). Dates outside 2000–2100, or an end before the start,
+    are refused as on the page and the API."""
+    from jiqun.sales.campaigns import TargetFilters, codes_from_text, create_campaign
     from jiqun.store.models import OrgUnit
 
-    store = Store.from_settings()
-    unit_scope = scope_for_code(store, scope)
-    with store.transaction(scope=unit_scope, source="cli") as session:
-        unit_id = unit_scope.root_id if unit_scope else session.scalar(
+    who = acting(user, scope)
+    with who.transaction() as session:
+        unit_id = who.scope.root_id if who.scope else session.scalar(
             select(OrgUnit.id).where(OrgUnit.parent_id.is_(None)).order_by(OrgUnit.id))
         filters = TargetFilters(markets=_split(market), grids=_split(grid),
                                 stages=_split(stage), tiers=_split(tier),
                                 platforms=_split(platform))
         listed = codes_from_text(codes.read_text(encoding="utf-8-sig")) if codes else None
-        try:
-            campaign, missing = create_campaign(
-                session, name=name, starts_on=starts.date(), ends_on=ends.date(),
-                org_unit_id=unit_id, filters=filters, codes=listed, description=description)
-        except CampaignError as exc:
-            raise typer.BadParameter(str(exc)) from None
+        campaign, missing = create_campaign(
+            session, name=name, starts_on=starts.date(), ends_on=ends.date(),
+            org_unit_id=unit_id, filters=filters, codes=listed, description=description)
         targets = len(campaign_targets_of(session, campaign.id))
     typer.echo(f"campaign {campaign.id}: {campaign.name}, {targets} targets")
     if missing:
@@ -330,23 +335,19 @@ def campaign_targets_of(session, campaign_id: int) -> list[int]:
 
 
 @campaigns_app.command("show")
-def campaigns_show(campaign_id: int, scope: ScopeOpt = None,
+def campaigns_show(campaign_id: Annotated[int, typer.Argument(min=1, max=2**31 - 1)],
+                   user: UserOpt = None, scope: ScopeOpt = None,
                    fmt: FormatOpt = Format.TABLE) -> None:
     """A campaign's effect: targets and control, before and during (visits, conversions,
     parcels per customer-day) and the lift."""
-    from jiqun.sales.campaigns import CampaignNotFound, campaign_effect
+    from jiqun.sales.campaigns import campaign_effect
 
     settings = get_settings()
-    store = Store.from_settings(settings)
-    unit_scope = scope_for_code(store, scope)
-    with OperatingPicture(store, settings.lake_path, unit_scope) as picture, \
-            store.session(scope=unit_scope, source="cli") as session:
-        try:
-            effect = campaign_effect(session, picture.con, Path(settings.lake_path), unit_scope,
-                                     campaign_id, picture.data_date())
-        except CampaignNotFound:
-            typer.echo(f"no campaign {campaign_id} in scope", err=True)
-            raise typer.Exit(1) from None
+    who = acting(user, scope)
+    with OperatingPicture(who.store, settings.lake_path, who.scope) as picture, refusals(), \
+            who.session() as session:
+        effect = campaign_effect(session, picture.con, Path(settings.lake_path), who.scope,
+                                 campaign_id, picture.data_date())
     if fmt == Format.JSON:
         typer.echo(json.dumps(effect.as_dict(), ensure_ascii=False, indent=2, default=str))
         return
@@ -357,14 +358,13 @@ def campaigns_show(campaign_id: int, scope: ScopeOpt = None,
 
 # -- reminders (提醒) ---------------------------------------------------------------------------
 @app.command("remind")
-def remind_cmd(scope: ScopeOpt = None, day: DateOpt = None) -> None:
+def remind_cmd(user: UserOpt = None, scope: ScopeOpt = None, day: DateOpt = None) -> None:
     """Send the day's pool reminders to the inbox (owner 3 days, manager 5 days before the
     return, per the [sales] rules); running it again the same day sends nothing new."""
     from jiqun.sales.reminders import send_pool_reminders
 
-    store = Store.from_settings()
-    unit_scope = scope_for_code(store, scope)
+    who = acting(user, scope)
     today = day.date() if day else dt.date.today()
-    with store.transaction(scope=unit_scope, source="cli") as session:
+    with who.transaction() as session:
         result = send_pool_reminders(session, today, SalesRules.configured())
     typer.echo(f"{result.day}: {result.created} reminders sent, {result.existing} sent before")

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jiqun.sales.lifecycle import STEP
+from jiqun.sales.people import names_of
 from jiqun.store.models import (
     Campaign,
     CampaignCustomer,
@@ -32,7 +33,6 @@ from jiqun.store.models import (
     LifecycleStage,
     StageChange,
     TrialShipment,
-    User,
     Visit,
 )
 
@@ -197,10 +197,12 @@ def load_facts(session: Session, archived_since: dt.date | None = None) -> list[
     ]
 
 
-def group_names(session: Session, by: str) -> dict:
-    """Display names of the groups: users for ``person``, campaigns for ``campaign``."""
+def group_names(session: Session, by: str, facts: list[CustomerFacts] | None = None) -> dict:
+    """Display names of the groups: users for ``person`` (the first visitors of ``facts``,
+    named whatever their org unit, like every person tied to a visible record), campaigns for
+    ``campaign``."""
     if by == "person":
-        return dict(session.execute(select(User.id, User.display_name)).all())
+        return names_of(session, (f.first_visitor for f in facts or ()))
     if by == "campaign":
         return dict(session.execute(select(Campaign.id, Campaign.name)).all())
     return {}

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jiqun.analytics.service import OperatingPicture, records
+from jiqun.permissions import Action, require
 from jiqun.sales.rules import SalesRules
 from jiqun.store.models import Customer, LifecycleStage, StageChange, TrialShipment
 
@@ -234,6 +235,7 @@ def apply_lifecycle(
     session: Session, changes: list[LifecycleChange], as_of: dt.date
 ) -> int:
     """Write ``changes`` (stage changes recorded, customers audited); returns how many."""
+    require(session, Action.LIFECYCLE_RUN)
     at = dt.datetime.combine(as_of, dt.time(23, 59))
     by_id = {c.id: c for c in session.scalars(
         select(Customer).where(Customer.id.in_([ch.customer_id for ch in changes])))}

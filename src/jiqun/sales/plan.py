@@ -17,8 +17,11 @@ Two steps:
    maximise collected score − travel time. A greedy insertion heuristic answers when OR-Tools
    is absent or finds nothing.
 
-The loader (:func:`load_plan`) does the I/O: it reads the candidates through the caller's scoped
-session, the trailing volumes from the lake's ``daily`` aggregate and trains the model.
+The loader (:func:`load_plan`) does the I/O: it reads the candidates through a session scoped to
+the marketer's own org unit, the trailing volumes from the lake's ``daily`` aggregate and trains
+the model. A plan is a fact of the marketer: :func:`plan_of` computes it in the marketer's scope
+whoever asks (the marketer, or a manager above who may see the marketer), so the same merchants
+are scored by the same model and every viewer gets the same plan.
 """
 
 from __future__ import annotations
@@ -37,13 +40,16 @@ import ibis
 import numpy as np
 import typer
 from pydantic import Field
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.config import FileRules, get_settings
+from jiqun.errors import NotFound
 from jiqun.geo import road_km
 from jiqun.lake import daily
 from jiqun.output import Format, emit
+from jiqun.permissions import actor_of
 from jiqun.sales import conversion
 from jiqun.sales.visits import latest_visits
 from jiqun.store.models import (
@@ -413,7 +419,7 @@ def score_candidates(merchants: Sequence[MerchantNow], model: conversion.Convers
 
 
 # -- the loader -------------------------------------------------------------------------------
-class MarketerNotFound(LookupError):
+class MarketerNotFound(NotFound):
     """No such user in the caller's scope."""
 
 
@@ -444,13 +450,11 @@ def outlet_depot(session: Session, user: User, fallback: Sequence[tuple[float, f
 
 def trailing_volumes(con, lake: Path, scope: Scope | None, ids: Sequence[int], day: dt.date,
                      days: int = 28) -> dict[int, float]:
-    """Parcels per day of each customer over the ``days`` days up to ``day`` (lake ``daily``)."""
+    """Parcels per day of each customer over the ``days`` days up to ``day`` (lake ``daily``;
+    a fresh deployment without data has an empty one: the estimates answer)."""
     if not ids:
         return {}
-    try:
-        table = daily(con, lake, scope)
-    except Exception:  # no lake yet (a fresh deployment): fall back on the estimates
-        return {}
+    table = daily(con, lake, scope)
     first = day - dt.timedelta(days=days - 1)
     expr = (table.filter(table.day >= ibis.date(first), table.day <= ibis.date(day),
                          table.customer_id.isin(list(ids)))
@@ -523,9 +527,35 @@ def clear_trained_models() -> None:
         _models.clear()
 
 
+def marketer_scope(session: Session, user_id: int) -> Scope:
+    """The scope a marketer's plan lives in: their own org unit's subtree. The marketer must be
+    visible to ``session`` (a viewer's scoped session), else :class:`MarketerNotFound`."""
+    user = session.get(User, user_id)  # scoped: someone outside the viewer's subtree is None
+    if user is None:
+        raise MarketerNotFound(user_id)
+    return Scope.for_unit(session, user.org_unit_id)
+
+
+def last_visit_id(session: Session) -> int | None:
+    """The newest visit in the session's scope: a plan changes when a visit is logged."""
+    return session.scalar(select(func.max(Visit.id)))
+
+
+def plan_of(store, viewer: Session, con, lake: Path, user_id: int, day: dt.date,
+            rules: PlanRules | None = None) -> LoadedPlan:
+    """The plan of marketer ``user_id`` as ``viewer`` may see it: computed in the marketer's
+    scope (a session narrowed to it for the viewer's actor), so the marketer and the city
+    manager above get the same plan; :class:`MarketerNotFound` outside the viewer's scope."""
+    scope = marketer_scope(viewer, user_id)
+    with store.session(scope=scope, actor=actor_of(viewer),
+                       source=viewer.info.get("source", "cli")) as session:
+        return load_plan(session, con, lake, scope, user_id, day, rules)
+
+
 def load_plan(session: Session, con, lake: Path, scope: Scope | None, user_id: int,
               day: dt.date, rules: PlanRules | None = None) -> LoadedPlan:
-    """Candidates of ``user_id`` through the caller's scoped session, scored, then routed."""
+    """Candidates of ``user_id`` through ``session`` (scoped to the marketer's unit, see
+    :func:`plan_of`), scored, then routed."""
     rules = rules or PlanRules.configured()
     user = session.get(User, user_id)
     if user is None:
@@ -566,34 +596,38 @@ def plan_json(loaded: LoadedPlan) -> dict:
     }
 
 
-def plan_for_username(username: str, day: dt.date) -> LoadedPlan:
-    """The CLI's plan: the user's own scope, the configured store and lake."""
+def plan_for_username(user: str | None, scope_code: str | None, marketer: str | None,
+                      day: dt.date) -> LoadedPlan:
+    """The CLI's plan: ``marketer`` (default: the acting ``user`` themself) as the acting user
+    may see them; the configured store and lake."""
     from jiqun.lake import connect
-    from jiqun.store import Store
 
+    who = acting(user, scope_code)
     settings = get_settings()
-    store = Store.from_settings(settings)
-    with store.session() as s:
-        found = s.scalars(select(User).where(User.username == username)).one_or_none()
-        if found is None:
-            raise typer.BadParameter(f"no user {username!r}", param_hint="--user")
-        uid, unit_scope = found.id, Scope.for_unit(s, found.org_unit_id)
-    con = connect(settings)
-    with store.session(scope=unit_scope, user_id=uid, source="cli") as session:
-        return load_plan(session, con, Path(settings.lake_path), unit_scope, uid, day)
+    with refusals(), who.session() as viewer:
+        name = marketer or who.actor.username
+        uid = viewer.scalar(select(User.id).where(User.username == name))
+        if uid is None:  # unknown, or outside the acting user's subtree
+            raise MarketerNotFound(name)
+        return plan_of(who.store, viewer, connect(settings), Path(settings.lake_path), uid, day)
 
 
-def visits_command(user: str, date: dt.datetime | None, fmt) -> None:
+MarketerOpt = Annotated[str | None, typer.Option(
+    "--marketer", help="User name of the marketer whose plan to show; default: the acting user.")]
+
+
+def visits_command(user: str | None, scope: str | None, marketer: str | None,
+                   date: dt.datetime | None, fmt) -> None:
     """Body of ``jiqun sales plan`` and ``jiqun plan visits``."""
     import json
 
-    loaded = plan_for_username(user, date.date() if date else dt.date.today())
+    loaded = plan_for_username(user, scope, marketer, date.date() if date else dt.date.today())
     if fmt == Format.JSON:
         typer.echo(json.dumps(plan_json(loaded), ensure_ascii=False, indent=2, default=str))
         return
     rows = [{k: r[k] for k in ("seq", "arrive", "leave", "code", "name", "reason", "score",
                                "km_from_previous")} for r in plan_rows(loaded)]
-    emit(rows, fmt, f"visit plan of {user} on {loaded.day}")
+    emit(rows, fmt, f"visit plan of {loaded.username} on {loaded.day}")
     plan = loaded.plan
     typer.echo(f"{len(plan.stops)} of {plan.candidates} candidates, score {plan.score:.4f}, "
                f"{plan.km:.1f} km, back at {plan.back_at} ({plan.solver})", err=True)
@@ -605,11 +639,13 @@ def register_plan_visits(app) -> None:
         if group.name == "plan" and group.typer_instance is not None:
             @group.typer_instance.command("visits")
             def plan_visits(
-                user: Annotated[str, typer.Option("--user", help="User name of the marketer.")],
+                user: UserOpt = None,
+                scope: ScopeOpt = None,
+                marketer: MarketerOpt = None,
                 date: Annotated[dt.datetime | None, typer.Option(
                     "--date", formats=["%Y-%m-%d"], help="Plan day; default today.")] = None,
                 fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
             ) -> None:
                 """A marketer's visit plan for a day: scored merchants, routed from the outlet."""
-                visits_command(user, date, fmt)
+                visits_command(user, scope, marketer, date, fmt)
             return

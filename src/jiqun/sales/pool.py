@@ -14,12 +14,17 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
+from jiqun.errors import Conflict, NotFound
+from jiqun.permissions import Action, require
 from jiqun.sales.lifecycle import PROSPECTS
+from jiqun.sales.people import names_of
 from jiqun.sales.rules import SalesRules
 from jiqun.store.models import Customer, Grid, OrgUnit, Role, User, Visit
 
-# Who is the manager of an owner, nearest org unit first (the grid's manager comes before).
+# Whom the reminders go to, not who may do what (that is jiqun.permissions): the manager of an
+# owner, nearest org unit first (the grid's manager comes before).
 MANAGER_ROLES = (Role.DEPARTMENT_HEAD, Role.COUNTY_MANAGER, Role.CITY_MANAGER)
 
 RETURN = "return"  # back to the pool now
@@ -79,15 +84,29 @@ def _last_visits(session: Session) -> dict[int, dt.date]:
 
 class Managers:
     """The manager of a customer's owner: the grid's manager, else the nearest department head,
-    county or city manager above the customer's org unit (never the owner themself)."""
+    county or city manager above the customer's org unit (never the owner themself).
 
-    def __init__(self, session: Session):
+    The manager is a fact of the customer, the same whoever looks: it usually sits above the
+    viewer's subtree (a marketer's county manager), so grids and managers are read as plain
+    ids from the tables, for the grids and org units of the customers given (which the caller
+    loaded through its scoped session, so may see) — never as rows of the scoped session."""
+
+    def __init__(self, session: Session, customers: list[Customer]):
+        unscoped = {"unscoped": True}
         self.paths = dict(session.execute(select(OrgUnit.id, OrgUnit.path)).all())
-        self.grid_manager = dict(session.execute(select(Grid.id, Grid.manager_id)).all())
-        self.by_unit: dict[int, list[int]] = {}
-        query = select(User.id, User.org_unit_id, User.role).where(
-            User.active.is_(True), User.role.in_(MANAGER_ROLES)).order_by(User.id)
-        for uid, unit, role in session.execute(query):
+        grid_ids = {c.grid_id for c in customers if c.grid_id is not None}
+        grids = Grid.__table__
+        self.grid_manager = dict(session.execute(
+            select(grids.c.id, grids.c.manager_id).where(grids.c.id.in_(grid_ids)),
+            execution_options=unscoped).all()) if grid_ids else {}
+        units = {int(i) for c in customers
+                 for i in self.paths.get(c.org_unit_id, "").strip("/").split("/") if i}
+        users = User.__table__
+        self.by_unit: dict[int, list[tuple[int, int]]] = {}
+        query = select(users.c.id, users.c.org_unit_id, users.c.role).where(
+            users.c.active.is_(True), users.c.org_unit_id.in_(units),
+            users.c.role.in_(MANAGER_ROLES)).order_by(users.c.id)
+        for uid, unit, role in session.execute(query, execution_options=unscoped):
             self.by_unit.setdefault(unit, []).append((MANAGER_ROLES.index(role), uid))
 
     def of(self, customer: Customer) -> int | None:
@@ -107,9 +126,9 @@ def pool_clock(session: Session, today: dt.date, rules: SalesRules | None = None
     """Every owned prospect in scope on the pool clock, the most urgent first."""
     rules = rules or SalesRules.configured()
     last_visit = _last_visits(session)
-    managers = Managers(session)
     prospects = list(session.scalars(select(Customer).where(
         Customer.owner_id.is_not(None), Customer.lifecycle_stage.in_(PROSPECTS))))
+    managers = Managers(session, prospects)
     people = {p.owner_id for p in prospects}
     entries = []
     for c in prospects:
@@ -122,8 +141,7 @@ def pool_clock(session: Session, today: dt.date, rules: SalesRules | None = None
         silent = (today - last).days
         left = rules.pool_days - silent
         entries.append((c, manager, last, silent, left))
-    names = dict(session.execute(
-        select(User.id, User.display_name).where(User.id.in_(people))).all()) if people else {}
+    names = names_of(session, people)  # the same names for every viewer of these prospects
     out = [
         PoolEntry(c.id, c.code, c.name, c.lifecycle_stage.value, c.owner_id,
                   names.get(c.owner_id), manager, names.get(manager), last, silent, left,
@@ -150,6 +168,7 @@ def reminders(entries: list[PoolEntry], rules: SalesRules | None = None) -> list
 
 def return_to_pool(session: Session, entries: list[PoolEntry]) -> int:
     """Clear the owner of every entry that is due (audited); returns how many returned."""
+    require(session, Action.REMINDERS_RUN)
     due = [e.customer_id for e in entries if e.action == RETURN]
     for customer in session.scalars(select(Customer).where(Customer.id.in_(due))):
         customer.owner_id = None
@@ -167,13 +186,31 @@ def pool_customers(session: Session, limit: int = 200) -> list[Customer]:
     ))
 
 
-def claim(session: Session, customer_id: int, user_id: int, today: dt.date) -> Customer | None:
-    """The user takes an unowned prospect from the pool; ``None`` when it is not in the pool
-    (owned meanwhile, not a prospect, or outside the scope)."""
-    customer = session.get(Customer, customer_id)
-    if customer is None or customer.owner_id is not None or \
-            customer.lifecycle_stage not in PROSPECTS:
-        return None
+class ClaimedAlready(Conflict):
+    """Someone took the prospect from the pool first (the claim is decided once)."""
+
+    def __init__(self, customer_id: int):
+        super().__init__("Someone else claimed this customer first",
+                         mine={"owner": "you"}, theirs={"owner": "someone else"})
+        self.customer_id = customer_id
+
+
+def claim(session: Session, customer_id: int, user_id: int, today: dt.date) -> Customer:
+    """The user takes an unowned prospect from the pool, once: of two marketers claiming the
+    same prospect at the same time exactly one gets it, the other a :class:`ClaimedAlready`.
+
+    The update is conditional on the version read with the customer (``UPDATE … WHERE id = ?
+    AND version = ?``), so a claim committed between our read and our write fails the flush.
+    :class:`~jiqun.errors.NotFound` when the customer is not in scope or not a prospect."""
+    require(session, Action.POOL_CLAIM)
+    customer = session.get(Customer, customer_id)  # scoped: a foreign customer is None
+    if customer is None or customer.lifecycle_stage not in PROSPECTS:
+        raise NotFound(customer_id)
+    if customer.owner_id is not None:
+        raise ClaimedAlready(customer_id)
     customer.owner_id, customer.owned_since = user_id, today
-    session.flush()
+    try:
+        session.flush()
+    except StaleDataError:
+        raise ClaimedAlready(customer_id) from None
     return customer

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from jiqun.permissions import Action, require
 from jiqun.sales import pool
 from jiqun.sales.rules import SalesRules
 from jiqun.store.models import Customer, Notification
@@ -39,6 +40,7 @@ class RemindResult:
 def send_pool_reminders(session: Session, today: dt.date, rules: SalesRules | None = None
                         ) -> RemindResult:
     """Create the day's pool reminders (in the session's scope) that do not exist yet."""
+    require(session, Action.REMINDERS_RUN)
     rules = rules or SalesRules.configured()
     entries = pool.pool_clock(session, today, rules)
     due = pool.reminders(entries, rules)
@@ -110,6 +112,7 @@ def unread_count(session: Session, user_id: int) -> int:
 
 def mark_read(session: Session, user_id: int, ids: list[int] | None = None) -> int:
     """Mark the user's notifications read (``ids``: those only; ``None``: all); how many."""
+    require(session, Action.INBOX_READ)
     query = select(Notification).where(Notification.user_id == user_id,
                                        Notification.read_at.is_(None))
     if ids is not None:

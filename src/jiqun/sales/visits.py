@@ -14,8 +14,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from jiqun.bounds import plausible_date
+from jiqun.errors import NotFound
+from jiqun.permissions import Action, require
 from jiqun.sales.lifecycle import apply_visit_outcome
-from jiqun.store.models import Customer, StageChange, User, Visit
+from jiqun.sales.people import names_of
+from jiqun.store.models import Customer, StageChange, Visit
 
 # Methods of the seed (揽投员熟练运用名片发放法、客户开发名录走访法、地毯式走访法、客户转介法、
 # 关注退休法); codes as in the archive, msgids of their own for the chips.
@@ -43,7 +47,7 @@ NEXT_IN_DAYS = (1, 3, 7, 14)  # quick choices for the next visit
 TEXT_LIMITS = {"next_step": 255, "competitor": 32, "notes": 2000}  # the columns' sizes
 
 
-class CustomerNotFound(LookupError):
+class CustomerNotFound(NotFound):
     """The customer does not exist or lies outside the user's scope."""
 
 
@@ -71,6 +75,10 @@ def problems(data: VisitInput, today: dt.date) -> dict[str, str]:
         wrong["outcome"] = "Choose the outcome"
     if data.next_visit_on is not None and data.next_visit_on < today:
         wrong["next_visit_on"] = "The next visit cannot be in the past"
+    elif data.next_visit_on is not None and not plausible_date(data.next_visit_on):
+        wrong["next_visit_on"] = "A date between 2000 and 2100"
+    if data.visited_at is not None and not plausible_date(data.visited_at):
+        wrong["visited_at"] = "A date between 2000 and 2100"
     if data.competitor_price is not None and not 0 < data.competitor_price < 1000:
         wrong["competitor_price"] = "A price between 0 and 1000 yuan"
     for name, longest in TEXT_LIMITS.items():
@@ -88,6 +96,7 @@ class LoggedVisit:
 
 def log_visit(session: Session, data: VisitInput, user_id: int, now: dt.datetime) -> LoggedVisit:
     """Save the visit of ``user_id`` (audited by the session) and move the customer's stage."""
+    require(session, Action.VISIT_LOG)
     customer = session.get(Customer, data.customer_id)  # scoped: foreign customers are None
     if customer is None:
         raise CustomerNotFound(data.customer_id)
@@ -135,9 +144,7 @@ class MyVisits:
 
 def _rows(session: Session, pairs) -> list[VisitRow]:
     pairs = list(pairs)
-    names = dict(session.execute(
-        select(User.id, User.display_name).where(User.id.in_({v.user_id for v, _ in pairs}))
-    ).all()) if pairs else {}
+    names = names_of(session, (v.user_id for v, _ in pairs))  # visitors of visible visits
     return [
         VisitRow(v.id, c.id, c.code, c.name, c.lifecycle_stage.value, v.visited_at, v.method,
                  v.outcome, v.next_step, v.next_visit_on, v.competitor, v.competitor_price,
@@ -180,7 +187,13 @@ def visits_of(
     since: dt.datetime | None = None,
     limit: int = 50,
 ) -> list[VisitRow]:
-    """Visits in scope, newest first, optionally of one user, one customer, since a time."""
+    """Visits in scope, newest first, optionally of one user, one customer, since a time.
+
+    A customer the session cannot see is :class:`CustomerNotFound`, not an empty list (an
+    empty answer would neither confirm nor deny that the id exists elsewhere, and a filter
+    should not be a way to probe other subtrees)."""
+    if customer_id is not None and session.get(Customer, customer_id) is None:
+        raise CustomerNotFound(customer_id)
     query = select(Visit, Customer).join(Customer, Customer.id == Visit.customer_id)
     if user_id is not None:
         query = query.where(Visit.user_id == user_id)

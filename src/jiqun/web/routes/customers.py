@@ -1,4 +1,10 @@
-"""Customers (客户档案): searchable, paginated list and one merchant's page."""
+"""Customers (客户档案): searchable, paginated list and one merchant's page.
+
+The owner of a customer (and its VIP manager, and who visited it) are facts of the customer: the
+same names for every viewer who may see the customer, read by :mod:`jiqun.sales.people` even
+when the person's own record lies outside the viewer's subtree. A filter naming a market the
+viewer cannot see is 404 (an empty page would neither confirm nor deny it exists elsewhere).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,13 @@ import math
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BeforeValidator
 from sqlalchemy import func, or_, select
 
 from jiqun.analytics import overview
+from jiqun.bounds import MAX_ID
+from jiqun.errors import NotFound
+from jiqun.sales.people import customer_people, names_of
 from jiqun.store.models import (
     Customer,
     CustomerCarrier,
@@ -17,10 +27,10 @@ from jiqun.store.models import (
     Grid,
     LifecycleStage,
     Market,
-    User,
     Visit,
 )
 from jiqun.web.deps import Context, RequestContext, not_found
+from jiqun.web.params import IdPath, IdQuery, PageQuery
 from jiqun.web.schemas import (
     CarrierOut,
     CustomerDetailOut,
@@ -40,13 +50,20 @@ MONTHS_SHOWN = 12
 VISITS_SHOWN = 20
 
 
-def _names(ctx: RequestContext, model, ids) -> dict[int, str]:
-    """Display names of users or markets by id, read through the scoped session."""
+def _market_names(ctx: RequestContext, ids) -> dict[int, str]:
+    """Names of markets by id, read through the scoped session."""
     ids = {i for i in ids if i is not None}
     if not ids:
         return {}
-    column = model.display_name if model is User else model.name
-    return dict(ctx.db.execute(select(model.id, column).where(model.id.in_(ids))).all())
+    return dict(ctx.db.execute(select(Market.id, Market.name).where(Market.id.in_(ids))).all())
+
+
+def _blank_none(value):
+    return None if value == "" else value
+
+
+# The filter form sends an empty market for "all"; ``²`` or a huge id is a 422, never int().
+FormIdQuery = Annotated[int | None, BeforeValidator(_blank_none), Query(ge=1, le=MAX_ID)]
 
 
 def customer_page(
@@ -70,14 +87,16 @@ def customer_page(
     if tier is not None:
         query = query.where(Customer.tier == tier)
     if market_id is not None:
+        if ctx.db.get(Market, market_id) is None:  # scoped: a foreign market is not found
+            raise NotFound(market_id)
         query = query.where(Customer.market_id == market_id)
     total = ctx.db.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = list(ctx.db.scalars(
         query.order_by(Customer.est_daily_volume.desc().nulls_last(), Customer.id)
         .offset((page - 1) * page_size).limit(page_size)
     ))
-    markets = _names(ctx, Market, (c.market_id for c in rows))
-    owners = _names(ctx, User, (c.owner_id for c in rows))
+    markets = _market_names(ctx, (c.market_id for c in rows))
+    owners = customer_people(ctx.db, rows)
     items = [
         CustomerRowOut(
             id=c.id, code=c.code, name=c.name, phone=c.phone, market_id=c.market_id,
@@ -103,7 +122,7 @@ def customer_detail(ctx: RequestContext, customer_id: int) -> CustomerDetailOut:
         select(Visit).where(Visit.customer_id == customer.id)
         .order_by(Visit.visited_at.desc()).limit(VISITS_SHOWN)
     ).all()
-    users = _names(ctx, User, [customer.owner_id, *(v.user_id for v in visits)])
+    users = {**customer_people(ctx.db, [customer]), **names_of(ctx.db, (v.user_id for v in visits))}
     market = ctx.db.get(Market, customer.market_id) if customer.market_id else None
     grid = ctx.db.get(Grid, customer.grid_id) if customer.grid_id else None
     as_of = overview.data_date(ctx.con, ctx.lake, ctx.scope) or dt.date.today()
@@ -135,28 +154,26 @@ def customer_detail(ctx: RequestContext, customer_id: int) -> CustomerDetailOut:
     )
 
 
-def _blank_to_none(value):
-    return value or None
-
-
-@router.get("/api/customers", response_model=CustomerPageOut, tags=["customers"])
+@router.get("/api/customers", response_model=CustomerPageOut, tags=["customers"],
+            responses={404: {"description": "No such market in the caller's scope"}})
 def api_customers(
     ctx: Context,
-    q: str | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
     stage: LifecycleStage | None = None,
     tier: CustomerTier | None = None,
-    market_id: int | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    market_id: IdQuery = None,
+    page: PageQuery = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
 ) -> CustomerPageOut:
-    """Customers in the caller's scope: search by name, code or phone; filter; paginate."""
+    """Customers in the caller's scope: search by name, code or phone; filter; paginate.
+    A market the caller cannot see is 404."""
     return customer_page(ctx, q=q, stage=stage, tier=tier, market_id=market_id, page=page,
                          page_size=page_size)
 
 
 @router.get("/api/customers/{customer_id}", response_model=CustomerDetailOut,
             tags=["customers"])
-def api_customer(ctx: Context, customer_id: int) -> CustomerDetailOut:
+def api_customer(ctx: Context, customer_id: IdPath) -> CustomerDetailOut:
     """One customer: archive, owner, carriers and prices, visits, monthly volume (12 months)."""
     return customer_detail(ctx, customer_id)
 
@@ -165,16 +182,16 @@ def api_customer(ctx: Context, customer_id: int) -> CustomerDetailOut:
 def customers_page(
     request: Request,
     ctx: Context,
-    q: str | None = None,
-    stage: Annotated[str | None, Query()] = None,
-    tier: Annotated[str | None, Query()] = None,
-    market_id: Annotated[str | None, Query()] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    stage: Annotated[str | None, Query(max_length=32)] = None,
+    tier: Annotated[str | None, Query(max_length=32)] = None,
+    market_id: FormIdQuery = None,
+    page: PageQuery = 1,
 ):
-    # The filter form sends empty strings for "all"; unknown codes are ignored, not errors.
+    # The filter form sends empty strings for "all"; unknown stage or tier codes are ignored.
     stage_value = LifecycleStage(stage) if stage in LifecycleStage._value2member_map_ else None
     tier_value = CustomerTier(tier) if tier in CustomerTier._value2member_map_ else None
-    market_value = int(market_id) if market_id and market_id.isdigit() else None
+    market_value = market_id
     data = customer_page(ctx, q=q, stage=stage_value, tier=tier_value, market_id=market_value,
                          page=page)
     markets = ctx.db.execute(select(Market.id, Market.name).order_by(Market.name)).all()
@@ -189,5 +206,5 @@ def customers_page(
 
 
 @router.get("/customers/{customer_id}", include_in_schema=False)
-def customer_detail_page(request: Request, ctx: Context, customer_id: int):
+def customer_detail_page(request: Request, ctx: Context, customer_id: IdPath):
     return render(request, "customer.html", {"data": customer_detail(ctx, customer_id)})

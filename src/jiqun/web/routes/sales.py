@@ -2,7 +2,9 @@
 the funnel (转化漏斗), with their JSON twins under ``/api``.
 
 Every read and write goes through the request's scoped session (``ctx.db``): a customer outside
-the user's subtree is 404, and every change is audited with the user and ``web``/``api``.
+the user's subtree is 404, and every change is audited with the user and ``web``/``api``. The
+services ask :mod:`jiqun.permissions` who may log a visit or claim from the pool; the write
+routes declare the same action (``allow``) to answer 403 before reading the request.
 """
 
 from __future__ import annotations
@@ -12,17 +14,29 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
+from jiqun.bounds import MAX_ID, FiniteFloat, PlausibleDate
+from jiqun.permissions import Action
 from jiqun.sales import funnel as funnel_mod
 from jiqun.sales import pool as pool_mod
 from jiqun.sales import visits as visit_mod
 from jiqun.sales.rules import SalesRules
 from jiqun.store.models import Customer
-from jiqun.web.deps import Context, RequestContext, not_found
+from jiqun.web.deps import Context, RequestContext, allow, not_found
+from jiqun.web.params import IdPath, IdQuery
 from jiqun.web.templating import render
 
 router = APIRouter()
+
+
+def _blank_none(value):
+    """A form's empty field ("all") is no filter."""
+    return None if value == "" else value
+
+
+# An id filter of a page: empty means "none"; ``²`` or a huge number is refused (never int()).
+BlankIdQuery = Annotated[int | None, BeforeValidator(_blank_none), Query(ge=1, le=MAX_ID)]
 
 
 def _rules(request: Request) -> SalesRules:
@@ -38,13 +52,13 @@ def _now() -> dt.datetime:
 class VisitIn(BaseModel):
     """A visit to log (POST /api/visits)."""
 
-    customer_id: int
+    customer_id: int = Field(ge=1, le=MAX_ID)
     method: str = Field(description="|".join(visit_mod.METHODS))
     outcome: str = Field(description="|".join(visit_mod.OUTCOMES))
     next_step: str | None = None
-    next_visit_on: dt.date | None = None
+    next_visit_on: PlausibleDate | None = None
     competitor: str | None = None
-    competitor_price: float | None = Field(None, description="First-kg price heard, yuan.")
+    competitor_price: FiniteFloat | None = Field(None, description="First-kg price heard, yuan.")
     notes: str | None = None
 
 
@@ -121,13 +135,17 @@ class FunnelOut(BaseModel):
 
 # -- visits -------------------------------------------------------------------------------------
 def _save_visit(ctx: RequestContext, data: visit_mod.VisitInput) -> visit_mod.LoggedVisit:
-    try:
-        logged = visit_mod.log_visit(ctx.db, data, ctx.user.id, _now())
-    except visit_mod.CustomerNotFound:
-        ctx.db.rollback()
-        raise not_found(ctx, "Customer not found") from None
+    logged = visit_mod.log_visit(ctx.db, data, ctx.user.id, _now())  # 403 / 404 from it
     ctx.db.commit()
     return logged
+
+
+def _plain_int(text: str | None, largest: int = MAX_ID) -> int | None:
+    """A form's whole number, or None: ``²`` passes ``isdigit`` and fails ``int``, and a
+    huge one overflows dates and ids."""
+    if text and text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= largest:
+        return int(text)
+    return None
 
 
 def _form_input(form, customer_id: int, today: dt.date) -> visit_mod.VisitInput:
@@ -143,14 +161,14 @@ def _form_input(form, customer_id: int, today: dt.date) -> visit_mod.VisitInput:
             next_on = dt.date.fromisoformat(text("next_visit_on"))
         except ValueError:
             next_on = dt.date.min  # reported as a date in the past
-    elif (text("next_in_days") or "").isdigit():
-        next_on = today + dt.timedelta(days=int(text("next_in_days")))
+    elif _plain_int(text("next_in_days"), 366) is not None:
+        next_on = today + dt.timedelta(days=_plain_int(text("next_in_days"), 366))
     price = None
     if text("competitor_price"):
         try:
             price = float(text("competitor_price").replace(",", "."))
         except ValueError:
-            price = -1.0  # reported as out of range
+            price = -1.0  # reported as out of range (so are inf and nan)
     return visit_mod.VisitInput(
         customer_id=customer_id, method=text("method") or "", outcome=text("outcome") or "",
         next_step=text("next_step") or text("next_step_chip"), next_visit_on=next_on,
@@ -159,8 +177,8 @@ def _form_input(form, customer_id: int, today: dt.date) -> visit_mod.VisitInput:
     )
 
 
-def _customer_or_404(ctx: RequestContext, customer_id: int) -> Customer:
-    customer = ctx.db.get(Customer, customer_id)  # scoped
+def _customer_or_404(ctx: RequestContext, customer_id: int | None) -> Customer:
+    customer = ctx.db.get(Customer, customer_id) if customer_id else None  # scoped
     if customer is None:
         raise not_found(ctx, "Customer not found")
     return customer
@@ -177,21 +195,22 @@ def _form_page(request: Request, ctx: RequestContext, customer: Customer, *, err
 
 
 @router.get("/visits/new", include_in_schema=False)
-def new_visit(request: Request, ctx: Context, customer_id: str | None = None,
-              q: str | None = None):
-    if customer_id and customer_id.isdigit():
-        return _form_page(request, ctx, _customer_or_404(ctx, int(customer_id)))
+def new_visit(request: Request, ctx: Context, customer_id: BlankIdQuery = None,
+              q: Annotated[str | None, Query(max_length=100)] = None):
+    if customer_id is not None:
+        return _form_page(request, ctx, _customer_or_404(ctx, customer_id))
     found = visit_mod.find_customers(ctx.db, ctx.user.id, q)
     return render(request, "visit_pick.html", {"customers": found, "q": q or ""})
 
 
-@router.post("/visits", include_in_schema=False)
+@router.post("/visits", include_in_schema=False, dependencies=[allow(Action.VISIT_LOG)])
 async def create_visit(request: Request, ctx: Context):
     form = await request.form()
-    raw_id = str(form.get("customer_id") or "")
-    if not raw_id.isdigit():
+    raw_id = form.get("customer_id")
+    customer_id = _plain_int(raw_id if isinstance(raw_id, str) else None)
+    if customer_id is None:
         raise HTTPException(400, ctx.t("Invalid request"))
-    customer = _customer_or_404(ctx, int(raw_id))
+    customer = _customer_or_404(ctx, customer_id)
     today = dt.date.today()
     data = _form_input(form, customer.id, today)
     errors = visit_mod.problems(data, today)
@@ -204,14 +223,15 @@ async def create_visit(request: Request, ctx: Context):
 
 @router.get("/visits", include_in_schema=False)
 def visits_page(request: Request, ctx: Context, saved: str | None = None):
+    saved_id = _plain_int(saved)
     today = dt.date.today()
     mine = visit_mod.my_visits(ctx.db, ctx.user.id, today)
     rules = _rules(request)
     reminders = [r for r in pool_mod.reminders(pool_mod.pool_clock(ctx.db, today, rules), rules)
                  if r.to_user_id == ctx.user.id]
     return render(request, "visits.html", {
-        "mine": mine, "reminders": reminders, "saved": int(saved) if saved and saved.isdigit()
-        else None, "methods": visit_mod.METHODS, "outcomes": visit_mod.OUTCOMES,
+        "mine": mine, "reminders": reminders, "saved": saved_id,
+        "methods": visit_mod.METHODS, "outcomes": visit_mod.OUTCOMES,
     })
 
 
@@ -219,16 +239,19 @@ def visits_page(request: Request, ctx: Context, saved: str | None = None):
 def api_visits(
     ctx: Context,
     mine: bool = True,
-    customer_id: int | None = None,
+    customer_id: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[visit_mod.VisitRow]:
     """Visits in the caller's scope, newest first: the caller's own (``mine``, default) or
-    everyone's, optionally of one customer."""
+    everyone's, optionally of one customer (404 when the customer is not in the scope)."""
     return visit_mod.visits_of(ctx.db, user_id=ctx.user.id if mine else None,
                                customer_id=customer_id, limit=limit)
 
 
-@router.post("/api/visits", response_model=VisitCreatedOut, status_code=201, tags=["sales"])
+@router.post("/api/visits", response_model=VisitCreatedOut, status_code=201, tags=["sales"],
+             dependencies=[allow(Action.VISIT_LOG)],
+             responses={403: {"description": "The role may not log visits"},
+                        404: {"description": "No such customer in the caller's scope"}})
 def api_create_visit(ctx: Context, body: VisitIn) -> VisitCreatedOut:
     """Log a visit (bearer token, or the session with ``X-CSRF-Token``); the outcome moves the
     customer's stage (interested → nurturing, trial → trial, signed → cooperating)."""
@@ -272,14 +295,33 @@ def pool_page(request: Request, ctx: Context, claimed: str | None = None):
                                          "claimed": claimed, "rules": _rules(request)})
 
 
-@router.post("/pool/{customer_id}/claim", include_in_schema=False)
-def claim_page(ctx: Context, customer_id: int):
+@router.post("/pool/{customer_id}/claim", include_in_schema=False,
+             dependencies=[allow(Action.POOL_CLAIM)])
+def claim_page(ctx: Context, customer_id: IdPath):
+    """Take a prospect from the pool: once — a second marketer gets 409 (pool.claim)."""
     customer = pool_mod.claim(ctx.db, customer_id, ctx.user.id, dt.date.today())
-    if customer is None:
-        ctx.db.rollback()
-        raise not_found(ctx, "Customer not found")
     ctx.db.commit()
     return RedirectResponse(f"/pool?claimed={customer.code}", status_code=303)
+
+
+class ClaimedOut(BaseModel):
+    id: int
+    code: str
+    owner_id: int
+    owned_since: dt.date
+
+
+@router.post("/api/pool/{customer_id}/claim", response_model=ClaimedOut, tags=["sales"],
+             dependencies=[allow(Action.POOL_CLAIM)],
+             responses={403: {"description": "The role may not claim from the pool"},
+                        404: {"description": "No such prospect in the caller's scope"},
+                        409: {"description": "Someone else claimed it first"}})
+def api_claim(ctx: Context, customer_id: IdPath) -> ClaimedOut:
+    """Take a prospect from the pool (公海认领); decided once, the second claim gets 409."""
+    customer = pool_mod.claim(ctx.db, customer_id, ctx.user.id, dt.date.today())
+    ctx.db.commit()
+    return ClaimedOut(id=customer.id, code=customer.code, owner_id=customer.owner_id,
+                      owned_since=customer.owned_since)
 
 
 # -- funnel -------------------------------------------------------------------------------------
@@ -288,7 +330,7 @@ By = Literal["method", "campaign", "platform", "person"]
 
 def funnel_data(ctx: RequestContext, by: str) -> FunnelOut:
     facts = funnel_mod.load_facts(ctx.db)
-    names = funnel_mod.group_names(ctx.db, by)
+    names = funnel_mod.group_names(ctx.db, by, facts)
     groups = funnel_mod.conversion_by(facts, by, names)
     return FunnelOut(
         steps=[FunnelStepOut(**s) for s in funnel_mod.funnel(facts)],

@@ -3,15 +3,19 @@ and their effect, and the in-app inbox of reminders — pages with their JSON tw
 
 Every read and write goes through the request's scoped session (``ctx.db``): a pair, campaign or
 notification outside the user's subtree is 404, and every change is audited (``web`` / ``api``).
+Who may do what is asked of :mod:`jiqun.permissions` by the services; every write route also
+declares its action (``allow``) so a refused user gets 403 before the request is read, and the
+pages hide what the user may not do (``user.may``).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import enum
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse
@@ -19,21 +23,20 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from jiqun.analytics import overview
+from jiqun.bounds import MAX_ID
 from jiqun.ingest.report import ImportFileError, reason_text
+from jiqun.permissions import Action
 from jiqun.sales import archive as archive_mod
 from jiqun.sales import campaigns as campaign_mod
 from jiqun.sales import reminders as reminder_mod
-from jiqun.store.models import CustomerTier, Grid, LifecycleStage, Market, Role
+from jiqun.store.models import CustomerTier, Grid, LifecycleStage, Market
 from jiqun.web import labels
-from jiqun.web.deps import Context, RequestContext, not_found
+from jiqun.web.deps import Context, RequestContext, allow
+from jiqun.web.params import IdPath
 from jiqun.web.templating import render
 
 router = APIRouter()
 
-# Who may decide a likely duplicate pair (a manager, not a marketer in the field).
-DECIDERS = {Role.ADMIN.value, Role.HQ_BUSINESS.value, Role.PROVINCIAL_MANAGER.value,
-            Role.SUPERVISOR.value, Role.CITY_MANAGER.value, Role.COUNTY_MANAGER.value,
-            Role.DEPARTMENT_HEAD.value}
 UPLOAD_SUFFIXES = {".csv", ".txt", ".xlsx", ".xls", ".xlsm", ".ods"}
 MAX_UPLOAD = 20 * 1024 * 1024
 
@@ -91,7 +94,8 @@ def archive_page(request: Request, ctx: Context):
                                             "reason_labels": archive_mod.REASON_LABELS})
 
 
-@router.post("/archive", include_in_schema=False)
+@router.post("/archive", include_in_schema=False,
+             dependencies=[allow(Action.CUSTOMER_ARCHIVE)])
 def archive_upload(request: Request, ctx: Context, file: Annotated[UploadFile, File()],
                    dry_run: Annotated[str | None, Form()] = None):
     error, report, rejects = None, None, []
@@ -109,7 +113,9 @@ def archive_upload(request: Request, ctx: Context, file: Annotated[UploadFile, F
     }, status_code=400 if error else 200)
 
 
-@router.post("/api/archive", tags=["sales"])
+@router.post("/api/archive", tags=["sales"], dependencies=[allow(Action.CUSTOMER_ARCHIVE)],
+             responses={400: {"description": "The file could not be read"},
+                        403: {"description": "The role may not archive merchants"}})
 def api_archive(ctx: Context, file: Annotated[UploadFile, File()], dry_run: bool = False) -> dict:
     """Archive merchants from an uploaded CSV/XLSX (multipart field ``file``): the summary,
     the exact duplicates merged or skipped, the likely pairs for review and the reject lines
@@ -125,82 +131,74 @@ def api_archive(ctx: Context, file: Annotated[UploadFile, File()], dry_run: bool
     return out
 
 
-def _may_decide(ctx: RequestContext) -> bool:
-    return ctx.user.role in DECIDERS
+class PairStatus(str, enum.Enum):
+    """Which pairs to list (an unknown value is a 422, not a server error)."""
+
+    OPEN = "open"
+    MERGED = "merged"
+    KEPT = "kept"
+    ALL = "all"
 
 
 @router.get("/archive/review", include_in_schema=False)
 def review_page(request: Request, ctx: Context, done: str | None = None,
                 status: str = "open"):
-    status = status if status in ("open", "merged", "kept") else "open"
+    status = status if status in ("open", "merged", "kept") else "open"  # a link's leftovers
     return render(request, "archive_review.html", {
         "pairs": archive_mod.pairs(ctx.db, status), "status": status, "done": done,
-        "may_decide": _may_decide(ctx), "reason_labels": archive_mod.REASON_LABELS,
+        "may_decide": ctx.user.may(Action.DUPLICATE_DECIDE),
+        "reason_labels": archive_mod.REASON_LABELS,
     })
 
 
 def _decide(ctx: RequestContext, pair_id: int, merge: bool) -> archive_mod.DuplicateCandidate:
-    if not _may_decide(ctx):
-        raise HTTPException(403, ctx.t("Only a manager can decide duplicates"))
-    try:
-        pair = (archive_mod.merge_pair if merge else archive_mod.keep_pair)(
-            ctx.db, pair_id, ctx.user.id)
-    except archive_mod.PairNotOpen:
-        ctx.db.rollback()
-        raise not_found(ctx, "Not found") from None
-    except archive_mod.CannotMerge:
-        ctx.db.rollback()
-        raise HTTPException(409, ctx.t("This merchant has shipped with us; keep both records.")
-                            ) from None
+    """Merge or keep through the service: it refuses a role that may not (403), a pair
+    outside the scope (404), one decided already or a merchant that has shipped (409)."""
+    pair = (archive_mod.merge_pair if merge else archive_mod.keep_pair)(
+        ctx.db, pair_id, ctx.user.id)
     ctx.db.commit()
     return pair
 
 
-@router.post("/archive/review/{pair_id}/merge", include_in_schema=False)
-def merge_page(ctx: Context, pair_id: int):
+DECIDED = {409: {"description": "Decided already, or the merchant has shipped: keep both"},
+           403: {"description": "The role may not decide duplicates"},
+           404: {"description": "No such open pair in the caller's scope"}}
+
+
+@router.post("/archive/review/{pair_id}/merge", include_in_schema=False,
+             dependencies=[allow(Action.DUPLICATE_DECIDE)])
+def merge_page(ctx: Context, pair_id: IdPath):
     pair = _decide(ctx, pair_id, merge=True)
     return RedirectResponse(f"/archive/review?done=merged-{pair.id}", status_code=303)
 
 
-@router.post("/archive/review/{pair_id}/keep", include_in_schema=False)
-def keep_page(ctx: Context, pair_id: int):
+@router.post("/archive/review/{pair_id}/keep", include_in_schema=False,
+             dependencies=[allow(Action.DUPLICATE_DECIDE)])
+def keep_page(ctx: Context, pair_id: IdPath):
     pair = _decide(ctx, pair_id, merge=False)
     return RedirectResponse(f"/archive/review?done=kept-{pair.id}", status_code=303)
 
 
 @router.get("/api/archive/duplicates", tags=["sales"])
-def api_duplicates(ctx: Context, status: str = "open") -> list[dict]:
+def api_duplicates(ctx: Context, status: PairStatus = PairStatus.OPEN) -> list[dict]:
     """Likely duplicate pairs in scope (``open``, ``merged``, ``kept`` or ``all``)."""
     from dataclasses import asdict
 
-    rows = archive_mod.pairs(ctx.db, None if status == "all" else status)
+    rows = archive_mod.pairs(ctx.db, None if status is PairStatus.ALL else status.value)
     return [asdict(r) for r in rows]
 
 
-@router.post("/api/archive/duplicates/{pair_id}/{decision}", tags=["sales"])
-def api_decide(ctx: Context, pair_id: int, decision: str) -> dict:
+@router.post("/api/archive/duplicates/{pair_id}/{decision}", tags=["sales"],
+             dependencies=[allow(Action.DUPLICATE_DECIDE)], responses=DECIDED)
+def api_decide(ctx: Context, pair_id: IdPath, decision: Literal["merge", "keep"]) -> dict:
     """Decide a pair: ``merge`` (fold the newer record into the older) or ``keep`` (both)."""
-    if decision not in ("merge", "keep"):
-        raise not_found(ctx)
     pair = _decide(ctx, pair_id, merge=decision == "merge")
     return {"id": pair.id, "status": pair.status.value, "customer_id": pair.customer_id,
             "other_code": pair.other_code}
 
 
 # -- campaigns (营销活动) ------------------------------------------------------------------------
-class CampaignIn(BaseModel):
-    """A campaign to create or edit (POST /api/campaigns)."""
-
-    name: str
-    starts_on: dt.date
-    ends_on: dt.date
-    description: str | None = None
-    markets: list[str] = Field(default_factory=list, description="market codes")
-    grids: list[str] = Field(default_factory=list, description="grid codes")
-    stages: list[str] = Field(default_factory=list)
-    tiers: list[str] = Field(default_factory=list)
-    platforms: list[str] = Field(default_factory=list)
-    codes: list[str] | None = Field(None, description="customer codes instead of filters")
+CampaignIn = campaign_mod.CampaignIn  # the service's own input model: the same checks everywhere
 
 
 def _choices(ctx: RequestContext) -> dict:
@@ -228,11 +226,19 @@ def _campaign_form(form) -> tuple[dict, campaign_mod.TargetFilters, list[str] | 
     return values, filters, codes
 
 
-def _dates(ctx: RequestContext, values: dict) -> tuple[dt.date, dt.date]:
-    try:
-        return dt.date.fromisoformat(values["starts_on"]), dt.date.fromisoformat(values["ends_on"])
-    except ValueError:
-        raise campaign_mod.CampaignError("give the start and end dates") from None
+def _dates(values: dict) -> tuple[dt.date | str, dt.date | str]:
+    """The form's dates; text that is no date goes to the service, which names the field."""
+    out = []
+    for name in ("starts_on", "ends_on"):
+        try:
+            out.append(dt.date.fromisoformat(values[name]))
+        except ValueError:
+            out.append(values[name])
+    return out[0], out[1]
+
+
+def _error_text(ctx: RequestContext, exc: campaign_mod.CampaignError) -> str:
+    return "; ".join(dict.fromkeys(exc.translated(ctx.t).values()))
 
 
 @router.get("/campaigns", include_in_schema=False)
@@ -242,11 +248,12 @@ def campaigns_page(request: Request, ctx: Context):
         "values": {"target_by": "filters"}, "selected": {}, "error": None})
 
 
-@router.post("/campaigns", include_in_schema=False)
+@router.post("/campaigns", include_in_schema=False,
+             dependencies=[allow(Action.CAMPAIGN_CREATE)])
 async def create_campaign_page(request: Request, ctx: Context):
     values, filters, codes = _campaign_form(await request.form())
     try:
-        starts, ends = _dates(ctx, values)
+        starts, ends = _dates(values)
         campaign, missing = campaign_mod.create_campaign(
             ctx.db, name=values["name"], starts_on=starts, ends_on=ends,
             org_unit_id=ctx.user.org_unit_id, filters=filters, codes=codes,
@@ -256,7 +263,7 @@ async def create_campaign_page(request: Request, ctx: Context):
         return render(request, "campaigns.html", {
             "campaigns": campaign_mod.list_campaigns(ctx.db), "choices": _choices(ctx),
             "values": values, "selected": filters.as_dict(),
-            "error": ctx.t(exc.msgid, **exc.values)}, status_code=400)
+            "error": _error_text(ctx, exc)}, status_code=422)
     ctx.db.commit()
     suffix = f"?missing={len(missing)}" if missing else ""
     return RedirectResponse(f"/campaigns/{campaign.id}{suffix}", status_code=303)
@@ -268,12 +275,20 @@ def _effect(ctx: RequestContext, campaign_id: int) -> campaign_mod.CampaignEffec
             ctx.db, ctx.con, ctx.lake, ctx.scope, campaign_id,
             overview.data_date(ctx.con, ctx.lake, ctx.scope))
     except campaign_mod.CampaignNotFound:
-        raise not_found(ctx, "Not found") from None
+        raise HTTPException(404, ctx.t("Not found")) from None
+
+
+Count = Annotated[int, Query(ge=0, le=MAX_ID)]
 
 
 @router.get("/campaigns/{campaign_id}", include_in_schema=False)
-def campaign_page(request: Request, ctx: Context, campaign_id: int, missing: int = 0,
-                  saved: int = 0, error: str | None = None):
+def campaign_page(request: Request, ctx: Context, campaign_id: IdPath, missing: Count = 0,
+                  saved: Count = 0):
+    return _campaign_view(request, ctx, campaign_id, missing=missing, saved=saved)
+
+
+def _campaign_view(request: Request, ctx: RequestContext, campaign_id: int, *, missing: int = 0,
+                   saved: int = 0, error: str | None = None, status_code: int = 200):
     effect = _effect(ctx, campaign_id)
     campaign = campaign_mod.get_campaign(ctx.db, campaign_id)
     selected = {k: v for k, v in (campaign.filters or {}).items() if k != "upload"}
@@ -283,26 +298,33 @@ def campaign_page(request: Request, ctx: Context, campaign_id: int, missing: int
         "values": {"name": campaign.name, "starts_on": campaign.starts_on.isoformat(),
                    "ends_on": campaign.ends_on.isoformat(),
                    "description": campaign.description or "",
-                   "target_by": "codes" if "upload" in (campaign.filters or {}) else "filters"},
-    })
+                   "target_by": "codes" if "upload" in (campaign.filters or {}) else "filters",
+                   "version": campaign.version},
+    }, status_code=status_code)
 
 
-@router.post("/campaigns/{campaign_id}", include_in_schema=False)
-async def edit_campaign_page(request: Request, ctx: Context, campaign_id: int):
+def _version(form) -> int | None:
+    """The version the editor saw (a hidden field); junk is treated as "unknown"."""
+    raw = form.get("version")
+    return int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() \
+        and len(raw) < 10 else None
+
+
+@router.post("/campaigns/{campaign_id}", include_in_schema=False,
+             dependencies=[allow(Action.CAMPAIGN_CREATE)])
+async def edit_campaign_page(request: Request, ctx: Context, campaign_id: IdPath):
     form = await request.form()
     values, filters, codes = _campaign_form(form)
     try:
-        starts, ends = _dates(ctx, values)
+        starts, ends = _dates(values)
         _, missing = campaign_mod.update_campaign(
             ctx.db, campaign_id, name=values["name"], starts_on=starts, ends_on=ends,
             description=values["description"] or None, filters=filters, codes=codes,
-            retarget=bool(form.get("retarget")))
-    except campaign_mod.CampaignNotFound:
-        ctx.db.rollback()
-        raise not_found(ctx, "Not found") from None
+            retarget=bool(form.get("retarget")), version=_version(form))
     except campaign_mod.CampaignError as exc:
         ctx.db.rollback()
-        return campaign_page(request, ctx, campaign_id, error=ctx.t(exc.msgid, **exc.values))
+        return _campaign_view(request, ctx, campaign_id, error=_error_text(ctx, exc),
+                              status_code=422)
     ctx.db.commit()
     return RedirectResponse(f"/campaigns/{campaign_id}?saved=1&missing={len(missing)}",
                             status_code=303)
@@ -316,25 +338,24 @@ def api_campaigns(ctx: Context) -> list[dict]:
     return [asdict(c) for c in campaign_mod.list_campaigns(ctx.db)]
 
 
-@router.post("/api/campaigns", status_code=201, tags=["sales"])
+@router.post("/api/campaigns", status_code=201, tags=["sales"],
+             dependencies=[allow(Action.CAMPAIGN_CREATE)],
+             responses={403: {"description": "The role may not start campaigns"},
+                        422: {"description": "Dates outside 2000–2100, an end before the "
+                                             "start, or unknown filter values"}})
 def api_create_campaign(ctx: Context, body: CampaignIn) -> dict:
     """Create a campaign whose targets match the filters (or are the given codes)."""
-    filters = campaign_mod.TargetFilters(**{k: getattr(body, k) for k in campaign_mod.FILTER_KEYS})
-    try:
-        campaign, missing = campaign_mod.create_campaign(
-            ctx.db, name=body.name, starts_on=body.starts_on, ends_on=body.ends_on,
-            org_unit_id=ctx.user.org_unit_id, filters=filters, codes=body.codes,
-            description=body.description)
-    except campaign_mod.CampaignError as exc:
-        ctx.db.rollback()
-        raise HTTPException(422, ctx.t(exc.msgid, **exc.values)) from None
+    campaign, missing = campaign_mod.create_campaign(
+        ctx.db, name=body.name, starts_on=body.starts_on, ends_on=body.ends_on,
+        org_unit_id=ctx.user.org_unit_id, filters=body.target_filters(), codes=body.codes,
+        description=body.description)
     ctx.db.commit()
     return {"id": campaign.id, "targets": len(campaign_mod.campaign_targets(ctx.db, campaign.id)),
             "missing_codes": missing}
 
 
 @router.get("/api/campaigns/{campaign_id}", tags=["sales"])
-def api_campaign(ctx: Context, campaign_id: int) -> dict:
+def api_campaign(ctx: Context, campaign_id: IdPath) -> dict:
     """A campaign's measured effect (targets vs before vs control)."""
     return _effect(ctx, campaign_id).as_dict()
 
@@ -347,10 +368,17 @@ def inbox_page(request: Request, ctx: Context, unread: bool = False):
                                           "unread": unread_count(ctx)})
 
 
-@router.post("/inbox/read", include_in_schema=False)
+def _ids(values) -> list[int]:
+    """Ids of a form's checkboxes; anything that is not a plain id is left out (``²`` passes
+    ``isdigit`` and fails ``int``)."""
+    return [int(v) for v in values if isinstance(v, str) and v.isascii() and v.isdigit()
+            and 0 < int(v) <= MAX_ID]
+
+
+@router.post("/inbox/read", include_in_schema=False, dependencies=[allow(Action.INBOX_READ)])
 async def inbox_read_page(request: Request, ctx: Context):
     form = await request.form()
-    ids = [int(v) for v in form.getlist("id") if isinstance(v, str) and v.isdigit()]
+    ids = _ids(form.getlist("id"))
     reminder_mod.mark_read(ctx.db, ctx.user.id, None if form.get("all") else ids)
     ctx.db.commit()
     return RedirectResponse("/inbox", status_code=303)
@@ -373,10 +401,11 @@ def api_inbox(ctx: Context, unread: bool = False,
 
 
 class ReadIn(BaseModel):
-    ids: list[int] | None = Field(None, description="omit to mark every notification read")
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
+        None, max_length=10_000, description="omit to mark every notification read")
 
 
-@router.post("/api/inbox/read", tags=["sales"])
+@router.post("/api/inbox/read", tags=["sales"], dependencies=[allow(Action.INBOX_READ)])
 def api_inbox_read(ctx: Context, body: ReadIn) -> dict:
     """Mark notifications read; returns how many and the unread count left."""
     marked = reminder_mod.mark_read(ctx.db, ctx.user.id, body.ids)

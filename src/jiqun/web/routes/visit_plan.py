@@ -1,8 +1,9 @@
 """The daily visit plan page (每日走访计划): a marketer's ordered stops and their route on a map.
 
 ``/visit-plan`` shows the signed-in user's plan; a manager picks a marketer of their scope
-(``?user_id=``). Everything is read through the request's scoped session, so a marketer outside
-the scope is 404 and a customer outside it never appears.
+(``?user_id=``). A marketer outside the viewer's scope is 404. The plan itself is computed in the
+marketer's own scope (:func:`jiqun.sales.plan.plan_of`): the marketer and their city manager see
+the same stops, scored by the same model.
 """
 
 from __future__ import annotations
@@ -12,11 +13,19 @@ from collections import OrderedDict
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from jiqun.sales.plan import LoadedPlan, MarketerNotFound, PlanRules, load_plan, plan_json
-from jiqun.store.models import Role, User, Visit
-from jiqun.web.deps import Context, RequestContext, not_found
+from jiqun.sales.plan import (
+    LoadedPlan,
+    PlanRules,
+    last_visit_id,
+    marketer_scope,
+    plan_json,
+    plan_of,
+)
+from jiqun.store.models import Role, User
+from jiqun.web.deps import Context, RequestContext
+from jiqun.web.params import DateQuery, IdQuery
 from jiqun.web.templating import render
 
 router = APIRouter()
@@ -47,18 +56,18 @@ PLANS_KEPT = 256
 def _plan(request: Request, ctx: RequestContext, user_id: int | None,
           day: dt.date | None) -> LoadedPlan:
     """The marketer's plan for the day. A day's plan stays the same on every reload (the route
-    search is time-limited, so recomputing could reorder it) until a visit is logged in scope."""
+    search is time-limited, so recomputing could reorder it) until a visit is logged in the
+    marketer's scope; whoever opens it (the marketer, a manager above) gets that same plan."""
     marketer, day = user_id or ctx.user.id, day or dt.date.today()
-    last_visit = ctx.db.scalar(select(func.max(Visit.id)))
-    key = (ctx.scope.root_id, marketer, day, last_visit)
+    scope = marketer_scope(ctx.db, marketer)  # 404 outside the viewer's scope
+    store = request.app.state.store
+    with store.session(scope=scope, actor=ctx.user.actor, source="web") as session:
+        key = (marketer, day, last_visit_id(session))
     plans: OrderedDict = request.app.state.__dict__.setdefault("visit_plans", OrderedDict())
     if key in plans:
         plans.move_to_end(key)
         return plans[key]
-    try:
-        loaded = load_plan(ctx.db, ctx.con, ctx.lake, ctx.scope, marketer, day, _rules(request))
-    except MarketerNotFound:
-        raise not_found(ctx, "No such marketer") from None
+    loaded = plan_of(store, ctx.db, ctx.con, ctx.lake, marketer, day, _rules(request))
     plans[key] = loaded
     if len(plans) > PLANS_KEPT:
         plans.popitem(last=False)
@@ -80,8 +89,8 @@ def route_map(loaded: LoadedPlan, t) -> dict[str, Any]:
 
 
 @router.get("/visit-plan", include_in_schema=False)
-def visit_plan_page(request: Request, ctx: Context, user_id: int | None = None,
-                    date: dt.date | None = None):
+def visit_plan_page(request: Request, ctx: Context, user_id: IdQuery = None,
+                    date: DateQuery = None):
     loaded = _plan(request, ctx, user_id, date)
     marketers = [] if ctx.user.role == Role.MARKETER.value else _marketers(ctx)
     return render(request, "visit_plan.html", {
@@ -90,8 +99,9 @@ def visit_plan_page(request: Request, ctx: Context, user_id: int | None = None,
     })
 
 
-@router.get("/api/visit-plan", tags=["sales"])
-def api_visit_plan(request: Request, ctx: Context, user_id: int | None = None,
-                   date: dt.date | None = None) -> dict:
+@router.get("/api/visit-plan", tags=["sales"],
+            responses={404: {"description": "No such marketer in the caller's scope"}})
+def api_visit_plan(request: Request, ctx: Context, user_id: IdQuery = None,
+                   date: DateQuery = None) -> dict:
     """The plan as JSON (the same object as ``jiqun sales plan --format json``)."""
     return plan_json(_plan(request, ctx, user_id, date))
