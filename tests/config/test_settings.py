@@ -38,7 +38,10 @@ def test_production_refuses_the_default_secret(monkeypatch):
     monkeypatch.setenv("JIQUN_ENVIRONMENT", "production")
     with pytest.raises(ValidationError, match="JIQUN_SECRET_KEY"):
         Settings()
-    monkeypatch.setenv("JIQUN_SECRET_KEY", "a-real-secret-of-my-own")
+    monkeypatch.setenv("JIQUN_SECRET_KEY", "a-real-secret-of-my-own")  # 23 bytes: too short
+    with pytest.raises(ValidationError, match="shorter than 32 bytes"):
+        Settings()
+    monkeypatch.setenv("JIQUN_SECRET_KEY", "a-real-secret-of-my-own-0123456789")
     assert Settings().secret_key != DEVELOPMENT_SECRET
 
 
