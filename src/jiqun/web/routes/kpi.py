@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -23,15 +23,19 @@ from sqlalchemy import select
 from jiqun.analytics import overview, ownership
 from jiqun.analytics.rules import KpiRules
 from jiqun.analytics.service import OperatingPicture
-from jiqun.planning import grid_store
-from jiqun.store.models import Customer, CustomerTier, Grid, Market, Team, User
-from jiqun.web.deps import Context, RequestContext, not_found
+from jiqun.bounds import MAX_ID
+from jiqun.errors import Invalid
+from jiqun.permissions import Action
+from jiqun.store.models import Customer, CustomerTier, Grid, Market, Team
+from jiqun.web.deps import Context, RequestContext, allow, not_found
+from jiqun.web.params import IdQuery
 from jiqun.web.templating import render
 
 router = APIRouter()
 
 SHARE_WEEKS = 26  # the share trend's window: half a year of weeks
 TIER_PAGE_ROWS = 200  # rows the tiers page lists (mismatches first); the API lists every one
+MAX_ROWS = 100_000  # a bound on row counts a request may name (limits, ticked changes)
 
 
 def get_picture(request: Request, ctx: Context) -> Iterator[OperatingPicture]:
@@ -230,7 +234,7 @@ def share_trend(ctx: RequestContext, picture: OperatingPicture,
 
 @router.get("/api/share", response_model=ShareOut, tags=["kpi"])
 def api_share(ctx: Context, picture: Picture,
-              market_id: Annotated[int | None, Query()] = None) -> ShareOut:
+              market_id: IdQuery = None) -> ShareOut:
     """Weekly share of each market over the last 26 weeks; competitors of one market (the
     biggest unless ``market_id`` is given)."""
     return share_trend(ctx, picture, market_id)
@@ -238,7 +242,7 @@ def api_share(ctx: Context, picture: Picture,
 
 @router.get("/share", include_in_schema=False)
 def share_page(request: Request, ctx: Context, picture: Picture,
-               market_id: Annotated[int | None, Query()] = None):
+               market_id: IdQuery = None):
     data = share_trend(ctx, picture, market_id)
     return render(request, "share.html", {"data": data, **share_charts(data, ctx.t("Us"))})
 
@@ -273,6 +277,9 @@ def share_charts(data: ShareOut, us: str) -> dict:
 
 
 # -- customer tiers and owners (客户分级与归属) --------------------------------------------------
+# A customer's computed tier, the owner it requires and the change proposed for it are one fact
+# for every viewer: computed once for the organisation (ownership.organisation_plan) and shown
+# to each user for the customers their scope holds.
 class TierRowOut(BaseModel):
     customer_id: int
     code: str
@@ -294,67 +301,89 @@ class TierCountOut(BaseModel):
 
 
 class TiersOut(BaseModel):
-    as_of: dt.date | None
+    as_of: dt.date | None = Field(description="The organisation's data date the tiers are of.")
     total: int
     mismatches: int
     counts: list[TierCountOut]
     rows: list[TierRowOut]
 
 
-def _issues(tier: str, customer: Customer, owner: User | None, required: str) -> list[str]:
+def tier_plan(request: Request, ctx: RequestContext,
+              picture: OperatingPicture) -> ownership.TierPlan:
+    """The organisation's tier plan, the same for every viewer; computed once per data version
+    when the app keeps a figure cache (it does not depend on who asks, so neither does the key)."""
+
+    def compute() -> ownership.TierPlan:
+        return ownership.organisation_plan(request.app.state.store, ctx.lake, picture.rules,
+                                           ctx.con)
+
+    figures, version = getattr(ctx, "figures", None), getattr(ctx, "data_version", None)
+    if figures is None or version is None:
+        return compute()
+    return figures.get(("tier_plan", picture.rules.model_dump_json(), version), compute)
+
+
+def _seen_plan(request: Request, ctx: RequestContext,
+               picture: OperatingPicture) -> ownership.TierPlan:
+    return tier_plan(request, ctx, picture).seen_by(ctx.db)
+
+
+def _issues(tier: str, stored: CustomerTier | None, owner_id: int | None,
+            owner: ownership.Person | None, required: str) -> list[str]:
     issues = []
-    if customer.tier is None or customer.tier.value != tier:
+    if stored is None or stored.value != tier:
         issues.append("tier")
-    if customer.owner_id is None:
+    if owner_id is None:
         issues.append("no_owner")
-    elif owner is not None and owner.role.value != required:
+    elif owner is not None and owner.role != required:
         issues.append("owner_role")
     return issues
 
 
-def tier_table(ctx: RequestContext, picture: OperatingPicture, limit: int | None) -> TiersOut:
-    as_of = _data_date(ctx)
-    if as_of is None:
+def tier_table(ctx: RequestContext, plan: ownership.TierPlan, rules: KpiRules,
+               limit: int | None) -> TiersOut:
+    """``plan``: the organisation's plan as seen by the request (``TierPlan.seen_by``)."""
+    if plan.as_of is None:
         return TiersOut(as_of=None, total=0, mismatches=0, counts=[], rows=[])
-    customers = {c.id: c for c in ctx.db.scalars(select(Customer))}
-    owners = {u.id: u for u in ctx.db.scalars(select(User))}
-    roles = picture.rules.tier_owner_roles
+    roles = rules.tier_owner_roles
     rows = []
-    for r in picture.tiers(as_of):
-        c = customers.get(r["customer_id"])
-        if c is None:
+    for cid, code, name, stored, owner_id in ctx.db.execute(select(
+            Customer.id, Customer.code, Customer.name, Customer.tier, Customer.owner_id)):
+        r = plan.tiers.get(cid)
+        if r is None:
             continue
-        owner = owners.get(c.owner_id) if c.owner_id else None
+        owner = plan.people.get(owner_id) if owner_id else None
         required = roles[CustomerTier(r["tier"])].value
         rows.append(TierRowOut(
-            customer_id=c.id, code=c.code, name=c.name, daily_parcels=r["daily_parcels"],
-            tier=r["tier"], stored_tier=c.tier.value if c.tier else None, owner_id=c.owner_id,
-            owner=owner.display_name if owner else None,
-            owner_role=owner.role.value if owner else None, required_role=required,
-            issues=_issues(r["tier"], c, owner, required),
+            customer_id=cid, code=code, name=name, daily_parcels=r["daily_parcels"],
+            tier=r["tier"], stored_tier=stored.value if stored else None, owner_id=owner_id,
+            owner=owner.name if owner else None, owner_role=owner.role if owner else None,
+            required_role=required, issues=_issues(r["tier"], stored, owner_id, owner, required),
         ))
     rows.sort(key=lambda r: (not r.issues, -r.daily_parcels, r.code))  # mismatches first
     counts = [TierCountOut(tier=t.value, computed=sum(r.tier == t.value for r in rows),
                            stored=sum(r.stored_tier == t.value for r in rows))
               for t in CustomerTier]
-    return TiersOut(as_of=as_of, total=len(rows), mismatches=sum(bool(r.issues) for r in rows),
-                    counts=counts, rows=rows[:limit] if limit else rows)
+    return TiersOut(as_of=plan.as_of, total=len(rows),
+                    mismatches=sum(bool(r.issues) for r in rows), counts=counts,
+                    rows=rows[:limit] if limit else rows)
 
 
 @router.get("/api/tiers", response_model=TiersOut, tags=["kpi"])
-def api_tiers(ctx: Context, picture: Picture,
-              limit: Annotated[int | None, Query(ge=1)] = None) -> TiersOut:
+def api_tiers(request: Request, ctx: Context, picture: Picture,
+              limit: Annotated[int | None, Query(ge=1, le=MAX_ROWS)] = None) -> TiersOut:
     """Computed tier against the archive's tier and owner, mismatches first."""
-    return tier_table(ctx, picture, limit)
+    return tier_table(ctx, _seen_plan(request, ctx, picture), picture.rules, limit)
 
 
 @router.get("/tiers", include_in_schema=False)
 def tiers_page(request: Request, ctx: Context, picture: Picture,
-               applied: Annotated[int | None, Query(ge=0)] = None,
-               skipped: Annotated[int | None, Query(ge=0)] = None):
+               applied: Annotated[int | None, Query(ge=0, le=MAX_ROWS)] = None,
+               skipped: Annotated[int | None, Query(ge=0, le=MAX_ROWS)] = None):
+    plan = _seen_plan(request, ctx, picture)
     return render(request, "tiers.html", {
-        "data": tier_table(ctx, picture, TIER_PAGE_ROWS), "limit": TIER_PAGE_ROWS,
-        "proposal": proposed_tier_changes(ctx, picture), "applied": applied, "skipped": skipped,
+        "data": tier_table(ctx, plan, picture.rules, TIER_PAGE_ROWS), "limit": TIER_PAGE_ROWS,
+        "proposal": proposed_tier_changes(ctx, plan), "applied": applied, "skipped": skipped,
     })
 
 
@@ -373,28 +402,32 @@ class TierChangeOut(BaseModel):
     reasons: list[Literal["tier", "no_owner", "owner_role", "unfilled"]]
     approvable: bool = Field(description="Approving it writes something; an unfilled change "
                                          "with the right tier is only reported.")
+    fingerprint: str = Field(description="The change as listed: send it back to approve it.")
 
 
 class TierChangesOut(BaseModel):
     as_of: dt.date | None
-    may_approve: bool = Field(description="The user may approve (city manager and above).")
+    may_approve: bool = Field(description="The user may approve (permission tier.apply).")
+    fingerprint: str = Field(description="The whole list as listed.")
     changes: list[TierChangeOut]
 
 
+class TierChoiceIn(BaseModel):
+    customer_id: int = Field(ge=1, le=MAX_ID)
+    fingerprint: str = Field(min_length=1, max_length=64,
+                             description="The change's fingerprint as listed to the approver.")
+
+
 class TierApplyIn(BaseModel):
-    customer_ids: list[int] = Field(description="The customers whose proposed change to apply.")
+    changes: list[TierChoiceIn] = Field(max_length=MAX_ROWS, description=(
+        "The changes to apply, each with the fingerprint the approver saw; if any of them is "
+        "proposed differently now, nothing is applied (409)."))
 
 
 class TierApplyOut(BaseModel):
     applied: list[TierChangeOut]
     skipped: list[int] = Field(description="Ids not applied: already applied, nothing to write, "
                                            "or outside the user's area.")
-
-
-def may_approve_tier_changes(ctx: RequestContext) -> bool:
-    """Approving reassignments needs the same province or city manager as a grid redraw
-    (网格与归属调整同一审批人)."""
-    return grid_store.may_approve(ctx.db, ctx.user.id)
 
 
 def _reasons(change: ownership.TierChange) -> list[str]:
@@ -408,64 +441,79 @@ def _reasons(change: ownership.TierChange) -> list[str]:
     return reasons
 
 
-def _planned(ctx: RequestContext, picture: OperatingPicture) -> list[ownership.TierChange]:
-    """The changes the data date's computed tiers call for, in the request's scope."""
-    as_of = _data_date(ctx)
-    if as_of is None:
-        return []
-    tiers = {r["customer_id"]: r["tier"] for r in picture.tiers(as_of)}
-    return ownership.propose_changes(ctx.db, tiers, picture.rules)
-
-
-def _change_rows(ctx: RequestContext, changes: list[ownership.TierChange]) -> list[TierChangeOut]:
+def _change_rows(ctx: RequestContext, plan: ownership.TierPlan,
+                 changes: list[ownership.TierChange]) -> list[TierChangeOut]:
     names = dict(ctx.db.execute(select(Customer.id, Customer.name).where(
         Customer.id.in_([c.customer_id for c in changes]))).all())
-    people = dict(ctx.db.execute(select(User.id, User.display_name)).all())
+
+    def name(uid: int | None) -> str | None:
+        person = plan.people.get(uid) if uid else None
+        return person.name if person else None
+
     return [TierChangeOut(
         customer_id=c.customer_id, code=c.customer_code, name=names.get(c.customer_id, ""),
         old_tier=c.old_tier, new_tier=c.new_tier, old_owner_id=c.old_owner_id,
-        old_owner=people.get(c.old_owner_id), new_owner_id=c.new_owner_id,
-        new_owner=people.get(c.new_owner_id), required_role=c.required_role,
-        reasons=_reasons(c), approvable=c.writes,
+        old_owner=name(c.old_owner_id), new_owner_id=c.new_owner_id,
+        new_owner=name(c.new_owner_id), required_role=c.required_role,
+        reasons=_reasons(c), approvable=c.writes, fingerprint=c.fingerprint,
     ) for c in changes]
 
 
-def proposed_tier_changes(ctx: RequestContext, picture: OperatingPicture) -> TierChangesOut:
-    return TierChangesOut(as_of=_data_date(ctx), may_approve=may_approve_tier_changes(ctx),
-                          changes=_change_rows(ctx, _planned(ctx, picture)))
+def proposed_tier_changes(ctx: RequestContext, plan: ownership.TierPlan) -> TierChangesOut:
+    """``plan``: the organisation's plan as seen by the request."""
+    return TierChangesOut(as_of=plan.as_of, may_approve=ctx.user.may(Action.TIER_APPLY),
+                          fingerprint=plan.fingerprint,
+                          changes=_change_rows(ctx, plan, plan.ordered()))
 
 
-def approve_tier_changes(ctx: RequestContext, picture: OperatingPicture,
-                         customer_ids: set[int]) -> TierApplyOut:
-    """Apply the chosen proposed changes through the scoped session (audited with the user and
-    ``web``/``api``); ids outside the scope are never proposed, so they are skipped."""
-    if not may_approve_tier_changes(ctx):
-        raise HTTPException(403, ctx.t("Approving tier changes needs a city manager or above"))
-    applied = ownership.apply_selected(ctx.db, _planned(ctx, picture), customer_ids)
-    rows = _change_rows(ctx, applied)  # read before commit: names of the rows just written
+def approve_tier_changes(request: Request, ctx: RequestContext, picture: OperatingPicture,
+                         seen: dict[int, str]) -> TierApplyOut:
+    """Apply the ticked changes as the approver saw them, through the scoped session (audited
+    with the user and ``web``/``api``); a change proposed differently now is a 409."""
+    plan = tier_plan(request, ctx, picture)
+    applied, skipped = ownership.apply_seen(ctx.db, plan, seen)
+    rows = _change_rows(ctx, plan, applied)  # read before commit: names of the rows just written
     ctx.db.commit()
-    done = {c.customer_id for c in applied}
-    return TierApplyOut(applied=rows, skipped=sorted(customer_ids - done))
+    return TierApplyOut(applied=rows, skipped=skipped)
 
 
 @router.get("/api/tiers/changes", response_model=TierChangesOut, tags=["kpi"])
-def api_tier_changes(ctx: Context, picture: Picture) -> TierChangesOut:
+def api_tier_changes(request: Request, ctx: Context, picture: Picture) -> TierChangesOut:
     """Tier and owner changes proposed for approval (the same plan as ``jiqun tiers apply
     --dry-run`` of the user's area)."""
-    return proposed_tier_changes(ctx, picture)
+    return proposed_tier_changes(ctx, _seen_plan(request, ctx, picture))
 
 
-@router.post("/api/tiers/apply", response_model=TierApplyOut, tags=["kpi"])
-def api_tier_apply(ctx: Context, picture: Picture, body: TierApplyIn) -> TierApplyOut:
-    """Apply the proposed changes of ``customer_ids`` (city manager and above); audited."""
-    return approve_tier_changes(ctx, picture, set(body.customer_ids))
+@router.post("/api/tiers/apply", response_model=TierApplyOut, tags=["kpi"],
+             dependencies=[allow(Action.TIER_APPLY)],
+             responses={403: {"description": "The user's role may not apply tiers"},
+                        409: {"description": "The list changed since it was seen"}})
+def api_tier_apply(request: Request, ctx: Context, picture: Picture,
+                   body: TierApplyIn) -> TierApplyOut:
+    """Apply the proposed changes the approver ticked, each with the fingerprint they saw
+    (permission ``tier.apply``); audited."""
+    return approve_tier_changes(request, ctx, picture,
+                                {c.customer_id: c.fingerprint for c in body.changes})
 
 
-@router.post("/tiers/apply", include_in_schema=False)
-async def tiers_apply(request: Request, ctx: Context, picture: Picture) -> RedirectResponse:
-    form = await request.form()
-    ids = {int(v) for v in form.getlist("customer_id") if str(v).isdigit()}
-    result = approve_tier_changes(ctx, picture, ids)
+TICKED = re.compile(r"^([1-9][0-9]{0,9}):([0-9a-f]{1,64})$")
+
+
+def ticked_changes(values: list[str]) -> dict[int, str]:
+    """The page's ticked boxes, ``<customer id>:<fingerprint>`` each; anything else is 422."""
+    seen = {}
+    for value in values:
+        found = TICKED.match(value)
+        if found is None or int(found.group(1)) > MAX_ID:
+            raise Invalid({"change": "Invalid request"})
+        seen[int(found.group(1))] = found.group(2)
+    return seen
+
+
+@router.post("/tiers/apply", include_in_schema=False, dependencies=[allow(Action.TIER_APPLY)])
+def tiers_apply(request: Request, ctx: Context, picture: Picture,
+                change: Annotated[list[str], Form(max_length=MAX_ROWS)] = ()) -> RedirectResponse:
+    result = approve_tier_changes(request, ctx, picture, ticked_changes(list(change)))
     return RedirectResponse(
         f"/tiers?applied={len(result.applied)}&skipped={len(result.skipped)}", status_code=303)
 
