@@ -146,11 +146,18 @@ def detect_encoding(path: Path) -> str:
     if utf16:
         return utf16
     _refuse_binary(head)
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError:
-        return "gb18030"
-    return "utf-8"
+    return "utf-8" if _mostly_utf8(head) else "gb18030"
+
+
+def _mostly_utf8(head: bytes) -> bool:
+    """UTF-8 unless its bad sequences are common: GBK's two-byte characters are almost never
+    valid UTF-8, while a UTF-8 file with one stray byte is still UTF-8 (that row is rejected)."""
+    text = codecs.getincrementaldecoder("utf-8")(errors="replace").decode(head, final=False)
+    bad = text.count("\ufffd")
+    if not bad:
+        return True
+    wide = sum(1 for ch in text if ord(ch) > 127) - bad
+    return wide >= 10 * bad
 
 
 def _decodes(path: Path, encoding: str) -> bool:
@@ -164,6 +171,11 @@ def _decodes(path: Path, encoding: str) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _ascii_head(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(_SAMPLE_BYTES).isascii()
 
 
 def _transcode_to_utf8(path: Path, encoding: str, folder: Path) -> Path | None:
@@ -210,23 +222,29 @@ def _read_header(path: Path, encoding: str) -> tuple[list[str], str] | None:
     return [cells[0].lstrip("\ufeff"), *cells[1:]], delimiter
 
 
-def _sql_list(values: list[str]) -> str:
-    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+def _sql_text(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def _sql_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+    return _sql_text(str(path))
 
 
 # -- the fast path: DuckDB ----------------------------------------------------------------------
 def _read_with_duckdb(con: duckdb.DuckDBPyConnection, readable: Path, delimiter: str,
                       names: list[str]) -> bool:
-    """Load a well-formed UTF-8 CSV as ``raw_rows``; False when DuckDB finds it is not one."""
+    """Load a well-formed UTF-8 CSV as ``raw_rows``; False when DuckDB finds it is not one.
+
+    Nothing is sniffed (``auto_detect=false``): the dialect is the header line's, every column is
+    text, and strict mode refuses any record with the wrong number of fields — left to the
+    sniffer, a file with a ragged row can come back with no rows and no error.
+    """
+    columns = "{" + ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names) + "}"
     try:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM read_csv({_sql_path(readable)}, "
-            f"header=true, all_varchar=true, delim='{delimiter}', quote='\"', escape='\"', "
-            f"names={_sql_list(names)})"
+            f"auto_detect=false, header=true, columns={columns}, delim={_sql_text(delimiter)}, "
+            "quote='\"', escape='\"', strict_mode=true, null_padding=false)"
         )
     except (duckdb.InvalidInputException, duckdb.ConversionException):
         return False  # a ragged row, a stray quote, a bad byte: the tolerant reader says which
@@ -245,7 +263,7 @@ class _Dialect(csv.Dialect):
     strict = False  # a quote inside a field ("5"") is a character, as spreadsheets read it
 
 
-def _records(lines: list[str], dialect: type[csv.Dialect], width: int
+def _records(lines: list[str], dialect: type[csv.Dialect], needed: int, width: int
              ) -> Iterator[tuple[int, list[str] | None]]:
     """(first physical line, cells) per record; cells None for a line with an unclosed quote.
 
@@ -266,7 +284,7 @@ def _records(lines: list[str], dialect: type[csv.Dialect], width: int
                 cells = None
             first, spanned = start + used, reader.line_num - used
             used = reader.line_num
-            if cells is not None and (spanned <= 1 or len(cells) <= width):
+            if cells is not None and (spanned <= 1 or _cell_count(cells, needed, width) is None):
                 yield first, cells
                 continue
             yield first, None
@@ -279,11 +297,18 @@ def _shown(text: str) -> str:
     return text if len(text) <= _SHOWN_CHARS else text[:_SHOWN_CHARS] + "…"
 
 
-def _row_problem(cells: list[str], needed: int, width: int) -> str | None:
+def _cell_count(cells: list[str], needed: int, width: int) -> str | None:
+    """Why a record cannot be a row of this header's cells (None: it can)."""
     if len(cells) < needed:
         return "too_few_fields"
     if len(cells) > width and any(c.strip() for c in cells[width:]):
         return "too_many_fields"  # trailing empty cells (",,") are what Excel leaves: harmless
+    return None
+
+
+def _row_problem(cells: list[str], needed: int, width: int) -> str | None:
+    if problem := _cell_count(cells, needed, width):
+        return problem
     if any("\ufffd" in c for c in cells):
         return "bad_encoding"
     return None
@@ -307,7 +332,7 @@ def _read_tolerantly(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, 
     rows: list[int] = []
     unreadable: list[Reject] = []
     ordinal = header_at + 1  # blank lines above the header are rows of the sheet too
-    for first, cells in _records(lines[header_at + 1:], dialect, width):
+    for first, cells in _records(lines[header_at + 1:], dialect, needed, width):
         ordinal += 1
         if cells is None:
             unreadable.append(Reject(ordinal, "", _shown(lines[header_at + 1 + first]),
@@ -340,8 +365,10 @@ def _load_csv(
         if encoding in ("utf-8", "utf-8-sig"):
             if _fast(con, path, delimiter, names):
                 return names, header, []
-            if not _decodes(path, encoding) and _decodes(path, "gb18030"):
-                # The sample looked like UTF-8 but later bytes are not: GBK with ASCII on top.
+            if _ascii_head(path) and not _decodes(path, encoding) and _decodes(path, "gb18030"):
+                # The sample was plain ASCII and later bytes are not UTF-8: GBK with ASCII on top.
+                # (Chinese text that is valid UTF-8 for a whole sample is UTF-8: a stray bad byte
+                # further down rejects its own row, not the file's encoding.)
                 encoding = "gb18030"
         if encoding not in ("utf-8", "utf-8-sig"):
             readable = _transcode_to_utf8(path, encoding, work)
