@@ -8,10 +8,10 @@ from jiqun.store import Scope, Store
 from jiqun.store.org import unit_by_code
 
 
-def scope_for_code(store: Store, code: str | None) -> Scope | None:
-    """The scope of the org unit ``code`` (``None``: the whole organisation)."""
+def scope_for_code(store: Store, code: str | None) -> Scope:
+    """The scope of the org unit ``code`` (no code: :data:`Scope.WHOLE`)."""
     if not code:
-        return None
+        return Scope.WHOLE
     with store.session() as s:
         unit = unit_by_code(s, code)
         if unit is None:

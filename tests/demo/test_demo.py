@@ -269,7 +269,7 @@ def _pending_tier_changes(settings) -> list:
     from jiqun.store import Store
 
     rules = KpiRules.from_file(settings.rules_file)
-    with OperatingPicture(Store.from_settings(settings), settings.lake_path, None,
+    with OperatingPicture(Store.from_settings(settings), settings.lake_path, Scope.WHOLE,
                           rules=rules) as picture:
         changes = ownership.reconcile(picture, picture.data_date(), dry_run=True)
     return [c for c in changes if c.writes]

@@ -99,7 +99,7 @@ def test_interrupted_append_after_its_journal_is_rolled_forward(tmp_path):
     recover(tmp_path)
     assert sorted(_lake_rows(tmp_path)["waybill_no"].to_pylist()) == ["A1", "X9"]
     from jiqun.lake import daily
-    assert daily(connect(engine="duckdb"), tmp_path).parcels.sum().execute() == 2
+    assert daily(connect(engine="duckdb"), tmp_path, Scope.WHOLE).parcels.sum().execute() == 2
 
 
 @pytest.mark.parametrize("org_ids, expected", [({1}, 2), ({2}, 1), ({1, 2}, 3), ({3}, 0)])
@@ -113,7 +113,7 @@ def test_ibis_reads_are_limited_to_the_scope(tmp_path, org_ids, expected):
 
 def test_an_empty_lake_reads_as_an_empty_table_of_the_schema(tmp_path):
     con = connect(engine="duckdb")
-    table = waybills(con, tmp_path)
+    table = waybills(con, tmp_path, Scope.WHOLE)
     assert table.count().execute() == 0
     assert table.schema().names == tuple(WAYBILL_DATASET.schema.names)
 
@@ -124,7 +124,7 @@ def test_daily_aggregates_follow_every_append(tmp_path):
     append(tmp_path, WAYBILL_DATASET, _waybills(["A1", "A2", "A3"]))  # Jan 31 23h, Feb 1 0h, 1h
     append(tmp_path, WAYBILL_DATASET, _waybills(["A3", "A4"], day=dt.datetime(2026, 2, 1, 9)))
     con = connect(engine="duckdb")
-    rows = daily(con, tmp_path).order_by("day").execute()
+    rows = daily(con, tmp_path, Scope.WHOLE).order_by("day").execute()
     assert [str(d)[:10] for d in rows["day"]] == ["2026-01-31", "2026-02-01"]
     assert rows["parcels"].tolist() == [1, 3]  # A3 twice in the lake would have made it 4
     assert rows["revenue"].tolist() == pytest.approx([3.2, 9.6])
@@ -144,9 +144,9 @@ def test_in_province_and_line_parcels_and_lanes(tmp_path):
     table = table.append_column("line_id", pa.array([None, 7, None], pa.int32()))
     append(tmp_path, WAYBILL_DATASET, table)
     con = connect(engine="duckdb")
-    row = daily(con, tmp_path).execute().iloc[0]
+    row = daily(con, tmp_path, Scope.WHOLE).execute().iloc[0]
     assert (row.parcels, row.in_province_parcels, row.line_parcels) == (3, 1, 1)
-    flows = lanes(con, tmp_path).order_by("dest_city").execute()
+    flows = lanes(con, tmp_path, Scope.WHOLE).order_by("dest_city").execute()
     assert flows.dest_city.tolist() == ["410100", "440100", "440300"]
     assert flows.origin_province.unique().tolist() == ["410000"]
     assert flows.line_id.isna().tolist() == [True, False, True]

@@ -10,6 +10,7 @@ import pandas as pd
 from jiqun.lake import connect
 from jiqun.planning.flows import flow_records, peak_windows, scope_peak_windows
 from jiqun.planning.params import PlanningParams
+from jiqun.store import Scope
 from tests.planning.demo_province import UNTIL, demo_province
 
 
@@ -29,7 +30,7 @@ def test_peak_windows_on_a_made_up_series():
 
 def test_demo_finds_618_and_double_11_each_year():
     demo = demo_province()
-    windows = scope_peak_windows(connect(engine="duckdb"), demo.lake, None, demo.params)
+    windows = scope_peak_windows(connect(engine="duckdb"), demo.lake, Scope.WHOLE, demo.params)
     for year in (UNTIL.year - 1, UNTIL.year):
         names = {w.name for w in windows if w.start.year == year}
         assert {"618", "Double 11"} <= names
@@ -43,8 +44,8 @@ def test_flows_add_up_to_the_lanes_aggregate():
     total, = duckdb.sql(f"SELECT sum(parcels) FROM read_parquet('{lanes}') "
                         "WHERE dest_city = '440100' AND market_id = 2").fetchall()[0]
     with demo.store.session() as s:
-        rows = flow_records(s, connect(engine="duckdb"), demo.lake, None, by="market", to="city")
-        monthly = flow_records(s, connect(engine="duckdb"), demo.lake, None, period="month",
+        rows = flow_records(s, connect(engine="duckdb"), demo.lake, Scope.WHOLE, by="market", to="city")
+        monthly = flow_records(s, connect(engine="duckdb"), demo.lake, Scope.WHOLE, period="month",
                                to="province", product="express")
     gz = [r for r in rows if r["origin_id"] == 2 and r["dest_code"] == "440100"]
     assert gz[0]["parcels"] == total and gz[0]["dest"] == "广州市"

@@ -19,6 +19,7 @@ from jiqun.config import get_settings
 from jiqun.lake import WAYBILL_DATASET, append
 from jiqun.lake.aggregates import rebuild
 from jiqun.planning import grid_store
+from jiqun.store import Scope
 from jiqun.store.models import AuditEntry, Customer, Grid, Role
 from tests.planning.test_grids_store import build_market
 
@@ -66,7 +67,7 @@ def _grid_of(store) -> dict[int, int]:
 
 
 def _volume_by_grid(store, tmp_path, days) -> dict[int, int]:
-    rows = OperatingPicture(store, tmp_path / "lake").volume("grid", "month", *days)
+    rows = OperatingPicture(store, tmp_path / "lake", Scope.WHOLE).volume("grid", "month", *days)
     return {r["grid_id"]: r["parcels"] for r in rows}
 
 

@@ -16,6 +16,7 @@ from jiqun.analytics.service import OperatingPicture
 from jiqun.errors import Conflict, NotAllowed
 from jiqun.lake import WAYBILL_DATASET, append
 from jiqun.planning import grid_store
+from jiqun.store import Scope
 from jiqun.store.models import AuditEntry, Customer, CustomerTier, Grid, Market, MarketType, Role
 from tests.conftest import build_org
 from tests.planning.test_grids import lattice
@@ -121,7 +122,7 @@ def test_last_months_grid_kpis_are_unchanged_by_a_redraw(store, market, tmp_path
     rebuild(tmp_path / "lake")
 
     def last_month():
-        rows = OperatingPicture(store, tmp_path / "lake").volume("grid", "month", *LAST_MONTH)
+        rows = OperatingPicture(store, tmp_path / "lake", Scope.WHOLE).volume("grid", "month", *LAST_MONTH)
         return {r["grid_id"]: r["parcels"] for r in rows}
 
     before = last_month()

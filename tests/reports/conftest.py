@@ -31,7 +31,7 @@ class Demo:
             return Scope.for_unit(s, unit_by_code(s, code))
 
     def picture(self, code: str | None = None) -> OperatingPicture:
-        return OperatingPicture(self.store, self.lake, self.scope(code) if code else None)
+        return OperatingPicture(self.store, self.lake, self.scope(code) if code else Scope.WHOLE)
 
     def sql(self, query: str, *params) -> list[tuple]:
         """``query`` over the view ``daily`` of the lake's daily aggregates."""

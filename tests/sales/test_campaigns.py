@@ -72,7 +72,7 @@ def test_effect_against_before_and_control(store, outlet, drive):
     campaign_id, _, _ = _create(store, outlet, filters=cm.TargetFilters(tiers=["first"]),
                                 ends_on=END + dt.timedelta(days=20))
     with store.session() as s:
-        effect = cm.campaign_effect(s, connect(), lake, None, campaign_id, END)
+        effect = cm.campaign_effect(s, connect(), lake, Scope.WHOLE, campaign_id, END)
     rows = {(r.group, r.period): r for r in effect.rows}
     assert effect.measured_to == END  # still running: measured to the data date
     before, during = rows["target", "before"], rows["target", "during"]

@@ -13,7 +13,7 @@ from jiqun.demo.cli import write_demo_rules
 from jiqun.demo.scale import SCALES
 from jiqun.sales import lifecycle
 from jiqun.sales.rules import SalesRules
-from jiqun.store import Store
+from jiqun.store import Scope, Store
 from jiqun.store.models import LifecycleStage
 
 UNTIL = dt.date(2026, 11, 26)
@@ -41,7 +41,7 @@ def tiny(tmp_path_factory):
 
 
 def _churned_share(store, lake, rules) -> tuple[int, int]:
-    with OperatingPicture(store, lake, None) as picture, store.session() as s:
+    with OperatingPicture(store, lake, Scope.WHOLE) as picture, store.session() as s:
         shipping = sum(1 for st in lifecycle.load_states(s) if st.stage.value in SHIPPING)
         changes = lifecycle.promote_from_waybills(s, picture, None, rules, dry_run=True)
     churned = sum(1 for c in changes if c.from_stage in SHIPPING

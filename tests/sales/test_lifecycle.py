@@ -11,6 +11,7 @@ from sqlalchemy import select
 from jiqun.analytics.service import OperatingPicture
 from jiqun.sales import lifecycle
 from jiqun.sales.rules import SalesRules
+from jiqun.store import Scope
 from jiqun.store.models import (
     AuditEntry,
     Customer,
@@ -57,7 +58,7 @@ def merchants(store, outlet, tmp_path):
 
 
 def _promote(store, lake, dry_run=False, user_id=None):
-    with OperatingPicture(store, lake) as picture, \
+    with OperatingPicture(store, lake, Scope.WHOLE) as picture, \
             store.transaction(user_id=user_id, source="job") as s:
         return lifecycle.promote_from_waybills(s, picture, AS_OF, RULES, dry_run=dry_run)
 

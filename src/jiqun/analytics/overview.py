@@ -22,7 +22,7 @@ from ibis.expr.types import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jiqun.lake import DAILY, DAILY_DATASET, memtable
+from jiqun.lake import DAILY, DAILY_DATASET, memtable, scope_filter
 from jiqun.lake.writer import dataset_files
 from jiqun.store.models import Customer, Grid, Market, MarketVolumeEstimate
 from jiqun.store.scope import Scope
@@ -121,7 +121,7 @@ def _daily_files(lake: Path, start: dt.date | None, end: dt.date | None) -> list
 
 
 def _daily(
-    con: ibis.BaseBackend, lake: Path, scope: Scope | None, files: list[Path]
+    con: ibis.BaseBackend, lake: Path, scope: Scope, files: list[Path]
 ) -> Table:
     """The daily aggregates of ``files`` limited to ``scope`` (as :func:`jiqun.lake.daily`, but
     reading only the months a figure needs: a page's cost follows its period, not the history)."""
@@ -129,14 +129,11 @@ def _daily(
         table = con.read_parquet([str(f) for f in files], table_name="overview_daily")
     else:
         table = ibis.memtable(DAILY.empty_table())
-    table = table.select(*DAILY.names)
-    if scope is not None:
-        table = table.filter(table.org_unit_id.isin(sorted(scope.org_ids)))
-    return table
+    return scope_filter(table.select(*DAILY.names), scope)
 
 
 def _between(
-    con: ibis.BaseBackend, lake: Path, scope: Scope | None, start: dt.date, end: dt.date
+    con: ibis.BaseBackend, lake: Path, scope: Scope, start: dt.date, end: dt.date
 ) -> Table:
     """Daily aggregate rows in scope from ``start`` to ``end`` inclusive."""
     table = _daily(con, lake, scope, _daily_files(lake, start, end))
@@ -149,7 +146,7 @@ def _sums(table: Table) -> dict:
             "revenue": table.revenue.sum().cast("float64")}
 
 
-def data_date(con: ibis.BaseBackend, lake: Path, scope: Scope | None) -> dt.date | None:
+def data_date(con: ibis.BaseBackend, lake: Path, scope: Scope) -> dt.date | None:
     """The last day with waybills in the scope (数据日期), or ``None`` for an empty lake."""
     files = _daily_files(lake, None, None)
     # The newest month nearly always holds the answer; the whole history only when it does not.
@@ -163,7 +160,7 @@ def data_date(con: ibis.BaseBackend, lake: Path, scope: Scope | None) -> dt.date
 def daily_trend(
     con: ibis.BaseBackend,
     lake: Path,
-    scope: Scope | None,
+    scope: Scope,
     start: dt.date,
     end: dt.date,
     *,
@@ -219,7 +216,7 @@ def kpis_from_trend(points: list[DailyPoint], as_of: dt.date) -> Kpis:
 
 
 def dashboard_series(
-    con: ibis.BaseBackend, lake: Path, scope: Scope | None, as_of: dt.date,
+    con: ibis.BaseBackend, lake: Path, scope: Scope, as_of: dt.date,
     days: int = TREND_DAYS,
 ) -> tuple[list[DailyPoint], Kpis]:
     """The trend of the last ``days`` days and the KPIs, from one query over the lake."""
@@ -254,7 +251,7 @@ _MARKET_DIM = pa.schema(
 def market_summaries(
     con: ibis.BaseBackend,
     lake: Path,
-    scope: Scope | None,
+    scope: Scope,
     session: Session,
     start: dt.date,
     end: dt.date,
@@ -307,7 +304,7 @@ def market_summaries(
 def grid_summaries(
     con: ibis.BaseBackend,
     lake: Path,
-    scope: Scope | None,
+    scope: Scope,
     session: Session,
     market_id: int,
     start: dt.date,
@@ -340,7 +337,7 @@ def grid_summaries(
 def customer_volumes(
     con: ibis.BaseBackend,
     lake: Path,
-    scope: Scope | None,
+    scope: Scope,
     start: dt.date,
     end: dt.date,
     *,
@@ -371,7 +368,7 @@ def customer_volumes(
 def top_customers(
     con: ibis.BaseBackend,
     lake: Path,
-    scope: Scope | None,
+    scope: Scope,
     session: Session,
     market_id: int,
     start: dt.date,
@@ -388,7 +385,7 @@ def top_customers(
 def customer_monthly_volume(
     con: ibis.BaseBackend,
     lake: Path,
-    scope: Scope | None,
+    scope: Scope,
     customer_id: int,
     start: dt.date,
     end: dt.date,

@@ -74,7 +74,7 @@ def _figure(method: Callable[..., R]) -> Callable[..., R]:
 
 
 class OperatingPicture:
-    """KPIs of ``scope`` (``None``: the whole organisation) on the configured engine.
+    """KPIs of ``scope`` (:data:`Scope.WHOLE`: the whole organisation) on the configured engine.
 
     ``session``: a store session opened with the same scope to read through (a web request's);
     the picture opens its own otherwise. ``figures`` and ``version``: a cache shared by many
@@ -85,7 +85,7 @@ class OperatingPicture:
         self,
         store: Store,
         lake: Path,
-        scope: Scope | None = None,
+        scope: Scope,
         *,
         engine: str | None = None,
         rules: KpiRules | None = None,
@@ -94,6 +94,8 @@ class OperatingPicture:
         figures: FigureCache | None = None,
         version: Hashable | None = None,
     ):
+        if not isinstance(scope, Scope):  # None no longer means the whole organisation
+            raise TypeError("a picture needs a scope; Scope.WHOLE is the whole organisation")
         self.store, self.lake, self.scope = store, Path(lake), scope
         self.rules = rules or KpiRules.configured()
         self.con = con or connect(engine=engine)
@@ -101,7 +103,7 @@ class OperatingPicture:
         self.session = session if session is not None else store.session(scope=scope,
                                                                           source="kpi")
         self.figures = figures if version is not None else None
-        self._identity = (scope.root_path if scope is not None else None,
+        self._identity = (scope.root_path,
                           self.rules.model_dump_json(), version)
 
     def close(self) -> None:
@@ -236,7 +238,7 @@ class OperatingPicture:
     # -- per level (分级看板) ------------------------------------------------------------------
     def _units(self) -> tuple[levels.Unit, list[levels.Unit]]:
         """The scope's root unit (HQ without a scope) and every unit of its subtree."""
-        root_filter = (OrgUnit.id == self.scope.root_id if self.scope is not None
+        root_filter = (OrgUnit.id == self.scope.root_id if self.scope.root_id is not None
                        else OrgUnit.parent_id.is_(None))
         root = self.session.scalars(select(OrgUnit).where(root_filter)).first()
         found = self.session.scalars(select(OrgUnit).where(OrgUnit.path.startswith(root.path)))

@@ -19,7 +19,7 @@ from jiqun.demo.places import DEMO_PASSWORD
 from jiqun.demo.scale import SCALES
 from jiqun.planning.params import write_planning_params
 from jiqun.sales.rules import SalesRules
-from jiqun.store import Store
+from jiqun.store import Scope, Store
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -57,7 +57,7 @@ def reconcile_demo_tiers(store: Store, settings) -> int:
     """The demo archive's tiers come from unscaled merchant sizes; recompute them from the lake
     with the scaled rules (as `jiqun tiers apply` would) so a fresh demo has nothing pending."""
     rules = KpiRules.from_file(settings.rules_file)
-    with OperatingPicture(store, settings.lake_path, None, rules=rules) as picture:
+    with OperatingPicture(store, settings.lake_path, Scope.WHOLE, rules=rules) as picture:
         as_of = picture.data_date()
         return len(ownership.reconcile(picture, as_of, source="demo")) if as_of else 0
 

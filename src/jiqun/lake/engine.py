@@ -8,6 +8,7 @@ engine as in-memory Arrow tables (DuckDB's sqlite/postgres scanners download at 
 from __future__ import annotations
 
 import types
+from functools import lru_cache
 from pathlib import Path
 
 import ibis
@@ -54,37 +55,60 @@ def _empty(dataset: Dataset) -> pa.Table:
     return dataset.schema.empty_table()
 
 
+def scope_filter(table: Table, scope: Scope) -> Table:
+    """``table`` (with ``org_unit_id``) limited to ``scope``: the one lake filter.
+
+    The whole organisation (:data:`Scope.WHOLE`, HQ) adds nothing. Below it, the table is
+    semi-joined with the subtree's unit ids, which the store reads once with the scope by org
+    path; a semi-join against a small table measured faster on DuckDB than an ``IN`` list of
+    literals (10M daily rows, 14,292 units: a province's 461 ids 66 ms against 111–171 ms, HQ's
+    14,292 ids 3.0 s against 36 ms unfiltered) and no slower than joining the org units' paths.
+    ``None`` is refused: the whole organisation must be asked for by name.
+    """
+    if not isinstance(scope, Scope):
+        raise TypeError("the lake needs a scope; Scope.WHOLE is the whole organisation")
+    if scope.whole:
+        return table
+    units = _scope_units(scope.org_ids).cast({"scope_org_unit_id": table.org_unit_id.type()})
+    return table.semi_join(units, table.org_unit_id == units.scope_org_unit_id)
+
+
+@lru_cache(maxsize=64)
+def _scope_units(org_ids: frozenset[int]) -> Table:
+    # One memtable per subtree, so a connection registers it once, not on every read.
+    return ibis.memtable(pa.table({"scope_org_unit_id": pa.array(sorted(org_ids), pa.int64())}))
+
+
 def dataset_table(
-    con: ibis.BaseBackend, lake: Path, dataset: Dataset, scope: Scope | None = None
+    con: ibis.BaseBackend, lake: Path | None, dataset: Dataset, scope: Scope
 ) -> Table:
     """The whole dataset as an Ibis table, limited to ``scope``'s org units."""
-    files = dataset_files(Path(lake), dataset)
+    files = dataset_files(Path(lake or get_settings().lake_path), dataset)
     if files:
         table = con.read_parquet([str(f) for f in files], table_name=f"{dataset.name}_lake")
     else:
         table = ibis.memtable(_empty(dataset))
     table = table.select(*dataset.schema.names)  # the schema's columns, not the partition key
-    if scope is not None:
-        table = table.filter(table.org_unit_id.isin(sorted(scope.org_ids)))
-    return table
+    return scope_filter(table, scope)
 
 
-def waybills(con: ibis.BaseBackend, lake: Path | None = None, scope: Scope | None = None) -> Table:
-    return dataset_table(con, lake or get_settings().lake_path, WAYBILL_DATASET, scope)
+def waybills(con: ibis.BaseBackend, lake: Path | None, scope: Scope) -> Table:
+    """Raw waybills in ``scope`` (``lake`` ``None``: the configured lake)."""
+    return dataset_table(con, lake, WAYBILL_DATASET, scope)
 
 
-def events(con: ibis.BaseBackend, lake: Path | None = None, scope: Scope | None = None) -> Table:
-    return dataset_table(con, lake or get_settings().lake_path, EVENT_DATASET, scope)
+def events(con: ibis.BaseBackend, lake: Path | None, scope: Scope) -> Table:
+    return dataset_table(con, lake, EVENT_DATASET, scope)
 
 
-def daily(con: ibis.BaseBackend, lake: Path | None = None, scope: Scope | None = None) -> Table:
+def daily(con: ibis.BaseBackend, lake: Path | None, scope: Scope) -> Table:
     """Daily waybill aggregates (:mod:`jiqun.lake.aggregates`): what pages and KPIs read."""
-    return dataset_table(con, lake or get_settings().lake_path, DAILY_DATASET, scope)
+    return dataset_table(con, lake, DAILY_DATASET, scope)
 
 
-def lanes(con: ibis.BaseBackend, lake: Path | None = None, scope: Scope | None = None) -> Table:
+def lanes(con: ibis.BaseBackend, lake: Path | None, scope: Scope) -> Table:
     """Daily flows by origin and destination (:mod:`jiqun.lake.aggregates`)."""
-    return dataset_table(con, lake or get_settings().lake_path, LANES_DATASET, scope)
+    return dataset_table(con, lake, LANES_DATASET, scope)
 
 
 def memtable(rows: list[dict] | pa.Table, schema: pa.Schema | None = None) -> Table:
