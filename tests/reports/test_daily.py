@@ -101,13 +101,13 @@ def test_an_earlier_day_and_a_month_start(demo):
 def test_cli_json_and_csv_are_the_records(cli_env, city):
     _, figures = city
     runner = CliRunner()
-    result = runner.invoke(app, ["report", "daily", "--scope", "HA-SQ", "--format", "json"])
+    result = runner.invoke(app, ["report", "daily", "--user", "system", "--scope", "HA-SQ", "--format", "json"])
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     expected = json.loads(json.dumps(figures.records(), default=str))
     assert rows == expected
     assert rows[0]["level"] == "total" and {r["level"] for r in rows} == {"total", "team", "grid"}
-    result = runner.invoke(app, ["report", "daily", "--scope", "HA-SQ", "--format", "csv",
+    result = runner.invoke(app, ["report", "daily", "--user", "system", "--scope", "HA-SQ", "--format", "csv",
                                  "--date", UNTIL.isoformat()])
     assert result.exit_code == 0, result.output
     table = list(csv.DictReader(io.StringIO(result.output)))
@@ -117,15 +117,15 @@ def test_cli_json_and_csv_are_the_records(cli_env, city):
 def test_cli_table_is_chinese_by_default_and_english_on_request(cli_env, city):
     _, figures = city
     runner = CliRunner()
-    zh = runner.invoke(app, ["report", "daily", "--scope", "HA-SQ"])
+    zh = runner.invoke(app, ["report", "daily", "--user", "system", "--scope", "HA-SQ"])
     assert zh.exit_code == 0, zh.output
     assert "分团队" in zh.output and "新增客户" in zh.output and figures.teams[0].name in zh.output
-    en = runner.invoke(app, ["report", "daily", "--scope", "HA-SQ", "--locale", "en"])
+    en = runner.invoke(app, ["report", "daily", "--user", "system", "--scope", "HA-SQ", "--locale", "en"])
     assert "By team" in en.output and "New customers" in en.output and "分团队" not in en.output
 
 
 def test_cli_rejects_an_unknown_scope(cli_env):
-    result = CliRunner().invoke(app, ["report", "daily", "--scope", "NOPE"])
+    result = CliRunner().invoke(app, ["report", "daily", "--user", "system", "--scope", "NOPE"])
     assert result.exit_code != 0
 
 

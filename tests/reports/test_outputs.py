@@ -102,12 +102,12 @@ def test_cli_weekly_writes_html_and_xlsx(cli_env, tmp_path):
     runner = CliRunner()
     for fmt in ("html", "xlsx"):
         out = tmp_path / f"b.{fmt}"
-        result = runner.invoke(app, ["report", "weekly", "--week", "2026-W46", "--scope", "HA-SQ",
+        result = runner.invoke(app, ["report", "weekly", "--week", "2026-W46", "--user", "system", "--scope", "HA-SQ",
                                      "--format", fmt, "--out", str(out)])
         assert result.exit_code == 0, result.output
         assert out.stat().st_size > 1000
     assert "2026-W46" in (tmp_path / "b.html").read_text(encoding="utf-8")
-    bad = runner.invoke(app, ["report", "weekly", "--week", "46", "--format", "html",
+    bad = runner.invoke(app, ["report", "weekly", "--week", "46", "--user", "system", "--format", "html",
                               "--out", str(tmp_path / "x.html")])
     assert bad.exit_code != 0 and "ISO week" in bad.output
 
@@ -116,7 +116,7 @@ def test_cli_weekly_writes_html_and_xlsx(cli_env, tmp_path):
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's Chromium (/usr/bin/chromium) absent")
 def test_cli_weekly_pdf(cli_env, tmp_path):
     out = tmp_path / "bulletin.pdf"
-    result = CliRunner().invoke(app, ["report", "weekly", "--scope", "HA", "--format", "pdf",
+    result = CliRunner().invoke(app, ["report", "weekly", "--user", "system", "--scope", "HA", "--format", "pdf",
                                       "--out", str(out)])
     assert result.exit_code == 0, result.output
     data = out.read_bytes()

@@ -1,4 +1,5 @@
-"""``jiqun flows …`` and ``jiqun plan lines|hubs``: the network planners on the command line."""
+"""``jiqun flows …`` and ``jiqun plan lines|hubs``: the network planners on the command line,
+acting as ``--user`` in that user's subtree (narrowed by ``--scope``; ``jiqun.cli_actor``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from jiqun.cli_scope import scope_for_code
+from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.config import get_settings
 from jiqun.lake import connect
 from jiqun.output import Format, emit
@@ -25,25 +26,23 @@ from jiqun.planning.hubs import (
 )
 from jiqun.planning.lines import plan_lines
 from jiqun.planning.params import PlanningParams
-from jiqun.store import Store
 
 flows_app = typer.Typer(no_args_is_help=False, help="Flows by origin and destination (流量流向).",
                         invoke_without_command=True)
 plan_app = typer.Typer(no_args_is_help=True, help="Dedicated lines and consolidation centres.")
 
-ScopeOpt = Annotated[str | None, typer.Option("--scope", help="Org unit code; default: all.")]
 FormatOpt = Annotated[Format, typer.Option("--format")]
 ParamsOpt = Annotated[Path | None, typer.Option("--params", help="TOML planning parameters.")]
 
 
 @contextmanager
-def _context(scope_code: str | None):
-    """A session scoped to ``--scope``, the lake and a connection."""
+def _context(user: str | None, scope_code: str | None):
+    """The acting user's session (their subtree, narrowed by ``--scope``), a lake connection,
+    the lake and the scope; refusals exit 2."""
     settings = get_settings()
-    store = Store.from_settings(settings)
-    scope = scope_for_code(store, scope_code)
-    with store.session(scope=scope, source="cli") as session:
-        yield session, connect(settings), settings.lake_path, scope
+    who = acting(user, scope_code)
+    with refusals(), who.session() as session:
+        yield session, connect(settings), settings.lake_path, session.info["scope"]
 
 
 def _params(path: Path | None) -> PlanningParams:
@@ -57,14 +56,14 @@ def _check(value, allowed, name):
 
 @flows_app.callback()
 def flows_cmd(
-    ctx: typer.Context, scope: ScopeOpt = None,
+    ctx: typer.Context, user: UserOpt = None, scope: ScopeOpt = None,
     by: Annotated[str, typer.Option("--by", help="market|outlet")] = "market",
     to: Annotated[str, typer.Option("--to", help="province|city")] = "city",
     period: Annotated[str, typer.Option("--period", help="all|day|week|month")] = "all",
     product: Annotated[str | None, typer.Option("--product", help="express|parcel|standard")] = None,
     start: Annotated[dt.datetime | None, typer.Option("--from", formats=["%Y-%m-%d"])] = None,
     end: Annotated[dt.datetime | None, typer.Option("--to-day", formats=["%Y-%m-%d"])] = None,
-    limit: Annotated[int | None, typer.Option("--limit")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
     peaks: Annotated[bool, typer.Option("--peaks", help="List the peak windows instead.")] = False,
     fmt: FormatOpt = Format.TABLE, params: ParamsOpt = None,
 ) -> None:
@@ -74,7 +73,7 @@ def flows_cmd(
     _check(by, ("market", "outlet"), "--by")
     _check(to, ("province", "city"), "--to")
     _check(period, ("all", "day", "week", "month"), "--period")
-    with _context(scope) as (session, con, lake, sc):
+    with _context(user, scope) as (session, con, lake, sc):
         if peaks:
             windows = flows_mod.scope_peak_windows(con, lake, sc, _params(params))
             emit([w.as_row() for w in windows], fmt, "peak windows")
@@ -86,7 +85,7 @@ def flows_cmd(
 
 
 @plan_app.command("lines")
-def lines_cmd(scope: ScopeOpt = None,
+def lines_cmd(user: UserOpt = None, scope: ScopeOpt = None,
               by: Annotated[str, typer.Option("--by", help="market|outlet")] = "market",
               all_lanes: Annotated[bool, typer.Option("--all", help="Also lanes not proposed.")]
               = False,
@@ -94,7 +93,7 @@ def lines_cmd(scope: ScopeOpt = None,
               fmt: FormatOpt = Format.TABLE, params: ParamsOpt = None) -> None:
     """Dedicated-line proposals: break-even, days above it, saving a year, hours saved."""
     _check(by, ("market", "outlet"), "--by")
-    with _context(scope) as (session, con, lake, sc):
+    with _context(user, scope) as (session, con, lake, sc):
         plan = plan_lines(session, con, lake, sc, _params(params), by=by, pooling=pooled)
         if pooled:
             emit([p.as_row() for p in plan.pools], fmt, "pooled lines")
@@ -111,10 +110,12 @@ def _site(text: str) -> Site:
 
 
 @plan_app.command("hubs")
-def hubs_cmd(scope: ScopeOpt = None,
+def hubs_cmd(user: UserOpt = None, scope: ScopeOpt = None,
              model: Annotated[str, typer.Option("--model", help="|".join(MODELS))] = "cover",
-             p: Annotated[int | None, typer.Option("--p", help="Centres (mclp, pmedian).")] = None,
-             radius: Annotated[float | None, typer.Option("--radius", help="Minutes.")] = None,
+             p: Annotated[int | None, typer.Option("--p", min=1, help="Centres (mclp, pmedian).")]
+             = None,
+             radius: Annotated[float | None, typer.Option("--radius", min=0.1, max=600,
+                                                         help="Minutes.")] = None,
              capacity: Annotated[float | None, typer.Option("--capacity",
                                                            help="Parcels a day (cflp).")] = None,
              closable: Annotated[bool, typer.Option("--closable",
@@ -128,12 +129,13 @@ def hubs_cmd(scope: ScopeOpt = None,
              fmt: FormatOpt = Format.TABLE, params: ParamsOpt = None) -> None:
     """Consolidation centres: cover, mclp, pmedian or cflp, with bound and gap."""
     _check(model, MODELS, "--model")
-    with _context(scope) as (session, con, lake, sc):
+    with _context(user, scope) as (session, con, lake, sc):
         merchants = merchant_demand(session, con, lake, sc)
         sites = candidate_sites(session, [_site(s) for s in site or []])
     if not sites or merchants.ids.size == 0:
         raise typer.BadParameter("no merchants with coordinates or no candidate sites in scope")
-    plan = plan_hubs(merchants, sites, _params(params), model, p=p, radius=radius,
-                     capacity=capacity, keep_existing=not closable,
-                     closable=set(close) if close else None)
+    with refusals():
+        plan = plan_hubs(merchants, sites, _params(params), model, p=p, radius=radius,
+                         capacity=capacity, keep_existing=not closable,
+                         closable=set(close) if close else None)
     emit(plan.centres if centres else [plan.summary()], fmt, f"centres · {model}")

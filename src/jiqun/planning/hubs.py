@@ -24,6 +24,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jiqun.errors import Invalid
 from jiqun.geo import haversine_km
 from jiqun.lake import daily
 from jiqun.planning.location import (
@@ -205,6 +206,8 @@ def plan_hubs(merchants: Merchants, sites: list[Site], params: PlanningParams, m
     the models that count or cost centres (not in set covering)."""
     if model not in MODELS:
         raise ValueError(f"model must be one of {', '.join(MODELS)}")
+    if model in ("mclp", "pmedian") and p is not None and p > len(sites):
+        raise Invalid({"p": "More centres than candidate sites"})
     radius = params.cover_radius_minutes if radius is None else radius
     minutes = travel_minutes(merchants, sites, params)
     reachable = (minutes <= radius + 1e-9).any(axis=1)

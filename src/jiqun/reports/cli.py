@@ -1,4 +1,5 @@
-"""``jiqun report daily|weekly``: the morning figures and the weekly bulletin."""
+"""``jiqun report daily|weekly``: the morning figures and the weekly bulletin, of the acting
+user's subtree (``--user``, narrowed by ``--scope``; ``jiqun.cli_actor``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Annotated
 import typer
 
 from jiqun.analytics.cli import open_picture
+from jiqun.cli_actor import ScopeOpt, UserOpt
 from jiqun.i18n import translator
 from jiqun.output import Format, render
 from jiqun.reports import formats
@@ -35,7 +37,6 @@ class BulletinFormat(str, enum.Enum):
     PDF = "pdf"
 
 
-ScopeOpt = Annotated[str | None, typer.Option("--scope", help="Org unit code; default: all.")]
 LocaleOpt = Annotated[str, typer.Option("--locale", help="zh-CN (default) or en.")]
 EngineOpt = Annotated[str | None, typer.Option("--engine", help="duckdb|pyspark")]
 RulesOpt = Annotated[Path | None, typer.Option("--rules", help="TOML file of KPI rules.")]
@@ -70,13 +71,13 @@ def _daily_text(f: DailyFigures, fmt: DailyFormat, locale: str) -> str:
 def daily_cmd(
     day: Annotated[dt.datetime | None, typer.Option("--date", formats=["%Y-%m-%d"],
                                                     help="Default: the data date.")] = None,
-    scope: ScopeOpt = None,
+    user: UserOpt = None, scope: ScopeOpt = None,
     fmt: Annotated[DailyFormat, typer.Option("--format")] = DailyFormat.TABLE,
     out: Annotated[Path | None, typer.Option("--out", help="Write to a file.")] = None,
     locale: LocaleOpt = "zh-CN", engine: EngineOpt = None, rules: RulesOpt = None,
 ) -> None:
     """Yesterday per team and grid: parcels, revenue, plan progress, new and lost customers."""
-    with open_picture(scope, engine, rules) as picture:
+    with open_picture(user, scope, engine, rules) as picture:
         figures = daily_figures(picture, day.date() if day else None, locale)
     text = _daily_text(figures, fmt, locale)
     if out:
@@ -101,12 +102,12 @@ def weekly_cmd(
     out: Annotated[Path, typer.Option("--out", help="The file to write.")],
     week: Annotated[str | None, typer.Option(
         "--week", help="YYYY-Www; default: the last complete week before the data date.")] = None,
-    scope: ScopeOpt = None, locale: LocaleOpt = "zh-CN", engine: EngineOpt = None,
-    rules: RulesOpt = None,
+    user: UserOpt = None, scope: ScopeOpt = None, locale: LocaleOpt = "zh-CN",
+    engine: EngineOpt = None, rules: RulesOpt = None,
 ) -> None:
     """The weekly bulletin (一周通报) as HTML, XLSX or PDF."""
     iso_week = _week(week)
-    with open_picture(scope, engine, rules) as picture:
+    with open_picture(user, scope, engine, rules) as picture:
         bulletin = weekly_bulletin(picture, iso_week, locale)
     if fmt is BulletinFormat.XLSX:
         from jiqun.reports.xlsx import bulletin_xlsx
