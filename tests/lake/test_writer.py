@@ -150,3 +150,34 @@ def test_in_province_and_line_parcels_and_lanes(tmp_path):
     assert flows.dest_city.tolist() == ["410100", "440100", "440300"]
     assert flows.origin_province.unique().tolist() == ["410000"]
     assert flows.line_id.isna().tolist() == [True, False, True]
+
+
+def test_rebuild_and_the_demo_reset_leave_no_month_of_an_earlier_lake(tmp_path):
+    from jiqun.demo.build import reset_lake
+    from jiqun.lake import DAILY_DATASET, LANES_DATASET
+    from jiqun.lake.aggregates import rebuild
+
+    append(tmp_path, WAYBILL_DATASET, _waybills(["A1"], day=dt.datetime(2020, 3, 1)))
+    append(tmp_path, WAYBILL_DATASET, _waybills(["B1"], day=dt.datetime(2026, 3, 1)))
+    import shutil
+
+    shutil.rmtree(tmp_path / "waybills" / "month=2020-03")  # e.g. a restore of a newer lake
+    rebuild(tmp_path)
+    for dataset in (DAILY_DATASET, LANES_DATASET):
+        assert [f.parent.name for f in dataset_files(tmp_path, dataset)] == ["month=2026-03"]
+
+    (tmp_path / "_journal").mkdir(exist_ok=True)
+    (tmp_path / "_journal" / "stale.pending").write_text("{}")
+    reset_lake(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock"]
+
+
+def test_a_reader_takes_no_lock_when_nothing_is_pending(tmp_path):
+    """Readers list the lake while a writer holds the lock for its (long) write phase."""
+    import fcntl
+
+    append(tmp_path, WAYBILL_DATASET, _waybills(["A1"]))
+    with open(tmp_path / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another writer, busy writing its files
+        assert len(dataset_files(tmp_path, WAYBILL_DATASET)) == 1
+        fcntl.flock(lock, fcntl.LOCK_UN)
