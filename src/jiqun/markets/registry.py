@@ -31,6 +31,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from jiqun.bounds import FIRST_YEAR, LAST_YEAR, MAX_ID
@@ -386,6 +387,7 @@ def edit_market(session: Session, market_id: int, changes: Mapping[str, Any],
         # Only a target or the estimate changes: the market's version still moves on, so a
         # second stale form is refused too.
         market.updated_at = dt.datetime.now().replace(microsecond=0)
+        flag_modified(market, "updated_at")  # written even when it is still the same second
     _flush_in_scope(session)
     if moved:
         _follow_market(session, market)

@@ -32,6 +32,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
 from jiqun.bounds import MAX_ID
@@ -186,14 +187,15 @@ def _record(session: Session, team: Team, action: str, changes: dict[str, Any]) 
         source=session.info.get("source")))
 
 
-def _flush_once(session: Session, team: Team) -> None:
+def _flush_once(session: Session) -> None:
     """Write the team; when another session changed it since it was read (its version moved
     on), the ``UPDATE … WHERE version = seen`` touches no row and this decision loses."""
     try:
         session.flush()
     except StaleDataError:
-        raise Conflict("Someone else changed this team meanwhile; reload it and try again",
-                       team=team.name) from None
+        # Nothing of the team may be read here: the failed flush left the session to roll back.
+        raise Conflict("Someone else changed this team meanwhile; reload it and try again"
+                       ) from None
 
 
 def _place(session: Session, data: TeamIn) -> tuple[Market, Grid | None, int]:
@@ -261,7 +263,7 @@ def approve_team(session: Session, team_id: int, now: dt.datetime | None = None)
     team.status = TeamStatus.APPROVED
     team.approved_by_id = actor.user_id
     team.approved_at = now or dt.datetime.now().replace(microsecond=0)
-    _flush_once(session, team)
+    _flush_once(session)
     return team
 
 
@@ -274,7 +276,7 @@ def reject_team(session: Session, team_id: int, reason: str) -> Team:
         raise Invalid({"reason": "Give a reason of 1–255 characters"})
     team.status = TeamStatus.REJECTED
     # The team's row first: a concurrent decision fails here, before anything else is written.
-    _flush_once(session, team)
+    _flush_once(session)
     for grid in session.scalars(select(Grid).where(Grid.team_id == team.id)):
         grid.team_id = None
     _record(session, team, "reject", {"status": [TeamStatus.PROPOSED.value,
@@ -292,8 +294,7 @@ def _member_conflict(session: Session, team: Team, wanted: list[MemberIn]) -> Co
 
     return Conflict("This team's members were changed by someone else since you opened it",
                     mine={"members": names((m.user_id, m.role) for m in wanted)},
-                    theirs={"members": names((m.user_id, m.role) for m in team.members)},
-                    team=team.name)
+                    theirs={"members": names((m.user_id, m.role) for m in team.members)})
 
 
 def set_members(session: Session, team_id: int,
@@ -328,7 +329,8 @@ def set_members(session: Session, team_id: int,
     # The team's row moves on first (its version too), so of two pages saving at once the
     # second fails here, before its member rows are written.
     team.updated_at = dt.datetime.now().replace(microsecond=0)
-    _flush_once(session, team)
+    flag_modified(team, "updated_at")  # written (and the version moved) even in the same second
+    _flush_once(session)
     for uid in removed:
         session.delete(current[uid])
     for uid, role in changed.items():
