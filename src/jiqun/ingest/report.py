@@ -45,6 +45,17 @@ REASONS: dict[str, str] = {
     "delivered_before_shipped": "delivered before it was shipped",
     "outside_scope": "org unit outside your scope",
     "bad_phone": "not a phone number (7 to 12 digits)",  # bulk archive (jiqun.sales.archive)
+    # physical range (jiqun.ingest.checks)
+    "not_finite": "not a finite number (NaN or infinity)",
+    "weight_too_high": "more than 1,000 kg: not the weight of one parcel",
+    "fee_too_high": "more than ¥100,000: not the fee of one waybill",
+    "date_out_of_range": "outside the years 2000 to 2100",
+    "in_the_future": "more than a day after the import: a time in the future",
+    # rows that cannot be split into cells (jiqun.ingest.source)
+    "too_few_fields": "the row has fewer cells than the header (a short row)",
+    "too_many_fields": "the row has more cells than the header (a stray separator?)",
+    "unbalanced_quote": "a quote (\") opened in this row is never closed",
+    "bad_encoding": "characters that cannot be read in the file's encoding",
 }
 
 
