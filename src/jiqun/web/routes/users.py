@@ -33,6 +33,7 @@ router = APIRouter()
 
 ShortText = Annotated[str, Form(max_length=200)]
 PasswordText = Annotated[str, Form(max_length=1024)]
+TICKED = frozenset({"1", "on", "true", "yes"})  # a checkbox's value; absent: unticked
 
 
 # -- schemas ------------------------------------------------------------------------------------
@@ -234,7 +235,7 @@ def save_user_page(request: Request, ctx: Context, user_id: IdPath,
                    display_name: Annotated[str, Form(max_length=200)] = "",
                    active: Annotated[str, Form(max_length=8)] = ""):
     try:
-        accounts.update_user(ctx.db, user_id, role=role, active=active == "1",
+        accounts.update_user(ctx.db, user_id, role=role, active=active.lower() in TICKED,
                              display_name=display_name or None, version=version)
     except Invalid as err:
         ctx.db.rollback()
