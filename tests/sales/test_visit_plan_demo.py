@@ -86,9 +86,9 @@ def test_cli_json(demo, monkeypatch):
     assert units == {marketer.org_unit_id}
 
 
-def _client(demo, username) -> TestClient:
+def _client(demo, username, **extra) -> TestClient:
     settings = Settings(store_url=demo.url, lake_path=demo.lake, environment="test",
-                        secret_key="test-secret-key", locale="zh-CN")
+                        secret_key="test-secret-key", locale="zh-CN", **extra)
     client = TestClient(create_app(settings))
     assert login(client, username, "jiqun-demo").status_code == 303
     return client
@@ -117,6 +117,27 @@ def test_outside_scope_is_404_and_managers_pick(demo):
     page = city.get(f"/visit-plan?user_id={marketer.id}&date={DAY}")
     assert page.status_code == 200 and "pick-marketer" in page.text
     assert city.get(f"/visit-plan?user_id={outside}&date={DAY}").status_code == 404
+
+
+def test_a_marketers_plan_is_the_same_whoever_opens_it(demo, tmp_path):
+    """Issue 9: a plan is a fact of the marketer — scored by the model of the marketer's own
+    scope and routed from their outlet also when the city manager opens it (it was scored by a
+    model of the whole city's history, so the manager saw other values and stops)."""
+    from jiqun.sales import plan as plan_mod
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[sales.plan]\nmax_candidates = 8\n", encoding="utf-8")  # exact search
+    marketer = _user(demo, "demo-marketer")
+    plans = {}
+    for viewer in ("demo-marketer", "demo-city"):
+        client = _client(demo, viewer, rules_file=rules)  # its own app: no shared plan cache
+        plan_mod.clear_trained_models()  # nor a shared model: each viewer trains its own
+        answer = client.get(f"/api/visit-plan?user_id={marketer.id}&date={DAY}")
+        assert answer.status_code == 200, answer.text
+        plans[viewer] = answer.json()
+    plan_mod.clear_trained_models()
+    assert plans["demo-marketer"]["stops"] and plans["demo-marketer"]["solver"] == "exact"
+    assert plans["demo-city"] == plans["demo-marketer"]
 
 
 def test_second_plan_in_the_scope_reuses_the_trained_model(demo, monkeypatch):

@@ -262,7 +262,10 @@ def promote_from_waybills(
     dry_run: bool = False,
 ) -> list[LifecycleChange]:
     """Apply the waybill rules to every customer of the session's scope as of ``as_of``
-    (default: the picture's data date) and return the changes (written unless ``dry_run``)."""
+    (default: the picture's data date) and return the changes (written unless ``dry_run``;
+    a run that writes is asked for first, before the waybills are read)."""
+    if not dry_run:
+        require(session, Action.LIFECYCLE_RUN)
     rules = rules or SalesRules.configured()
     as_of = as_of or picture.data_date() or dt.date.today()
     changes = plan_lifecycle(load_states(session), shipping(picture, as_of, rules), as_of, rules)

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import Path, Query
+from pydantic import BeforeValidator, Field
 
 from jiqun.bounds import FIRST_DATE, LAST_DATE, MAX_ID, MAX_PAGE
 
@@ -18,3 +19,13 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Record id.")]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 PageQuery = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1.")]
 DateQuery = Annotated[dt.date | None, Query(ge=FIRST_DATE, le=LAST_DATE)]
+
+
+def _blank_is_none(value):
+    return None if value == "" else value
+
+
+# An id filter of an HTML form, whose "all" option sends an empty value: "" is no filter, and
+# ``²`` or a huge number is refused like IdQuery (the bound sits on the int, not on None).
+FormIdQuery = Annotated[Annotated[int, Field(ge=1, le=MAX_ID)] | None,
+                        BeforeValidator(_blank_is_none), Query()]

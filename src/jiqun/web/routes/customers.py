@@ -13,11 +13,9 @@ import math
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BeforeValidator
 from sqlalchemy import func, or_, select
 
 from jiqun.analytics import overview
-from jiqun.bounds import MAX_ID
 from jiqun.errors import NotFound
 from jiqun.sales.people import customer_people, names_of
 from jiqun.store.models import (
@@ -30,7 +28,7 @@ from jiqun.store.models import (
     Visit,
 )
 from jiqun.web.deps import Context, RequestContext, not_found
-from jiqun.web.params import IdPath, IdQuery, PageQuery
+from jiqun.web.params import FormIdQuery, IdPath, IdQuery, PageQuery
 from jiqun.web.schemas import (
     CarrierOut,
     CustomerDetailOut,
@@ -58,12 +56,6 @@ def _market_names(ctx: RequestContext, ids) -> dict[int, str]:
     return dict(ctx.db.execute(select(Market.id, Market.name).where(Market.id.in_(ids))).all())
 
 
-def _blank_none(value):
-    return None if value == "" else value
-
-
-# The filter form sends an empty market for "all"; ``²`` or a huge id is a 422, never int().
-FormIdQuery = Annotated[int | None, BeforeValidator(_blank_none), Query(ge=1, le=MAX_ID)]
 
 
 def customer_page(

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 
 from jiqun.bounds import MAX_ID, FiniteFloat, PlausibleDate
 from jiqun.permissions import Action
@@ -24,19 +24,10 @@ from jiqun.sales import visits as visit_mod
 from jiqun.sales.rules import SalesRules
 from jiqun.store.models import Customer
 from jiqun.web.deps import Context, RequestContext, allow, not_found
-from jiqun.web.params import IdPath, IdQuery
+from jiqun.web.params import FormIdQuery, IdPath, IdQuery
 from jiqun.web.templating import render
 
 router = APIRouter()
-
-
-def _blank_none(value):
-    """A form's empty field ("all") is no filter."""
-    return None if value == "" else value
-
-
-# An id filter of a page: empty means "none"; ``²`` or a huge number is refused (never int()).
-BlankIdQuery = Annotated[int | None, BeforeValidator(_blank_none), Query(ge=1, le=MAX_ID)]
 
 
 def _rules(request: Request) -> SalesRules:
@@ -195,7 +186,7 @@ def _form_page(request: Request, ctx: RequestContext, customer: Customer, *, err
 
 
 @router.get("/visits/new", include_in_schema=False)
-def new_visit(request: Request, ctx: Context, customer_id: BlankIdQuery = None,
+def new_visit(request: Request, ctx: Context, customer_id: FormIdQuery = None,
               q: Annotated[str | None, Query(max_length=100)] = None):
     if customer_id is not None:
         return _form_page(request, ctx, _customer_or_404(ctx, customer_id))
