@@ -207,3 +207,73 @@ class CustomerDetailOut(BaseModel):
     carriers: list[CarrierOut]
     visits: list[VisitOut]
     monthly: list[MonthPointOut]
+
+
+# -- the errors every operation can answer ------------------------------------------------------
+# Every /api route reads the request context (401 without a valid token), may be refused by the
+# permission registry or the scope (403), names records that may be outside the scope (404),
+# edits versioned records (409) and validates its input (422); the app's error handlers answer
+# all of them with this one JSON shape. ``document_errors`` adds them to every operation of the
+# OpenAPI schema, so clients (and schemathesis) know every status they can get.
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "properties": {
+        "detail": {"description": "The message in the caller's language, or the fields of a "
+                                  "validation error."},
+        "errors": {"type": "object", "additionalProperties": {"type": "string"},
+                   "description": "Field → message, for a refused value."},
+        "mine": {"type": "object", "description": "Conflict: the values you saw."},
+        "theirs": {"type": "object", "description": "Conflict: the values saved meanwhile."},
+    },
+    "required": ["detail"],
+}
+ERROR_RESPONSES = {
+    "400": "The request cannot be read (e.g. an upload that is not a CSV/XLSX file)",
+    "401": "Not signed in: no valid bearer token or session",
+    "403": "Your role or part of the organisation may not do this",
+    "404": "Not found, or outside your part of the organisation",
+    "409": "Someone else changed or decided this meanwhile",
+    "422": "A value is missing, malformed or out of range",
+}
+
+
+# Times are the organisation's local time (China Standard Time) without an offset, as the store
+# keeps them; RFC 3339 ``date-time`` requires an offset, so they are documented as what they are.
+LOCAL_TIME = {"type": "string", "format": "local-date-time",
+              "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$",
+              "description": "Local time (China Standard Time), ISO 8601 without an offset."}
+
+
+def _local_times(node) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "string" and node.get("format") == "date-time":
+            node.update(LOCAL_TIME)
+        for value in node.values():
+            _local_times(value)
+    elif isinstance(node, list):
+        for value in node:
+            _local_times(value)
+
+
+def document_errors(schema: dict) -> dict:
+    """Add the common error answers (and the ``Error`` model) to every operation of ``schema``,
+    and document times as the local times they are."""
+    _local_times(schema)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = ERROR_SCHEMA
+    error = {"$ref": "#/components/schemas/Error"}
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for status, description in ERROR_RESPONSES.items():
+                documented = responses.setdefault(status, {"description": description})
+                content = documented.setdefault("content", {}).setdefault(
+                    "application/json", {})
+                known = content.get("schema")
+                # FastAPI's own 422 (HTTPValidationError) stays, beside the service errors'.
+                content["schema"] = {"anyOf": [known, error]} if known and known != error \
+                    else error
+    return schema
