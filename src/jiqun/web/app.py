@@ -40,6 +40,7 @@ from jiqun.web.routes import (
     users,
     visit_plan,
 )
+from jiqun.web.schemas import document_errors
 from jiqun.web.security import LoginThrottle, TokenSigner, csrf_protect
 from jiqun.web.templating import make_templates, render
 
@@ -164,6 +165,18 @@ def _serving_threads(threads: int):
     return lifespan
 
 
+def _document_errors(app: FastAPI) -> None:
+    """The OpenAPI schema documents the error answers of every operation (schemas.py)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(build())
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The jiqun web app for ``settings`` (default: from the environment)."""
     settings = settings or get_settings()
@@ -190,6 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    grids_design, sales_ops, users):
         app.include_router(module.router)
     _add_error_handlers(app)
+    _document_errors(app)
     # Middleware added last runs first: sessions must exist before the locale and routes.
     _add_locale_middleware(app, settings.locale)
     _add_security_headers(app)
