@@ -121,3 +121,66 @@ def test_params_round_trip_through_toml_and_scale(tmp_path):
     assert again == params
     assert again.trucks[0].payload_kg == pytest.approx(PlanningParams().trucks[0].payload_kg / 100)
     assert again.direct_handling_per_parcel == PlanningParams().direct_handling_per_parcel
+
+
+def test_two_accepts_at_once_record_one_line(shangqiu_plan, monkeypatch):
+    """Both accepts look the code up before either inserts (held at a barrier): the unique code
+    makes the second insert fail, and that accept refreshes the first one's line instead."""
+    import threading
+
+    from sqlalchemy import func, select
+
+    from jiqun.planning import lines
+    from jiqun.store.models import AuditEntry, DedicatedLine
+
+    demo = demo_province()
+    with demo.store.session() as s:
+        taken = set(s.scalars(select(DedicatedLine.code)))
+        lane = next(p for p in shangqiu_plan.proposals if p.origin_kind == "market" and
+                    lines.draft_line_code("P", lines._origin_record(s, "market", p.origin_id),
+                                          p.dest_code) not in taken)
+    both_looked = threading.Barrier(2)
+    real = lines._line_by_code
+
+    def look_up(session, code):
+        found = real(session, code)
+        if found is None:
+            both_looked.wait(timeout=60)
+        return found
+
+    monkeypatch.setattr(lines, "_line_by_code", look_up)
+    actor, results, errors = demo.store.actor("demo-city"), [], []
+
+    def accept():
+        try:
+            with demo.store.session(actor=actor, source="test") as s:
+                accepted = lines.accept_lane(s, lane)
+                s.commit()
+                results.append((accepted.created, accepted.line.code))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=accept) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(created for created, _ in results) == [False, True]
+    code = results[0][1]
+    with demo.store.session() as s:
+        assert s.scalar(select(func.count()).select_from(DedicatedLine)
+                        .where(DedicatedLine.code == code)) == 1
+        inserts = s.scalars(select(AuditEntry).where(
+            AuditEntry.entity == "dedicated_lines", AuditEntry.action == "insert")).all()
+        assert [a.changes.get("code") for a in inserts].count(code) == 1
+
+
+def test_a_marketer_may_not_accept_a_line(shangqiu_plan):
+    from jiqun.errors import NotAllowed
+    from jiqun.planning import lines
+
+    demo = demo_province()
+    with demo.store.session(actor=demo.store.actor("demo-marketer")) as s, \
+            pytest.raises(NotAllowed):
+        lines.accept_lane(s, shangqiu_plan.proposals[0])  # refused before it is looked up

@@ -296,3 +296,54 @@ def test_hubs_page_what_if_with_an_added_site(page):
     assert full.status_code == 200 and 'data-testid="hub-errors"' in full.text
     assert 'value="试点,115.7,34.3" checked' in full.text
     assert 'option value="稍岗五金工量具产业集群,' in full.text  # places to pick from
+
+
+@pytest.mark.parametrize("query", ["model=pmedian&p=73", "model=mclp&p=73"])
+def test_more_centres_than_candidate_sites_is_a_422_with_a_message(api, page, query):
+    """Reproduction of issue 9: GET /api/hubs?model=pmedian&p=73 answered 500."""
+    r = api.get(f"/api/hubs?{query}", headers=api.tokens["demo-city"])
+    assert r.status_code == 422 and r.json()["detail"] == "中心数多于候选站点数"
+    shown = page.get(f"/hubs?{query}")
+    assert shown.status_code == 200 and "中心数多于候选站点数" in shown.text
+
+
+@pytest.mark.parametrize("query", ["model=x", "p=0", "p=10000000000000000000", "p=²",
+                                   "radius=nan", "radius=-1", "capacity=inf",
+                                   "capacity=1e400"])
+def test_bad_hub_parameters_are_422(api, query):
+    assert api.get(f"/api/hubs?{query}", headers=api.tokens["demo-city"]).status_code == 422
+
+
+def test_a_tiny_capacity_never_answers_500(api):
+    r = api.get("/api/hubs?model=cflp&capacity=0.5", headers=api.tokens["demo-city"])
+    assert r.status_code in (200, 422), r.text
+
+
+@pytest.mark.parametrize("query", ["product=x", "start=0001-01-02", "end=2101-01-01",
+                                   "limit=0", "by=city", "period=year"])
+def test_bad_flow_parameters_are_422(api, query):
+    assert api.get(f"/api/flows?{query}", headers=api.tokens["demo-city"]).status_code == 422
+
+
+def test_a_marketer_may_not_accept_a_line(app):
+    with TestClient(app) as c:
+        r = c.post("/api/token", data={"username": "demo-marketer", "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        with demo_province().store.session() as s:
+            before = s.scalar(select(func.count()).select_from(DedicatedLine))
+        refused = c.post("/api/lines/accept", headers=headers,
+                         json={"origin_id": 1, "dest_code": "440100"})
+        assert refused.status_code == 403
+        assert c.post("/api/lines/accept", headers=headers,
+                      json={"origin_id": "x"}).status_code == 403  # before the body is read
+        token = CSRF.search(c.get("/login").text).group(1)
+        c.post("/login", data={"username": "demo-marketer", "password": PASSWORD,
+                               "csrf_token": token}, follow_redirects=False)
+        page = c.get("/lines")
+        assert page.status_code == 200 and 'action="/lines/accept"' not in page.text
+        token = CSRF.search(page.text).group(1)
+        form = c.post("/lines/accept", data={"origin_id": 1, "dest_code": "440100",
+                                             "csrf_token": token}, follow_redirects=False)
+        assert form.status_code == 403
+        with demo_province().store.session() as s:
+            assert s.scalar(select(func.count()).select_from(DedicatedLine)) == before

@@ -26,10 +26,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jiqun.geo import division, haversine_km, zone_of
 from jiqun.lake import lanes
+from jiqun.permissions import Action, require
 from jiqun.planning.flows import (
     ORIGIN_COLUMN,
     Origin,
@@ -522,20 +524,35 @@ def draft_line_code(prefix: str, origin: Market | Facility, dest_code: str) -> s
     return code
 
 
+def _line_by_code(session: Session, code: str) -> DedicatedLine | None:
+    return session.scalar(select(DedicatedLine).where(DedicatedLine.code == code))
+
+
 def _record_draft(session: Session, origin: Market | Facility, dest_code: str, code: str,
                   truck: str, trips: float, proposal: dict) -> AcceptedLine:
     """Insert the draft line, or refresh the numbers of the draft already recorded (idempotent);
-    a line that has since been opened is left as it is."""
-    line = session.scalar(select(DedicatedLine).where(DedicatedLine.code == code))
+    a line that has since been opened is left as it is.
+
+    The code is unique, so two accepts at once end as one line: the insert runs in a savepoint,
+    and the one that finds the code taken by a parallel accept refreshes that line instead."""
+    require(session, Action.LINE_ACCEPT)
+    line = _line_by_code(session, code)
     created = line is None
     if created:
-        line = DedicatedLine(code=code, dest_adcode=dest_code, org_unit_id=origin.org_unit_id,
-                             status=LineStatus.DRAFT)
-        if isinstance(origin, Market):
-            line.origin_market_id = origin.id
-        else:
-            line.origin_facility_id = origin.id
-        session.add(line)
+        try:
+            with session.begin_nested():
+                line = DedicatedLine(code=code, dest_adcode=dest_code,
+                                     org_unit_id=origin.org_unit_id, status=LineStatus.DRAFT)
+                if isinstance(origin, Market):
+                    line.origin_market_id = origin.id
+                else:
+                    line.origin_facility_id = origin.id
+                session.add(line)
+                session.flush()
+        except IntegrityError:  # recorded by a parallel accept since the look-up above
+            line, created = _line_by_code(session, code), False
+            if line is None:
+                raise
     if line.status == LineStatus.DRAFT:
         line.truck_type = truck
         line.trips_per_day = trips
@@ -546,6 +563,7 @@ def _record_draft(session: Session, origin: Market | Facility, dest_code: str, c
 
 def accept_lane(session: Session, p: LaneProposal) -> AcceptedLine:
     """Record a lane proposal (a market's or an outlet's) as a draft line with its numbers."""
+    require(session, Action.LINE_ACCEPT)
     origin = _origin_record(session, p.origin_kind, p.origin_id)
     prefix = "P" if p.origin_kind == "market" else "PO"
     proposal = {"kind": "lane", **p.proposal_json()}
@@ -557,6 +575,7 @@ def accept_lane(session: Session, p: LaneProposal) -> AcceptedLine:
 def accept_pool(session: Session, pool: PooledLine) -> AcceptedLine:
     """Record a pooled line (拼线) as a draft line from its consolidation point, with the
     members that feed it and the solve's numbers."""
+    require(session, Action.LINE_ACCEPT)
     kind = "market" if pool.point_kind == "market" else "facility"
     origin = _origin_record(session, kind, pool.point_id)
     proposal = {"kind": "pooled", **pool.as_row(), "members": list(pool.members),

@@ -17,12 +17,16 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
+from jiqun.bounds import MAX_ID
+from jiqun.errors import Invalid
 from jiqun.geo import division
+from jiqun.permissions import Action
 from jiqun.planning import flows as flows_mod
 from jiqun.planning import hubs as hubs_mod
 from jiqun.planning import lines as lines_mod
 from jiqun.planning.params import PlanningParams
-from jiqun.web.deps import Context, RequestContext, not_found
+from jiqun.web.deps import Context, RequestContext, allow, not_found
+from jiqun.web.params import DateQuery
 from jiqun.web.templating import render
 
 router = APIRouter()
@@ -36,6 +40,9 @@ DestLevel = Literal["province", "city"]
 Period = Literal["all", "day", "week", "month"]
 FlowSort = Literal["parcels", "daily_parcels", "revenue", "weight_kg", "origin", "dest"]
 HubModel = Literal["cover", "mclp", "pmedian", "cflp"]
+ProductName = Literal["express", "parcel", "standard"]
+PointKind = Literal["market", "outlet", "consolidation_centre", "processing_centre", "warehouse"]
+MAX_CAPACITY = 1e9  # parcels a day: far above any centre, still a finite number
 
 
 def _params(request: Request) -> PlanningParams:
@@ -160,9 +167,9 @@ class AcceptIn(BaseModel):
     kind: Literal["lane", "pooled"] = "lane"
     by: OriginBy = "market"
     dest_code: str = Field(min_length=6, max_length=12)
-    origin_id: int | None = None
-    point_kind: str | None = None
-    point_id: int | None = None
+    origin_id: int | None = Field(None, ge=1, le=MAX_ID)
+    point_kind: PointKind | None = None
+    point_id: int | None = Field(None, ge=1, le=MAX_ID)
 
 
 class AcceptedOut(BaseModel):
@@ -254,7 +261,8 @@ def _flows(request: Request, ctx: RequestContext, by: str, to: str, period: str,
 
 @router.get("/flows", include_in_schema=False)
 def flows_page(request: Request, ctx: Context, by: OriginBy = "market", to: DestLevel = "city",
-               product: str = "", period: Period = "all", sort: FlowSort = "parcels",
+               product: ProductName | Literal[""] = "", period: Period = "all",
+               sort: FlowSort = "parcels",
                order: Literal["asc", "desc"] = "desc"):
     found = _flows(request, ctx, by, to, period, product)
     rows = found["rows"]
@@ -276,8 +284,8 @@ def flows_page(request: Request, ctx: Context, by: OriginBy = "market", to: Dest
 
 @router.get("/api/flows", response_model=FlowsOut, tags=["planning"])
 def api_flows(request: Request, ctx: Context, by: OriginBy = "market", to: DestLevel = "city",
-              period: Period = "all", product: str | None = None,
-              start: dt.date | None = None, end: dt.date | None = None,
+              period: Period = "all", product: ProductName | None = None,
+              start: DateQuery = None, end: DateQuery = None,
               sort: FlowSort = "parcels", order: Literal["asc", "desc"] = "desc",
               limit: Annotated[int, Query(ge=1, le=10_000)] = 500) -> FlowsOut:
     """Parcels by origin (market or outlet) × destination (province or city), by period and
@@ -358,13 +366,14 @@ def _accept(request: Request, ctx: RequestContext, body: AcceptIn) -> lines_mod.
     return accepted
 
 
-@router.post("/lines/accept", include_in_schema=False)
-def accept_line(request: Request, ctx: Context, dest_code: Annotated[str, Form()],
+@router.post("/lines/accept", include_in_schema=False, dependencies=[allow(Action.LINE_ACCEPT)])
+def accept_line(request: Request, ctx: Context,
+                dest_code: Annotated[str, Form(min_length=6, max_length=12)],
                 kind: Annotated[Literal["lane", "pooled"], Form()] = "lane",
                 by: Annotated[OriginBy, Form()] = "market",
-                origin_id: Annotated[int | None, Form()] = None,
-                point_kind: Annotated[str | None, Form()] = None,
-                point_id: Annotated[int | None, Form()] = None):
+                origin_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
+                point_kind: Annotated[PointKind | None, Form()] = None,
+                point_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None):
     """Record the planner's proposal as a draft line, with its numbers."""
     body = AcceptIn(kind=kind, by=by, dest_code=dest_code, origin_id=origin_id,
                     point_kind=point_kind, point_id=point_id)
@@ -373,8 +382,10 @@ def accept_line(request: Request, ctx: Context, dest_code: Annotated[str, Form()
 
 
 @router.post("/api/lines/accept", response_model=AcceptedOut, status_code=201,
-             tags=["planning"], responses={200: {"description": "Already recorded"},
-                                           404: {"description": "No such proposal in scope"}})
+             tags=["planning"], dependencies=[allow(Action.LINE_ACCEPT)],
+             responses={200: {"description": "Already recorded"},
+                        403: {"description": "The user's role may not accept lines"},
+                        404: {"description": "No such proposal in scope"}})
 def api_accept_line(request: Request, response: Response, ctx: Context,
                     body: AcceptIn) -> AcceptedOut:
     """Record a proposal as a draft dedicated line (audited). Idempotent: accepting it again
@@ -431,7 +442,7 @@ def _hub_whatif(request: Request, ctx: RequestContext, model: str, p: int | None
     sites = hubs_mod.candidate_sites(ctx.db, added)
     may_close = {key for key in closable if any(s.existing and s.key == key for s in sites)}
     plan = None
-    if merchants.ids.size and sites:
+    if merchants.ids.size and sites:  # more centres than sites: Invalid (422, or said on the page)
         plan = hubs_mod.plan_hubs(merchants, sites, params, model, p=p, radius=radius,
                                   capacity=capacity, closable=may_close)
     radius_min = radius or params.cover_radius_minutes
@@ -449,9 +460,16 @@ def hubs_page(request: Request, ctx: Context, model: str = "cover", p: str = "",
     model = model if model in hubs_mod.MODELS else "cover"
     p_n = _number(p, int, 1, 100)
     radius_n = _number(radius, float, 1, 600)
-    capacity_n = _number(capacity, float, 1)
+    capacity_n = _number(capacity, float, 1, MAX_CAPACITY)
     added, errors = _added_sites(ctx, list(site), site_name, site_lon, site_lat, place)
-    found = _hub_whatif(request, ctx, model, p_n, radius_n, capacity_n, added, list(closable))
+    try:
+        found = _hub_whatif(request, ctx, model, p_n, radius_n, capacity_n, added,
+                            list(closable))
+    except Invalid as exc:  # e.g. more centres than sites: the form says so, with the default
+        errors += list(exc.translated(ctx.t).values())
+        p_n = None
+        found = _hub_whatif(request, ctx, model, None, radius_n, capacity_n, added,
+                            list(closable))
     plan = found["plan"]
     existing = [s for s in found["sites"] if s.existing]
     context = {
@@ -469,14 +487,17 @@ def hubs_page(request: Request, ctx: Context, model: str = "cover", p: str = "",
     return render(request, template, context)
 
 
-@router.get("/api/hubs", response_model=HubsOut, tags=["planning"])
+@router.get("/api/hubs", response_model=HubsOut, tags=["planning"],
+            responses={422: {"description": "A bad parameter, or more centres than sites"}})
 def api_hubs(request: Request, ctx: Context, model: HubModel = "cover",
              p: Annotated[int | None, Query(ge=1, le=100)] = None,
              radius: Annotated[float | None, Query(gt=0, le=600, description="Minutes.")] = None,
-             capacity: Annotated[float | None, Query(gt=0)] = None,
-             site: Annotated[list[str], Query(description="Added site: NAME,LON,LAT")] = (),
+             capacity: Annotated[float | None, Query(gt=0, le=MAX_CAPACITY)] = None,
+             site: Annotated[list[str], Query(description="Added site: NAME,LON,LAT",
+                                              max_length=100)] = (),
              closable: Annotated[list[str], Query(
-                 description="Code of an existing centre that may close")] = ()) -> HubsOut:
+                 description="Code of an existing centre that may close",
+                 max_length=1000)] = ()) -> HubsOut:
     """Where consolidation centres should be (N3) for one what-if: the model (cover, mclp,
     pmedian, cflp), centres p, radius in minutes, capacity, added sites and the existing
     centres that may close (the others stay open). Same figures as ``/hubs`` and
