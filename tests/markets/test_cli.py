@@ -43,6 +43,11 @@ def test_markets_add_edit_top_targets(cli, wstore):
     top = json.loads(cli("markets", "top", "--user", "zj-prov", "--n", "2", "--format",
                          "json").stdout)
     assert [(r["rank"], r["code"]) for r in top] == [(1, "M-XH"), (2, "M-ZL")]
+    whole = json.loads(cli("markets", "top", "--user", "system", "--n", "2", "--format",
+                           "json").stdout)
+    assert whole == top  # the system account sees the whole organisation
+    own = json.loads(cli("markets", "top", "--user", "hgz-city", "--format", "json").stdout)
+    assert [r["code"] for r in own] == ["M-XH"]
     targets = json.loads(cli("markets", "targets", "--user", "system", "--scope", "ZJ-HUZ",
                              "--format", "json").stdout)
     assert targets == [{"city": "湖州市分公司", "code": "ZJ-HUZ", "markets": 3, "planned_10m": 1,

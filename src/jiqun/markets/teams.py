@@ -13,7 +13,7 @@ about the record itself live here:
 * a rejection needs a reason; members change only while the team is proposed or approved, and a
   member change sent from a stale page (``version``) is refused with both lists.
 
-People are read as plain values (:class:`Person`) by a Core select of their columns, never as
+People are read as plain values (:class:`Person`), an unscoped read of their columns, never as
 ``User`` rows in the caller's scoped session: proposers and approvers often sit above the viewer's
 subtree, and a ``User`` loaded there would stay in the identity map, where ``Session.get`` would
 then hand it out despite the scope.
@@ -345,19 +345,16 @@ def set_members(session: Session, team_id: int,
 
 
 # -- reading ------------------------------------------------------------------------------------
-_USERS = User.__table__
-
-
 def _people(session: Session, ids: set[int | None]) -> dict[int, Person]:
     """Names of people, wherever they sit (proposers and approvers are above the team's unit),
-    as plain values: a Core select on the session's connection, which neither the scope filter
-    nor the identity map sees, so no out-of-scope ``User`` ever enters the scoped session."""
+    as plain values: an unscoped read of columns only (the store refuses unscoped ``User``
+    rows), so no out-of-scope ``User`` ever enters the scoped session's identity map."""
     ids = {i for i in ids if i is not None}
     if not ids:
         return {}
-    rows = session.connection().execute(
-        select(_USERS.c.id, _USERS.c.username, _USERS.c.display_name)
-        .where(_USERS.c.id.in_(sorted(ids))))
+    rows = session.execute(
+        select(User.id, User.username, User.display_name)
+        .where(User.id.in_(sorted(ids))).execution_options(unscoped=True))
     return {r.id: Person(r.id, r.username, r.display_name) for r in rows}
 
 

@@ -172,7 +172,9 @@ def api_markets(
     return market_list(ctx, as_of, **_filters(industry, type, key_area, sort, order))
 
 
-@router.get("/api/markets/{market_id}", response_model=MarketDetailOut, tags=["markets"])
+@router.get("/api/markets/{market_id}", response_model=MarketDetailOut, tags=["markets"],
+            responses={404: {"description": "No such market in the caller's scope"},
+                       422: {"description": "Not a record id"}})
 def api_market(ctx: Context, market_id: IdPath) -> MarketDetailOut:
     """One market: figures, 90-day trend, grids, top customers and market-total estimates."""
     return market_detail(ctx, market_id)

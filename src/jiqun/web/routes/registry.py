@@ -38,6 +38,14 @@ router = APIRouter()
 
 RankBy = Literal["potential", "gap"]
 
+# The refusals of the write routes, for the OpenAPI document (answered by web/app.py).
+WRITE_ERRORS = {401: {"description": "Not signed in"},
+                403: {"description": "The user's role may not do this (docs/permissions.md)"},
+                404: {"description": "No such record in the user's scope"},
+                409: {"description": "Changed or decided meanwhile (with mine and theirs)"},
+                422: {"description": "Invalid input, per field"}}
+READ_ERRORS = {401: WRITE_ERRORS[401], 404: WRITE_ERRORS[404], 422: WRITE_ERRORS[422]}
+
 
 # -- schemas of the API -------------------------------------------------------------------------
 class MarketSavedOut(BaseModel):
@@ -224,7 +232,7 @@ async def save_market_page(request: Request, ctx: Context, market_id: IdPath):
 
 
 @router.post("/api/markets", response_model=MarketSavedOut, status_code=201, tags=["markets"],
-             dependencies=[allow(Action.MARKET_CREATE)])
+             dependencies=[allow(Action.MARKET_CREATE)], responses=WRITE_ERRORS)
 def api_create_market(ctx: Context, body: registry.MarketIn) -> MarketSavedOut:
     """Register a market (bearer token, or the session with ``X-CSRF-Token``); with
     ``yearly_revenue_target`` / ``yearly_volume_target`` the year's monthly targets are written
@@ -235,7 +243,7 @@ def api_create_market(ctx: Context, body: registry.MarketIn) -> MarketSavedOut:
 
 
 @router.patch("/api/markets/{market_id}", response_model=MarketSavedOut, tags=["markets"],
-              dependencies=[allow(Action.MARKET_EDIT)])
+              dependencies=[allow(Action.MARKET_EDIT)], responses=WRITE_ERRORS)
 def api_edit_market(ctx: Context, market_id: IdPath, body: MarketPatch) -> MarketSavedOut:
     """Change some fields of a market of the caller's scope (404 outside it). Changing a yearly
     target needs ``target.set`` (403); with ``version``, a market changed since is 409."""
@@ -435,7 +443,7 @@ def api_teams(ctx: Context, status: TeamStatus | None = None) -> list[teams.Team
 
 
 @router.post("/api/teams", response_model=teams.TeamDetail, status_code=201, tags=["teams"],
-             dependencies=[allow(Action.TEAM_PROPOSE)])
+             dependencies=[allow(Action.TEAM_PROPOSE)], responses=WRITE_ERRORS)
 def api_propose(ctx: Context, body: teams.TeamIn) -> teams.TeamDetail:
     """Propose a team for a market (and grid) with members and roles (``team.propose``)."""
     team = teams.propose_team(ctx.db, body)
@@ -443,14 +451,15 @@ def api_propose(ctx: Context, body: teams.TeamIn) -> teams.TeamDetail:
     return teams.team_detail(ctx.db, team.id)
 
 
-@router.get("/api/teams/{team_id}", response_model=teams.TeamDetail, tags=["teams"])
+@router.get("/api/teams/{team_id}", response_model=teams.TeamDetail, tags=["teams"],
+            responses=READ_ERRORS)
 def api_team(ctx: Context, team_id: IdPath) -> teams.TeamDetail:
     """A team with its members and history (proposal, member changes, decision)."""
     return _team_detail(ctx, team_id)
 
 
 @router.post("/api/teams/{team_id}/approve", response_model=teams.TeamDetail, tags=["teams"],
-             dependencies=[allow(Action.TEAM_DECIDE)])
+             dependencies=[allow(Action.TEAM_DECIDE)], responses=WRITE_ERRORS)
 def api_approve(ctx: Context, team_id: IdPath) -> teams.TeamDetail:
     """Approve a proposed team (``team.decide``; not the proposer). A team is decided once: a
     second decision, even a concurrent one, is 409."""
@@ -460,7 +469,7 @@ def api_approve(ctx: Context, team_id: IdPath) -> teams.TeamDetail:
 
 
 @router.post("/api/teams/{team_id}/reject", response_model=teams.TeamDetail, tags=["teams"],
-             dependencies=[allow(Action.TEAM_DECIDE)])
+             dependencies=[allow(Action.TEAM_DECIDE)], responses=WRITE_ERRORS)
 def api_reject(ctx: Context, team_id: IdPath, body: RejectIn) -> teams.TeamDetail:
     """Reject a proposed team with a reason (``team.decide``; not the proposer; once)."""
     teams.reject_team(ctx.db, team_id, body.reason)
@@ -469,7 +478,7 @@ def api_reject(ctx: Context, team_id: IdPath, body: RejectIn) -> teams.TeamDetai
 
 
 @router.put("/api/teams/{team_id}/members", response_model=teams.TeamDetail, tags=["teams"],
-            dependencies=[allow(Action.TEAM_EDIT_MEMBERS)])
+            dependencies=[allow(Action.TEAM_EDIT_MEMBERS)], responses=WRITE_ERRORS)
 def api_members(ctx: Context, team_id: IdPath, body: teams.MembersIn) -> teams.TeamDetail:
     """Replace the team's members and roles; the change is kept in its history. With the
     ``version`` of the team read before, a team changed since is 409 (both lists given)."""
