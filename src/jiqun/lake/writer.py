@@ -19,6 +19,7 @@ Layout: ``<lake>/<dataset>/month=YYYY-MM/part-<batch>.parquet``.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -90,8 +91,9 @@ def settle(lake: Path) -> None:
     try:
         with _locked(lake):
             recover(lake)
-    except PermissionError:
-        pass
+    except OSError as exc:
+        if not isinstance(exc, PermissionError) and exc.errno != errno.EROFS:
+            raise
 
 
 def recover(lake: Path) -> None:
