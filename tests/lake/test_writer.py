@@ -181,3 +181,21 @@ def test_a_reader_takes_no_lock_when_nothing_is_pending(tmp_path):
         fcntl.flock(lock, fcntl.LOCK_EX)  # another writer, busy writing its files
         assert len(dataset_files(tmp_path, WAYBILL_DATASET)) == 1
         fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def test_a_copied_lake_finishes_its_own_pending_append(tmp_path):
+    import shutil
+
+    lake = tmp_path / "lake"
+    append(lake, WAYBILL_DATASET, _waybills(["A1"]))
+    folder = dataset_files(lake, WAYBILL_DATASET)[0].parent
+    pq.write_table(conform(_waybills(["X9"]), WAYBILL_DATASET), folder / ".part-late.parquet.tmp")
+    (lake / "_journal").mkdir(exist_ok=True)
+    (lake / "_journal" / "late.json").write_text(json.dumps({
+        "dataset": "waybills", "months": ["2026-01"],
+        "renames": [["waybills/month=2026-01/.part-late.parquet.tmp",
+                     "waybills/month=2026-01/part-late.parquet"]]}))
+    copy = tmp_path / "restored"
+    shutil.copytree(lake, copy)
+    assert sorted(_lake_rows(copy)["waybill_no"].to_pylist()) == ["A1", "X9"]
+    assert (folder / ".part-late.parquet.tmp").exists()  # the original lake was not touched

@@ -100,13 +100,11 @@ def recover(lake: Path) -> None:
     """Finish the renames and aggregate refresh of every append whose journal was written,
     and discard what an append left before its journal (call under the write lock)."""
     journal_dir = lake / JOURNAL
-    if not journal_dir.is_dir():
-        return
     for journal in sorted(journal_dir.glob("*.json")):
         entry = json.loads(journal.read_text())
         for tmp, final in entry["renames"]:
-            if Path(tmp).exists():
-                os.replace(tmp, final)
+            if (lake / tmp).exists():  # relative to the lake (absolute in older journals)
+                os.replace(lake / tmp, lake / final)
         if entry["dataset"] == WAYBILL_DATASET.name:
             aggregates.refresh(lake, entry["months"])
         journal.unlink()
@@ -176,7 +174,9 @@ def append(lake: Path, dataset: Dataset, table: pa.Table) -> AppendResult:
             folder.mkdir(parents=True, exist_ok=True)
             tmp = folder / f".part-{batch}.parquet.tmp"
             pq.write_table(rows.cast(dataset.schema), tmp, compression="zstd")
-            renames.append((str(tmp), str(folder / f"part-{batch}.parquet")))
+            # Relative to the lake, so that a copied or restored lake finishes its own append.
+            renames.append((str(tmp.relative_to(lake)),
+                            str((folder / f"part-{batch}.parquet").relative_to(lake))))
         if renames:
             journal_dir = lake / JOURNAL
             journal_dir.mkdir(exist_ok=True)
