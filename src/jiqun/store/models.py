@@ -182,6 +182,10 @@ class OrgUnit(Base):
     """HQ → province → city → county → outlet. ``path`` is ``/1/5/12/`` for subtree lookups."""
 
     __tablename__ = "org_units"
+    # The scope selects a subtree by ``path LIKE '/1/5/%'``: on PostgreSQL the index uses the
+    # pattern operator class, which serves such a prefix under any collation (and equality).
+    __table_args__ = (Index("ix_org_units_path", "path",
+                            postgresql_ops={"path": "varchar_pattern_ops"}),)
     id: Mapped[int] = mapped_column(primary_key=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
     level: Mapped[OrgLevel] = mapped_column(_enum(OrgLevel))
@@ -189,7 +193,7 @@ class OrgUnit(Base):
     name: Mapped[str] = mapped_column(String(100))
     name_en: Mapped[str | None] = mapped_column(String(100))
     adcode: Mapped[str | None] = mapped_column(String(12), index=True)
-    path: Mapped[str] = mapped_column(String(255), index=True, default="")
+    path: Mapped[str] = mapped_column(String(255), default="")
 
     parent: Mapped[OrgUnit | None] = relationship(remote_side="OrgUnit.id")
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, Select, Table, event, func, select
+from sqlalchemy import ARRAY, ColumnElement, Integer, Select, Table, any_, event, func, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.sql.elements import BindParameter, ClauseElement, TextClause
 from sqlalchemy.sql.util import find_tables
@@ -156,13 +156,25 @@ def _parent(model: type[ScopedByParent]) -> tuple[str, type[OrgScoped]]:
     return key, Base.registry._class_registry[name]
 
 
-def _clause(cls: type, pattern: str) -> ColumnElement:
+def _in(column: ColumnElement, ids: Select) -> ColumnElement:
+    return column.in_(ids)
+
+
+def _any(column: ColumnElement, ids: Select) -> ColumnElement:
+    # PostgreSQL: ``= ANY(ARRAY(subquery))`` runs the subquery once as an init plan and then
+    # looks the ids up by index, like a literal list; ``IN (subquery)`` was planned as a hash
+    # join over the whole table (500k rows, a province's 461 units: 11 ms against 59 ms).
+    return column == any_(func.array(ids.scalar_subquery(), type_=ARRAY(Integer)))
+
+
+def _clause(cls: type, pattern: str, member=_in) -> ColumnElement:
     """The criteria of one scoped model, for a subtree ``path LIKE pattern``."""
     units = select(OrgUnit.id).where(OrgUnit.path.like(pattern))
     if issubclass(cls, ScopedByParent):
         key, parent = _parent(cls)
-        return getattr(cls, key).in_(select(parent.id).where(parent.org_unit_id.in_(units)))
-    return cls.org_unit_id.in_(units)
+        return member(getattr(cls, key), select(parent.id).where(member(parent.org_unit_id,
+                                                                        units)))
+    return member(cls.org_unit_id, units)
 
 
 # -- statements -------------------------------------------------------------------------------
@@ -185,17 +197,24 @@ def _scope_statements(state: ORMExecuteState) -> None:
     if state.is_update:
         _check_update(state, scope)
     if state.is_select or state.is_update or state.is_delete:
-        state.statement = statement.options(*_criteria(scope.root_path + "%"))
+        postgres = state.session.get_bind().dialect.name == "postgresql"
+        criteria = _criteria_any if postgres else _criteria_in
+        state.statement = statement.options(*criteria(scope.root_path + "%"))
 
 
-def _criteria(pattern: str) -> list:
-    """One loader criteria for every org-scoped model, one for each link model."""
-    options = [with_loader_criteria(OrgScoped, lambda cls: _clause(cls, pattern),
-                                    include_aliases=True, track_closure_variables=False)]
-    options += [with_loader_criteria(model, lambda cls: _clause(cls, pattern),
-                                     include_aliases=True, track_closure_variables=False)
-                for model in _link_models()]
-    return options
+# One loader criteria for every org-scoped model, one for each link model. A lambda's SQL is
+# cached by its place in the code (the pattern is its bound value), so each dialect's form of
+# the criteria has a lambda of its own.
+def _criteria_in(pattern: str) -> list:
+    return [with_loader_criteria(model, lambda cls: _clause(cls, pattern, _in),
+                                 include_aliases=True, track_closure_variables=False)
+            for model in (OrgScoped, *_link_models())]
+
+
+def _criteria_any(pattern: str) -> list:
+    return [with_loader_criteria(model, lambda cls: _clause(cls, pattern, _any),
+                                 include_aliases=True, track_closure_variables=False)
+            for model in (OrgScoped, *_link_models())]
 
 
 def _scoped_tables(statement: ClauseElement) -> list[str]:
