@@ -10,14 +10,14 @@ import signal
 NOW = dt.datetime(2026, 12, 1, 9, 0)
 
 
-def run_import(store_url: str, lake: str, path: str) -> None:
-    """One waybill import, as ``jiqun import waybills`` does it."""
+def run_import(store_url: str, lake: str, path: str, kind: str = "waybills") -> None:
+    """One import, as ``jiqun import waybills`` (or ``kind``) does it."""
     from jiqun.ingest import import_file
     from jiqun.store import Store
 
     store = Store(store_url)
     try:
-        import_file("waybills", path, store, lake, now=NOW)
+        import_file(kind, path, store, lake, now=NOW)
     finally:
         store.engine.dispose()
 

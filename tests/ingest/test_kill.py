@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 
 from jiqun.lake import DAILY_DATASET, LANES_DATASET, WAYBILL_DATASET
 from jiqun.lake.writer import JOURNAL, dataset_files
-from jiqun.store.models import AuditEntry, Customer
+from jiqun.store.models import AuditEntry, Customer, Market
 from tests.ingest import importer_process
 from tests.ingest.helpers import import_templates, write_csv
 
@@ -175,3 +175,51 @@ def test_two_imports_of_the_same_file_at_once_end_as_one(setup, tmp_path):
     assert now == after  # every waybill once
     written = sorted(int(re.search(r"written\D+(\d+)", out).group(1)) for out in outputs)
     assert written == [0, 899]
+
+
+def _markets(store) -> tuple:
+    with store.session() as s:
+        rows = s.execute(select(Market.code, Market.name, Market.yearly_revenue_target)
+                         .order_by(Market.code)).all()
+        return tuple(rows), s.scalar(select(func.count()).select_from(AuditEntry))
+
+
+def test_kill_a_store_import_at_random_moments(forks, store, org, tmp_path):
+    """Markets commit in one store transaction: a kill leaves the store before or after."""
+    header = ["市场编码", "市场名称", "市场类型", "行业", "机构编码", "行政区划代码", "年收入目标"]
+    rows = [[f"KM-{i:04d}", f"市场{i}", "产业集群", "童装", "ZJ-HUZ-WX", "330502", str(1000 * i)]
+            for i in range(400)]
+    path = write_csv(tmp_path / "markets.csv", header, rows)
+    db = Path(_url(store).split("///", 1)[1])
+    before = _markets(store)
+    store.engine.dispose()  # the last connection checkpoints the WAL into the file
+    pristine = tmp_path / "pristine.db"
+    shutil.copy(db, pristine)
+
+    def restore() -> None:
+        store.engine.dispose()
+        for extra in (db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            extra.unlink(missing_ok=True)
+        shutil.copy(pristine, db)
+
+    lake = str(tmp_path / "lake")
+    for _ in range(2):  # the second run is timed (the first may start the fork server)
+        restore()
+        process, began = _run(forks, importer_process.run_import, _url(store), lake, str(path),
+                              "markets")
+        process.join()
+        length = time.perf_counter() - began
+    after = _markets(store)
+    assert len(after[0]) == 400 and after[1] > before[1]
+    rng = random.Random(11)
+    for _ in range(6):
+        restore()
+        process, _ = _run(forks, importer_process.run_import, _url(store), lake, str(path),
+                          "markets")
+        time.sleep(rng.uniform(0.5 * length, 1.05 * length))
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGKILL)
+        process.join()
+        assert _markets(store) in (before, after)
+    importer_process.run_import(_url(store), lake, str(path), "markets")
+    assert _markets(store)[0] == after[0]
