@@ -79,6 +79,17 @@ def _scope_units(org_ids: frozenset[int]) -> Table:
     return ibis.memtable(pa.table({"scope_org_unit_id": pa.array(sorted(org_ids), pa.int64())}))
 
 
+def _empty_table(con: ibis.BaseBackend, dataset: Dataset) -> Table:
+    """An empty table of the dataset, bound to ``con`` where the engine allows: an expression of
+    unbound in-memory tables alone runs on Ibis's one process-wide default connection, which
+    every request thread would share (DuckDB refuses a second caller: ``ResourceInUse``)."""
+    if con.name == "duckdb":  # a view of the Arrow table, local to this connection
+        name = f"{dataset.name}_empty"
+        con.con.register(name, _empty(dataset))
+        return con.table(name)
+    return ibis.memtable(_empty(dataset))
+
+
 def dataset_table(
     con: ibis.BaseBackend, lake: Path | None, dataset: Dataset, scope: Scope
 ) -> Table:
@@ -87,7 +98,7 @@ def dataset_table(
     if files:
         table = con.read_parquet([str(f) for f in files], table_name=f"{dataset.name}_lake")
     else:
-        table = ibis.memtable(_empty(dataset))
+        table = _empty_table(con, dataset)
     table = table.select(*dataset.schema.names)  # the schema's columns, not the partition key
     return scope_filter(table, scope)
 
