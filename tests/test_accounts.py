@@ -14,7 +14,7 @@ from jiqun.accounts import Claim, claimed_user, open_session, password_problem
 from jiqun.demo import DEMO_LOGINS, DEMO_PASSWORD
 from jiqun.errors import Conflict, Invalid, NotAllowed, NotFound
 from jiqun.permissions import Action, Actor, allowed
-from jiqun.store.models import LoginAttempt, OrgLevel, Role, User, WebSession
+from jiqun.store.models import LoginAttempt, LoginGuard, OrgLevel, Role, User, WebSession
 from jiqun.web.security import LoginThrottle
 from tests.conftest import build_org
 
@@ -283,3 +283,16 @@ def test_many_clients_on_one_name_hit_the_per_user_cap(any_store):
         throttle.failed(throttle.reserve(f"203.0.113.{n}", "hz-city"))
     assert throttle.reserve("203.0.113.200", "hz-city") is None
     assert throttle.reserve("203.0.113.200", "hgz-city") is not None
+
+
+def test_names_nobody_tried_within_the_window_are_forgotten(any_store):
+    throttle = LoginThrottle(any_store, max_failures=5, window=300)
+    for name in ("sprayed-1", "sprayed-2", "sprayed-3"):
+        throttle.failed(throttle.reserve("203.0.113.9", name))
+    later = LoginThrottle(any_store, max_failures=5, window=-1)  # all of them are old now
+    for _ in range(3):
+        later.failed(later.reserve("203.0.113.9", "hz-city"))
+    with any_store.session() as s:
+        names = set(s.scalars(select(LoginAttempt.username)))
+        guards = set(s.scalars(select(LoginGuard.username)))
+    assert names == guards == {"hz-city"}

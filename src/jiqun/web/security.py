@@ -203,7 +203,18 @@ class LoginThrottle:
             attempt_id = conn.execute(
                 insert(a).values(username=name, client=client, at=now, state="pending")
             ).inserted_primary_key[0]
+            self._forget_one(conn, name, cutoff)
         return Attempt(attempt_id, name, client)
+
+    def _forget_one(self, conn: Connection, name: str, cutoff: dt.datetime) -> None:
+        """Drop one other name nobody tried within the window, so names sprayed once do not
+        pile up. SKIP LOCKED: never wait for a name another attempt holds (no deadlock)."""
+        a, g = self._attempts, self._guards
+        stale = conn.execute(select(g.c.username).where(g.c.at < cutoff, g.c.username != name)
+                             .limit(1).with_for_update(skip_locked=True)).scalar()
+        if stale is not None:
+            conn.execute(delete(a).where(a.c.username == stale))
+            conn.execute(delete(g).where(g.c.username == stale))
 
     def failed(self, attempt: Attempt) -> None:
         a = self._attempts
