@@ -43,7 +43,7 @@ class Acting:
 
     store: Store
     actor: Actor
-    scope: Scope | None  # None: the system account's whole organisation
+    scope: Scope  # Scope.WHOLE: the system account's whole organisation
 
     def session(self) -> Session:
         return self.store.session(scope=self.scope, actor=self.actor, source="cli")

@@ -111,3 +111,18 @@ def test_no_second_copy_of_the_lake_filter():
     copies = [str(p.relative_to(src)) for p in src.rglob("*.py")
               if re.search(r"org_unit_id\.isin\(|\.org_ids\b", p.read_text(encoding="utf-8"))]
     assert sorted(copies) == ["lake/engine.py", "store/scope.py"]
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("pyspark", marks=pytest.mark.spark)])
+def test_the_lake_filter_runs_on_every_engine(store, engine):
+    org = build_org(store)
+    units = [org.hq, org.huzhou, org.wuxing, org.zhili_outlet, org.xihu]
+    table = ibis.memtable(_waybills(units))  # 1, 2, 3, 4 and 5 waybills
+    con = connect(engine=engine)
+    try:
+        counts = {u.code: con.execute(scope_filter(table, Scope.for_unit_id(store, u.id)).count())
+                  for u in (org.huzhou, org.wuxing, org.xihu, org.hq)}
+    finally:
+        if engine == "pyspark":
+            con._session.stop()
+    assert counts == {"ZJ-HUZ": 9, "ZJ-HUZ-WX": 7, "ZJ-HGZ-XH": 5, "HQ": 15}
