@@ -156,9 +156,10 @@ def test_a_county_manager_edits_details_but_not_targets(app, wstore, outlet_mark
     headers = bearer(client, "wx-county")
     assert client.patch(f"/api/markets/{outlet_market}", headers=headers,
                         json={"yearly_volume_target": 5}).status_code == 403
-    # Sending the stored target again changes nothing and needs no target.set.
-    same = client.patch(f"/api/markets/{outlet_market}", headers=headers,
-                        json={"yearly_revenue_target": TARGET, "tier": "B"})
+    # Sending a target is setting it, even the stored figure (the answer reveals nothing).
+    assert client.patch(f"/api/markets/{outlet_market}", headers=headers,
+                        json={"yearly_revenue_target": TARGET, "tier": "B"}).status_code == 403
+    same = client.patch(f"/api/markets/{outlet_market}", headers=headers, json={"tier": "B"})
     assert same.status_code == 200 and same.json()["tier"] == "B"
     with wstore.session() as s:
         market = s.get(Market, outlet_market)

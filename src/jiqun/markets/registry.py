@@ -365,7 +365,7 @@ def edit_market(session: Session, market_id: int, changes: Mapping[str, Any],
                 today: dt.date | None = None, *, version: int | None = None) -> Market:
     """Change some fields of a market of the scope (the rest keep their values).
 
-    Needs ``market.edit``, and ``target.set`` when a yearly target of ``target_year`` changes.
+    Needs ``market.edit``, and ``target.set`` when the changes carry a yearly target.
     ``version`` is the market's version the user saw (:class:`Conflict` when it moved on)."""
     require(session, Action.MARKET_EDIT)
     market = get_market(session, market_id)
@@ -373,7 +373,9 @@ def edit_market(session: Session, market_id: int, changes: Mapping[str, Any],
     before = market_values(session, market, year)
     parsed = parse_market({**before, **changes, "target_year": year})
     changed = _changes(before, parsed)
-    if any(f in changed for f in TARGET_FIELDS):
+    if any(f in changes for f in TARGET_FIELDS):
+        # Sending a target is setting it, whatever is stored: the answer must not depend on
+        # (nor reveal) the stored figure. Forms leave the targets out for users without it.
         require(session, Action.TARGET_SET)
     _refuse_stale(market, version, changed)
     if not changed:

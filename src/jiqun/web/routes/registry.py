@@ -213,7 +213,8 @@ async def save_market_page(request: Request, ctx: Context, market_id: IdPath):
     market = _market_or_404(ctx, market_id)
     form = await request.form()
     data = registry.clean_form(form)
-    values = {**data, "version": form.get("version")}
+    # Shown again on a refusal: what was typed over what is stored (read-only targets included).
+    values = {**registry.market_values(ctx.db, market), **data, "version": form.get("version")}
     try:
         registry.edit_market(ctx.db, market.id, data, version=_form_version(form))
     except Invalid as err:
