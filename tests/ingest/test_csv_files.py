@@ -17,6 +17,8 @@ from jiqun.ingest.columns import WAYBILLS
 from tests.ingest.helpers import TEMPLATES, import_templates, lake_rows, read_rejects
 
 HEADER = "运单号,客户编码,产品,平台,寄件时间,目的省,目的市,目的区县,收件地址,重量,资费"
+HEADER_NAMES = ["waybill_no", "customer_code", "product", "platform", "ship_time", "dest_province",
+                "dest_city", "dest_county", "dest_address", "weight_kg", "fee"]
 
 
 def good(n: int) -> str:
@@ -97,7 +99,7 @@ def test_blank_lines_and_quoted_line_breaks_keep_spreadsheet_row_numbers(archive
 
 
 def test_a_quoted_line_break_in_a_well_formed_file_keeps_row_numbers(archived, lake, tmp_path):
-    """No blank line, no ragged row: the fast reader, whose rows are records, not lines."""
+    """No blank line, no ragged row: rows are records, not lines."""
     path = write_lines(tmp_path / "w.csv", [
         HEADER,
         'W0002,ZL-000001,快包,淘系,2024-06-18 10:00:00,,,,"北京市朝阳区\n\n建国路1号",0.3,3',
@@ -220,3 +222,53 @@ def test_the_fast_and_the_tolerant_reader_agree_on_a_well_formed_file(tmp_path, 
     assert fast == tolerant and unreadable == []
     assert [r[0] for r in fast] == [2, 3, 4, 6]
     assert fast[2][10] == 'a "quoted" address, with comma\nand a break'
+
+
+def test_many_stray_quotes_each_reject_only_their_own_row(archived, lake, tmp_path):
+    """A quote left open is closed by the next quote of the file, or swallows lines up to the
+    csv field size limit: either way only its own row is lost, and every stray quote costs only
+    the lines it swallowed (no re-reading of the file from the top)."""
+    lines = [HEADER]
+    for n in range(2, 1202):
+        if n % 10 == 3:
+            lines.append(good(n).replace(",广东省,", ',"广东省,'))  # opened, never closed
+        elif n % 10 == 4:
+            lines.append(good(n).replace(",,", ',"",'))  # a quoted empty cell: closes it
+        else:
+            lines.append(good(n))
+    path = write_lines(tmp_path / "w.csv", lines)
+
+    report = import_file("waybills", path, archived, lake)
+
+    assert report.reasons == {"unbalanced_quote": 120}
+    assert [int(r[0]) for r in read_rejects(report.rejects_path)[1:]] == list(range(3, 1202, 10))
+    assert len(numbers(lake)) == 1200 - 120
+
+
+def test_a_stray_quote_swallowing_past_the_field_size_limit(archived, lake, tmp_path):
+    filler = "x" * 1000
+    lines = [HEADER, good(2).replace(",广东省,", ',"广东省,')]
+    lines += [good(n).replace(",,", f",{filler},") for n in range(3, 300)]
+    path = write_lines(tmp_path / "w.csv", lines)
+    report = import_file("waybills", path, archived, lake)
+    assert report.reasons == {"unbalanced_quote": 1}
+    assert len(numbers(lake)) == 297
+
+
+def test_a_stray_quote_that_closes_with_the_right_cell_count_is_still_found(archived, lake,
+                                                                           tmp_path):
+    """Strict readers accept this file: the quote opened in row 2 closes in row 3 and the merged
+    record has 11 cells. Its lines hold whole rows, so it is a stray quote, not a line break."""
+    path = write_lines(tmp_path / "w.csv", [
+        HEADER,
+        'W0002,ZL-000001,快包,淘系,2024-06-18 10:00:00,广东省,广州市,天河区,"x,0.5,4.5',
+        'W0003,ZL-000001,快包,淘系,2024-06-18 10:00:00,广东省,广州市,天河区",0.5,4.5',
+        good(4),
+    ])
+    con = duckdb.connect()
+    fields = [f.name for f in WAYBILLS.columns if f.name in HEADER_NAMES]
+    assert source._read_with_duckdb(con, path, ",", fields) is False  # strict, yet not fooled
+    report = import_file("waybills", path, archived, lake)
+    # row 3 on its own is a short row, whose quote closed row 2's
+    assert report.reasons == {"unbalanced_quote": 1, "too_few_fields": 1}
+    assert numbers(lake) == ["W0004"]

@@ -248,8 +248,24 @@ def _read_with_duckdb(con: duckdb.DuckDBPyConnection, readable: Path, delimiter:
         )
     except (duckdb.InvalidInputException, duckdb.ConversionException):
         return False  # a ragged row, a stray quote, a bad byte: the tolerant reader says which
+    if _line_breaks_in_cells(con, names):
+        return False
     con.execute("CREATE OR REPLACE TEMP VIEW raw_rows AS SELECT rowid + 2 AS _row, * FROM raw")
     return True
+
+
+def _line_breaks_in_cells(con: duckdb.DuckDBPyConnection, names: list[str]) -> bool:
+    """Whether a cell holds a line break. Legitimate (an address over two lines) or a stray
+    quote that closed further down with the right number of cells, which a strict reader cannot
+    tell apart: the tolerant reader looks at the lines themselves (``_quoted_break``)."""
+    cells = " OR ".join(f"contains(\"{n}\", chr(10)) OR contains(\"{n}\", chr(13))"
+                        for n in names)
+    return con.execute(f"SELECT EXISTS (SELECT 1 FROM raw WHERE {cells})").fetchall()[0][0]
+
+
+def _needed(names: list[str]) -> int:
+    """Cells a row must have: up to the header's last non-blank cell."""
+    return max((i + 1 for i, n in enumerate(names) if not n.startswith("_blank_")), default=0)
 
 
 # -- the tolerant path: Python's csv module -----------------------------------------------------
@@ -268,12 +284,15 @@ def _records(lines: list[str], dialect: type[csv.Dialect], needed: int, width: i
     """(first physical line, cells) per record; cells None for a line with an unclosed quote.
 
     A record that ran over several physical lines is a quoted line break when it has a sane
-    number of fields; otherwise a quote opened on its first line swallowed the lines after it:
-    that first line is reported alone and reading starts again on the next line.
+    number of fields and none of the lines it took in looks like a row of its own; otherwise a
+    quote opened on its first line swallowed the lines after it: that first line is reported
+    alone and reading starts again on the next line.
     """
-    start = 0
-    while start < len(lines):
-        reader = csv.reader(itertools.islice(lines, start, None), dialect)
+    rest = iter(lines)  # shared by every reader: each line is taken from it once
+    feed: Iterator[str] = rest
+    start = 0  # index of the first line fed to the current reader
+    while True:
+        reader = csv.reader(feed, dialect)
         used = 0
         while True:
             try:
@@ -284,12 +303,27 @@ def _records(lines: list[str], dialect: type[csv.Dialect], needed: int, width: i
                 cells = None
             first, spanned = start + used, reader.line_num - used
             used = reader.line_num
-            if cells is not None and (spanned <= 1 or _cell_count(cells, needed, width) is None):
+            if cells is not None and (spanned <= 1 or _quoted_break(
+                    cells, lines[first + 1:start + used], dialect.delimiter, needed, width)):
                 yield first, cells
                 continue
             yield first, None
+            # Read again from the line after: the swallowed lines (bounded by the field size
+            # limit), then the rest of the file, which no reader has touched yet.
+            feed = itertools.chain(lines[first + 1:start + used], rest)
             start = first + 1
             break
+
+
+def _quoted_break(cells: list[str], taken: list[str], delimiter: str, needed: int,
+                  width: int) -> bool:
+    """Whether a record over several lines is one row with a line break inside quotes: the
+    right number of cells, and no line taken in holds half a row's separators or more (the
+    second line of an address does not; a row swallowed by a stray quote does)."""
+    if _cell_count(cells, needed, width) is not None:
+        return False
+    many = max(2, (needed - 1) // 2)
+    return needed < 3 or not any(line.count(delimiter) >= many for line in taken)
 
 
 def _shown(text: str) -> str:
@@ -326,7 +360,7 @@ def _read_tolerantly(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, 
     header = next(csv.reader([lines[header_at].lstrip("\ufeff")], dialect))
     names = map_headers(header, fmt)
     width = len(names)
-    needed = max((i + 1 for i, n in enumerate(names) if not n.startswith("_blank_")), default=0)
+    needed = _needed(names)
     keep = [(i, n) for i, n in enumerate(names) if not n.startswith("_")]
     columns: dict[str, list[str | None]] = {n: [] for _, n in keep}
     rows: list[int] = []
