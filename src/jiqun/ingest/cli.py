@@ -59,7 +59,7 @@ def _summary(report: ImportReport, t) -> Table:
 
 def import_command(
     kind: Kind = typer.Argument(..., help="markets, customers, waybills or events"),
-    file: Path = typer.Argument(..., help="CSV (UTF-8 or GBK) or XLSX file"),
+    file: Path = typer.Argument(..., help="CSV (UTF-8, GBK or UTF-16) or XLSX file"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and report; write nothing."),
     rejects: Path | None = typer.Option(None, "--rejects", help="Reject report (default <FILE>.rejects.csv)."),
     locale: Locale | None = typer.Option(None, "--locale", help="Language of messages: zh-CN or en."),

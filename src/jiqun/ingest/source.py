@@ -6,10 +6,12 @@ NULL. Columns the file does not have are NULL, so the validation SQL can name ev
 
 A CSV is read in one of two ways, with the same result:
 
-* **fast**: DuckDB's ``read_csv`` in strict mode, for a well-formed file without blank lines
-  (DuckDB skips blank lines, which would shift the row numbers after them). Millions of rows.
+* **fast**: DuckDB's ``read_csv`` in strict mode, nothing sniffed, for a well-formed file
+  without blank lines (DuckDB skips them, which would shift the row numbers after them) and
+  without line breaks inside cells (see ``_quoted_break``). Millions of rows.
 * **tolerant**: Python's :mod:`csv` module, record by record, when DuckDB refuses the file
-  (a ragged row, a stray quote) or the file has blank lines or undecodable bytes. Every record
+  (a ragged row, a stray quote) or the file has blank lines, line breaks in cells or
+  undecodable bytes. Every record
   that cannot become a row of cells — too few or too many fields, a quote opened and never
   closed, bytes that are not text in the file's encoding — is kept as a reject of its own
   (:attr:`Source.unreadable`) with its true row number; every other row is imported.
