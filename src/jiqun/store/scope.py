@@ -23,9 +23,10 @@ page, API call and CLI command alike:
 
 * ``before_flush`` refuses to insert, change or delete an ORM object outside the subtree.
 
-``Session.connection().execute(...)`` is the raw connection beneath all of this (the audit writer
-uses it for rows whose org unit the flush has already checked); code must not use it for scoped
-data.
+Two ways around it are left to code review, not to the events: ``Session.connection().execute``
+is the raw connection beneath all of this (the audit writer uses it for rows whose org unit the
+flush has already checked), and a Core table inside an ORM statement (``select(Customer.id)
+.join(Visit.__table__, …)``) is not limited — join models, never their tables.
 
 The lake uses the same :class:`Scope` through :func:`jiqun.lake.engine.scope_filter`.
 """
