@@ -213,3 +213,16 @@ def test_pages_need_a_sign_in(client):
     for path in ("/grids", "/share", "/tiers", "/bulletin", "/level"):
         assert client.get(path, follow_redirects=False).status_code == 303
     assert client.get("/api/grids").status_code == 401
+
+
+@pytest.mark.parametrize("path", [
+    "/api/share?market_id=²", "/api/share?market_id=0",
+    "/api/share?market_id=10000000000000000000", "/share?market_id=²",
+    "/bulletin?week=2024-W٢٣", "/bulletin?week=x", "/tiers?applied=-1",
+    "/tiers?skipped=10000000000000000000", "/api/tiers?limit=²"])
+def test_bad_parameters_answer_4xx_never_500(city, path):
+    assert city.get(path).status_code in (400, 404, 422)
+
+
+def test_a_week_in_another_scripts_digits_is_not_found(city):
+    assert city.get("/bulletin/٢٠٢٤-W٢٣.html").status_code == 404

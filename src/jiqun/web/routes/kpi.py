@@ -524,7 +524,7 @@ BULLETIN_FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
 }
-ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+ISO_WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")  # ASCII digits: \d takes any script's
 
 
 def iso_week_of(day: dt.date) -> str:
