@@ -6,7 +6,8 @@ import subprocess
 import sys
 
 BENCHMARKS = ("benchmarks.import_waybills", "benchmarks.kpi", "benchmarks.location",
-              "benchmarks.pmed_family", "benchmarks.cap_family", "benchmarks.grids")
+              "benchmarks.pmed_family", "benchmarks.cap_family", "benchmarks.grids",
+              "benchmarks.load")
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ result (``cachetools.cached`` with a condition) instead of each running the same
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import TypeVar
 from cachetools import LRUCache, cached
 from sqlalchemy import Engine, func, select
 
+from jiqun.lake.aggregates import DAILY_DATASET, LANES_DATASET
 from jiqun.store.models import (
     AuditEntry,
     Customer,
@@ -34,33 +36,48 @@ from jiqun.store.models import (
 )
 
 T = TypeVar("T")
+AGGREGATES = (DAILY_DATASET, LANES_DATASET)
 
-# The store tables behind the figures: the rows of each are counted (inserts, deletes), and of
-# versioned ones the versions summed (an update through the ORM bumps the version even where it
-# is not audited); the newest audit entry catches every other audited change.
+# The store tables behind the figures. Every ORM insert, update and delete of them writes an
+# audit entry in the same transaction (jiqun.store.audit), so the newest audit entry changes
+# with each; the row counts and highest ids catch Core inserts and deletes as well. (A Core
+# UPDATE of these tables that bypasses the ORM would go unseen: the code has none.)
 _COUNTED = (Customer, Grid, Market, MarketVolumeEstimate, OrgUnit, Target, Team, User)
-_VERSIONED = (Customer, Grid, Market, Target, Team, User)
 
 
 def lake_version(lake: Path) -> tuple:
-    """Name, size, modification time and inode of every Parquet file of the lake: an append,
-    an aggregate refresh or a rebuild (files are replaced, never edited in place) changes it."""
-    lake = Path(lake)
+    """Name, size, modification time and inode of every file of the daily aggregates, which
+    every cached figure reads (never the raw waybills): an append refreshes them, a rebuild
+    replaces them (files are replaced, never edited in place), either changes the version."""
     found = []
-    for path in sorted(lake.glob("*/month=*/*.parquet")):
-        try:
-            st = path.stat()
-        except FileNotFoundError:  # replaced while we looked: the next request sees the new one
-            continue
-        found.append((str(path.relative_to(lake)), st.st_size, st.st_mtime_ns, st.st_ino))
-    return tuple(found)
+    for dataset in AGGREGATES:
+        for month in _entries(Path(lake) / dataset.name):
+            if month.name.startswith("month=") and month.is_dir():
+                found.extend((dataset.name, month.name, f.name, *_stamp(f))
+                             for f in _entries(Path(month.path)) if f.name.endswith(".parquet"))
+    return tuple(sorted(found))
+
+
+def _entries(folder: Path) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as it:
+            return list(it)
+    except FileNotFoundError:  # no such dataset (yet), or a month replaced while we looked
+        return []
+
+
+def _stamp(entry: os.DirEntry) -> tuple[int, int, int]:
+    try:
+        st = entry.stat()
+    except FileNotFoundError:  # replaced while we looked: the next request sees the new one
+        return (-1, -1, -1)
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 _STORE_FINGERPRINT = select(
     select(func.max(AuditEntry.id)).scalar_subquery(),
     *(select(func.count()).select_from(m).scalar_subquery() for m in _COUNTED),
     *(select(func.max(m.id)).scalar_subquery() for m in _COUNTED),
-    *(select(func.sum(m.version)).scalar_subquery() for m in _VERSIONED),
 )
 
 
