@@ -24,6 +24,7 @@ from jiqun.config import get_settings
 from jiqun.errors import Conflict
 from jiqun.i18n import translator
 from jiqun.output import Format, emit
+from jiqun.permissions import Action, require
 
 app = typer.Typer(no_args_is_help=True, help="KPIs of a scope: volume, share, customers, grids …")
 
@@ -150,6 +151,8 @@ def tiers_apply(
     who = acting(user, scope)
     settings = get_settings()
     with who.transaction() as session:
+        if not dry_run:  # refused before the plan is computed
+            require(session, Action.TIER_APPLY)
         with OperatingPicture(who.store, settings.lake_path, session.info["scope"],
                               engine=engine, rules=_rules(rules), session=session) as p:
             plan = ownership.organisation_plan(who.store, p.lake, p.rules, p.con,

@@ -31,6 +31,7 @@ from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.config import get_settings
 from jiqun.i18n import translator
 from jiqun.output import Format, emit
+from jiqun.permissions import Action, require
 from jiqun.planning import grid_store
 from jiqun.planning.grids import DEFAULT_TOLERANCE
 from jiqun.store.models import Market
@@ -107,6 +108,8 @@ def grids(
                                  param_hint="--market/--k")
     who = acting(user, scope)
     with who.transaction() as session:
+        if save:  # refused before anything is looked up: a refusal tells nothing else
+            require(session, Action.GRID_DRAFT)
         market_id = _market_id(session, market)
         if save:
             draft_id, plan = grid_store.create_draft(session, market_id, k, tolerance)
@@ -174,6 +177,7 @@ def approve_cmd(draft: DraftOpt, seen: SeenOpt, user: UserOpt = None, market: Ma
     """Approve a draft (province or city manager, 省市审批)."""
     who = acting(user, scope)
     with who.transaction() as session:
+        require(session, Action.GRID_APPROVE)
         market_id = _draft_market(session, market, draft)
         grids = grid_store.approve(session, market_id, draft, seen=seen)
         result = _step_result(market_id, draft, grids, "approved")
@@ -192,6 +196,7 @@ def activate_cmd(
     before and the merchants move; parcels already shipped keep their grid."""
     who = acting(user, scope)
     with who.transaction() as session:
+        require(session, Action.GRID_ACTIVATE)
         market_id = _draft_market(session, market, draft)
         grids = grid_store.activate(session, market_id, draft, seen=seen,
                                     on=on.date() if on else None)
