@@ -18,6 +18,7 @@ it is added.
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -282,13 +283,25 @@ def _walk(dependant):
         yield from _walk(sub)
 
 
+def _model_fields(annotation, depth: int = 0) -> list[str]:
+    """Field names of a body model, nested models (and lists of them) included."""
+    if depth > 3:
+        return []
+    names = []
+    for arg in typing.get_args(annotation):  # list[X], X | None
+        names.extend(_model_fields(arg, depth + 1))
+    for name, info in (getattr(annotation, "model_fields", None) or {}).items():
+        names.append(name)
+        names.extend(_model_fields(info.annotation, depth + 1))
+    return names
+
+
 def _body_fields(route) -> tuple[str, ...]:
     names = []
     for param in route.dependant.body_params:
-        annotation = getattr(param.field_info, "annotation", None)
-        model_fields = getattr(annotation, "model_fields", None)
-        names.extend(model_fields or [param.name])
-    return tuple(names)
+        nested = _model_fields(getattr(param.field_info, "annotation", None))
+        names.extend(nested or [param.name])
+    return tuple(dict.fromkeys(names))
 
 
 def routes(app) -> list[RouteInfo]:

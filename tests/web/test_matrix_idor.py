@@ -68,7 +68,6 @@ NOT_RECORDS = {
     ("/api/markets/{market_id}", "org_unit_id"): "write probe: a market moved to a foreign unit",
     ("/api/teams", "market_id"): "write probe: a team for a foreign market",
     ("/api/teams", "grid_id"): "write probe: a team for a foreign grid",
-    ("/api/tiers/apply", "customer_ids"): "write probe: tiers applied to a foreign customer",
     ("/api/visits", "customer_id"): "write probe: a visit to a foreign customer",
     ("/api/inbox/read", "ids"): "write probe: a foreign notification marked read",
 }
@@ -155,8 +154,9 @@ WRITE_PROBES: dict[tuple[str, str], Probe] = {
                                                    json=lambda ids: {"reason": "越权"}),
     ("PUT", "/api/teams/{team_id}/members"): Probe(path=lambda ids: {"team_id": ids["team"]},
                                                    json=lambda ids: []),
-    ("POST", "/api/tiers/apply"): Probe(json=lambda ids: {"customer_ids": [ids["customer"]]}),
-    ("POST", "/tiers/apply"): Probe(data=lambda ids: {"customer_id": [ids["customer"]]}),
+    ("POST", "/api/tiers/apply"): Probe(json=lambda ids: {
+        "changes": [{"customer_id": ids["customer"], "fingerprint": "0"}]}),
+    ("POST", "/tiers/apply"): Probe(data=lambda ids: {"change": [f"{ids['customer']}:0"]}),
     ("POST", "/visits"): Probe(data=lambda ids: {
         "customer_id": ids["customer"], "method": "sweep", "outcome": "interested"}),
     ("POST", "/api/visits"): Probe(json=lambda ids: {

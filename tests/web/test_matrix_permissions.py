@@ -143,14 +143,15 @@ def test_web_and_api_answer_as_the_registry_says(mworld, client, table):
 
 
 # -- the CLI ------------------------------------------------------------------------------------
-def _files(tmp) -> dict[str, str]:
-    archive = tmp / "archive.csv"
-    archive.write_text("客户名称,电话,机构编码\n矩阵商家,13600000001,ZJ-HUZ-WX-ZL\n",
-                       encoding="utf-8")
-    customers = tmp / "customers.csv"
-    customers.write_text("客户编码,客户名称,机构编码\nC-CLI-1,矩阵导入,ZJ-HUZ-WX-ZL\n",
-                         encoding="utf-8")
-    return {"archive": str(archive), "customers": str(customers)}
+def _files(tmp, n: str, i: int) -> dict[str, str]:
+    """Files to import, new for each run (an import already done may answer without asking)."""
+    archive = tmp / f"archive-{n}.csv"
+    archive.write_text(f"客户名称,电话,机构编码\n矩阵商家{n},136{i:08d},"
+                       "ZJ-HUZ-WX-ZL\n", encoding="utf-8")
+    markets = tmp / f"markets-{n}.csv"
+    markets.write_text(f"市场编码,市场名称,市场类型,行业,机构编码\nM-IMP-{n},矩阵导入{n},产业集群,"
+                       "童装,ZJ-HUZ-WX-ZL\n", encoding="utf-8")
+    return {"archive": str(archive), "markets": str(markets)}
 
 
 # Action → the command line that takes it (without --user). {unit} is the acting user's org
@@ -166,9 +167,9 @@ CLI_ROWS: dict[Action, list[str]] = {
                           "--member", "zl-marketer:leader"],
     Action.TEAM_DECIDE: ["teams", "reject", "{team}", "--reason", "matrix"],
     Action.TEAM_EDIT_MEMBERS: ["teams", "members", "{team}", "--member", "zl-marketer:leader"],
-    Action.GRID_APPROVE: ["plan", "grids", "approve", "--market", "M-ZL", "--draft", "1",
+    Action.GRID_APPROVE: ["plan", "grids", "approve", "--market", "M-ZLO", "--draft", "1",
                            "--fingerprint", "0"],
-    Action.GRID_ACTIVATE: ["plan", "grids", "activate", "--market", "M-ZL", "--draft", "1",
+    Action.GRID_ACTIVATE: ["plan", "grids", "activate", "--market", "M-ZLO", "--draft", "1",
                            "--fingerprint", "0"],
     Action.TIER_APPLY: ["tiers", "apply"],
     Action.CUSTOMER_ARCHIVE: ["sales", "archive", "{archive}"],
@@ -177,7 +178,9 @@ CLI_ROWS: dict[Action, list[str]] = {
                              "--start", "2024-06-01", "--end", "2024-06-10", "--tier", "first"],
     Action.REMINDERS_RUN: ["sales", "remind", "--date", "2024-06-15"],
     Action.LIFECYCLE_RUN: ["sales", "lifecycle"],
-    Action.DATA_IMPORT: ["import", "customers", "{customers}"],
+    # Customers are archived (customer.archive, the row above); markets, waybills and events
+    # are data imports.
+    Action.DATA_IMPORT: ["import", "markets", "{markets}"],
     Action.USER_MANAGE: ["users", "add", "cli-{n}", "--org", "{unit}", "--role", "marketer",
                          "--password", PASSWORD, "--name", "矩阵{n}"],
     Action.PASSWORD_RESET: ["users", "reset-password", "m-courier", "--password", PASSWORD],
@@ -192,7 +195,7 @@ def cli_env(mworld, tmp_path_factory):
     mp.setenv("JIQUN_LOCALE", "en")
     mp.delenv("JIQUN_USER", raising=False)
     get_settings.cache_clear()
-    yield _files(tmp_path_factory.mktemp("cli"))
+    yield tmp_path_factory.mktemp("cli")
     mp.undo()
     get_settings.cache_clear()
 
@@ -206,7 +209,8 @@ def test_cli_answers_as_the_registry_says(mworld, cli_env, action):
     for n, role in enumerate(Role):
         user, unit = ROLE_USERS[role]
         values = {"n": f"{action.value.replace('.', '')}{n}", "unit": unit,
-                  "team": str(mworld.own["team"]), "pair": str(mworld.own["pair"]), **cli_env}
+                  "team": str(mworld.own["team"]), "pair": str(mworld.own["pair"])}
+        values.update(_files(cli_env, values["n"], n))
         argv = [part.format(**values) for part in CLI_ROWS[action]] + ["--user", user]
         result = runner.invoke(cli_app, argv)
         output = result.output + (result.stderr if result.stderr_bytes is not None else "")
