@@ -128,6 +128,11 @@ def test_a_marketer_cannot_change_a_target_by_cli(cli, wstore, outlet_market):
     added = cli("markets", "add", "--code", "M-MK", "--name", "x", "--type", "taobao_village",
                 "--industry", "x", "--org", "ZJ-HUZ-WX-ZL", "--user", "zl-marketer")
     assert added.exit_code == 2 and "Register a cluster market" in added.output
+    # Refused before anything is looked up: a market outside the subtree answers the same.
+    foreign = cli("markets", "edit", "M-XH", "--tier", "B", "--user", "zl-marketer")
+    assert foreign.exit_code == 2 and "Your role may not do this" in foreign.output
+    members = cli("teams", "members", "1", "--member", "hz-city", "--user", "zl-marketer")
+    assert members.exit_code == 2 and "Change a team's members" in members.output
     assert cli("markets", "edit", "M-YJ", "--revenue-target", "20000000",
                "--user", "hz-city").exit_code == 0
     assert _target(wstore, outlet_market) == 20_000_000

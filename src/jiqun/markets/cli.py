@@ -25,6 +25,7 @@ from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.config import get_settings
 from jiqun.markets import potential, registry, teams
 from jiqun.output import Format, emit
+from jiqun.permissions import Action, require
 from jiqun.store.models import Grid, MarketType, TeamStatus, User
 from jiqun.store.org import unit_by_code
 
@@ -93,6 +94,7 @@ def add_cmd(
 ) -> None:
     """Register a market (集群市场) with its yearly targets; audited."""
     with acting(user, scope).transaction() as session:
+        require(session, Action.MARKET_CREATE)  # before any lookup, as the web answers
         data = _market_options(
             session, org, code=code, name=name, type=type, industry=industry, tier=tier,
             key_area=key_area, yearly_revenue_target=revenue_target,
@@ -126,6 +128,7 @@ def edit_cmd(
 ) -> None:
     """Change some fields of a market; the others keep their values. Audited."""
     with acting(user, scope).transaction() as session:
+        require(session, Action.MARKET_EDIT)  # before any lookup, as the web answers
         market = registry.market_by_code(session, code)
         changes = _market_options(
             session, org, code=new_code, name=name, type=type, industry=industry, tier=tier,
@@ -203,6 +206,7 @@ def propose_cmd(
 ) -> None:
     """A city proposes a team (营销团队) for a market or grid; the province decides."""
     with acting(user, scope).transaction() as session:
+        require(session, Action.TEAM_PROPOSE)  # before any lookup, as the web answers
         found = registry.market_by_code(session, market)
         grid_id = None
         if grid:
@@ -250,6 +254,7 @@ def members_cmd(team_id: TeamArg, member: MembersOpt, user: UserOpt = None,
                 scope: ScopeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
     """Replace a team's members and their roles (the change goes to its history)."""
     with acting(user, scope).transaction() as session:
+        require(session, Action.TEAM_EDIT_MEMBERS)  # before any lookup, as the web answers
         teams.set_members(session, team_id, [_member(session, m) for m in member])
         rows = [asdict(m) for m in teams.team_detail(session, team_id).members]
     emit(rows, fmt, f"members of team {team_id}")
