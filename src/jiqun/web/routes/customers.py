@@ -164,7 +164,8 @@ def api_customers(
 
 
 @router.get("/api/customers/{customer_id}", response_model=CustomerDetailOut,
-            tags=["customers"])
+            tags=["customers"],
+            responses={404: {"description": "No such customer in the caller's scope"}})
 def api_customer(ctx: Context, customer_id: IdPath) -> CustomerDetailOut:
     """One customer: archive, owner, carriers and prices, visits, monthly volume (12 months)."""
     return customer_detail(ctx, customer_id)

@@ -226,7 +226,8 @@ def visits_page(request: Request, ctx: Context, saved: str | None = None):
     })
 
 
-@router.get("/api/visits", response_model=list[visit_mod.VisitRow], tags=["sales"])
+@router.get("/api/visits", response_model=list[visit_mod.VisitRow], tags=["sales"],
+            responses={404: {"description": "No such customer in the caller's scope"}})
 def api_visits(
     ctx: Context,
     mine: bool = True,

@@ -354,7 +354,8 @@ def api_create_campaign(ctx: Context, body: CampaignIn) -> dict:
             "missing_codes": missing}
 
 
-@router.get("/api/campaigns/{campaign_id}", tags=["sales"])
+@router.get("/api/campaigns/{campaign_id}", tags=["sales"],
+            responses={404: {"description": "No such campaign in the caller's scope"}})
 def api_campaign(ctx: Context, campaign_id: IdPath) -> dict:
     """A campaign's measured effect (targets vs before vs control)."""
     return _effect(ctx, campaign_id).as_dict()

@@ -92,6 +92,7 @@ def route_map(loaded: LoadedPlan, t) -> dict[str, Any]:
 def visit_plan_page(request: Request, ctx: Context, user_id: IdQuery = None,
                     date: DateQuery = None):
     loaded = _plan(request, ctx, user_id, date)
+    # Only the picker's display: what a viewer may open is decided by the scope (404 above).
     marketers = [] if ctx.user.role == Role.MARKETER.value else _marketers(ctx)
     return render(request, "visit_plan.html", {
         "loaded": loaded, "plan": loaded.plan, "marketers": marketers, "reasons": REASONS,
