@@ -61,3 +61,25 @@ def test_dry_run_and_english(env):
     result = _import("customers", str(TEMPLATES / "customers.csv"), "--locale", "en")
     assert result.exit_code == 1  # their markets were not imported: the dry run wrote nothing
     assert "unknown market code" in result.output
+
+
+def test_a_short_row_no_longer_refuses_the_file(env):
+    """The reproduction through the command line: "文件未导入: 无法按 CSV 读取文件 … Error when
+    sniffing file" for one short row, and none of the good rows imported."""
+    for kind in ("markets", "customers"):
+        assert _import(kind, str(TEMPLATES / f"{kind}.csv")).exit_code == 0
+    rows = [[f"S{i:03d}", "ZL-000001", "快包", "2024-06-18 09:00", "广东", "1", "5"]
+            for i in range(305)]
+    path = write_csv(env / "ragged.csv", ["运单号", "客户编码", "产品", "寄件时间", "目的省", "重量", "资费"],
+                     rows)
+    text = path.read_text(encoding="utf-8").replace("S100,ZL-000001,快包,2024-06-18 09:00,广东,1,5",
+                                                    "S100,ZL-000001,快包")
+    path.write_text(text, encoding="utf-8")
+
+    result = _import("waybills", str(path))
+
+    assert result.exit_code == 1, result.output
+    assert "文件未导入" not in result.output
+    assert len(lake_rows(env / "lake")) == 304
+    assert read_rejects(path.with_name("ragged.csv.rejects.csv"))[1][0::3] == [
+        "102", "该行的单元格少于表头（缺列）"]
