@@ -121,3 +121,28 @@ def test_apply_writes_tiers_and_owners_of_the_right_role(demo, monkeypatch):
     assert after == outside  # other provinces untouched
     assert [c for c in _invoke(monkeypatch, root, "--user", "system", "--scope", "HA-SQ")
             if c["new_owner_id"] is not None] == []  # applying again changes nothing
+
+
+def _kpi(monkeypatch, root, *args):
+    monkeypatch.setenv("JIQUN_STORE_URL", f"sqlite:///{root}/jiqun.db")
+    monkeypatch.setenv("JIQUN_LAKE_PATH", str(root / "lake"))
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, ["kpi", *args])
+    finally:
+        get_settings.cache_clear()
+
+
+def test_kpi_commands_act_as_the_user_in_their_subtree(demo, monkeypatch):
+    _, root = demo
+    mine = _kpi(monkeypatch, root, "volume", "--by", "market", "--user", "demo-city",
+                "--format", "json")
+    assert mine.exit_code == 0, mine.output
+    system = _kpi(monkeypatch, root, "volume", "--by", "market", "--user", "system",
+                  "--scope", "HA-SQ", "--format", "json")
+    everything = _kpi(monkeypatch, root, "volume", "--by", "market", "--user", "system",
+                      "--format", "json")
+    assert json.loads(mine.output) == json.loads(system.output)
+    assert len(json.loads(everything.output)) > len(json.loads(mine.output)) > 0
+    unnamed = _kpi(monkeypatch, root, "volume", "--scope", "HA-SQ")
+    assert unnamed.exit_code == 2 and "--user" in unnamed.output
