@@ -159,3 +159,19 @@ def test_audit_entries_are_written_only_in_scope(cities):
         s.execute(insert(AuditEntry).values(action="note", entity="customers"))  # no org unit
     with cities.transaction(org.huzhou) as s:
         s.add(AuditEntry(**{**entry, "org_unit_id": org.wuxing.id}))
+
+
+def test_legacy_bulk_writes_are_refused_under_a_scope(cities):
+    org = cities.org
+    calls = [
+        lambda s: s.bulk_insert_mappings(Customer, [_customer("C-N", org.xihu.id)]),
+        lambda s: s.bulk_save_objects([Customer(**_customer("C-N", org.xihu.id))]),
+        lambda s: s.bulk_update_mappings(Customer, [{"id": cities.ids["C-XH"], "name": "x"}]),
+    ]
+    for call in calls:
+        with pytest.raises(ScopeError), cities.transaction(org.huzhou) as s:
+            call(s)
+    assert _codes(cities) == ["C-XH", "C-ZL"]
+    with cities.store.transaction() as s:  # the whole organisation may
+        s.bulk_insert_mappings(Customer, [_customer("C-N", org.xihu.id)])
+    assert _codes(cities) == ["C-N", "C-XH", "C-ZL"]

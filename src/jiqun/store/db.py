@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jiqun.config import Settings, get_settings
 from jiqun.store import audit as _audit  # noqa: F401  (registers the audit listener)
 from jiqun.store import scope as _scope  # noqa: F401  (registers the scope listeners)
-from jiqun.store.scope import Scope, ScopeError
+from jiqun.store.scope import Scope, ScopeError, StoreSession
 
 if TYPE_CHECKING:
     from jiqun.permissions import Actor
@@ -65,7 +65,7 @@ class Store:
     def __init__(self, url: str, pool_size: int = DEFAULT_POOL_SIZE):
         self.url = url
         self.engine = make_engine(url, pool_size)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._sessions = sessionmaker(self.engine, class_=StoreSession, expire_on_commit=False)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Store:

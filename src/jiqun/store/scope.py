@@ -21,7 +21,9 @@ page, API call and CLI command alike:
     way would sit in the session's identity map, where ``Session.get`` and lazy loads would hand
     them out unfiltered, so loading entities unscoped is refused, and so are unscoped writes;
 
-* ``before_flush`` refuses to insert, change or delete an ORM object outside the subtree.
+* ``before_flush`` refuses to insert, change or delete an ORM object outside the subtree;
+* SQLAlchemy's legacy ``bulk_*`` methods, which skip both events, are refused under a partial
+  scope (:class:`StoreSession`, the store's session class).
 
 Two ways around it are left to code review, not to the events: ``Session.connection().execute``
 is the raw connection beneath all of this (the audit writer uses it for rows whose org unit the
@@ -136,6 +138,27 @@ Scope.WHOLE = Scope(root_id=None, root_path="/")
 def session_scope(session: Session) -> Scope:
     """The session's scope; a session opened without one is the whole organisation's."""
     return session.info.get("scope") or Scope.WHOLE
+
+
+class StoreSession(Session):
+    """The store's session class: SQLAlchemy's legacy bulk methods write without the events
+    above, so under a scope below the whole organisation they are refused."""
+
+    def _refuse_bulk(self) -> None:
+        if not session_scope(self).whole:
+            raise ScopeError("legacy bulk writes bypass the scope; use insert()/update()")
+
+    def bulk_save_objects(self, *args, **kwargs):
+        self._refuse_bulk()
+        return super().bulk_save_objects(*args, **kwargs)
+
+    def bulk_insert_mappings(self, *args, **kwargs):
+        self._refuse_bulk()
+        return super().bulk_insert_mappings(*args, **kwargs)
+
+    def bulk_update_mappings(self, *args, **kwargs):
+        self._refuse_bulk()
+        return super().bulk_update_mappings(*args, **kwargs)
 
 
 # -- what is scoped ---------------------------------------------------------------------------
