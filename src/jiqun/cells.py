@@ -10,15 +10,19 @@ text cell there and needs no mark.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A signed number ("-1", "+3.5", "-2e3") is read as a number, not run: it keeps its sign as typed.
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def spreadsheet_safe(value: Any) -> Any:
     """``value`` unchanged, unless it is a text a spreadsheet would run as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) \
+            and not _NUMBER.fullmatch(value):
         return "'" + value
     return value
 

@@ -16,12 +16,13 @@ from jiqun.reports.xlsx import bulletin_xlsx
 ATTACK = "=cmd|' /C calc'!A0"
 
 
-@pytest.mark.parametrize("text", [ATTACK, "+1+2", "-2+3", "@SUM(A1)", "\t=1", "\r=1"])
+@pytest.mark.parametrize("text", [ATTACK, "+1+2", "-2+3", "-1+cmd|' /C calc'!A0", "@SUM(A1)",
+                                  "\t=1", "\r=1", "-"])
 def test_formula_starts_are_marked_as_text(text):
     assert spreadsheet_safe(text) == "'" + text
 
 
-@pytest.mark.parametrize("value", ["童趣服饰", "a=b", "", 3, -2.5, None])
+@pytest.mark.parametrize("value", ["童趣服饰", "a=b", "", 3, -2.5, None, "-1", "+3.5", "-2e3"])
 def test_other_values_are_unchanged(value):
     assert spreadsheet_safe(value) == value
 
