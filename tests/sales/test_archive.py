@@ -130,6 +130,19 @@ def test_rejects_are_reported_by_row_in_the_users_language(store, archive_world,
     assert english.inserted == 0  # the good row is in the archive already
 
 
+def test_a_ragged_row_is_rejected_with_its_row_and_the_others_are_archived(
+        store, archive_world, tmp_path):
+    path = write(tmp_path, "ragged.csv", [
+        "好运五金,李四,13900000121,稍岗镇,HA-SQ-YCWJ,",
+        "短行五金,王五",  # too few cells
+        "稍岗工具城,赵六,13900000125,稍岗镇,HA-SQ-YCWJ,",
+    ])
+    report = run(store, path, locale="zh-CN")
+    assert (report.total, report.rejected, report.inserted) == (3, 1, 2)
+    with open(report.rejects_path, encoding="utf-8-sig") as fh:
+        assert [r[0] for r in list(csv.reader(fh))[1:]] == ["3"]
+
+
 def test_dry_run_and_file_errors_write_nothing(store, archive_world, tmp_path):
     before = customer_count(store)
     report = run(store, TEMPLATES / "archive.csv", dry_run=True)

@@ -156,5 +156,5 @@ def test_archive_template_download_archives_cleanly(app, world, tmp_path):
     path.write_bytes(template.content)
     from jiqun.sales.archive import read_rows
 
-    rows, headers, total = read_rows(path)
-    assert total == 1 and headers["name"] == "客户名称"
+    rows, headers, total, unreadable = read_rows(path)
+    assert total == 1 and headers["name"] == "客户名称" and unreadable == []

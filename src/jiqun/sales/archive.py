@@ -318,8 +318,9 @@ def _block(market_id: int | None, org_unit_id: int | None) -> tuple:
 
 
 # -- the bulk archive --------------------------------------------------------------------------
-def read_rows(path: Path) -> tuple[list[dict], dict[str, str], int]:
-    """The file's rows as dicts of text (``_row`` = spreadsheet row), its headers and size."""
+def read_rows(path: Path) -> tuple[list[dict], dict[str, str], int, list[Reject]]:
+    """The file's rows as dicts of text (``_row`` = spreadsheet row), its headers, its size and
+    the rows that could not be split into cells (rejected with their row, never dropped)."""
     with tempfile.TemporaryDirectory(prefix="jiqun-archive-") as work:
         con = duckdb.connect()
         try:
@@ -329,7 +330,7 @@ def read_rows(path: Path) -> tuple[list[dict], dict[str, str], int]:
             rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
         finally:
             con.close()
-    return rows, src.headers, src.total
+    return rows, src.headers, src.total + len(src.unreadable), list(src.unreadable)
 
 
 def _give_codes(rows: list[dict]) -> tuple[list[dict], dict[int, int]]:
@@ -448,12 +449,12 @@ def archive_file(session: Session, path: str | Path, *, dry_run: bool = False,
     step = progress or (lambda *_: None)
     report = ArchiveReport(kind="archive", path=path, dry_run=dry_run)
     step("reading", 0, 4)
-    rows, headers, report.total = read_rows(path)
+    rows, headers, report.total, unreadable = read_rows(path)
     rows, same_as = _give_codes(rows)
     step("validating", 1, 4)
     try:
         planned, bad = plan_customers(session, rows, headers, step)
-        bad += _check_phones(planned, headers) + _check_scope(session, planned, headers)
+        bad += unreadable + _check_phones(planned, headers) + _check_scope(session, planned, headers)
         taken = _foreign_codes(session, [p.code for p in planned])
         known = set(session.scalars(select(Customer.code).where(Customer.code.in_(taken))))
         bad += [Reject(p.row, headers.get("code", "code"), p.code, "outside_scope")
