@@ -3,8 +3,8 @@
 A **draft** is a set of :class:`~jiqun.store.models.Grid` rows with status ``draft`` sharing a
 draft id. Each draft grid's ``geometry`` is a GeoJSON Feature: the convex hull of its merchants,
 with ``properties`` holding the proposal — ``draft`` (id), ``customer_ids``, ``replaces`` (the
-current grid it continues), the plan's ``totals`` and, once approved, ``approved_by`` and
-``approved_at``. No new table is needed.
+current grid it continues), the plan's ``totals`` and, once approved, ``approved_by`` (user id),
+``approved_by_name`` and ``approved_at``. No new table is needed.
 
 **Activation** on a day D retires the market's active grids (``valid_to`` = D − 1), makes the
 draft grids active from D (``valid_from`` = D, team and manager carried over from the grid each
