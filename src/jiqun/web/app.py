@@ -148,9 +148,11 @@ def _add_error_handlers(app: FastAPI) -> None:
             from fastapi.exception_handlers import request_validation_exception_handler
 
             return await request_validation_exception_handler(request, exc)
+        # A page's path or query that fails its declared bounds (``?market_id=²``); a form the
+        # user can correct is shown again by its own route with field messages (400).
         t = translator(request.state.locale)
-        return render(request, "error.html", {"status": 400, "message": t("Invalid request")},
-                      status_code=400)
+        return render(request, "error.html", {"status": 422, "message": t("Invalid request")},
+                      status_code=422)
 
 
 def _serving_threads(threads: int):
