@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from jiqun.analytics import overview
 from jiqun.errors import NotFound
@@ -48,12 +49,24 @@ MONTHS_SHOWN = 12
 VISITS_SHOWN = 20
 
 
-def _market_names(ctx: RequestContext, ids) -> dict[int, str]:
-    """Names of markets by id, read through the scoped session."""
-    ids = {i for i in ids if i is not None}
+def market_names(db: Session, ids) -> dict[int, str]:
+    """Names of the markets of records the viewer sees (a customer's, a grid's market).
+
+    The market is a fact of the record, the same for every viewer: an outlet's merchants belong
+    to the county's market, whose own row lies above the marketer's subtree. As with people's
+    names (:mod:`jiqun.sales.people`), only ``id → name`` pairs are read, by a Core select past
+    the scope, never ``Market`` rows into the scoped session. Callers pass only ids they read
+    from records the viewer can see."""
+    ids = sorted({i for i in ids if i is not None})
     if not ids:
         return {}
-    return dict(ctx.db.execute(select(Market.id, Market.name).where(Market.id.in_(ids))).all())
+    table = Market.__table__
+    query = select(table.c.id, table.c.name).where(table.c.id.in_(ids))
+    return dict(db.execute(query, execution_options={"unscoped": True}).all())
+
+
+def _market_names(ctx: RequestContext, ids) -> dict[int, str]:
+    return market_names(ctx.db, ids)
 
 
 
@@ -115,7 +128,7 @@ def customer_detail(ctx: RequestContext, customer_id: int) -> CustomerDetailOut:
         .order_by(Visit.visited_at.desc()).limit(VISITS_SHOWN)
     ).all()
     users = {**customer_people(ctx.db, [customer]), **names_of(ctx.db, (v.user_id for v in visits))}
-    market = ctx.db.get(Market, customer.market_id) if customer.market_id else None
+    market_name = _market_names(ctx, [customer.market_id]).get(customer.market_id)
     grid = ctx.db.get(Grid, customer.grid_id) if customer.grid_id else None
     as_of = overview.data_date(ctx.con, ctx.lake, ctx.scope) or dt.date.today()
     first = overview.month_start(as_of)
@@ -127,7 +140,7 @@ def customer_detail(ctx: RequestContext, customer_id: int) -> CustomerDetailOut:
         customer=CustomerOut(
             id=customer.id, code=customer.code, name=customer.name, contact=customer.contact,
             phone=customer.phone, address=customer.address, adcode=customer.adcode,
-            market_id=customer.market_id, market_name=market.name if market else None,
+            market_id=customer.market_id, market_name=market_name,
             grid_name=grid.name if grid else None,
             platforms=list(customer.platforms or []), categories=list(customer.categories or []),
             est_daily_volume=customer.est_daily_volume,

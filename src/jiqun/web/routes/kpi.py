@@ -29,6 +29,7 @@ from jiqun.permissions import Action
 from jiqun.store.models import Customer, CustomerTier, Grid, Market, Team
 from jiqun.web.deps import Context, RequestContext, allow, not_found
 from jiqun.web.params import IdQuery
+from jiqun.web.routes.customers import market_names
 from jiqun.web.templating import render
 
 router = APIRouter()
@@ -138,7 +139,7 @@ def grid_table(ctx: RequestContext, picture: OperatingPicture) -> GridsOut:
     if as_of is None:
         return GridsOut(as_of=None, development_rate_target=bar, rows=[])
     grids = {g.id: g for g in ctx.db.scalars(select(Grid))}
-    markets = dict(ctx.db.execute(select(Market.id, Market.name)).all())
+    markets = market_names(ctx.db, (g.market_id for g in grids.values()))  # the grid's facts
     teams = dict(ctx.db.execute(select(Team.id, Team.name)).all())
     rows = []
     for r in picture.grids(as_of):
