@@ -406,3 +406,19 @@ def test_hq_sees_the_foreign_records(mworld, client, tokens):
     assert "QQFOREIGN" in client.get("/api/customers?page_size=200", headers=headers).text
     assert client.get(f"/api/markets/{mworld.foreign['market']}",
                       headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("url,kind", [("/api/customers?market_id={}", "market"),
+                                      ("/api/visits?mine=false&customer_id={}", "customer"),
+                                      ("/customers?market_id={}", "market")])
+def test_a_filter_naming_a_foreign_record_is_not_found(mworld, client, tokens, url, kind):
+    """The issue's reproduction: 200 with an empty list confirms nothing either way; 404 does
+    not pretend the record is known. The same filter with an own record answers its rows."""
+    headers = tokens(mworld.role_user(Role.CITY_MANAGER))
+    assert client.get(url.format(mworld.foreign[kind]), headers=headers).status_code == 404
+    own = client.get(url.format(mworld.own[kind]), headers=headers)
+    assert own.status_code == 200
+    if url.startswith("/api/customers"):
+        assert {c["code"] for c in own.json()["items"]} == {"C-ZL-1", "C-ZL-2", "C-ZL-3"}
+    elif url.startswith("/api/visits"):
+        assert [v["customer_code"] for v in own.json()] == ["C-ZL-1"]

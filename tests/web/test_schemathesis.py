@@ -158,3 +158,33 @@ def _with_path(route, default: str, **values: str) -> str:
     for name in route.path_params:
         path = path.replace("{" + name + "}", quote(values.get(name, default), safe=""))
     return path
+
+
+# -- the reproductions of the issue ---------------------------------------------------------------
+# (method, url, JSON body, the statuses that are right). Each one answered 500 before.
+REPRODUCTIONS = [
+    ("GET", "/api/customers?page=10000000000000000000", None, {422}),
+    ("GET", "/api/archive/duplicates?status=x", None, {422}),
+    ("PATCH", "/api/markets/{zhili}", {"target_year": 10000}, {422}),
+    ("GET", "/api/hubs?model=pmedian&p=73", None, {200, 422}),
+    ("POST", "/api/campaigns", {"name": "远古活动", "starts_on": "0001-01-02",
+                                "ends_on": "0001-01-09"}, {422}),
+    ("GET", "/customers?market_id=²", None, {422}),
+    ("GET", "/markets/top?n=²", None, {200, 422}),
+    ("GET", "/visits/new?customer_id=²", None, {422}),
+    ("GET", "/teams/²", None, {404, 422}),
+    ("GET", "/customers/10000000000000000000", None, {404, 422}),
+]
+
+
+@pytest.mark.parametrize("method,url,body,right", REPRODUCTIONS,
+                         ids=[f"{m} {u}" for m, u, _, _ in REPRODUCTIONS])
+def test_issue_reproductions_answer_without_a_server_error(mworld, app, tokens, method, url,
+                                                           body, right):
+    headers = tokens(mworld.role_user(Role.CITY_MANAGER))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.request(method, url.format(zhili=mworld.base.ids["zhili"]), json=body,
+                           headers=headers, follow_redirects=False)
+        assert r.status_code in right, r.text[:300]
+        campaigns = client.get("/api/campaigns", headers=headers).json()
+        assert all(c["starts_on"] >= "2000-01-01" for c in campaigns)  # nothing unreadable kept
