@@ -341,3 +341,50 @@ def test_bulletin_is_hqs_figures_of_the_subtree(role, mworld, hq_picture, visibl
         assert m.customer_id in customers
         if m.customer_id in hq_movers:
             assert m == hq_movers[m.customer_id]
+
+
+@pytest.fixture(scope="module")
+def cli(mworld):
+    """``jiqun`` run in-process against the matrix world; returns the CSV rows it prints."""
+    import csv
+    import io
+
+    from typer.testing import CliRunner
+
+    from jiqun.cli import app as cli_app
+    from jiqun.config import get_settings
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("JIQUN_STORE_URL", mworld.store.url)
+    mp.setenv("JIQUN_LAKE_PATH", str(mworld.settings.lake_path))
+    mp.setenv("JIQUN_LOCALE", "en")
+    get_settings.cache_clear()
+
+    def run(*argv: str) -> list[dict]:
+        result = CliRunner().invoke(cli_app, list(argv))
+        assert result.exit_code == 0, (argv, result.output[-300:])
+        return list(csv.DictReader(io.StringIO(result.stdout)))
+
+    yield run
+    mp.undo()
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r.value)
+def test_cli_exports_are_hqs_rows_of_the_subtree(role, cli, visible):
+    """``jiqun kpi volume --format csv`` by customer, market and grid, as each role."""
+    user = ROLE_USERS[role][0]
+    failures = []
+    for by, kind in (("customer", "customer"), ("market", "market"), ("grid", "grid")):
+        argv = ("kpi", "volume", "--by", by, "--period", "month", "--from", "2024-04-01",
+                "--to", "2024-06-15", "--format", "csv")
+        ids = {str(i) for i in visible[user][kind]}
+        theirs = [r for r in cli(*argv, "--user", HQ_USER) if r[f"{by}_id"] in ids]
+        exported = cli(*argv, "--user", user)
+        mine = [r for r in exported if r[f"{by}_id"] in ids]
+        if by == "customer":
+            assert theirs  # every role's customers ship: not a comparison of nothing
+            assert mine == exported  # and no customer outside the subtree is exported
+        if sorted(mine, key=repr) != sorted(theirs, key=repr):
+            failures.append(f"kpi volume --by {by}: {len(mine)} rows vs HQ's {len(theirs)}")
+    assert failures == [], "\n".join(failures)
