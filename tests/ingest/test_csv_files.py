@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from jiqun.ingest import ImportFileError, import_file, source
 from jiqun.ingest.columns import WAYBILLS
-from tests.ingest.helpers import TEMPLATES, import_templates, lake_rows, read_rejects
+from tests.ingest.helpers import TEMPLATES, lake_rows, read_rejects
 
 HEADER = "运单号,客户编码,产品,平台,寄件时间,目的省,目的市,目的区县,收件地址,重量,资费"
 HEADER_NAMES = ["waybill_no", "customer_code", "product", "platform", "ship_time", "dest_province",
@@ -30,15 +30,6 @@ def write_lines(path, lines: list[str], encoding: str = "utf-8", newline: str = 
     return path
 
 
-@pytest.fixture
-def lake(tmp_path):
-    return tmp_path / "lake"
-
-
-@pytest.fixture
-def archived(store, org, lake):
-    import_templates(store, lake)
-    return store
 
 
 def numbers(lake) -> list[str]:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
-import pytest
 
 from jiqun.ingest import import_file
 from jiqun.ingest.checks import MAX_FEE_YUAN, MAX_WEIGHT_KG
 from jiqun.ingest.report import REASONS
 from jiqun.lake import DAILY_DATASET
 from jiqun.lake.writer import dataset_files
-from tests.ingest.helpers import import_templates, lake_rows, read_rejects, write_csv
+from tests.ingest.helpers import lake_rows, read_rejects, write_csv
 
 HEADER = ["运单号", "客户编码", "产品", "寄件时间", "目的省", "重量", "资费", "妥投时间"]
 NOW = dt.datetime(2026, 12, 1, 9, 0)
@@ -26,15 +25,6 @@ def row(no: str, ship="2024-06-18 10:00:00", weight="0.5", fee="4.5", delivered=
     return [no, "ZL-000001", "快包", ship, "广东省", weight, fee, delivered]
 
 
-@pytest.fixture
-def lake(tmp_path):
-    return tmp_path / "lake"
-
-
-@pytest.fixture
-def archived(store, org, lake):
-    import_templates(store, lake)
-    return store
 
 
 def _import(archived, lake, tmp_path, rows, **kwargs):

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from jiqun.ingest import ImportFileError, import_file
 from jiqun.store.models import AuditEntry, Customer
-from tests.ingest.helpers import import_templates, lake_rows, read_rejects, write_csv
+from tests.ingest.helpers import lake_rows, read_rejects, write_csv
 
 HEADER = ["运单号", "客户编码", "产品", "平台", "寄件时间", "目的省", "目的市", "目的区县", "收件地址",
           "重量", "资费"]
@@ -37,16 +37,6 @@ EXPECTED_REJECTS_ZH = [
 ]
 
 
-@pytest.fixture
-def lake(tmp_path):
-    return tmp_path / "lake"
-
-
-@pytest.fixture
-def archived(store, org, lake):
-    """The org tree with the template markets and customers."""
-    import_templates(store, lake)
-    return store
 
 
 @pytest.fixture

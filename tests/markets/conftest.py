@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from jiqun.cli import app as cli_app
+from jiqun.config import get_settings
 from jiqun.store import Scope, Store
 from jiqun.store.models import OrgUnit, User
 from tests.web.conftest import World, build_world
@@ -43,3 +46,15 @@ def acting(store: Store, username: str):
         user = s.scalars(select(User).where(User.username == username)).one()
         scope = Scope.for_unit(s, user.org_unit_id)
     return store.transaction(scope=scope, user_id=user.id, source="test")
+
+
+@pytest.fixture
+def cli(world, monkeypatch):
+    """``jiqun …`` on the world's store and lake, in English: ``cli("markets", "top", …)``."""
+    monkeypatch.setenv("JIQUN_STORE_URL", world.settings.store_url)
+    monkeypatch.setenv("JIQUN_LAKE_PATH", str(world.settings.lake_path))
+    monkeypatch.setenv("JIQUN_LOCALE", "en")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    yield lambda *args: runner.invoke(cli_app, list(args))
+    get_settings.cache_clear()

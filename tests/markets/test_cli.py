@@ -4,24 +4,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
-from jiqun.cli import app
-from jiqun.config import get_settings
 from jiqun.store.models import AuditEntry, Team, TeamStatus
-
-
-@pytest.fixture
-def cli(world, monkeypatch):
-    monkeypatch.setenv("JIQUN_STORE_URL", world.settings.store_url)
-    monkeypatch.setenv("JIQUN_LAKE_PATH", str(world.settings.lake_path))
-    monkeypatch.setenv("JIQUN_LOCALE", "en")
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    get_settings.cache_clear()
 
 
 def test_markets_add_edit_top_targets(cli, wstore):

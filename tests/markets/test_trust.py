@@ -8,16 +8,12 @@ import re
 import threading
 
 import pytest
-import typer
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from jiqun.accounts import add_user
-from jiqun.config import get_settings
 from jiqun.errors import Conflict, NotAllowed
 from jiqun.markets import registry, teams
-from jiqun.markets.cli import register
 from jiqun.store import Store
 from jiqun.store.models import Market, MarketType, OrgUnit, Role, Team, TeamStatus, User
 from jiqun.web.app import create_app
@@ -55,18 +51,6 @@ def _target(store: Store, market_id: int) -> float | None:
     with store.session() as s:
         return s.get(Market, market_id).yearly_revenue_target
 
-
-@pytest.fixture
-def cli(world, monkeypatch):
-    monkeypatch.setenv("JIQUN_STORE_URL", world.settings.store_url)
-    monkeypatch.setenv("JIQUN_LAKE_PATH", str(world.settings.lake_path))
-    monkeypatch.setenv("JIQUN_LOCALE", "en")
-    get_settings.cache_clear()
-    app = typer.Typer()
-    register(app)
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    get_settings.cache_clear()
 
 
 # -- 1. the marketer of the issue, by page, API, CLI and Python API -----------------------------

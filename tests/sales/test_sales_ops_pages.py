@@ -11,10 +11,9 @@ from sqlalchemy import func, select
 
 from jiqun.sales import reminders
 from jiqun.sales.rules import SalesRules
-from jiqun.store import Store
 from jiqun.store.models import AuditEntry, Customer, DuplicateCandidate, Notification
 from jiqun.web.app import create_app
-from tests.web.conftest import CSRF_INPUT, build_world, signed_in
+from tests.web.conftest import CSRF_INPUT, fresh_world, signed_in
 
 ARCHIVE = ("客户名称,联系人,电话,地址,市场编码\n"
            "童趣服饰,周一,13800000001,织里镇1号,M-ZL\n"  # the phone of C-ZL-1: exact
@@ -25,10 +24,8 @@ ARCHIVE = ("客户名称,联系人,电话,地址,市场编码\n"
 
 @pytest.fixture
 def world(tmp_path):
-    store = Store(f"sqlite:///{tmp_path}/store.db")
-    store.upgrade()
-    world = build_world(store, tmp_path / "lake")
-    world.store = store
+    world = fresh_world(tmp_path)
+    store = world.store
     yield world
     store.engine.dispose()
 

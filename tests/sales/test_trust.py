@@ -22,7 +22,6 @@ from jiqun.config import get_settings
 from jiqun.errors import Conflict, Invalid, NotAllowed, NotFound
 from jiqun.sales import archive, campaigns, pool, visits
 from jiqun.sales.people import customer_people
-from jiqun.store import Store
 from jiqun.store.models import (
     Campaign,
     Customer,
@@ -33,17 +32,15 @@ from jiqun.store.models import (
     User,
 )
 from jiqun.web.app import create_app
-from tests.web.conftest import CSRF_INPUT, PASSWORD, bearer, build_world, signed_in
+from tests.web.conftest import CSRF_INPUT, PASSWORD, bearer, fresh_world, signed_in
 
 TODAY = dt.date(2024, 6, 15)
 
 
 @pytest.fixture
 def world(tmp_path):
-    store = Store(f"sqlite:///{tmp_path}/store.db")
-    store.upgrade()
-    world = build_world(store, tmp_path / "lake")
-    world.store = store
+    world = fresh_world(tmp_path)
+    store = world.store
     with store.transaction() as s:
         from jiqun.store.org import unit_by_code
 

@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from jiqun.store import Store
 from jiqun.store.models import (
     AuditEntry,
     Customer,
@@ -19,17 +18,15 @@ from jiqun.store.models import (
     Visit,
 )
 from jiqun.web.app import create_app
-from tests.web.conftest import bearer, build_world, signed_in
+from tests.web.conftest import bearer, fresh_world, signed_in
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
 def world(tmp_path):
-    store = Store(f"sqlite:///{tmp_path}/store.db")
-    store.upgrade()
-    world = build_world(store, tmp_path / "lake")
-    world.store = store
+    world = fresh_world(tmp_path)
+    store = world.store
     yield world
     store.engine.dispose()
 

@@ -163,6 +163,15 @@ def build_world(store, lake_path) -> World:
     return world
 
 
+def fresh_world(tmp_path) -> World:
+    """A world of one's own for a test that writes; its store is ``world.store``."""
+    store = Store(f"sqlite:///{tmp_path}/store.db")
+    store.upgrade()
+    built = build_world(store, tmp_path / "lake")
+    built.store = store
+    return built
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> World:
     """Built once per test module: the web tests only read it (sign-ins change no rows)."""
