@@ -72,6 +72,13 @@ ROLE_USERS: dict[Role, tuple[str, str]] = {
     Role.COURIER: ("m-courier", "ZJ-HUZ-WX-ZL"),
     Role.CUSTOMER_SERVICE: ("m-service", "ZJ-HUZ"),
 }
+# The registry limits some actions to org levels: these users hold a role at a level below the
+# one it usually works at, for the permission matrix's level dimension.
+LEVEL_USERS: dict[str, tuple[Role, str]] = {
+    "m-city-at-county": (Role.CITY_MANAGER, "ZJ-HUZ-WX"),
+    "m-prov-at-city": (Role.PROVINCIAL_MANAGER, "ZJ-HUZ"),
+    "m-admin-at-outlet": (Role.ADMIN, "ZJ-HUZ-WX-ZL"),
+}
 BASE_USERS = {"zj-prov", "hz-city", "zl-marketer"}
 HQ_USER = ROLE_USERS[Role.ADMIN][0]
 
@@ -230,6 +237,10 @@ def build_matrix_world(tmp_path) -> MatrixWorld:
             unit = unit_by_code(s, code)
             world.users[username] = add_user(s, username, PASSWORD, unit, role,
                                              f"矩阵{role.value}").id
+        for username, (role, code) in LEVEL_USERS.items():
+            world.unit_of[username] = code
+            world.users[username] = add_user(s, username, PASSWORD, unit_by_code(s, code),
+                                             role, f"矩阵{role.value}@{code}").id
         world.foreign = _jiangsu(s, world)
         world.own = _own_records(s, world)
     append(base.settings.lake_path, WAYBILL_DATASET, _foreign_waybills(world))

@@ -23,6 +23,7 @@ from jiqun.permissions import REGISTRY, Action, allowed
 from jiqun.store.models import Role
 from jiqun.web.app import create_app
 from tests.web.matrix import (
+    LEVEL_USERS,
     ROLE_USERS,
     UNSAFE,
     MatrixWorld,
@@ -120,9 +121,10 @@ def test_web_and_api_answer_as_the_registry_says(mworld, client, table):
     failures, requests = [], 0
     declared = [r for r in _writes(table) if r.actions]
     assert len(declared) >= 30
-    for role in Role:
-        user = ROLE_USERS[role][0]
+    users = [u for u, _ in ROLE_USERS.values()] + list(LEVEL_USERS)
+    for user in users:
         actor = mworld.store.actor(user)
+        who = f"{user} ({actor.role.value}@{actor.level.value})"
         headers = tokens(user)
         for route in declared:
             may = all(allowed(actor, a) for a in route.actions)
@@ -130,15 +132,15 @@ def test_web_and_api_answer_as_the_registry_says(mworld, client, table):
             r = client.request(route.method, headers=headers, follow_redirects=False, **kwargs)
             requests += 1
             if may and r.status_code == 403:
-                failures.append(f"{role.value} may {route.actions[0].value} but "
+                failures.append(f"{who} may {route.actions[0].value} but "
                                 f"{route} -> 403 {r.text[:120]}")
             elif not may and r.status_code != 403:
-                failures.append(f"{role.value} may not {route.actions[0].value} but "
+                failures.append(f"{who} may not {route.actions[0].value} but "
                                 f"{route} -> {r.status_code} {r.text[:120]}")
             elif r.status_code >= 500:
-                failures.append(f"{role.value}: {route} -> {r.status_code}")
-    print(f"permission matrix (web/API): {len(declared)} routes × {len(Role)} roles = "
-          f"{requests} requests")
+                failures.append(f"{who}: {route} -> {r.status_code}")
+    print(f"permission matrix (web/API): {len(declared)} routes × {len(users)} users "
+          f"({len(Role)} roles, {len(LEVEL_USERS)} at a lower level) = {requests} requests")
     assert failures == [], f"{len(failures)} of {requests}:\n" + "\n".join(failures)
 
 
@@ -206,8 +208,9 @@ def test_cli_answers_as_the_registry_says(mworld, cli_env, action):
 
     runner = CliRunner()
     failures = []
-    for n, role in enumerate(Role):
-        user, unit = ROLE_USERS[role]
+    users = [*ROLE_USERS.values(), *((u, unit) for u, (_, unit) in LEVEL_USERS.items())]
+    for n, (user, unit) in enumerate(users):
+        role = mworld.store.actor(user).role
         values = {"n": f"{action.value.replace('.', '')}{n}", "unit": unit,
                   "team": str(mworld.own["team"]), "pair": str(mworld.own["pair"])}
         values.update(_files(cli_env, values["n"], n))
