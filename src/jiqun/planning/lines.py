@@ -536,27 +536,31 @@ def _record_draft(session: Session, origin: Market | Facility, dest_code: str, c
     The code is unique, so two accepts at once end as one line: the insert runs in a savepoint,
     and the one that finds the code taken by a parallel accept refreshes that line instead."""
     require(session, Action.LINE_ACCEPT)
+    numbers = {"truck_type": truck, "trips_per_day": trips, "proposal": proposal}
     line = _line_by_code(session, code)
     created = line is None
     if created:
         try:
             with session.begin_nested():
+                # The numbers go into the INSERT itself: a later UPDATE of our own new row
+                # would race (version counter) with the parallel accept's refresh below.
                 line = DedicatedLine(code=code, dest_adcode=dest_code,
-                                     org_unit_id=origin.org_unit_id, status=LineStatus.DRAFT)
+                                     org_unit_id=origin.org_unit_id, status=LineStatus.DRAFT,
+                                     **numbers)
                 if isinstance(origin, Market):
                     line.origin_market_id = origin.id
                 else:
                     line.origin_facility_id = origin.id
                 session.add(line)
                 session.flush()
+            return AcceptedLine(line, True)
         except IntegrityError:  # recorded by a parallel accept since the look-up above
             line, created = _line_by_code(session, code), False
             if line is None:
                 raise
     if line.status == LineStatus.DRAFT:
-        line.truck_type = truck
-        line.trips_per_day = trips
-        line.proposal = proposal
+        for name, value in numbers.items():
+            setattr(line, name, value)
     session.flush()
     return AcceptedLine(line, created)
 
