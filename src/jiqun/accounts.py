@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, event, inspect, select
+from sqlalchemy import delete, event, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -245,6 +245,37 @@ def grantable_roles(actor: Actor) -> list[Role]:
 def list_users(session: Session) -> list[User]:
     """The users of the session's subtree, by user name (the scope filters the query)."""
     return list(session.scalars(select(User).order_by(User.username)))
+
+
+USERS_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class UserPage:
+    """One page of the subtree's users, in a stable order (user name, then id)."""
+
+    items: list[User]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def users_page(session: Session, q: str | None = None, page: int = 1,
+               page_size: int = USERS_PAGE_SIZE) -> UserPage:
+    """A page of the subtree's users whose user name, name or phone contains ``q``."""
+    query = select(User)
+    if q and q.strip():
+        like = f"%{q.strip()}%"
+        query = query.where(User.username.ilike(like) | User.display_name.ilike(like)
+                            | User.phone.ilike(like))
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    items = session.scalars(query.order_by(User.username, User.id)
+                            .offset((page - 1) * page_size).limit(page_size)).all()
+    return UserPage(list(items), total or 0, page, page_size)
 
 
 def get_user(session: Session, user_id: int) -> User:

@@ -211,3 +211,20 @@ def test_guessing_the_current_password_is_throttled(small, app):
 
 def test_the_navigation_links_the_users_page(small, app):
     assert 'href="/users"' in small.signed_in("zl-marketer", app).get("/").text
+
+
+def test_the_user_list_is_paged_and_searchable_within_the_subtree(small, app):
+    client, headers = _api(small, app, "hz-city")
+    names = ["hz-city", "wx-county", "zl-marketer"]  # hgz-city lies in another city
+    first = client.get("/api/users?page_size=2", headers=headers).json()
+    second = client.get("/api/users?page_size=2&page=2", headers=headers).json()
+    assert (first["total"], first["pages"], second["page"]) == (3, 2, 2)
+    assert [u["username"] for u in first["items"] + second["items"]] == names
+    found = client.get("/api/users?q=MARKET", headers=headers).json()
+    assert [u["username"] for u in found["items"]] == ["zl-marketer"]
+    assert client.get("/api/users?q=hgz", headers=headers).json()["total"] == 0
+    assert client.get("/api/users?page=0", headers=headers).status_code == 422
+    page = small.signed_in("hz-city", app).get("/users?q=marketer")
+    assert page.status_code == 200 and "zl-marketer" in page.text
+    assert ">hz-city</a>" not in page.text and "共 1 个用户" in page.text
+    assert small.signed_in("hz-city", app).get("/users?page=²").status_code == 422

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -24,7 +24,7 @@ from jiqun.permissions import Action
 from jiqun.store.models import OrgUnit, Role, User
 from jiqun.store.org import unit_by_code
 from jiqun.web.deps import Context, RequestContext, allow
-from jiqun.web.params import IdPath
+from jiqun.web.params import IdPath, PageQuery
 from jiqun.web.routes.auth import _client, start_session, too_many
 from jiqun.web.schemas import OrgUnitOut
 from jiqun.web.templating import render
@@ -49,6 +49,10 @@ class UserOut(BaseModel):
 
 class UserListOut(BaseModel):
     items: list[UserOut]
+    total: int = Field(description="Users of the subtree matching the search.")
+    page: int
+    page_size: int
+    pages: int
 
 
 class UserIn(BaseModel):
@@ -127,12 +131,21 @@ def _change_own(request: Request, ctx: RequestContext, current: str, new: str) -
 
 
 # -- API ----------------------------------------------------------------------------------------
+SearchQuery = Annotated[str | None, Query(max_length=64, description="Part of a user name, "
+                                                                    "name or phone.")]
+PageSizeQuery = Annotated[int, Query(ge=1, le=500)]
+
+
 @router.get("/api/users", response_model=UserListOut, tags=["accounts"])
-def api_users(ctx: Context) -> UserListOut:
-    """The users of the caller's subtree."""
+def api_users(ctx: Context, q: SearchQuery = None, page: PageQuery = 1,
+              page_size: PageSizeQuery = accounts.USERS_PAGE_SIZE) -> UserListOut:
+    """One page of the users of the caller's subtree, by user name."""
     units = _units(ctx)
-    return UserListOut(items=[_out(u, units[u.org_unit_id]) for u in accounts.list_users(ctx.db)
-                              if u.org_unit_id in units])
+    found = accounts.users_page(ctx.db, q, page, page_size)
+    return UserListOut(items=[_out(u, units[u.org_unit_id]) for u in found.items
+                              if u.org_unit_id in units],
+                       total=found.total, page=found.page, page_size=found.page_size,
+                       pages=found.pages)
 
 
 @router.post("/api/users", response_model=UserOut, status_code=201, tags=["accounts"],
@@ -182,18 +195,20 @@ def api_change_own_password(request: Request, ctx: Context, body: OwnPasswordIn)
 
 # -- pages --------------------------------------------------------------------------------------
 def _list_page(request: Request, ctx: RequestContext, values: dict[str, Any] | None = None,
-               errors: dict[str, str] | None = None, status_code: int = 200):
+               errors: dict[str, str] | None = None, status_code: int = 200,
+               q: str | None = None, page: int = 1):
     units = _units(ctx)
+    found = accounts.users_page(ctx.db, q, page)
     return render(request, "users.html", {
-        "users": [u for u in accounts.list_users(ctx.db) if u.org_unit_id in units],
+        "users": [u for u in found.items if u.org_unit_id in units], "found": found, "q": q or "",
         "units": units, "roles": accounts.grantable_roles(ctx.user.actor),
         "values": values or {}, "errors": errors or {}, "policy": accounts.PASSWORD_POLICY,
     }, status_code=status_code)
 
 
 @router.get("/users", include_in_schema=False)
-def users_page(request: Request, ctx: Context):
-    return _list_page(request, ctx)
+def users_page(request: Request, ctx: Context, q: SearchQuery = None, page: PageQuery = 1):
+    return _list_page(request, ctx, q=q, page=page)
 
 
 @router.post("/users", include_in_schema=False, dependencies=[allow(Action.USER_MANAGE)])
