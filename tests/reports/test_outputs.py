@@ -13,9 +13,10 @@ import openpyxl
 import pytest
 from typer.testing import CliRunner
 
+from jiqun import formats
 from jiqun.cli import app
 from jiqun.i18n import _catalog
-from jiqun.reports import charts, daily_figures, formats, weekly_bulletin
+from jiqun.reports import charts, daily_figures, weekly_bulletin
 from jiqun.reports.html import bulletin_html, daily_html
 from jiqun.reports.xlsx import bulletin_xlsx
 

@@ -12,11 +12,11 @@ from typing import Annotated
 
 import typer
 
+from jiqun import formats
 from jiqun.analytics.cli import open_picture
 from jiqun.cli_actor import ScopeOpt, UserOpt
 from jiqun.i18n import translator
 from jiqun.output import Format, render
-from jiqun.reports import formats
 from jiqun.reports.daily import DailyFigures, DailyRow, daily_figures
 from jiqun.reports.html import bulletin_html, daily_html
 from jiqun.reports.weekly import IsoWeek, weekly_bulletin
@@ -42,14 +42,16 @@ EngineOpt = Annotated[str | None, typer.Option("--engine", help="duckdb|pyspark"
 RulesOpt = Annotated[Path | None, typer.Option("--rules", help="TOML file of KPI rules.")]
 
 
-def _table_rows(rows: list[DailyRow], t) -> list[dict]:
+def _table_rows(rows: list[DailyRow], locale: str) -> list[dict]:
     """Rows for the terminal: translated headers, figures written as people read them."""
+    t = translator(locale)
     return [{
-        t("Name"): r.name, t("Parcels"): formats.number(r.parcels),
-        t("Day on day"): formats.percent(r.change, signed=True),
-        t("Revenue"): formats.money(r.revenue), t("Month to date"): formats.number(r.month_parcels),
-        t("Monthly target"): formats.number(r.target_parcels),
-        t("Progress"): formats.percent(r.progress),
+        t("Name"): r.name, t("Parcels"): formats.number(r.parcels, locale=locale),
+        t("Day on day"): formats.percent(r.change, signed=True, locale=locale),
+        t("Revenue"): formats.money(r.revenue, locale),
+        t("Month to date"): formats.number(r.month_parcels, locale=locale),
+        t("Monthly target"): formats.number(r.target_parcels, locale=locale),
+        t("Progress"): formats.percent(r.progress, locale=locale),
         t("New customers"): r.activated_customers, t("Lost customers"): r.churned_customers,
     } for r in rows]
 
@@ -62,7 +64,7 @@ def _daily_text(f: DailyFigures, fmt: DailyFormat, locale: str) -> str:
     t = translator(locale)
     scope = f.scope or t("All")
     return "".join(
-        render(_table_rows(rows + [f.total], t), Format.TABLE, f"{scope} {title} {f.day}")
+        render(_table_rows(rows + [f.total], locale), Format.TABLE, f"{scope} {title} {f.day}")
         for title, rows in ((t("By team"), f.teams), (t("By grid"), f.grids))
     )
 

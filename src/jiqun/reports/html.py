@@ -10,8 +10,9 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from jiqun.formats import JINJA_FILTERS
 from jiqun.i18n import normalise_locale, translator
-from jiqun.reports import charts, formats
+from jiqun.reports import charts
 from jiqun.reports.daily import DailyFigures
 from jiqun.reports.weekly import RANKED_LEVELS, Bulletin
 
@@ -23,8 +24,7 @@ def _environment() -> Environment:
     env = Environment(loader=PackageLoader("jiqun.reports", "templates"),
                       autoescape=select_autoescape(["html"]), trim_blocks=True,
                       lstrip_blocks=True)
-    env.filters.update(number=formats.number, money=formats.money, percent=formats.percent,
-                       points=formats.points, trend=formats.trend_class)
+    env.filters.update(JINJA_FILTERS)  # the same formats as the pages, in the report's locale
     return env
 
 

@@ -11,29 +11,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from jiqun.formats import JINJA_FILTERS
 from jiqun.i18n import translator
 from jiqun.web import labels
 from jiqun.web.nav import NAV, current_item
 from jiqun.web.security import csrf_token
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-
-def number(value: float | int | None, digits: int = 0) -> str:
-    """``1234567`` → ``1,234,567``; missing → an em dash."""
-    if value is None:
-        return "—"
-    return f"{value:,.{digits}f}"
-
-
-def money(value: float | None) -> str:
-    return "—" if value is None else f"¥{value:,.0f}"
-
-
-def percent(value: float | None, digits: int = 1, signed: bool = False) -> str:
-    if value is None:
-        return "—"
-    return f"{value * 100:{'+' if signed else ''}.{digits}f}%"
 
 
 def url_with(request: Request, **changes: Any) -> str:
@@ -51,8 +35,8 @@ def url_with(request: Request, **changes: Any) -> str:
 def make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
-    env.filters.update(number=number, money=money, percent=percent,
-                       year_month=lambda day: day.strftime("%Y-%m"))
+    env.filters.update(JINJA_FILTERS)  # the figures' one format, in the page's locale
+    env.filters["year_month"] = lambda day: day.strftime("%Y-%m")
     env.globals.update(labels=labels)
     return templates
 
