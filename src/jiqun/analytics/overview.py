@@ -24,12 +24,12 @@ from sqlalchemy.orm import Session
 
 from jiqun.lake import DAILY, DAILY_DATASET, memtable, scope_filter
 from jiqun.lake.writer import dataset_files
-from jiqun.store.models import Customer, Grid, Market, MarketVolumeEstimate
+from jiqun.store.estimates import market_volumes
+from jiqun.store.models import ALL_CARRIERS, Customer, Grid, Market  # noqa: F401 — ALL_CARRIERS: pages read it here
 from jiqun.store.scope import Scope
 
 TREND_DAYS = 90  # the dashboard's trend window
 SUMMARY_DAYS = 30  # the window of per-market and per-grid figures
-ALL_CARRIERS = "*"  # MarketVolumeEstimate.carrier of the whole market's volume
 
 
 @dataclass(frozen=True)
@@ -230,16 +230,7 @@ def market_totals(session: Session, market_ids: list[int], on: dt.date) -> dict[
     """The latest estimate of each market's total daily volume (all carriers) valid on ``on``."""
     if not market_ids:
         return {}
-    rows = session.execute(
-        select(MarketVolumeEstimate.market_id, MarketVolumeEstimate.daily_volume)
-        .where(
-            MarketVolumeEstimate.market_id.in_(market_ids),
-            MarketVolumeEstimate.carrier == ALL_CARRIERS,
-            MarketVolumeEstimate.valid_from <= on,
-        )
-        .order_by(MarketVolumeEstimate.valid_from)
-    ).all()
-    return {market_id: volume for market_id, volume in rows}  # later rows win
+    return market_volumes(session, on, market_ids=market_ids)
 
 
 _MARKET_DIM = pa.schema(

@@ -3,17 +3,22 @@ competitors' estimated shares, per market and period."""
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 from collections import defaultdict
+from typing import Protocol
 
 import ibis
 import pyarrow as pa
 from ibis.expr.types import Table
 
 from jiqun.analytics.frame import Period, between, period_of
+from jiqun.store.estimates import in_force
+from jiqun.store.models import ALL_CARRIERS
 
-ALL_CARRIERS = "*"
+# The share trend's windows, in weeks ending with the data date's week. The page and /api/share
+# show half a year; the weekly bulletin draws the last quarter of the same series.
+TREND_WEEKS = 26
+BULLETIN_WEEKS = 12
 ESTIMATES = pa.schema([("market_id", pa.int32()), ("carrier", pa.string()),
                        ("valid_from", pa.date32()), ("daily_volume", pa.float64())])
 CALENDAR = pa.schema([("market_id", pa.int32()), ("carrier", pa.string()), ("day", pa.date32()),
@@ -30,12 +35,11 @@ def estimate_calendar(estimates: pa.Table, start: dt.date, end: dt.date) -> pa.T
     rows = []
     for (market, carrier), points in series.items():
         points.sort()
-        starts = [p[0] for p in points]
         for day in days:
-            i = bisect.bisect_right(starts, day) - 1
-            if i >= 0:
+            volume = in_force(points, day)
+            if volume is not None:
                 rows.append({"market_id": market, "carrier": carrier, "day": day,
-                             "daily_volume": points[i][1]})
+                             "daily_volume": volume})
     return pa.Table.from_pylist(rows, CALENDAR)
 
 
@@ -85,3 +89,34 @@ def competitor_share(estimates: pa.Table, period: Period, start: dt.date, end: d
     ).select("market_id", "carrier", "period", "parcels", "market_total")
     share = ibis.ifelse(out.market_total > 0, out.parcels / out.market_total, ibis.null())
     return out.mutate(share=share.cast("float64")).order_by(["market_id", "period", "carrier"])
+
+
+class _Shares(Protocol):  # OperatingPicture (a protocol: the picture imports this module)
+    def share(self, period: Period, start: dt.date, end: dt.date) -> list[dict]: ...
+
+
+def trend_weeks(as_of: dt.date, weeks: int = TREND_WEEKS) -> list[dt.date]:
+    """Mondays of the ``weeks`` weeks that end with ``as_of``'s week (which may be partial)."""
+    monday = as_of - dt.timedelta(days=as_of.weekday())
+    return [monday - dt.timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+
+
+def weekly_trend(picture: _Shares, as_of: dt.date, weeks: int = TREND_WEEKS
+                 ) -> tuple[list[dt.date], dict[int, list[dict]]]:
+    """The share trend (市场占有率走势): its weeks (Mondays) and, per market with any figure in
+    them, one point per week (``period``, ``parcels``, ``market_total``, ``share``; a week
+    without parcels or estimate has 0 and None). Counted up to ``as_of``, so a week is the same
+    in every window that shows it: the page's 26 weeks and the bulletin's last 12."""
+    mondays = trend_weeks(as_of, weeks)
+    found: dict[int, dict[dt.date, dict]] = defaultdict(dict)
+    for r in picture.share("week", mondays[0], as_of):
+        found[r["market_id"]][r["period"]] = r
+
+    def point(market: int, week: dt.date) -> dict:
+        r = found[market].get(week)
+        if r is None:
+            return {"period": week, "parcels": 0, "market_total": None, "share": None}
+        return {"period": week, "parcels": r["parcels"], "market_total": r["market_total"],
+                "share": r["share"]}
+
+    return mondays, {m: [point(m, w) for w in mondays] for m in list(found)}

@@ -24,7 +24,9 @@ from jiqun.ingest.columns import (
     PLATFORMS,
 )
 from jiqun.ingest.report import Reject
+from jiqun.store.estimates import market_volume
 from jiqun.store.models import (
+    ALL_CARRIERS,
     Customer,
     CustomerTier,
     Grid,
@@ -361,22 +363,23 @@ def apply_rows(session: Session, model, planned: list[Planned], dry_run: bool,
     return outcome
 
 
-def _latest_estimates(session: Session, market: Market) -> list[MarketVolumeEstimate]:
+def _whole_market_estimates(session: Session, market: Market) -> list[MarketVolumeEstimate]:
+    """Every dated estimate of the market's total, to find the one of a given day."""
     if market.id is None:
         return []
     return list(session.scalars(
         select(MarketVolumeEstimate)
-        .where(MarketVolumeEstimate.market_id == market.id, MarketVolumeEstimate.carrier == "*")
+        .where(MarketVolumeEstimate.market_id == market.id,
+               MarketVolumeEstimate.carrier == ALL_CARRIERS)
         .order_by(MarketVolumeEstimate.valid_from)
     ))
 
 
 def _estimate_changes(session: Session, market: Market, estimate: tuple[dt.date | None, float]) -> bool:
     valid_from, volume = estimate
-    estimates = _latest_estimates(session, market)
-    if valid_from is None:
-        return not estimates or estimates[-1].daily_volume != volume
-    same_day = [e for e in estimates if e.valid_from == valid_from]
+    if valid_from is None:  # an undated estimate changes the one in force now
+        return market.id is None or market_volume(session, market.id) != volume
+    same_day = [e for e in _whole_market_estimates(session, market) if e.valid_from == valid_from]
     return not same_day or same_day[0].daily_volume != volume
 
 
@@ -384,12 +387,12 @@ def _write_estimate(session: Session, market: Market, estimate: tuple[dt.date | 
     """Record the market-total daily volume (all carriers, carrier ``*``)."""
     session.flush()  # a new market needs its id
     valid_from = estimate[0] or dt.date.today()
-    same_day = [e for e in _latest_estimates(session, market) if e.valid_from == valid_from]
+    same_day = [e for e in _whole_market_estimates(session, market) if e.valid_from == valid_from]
     if same_day:
         same_day[0].daily_volume = estimate[1]
     else:
         session.add(MarketVolumeEstimate(
-            market_id=market.id, org_unit_id=market.org_unit_id, carrier="*",
+            market_id=market.id, org_unit_id=market.org_unit_id, carrier=ALL_CARRIERS,
             valid_from=valid_from, daily_volume=estimate[1], source="import",
         ))
 

@@ -28,8 +28,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jiqun.analytics.service import OperatingPicture
-from jiqun.markets.registry import ALL_CARRIERS
-from jiqun.store.models import Customer, Market, MarketVolumeEstimate, OrgLevel, OrgUnit
+from jiqun.store.estimates import market_volumes
+from jiqun.store.models import Customer, Market, OrgLevel, OrgUnit
 from jiqun.store.org import ancestors
 
 WINDOW_DAYS = 30  # the window of our volume and share, as on the market pages
@@ -126,15 +126,6 @@ def _cities(session: Session, unit_ids: set[int]) -> dict[int, OrgUnit | None]:
     return out
 
 
-def _latest_estimates(session: Session, on: dt.date) -> dict[int, float]:
-    """Each market's latest estimate of all carriers valid on ``on``."""
-    e = MarketVolumeEstimate
-    rows = session.execute(select(e.market_id, e.daily_volume)
-                           .where(e.carrier == ALL_CARRIERS, e.valid_from <= on)
-                           .order_by(e.valid_from))
-    return {market_id: volume for market_id, volume in rows}  # later rows win
-
-
 def window(as_of: dt.date | None, days: int = WINDOW_DAYS) -> tuple[dt.date, dt.date] | None:
     return None if as_of is None else (as_of - dt.timedelta(days=days - 1), as_of)
 
@@ -150,7 +141,7 @@ def load_facts(session: Session, picture: OperatingPicture) -> tuple[list[Market
             .where(Customer.market_id.is_not(None))):
         merchants[market_id].append(volume)
     as_of = picture.data_date()
-    estimates = _latest_estimates(session, as_of or dt.date.today())
+    estimates = market_volumes(session, as_of or dt.date.today())
     ours: dict[int, int] = defaultdict(int)
     totals: dict[int, float] = defaultdict(float)
     span = window(as_of)

@@ -37,7 +37,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from jiqun.bounds import FIRST_YEAR, LAST_YEAR, MAX_ID
 from jiqun.markets.errors import Conflict, Invalid, NotFound, field_errors
 from jiqun.permissions import Action, require
+from jiqun.store.estimates import market_volume
 from jiqun.store.models import (
+    ALL_CARRIERS,
     Market,
     MarketType,
     MarketVolumeEstimate,
@@ -48,7 +50,6 @@ from jiqun.store.models import (
 )
 from jiqun.store.scope import ScopeError, session_scope
 
-ALL_CARRIERS = "*"  # MarketVolumeEstimate.carrier of the whole market
 MARKET_LEVELS = (OrgLevel.CITY, OrgLevel.COUNTY, OrgLevel.OUTLET)  # a market sits in a city
 TIERS = ("A", "B", "C")  # operating tier (分级运营)
 # China's bounding box: a coordinate outside it is a typo (swapped lon/lat, missing digit).
@@ -185,17 +186,6 @@ def yearly_volume_target(session: Session, market_id: int, year: int) -> float |
     return float(total) if total else None
 
 
-def latest_market_volume(session: Session, market_id: int, on: dt.date | None = None
-                         ) -> float | None:
-    """The latest estimate of all carriers' daily volume (市场总量) valid on ``on``."""
-    query = select(MarketVolumeEstimate.daily_volume).where(
-        MarketVolumeEstimate.market_id == market_id,
-        MarketVolumeEstimate.carrier == ALL_CARRIERS)
-    if on is not None:
-        query = query.where(MarketVolumeEstimate.valid_from <= on)
-    return session.scalar(query.order_by(MarketVolumeEstimate.valid_from.desc()).limit(1))
-
-
 def market_values(session: Session, market: Market, year: int | None = None) -> dict[str, Any]:
     """The market as :class:`MarketIn` fields: what the edit form starts from."""
     year = year or dt.date.today().year
@@ -205,7 +195,7 @@ def market_values(session: Session, market: Market, year: int | None = None) -> 
         type=market.type.value, key_area=bool(market.key_area), target_year=year,
         version=market.version,
         yearly_volume_target=yearly_volume_target(session, market.id, year),
-        market_daily_volume=latest_market_volume(session, market.id),
+        market_daily_volume=market_volume(session, market.id),
     )
     return values
 
@@ -254,7 +244,7 @@ def _record_market_volume(session: Session, market: Market, daily: float | None,
                           today: dt.date) -> None:
     """A new estimate of all carriers from today when the figure changed (the history of
     estimates is kept: share over time reads it)."""
-    if daily is None or daily == latest_market_volume(session, market.id):
+    if daily is None or daily == market_volume(session, market.id):
         return
     same_day = session.scalars(select(MarketVolumeEstimate).where(
         MarketVolumeEstimate.market_id == market.id,

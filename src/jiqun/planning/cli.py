@@ -61,13 +61,16 @@ def flows_cmd(
     to: Annotated[str, typer.Option("--to", help="province|city")] = "city",
     period: Annotated[str, typer.Option("--period", help="all|day|week|month")] = "all",
     product: Annotated[str | None, typer.Option("--product", help="express|parcel|standard")] = None,
-    start: Annotated[dt.datetime | None, typer.Option("--from", formats=["%Y-%m-%d"])] = None,
-    end: Annotated[dt.datetime | None, typer.Option("--to-day", formats=["%Y-%m-%d"])] = None,
+    start: Annotated[dt.datetime | None, typer.Option(
+        "--from", formats=["%Y-%m-%d"], help="First day (default: a year before the last).")] = None,
+    end: Annotated[dt.datetime | None, typer.Option(
+        "--to-day", formats=["%Y-%m-%d"], help="Last day (default: the last day with data).")] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
     peaks: Annotated[bool, typer.Option("--peaks", help="List the peak windows instead.")] = False,
     fmt: FormatOpt = Format.TABLE, params: ParamsOpt = None,
 ) -> None:
-    """Parcels by origin × destination (and the peak windows found in the data)."""
+    """Parcels by origin × destination over the trailing year unless --from/--to-day say
+    otherwise, as /flows shows them (and the peak windows found in the data)."""
     if ctx.invoked_subcommand:
         return
     _check(by, ("market", "outlet"), "--by")

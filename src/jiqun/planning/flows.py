@@ -29,6 +29,8 @@ DestLevel = Literal["province", "city"]
 Period = Literal["day", "week", "month", "all"]
 ORIGIN_COLUMN = {"market": "market_id", "outlet": "outlet_id"}
 DEST_COLUMN = {"province": "dest_province", "city": "dest_city"}
+# The flows' default window: the last day with data and the 364 days before it (a year).
+TRAILING_DAYS = 364
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,19 @@ def data_window(con, lake: Path, scope: Scope | None) -> tuple[dt.date, dt.date]
     t = lanes(con, lake, scope)
     row = t.aggregate(first=t.day.min(), last=t.day.max()).to_pyarrow().to_pylist()[0]
     return None if row["last"] is None else (row["first"], row["last"])
+
+
+def flow_window(con, lake: Path, scope: Scope | None, start: dt.date | None = None,
+                end: dt.date | None = None) -> tuple[dt.date, dt.date] | None:
+    """The days the flows cover: ``start``..``end`` clipped to the data, by default the
+    trailing year (:data:`TRAILING_DAYS` before the last day with data). None without data or
+    when the days asked for hold none. The page, ``/api/flows`` and ``jiqun flows`` all use it."""
+    window = data_window(con, lake, scope)
+    if window is None:
+        return None
+    end = min(end or window[1], window[1])
+    start = max(start or end - dt.timedelta(days=TRAILING_DAYS), window[0])
+    return (start, end) if start <= end else None
 
 
 def _period_start(day: ibis.Value, period: Period):
@@ -132,7 +147,12 @@ def flow_records(session: Session, con, lake: Path, scope: Scope | None, *,
                  by: OriginKind = "market", to: DestLevel = "city", period: Period = "all",
                  product: str | None = None, start: dt.date | None = None,
                  end: dt.date | None = None, limit: int | None = None) -> list[dict]:
-    """Flows as flat records, biggest first within each period: what the CLI and pages show."""
+    """Flows as flat records, biggest first within each period: what the CLI and pages show,
+    over :func:`flow_window` (the trailing year unless ``start``/``end`` say otherwise)."""
+    window = flow_window(con, lake, scope, start, end)
+    if window is None:
+        return []
+    start, end = window
     df = flow_table(con, lake, scope, by=by, to=to, period=period, product=product,
                     start=start, end=end)
     if df.empty:

@@ -10,58 +10,20 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from jiqun.analytics import share
 from jiqun.analytics.service import OperatingPicture
+from jiqun.analytics.weeks import IsoWeek
 from jiqun.reports import names
 from jiqun.reports.daily import growth
 from jiqun.store.models import Problem, ProblemStatus
 
-SHARE_WEEKS = 12  # weeks of the share trend
 MOVERS = 10  # customers listed in each direction
 SHARE_SERIES = 5  # markets drawn in the share chart beside the total
 RANKED_LEVELS = ("market", "grid", "team")
-_WEEK = re.compile(r"^(\d{4})-?W(\d{1,2})$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class IsoWeek:
-    year: int
-    week: int
-
-    @classmethod
-    def parse(cls, text: str) -> IsoWeek:
-        """``2026-W47`` (or ``2026W47``)."""
-        match = _WEEK.match(text.strip())
-        if not match:
-            raise ValueError(f"not an ISO week (YYYY-Www): {text!r}")
-        week = cls(int(match[1]), int(match[2]))
-        week.monday  # noqa: B018 — raises on week 53 of a 52-week year
-        return week
-
-    @classmethod
-    def of(cls, day: dt.date) -> IsoWeek:
-        year, week, _ = day.isocalendar()
-        return cls(year, week)
-
-    @classmethod
-    def last_complete_before(cls, day: dt.date) -> IsoWeek:
-        """The last whole week (Monday–Sunday) that ends on or before ``day``."""
-        return cls.of(day - dt.timedelta(days=day.weekday() + 1))
-
-    @property
-    def monday(self) -> dt.date:
-        return dt.date.fromisocalendar(self.year, self.week, 1)
-
-    @property
-    def sunday(self) -> dt.date:
-        return self.monday + dt.timedelta(days=6)
-
-    def __str__(self) -> str:
-        return f"{self.year}-W{self.week:02d}"
 
 
 @dataclass
@@ -308,26 +270,23 @@ def _movers(picture: OperatingPicture, start: dt.date, end: dt.date):
     return [mover(i) for i in rises], [mover(i) for i in falls]
 
 
-def _share(picture: OperatingPicture, end: dt.date, labels: dict[int, str], total_name: str):
-    first = end - dt.timedelta(days=end.weekday() + 7 * (SHARE_WEEKS - 1))
-    rows = picture.share("week", first, end)
-    weeks = sorted({r["period"] for r in rows})
-    by_market: dict[int, dict[dt.date, dict]] = {}
-    for r in rows:
-        by_market.setdefault(r["market_id"], {})[r["period"]] = r
+def _share(picture: OperatingPicture, as_of: dt.date, labels: dict[int, str], total_name: str):
+    """The last :data:`~jiqun.analytics.share.BULLETIN_WEEKS` weeks of the share trend that
+    ``/share`` draws over :data:`~jiqun.analytics.share.TREND_WEEKS`: the same function, so a
+    week has the same figures in both."""
+    weeks, by_market = share.weekly_trend(picture, as_of, share.BULLETIN_WEEKS)
     total = []
-    for w in weeks:
-        estimated = [r for r in rows if r["period"] == w and r["market_total"]]
-        ours = sum(r["parcels"] for r in estimated)
-        market_total = sum(r["market_total"] for r in estimated)
+    for i, w in enumerate(weeks):
+        estimated = [points[i] for points in by_market.values() if points[i]["market_total"]]
+        ours = sum(p["parcels"] for p in estimated)
+        market_total = sum(p["market_total"] for p in estimated)
         total.append(SharePoint(w, ours, market_total or None,
                                 ours / market_total if market_total else None))
-    series = []
-    for market, points in by_market.items():
-        series.append(ShareSeries(market, labels.get(market, "—"), [
-            SharePoint(w, points[w]["parcels"], points[w]["market_total"], points[w]["share"])
-            if w in points else SharePoint(w, 0, None, None) for w in weeks
-        ]))
+    series = [
+        ShareSeries(market, labels.get(market, "—"), [
+            SharePoint(p["period"], p["parcels"], p["market_total"], p["share"]) for p in points])
+        for market, points in by_market.items()
+    ]
     # Biggest markets first: the chart draws the first few.
     series.sort(key=lambda s: -sum(p.parcels for p in s.points))
     return ShareSeries(None, total_name, total), series
@@ -387,7 +346,7 @@ def weekly_bulletin(
     t = translator(locale)
     data_date = picture.data_date() or dt.date.today() - dt.timedelta(days=1)
     if week is None:
-        week = IsoWeek.last_complete_before(data_date + dt.timedelta(days=1))
+        week = IsoWeek.last_complete_by(data_date)
     elif isinstance(week, str):
         week = IsoWeek.parse(week)
     start, end = week.monday, week.sunday
@@ -399,7 +358,7 @@ def weekly_bulletin(
               "team": names.team_names(session)}
     plan_total, plans = _plans(picture, as_of, labels["market"], total_name)
     up, down = _movers(picture, start, end)
-    share_total, share_markets = _share(picture, end, labels["market"], total_name)
+    share_total, share_markets = _share(picture, as_of, labels["market"], total_name)
     month, next_lines, next_total = _next_week(picture, as_of, end, labels["market"], total_name)
     return Bulletin(
         week=week, start=start, end=end, as_of=as_of, scope=scope,

@@ -239,6 +239,9 @@ class Market(Base, OrgScoped, Timestamped, Versioned, Audited):
     )
 
 
+ALL_CARRIERS = "*"  # MarketVolumeEstimate.carrier of the whole market (all carriers)
+
+
 class MarketVolumeEstimate(Base, OrgScoped, Audited):
     """Estimated daily volume of the whole market (all carriers), or of one named competitor."""
 
@@ -246,7 +249,7 @@ class MarketVolumeEstimate(Base, OrgScoped, Audited):
     __table_args__ = (UniqueConstraint("market_id", "carrier", "valid_from"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     market_id: Mapped[int] = mapped_column(ForeignKey("markets.id"), index=True)
-    carrier: Mapped[str] = mapped_column(String(32), default="*")  # "*" = all carriers
+    carrier: Mapped[str] = mapped_column(String(32), default=ALL_CARRIERS)
     valid_from: Mapped[dt.date] = mapped_column(Date)
     daily_volume: Mapped[float] = mapped_column(Float)
     source: Mapped[str | None] = mapped_column(String(100))

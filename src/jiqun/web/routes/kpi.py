@@ -20,9 +20,10 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from jiqun.analytics import overview, ownership
+from jiqun.analytics import overview, ownership, share
 from jiqun.analytics.rules import KpiRules
 from jiqun.analytics.service import OperatingPicture
+from jiqun.analytics.weeks import ISO_WEEK_PATTERN, IsoWeek
 from jiqun.bounds import MAX_ID
 from jiqun.errors import Invalid
 from jiqun.permissions import Action
@@ -34,7 +35,6 @@ from jiqun.web.templating import render
 
 router = APIRouter()
 
-SHARE_WEEKS = 26  # the share trend's window: half a year of weeks
 TIER_PAGE_ROWS = 200  # rows the tiers page lists (mismatches first); the API lists every one
 MAX_ROWS = 100_000  # a bound on row counts a request may name (limits, ticked changes)
 
@@ -196,12 +196,6 @@ class ShareOut(BaseModel):
     competitors: list[CompetitorShareOut]
 
 
-def share_window(as_of: dt.date) -> tuple[dt.date, dt.date]:
-    """The last ``SHARE_WEEKS`` weeks up to ``as_of``, from a Monday."""
-    monday = as_of - dt.timedelta(days=as_of.weekday())
-    return monday - dt.timedelta(weeks=SHARE_WEEKS - 1), as_of
-
-
 def share_trend(ctx: RequestContext, picture: OperatingPicture,
                 market_id: int | None) -> ShareOut:
     if market_id is not None and ctx.db.get(Market, market_id) is None:
@@ -210,24 +204,17 @@ def share_trend(ctx: RequestContext, picture: OperatingPicture,
     if as_of is None:
         return ShareOut(as_of=None, start=None, weeks=[], markets=[], market_id=None,
                         competitors=[])
-    start, end = share_window(as_of)
-    weeks = [start + dt.timedelta(weeks=i) for i in range(SHARE_WEEKS)]
-    found = {(r["market_id"], r["period"]): SharePointOut(**r)
-             for r in picture.share("week", start, end)}
-    listed = {market for market, _ in found}
-
-    def points(market: int) -> list[SharePointOut]:  # every week, empty ones included
-        return [found.get((market, w)) or SharePointOut(period=w, parcels=0, market_total=None,
-                                                        share=None) for w in weeks]
-
+    weeks, trend = share.weekly_trend(picture, as_of)  # share.TREND_WEEKS, as the bulletin
+    start = weeks[0]
     markets = [
-        MarketShareOut(market_id=m.id, code=m.code, name=m.name, points=points(m.id))
-        for m in ctx.db.scalars(select(Market).order_by(Market.code)) if m.id in listed
+        MarketShareOut(market_id=m.id, code=m.code, name=m.name,
+                       points=[SharePointOut(**p) for p in trend[m.id]])
+        for m in ctx.db.scalars(select(Market).order_by(Market.code)) if m.id in trend
     ]
     markets.sort(key=lambda m: -sum(p.parcels for p in m.points))
     if market_id is None and markets:
         market_id = markets[0].market_id
-    competitors = [CompetitorShareOut(**r) for r in picture.competitors("week", start, end)
+    competitors = [CompetitorShareOut(**r) for r in picture.competitors("week", start, as_of)
                    if r["market_id"] == market_id]
     return ShareOut(as_of=as_of, start=start, weeks=weeks, markets=markets,
                     market_id=market_id, competitors=competitors)
@@ -236,7 +223,8 @@ def share_trend(ctx: RequestContext, picture: OperatingPicture,
 @router.get("/api/share", response_model=ShareOut, tags=["kpi"])
 def api_share(ctx: Context, picture: Picture,
               market_id: IdQuery = None) -> ShareOut:
-    """Weekly share of each market over the last 26 weeks; competitors of one market (the
+    """Weekly share of each market over the last 26 weeks (the weekly bulletin shows the last
+    12 of them, computed alike); competitors of one market (the
     biggest unless ``market_id`` is given)."""
     return share_trend(ctx, picture, market_id)
 
@@ -525,17 +513,6 @@ BULLETIN_FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "pdf": "application/pdf",
 }
-ISO_WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")  # ASCII digits: \d takes any script's
-
-
-def iso_week_of(day: dt.date) -> str:
-    year, week, _ = day.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def last_full_week(as_of: dt.date) -> str:
-    """The bulletin's default: the latest week that ended by the data date."""
-    return iso_week_of(as_of - dt.timedelta(days=(as_of.weekday() + 1) % 7))
 
 
 # The bulletin HTML carries its own inline ECharts and script: it is served in a sandbox (an
@@ -548,9 +525,9 @@ BULLETIN_HTML_CSP = (
 
 @router.get("/bulletin", include_in_schema=False)
 def bulletin_page(request: Request, ctx: Context,
-                  week: Annotated[str | None, Query(pattern=ISO_WEEK.pattern)] = None):
+                  week: Annotated[str | None, Query(pattern=ISO_WEEK_PATTERN)] = None):
     as_of = _data_date(ctx)
-    chosen = week or (last_full_week(as_of) if as_of else None)
+    chosen = week or (str(IsoWeek.last_complete_by(as_of)) if as_of else None)
     return render(request, "bulletin.html", {
         "as_of": as_of, "week": chosen, "formats": list(BULLETIN_FORMATS),
         "ready": _reports() is not None,
@@ -577,7 +554,7 @@ def bulletin_file(picture: OperatingPicture, week: str, fmt: str, locale: str) -
     if modules is None:
         raise BulletinUnavailable("The weekly bulletin is not available yet.")
     weekly, html, xlsx = modules
-    bulletin = weekly.weekly_bulletin(picture, weekly.IsoWeek.parse(week), locale)
+    bulletin = weekly.weekly_bulletin(picture, IsoWeek.parse(week), locale)
     text = html.bulletin_html(bulletin, locale)
     if fmt == "html":
         return text.encode("utf-8")
@@ -599,10 +576,10 @@ def bulletin_file(picture: OperatingPicture, week: str, fmt: str, locale: str) -
 @router.get("/bulletin/{week}.{fmt}", include_in_schema=False)
 def bulletin_download(week: str, fmt: str, ctx: Context, picture: Picture) -> Response:
     """The bulletin file; HTML opens in the browser (sandboxed), XLSX and PDF download."""
-    if not ISO_WEEK.match(week) or fmt not in BULLETIN_FORMATS:
+    if not re.match(ISO_WEEK_PATTERN, week) or fmt not in BULLETIN_FORMATS:
         raise not_found(ctx)
     try:
-        dt.date.fromisocalendar(int(week[:4]), int(week[6:]), 1)
+        IsoWeek.parse(week)
     except ValueError:
         raise not_found(ctx) from None  # week 53 of a 52-week year, week 00
     try:

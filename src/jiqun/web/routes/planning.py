@@ -243,16 +243,17 @@ class HubsOut(BaseModel):
 def _flows(request: Request, ctx: RequestContext, by: str, to: str, period: str,
            product: str | None, start: dt.date | None = None,
            end: dt.date | None = None) -> dict:
-    """Flows of the trailing year (or the given days) and the peak windows: page and API."""
+    """Flows of :func:`~jiqun.planning.flows.flow_window` (the trailing year unless the days
+    are given) and the peak windows: page and API, the same rows as ``jiqun flows``."""
     window = flows_mod.data_window(ctx.con, ctx.lake, ctx.scope)
+    days = flows_mod.flow_window(ctx.con, ctx.lake, ctx.scope, start, end)
     rows: list[dict] = []
-    if window:
-        end = min(end or window[1], window[1])
-        start = max(start or end - dt.timedelta(days=364), window[0])
+    if days:
+        start, end = days
         rows = flows_mod.flow_records(ctx.db, ctx.con, ctx.lake, ctx.scope, by=by, to=to,
                                       period=period, product=product or None, start=start,
-                                      end=end) if start <= end else []
-    else:
+                                      end=end)
+    elif window is None:
         start = end = None
     peaks = flows_mod.scope_peak_windows(ctx.con, ctx.lake, ctx.scope, _params(request))
     return {"rows": rows, "start": start, "end": end, "window": window,
