@@ -179,9 +179,12 @@ class FileRules(BaseModel):
         return cls.model_validate(data)
 
     @classmethod
-    def configured(cls) -> Self:
-        """The rules of the configured file when it exists, else the defaults."""
-        path = getattr(get_settings(), cls.file_setting)
+    def configured(cls, settings: Settings | None = None) -> Self:
+        """The rules of the file that ``settings`` name when it exists, else the defaults.
+
+        Pass the settings of the app or command at hand (the web: ``web.deps.rules_of``);
+        without them, the process-wide settings of the environment are read."""
+        path = getattr(settings or get_settings(), cls.file_setting)
         return cls.from_file(path) if path.is_file() else cls()
 
     def to_toml(self) -> str:

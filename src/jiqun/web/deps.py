@@ -22,6 +22,9 @@ from sqlalchemy.orm import Session
 
 from jiqun.accounts import Claim, claimed_user
 from jiqun.analytics.cache import FigureCache, data_version
+from jiqun.analytics.rules import KpiRules
+from jiqun.analytics.service import OperatingPicture
+from jiqun.config import FileRules
 from jiqun.i18n import translator
 from jiqun.lake import connect
 from jiqun.permissions import Action, Actor, allowed
@@ -34,6 +37,7 @@ from jiqun.web.security import bearer_token
 SESSION_ID_KEY = "sid"  # the random id of the server-side session (jiqun.accounts.open_session)
 
 T = TypeVar("T")
+R = TypeVar("R", bound=FileRules)
 
 
 class LoginRequired(Exception):
@@ -188,6 +192,22 @@ def allow(action: Action) -> Depends:
 
 def not_found(ctx: RequestContext, what: str = "Not found") -> HTTPException:
     return HTTPException(status_code=404, detail=ctx.t(what))
+
+
+def rules_of(request: Request, kind: type[R]) -> R:
+    """The rules of ``kind`` (``KpiRules``, ``SalesRules``, ``PlanRules``, ``PlanningParams``)
+    from the file that the app's settings name, not the process's: an app made with its own
+    settings (a test, a second instance) uses its own rules on every page."""
+    return kind.configured(request.app.state.settings)
+
+
+def open_picture(request: Request, ctx: RequestContext) -> OperatingPicture:
+    """The operating picture of the request's scope, with the app's KPI rules, on the request's
+    lake connection and store session; its figures are shared with every request of the same
+    scope, rules and data version (the app's figure cache)."""
+    return OperatingPicture(request.app.state.store, ctx.lake, ctx.scope, con=ctx.con,
+                            rules=rules_of(request, KpiRules), session=ctx.db,
+                            figures=ctx.figures, version=ctx.data_version)
 
 
 def make_lake_connections(settings) -> LakeConnections:

@@ -28,7 +28,7 @@ from jiqun.bounds import MAX_ID
 from jiqun.errors import Invalid
 from jiqun.permissions import Action
 from jiqun.store.models import Customer, CustomerTier, Grid, Market, Team
-from jiqun.web.deps import Context, RequestContext, allow, not_found
+from jiqun.web.deps import Context, RequestContext, allow, not_found, open_picture
 from jiqun.web.params import IdQuery
 from jiqun.web.routes.customers import market_names
 from jiqun.web.templating import render
@@ -43,11 +43,7 @@ def get_picture(request: Request, ctx: Context) -> Iterator[OperatingPicture]:
     """The operating picture of the request's scope, on the request's lake connection and
     store session; its figures are shared with every request of the same scope and data
     version (the app's figure cache), so a burst of users computes each one once."""
-    settings = request.app.state.settings
-    rules = KpiRules.from_file(settings.rules_file) if settings.rules_file.is_file() else None
-    with OperatingPicture(request.app.state.store, ctx.lake, ctx.scope, con=ctx.con,
-                          rules=rules, session=ctx.db, figures=ctx.figures,
-                          version=ctx.data_version) as picture:
+    with open_picture(request, ctx) as picture:
         yield picture
 
 

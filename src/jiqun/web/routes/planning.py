@@ -25,7 +25,7 @@ from jiqun.planning import flows as flows_mod
 from jiqun.planning import hubs as hubs_mod
 from jiqun.planning import lines as lines_mod
 from jiqun.planning.params import PlanningParams
-from jiqun.web.deps import Context, RequestContext, allow, not_found
+from jiqun.web.deps import Context, RequestContext, allow, not_found, rules_of
 from jiqun.web.params import DateQuery
 from jiqun.web.templating import render
 
@@ -43,12 +43,6 @@ HubModel = Literal["cover", "mclp", "pmedian", "cflp"]
 ProductName = Literal["express", "parcel", "standard"]
 PointKind = Literal["market", "outlet", "consolidation_centre", "processing_centre", "warehouse"]
 MAX_CAPACITY = 1e9  # parcels a day: far above any centre, still a finite number
-
-
-def _params(request: Request) -> PlanningParams:
-    """The app's planning parameters file, or the defaults when it does not exist."""
-    path = request.app.state.settings.planning_file
-    return PlanningParams.from_file(path) if path.is_file() else PlanningParams()
 
 
 def _finite(x: float | None) -> float | None:
@@ -255,7 +249,8 @@ def _flows(request: Request, ctx: RequestContext, by: str, to: str, period: str,
                                       end=end)
     elif window is None:
         start = end = None
-    peaks = flows_mod.scope_peak_windows(ctx.con, ctx.lake, ctx.scope, _params(request))
+    peaks = flows_mod.scope_peak_windows(ctx.con, ctx.lake, ctx.scope,
+                                         rules_of(request, PlanningParams))
     return {"rows": rows, "start": start, "end": end, "window": window,
             "peaks": [w.as_row() for w in peaks]}
 
@@ -303,8 +298,8 @@ def api_flows(request: Request, ctx: Context, by: OriginBy = "market", to: DestL
 
 # -- dedicated lines 专线 -------------------------------------------------------------------------
 def _line_plan(request: Request, ctx: RequestContext, by: str = "market"):
-    return lines_mod.plan_lines(ctx.db, ctx.con, ctx.lake, ctx.scope, _params(request), by=by,
-                                t=ctx.t)
+    return lines_mod.plan_lines(ctx.db, ctx.con, ctx.lake, ctx.scope,
+                                rules_of(request, PlanningParams), by=by, t=ctx.t)
 
 
 def _lane_out(p: lines_mod.LaneProposal) -> LaneOut:
@@ -438,7 +433,7 @@ def _hub_whatif(request: Request, ctx: RequestContext, model: str, p: int | None
                 radius: float | None, capacity: float | None, added: list[hubs_mod.Site],
                 closable: list[str]) -> dict:
     """Solve one what-if (the page and the API): centres, coverage, bound and gap."""
-    params = _params(request)
+    params = rules_of(request, PlanningParams)
     merchants = hubs_mod.merchant_demand(ctx.db, ctx.con, ctx.lake, ctx.scope)
     sites = hubs_mod.candidate_sites(ctx.db, added)
     may_close = {key for key in closable if any(s.existing and s.key == key for s in sites)}

@@ -24,13 +24,12 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from jiqun.analytics.service import OperatingPicture
 from jiqun.bounds import MAX_ID
 from jiqun.markets import potential, registry, teams
 from jiqun.markets.errors import Conflict, Invalid, NotFound
 from jiqun.permissions import Action
 from jiqun.store.models import Grid, Market, MarketType, TeamStatus
-from jiqun.web.deps import Context, RequestContext, allow, not_found
+from jiqun.web.deps import Context, RequestContext, allow, not_found, open_picture
 from jiqun.web.params import IdPath
 from jiqun.web.templating import render
 
@@ -119,10 +118,6 @@ class RejectIn(BaseModel):
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def _picture(request: Request, ctx: RequestContext) -> OperatingPicture:
-    return OperatingPicture(request.app.state.store, ctx.lake, ctx.scope, con=ctx.con)
-
-
 def _saved(market: Market) -> MarketSavedOut:
     return MarketSavedOut(**{k: getattr(market, k) for k in MarketSavedOut.model_fields
                              if k != "type"}, type=market.type.value)
@@ -259,7 +254,7 @@ def api_edit_market(ctx: Context, market_id: IdPath, body: MarketPatch) -> Marke
 
 # -- TOP-N and key-city targets -----------------------------------------------------------------
 def top_data(request: Request, ctx: RequestContext, n: int, by: RankBy) -> TopOut:
-    with _picture(request, ctx) as picture:
+    with open_picture(request, ctx) as picture:
         rows, as_of = potential.top_markets(ctx.db, picture, n, by)
     return TopOut(as_of=as_of, by=by, window_days=potential.WINDOW_DAYS, items=rows)
 
@@ -282,7 +277,7 @@ def top_page(request: Request, ctx: Context, n: str = "10", by: str = "potential
 
 
 def targets_data(request: Request, ctx: RequestContext) -> list[KeyCityOut]:
-    with _picture(request, ctx) as picture:
+    with open_picture(request, ctx) as picture:
         cities = potential.key_city_targets(ctx.db, picture)
     return [KeyCityOut(**c.as_dict()) for c in cities]
 

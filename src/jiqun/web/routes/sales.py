@@ -23,16 +23,11 @@ from jiqun.sales import pool as pool_mod
 from jiqun.sales import visits as visit_mod
 from jiqun.sales.rules import SalesRules
 from jiqun.store.models import Customer
-from jiqun.web.deps import Context, RequestContext, allow, not_found
+from jiqun.web.deps import Context, RequestContext, allow, not_found, rules_of
 from jiqun.web.params import FormIdQuery, IdPath, IdQuery
 from jiqun.web.templating import render
 
 router = APIRouter()
-
-
-def _rules(request: Request) -> SalesRules:
-    path = request.app.state.settings.rules_file
-    return SalesRules.from_file(path) if path.is_file() else SalesRules()
 
 
 def _now() -> dt.datetime:
@@ -217,7 +212,7 @@ def visits_page(request: Request, ctx: Context, saved: str | None = None):
     saved_id = _plain_int(saved)
     today = dt.date.today()
     mine = visit_mod.my_visits(ctx.db, ctx.user.id, today)
-    rules = _rules(request)
+    rules = rules_of(request, SalesRules)
     reminders = [r for r in pool_mod.reminders(pool_mod.pool_clock(ctx.db, today, rules), rules)
                  if r.to_user_id == ctx.user.id]
     return render(request, "visits.html", {
@@ -261,7 +256,7 @@ def api_create_visit(ctx: Context, body: VisitIn) -> VisitCreatedOut:
 
 # -- pool ---------------------------------------------------------------------------------------
 def _pool(request: Request, ctx: RequestContext) -> tuple[PoolOut, list]:
-    rules = _rules(request)
+    rules = rules_of(request, SalesRules)
     entries = pool_mod.pool_clock(ctx.db, dt.date.today(), rules)
     pooled = pool_mod.pool_customers(ctx.db)
     out = PoolOut(
@@ -283,8 +278,8 @@ def api_pool(request: Request, ctx: Context) -> PoolOut:
 def pool_page(request: Request, ctx: Context, claimed: str | None = None):
     data, reminders = _pool(request, ctx)
     mine = [r for r in reminders if r.to_user_id == ctx.user.id]
-    return render(request, "pool.html", {"data": data, "reminders": mine,
-                                         "claimed": claimed, "rules": _rules(request)})
+    return render(request, "pool.html", {"data": data, "reminders": mine, "claimed": claimed,
+                                         "rules": rules_of(request, SalesRules)})
 
 
 @router.post("/pool/{customer_id}/claim", include_in_schema=False,

@@ -24,7 +24,7 @@ from jiqun.sales.plan import (
     plan_of,
 )
 from jiqun.store.models import Role, User
-from jiqun.web.deps import Context, RequestContext
+from jiqun.web.deps import Context, RequestContext, rules_of
 from jiqun.web.params import DateQuery, IdQuery
 from jiqun.web.templating import render
 
@@ -37,11 +37,6 @@ REASONS = {  # why a stop is on the list (msgids)
     "care": "Care visit",
     "winback": "Win back",
 }
-
-
-def _rules(request: Request) -> PlanRules:
-    path = request.app.state.settings.rules_file
-    return PlanRules.from_file(path) if path.is_file() else PlanRules()
 
 
 def _marketers(ctx: RequestContext) -> list[User]:
@@ -67,7 +62,7 @@ def _plan(request: Request, ctx: RequestContext, user_id: int | None,
     if key in plans:
         plans.move_to_end(key)
         return plans[key]
-    loaded = plan_of(store, ctx.db, ctx.con, ctx.lake, marketer, day, _rules(request))
+    loaded = plan_of(store, ctx.db, ctx.con, ctx.lake, marketer, day, rules_of(request, PlanRules))
     plans[key] = loaded
     if len(plans) > PLANS_KEPT:
         plans.popitem(last=False)
