@@ -1,25 +1,151 @@
-"""``jiqun`` command line: the same services as the web app and the Python API."""
+"""``jiqun`` command line: the same services as the web app and the Python API.
+
+Every command outside this file is mounted from one table, :data:`COMMANDS`: a path (``plan``,
+or ``plan visits`` for a command placed inside another module's group), the ``module:attribute``
+of a Typer sub-app or of a command function, and the one-line help shown in listings. A
+top-level entry's module is imported only when that command runs (or is completed), so
+``jiqun --help`` lists the commands without loading pandas, ibis, SQLAlchemy or the solvers;
+the entries below a path are mounted when their parent loads. No module registers itself.
+"""
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
+from difflib import get_close_matches
+
 import typer
-from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
-from jiqun.config import get_settings
-from jiqun.store import Store
 
-app = typer.Typer(help="jiqun 集群 — operations platform for cluster-market parcel carriers.",
-                  no_args_is_help=True)
-console = Console()
+@dataclass(frozen=True)
+class Mount:
+    """One command of ``jiqun``: where it lives and how it is listed."""
+
+    path: str  # "kpi", or "plan visits": the command visits inside the group plan
+    target: str  # "module:attribute" of a typer.Typer (a group) or of a command function
+    help: str  # one line: the listing's text, without importing the module
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit(" ", 1)[-1]
+
+    @property
+    def parent(self) -> str:
+        return self.path.rpartition(" ")[0]
+
+
+COMMANDS: tuple[Mount, ...] = (
+    Mount("demo", "jiqun.demo.cli:app", "Build the demo province."),
+    Mount("users", "jiqun.users_cli:app", "Manage users."),
+    Mount("import", "jiqun.ingest.cli:import_command",
+          "Import a file of markets, customers, waybills or events (导入)."),
+    Mount("solve", "jiqun.planning.solve_cli:solve",
+          "Solve location benchmark instances (OR-Library)."),
+    Mount("kpi", "jiqun.analytics.cli:app",
+          "KPIs: volume, share, customers, grids, tiers, rankings."),
+    Mount("tiers", "jiqun.analytics.cli:tiers_app", "Apply customer tiers and their owners."),
+    Mount("report", "jiqun.reports.cli:app", "Daily figures and the weekly bulletin."),
+    Mount("plan", "jiqun.planning.cli:plan_app",
+          "Plan dedicated lines, consolidation centres, visits and grids."),
+    Mount("plan visits", "jiqun.sales.plan_cli:visits",
+          "A marketer's visit plan for a day: scored merchants, routed from the outlet."),
+    Mount("plan grids", "jiqun.planning.grids_cli:grids_app",
+          "Design a market's grids and take a redraw through draft → compare → approve → "
+          "activate."),
+    Mount("flows", "jiqun.planning.cli:flows_app", "Flows by origin and destination."),
+    Mount("sales", "jiqun.sales.cli:app",
+          "Customer development: lifecycle, visits, funnel, pool."),
+    Mount("sales plan", "jiqun.sales.plan_cli:visits",
+          "A marketer's daily visit plan (每日走访计划), as `jiqun plan visits`."),
+    Mount("markets", "jiqun.markets.cli:markets_app",
+          "Register markets; TOP-N by potential; targets."),
+    Mount("teams", "jiqun.markets.cli:teams_app", "Marketing teams: propose, approve, reject."),
+)
+
+LISTING = "jiqun.listing"  # ctx.meta flag: the root's help is being written
+
+
+def _target(mount: Mount):
+    module, _, attribute = mount.target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def build(mount: Mount, table: tuple[Mount, ...] = COMMANDS) -> TyperCommand | TyperGroup:
+    """The click command of ``mount`` with the table's entries below it mounted inside."""
+    target = _target(mount)
+    holder = typer.Typer(add_completion=False)
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=mount.name, short_help=mount.help)
+    else:
+        holder.command(mount.name, short_help=mount.help)(target)
+    command = typer.main.get_group(holder).commands[mount.name]
+    for child in table:
+        if child.parent == mount.path:
+            if not isinstance(command, TyperGroup):
+                raise TypeError(f"{mount.path} is a command, not a group: cannot hold "
+                                f"{child.path}")
+            command.add_command(build(child, table), child.name)
+    return command
+
+
+class Commands(TyperGroup):
+    """The root group: its own commands, and the table's top-level entries loaded on use."""
+
+    def __init__(self, **attrs) -> None:
+        super().__init__(**attrs)
+        self.mounts = {m.name: m for m in COMMANDS if not m.parent}
+        self.loaded: dict[str, TyperCommand | TyperGroup] = {}
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        return [*super().list_commands(ctx), *self.mounts]
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> TyperCommand | TyperGroup | None:
+        own = super().get_command(ctx, cmd_name)
+        if own is not None or cmd_name not in self.mounts:
+            return own
+        mount = self.mounts[cmd_name]
+        if ctx.meta.get(LISTING) and cmd_name not in self.loaded:
+            return TyperCommand(mount.name, help=mount.help, short_help=mount.help)
+        if cmd_name not in self.loaded:
+            self.loaded[cmd_name] = build(mount)
+        return self.loaded[cmd_name]
+
+    def format_help(self, ctx: typer.Context, formatter) -> None:
+        ctx.meta[LISTING] = True  # the listing needs names and help lines only
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            ctx.meta.pop(LISTING, None)
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]):
+        # Typer suggests from the loaded commands only: a typo of a table entry gets none.
+        word = args[0] if args else ""
+        if word and not word.startswith("-") and self.get_command(ctx, word) is None:
+            matches = get_close_matches(word, self.list_commands(ctx))
+            if matches:
+                ctx.fail(f"No such command {word!r}. Did you mean "
+                         + ", ".join(repr(m) for m in matches) + "?")
+        return super().resolve_command(ctx, args)
+
+
+app = typer.Typer(cls=Commands, no_args_is_help=True,
+                  help="jiqun 集群 — operations platform for cluster-market parcel carriers.")
 
 
 @app.command()
 def init() -> None:
     """Create or upgrade the store's tables and the lake folder."""
+    from rich.console import Console
+
+    from jiqun.config import get_settings
+    from jiqun.store import Store
+
     settings = get_settings()
     Store.from_settings(settings).upgrade()
     settings.lake_path.mkdir(parents=True, exist_ok=True)
-    console.print(f"store ready: [bold]{settings.store_url}[/]; lake: [bold]{settings.lake_path}[/]")
+    Console().print(f"store ready: [bold]{settings.store_url}[/]; lake: "
+                    f"[bold]{settings.lake_path}[/]")
 
 
 @app.command()
@@ -30,7 +156,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, reload: bool = False) -> No
     from jiqun.config import settings_or_exit
 
     settings_or_exit()  # a bad secret or setting: one line and exit 2, before uvicorn starts
-    console.print(f"jiqun web: http://{host}:{port}/")
+    typer.echo(f"jiqun web: http://{host}:{port}/")
     uvicorn.run("jiqun.web.app:create_app", host=host, port=port, factory=True, reload=reload)
 
 
@@ -38,51 +164,20 @@ def serve(host: str = "127.0.0.1", port: int = 8000, reload: bool = False) -> No
 def permissions(markdown: bool = typer.Option(False, "--markdown",
                                               help="The table of docs/permissions.md.")) -> None:
     """Who may do what: the permission registry (action × role × org level)."""
+    from rich.console import Console
+    from rich.table import Table
+
     from jiqun.permissions import REGISTRY, markdown_table
 
     if markdown:
         typer.echo(markdown_table(), nl=False)
         return
-    from rich.table import Table
-
     table = Table("action", "what", "roles", "levels")
     for action, rule in REGISTRY.items():
         table.add_row(action.value, rule.description,
                       ", ".join(sorted(r.value for r in rule.roles)),
                       ", ".join(sorted(lv.value for lv in rule.levels)))
-    console.print(table)
-
-
-def _register_subcommands() -> None:
-    from jiqun.analytics.cli import app as kpi_app
-    from jiqun.analytics.cli import tiers_app
-    from jiqun.demo.cli import app as demo_app
-    from jiqun.ingest.cli import register as register_import
-    from jiqun.users_cli import app as users_app
-
-    app.add_typer(demo_app, name="demo", help="Build the demo province.")
-    app.add_typer(users_app, name="users", help="Manage users.")
-    register_import(app)
-    from jiqun.planning.solve_cli import solve
-    app.command("solve")(solve)
-    app.add_typer(kpi_app, name="kpi", help="KPIs: volume, share, customers, grids, tiers, rankings.")
-    app.add_typer(tiers_app, name="tiers", help="Apply customer tiers and their owners.")
-    from jiqun.reports.cli import app as report_app
-    app.add_typer(report_app, name="report", help="Daily figures and the weekly bulletin.")
-    from jiqun.planning.cli import flows_app, plan_app
-    app.add_typer(plan_app, name="plan", help="Plan dedicated lines and consolidation centres.")
-    app.add_typer(flows_app, name="flows", help="Flows by origin and destination.")
-    from jiqun.sales.cli import app as sales_app
-    app.add_typer(sales_app, name="sales", help="Customer development: lifecycle, visits, funnel, pool.")
-    from jiqun.sales.plan import register_plan_visits
-    register_plan_visits(app)
-    from jiqun.planning.grids_cli import register_grids
-    register_grids(app)
-    from jiqun.markets.cli import register as register_markets
-    register_markets(app)
-
-
-_register_subcommands()
+    Console().print(table)
 
 
 if __name__ == "__main__":

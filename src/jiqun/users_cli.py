@@ -23,7 +23,7 @@ from jiqun.permissions import Action, require
 from jiqun.store.models import OrgUnit, Role, User
 from jiqun.store.org import unit_by_code
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, help="Manage users: add, list, disable, enable, role, passwords.")
 console = Console()
 
 NewPassword = typer.Option(..., prompt=True, hide_input=True, confirmation_prompt=True,

@@ -21,7 +21,7 @@ from jiqun.planning.params import write_planning_params
 from jiqun.sales.rules import SalesRules
 from jiqun.store import Scope, Store
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, help="Build the demo province.")
 console = Console()
 
 

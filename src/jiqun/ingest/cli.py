@@ -91,7 +91,3 @@ def import_command(
     console.print(_summary(report, t))
     raise typer.Exit(report.exit_code)
 
-
-def register(app: typer.Typer) -> None:
-    """Add ``jiqun import`` to the main command."""
-    app.command("import")(import_command)

@@ -275,8 +275,3 @@ def list_cmd(
         row["grids"] = ", ".join(row["grids"])
     emit(rows, fmt, "teams")
 
-
-def register(app: typer.Typer) -> None:
-    """Add ``markets`` and ``teams`` to the ``jiqun`` command."""
-    app.add_typer(markets_app, name="markets")
-    app.add_typer(teams_app, name="teams")

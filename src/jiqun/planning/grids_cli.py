@@ -6,8 +6,8 @@ The same :mod:`jiqun.planning.grid_store` service as the grid design page: every
 the permission registry (``grid.draft``, ``grid.approve``, ``grid.activate``) and every write is
 audited with that user and the source ``cli``. ``compare`` prints the draft's fingerprint;
 ``approve`` and ``activate`` take it back (``--fingerprint``), so that only the draft the user
-looked at is decided. Registered onto the ``plan`` group by :func:`register_grids`, so that these
-commands live beside the network planners.
+looked at is decided. ``jiqun.cli`` mounts :data:`grids_app` as ``plan grids``, beside the
+network planners.
 
     jiqun plan grids --market ZL --k 4 [--save-draft] --user city-boss
     jiqun plan grids compare --draft 20260401-1 --user city-boss
@@ -212,11 +212,3 @@ def _emit_step(result: dict, fmt: Format) -> None:
          f"{result['action']} (approved by {result['approved_by_name']} at "
          f"{result['approved_at']}; fingerprint now {result['fingerprint']})")
 
-
-def register_grids(app: typer.Typer) -> None:
-    """Add ``grids`` (and its workflow commands) to the ``plan`` group of the main app."""
-    for group in app.registered_groups:
-        if group.name == "plan":
-            group.typer_instance.add_typer(grids_app, name="grids")
-            return
-    raise RuntimeError("the 'plan' command group is not registered")

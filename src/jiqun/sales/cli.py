@@ -26,7 +26,6 @@ from jiqun.config import get_settings
 from jiqun.output import Format, emit
 from jiqun.sales import funnel as funnel_mod
 from jiqun.sales import lifecycle, pool, visits
-from jiqun.sales.plan import MarketerOpt
 from jiqun.sales.rules import SalesRules
 from jiqun.store.models import User
 
@@ -138,21 +137,6 @@ def visits_cmd(
             raise NotFound(name)
         rows = visits.visits_of(session, user_id=uid, limit=limit)
     emit([asdict(r) for r in rows], fmt, f"visits of {name}")
-
-
-@app.command("plan")
-def plan_cmd(
-    user: UserOpt = None,
-    scope: ScopeOpt = None,
-    marketer: MarketerOpt = None,
-    day: Annotated[dt.datetime | None, typer.Option(
-        "--date", formats=["%Y-%m-%d"], help="Plan day; default today.")] = None,
-    fmt: FormatOpt = Format.TABLE,
-) -> None:
-    """A marketer's daily visit plan (每日走访计划): scored merchants, routed from the outlet."""
-    from jiqun.sales.plan import visits_command
-
-    visits_command(user, scope, marketer, day, fmt)
 
 
 # -- bulk archive and duplicates (批量建档, 疑似重复) ----------------------------------------------

@@ -34,21 +34,18 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import ClassVar
 
 import ibis
 import numpy as np
-import typer
 from pydantic import Field
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
-from jiqun.config import FileRules, get_settings
+from jiqun.config import FileRules
 from jiqun.errors import NotFound
 from jiqun.geo import road_km
 from jiqun.lake import daily
-from jiqun.output import Format, emit
 from jiqun.permissions import actor_of
 from jiqun.sales import conversion
 from jiqun.sales.visits import latest_visits
@@ -536,6 +533,15 @@ def marketer_scope(session: Session, user_id: int) -> Scope:
     return Scope.for_unit(session, user.org_unit_id)
 
 
+def marketer_id(session: Session, username: str) -> int:
+    """The id of the user ``username`` seen through ``session`` (a viewer's scoped session):
+    :class:`MarketerNotFound` when unknown or outside the viewer's subtree."""
+    found = session.scalar(select(User.id).where(User.username == username))
+    if found is None:
+        raise MarketerNotFound(username)
+    return found
+
+
 def last_visit_id(session: Session) -> int | None:
     """The newest visit in the session's scope: a plan changes when a visit is logged."""
     return session.scalar(select(func.max(Visit.id)))
@@ -579,7 +585,7 @@ def load_plan(session: Session, con, lake: Path, scope: Scope | None, user_id: i
     return LoadedPlan(user.id, user.username, user.display_name, day, plan, model)
 
 
-# -- command line -----------------------------------------------------------------------------
+# -- what the page, the API and the command line show -----------------------------------------
 def plan_rows(loaded: LoadedPlan) -> list[dict]:
     return [asdict(s) for s in loaded.plan.stops]
 
@@ -595,57 +601,3 @@ def plan_json(loaded: LoadedPlan) -> dict:
         "stops": plan_rows(loaded),
     }
 
-
-def plan_for_username(user: str | None, scope_code: str | None, marketer: str | None,
-                      day: dt.date) -> LoadedPlan:
-    """The CLI's plan: ``marketer`` (default: the acting ``user`` themself) as the acting user
-    may see them; the configured store and lake."""
-    from jiqun.lake import connect
-
-    who = acting(user, scope_code)
-    settings = get_settings()
-    with refusals(), who.session() as viewer:
-        name = marketer or who.actor.username
-        uid = viewer.scalar(select(User.id).where(User.username == name))
-        if uid is None:  # unknown, or outside the acting user's subtree
-            raise MarketerNotFound(name)
-        return plan_of(who.store, viewer, connect(settings), Path(settings.lake_path), uid, day)
-
-
-MarketerOpt = Annotated[str | None, typer.Option(
-    "--marketer", help="User name of the marketer whose plan to show; default: the acting user.")]
-
-
-def visits_command(user: str | None, scope: str | None, marketer: str | None,
-                   date: dt.datetime | None, fmt) -> None:
-    """Body of ``jiqun sales plan`` and ``jiqun plan visits``."""
-    import json
-
-    loaded = plan_for_username(user, scope, marketer, date.date() if date else dt.date.today())
-    if fmt == Format.JSON:
-        typer.echo(json.dumps(plan_json(loaded), ensure_ascii=False, indent=2, default=str))
-        return
-    rows = [{k: r[k] for k in ("seq", "arrive", "leave", "code", "name", "reason", "score",
-                               "km_from_previous")} for r in plan_rows(loaded)]
-    emit(rows, fmt, f"visit plan of {loaded.username} on {loaded.day}")
-    plan = loaded.plan
-    typer.echo(f"{len(plan.stops)} of {plan.candidates} candidates, score {plan.score:.4f}, "
-               f"{plan.km:.1f} km, back at {plan.back_at} ({plan.solver})", err=True)
-
-
-def register_plan_visits(app) -> None:
-    """Add ``visits`` to the ``plan`` sub-app of ``jiqun`` (``jiqun plan visits``) if present."""
-    for group in getattr(app, "registered_groups", []):
-        if group.name == "plan" and group.typer_instance is not None:
-            @group.typer_instance.command("visits")
-            def plan_visits(
-                user: UserOpt = None,
-                scope: ScopeOpt = None,
-                marketer: MarketerOpt = None,
-                date: Annotated[dt.datetime | None, typer.Option(
-                    "--date", formats=["%Y-%m-%d"], help="Plan day; default today.")] = None,
-                fmt: Annotated[Format, typer.Option("--format")] = Format.TABLE,
-            ) -> None:
-                """A marketer's visit plan for a day: scored merchants, routed from the outlet."""
-                visits_command(user, scope, marketer, date, fmt)
-            return
