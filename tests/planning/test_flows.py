@@ -7,6 +7,7 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
+from jiqun.bounds import FIRST_DATE
 from jiqun.lake import connect
 from jiqun.planning.flows import flow_records, peak_windows, scope_peak_windows
 from jiqun.planning.params import PlanningParams
@@ -44,7 +45,8 @@ def test_flows_add_up_to_the_lanes_aggregate():
     total, = duckdb.sql(f"SELECT sum(parcels) FROM read_parquet('{lanes}') "
                         "WHERE dest_city = '440100' AND market_id = 2").fetchall()[0]
     with demo.store.session() as s:
-        rows = flow_records(s, connect(engine="duckdb"), demo.lake, Scope.WHOLE, by="market", to="city")
+        rows = flow_records(s, connect(engine="duckdb"), demo.lake, Scope.WHOLE, by="market", to="city",
+                           start=FIRST_DATE)  # the whole history, as the aggregate
         monthly = flow_records(s, connect(engine="duckdb"), demo.lake, Scope.WHOLE, period="month",
                                to="province", product="express")
     gz = [r for r in rows if r["origin_id"] == 2 and r["dest_code"] == "440100"]

@@ -158,7 +158,10 @@ def flow_records(session: Session, con, lake: Path, scope: Scope | None, *,
     if df.empty:
         return []
     names = origins(session, by)
-    df = df.sort_values(["period_start", "parcels"], ascending=[True, False])
+    # Ties broken by origin and destination: the database returns groups in any order, and
+    # the page, the API and the CLI must list the same rows in the same order.
+    df = df.sort_values(["period_start", "parcels", "origin_id", "dest"],
+                        ascending=[True, False, True, True], kind="stable")
     rows = []
     for r in df.itertuples(index=False):
         o = names.get(int(r.origin_id))
