@@ -164,3 +164,24 @@ def test_second_plan_in_the_scope_reuses_the_trained_model(demo, monkeypatch):
     assert plans[0].model is plans[1].model
     assert [s.code for s in plans[0].plan.stops] and plans[0].plan.candidates == \
         plans[1].plan.candidates
+
+
+def test_cli_refuses_a_marketer_outside_the_acting_users_subtree(demo, monkeypatch):
+    """Issue 13: the plan service raises the shared NotFound (it imported typer before); the
+    command prints it through cli_actor.refusals(): one line, exit 2, for a marketer of another
+    city as for a name nobody has, so the answer tells nothing of who exists elsewhere."""
+    monkeypatch.setenv("JIQUN_STORE_URL", demo.url)
+    monkeypatch.setenv("JIQUN_LAKE_PATH", str(demo.lake))
+    monkeypatch.setenv("JIQUN_LOCALE", "en")
+    with demo.session() as s:
+        outside = s.scalars(select(User.username).where(User.username.like("ha-xc-%mkt%"))).first()
+    get_settings.cache_clear()
+    try:
+        runs = {name: CliRunner().invoke(cli_app, [
+            "plan", "visits", "--user", "demo-marketer", "--marketer", name,
+            "--date", DAY.isoformat(), "--format", "json"]) for name in (outside, "nobody-here")}
+    finally:
+        get_settings.cache_clear()
+    for name, run in runs.items():
+        assert run.exit_code == 2, run.output
+        assert run.output.strip() == f"Not found: {name}"
