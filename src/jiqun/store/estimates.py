@@ -74,7 +74,7 @@ def market_volumes(session: Session, on: dt.date | None = None, *,
     e = MarketVolumeEstimate
     query = _in_scope(select(e.market_id, e.valid_from, e.daily_volume), on, market_ids,
                       ALL_CARRIERS)
-    return pick_in_force(session.execute(query).tuples(), on)
+    return pick_in_force(session.execute(query), on)  # rows unpack as tuples
 
 
 def market_volume(session: Session, market_id: int, on: dt.date | None = None) -> float | None:
