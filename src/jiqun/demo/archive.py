@@ -423,7 +423,7 @@ class ArchiveBuilder:
                 our_day = float(ours[span].mean())
                 monthly_ours.append(float(ours[span].sum()) / (span.stop - span.start))
                 first_day = month.astype("datetime64[D]").astype(object)
-                self.rows.add(m.MarketVolumeEstimate, market_id=int(self.market_ids[i]), carrier="*",
+                self.rows.add(m.MarketVolumeEstimate, market_id=int(self.market_ids[i]), carrier=m.ALL_CARRIERS,
                               valid_from=first_day, daily_volume=round(market_day, 3),
                               source="市场调研", org_unit_id=org)
                 rest = max(market_day * (1 - OTHER_CARRIERS_SHARE) - our_day, 0.0)

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from jiqun.analytics import overview
-from jiqun.store.models import Market, MarketType, MarketVolumeEstimate, OrgUnit
+from jiqun.store.estimates import estimates_in_force
+from jiqun.store.models import ALL_CARRIERS, Market, MarketType, OrgUnit
 from jiqun.web.deps import Context, RequestContext, not_found
 from jiqun.web.params import IdPath
 from jiqun.web.schemas import (
@@ -95,16 +96,12 @@ def current_estimates(
 ) -> list[EstimateOut]:
     """The latest estimate per carrier valid on ``on``: the whole market first, then the
     competitors by volume, each with its share of the whole market."""
-    query = select(MarketVolumeEstimate).where(MarketVolumeEstimate.market_id == market_id)
-    if on is not None:
-        query = query.where(MarketVolumeEstimate.valid_from <= on)
-    latest: dict[str, MarketVolumeEstimate] = {}
-    for e in ctx.db.scalars(query.order_by(MarketVolumeEstimate.valid_from)):
-        latest[e.carrier] = e  # later rows win
-    whole = latest.get(overview.ALL_CARRIERS)
+    latest = {carrier: e for (_market, carrier), e in
+              estimates_in_force(ctx.db, on, market_ids=[market_id], carrier=None).items()}
+    whole = latest.get(ALL_CARRIERS)
     total = whole.daily_volume if whole else None
     rows = sorted(latest.values(),
-                  key=lambda e: (e.carrier != overview.ALL_CARRIERS, -e.daily_volume))
+                  key=lambda e: (e.carrier != ALL_CARRIERS, -e.daily_volume))
     return [EstimateOut(carrier=e.carrier, valid_from=e.valid_from, daily_volume=e.daily_volume,
                         share=e.daily_volume / total if total else None) for e in rows]
 
