@@ -30,7 +30,6 @@ import datetime as dt
 import itertools
 import math
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ from typing import ClassVar
 
 import ibis
 import numpy as np
+from cachetools import LRUCache
 from pydantic import Field
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -492,7 +492,7 @@ class LoadedPlan:
 
 
 MODELS_KEPT = 16  # trained models kept in process (one per scope × plan day, a few KB each)
-_models: OrderedDict[tuple, conversion.ConversionModel] = OrderedDict()
+_models: LRUCache[tuple, conversion.ConversionModel] = LRUCache(maxsize=MODELS_KEPT)
 _models_lock = threading.Lock()
 
 
@@ -508,15 +508,12 @@ def trained_model(history: conversion.History, scope: Scope | None, day: dt.date
     fit takes seconds; every marketer of a scope opening the day's plan gets the same model)."""
     key = (scope.root_id if scope else None, day, horizon, _history_fingerprint(history))
     with _models_lock:
-        if key in _models:
-            _models.move_to_end(key)
-            return _models[key]
-    model = conversion.train(history, day, horizon=horizon)
+        found = _models.get(key)
+    if found is not None:
+        return found
+    model = conversion.train(history, day, horizon=horizon)  # seconds: not under the lock
     with _models_lock:
-        _models[key] = model
-        while len(_models) > MODELS_KEPT:
-            _models.popitem(last=False)
-    return model
+        return _models.setdefault(key, model)  # a parallel fit of the same key: keep one
 
 
 def clear_trained_models() -> None:

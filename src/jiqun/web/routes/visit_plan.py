@@ -9,9 +9,11 @@ the same stops, scored by the same model.
 from __future__ import annotations
 
 import datetime as dt
-from collections import OrderedDict
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
+from cachetools import LRUCache
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
@@ -48,6 +50,14 @@ def _marketers(ctx: RequestContext) -> list[User]:
 PLANS_KEPT = 256
 
 
+@dataclass
+class KeptPlans:
+    """The day plans of one app, shared by its request threads (hence the lock)."""
+
+    cache: LRUCache = field(default_factory=lambda: LRUCache(maxsize=PLANS_KEPT))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
 def _plan(request: Request, ctx: RequestContext, user_id: int | None,
           day: dt.date | None) -> LoadedPlan:
     """The marketer's plan for the day. A day's plan stays the same on every reload (the route
@@ -58,15 +68,14 @@ def _plan(request: Request, ctx: RequestContext, user_id: int | None,
     store = request.app.state.store
     with store.session(scope=scope, actor=ctx.user.actor, source="web") as session:
         key = (marketer, day, last_visit_id(session))
-    plans: OrderedDict = request.app.state.__dict__.setdefault("visit_plans", OrderedDict())
-    if key in plans:
-        plans.move_to_end(key)
-        return plans[key]
+    plans: KeptPlans = request.app.state.__dict__.setdefault("visit_plans", KeptPlans())
+    with plans.lock:
+        found = plans.cache.get(key)
+    if found is not None:
+        return found
     loaded = plan_of(store, ctx.db, ctx.con, ctx.lake, marketer, day, rules_of(request, PlanRules))
-    plans[key] = loaded
-    if len(plans) > PLANS_KEPT:
-        plans.popitem(last=False)
-    return loaded
+    with plans.lock:  # two first loads at once: both show the plan stored first
+        return plans.cache.setdefault(key, loaded)
 
 
 def route_map(loaded: LoadedPlan, t) -> dict[str, Any]:
