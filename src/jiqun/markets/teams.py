@@ -47,6 +47,7 @@ from jiqun.store.models import (
     TeamStatus,
     User,
 )
+from jiqun.store.scope import values_by_id
 
 # A member's role in the team (TeamMember.role) → its label (msgid).
 MEMBER_ROLES = {
@@ -349,13 +350,8 @@ def _people(session: Session, ids: set[int | None]) -> dict[int, Person]:
     """Names of people, wherever they sit (proposers and approvers are above the team's unit),
     as plain values: an unscoped read of columns only (the store refuses unscoped ``User``
     rows), so no out-of-scope ``User`` ever enters the scoped session's identity map."""
-    ids = {i for i in ids if i is not None}
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(User.id, User.username, User.display_name)
-        .where(User.id.in_(sorted(ids))).execution_options(unscoped=True))
-    return {r.id: Person(r.id, r.username, r.display_name) for r in rows}
+    rows = values_by_id(session, User.id, User.username, User.display_name, ids=ids)
+    return {r.id: Person(r.id, r.username, r.display_name) for r in rows.values()}
 
 
 def _row(session: Session, team: Team, people: dict[int, Person]) -> TeamRow:

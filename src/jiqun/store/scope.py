@@ -140,6 +140,23 @@ def session_scope(session: Session) -> Scope:
     return session.info.get("scope") or Scope.WHOLE
 
 
+def values_by_id(session: Session, key: ColumnElement, *columns: ColumnElement,
+                 ids: Iterable[int | None]) -> dict[int, Any]:
+    """Plain column values of the rows with these ids, past the session's scope: ``key`` → row
+    (with ``key`` and ``columns`` as attributes).
+
+    The one sanctioned way to show a fact of a record the viewer sees that lives in a row above
+    their subtree (an owner's name, a county's market): only the named columns are read, never
+    ORM rows, which would stay in the scoped session's identity map. Callers pass ids they read
+    from records the viewer can already see.
+    """
+    wanted = sorted({i for i in ids if i is not None})
+    if not wanted:
+        return {}
+    query = select(key, *columns).where(key.in_(wanted))
+    return {row[0]: row for row in session.execute(query, execution_options={"unscoped": True})}
+
+
 class StoreSession(Session):
     """The store's session class: SQLAlchemy's legacy bulk methods write without the events
     above, so under a scope below the whole organisation they are refused."""

@@ -28,6 +28,7 @@ from jiqun.store.models import (
     Market,
     Visit,
 )
+from jiqun.store.scope import values_by_id
 from jiqun.web.deps import Context, RequestContext, not_found
 from jiqun.web.params import FormIdQuery, IdPath, IdQuery, PageQuery
 from jiqun.web.schemas import (
@@ -54,15 +55,11 @@ def market_names(db: Session, ids) -> dict[int, str]:
 
     The market is a fact of the record, the same for every viewer: an outlet's merchants belong
     to the county's market, whose own row lies above the marketer's subtree. As with people's
-    names (:mod:`jiqun.sales.people`), only ``id → name`` pairs are read, by a Core select past
-    the scope, never ``Market`` rows into the scoped session. Callers pass only ids they read
+    names (:mod:`jiqun.sales.people`), only ``id → name`` pairs are read past the scope
+    (:func:`~jiqun.store.scope.values_by_id`), never ``Market`` rows into the scoped session. Callers pass only ids they read
     from records the viewer can see."""
-    ids = sorted({i for i in ids if i is not None})
-    if not ids:
-        return {}
-    table = Market.__table__
-    query = select(table.c.id, table.c.name).where(table.c.id.in_(ids))
-    return dict(db.execute(query, execution_options={"unscoped": True}).all())
+    return {mid: row.name for mid, row in values_by_id(db, Market.id, Market.name,
+                                                        ids=ids).items()}
 
 
 def _market_names(ctx: RequestContext, ids) -> dict[int, str]:
