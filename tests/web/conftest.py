@@ -217,3 +217,19 @@ def bearer(client: TestClient, username: str, password: str = PASSWORD) -> dict[
     response = client.post("/api/token", data={"username": username, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+# The matrix tests' world (tests/web/matrix.py): one world and one app per test module.
+@pytest.fixture(scope="module")
+def mworld(tmp_path_factory, request):
+    from tests.web.matrix import build_matrix_world
+
+    world = build_matrix_world(tmp_path_factory.mktemp(request.module.__name__.rsplit(".")[-1]))
+    yield world
+    world.store.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def mclient(mworld):
+    with TestClient(create_app(mworld.settings), raise_server_exceptions=False) as c:
+        yield c

@@ -371,3 +371,14 @@ def foreign_fingerprint(world: MatrixWorld) -> dict[str, list[tuple]]:
                 rows = s.execute(select(table).where(or_(*conditions))).all()
                 out[table.name] = sorted(tuple(map(str, r)) for r in rows)
     return out
+
+
+# Unsafe routes about the caller themselves: they name no record and take no registry action.
+SELF_SERVICE_WRITES = {
+    ("POST", "/login"): "signing in is open to everyone",
+    ("POST", "/logout"): "signing out is open to everyone signed in",
+    ("POST", "/api/token"): "a token is a sign-in",
+    ("POST", "/account/password"): "everyone may change their own password",
+    ("POST", "/api/account/password"): "everyone may change their own password",
+}
+

@@ -12,7 +12,6 @@ left out of the comparison, and nothing else.
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from jiqun.store.models import (
@@ -26,33 +25,25 @@ from jiqun.store.models import (
     Team,
     Visit,
 )
-from jiqun.web.app import create_app
-from tests.web.matrix import HQ_USER, ROLE_USERS, MatrixWorld, Tokens, build_matrix_world
+from tests.web.matrix import (
+    HQ_USER,
+    ROLE_USERS,
+    MatrixWorld,
+    Tokens,
+)
 
 ROLES = [role for role in Role if ROLE_USERS[role][0] != HQ_USER]
 KINDS = {"customer": Customer, "market": Market, "grid": Grid, "team": Team,
          "campaign": Campaign, "pair": DuplicateCandidate, "visit": Visit}
 
 
-@pytest.fixture(scope="module")
-def mworld(tmp_path_factory) -> MatrixWorld:
-    world = build_matrix_world(tmp_path_factory.mktemp("aggregates"))
-    yield world
-    world.store.engine.dispose()
-
 
 @pytest.fixture(scope="module")
-def client(mworld):
-    with TestClient(create_app(mworld.settings), raise_server_exceptions=False) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def get(client):
-    tokens = Tokens(client)
+def get(mclient):
+    tokens = Tokens(mclient)
 
     def get(user: str, url: str):
-        r = client.get(url, headers=tokens(user))
+        r = mclient.get(url, headers=tokens(user))
         assert r.status_code == 200, (user, url, r.status_code, r.text[:300])
         return r.json()
 

@@ -25,15 +25,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from jiqun.store.models import Role
-from jiqun.web.app import create_app
 from tests.web.matrix import (
     HQ_USER,
     ROLE_USERS,
+    SELF_SERVICE_WRITES,
     UNSAFE,
     MatrixWorld,
     RouteInfo,
     Tokens,
-    build_matrix_world,
     fill,
     foreign_fingerprint,
     is_id_like,
@@ -86,14 +85,6 @@ SKIPS_UNSEEN = {
     ("POST", "/teams"): "the form page answers 400 with errors, or 303 to the caller's team",
 }
 
-# Unsafe routes that name no record at all.
-NO_RECORD_WRITES = {
-    ("POST", "/login"): "signs in",
-    ("POST", "/logout"): "signs out",
-    ("POST", "/api/token"): "issues a token",
-    ("POST", "/account/password"): "changes the caller's own password",
-    ("POST", "/api/account/password"): "changes the caller's own password",
-}
 
 
 @dataclass
@@ -219,27 +210,15 @@ WRITE_PROBES: dict[tuple[str, str], Probe] = {
 SCOPED_ROLES = [role for role, (_, unit) in ROLE_USERS.items() if unit != "HQ"]
 
 
-@pytest.fixture(scope="module")
-def mworld(tmp_path_factory) -> MatrixWorld:
-    world = build_matrix_world(tmp_path_factory.mktemp("idor"))
-    yield world
-    world.store.engine.dispose()
-
 
 @pytest.fixture(scope="module")
-def client(mworld):
-    with TestClient(create_app(mworld.settings), raise_server_exceptions=False) as c:
-        yield c
+def tokens(mclient):
+    return Tokens(mclient)
 
 
 @pytest.fixture(scope="module")
-def tokens(client):
-    return Tokens(client)
-
-
-@pytest.fixture(scope="module")
-def table(client) -> list[RouteInfo]:
-    return routes(client.app)
+def table(mclient) -> list[RouteInfo]:
+    return routes(mclient.app)
 
 
 def _id_params(route: RouteInfo) -> list[str]:
@@ -277,8 +256,8 @@ def test_every_id_parameter_is_classified(table):
 
 def test_every_write_has_a_probe(table):
     missing = [str(r) for r in table if r.method in UNSAFE
-               and r.key not in WRITE_PROBES and r.key not in NO_RECORD_WRITES]
-    assert missing == [], "add a probe to WRITE_PROBES (or a reason to NO_RECORD_WRITES)"
+               and r.key not in WRITE_PROBES and r.key not in SELF_SERVICE_WRITES]
+    assert missing == [], "add a probe to WRITE_PROBES (or a reason to SELF_SERVICE_WRITES)"
     stale = [k for k in (*WRITE_PROBES, *SKIPS_UNSEEN)
              if k not in {r.key for r in table}]
     assert stale == []
@@ -294,7 +273,7 @@ def _foreign_sets(mworld: MatrixWorld, user: str) -> list[dict]:
     return sets
 
 
-def test_reads_of_foreign_records_are_not_found(mworld, client, tokens, table):
+def test_reads_of_foreign_records_are_not_found(mworld, mclient, tokens, table):
     probes = _read_probes(table)
     assert len(probes) >= 15  # the matrix is not silently empty
     failures, requests = [], 0
@@ -306,7 +285,7 @@ def test_reads_of_foreign_records_are_not_found(mworld, client, tokens, table):
                 if kind not in foreign:
                     continue
                 url = _read_url(route, name, foreign[kind])
-                r = client.get(url, headers=headers, follow_redirects=False)
+                r = mclient.get(url, headers=headers, follow_redirects=False)
                 requests += 1
                 if r.status_code not in (403, 404) or _leaks(r.text, mworld.markers(user)):
                     failures.append(f"{user}: GET {url} -> {r.status_code} "
@@ -316,19 +295,19 @@ def test_reads_of_foreign_records_are_not_found(mworld, client, tokens, table):
     assert failures == [], f"{len(failures)} of {requests} reads:\n" + "\n".join(failures)
 
 
-def test_reads_of_own_records_answer(mworld, client, tokens, table):
+def test_reads_of_own_records_answer(mworld, mclient, tokens, table):
     """Positive control: the same probes with the city manager's own ids answer 200."""
     headers = tokens(mworld.role_user(Role.CITY_MANAGER))
     failures = []
     for route, name, kind in _read_probes(table):
         url = _read_url(route, name, mworld.own[kind])
-        r = client.get(url, headers=headers, follow_redirects=False)
+        r = mclient.get(url, headers=headers, follow_redirects=False)
         if r.status_code != 200:
             failures.append(f"GET {url} -> {r.status_code}: {r.text[:200]}")
     assert failures == []
 
 
-def _send(client: TestClient, route: RouteInfo, probe: Probe, ids: dict, headers: dict):
+def _send(mclient: TestClient, route: RouteInfo, probe: Probe, ids: dict, headers: dict):
     kwargs = {}
     if probe.json is not None:
         kwargs["json"] = probe.json(ids)
@@ -337,18 +316,18 @@ def _send(client: TestClient, route: RouteInfo, probe: Probe, ids: dict, headers
     if probe.files is not None:
         kwargs["files"] = probe.files(ids)
     url = fill(route.path, probe.path(ids))
-    return url, client.request(route.method, url, headers=headers, follow_redirects=False,
+    return url, mclient.request(route.method, url, headers=headers, follow_redirects=False,
                                **kwargs)
 
 
-def test_writes_naming_foreign_records_change_nothing(mworld, client, tokens, table):
+def test_writes_naming_foreign_records_change_nothing(mworld, mclient, tokens, table):
     failures, requests = [], 0
     for route in (r for r in table if r.key in WRITE_PROBES):
         probe = WRITE_PROBES[route.key]
         before = foreign_fingerprint(mworld)
         for role in SCOPED_ROLES:
             user = mworld.role_user(role)
-            url, r = _send(client, route, probe, mworld.foreign, tokens(user))
+            url, r = _send(mclient, route, probe, mworld.foreign, tokens(user))
             requests += 1
             leaked = _leaks(r.text, mworld.markers(user))
             succeeded = r.status_code < 400 and route.key not in SKIPS_UNSEEN
@@ -383,7 +362,7 @@ def _plain_reads(mworld: MatrixWorld, table: list[RouteInfo]) -> list[str]:
     return urls
 
 
-def test_no_answer_names_a_foreign_record(mworld, client, tokens, table):
+def test_no_answer_names_a_foreign_record(mworld, mclient, tokens, table):
     """Every read (lists, figures, pages, the bulletin) as every role shows nothing foreign."""
     failures, requests = [], 0
     urls = _plain_reads(mworld, table)
@@ -391,7 +370,7 @@ def test_no_answer_names_a_foreign_record(mworld, client, tokens, table):
         user = mworld.role_user(role)
         headers = tokens(user)
         for url in urls:
-            r = client.get(url, headers=headers, follow_redirects=False)
+            r = mclient.get(url, headers=headers, follow_redirects=False)
             requests += 1
             leaked = _leaks(r.text, mworld.markers(user))
             if leaked or r.status_code >= 500:
@@ -400,23 +379,23 @@ def test_no_answer_names_a_foreign_record(mworld, client, tokens, table):
     assert failures == [], f"{len(failures)} of {requests} reads:\n" + "\n".join(failures)
 
 
-def test_hq_sees_the_foreign_records(mworld, client, tokens):
+def test_hq_sees_the_foreign_records(mworld, mclient, tokens):
     """The markers are real: HQ, whose subtree holds Jiangsu, does see them."""
     headers = tokens(HQ_USER)
-    assert "QQFOREIGN" in client.get("/api/customers?page_size=200", headers=headers).text
-    assert client.get(f"/api/markets/{mworld.foreign['market']}",
+    assert "QQFOREIGN" in mclient.get("/api/customers?page_size=200", headers=headers).text
+    assert mclient.get(f"/api/markets/{mworld.foreign['market']}",
                       headers=headers).status_code == 200
 
 
 @pytest.mark.parametrize("url,kind", [("/api/customers?market_id={}", "market"),
                                       ("/api/visits?mine=false&customer_id={}", "customer"),
                                       ("/customers?market_id={}", "market")])
-def test_a_filter_naming_a_foreign_record_is_not_found(mworld, client, tokens, url, kind):
+def test_a_filter_naming_a_foreign_record_is_not_found(mworld, mclient, tokens, url, kind):
     """The issue's reproduction: 200 with an empty list confirms nothing either way; 404 does
     not pretend the record is known. The same filter with an own record answers its rows."""
     headers = tokens(mworld.role_user(Role.CITY_MANAGER))
-    assert client.get(url.format(mworld.foreign[kind]), headers=headers).status_code == 404
-    own = client.get(url.format(mworld.own[kind]), headers=headers)
+    assert mclient.get(url.format(mworld.foreign[kind]), headers=headers).status_code == 404
+    own = mclient.get(url.format(mworld.own[kind]), headers=headers)
     assert own.status_code == 200
     if url.startswith("/api/customers"):
         assert {c["code"] for c in own.json()["items"]} == {"C-ZL-1", "C-ZL-2", "C-ZL-3"}

@@ -15,33 +15,21 @@ allowed or refused exactly as :data:`jiqun.permissions.REGISTRY` says.
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from jiqun.config import get_settings
 from jiqun.permissions import REGISTRY, Action, allowed
 from jiqun.store.models import Role
-from jiqun.web.app import create_app
 from tests.web.matrix import (
     LEVEL_USERS,
     ROLE_USERS,
+    SELF_SERVICE_WRITES,
     UNSAFE,
-    MatrixWorld,
     RouteInfo,
     Tokens,
-    build_matrix_world,
     fill,
     routes,
 )
-
-# Unsafe routes that take no action of the registry, with the reason.
-NO_ACTION = {
-    ("POST", "/login"): "signing in is open to everyone",
-    ("POST", "/logout"): "signing out is open to everyone signed in",
-    ("POST", "/api/token"): "a token is a sign-in",
-    ("POST", "/account/password"): "everyone may change their own password",
-    ("POST", "/api/account/password"): "everyone may change their own password",
-}
 
 # Actions that have no route, with the reason (the CLI table below must then have them).
 NO_ROUTE = {
@@ -64,22 +52,10 @@ REFUSAL = "Your role may not do this"
 PASSWORD = "Matrix-Cli-Password-2024!"
 
 
-@pytest.fixture(scope="module")
-def mworld(tmp_path_factory) -> MatrixWorld:
-    world = build_matrix_world(tmp_path_factory.mktemp("permissions"))
-    yield world
-    world.store.engine.dispose()
-
 
 @pytest.fixture(scope="module")
-def client(mworld):
-    with TestClient(create_app(mworld.settings), raise_server_exceptions=False) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def table(client) -> list[RouteInfo]:
-    return routes(client.app)
+def table(mclient) -> list[RouteInfo]:
+    return routes(mclient.app)
 
 
 def _writes(table: list[RouteInfo]) -> list[RouteInfo]:
@@ -87,9 +63,9 @@ def _writes(table: list[RouteInfo]) -> list[RouteInfo]:
 
 
 def test_every_write_route_declares_its_action(table):
-    undeclared = [str(r) for r in _writes(table) if not r.actions and r.key not in NO_ACTION]
-    assert undeclared == [], "add dependencies=[allow(Action.X)] (or a reason to NO_ACTION)"
-    stale = [k for k in NO_ACTION if k not in {r.key for r in table}]
+    undeclared = [str(r) for r in _writes(table) if not r.actions and r.key not in SELF_SERVICE_WRITES]
+    assert undeclared == [], "add dependencies=[allow(Action.X)] (or a reason to SELF_SERVICE_WRITES)"
+    stale = [k for k in SELF_SERVICE_WRITES if k not in {r.key for r in table}]
     assert stale == []
 
 
@@ -116,8 +92,8 @@ def _probe(route: RouteInfo) -> dict:
     return kwargs
 
 
-def test_web_and_api_answer_as_the_registry_says(mworld, client, table):
-    tokens = Tokens(client)
+def test_web_and_api_answer_as_the_registry_says(mworld, mclient, table):
+    tokens = Tokens(mclient)
     failures, requests = [], 0
     declared = [r for r in _writes(table) if r.actions]
     assert len(declared) >= 30
@@ -129,7 +105,7 @@ def test_web_and_api_answer_as_the_registry_says(mworld, client, table):
         for route in declared:
             may = all(allowed(actor, a) for a in route.actions)
             kwargs = _probe(route)
-            r = client.request(route.method, headers=headers, follow_redirects=False, **kwargs)
+            r = mclient.request(route.method, headers=headers, follow_redirects=False, **kwargs)
             requests += 1
             if may and r.status_code == 403:
                 failures.append(f"{who} may {route.actions[0].value} but "
