@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jiqun.planning import orlib
-from jiqun.planning.location import CapacitatedProblem, SolveOptions, solve_capacitated
+from benchmarks import orlib
+from jiqun.network.location import CapacitatedProblem, SolveOptions, solve_capacitated
 
 ORLIB = Path(__file__).resolve().parents[1].parent / "shared/data/orlib"
 OUT = Path(__file__).resolve().parent / "out"

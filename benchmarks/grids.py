@@ -5,7 +5,7 @@
 Takes the demo market with the most merchants (default store: the small demo of
 ``benchmarks/out/kpi-small``; ``jiqun demo build --scale small`` makes one), builds jiqun's
 spatial base units once, and on those same units and adjacency runs
-- jiqun's design (region growing + local search, :mod:`jiqun.planning.grids`),
+- jiqun's design (region growing + local search, :mod:`jiqun.grids.design`),
 - spopt SKATER with ``n_clusters = k`` (attributes: workload and potential),
 - spopt max-p with the floor ``0.8 · total workload / k`` (it chooses the number of regions),
 then reports max/min of workload and potential, compactness (mean merchant distance to its
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jiqun.planning.grids import Merchant, build_units, design_grids, max_min_ratio
+from jiqun.grids.design import Merchant, build_units, design_grids, max_min_ratio
 
 OUT = Path(__file__).resolve().parent / "out"
 DEFAULT_STORE = f"sqlite:///{OUT / 'kpi-small' / 'jiqun.db'}"
@@ -33,7 +33,7 @@ DEFAULT_STORE = f"sqlite:///{OUT / 'kpi-small' / 'jiqun.db'}"
 def biggest_market(url: str) -> tuple[str, list[Merchant]]:
     from sqlalchemy import func, select
 
-    from jiqun.planning.grid_store import market_merchants
+    from jiqun.grids.redraw import market_merchants
     from jiqun.store import Store
     from jiqun.store.models import Customer, Market
 

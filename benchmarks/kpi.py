@@ -58,8 +58,8 @@ def _dims(store):
     import pyarrow as pa
     from sqlalchemy import select
 
-    from jiqun.analytics.frame import Dimensions
     from jiqun.geo import province_code
+    from jiqun.kpi.frame import Dimensions
     from jiqun.store.models import Customer, MarketVolumeEstimate, Target
 
     with store.session() as s:
@@ -83,7 +83,7 @@ def _warm_imports() -> None:
     import ibis.backends.duckdb  # noqa: F401  (ibis loads backends lazily)
     import sqlalchemy.orm
 
-    from jiqun.analytics import frame  # noqa: F401
+    from jiqun.kpi import frame  # noqa: F401
     from jiqun.store import models
 
     sqlalchemy.orm.configure_mappers()
@@ -92,7 +92,7 @@ def _warm_imports() -> None:
 
 def phase_jiqun(folder: Path, as_of: dt.date) -> dict:
     _warm_imports()
-    from jiqun.analytics.service import OperatingPicture
+    from jiqun.kpi.service import OperatingPicture
     from jiqun.lake import aggregates
     from jiqun.store import Store
 
@@ -123,7 +123,7 @@ def phase_jiqun(folder: Path, as_of: dt.date) -> dict:
 def phase_sql(folder: Path, as_of: dt.date) -> dict:
     _warm_imports()
     from benchmarks.kpi_sql import run_all
-    from jiqun.analytics.rules import KpiRules
+    from jiqun.kpi.rules import KpiRules
     from jiqun.store import Store
 
     store = Store(f"sqlite:///{folder}/jiqun.db")
@@ -135,7 +135,7 @@ def phase_sql(folder: Path, as_of: dt.date) -> dict:
 
 def page_latency(folder: Path, as_of: dt.date) -> dict[str, float]:
     """Median milliseconds of the dashboard's figures for a city and a province user."""
-    from jiqun.analytics import overview
+    from jiqun.kpi import overview
     from jiqun.lake import connect
     from jiqun.store import Scope, Store
     from jiqun.store.org import unit_by_code

@@ -1,4 +1,4 @@
-"""The KPIs of :mod:`jiqun.analytics` written by hand in DuckDB SQL: the baseline of
+"""The KPIs of :mod:`jiqun.kpi` written by hand in DuckDB SQL: the baseline of
 ``benchmarks/kpi.py``. Same inputs (the waybills, the store's dimensions as Arrow tables), same
 results; no Ibis."""
 

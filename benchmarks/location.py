@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jiqun.planning import orlib
-from jiqun.planning.solve_cli import solve_file
+from benchmarks import orlib
+from benchmarks.solve import solve_file
 
 ORLIB = Path(__file__).resolve().parents[1].parent / "shared/data/orlib"
 OUT = Path(__file__).resolve().parent / "out"

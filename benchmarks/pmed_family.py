@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jiqun.planning.solve_cli import solve_file
+from benchmarks.solve import solve_file
 
 OUT = Path(__file__).resolve().parent / "out"
 

@@ -1,7 +1,7 @@
 """``jiqun`` command line: the same services as the web app and the Python API.
 
 Every command outside this file is mounted from one table, :data:`COMMANDS`: a path (``plan``,
-or ``plan visits`` for a command placed inside another module's group), the ``module:attribute``
+or ``sales plan`` for a command placed inside another module's group), the ``module:attribute``
 of a Typer sub-app or of a command function, and the one-line help shown in listings. A
 top-level entry's module is imported only when that command runs (or is completed), so
 ``jiqun --help`` lists the commands without loading pandas, ibis, SQLAlchemy or the solvers;
@@ -22,7 +22,7 @@ from typer.core import TyperCommand, TyperGroup
 class Mount:
     """One command of ``jiqun``: where it lives and how it is listed."""
 
-    path: str  # "kpi", or "plan visits": the command visits inside the group plan
+    path: str  # "kpi", or "sales plan": the command plan inside the group sales
     target: str  # "module:attribute" of a typer.Typer (a group) or of a command function
     help: str  # one line: the listing's text, without importing the module
 
@@ -40,27 +40,23 @@ COMMANDS: tuple[Mount, ...] = (
     Mount("users", "jiqun.users_cli:app", "Manage users."),
     Mount("import", "jiqun.ingest.cli:import_command",
           "Import a file of markets, customers, waybills or events (导入)."),
-    Mount("solve", "jiqun.planning.solve_cli:solve",
-          "Solve location benchmark instances (OR-Library)."),
-    Mount("kpi", "jiqun.analytics.cli:app",
+    Mount("kpi", "jiqun.kpi.cli:app",
           "KPIs: volume, share, customers, grids, tiers, rankings."),
-    Mount("tiers", "jiqun.analytics.cli:tiers_app", "Apply customer tiers and their owners."),
+    Mount("tiers", "jiqun.kpi.cli:tiers_app", "Apply customer tiers and their owners."),
     Mount("report", "jiqun.reports.cli:app", "Daily figures and the weekly bulletin."),
-    Mount("plan", "jiqun.planning.cli:plan_app",
-          "Plan dedicated lines, consolidation centres, visits and grids."),
-    Mount("plan visits", "jiqun.sales.plan_cli:visits",
-          "A marketer's visit plan for a day: scored merchants, routed from the outlet."),
-    Mount("plan grids", "jiqun.planning.grids_cli:grids_app",
+    Mount("plan", "jiqun.network.cli:plan_app",
+          "Plan the network: dedicated lines and consolidation centres."),
+    Mount("grids", "jiqun.grids.cli:grids_app",
           "Design a market's grids and take a redraw through draft → compare → approve → "
           "activate."),
-    Mount("flows", "jiqun.planning.cli:flows_app", "Flows by origin and destination."),
+    Mount("flows", "jiqun.network.cli:flows_app", "Flows by origin and destination."),
     Mount("sales", "jiqun.sales.cli:app",
           "Customer development: lifecycle, visits, funnel, pool."),
-    Mount("sales plan", "jiqun.sales.plan_cli:visits",
-          "A marketer's daily visit plan (每日走访计划), as `jiqun plan visits`."),
+    Mount("sales plan", "jiqun.sales.visit_plan_cli:visits",
+          "A marketer's daily visit plan (每日走访计划): scored merchants, routed from the outlet."),
     Mount("markets", "jiqun.markets.cli:markets_app",
           "Register markets; TOP-N by potential; targets."),
-    Mount("teams", "jiqun.markets.cli:teams_app", "Marketing teams: propose, approve, reject."),
+    Mount("teams", "jiqun.grids.teams_cli:teams_app", "Marketing teams: propose, approve, reject."),
 )
 
 LISTING = "jiqun.listing"  # ctx.meta flag: the root's help is being written

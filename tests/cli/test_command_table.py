@@ -1,7 +1,7 @@
 """The command line is mounted from one table, lazily, and only CLI modules know of Typer.
 
-Issue 13: ``sales/plan.py`` imported typer and walked Typer's ``registered_groups`` to add
-``jiqun plan visits``, ``planning/grids_cli.py`` did the same for ``plan grids``, and ``cli.py``
+Issue 13: the visit plan service imported typer and walked Typer's ``registered_groups`` to add
+itself to ``jiqun plan``, the grid CLI did the same, and ``cli.py``
 registered commands four ways, importing every module (pandas, ibis, the solvers) for
 ``jiqun --help``.
 """
@@ -99,19 +99,19 @@ def _params(command) -> set[str]:
     return {opt for p in command.params for opt in p.opts}
 
 
-def test_plan_keeps_lines_hubs_visits_and_grids_with_their_options():
+def test_each_capability_has_its_own_command_with_its_options():
+    """``plan`` is the network (lines, centres), ``grids`` the grid workflow, ``sales plan`` the
+    visit plan: one meaning per word, as PRODUCT.md's table of contents."""
     ctx = typer.Context(_group())
     plan = _group().get_command(ctx, "plan")
-    assert list(plan.commands) == ["lines", "hubs", "visits", "grids"]
-    assert list(plan.commands["grids"].commands) == ["compare", "approve", "activate"]
-    visits = plan.commands["visits"]
-    assert _params(visits) == {"--user", "--scope", "--marketer", "--date", "--format"}
+    assert list(plan.commands) == ["lines", "hubs"]
+    grids = _group().get_command(ctx, "grids")
+    assert list(grids.commands) == ["compare", "approve", "activate"]
     assert {"--market", "--k", "--tolerance", "--save-draft", "--save", "--user", "--scope",
-            "--format"} <= _params(plan.commands["grids"])
-    assert {"--draft", "--fingerprint", "--user", "--on"} <= _params(
-        plan.commands["grids"].commands["activate"])
-    sales_plan = _group().get_command(ctx, "sales").commands["plan"]
-    assert _params(sales_plan) == _params(visits)  # one command, two places
+            "--format"} <= _params(grids)
+    assert {"--draft", "--fingerprint", "--user", "--on"} <= _params(grids.commands["activate"])
+    visits = _group().get_command(ctx, "sales").commands["plan"]
+    assert _params(visits) == {"--user", "--scope", "--marketer", "--date", "--format"}
 
 
 def test_help_lists_every_command_without_loading_them():
@@ -125,7 +125,7 @@ def test_help_lists_every_command_without_loading_them():
         "assert result.exit_code == 0, result.output\n"
         "print(result.output)\n"
         "heavy = ('pandas', 'ibis', 'sqlalchemy', 'numpy', 'duckdb', 'jiqun.store',\n"
-        "         'jiqun.sales', 'jiqun.planning', 'jiqun.analytics', 'jiqun.demo')\n"
+        "         'jiqun.sales', 'jiqun.network', 'jiqun.kpi', 'jiqun.demo')\n"
         "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in heavy\n"
         "                       or any(m == h or m.startswith(h + '.') for h in heavy)))\n"
     )
@@ -145,7 +145,7 @@ def test_a_typo_suggests_a_command_not_loaded_yet():
 
 
 def test_a_lazy_group_answers_its_help_and_its_usage_errors():
-    result = CliRunner().invoke(app, ["plan", "visits", "--help"], terminal_width=200)
+    result = CliRunner().invoke(app, ["sales", "plan", "--help"], terminal_width=200)
     assert result.exit_code == 0 and "--marketer" in result.output
-    bad = CliRunner().invoke(app, ["plan", "visits", "--date", "31-12-2026", "--user", "x"])
+    bad = CliRunner().invoke(app, ["sales", "plan", "--date", "31-12-2026", "--user", "x"])
     assert bad.exit_code == 2 and "--date" in bad.output

@@ -263,9 +263,9 @@ def test_cli_builds_the_demo(tmp_path, monkeypatch):
 
 
 def _pending_tier_changes(settings) -> list:
-    from jiqun.analytics import ownership
-    from jiqun.analytics.rules import KpiRules
-    from jiqun.analytics.service import OperatingPicture
+    from jiqun.kpi.rules import KpiRules
+    from jiqun.kpi.service import OperatingPicture
+    from jiqun.sales import ownership
     from jiqun.store import Store
 
     rules = KpiRules.from_file(settings.rules_file)

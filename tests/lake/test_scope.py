@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 
 import jiqun
-from jiqun.analytics import overview
-from jiqun.analytics.service import OperatingPicture
+from jiqun.kpi import overview
+from jiqun.kpi.service import OperatingPicture
 from jiqun.lake import WAYBILL_DATASET, append, connect, daily, events, lanes, waybills
 from jiqun.lake.engine import scope_filter
 from jiqun.store import Scope

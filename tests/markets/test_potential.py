@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jiqun.analytics.service import OperatingPicture
+from jiqun.kpi.service import OperatingPicture
 from jiqun.markets import potential, registry
 from jiqun.markets.potential import MarketFacts, fill_slots, rank_by_potential
 from tests.markets.conftest import acting, unit_id

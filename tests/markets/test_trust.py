@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from jiqun.accounts import add_user
 from jiqun.errors import Conflict, NotAllowed
-from jiqun.markets import registry, teams
+from jiqun.grids import teams
+from jiqun.markets import registry
 from jiqun.store import Store
 from jiqun.store.models import Market, MarketType, OrgUnit, Role, Team, TeamStatus, User
 from jiqun.web.app import create_app

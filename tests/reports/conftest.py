@@ -9,9 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from jiqun.analytics.service import OperatingPicture
 from jiqun.config import get_settings
 from jiqun.demo import build_demo
+from jiqun.kpi.service import OperatingPicture
 from jiqun.store import Scope, Store
 from jiqun.store.org import unit_by_code
 

@@ -7,10 +7,10 @@ import datetime as dt
 
 import pytest
 
-from jiqun.analytics.service import OperatingPicture
 from jiqun.demo import build_demo
 from jiqun.demo.cli import write_demo_rules
 from jiqun.demo.scale import SCALES
+from jiqun.kpi.service import OperatingPicture
 from jiqun.sales import lifecycle
 from jiqun.sales.rules import SalesRules
 from jiqun.store import Scope, Store

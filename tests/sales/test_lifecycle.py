@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from jiqun.analytics.service import OperatingPicture
+from jiqun.kpi.service import OperatingPicture
 from jiqun.sales import lifecycle
 from jiqun.sales.rules import SalesRules
 from jiqun.store import Scope

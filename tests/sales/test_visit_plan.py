@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from jiqun.sales.conversion import fit_logistic
-from jiqun.sales.plan import (
+from jiqun.sales.visit_plan import (
     Candidate,
     Depot,
     PlanRules,

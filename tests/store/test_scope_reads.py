@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import aliased
 
-from jiqun.markets import teams
+from jiqun.grids import teams
 from jiqun.store import ScopeError
 from jiqun.store.models import (
     AuditEntry,

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-from jiqun.analytics.rules import KpiRules
 from jiqun.config import get_settings
-from jiqun.planning.params import PlanningParams
-from jiqun.sales.plan import PlanRules
+from jiqun.kpi.rules import KpiRules
+from jiqun.network.params import PlanningParams
 from jiqun.sales.rules import SalesRules
+from jiqun.sales.visit_plan import PlanRules
 from jiqun.web.app import create_app
 from tests.web.conftest import signed_in
 
@@ -78,7 +78,7 @@ def test_registry_pages_use_the_apps_rules(app, path):
 
 
 def test_registry_picture_carries_the_apps_rules(app, monkeypatch):
-    from jiqun.analytics import service
+    from jiqun.kpi import service
 
     seen = []
     original = service.OperatingPicture.__init__

@@ -1,4 +1,4 @@
-"""The figure cache (:mod:`jiqun.analytics.cache`): a burst computes a figure once, a cached
+"""The figure cache (:mod:`jiqun.kpi.cache`): a burst computes a figure once, a cached
 figure is the one a fresh computation gives, each scope has its own, and a change of the lake or
 the store is seen at once (no stale figure, no restart)."""
 
@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
-from jiqun.analytics.cache import FigureCache, data_version
+from jiqun.kpi.cache import FigureCache, data_version
 from jiqun.lake import WAYBILL_DATASET, append
 from jiqun.store import Store
 from jiqun.store.models import Customer, Market

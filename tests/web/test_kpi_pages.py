@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-from jiqun.analytics.service import OperatingPicture
+from jiqun.kpi.service import OperatingPicture
 from jiqun.lake import connect
 from jiqun.store import Store
 from jiqun.store.models import Target, TargetScope, User

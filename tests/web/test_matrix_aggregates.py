@@ -257,7 +257,7 @@ EXPORTED = [("customer", "day"), ("customer", "week"), ("customer", "month"),
 
 
 def _picture(mworld: MatrixWorld, user: str):
-    from jiqun.analytics.service import OperatingPicture
+    from jiqun.kpi.service import OperatingPicture
     from jiqun.store.org import unit_by_code
     from jiqun.store.scope import Scope
 

@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from jiqun.analytics import share
-from jiqun.analytics.weeks import IsoWeek
+from jiqun.kpi import share
+from jiqun.kpi.weeks import IsoWeek
 from jiqun.reports.weekly import weekly_bulletin
 from jiqun.store import Store
 from jiqun.store.estimates import estimates_in_force, market_volume, market_volumes

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from jiqun.analytics import overview
+from jiqun.kpi import overview
 from jiqun.lake import connect
 from jiqun.store import Store
 from jiqun.store.scope import Scope

@@ -10,14 +10,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from jiqun.analytics import ownership
-from jiqun.analytics.rules import KpiRules
-from jiqun.analytics.service import OperatingPicture
 from jiqun.config import get_settings
 from jiqun.demo.build import DemoSummary, build_demo
 from jiqun.demo.places import DEMO_PASSWORD
 from jiqun.demo.scale import SCALES
-from jiqun.planning.params import write_planning_params
+from jiqun.kpi.rules import KpiRules
+from jiqun.kpi.service import OperatingPicture
+from jiqun.network.params import write_planning_params
+from jiqun.sales import ownership
 from jiqun.sales.rules import SalesRules
 from jiqun.store import Scope, Store
 

@@ -1,8 +1,7 @@
-"""Markets and teams (M1, M2, G1): the registry of cluster markets (集群市场) with their yearly
-targets, the province's TOP-N by potential (潜力), key-city targets (重点产粮区) and the marketing
-teams (营销团队) a city proposes and the province approves.
+"""Markets (M1, M2): the registry of cluster markets (集群市场) with their yearly targets, the
+province's TOP-N by potential (潜力) and key-city targets (重点产粮区).
 
 :mod:`jiqun.markets.registry` creates and edits markets, :mod:`jiqun.markets.potential` ranks
-them, :mod:`jiqun.markets.teams` runs the team workflow. Pages, ``/api`` and ``jiqun markets`` /
-``jiqun teams`` all call these functions with a session scoped to the acting user.
+them. Pages, ``/api`` and ``jiqun markets`` call these functions with a session scoped to the
+acting user. Teams live with the grids they work (:mod:`jiqun.grids.teams`).
 """

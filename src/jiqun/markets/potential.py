@@ -10,7 +10,7 @@ Potential (潜力), parcels a day (formula in ``docs/markets.md``):
   (the median estimate of the market's merchants; of the scope's merchants when the market has
   none).
 
-Our volume and share come from the KPI facade (:class:`~jiqun.analytics.service.OperatingPicture`
+Our volume and share come from the KPI facade (:class:`~jiqun.kpi.service.OperatingPicture`
 ``volume`` and ``share``) over the 30 days up to the data date; the gap is potential − our daily
 parcels. The ranking functions are pure and take plain records; the loaders read the scoped store
 and the facade.
@@ -27,7 +27,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jiqun.analytics.service import OperatingPicture
+from jiqun.kpi.service import OperatingPicture
 from jiqun.store.estimates import market_volumes
 from jiqun.store.models import Customer, Market, OrgLevel, OrgUnit
 from jiqun.store.org import ancestors

@@ -13,9 +13,9 @@ from typing import Annotated
 import typer
 
 from jiqun import formats
-from jiqun.analytics.cli import open_picture
 from jiqun.cli_actor import ScopeOpt, UserOpt
 from jiqun.i18n import translator
+from jiqun.kpi.cli import open_picture
 from jiqun.output import Format, render
 from jiqun.reports.daily import DailyFigures, DailyRow, daily_figures
 from jiqun.reports.html import bulletin_html, daily_html

@@ -1,7 +1,7 @@
 """Morning figures (晨会数据): one day per team (团队) and grid (网格) — parcels, revenue, plan
 progress of the month so far, new (activated, 新增激活) and lost (churned, 流失) customers.
 
-Every number comes from :class:`~jiqun.analytics.service.OperatingPicture`, the same functions
+Every number comes from :class:`~jiqun.kpi.service.OperatingPicture`, the same functions
 as ``jiqun kpi volume|customers`` and the plan behind ``jiqun kpi rankings``:
 
 - day's parcels and revenue, and the day before: ``volume(level, "day", day, day)``;
@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 
-from jiqun.analytics.service import OperatingPicture
+from jiqun.kpi.service import OperatingPicture
 from jiqun.reports import names
 
 LEVELS = ("team", "grid")

@@ -2,7 +2,7 @@
 biggest movers, market share trend, open problems and next week's plan, for one ISO week.
 
 :func:`weekly_bulletin` returns plain dataclasses; the HTML, XLSX and PDF writers all render the
-same :class:`Bulletin`. Every figure comes from :class:`~jiqun.analytics.service.OperatingPicture`
+same :class:`Bulletin`. Every figure comes from :class:`~jiqun.kpi.service.OperatingPicture`
 (the functions behind ``jiqun kpi``); only the open problems (R2) are read from the store.
 """
 
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from jiqun.analytics import share
-from jiqun.analytics.service import OperatingPicture
-from jiqun.analytics.weeks import IsoWeek
+from jiqun.kpi import share
+from jiqun.kpi.service import OperatingPicture
+from jiqun.kpi.weeks import IsoWeek
 from jiqun.reports import names
 from jiqun.reports.daily import growth
 from jiqun.store.models import Problem, ProblemStatus
@@ -271,8 +271,8 @@ def _movers(picture: OperatingPicture, start: dt.date, end: dt.date):
 
 
 def _share(picture: OperatingPicture, as_of: dt.date, labels: dict[int, str], total_name: str):
-    """The last :data:`~jiqun.analytics.share.BULLETIN_WEEKS` weeks of the share trend that
-    ``/share`` draws over :data:`~jiqun.analytics.share.TREND_WEEKS`: the same function, so a
+    """The last :data:`~jiqun.kpi.share.BULLETIN_WEEKS` weeks of the share trend that
+    ``/share`` draws over :data:`~jiqun.kpi.share.TREND_WEEKS`: the same function, so a
     week has the same figures in both."""
     weeks, by_market = share.weekly_trend(picture, as_of, share.BULLETIN_WEEKS)
     total = []

@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 
-from jiqun.analytics.service import OperatingPicture
 from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.config import get_settings
+from jiqun.kpi.service import OperatingPicture
 from jiqun.output import Format, emit
 from jiqun.sales import funnel as funnel_mod
 from jiqun.sales import lifecycle, pool, visits

@@ -4,7 +4,7 @@ trial 试寄) → cooperating (合作) → growing (提升) / VIP; churned (流�
 Two things move a customer along:
 
 * the waybills — :func:`promote_from_waybills` reads each customer's shipping days from the daily
-  aggregate (through :class:`~jiqun.analytics.service.OperatingPicture`): first waybills outside
+  aggregate (through :class:`~jiqun.kpi.service.OperatingPicture`): first waybills outside
   a trial → cooperating; volume falling → flagged at risk (预警); silence → churned; shipping
   again after a churn → cooperating (reactivated); volume rising → growing; the VIP flag → VIP;
 * the visits — :func:`apply_visit_outcome` (interested → nurturing, trial → trial, signed →
@@ -23,7 +23,7 @@ from ibis import _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from jiqun.analytics.service import OperatingPicture, records
+from jiqun.kpi.service import OperatingPicture, records
 from jiqun.permissions import Action, require
 from jiqun.sales.rules import SalesRules
 from jiqun.store.models import Customer, LifecycleStage, StageChange, TrialShipment

@@ -20,20 +20,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from jiqun import __version__
-from jiqun.analytics.cache import FigureCache
 from jiqun.config import Settings, check_secret, get_settings
 from jiqun.errors import Conflict, Invalid, NotAllowed, NotFound
 from jiqun.i18n import normalise_locale, translator
+from jiqun.kpi.cache import FigureCache
 from jiqun.store import ScopeError, Store
 from jiqun.web.deps import LoginRequired, make_lake_connections
 from jiqun.web.routes import (
     auth,
     customers,
     dashboard,
-    grids_design,
+    grids,
     kpi,
     markets,
-    planning,
+    network,
     registry,
     sales,
     sales_ops,
@@ -201,8 +201,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # registry before markets: /markets/new and /markets/top must win over /markets/{market_id}.
-    for module in (auth, dashboard, registry, markets, customers, kpi, sales, planning, visit_plan,
-                   grids_design, sales_ops, users):
+    for module in (auth, dashboard, registry, markets, customers, kpi, sales, network, visit_plan,
+                   grids, sales_ops, users):
         app.include_router(module.router)
     _add_error_handlers(app)
     _document_errors(app)

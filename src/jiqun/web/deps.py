@@ -21,11 +21,11 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from jiqun.accounts import Claim, claimed_user
-from jiqun.analytics.cache import FigureCache, data_version
-from jiqun.analytics.rules import KpiRules
-from jiqun.analytics.service import OperatingPicture
 from jiqun.config import FileRules
 from jiqun.i18n import translator
+from jiqun.kpi.cache import FigureCache, data_version
+from jiqun.kpi.rules import KpiRules
+from jiqun.kpi.service import OperatingPicture
 from jiqun.lake import connect
 from jiqun.permissions import Action, Actor, allowed
 from jiqun.sales.reminders import unread_count

@@ -1,6 +1,6 @@
-"""The main navigation 导航: four groups, each a short list of pages.
+"""The main navigation 导航: five groups, each a short list of pages (PRODUCT.md's order).
 
-One list drives the header on every page, so a new page is added here once. On a phone the four
+One list drives the header on every page, so a new page is added here once. On a phone the five
 groups sit in one row and open as menus (<details>, no script needed).
 """
 
@@ -34,6 +34,8 @@ NAV: tuple[NavGroup, ...] = (
         NavItem("/markets/targets", "Key-city targets"),
         NavItem("/share", "Share"),
         NavItem("/tiers", "Tiers"),
+    )),
+    NavGroup("Grids", (
         NavItem("/grids", "Grids"),
         NavItem("/grids/design", "Grid design"),
         NavItem("/teams", "Teams"),

@@ -16,8 +16,8 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from jiqun.analytics import overview
 from jiqun.errors import NotFound
+from jiqun.kpi import overview
 from jiqun.sales.people import customer_people, names_of
 from jiqun.store.models import (
     Customer,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from jiqun.analytics import overview
+from jiqun.kpi import overview
 from jiqun.web.deps import Context, RequestContext
 from jiqun.web.routes.markets import market_list
 from jiqun.web.schemas import DailyPointOut, DashboardOut, KpisOut

@@ -1,7 +1,7 @@
 """The operating picture's pages (经营全景): the level table of the dashboard, grid KPIs, market
 share trend, customer tiers and owners, and the weekly bulletin downloads.
 
-Every figure comes from :class:`~jiqun.analytics.service.OperatingPicture` — the same object the
+Every figure comes from :class:`~jiqun.kpi.service.OperatingPicture` — the same object the
 ``jiqun kpi`` CLI and the reports use — opened on the request's scope and lake connection. Each
 page has a JSON twin under ``/api`` with its own output model.
 """
@@ -20,13 +20,14 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from jiqun.analytics import overview, ownership, share
-from jiqun.analytics.rules import KpiRules
-from jiqun.analytics.service import OperatingPicture
-from jiqun.analytics.weeks import ISO_WEEK_PATTERN, IsoWeek
 from jiqun.bounds import MAX_ID
 from jiqun.errors import Invalid
+from jiqun.kpi import overview, share
+from jiqun.kpi.rules import KpiRules
+from jiqun.kpi.service import OperatingPicture
+from jiqun.kpi.weeks import ISO_WEEK_PATTERN, IsoWeek
 from jiqun.permissions import Action
+from jiqun.sales import ownership
 from jiqun.store.models import Customer, CustomerTier, Grid, Market, Team
 from jiqun.web.deps import Context, RequestContext, allow, not_found, open_picture
 from jiqun.web.params import IdQuery

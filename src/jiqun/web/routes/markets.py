@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
-from jiqun.analytics import overview
+from jiqun.kpi import overview
 from jiqun.store.estimates import estimates_in_force
 from jiqun.store.models import ALL_CARRIERS, Market, MarketType, OrgUnit
 from jiqun.web.deps import Context, RequestContext, not_found

@@ -25,7 +25,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from jiqun.bounds import MAX_ID
-from jiqun.markets import potential, registry, teams
+from jiqun.grids import teams
+from jiqun.markets import potential, registry
 from jiqun.markets.errors import Conflict, Invalid, NotFound
 from jiqun.permissions import Action
 from jiqun.store.models import Grid, Market, MarketType, TeamStatus

@@ -22,9 +22,9 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from jiqun.analytics import overview
 from jiqun.bounds import MAX_ID
 from jiqun.ingest.report import ImportFileError, reason_text
+from jiqun.kpi import overview
 from jiqun.permissions import Action
 from jiqun.sales import archive as archive_mod
 from jiqun.sales import campaigns as campaign_mod

@@ -2,7 +2,7 @@
 
 ``/visit-plan`` shows the signed-in user's plan; a manager picks a marketer of their scope
 (``?user_id=``). A marketer outside the viewer's scope is 404. The plan itself is computed in the
-marketer's own scope (:func:`jiqun.sales.plan.plan_of`): the marketer and their city manager see
+marketer's own scope (:func:`jiqun.sales.visit_plan.plan_of`): the marketer and their city manager see
 the same stops, scored by the same model.
 """
 
@@ -17,7 +17,7 @@ from cachetools import LRUCache
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 
-from jiqun.sales.plan import (
+from jiqun.sales.visit_plan import (
     LoadedPlan,
     PlanRules,
     last_visit_id,

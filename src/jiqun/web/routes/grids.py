@@ -1,0 +1,206 @@
+"""Grid design page (网格调整) for city managers: draft, compare, approve, activate.
+
+``/grids/design?market_id=…`` shows the current grids beside the latest draft; the forms POST
+(with the CSRF token) through the request's scoped session, so every write is audited with the
+user and ``web``. The JSON twins live under ``/api/grids/design``.
+
+Who may draft, approve and activate is the permission registry's answer (``grid.draft``,
+``grid.approve``, ``grid.activate``), asked by each route before it reads the request and by
+:mod:`jiqun.grids.redraw` again. Approve and activate carry the fingerprint of the draft
+the user was shown: a draft that changed meanwhile, or a decision already taken, answers 409.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from jiqun.bounds import MAX_ID, PlausibleDate
+from jiqun.grids import redraw
+from jiqun.grids.design import DEFAULT_TOLERANCE
+from jiqun.permissions import Action
+from jiqun.store.models import Customer, Market
+from jiqun.web.deps import Context, RequestContext, allow, not_found
+from jiqun.web.params import IdQuery
+from jiqun.web.templating import render
+
+router = APIRouter()
+
+
+def _market_or_404(ctx: RequestContext, market_id: int) -> Market:
+    market = ctx.db.get(Market, market_id)  # scoped
+    if market is None:
+        raise not_found(ctx, "Market not found")
+    return market
+
+
+def _comparison(ctx: RequestContext, market_id: int) -> dict | None:
+    draft_id = redraw.latest_draft_id(ctx.db, market_id)
+    if draft_id is None:
+        return None
+    parcels = redraw.parcels_by_customer(ctx.con, ctx.lake, ctx.scope, market_id,
+                                             dt.date.today())
+    return redraw.compare(ctx.db, market_id, draft_id, parcels)
+
+
+def _scatter(ctx: RequestContext, market_id: int, comparison: dict | None) -> dict:
+    """Merchants as points coloured by grid: the draft's when there is one, else today's."""
+    rows = ctx.db.execute(select(Customer.id, Customer.lon, Customer.lat, Customer.grid_id).where(
+        Customer.market_id == market_id, Customer.lon.is_not(None))).all()
+    grid_of = {cid: gid for cid, _, _, gid in rows}
+    names = {}
+    if comparison:
+        for g in redraw.draft_grids(ctx.db, market_id, comparison["draft"]):
+            names[g.id] = g.code
+            grid_of.update({cid: g.id for cid in g.geometry["properties"]["customer_ids"]})
+    else:
+        names = {g.id: g.code for g in redraw.active_grids(ctx.db, market_id)}
+    series: dict[str, list] = {}
+    for cid, lon, lat, _ in rows:
+        name = names.get(grid_of.get(cid), ctx.t("No grid"))
+        series.setdefault(name, []).append([round(lon, 5), round(lat, 5)])
+    return {"series": [{"name": k, "points": v} for k, v in sorted(series.items())]}
+
+
+def _market_choices(ctx: RequestContext) -> list[dict]:
+    """Markets in scope with their merchant and active-grid counts, to pick one to redraw."""
+    merchants = dict(ctx.db.execute(select(Customer.market_id, func.count())
+                                    .group_by(Customer.market_id)).all())
+    return [{"market": m, "merchants": merchants.get(m.id, 0),
+             "grids": len(redraw.active_grids(ctx.db, m.id))}
+            for m in ctx.db.scalars(select(Market).order_by(Market.code))]
+
+
+DesignError = Literal["design"]
+MarketIdForm = Annotated[int, Form(ge=1, le=MAX_ID)]
+DraftForm = Annotated[str, Form(min_length=1, max_length=40)]
+SeenForm = Annotated[str, Form(min_length=1, max_length=64)]
+
+
+@router.get("/grids/design", include_in_schema=False)
+def design_page(request: Request, ctx: Context, market_id: IdQuery = None,
+                error: DesignError | None = None):
+    if market_id is None:
+        return render(request, "grid_design_pick.html", {"choices": _market_choices(ctx)})
+    market = _market_or_404(ctx, market_id)
+    comparison = _comparison(ctx, market_id)
+    return render(request, "grid_design.html", {
+        "market": market, "comparison": comparison,
+        "scatter": _scatter(ctx, market_id, comparison),
+        "active": redraw.active_grids(ctx.db, market_id),
+        "default_k": max(len(redraw.active_grids(ctx.db, market_id)), 2),
+        "default_tolerance": DEFAULT_TOLERANCE, "error": error,
+    })
+
+
+class DesignOut(BaseModel):
+    market_id: int
+    comparison: dict | None = Field(description="Current grids beside the latest draft (with "
+                                                "its ``fingerprint``), null if none.")
+
+
+@router.get("/api/grids/design", response_model=DesignOut, tags=["grids"])
+def api_design(ctx: Context, market_id: Annotated[int, Query(ge=1, le=MAX_ID)]) -> DesignOut:
+    """The market's current grids compared with its latest draft (``comparison`` null if none)."""
+    _market_or_404(ctx, market_id)
+    return DesignOut(market_id=market_id, comparison=_comparison(ctx, market_id))
+
+
+def _back(market_id: int, error: str | None = None) -> RedirectResponse:
+    url = f"/grids/design?market_id={market_id}" + (f"&error={error}" if error else "")
+    return RedirectResponse(url, status_code=303)
+
+
+@router.post("/grids/design/draft", include_in_schema=False,
+             dependencies=[allow(Action.GRID_DRAFT)])
+def make_draft(ctx: Context, market_id: MarketIdForm,
+               k: Annotated[int, Form(ge=1, le=redraw.MAX_GRIDS)],
+               tolerance: Annotated[float, Form(ge=0, le=redraw.MAX_TOLERANCE)]
+               = DEFAULT_TOLERANCE):
+    _market_or_404(ctx, market_id)
+    try:
+        redraw.create_draft(ctx.db, market_id, k, tolerance)
+    except redraw.GridDesignError:  # e.g. more grids than merchants: say so on the page
+        ctx.db.rollback()
+        return _back(market_id, "design")
+    ctx.db.commit()
+    return _back(market_id)
+
+
+@router.post("/grids/design/approve", include_in_schema=False,
+             dependencies=[allow(Action.GRID_APPROVE)])
+def approve_draft(ctx: Context, market_id: MarketIdForm, draft: DraftForm, seen: SeenForm):
+    _market_or_404(ctx, market_id)
+    redraw.approve(ctx.db, market_id, draft, seen=seen)
+    ctx.db.commit()
+    return _back(market_id)
+
+
+@router.post("/grids/design/activate", include_in_schema=False,
+             dependencies=[allow(Action.GRID_ACTIVATE)])
+def activate_draft(ctx: Context, market_id: MarketIdForm, draft: DraftForm, seen: SeenForm):
+    _market_or_404(ctx, market_id)
+    redraw.activate(ctx.db, market_id, draft, seen=seen)
+    ctx.db.commit()
+    return _back(market_id)
+
+
+# -- the /api twins ------------------------------------------------------------------------------
+class DraftIn(BaseModel):
+    market_id: int = Field(ge=1, le=MAX_ID)
+    k: int = Field(ge=1, le=redraw.MAX_GRIDS, description="Number of grids.")
+    tolerance: float = Field(DEFAULT_TOLERANCE, ge=0, le=redraw.MAX_TOLERANCE,
+                             description="Allowed max/min − 1 of workload and potential.")
+
+
+class DecisionIn(BaseModel):
+    market_id: int = Field(ge=1, le=MAX_ID)
+    draft: str = Field(min_length=1, max_length=40)
+    fingerprint: str = Field(min_length=1, max_length=64,
+                             description="The draft's fingerprint as the user saw it.")
+
+
+class ActivateIn(DecisionIn):
+    on: PlausibleDate | None = Field(None, description="First day of the new grids; today "
+                                                       "by default.")
+
+
+CONFLICT = {409: {"description": "The draft changed since it was seen, or is decided already"}}
+REFUSED = {403: {"description": "The user's role may not do this"},
+           404: {"description": "No such market or draft in the user's area"}}
+
+
+@router.post("/api/grids/design/draft", response_model=DesignOut, status_code=201,
+             tags=["grids"], dependencies=[allow(Action.GRID_DRAFT)],
+             responses={**REFUSED, 422: {"description": "No design possible"}})
+def api_make_draft(ctx: Context, body: DraftIn) -> DesignOut:
+    """Design the market's grids and save them as its draft (replaces an unapproved one)."""
+    _market_or_404(ctx, body.market_id)
+    redraw.create_draft(ctx.db, body.market_id, body.k, body.tolerance)
+    ctx.db.commit()
+    return DesignOut(market_id=body.market_id, comparison=_comparison(ctx, body.market_id))
+
+
+@router.post("/api/grids/design/approve", response_model=DesignOut, tags=["grids"],
+             dependencies=[allow(Action.GRID_APPROVE)], responses={**REFUSED, **CONFLICT})
+def api_approve(ctx: Context, body: DecisionIn) -> DesignOut:
+    """Approve the draft, if it is the one of ``fingerprint``; a second approval is a 409."""
+    _market_or_404(ctx, body.market_id)
+    redraw.approve(ctx.db, body.market_id, body.draft, seen=body.fingerprint)
+    ctx.db.commit()
+    return DesignOut(market_id=body.market_id, comparison=_comparison(ctx, body.market_id))
+
+
+@router.post("/api/grids/design/activate", response_model=DesignOut, tags=["grids"],
+             dependencies=[allow(Action.GRID_ACTIVATE)], responses={**REFUSED, **CONFLICT})
+def api_activate(ctx: Context, body: ActivateIn) -> DesignOut:
+    """Put the approved draft of ``fingerprint`` into force from ``on``; customers move."""
+    _market_or_404(ctx, body.market_id)
+    redraw.activate(ctx.db, body.market_id, body.draft, seen=body.fingerprint, on=body.on)
+    ctx.db.commit()
+    return DesignOut(market_id=body.market_id, comparison=_comparison(ctx, body.market_id))

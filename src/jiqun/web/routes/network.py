@@ -1,0 +1,519 @@
+"""Network planning pages: flows (/flows), dedicated lines (/lines), consolidation centres (/hubs),
+with their JSON twins under ``/api`` (tag ``planning``).
+
+Every figure comes from :mod:`jiqun.network` through the request's scoped context, the same
+calls for the page and its twin; accepting a line proposal (a lane of a market or an outlet, or
+a pooled line through a consolidation point) records a draft
+:class:`~jiqun.store.models.DedicatedLine` (audited by the store, idempotent).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
+
+from jiqun.bounds import MAX_ID
+from jiqun.errors import Invalid
+from jiqun.geo import division
+from jiqun.network import flows as flows_mod
+from jiqun.network import hubs as hubs_mod
+from jiqun.network import lines as lines_mod
+from jiqun.network.params import PlanningParams
+from jiqun.permissions import Action
+from jiqun.web.deps import Context, RequestContext, allow, not_found, rules_of
+from jiqun.web.params import DateQuery
+from jiqun.web.templating import render
+
+router = APIRouter()
+
+MODEL_NAMES = {"cover": "Set covering", "mclp": "Maximal covering", "pmedian": "p-median",
+               "cflp": "Capacitated with fixed costs"}
+MAX_ADDED_SITES = 20
+
+OriginBy = Literal["market", "outlet"]
+DestLevel = Literal["province", "city"]
+Period = Literal["all", "day", "week", "month"]
+FlowSort = Literal["parcels", "daily_parcels", "revenue", "weight_kg", "origin", "dest"]
+HubModel = Literal["cover", "mclp", "pmedian", "cflp"]
+ProductName = Literal["express", "parcel", "standard"]
+PointKind = Literal["market", "outlet", "consolidation_centre", "processing_centre", "warehouse"]
+MAX_CAPACITY = 1e9  # parcels a day: far above any centre, still a finite number
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else x
+
+
+# -- schemas of the API -------------------------------------------------------------------------
+class FlowOut(BaseModel):
+    """Parcels of one origin × destination (× period) 流量流向."""
+
+    period: dt.date | None = None
+    origin_id: int
+    origin: str
+    dest_code: str
+    dest: str
+    product: str
+    parcels: int
+    daily_parcels: float
+    revenue: float
+    weight_kg: float
+    line_share: float = Field(description="Share of the parcels already on a dedicated line.")
+
+
+class PeakOut(BaseModel):
+    """A peak window 旺季窗口 found in the data."""
+
+    name: str
+    start: dt.date
+    end: dt.date
+    days: int
+    peak_parcels: int
+    peak_ratio: float
+
+
+class FlowsOut(BaseModel):
+    start: dt.date | None
+    end: dt.date | None
+    by: OriginBy
+    to: DestLevel
+    period: Period
+    product: str | None
+    total: int
+    flows: list[FlowOut]
+    peaks: list[PeakOut]
+
+
+class LaneOut(BaseModel):
+    """A lane's dedicated-line economics and the planner's decision (专线建议)."""
+
+    origin_id: int
+    origin: str
+    origin_kind: OriginBy
+    dest_code: str
+    dest: str
+    zone: str
+    road_km: float
+    truck: str
+    capacity: float
+    trip_cost: float
+    unit_saving: float
+    break_even: float | None = Field(description="Parcels a day; null when no truck pays.")
+    mean_daily: float
+    express_share: float
+    days: int
+    days_above: int
+    peak_days: int
+    peak_days_above: int
+    saving_all_year: float
+    saving_peak_only: float
+    decision: str
+    saving_per_year: float
+    hours_via_hub: float
+    hours_direct: float
+    hours_saved: float
+    existing_line: str | None
+    proposed: bool
+    reasons: list[str]
+
+
+class PooledLineOut(BaseModel):
+    """A line through a consolidation point fed by several origins (拼线)."""
+
+    dest_code: str
+    dest: str
+    point: str
+    point_kind: str
+    point_id: int | None
+    point_lon: float
+    point_lat: float
+    members: list[str]
+    member_ids: list[int]
+    truck: str
+    parcels_per_day: float
+    trucks_per_day: int
+    cost_per_day: float
+    hub_cost_per_day: float
+    saving_per_year: float
+    bound: float
+    gap: float
+    status: str
+    existing_line: str | None
+
+
+class LinesOut(BaseModel):
+    as_of: dt.date | None
+    by: OriginBy
+    lanes: list[LaneOut]
+    pools: list[PooledLineOut]
+    peaks: list[PeakOut]
+
+
+class AcceptIn(BaseModel):
+    """A proposal to record as a draft line: a lane (``origin_id``) or a pooled line
+    (``point_kind`` + ``point_id``), to ``dest_code``; ``by`` is the plan's origin level."""
+
+    kind: Literal["lane", "pooled"] = "lane"
+    by: OriginBy = "market"
+    dest_code: str = Field(min_length=6, max_length=12)
+    origin_id: int | None = Field(None, ge=1, le=MAX_ID)
+    point_kind: PointKind | None = None
+    point_id: int | None = Field(None, ge=1, le=MAX_ID)
+
+
+class AcceptedOut(BaseModel):
+    id: int
+    code: str
+    status: str
+    created: bool = Field(description="False when the proposal had already been recorded.")
+    origin_market_id: int | None
+    origin_facility_id: int | None
+    dest_adcode: str
+    truck_type: str | None
+    trips_per_day: float | None
+    proposal: dict
+
+
+class SiteOut(BaseModel):
+    """A candidate site: an outlet, an existing centre or a site the user added."""
+
+    name: str
+    code: str | None
+    kind: str
+    lon: float
+    lat: float
+    existing: bool
+    closable: bool = False
+
+
+class CentreOut(BaseModel):
+    """A chosen centre and the merchants it serves (集包中心)."""
+
+    site: str
+    code: str | None
+    kind: str
+    existing: bool
+    added: bool
+    lon: float
+    lat: float
+    merchants: int
+    parcels_per_day: float
+    max_minutes: float
+    within_radius: float = Field(description="Parcels a day of its merchants within the radius.")
+
+
+class CoverageOut(BaseModel):
+    radius_min: float
+    radius_km: float
+    merchants: int
+    parcels_per_day: float
+    covered_parcels_per_day: float
+    covered_share: float | None
+    unreachable: int
+
+
+class HubsOut(BaseModel):
+    """One what-if of the consolidation centres, with the solve's objective, bound and gap."""
+
+    model: HubModel
+    p: int | None
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    status: str | None
+    seconds: float | None
+    centres: list[CentreOut]
+    coverage: CoverageOut | None
+    sites: list[SiteOut]
+    errors: list[str]
+
+
+# -- flows 流量流向 --------------------------------------------------------------------------------
+def _flows(request: Request, ctx: RequestContext, by: str, to: str, period: str,
+           product: str | None, start: dt.date | None = None,
+           end: dt.date | None = None) -> dict:
+    """Flows of :func:`~jiqun.network.flows.flow_window` (the trailing year unless the days
+    are given) and the peak windows: page and API, the same rows as ``jiqun flows``."""
+    window = flows_mod.data_window(ctx.con, ctx.lake, ctx.scope)
+    days = flows_mod.flow_window(ctx.con, ctx.lake, ctx.scope, start, end)
+    rows: list[dict] = []
+    if days:
+        start, end = days
+        rows = flows_mod.flow_records(ctx.db, ctx.con, ctx.lake, ctx.scope, by=by, to=to,
+                                      period=period, product=product or None, start=start,
+                                      end=end)
+    elif window is None:
+        start = end = None
+    peaks = flows_mod.scope_peak_windows(ctx.con, ctx.lake, ctx.scope,
+                                         rules_of(request, PlanningParams))
+    return {"rows": rows, "start": start, "end": end, "window": window,
+            "peaks": [w.as_row() for w in peaks]}
+
+
+@router.get("/flows", include_in_schema=False)
+def flows_page(request: Request, ctx: Context, by: OriginBy = "market", to: DestLevel = "city",
+               product: ProductName | Literal[""] = "", period: Period = "all",
+               sort: FlowSort = "parcels",
+               order: Literal["asc", "desc"] = "desc"):
+    found = _flows(request, ctx, by, to, period, product)
+    rows = found["rows"]
+    rows.sort(key=lambda r: r[sort], reverse=order == "desc")
+    origins = flows_mod.origins(ctx.db, by)
+    geo = []
+    for r in rows[:60]:
+        o, d = origins.get(r["origin_id"]), division(r["dest_code"])
+        if o and o.lon is not None and d:
+            geo.append({"from": [o.lon, o.lat], "to": [d.lon, d.lat], "name": f"{r['origin']} → "
+                        f"{r['dest']}", "value": r["daily_parcels"]})
+    return render(request, "flows.html", {
+        "rows": rows[:200], "total": len(rows), "map": {"lines": geo},
+        "peaks": found["peaks"], "window": found["window"], "start": found["start"],
+        "end": found["end"],
+        "filters": {"by": by, "to": to, "product": product, "period": period, "sort": sort,
+                    "order": order}})
+
+
+@router.get("/api/flows", response_model=FlowsOut, tags=["planning"])
+def api_flows(request: Request, ctx: Context, by: OriginBy = "market", to: DestLevel = "city",
+              period: Period = "all", product: ProductName | None = None,
+              start: DateQuery = None, end: DateQuery = None,
+              sort: FlowSort = "parcels", order: Literal["asc", "desc"] = "desc",
+              limit: Annotated[int, Query(ge=1, le=10_000)] = 500) -> FlowsOut:
+    """Parcels by origin (market or outlet) × destination (province or city), by period and
+    product, over the trailing year unless ``start``/``end`` say otherwise; and the peak
+    windows. Same figures as ``/flows`` and ``jiqun flows``."""
+    found = _flows(request, ctx, by, to, period, product, start, end)
+    rows = found["rows"]
+    rows.sort(key=lambda r: r[sort], reverse=order == "desc")
+    return FlowsOut(start=found["start"], end=found["end"], by=by, to=to, period=period,
+                    product=product or None, total=len(rows),
+                    flows=[FlowOut(**r) for r in rows[:limit]],
+                    peaks=[PeakOut(**w) for w in found["peaks"]])
+
+
+# -- dedicated lines 专线 -------------------------------------------------------------------------
+def _line_plan(request: Request, ctx: RequestContext, by: str = "market"):
+    return lines_mod.plan_lines(ctx.db, ctx.con, ctx.lake, ctx.scope,
+                                rules_of(request, PlanningParams), by=by, t=ctx.t)
+
+
+def _lane_out(p: lines_mod.LaneProposal) -> LaneOut:
+    return LaneOut(**p.as_row(), proposed=p.proposed, reasons=list(p.reasons))
+
+
+def _pool_out(p: lines_mod.PooledLine) -> PooledLineOut:
+    row = p.as_row()
+    row.update(members=list(p.members), member_ids=list(p.member_ids))
+    return PooledLineOut(**row)
+
+
+@router.get("/lines", include_in_schema=False)
+def lines_page(request: Request, ctx: Context, show: Literal["proposed", "all"] = "proposed",
+               by: OriginBy = "market"):
+    plan = _line_plan(request, ctx, by)
+    lanes = plan.lanes if show == "all" else plan.proposals
+    geo = [{"from": [p.origin_lon, p.origin_lat], "to": [p.dest_lon, p.dest_lat],
+            "name": f"{p.origin} → {p.dest}", "value": round(p.mean_daily, 1),
+            "decision": p.decision} for p in plan.proposals]
+    return render(request, "lines.html", {
+        "plan": plan, "lanes": lanes[:150], "show": show, "by": by, "map": {"lines": geo},
+        "accepted": request.query_params.get("accepted")})
+
+
+@router.get("/api/lines", response_model=LinesOut, tags=["planning"])
+def api_lines(request: Request, ctx: Context, by: OriginBy = "market",
+              show: Literal["proposed", "all"] = "proposed") -> LinesOut:
+    """Dedicated-line proposals with their economics (break-even, days above it, saving a
+    year, hours saved, the reasons) and the pooled lines (拼线) with the solve's bound and gap.
+    Same figures as ``/lines`` and ``jiqun plan lines``."""
+    plan = _line_plan(request, ctx, by)
+    lanes = plan.lanes if show == "all" else plan.proposals
+    return LinesOut(as_of=plan.as_of, by=by, lanes=[_lane_out(p) for p in lanes],
+                    pools=[_pool_out(p) for p in plan.pools],
+                    peaks=[PeakOut(**w.as_row()) for w in plan.peaks])
+
+
+def _accept(request: Request, ctx: RequestContext, body: AcceptIn) -> lines_mod.AcceptedLine:
+    """Find the proposal in the caller's own plan and record it; 404 when it is not there
+    (another subtree's lanes are never planned for this user)."""
+    plan = _line_plan(request, ctx, body.by)
+    try:
+        if body.kind == "lane":
+            lane = lines_mod.find_lane(plan, body.by, body.origin_id, body.dest_code) \
+                if body.origin_id is not None else None
+            if lane is None:
+                raise lines_mod.ProposalNotFound(body.dest_code)
+            accepted = lines_mod.accept_lane(ctx.db, lane)
+        else:
+            pool = lines_mod.find_pool(plan, body.point_kind or "", body.point_id,
+                                       body.dest_code) if body.point_id is not None else None
+            if pool is None:
+                raise lines_mod.ProposalNotFound(body.dest_code)
+            accepted = lines_mod.accept_pool(ctx.db, pool)
+    except lines_mod.ProposalNotFound:
+        ctx.db.rollback()
+        raise not_found(ctx, "Proposal not found") from None
+    ctx.db.commit()
+    return accepted
+
+
+@router.post("/lines/accept", include_in_schema=False, dependencies=[allow(Action.LINE_ACCEPT)])
+def accept_line(request: Request, ctx: Context,
+                dest_code: Annotated[str, Form(min_length=6, max_length=12)],
+                kind: Annotated[Literal["lane", "pooled"], Form()] = "lane",
+                by: Annotated[OriginBy, Form()] = "market",
+                origin_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None,
+                point_kind: Annotated[PointKind | None, Form()] = None,
+                point_id: Annotated[int | None, Form(ge=1, le=MAX_ID)] = None):
+    """Record the planner's proposal as a draft line, with its numbers."""
+    body = AcceptIn(kind=kind, by=by, dest_code=dest_code, origin_id=origin_id,
+                    point_kind=point_kind, point_id=point_id)
+    accepted = _accept(request, ctx, body)
+    return RedirectResponse(f"/lines?by={by}&accepted={accepted.line.code}", status_code=303)
+
+
+@router.post("/api/lines/accept", response_model=AcceptedOut, status_code=201,
+             tags=["planning"], dependencies=[allow(Action.LINE_ACCEPT)],
+             responses={200: {"description": "Already recorded"},
+                        403: {"description": "The user's role may not accept lines"},
+                        404: {"description": "No such proposal in scope"}})
+def api_accept_line(request: Request, response: Response, ctx: Context,
+                    body: AcceptIn) -> AcceptedOut:
+    """Record a proposal as a draft dedicated line (audited). Idempotent: accepting it again
+    refreshes the draft's numbers and answers 200 instead of 201."""
+    accepted = _accept(request, ctx, body)
+    if not accepted.created:
+        response.status_code = 200
+    line = accepted.line
+    return AcceptedOut(id=line.id, code=line.code, status=line.status.value,
+                       created=accepted.created, origin_market_id=line.origin_market_id,
+                       origin_facility_id=line.origin_facility_id, dest_adcode=line.dest_adcode,
+                       truck_type=line.truck_type, trips_per_day=line.trips_per_day,
+                       proposal=line.proposal or {})
+
+
+# -- consolidation centres 集包中心 ---------------------------------------------------------------
+def _number(text: str | None, kind=float, low: float = 0, high: float = math.inf):
+    """A form's number, or None when empty or out of range (the model's default applies)."""
+    try:
+        value = kind(str(text).strip().replace(",", ".")) if text not in (None, "") else None
+    except ValueError:
+        return None
+    return value if value is not None and low <= value <= high else None
+
+
+def _added_sites(ctx: RequestContext, site: list[str], name: str = "", lon: str = "",
+                 lat: str = "", place: str = "") -> tuple[list[hubs_mod.Site], list[str]]:
+    """The sites a user added (kept ones, a picked place, a typed one), one per name."""
+    texts = list(site)
+    if place:
+        texts.append(place)
+    errors: list[str] = []
+    if name.strip() or lon.strip() or lat.strip():
+        texts.append(f"{name},{lon},{lat}")
+    added: dict[str, hubs_mod.Site] = {}
+    for text in texts:
+        try:
+            s = hubs_mod.parse_site(text)
+        except hubs_mod.SiteError as exc:
+            errors.append(ctx.t(str(exc)))
+            continue
+        added[s.name] = s
+    if len(added) > MAX_ADDED_SITES:
+        errors.append(ctx.t("At most {n} added sites", n=MAX_ADDED_SITES))
+    return list(added.values())[:MAX_ADDED_SITES], errors
+
+
+def _hub_whatif(request: Request, ctx: RequestContext, model: str, p: int | None,
+                radius: float | None, capacity: float | None, added: list[hubs_mod.Site],
+                closable: list[str]) -> dict:
+    """Solve one what-if (the page and the API): centres, coverage, bound and gap."""
+    params = rules_of(request, PlanningParams)
+    merchants = hubs_mod.merchant_demand(ctx.db, ctx.con, ctx.lake, ctx.scope)
+    sites = hubs_mod.candidate_sites(ctx.db, added)
+    may_close = {key for key in closable if any(s.existing and s.key == key for s in sites)}
+    plan = None
+    if merchants.ids.size and sites:  # more centres than sites: Invalid (422, or said on the page)
+        plan = hubs_mod.plan_hubs(merchants, sites, params, model, p=p, radius=radius,
+                                  capacity=capacity, closable=may_close)
+    radius_min = radius or params.cover_radius_minutes
+    return {"plan": plan, "sites": sites, "closable": may_close, "added": added,
+            "radius_min": radius_min,
+            "radius_km": radius_min / 60 * params.pickup_speed_kmh / params.pickup_detour_factor}
+
+
+@router.get("/hubs", include_in_schema=False)
+def hubs_page(request: Request, ctx: Context, model: str = "cover", p: str = "",
+              radius: str = "", capacity: str = "",
+              site: Annotated[list[str], Query()] = (),
+              closable: Annotated[list[str], Query()] = (),
+              site_name: str = "", site_lon: str = "", site_lat: str = "", place: str = ""):
+    model = model if model in hubs_mod.MODELS else "cover"
+    p_n = _number(p, int, 1, 100)
+    radius_n = _number(radius, float, 1, 600)
+    capacity_n = _number(capacity, float, 1, MAX_CAPACITY)
+    added, errors = _added_sites(ctx, list(site), site_name, site_lon, site_lat, place)
+    try:
+        found = _hub_whatif(request, ctx, model, p_n, radius_n, capacity_n, added,
+                            list(closable))
+    except Invalid as exc:  # e.g. more centres than sites: the form says so, with the default
+        errors += list(exc.translated(ctx.t).values())
+        p_n = None
+        found = _hub_whatif(request, ctx, model, None, radius_n, capacity_n, added,
+                            list(closable))
+    plan = found["plan"]
+    existing = [s for s in found["sites"] if s.existing]
+    context = {
+        "plan": plan, "models": hubs_mod.MODELS, "model_names": MODEL_NAMES,
+        "sites": found["sites"], "existing": existing, "closable": found["closable"],
+        "added": [(s, hubs_mod.site_text(s)) for s in added], "errors": errors,
+        "places": [(s, hubs_mod.site_text(s)) for s in hubs_mod.place_choices(ctx.db)],
+        "form": {"model": model, "p": p_n or "", "radius": radius_n or found["radius_min"],
+                 "capacity": capacity_n or ""},
+        "map": {"points": plan.points if plan else [], "centres": plan.centres if plan else [],
+                "added": [{"name": s.name, "lon": s.lon, "lat": s.lat} for s in added],
+                "radius_km": found["radius_km"]}}
+    template = "_hubs_result.html" if request.headers.get("HX-Request") == "true" \
+        else "hubs.html"
+    return render(request, template, context)
+
+
+@router.get("/api/hubs", response_model=HubsOut, tags=["planning"],
+            responses={422: {"description": "A bad parameter, or more centres than sites"}})
+def api_hubs(request: Request, ctx: Context, model: HubModel = "cover",
+             p: Annotated[int | None, Query(ge=1, le=100)] = None,
+             radius: Annotated[float | None, Query(gt=0, le=600, description="Minutes.")] = None,
+             capacity: Annotated[float | None, Query(gt=0, le=MAX_CAPACITY)] = None,
+             site: Annotated[list[str], Query(description="Added site: NAME,LON,LAT",
+                                              max_length=100)] = (),
+             closable: Annotated[list[str], Query(
+                 description="Code of an existing centre that may close",
+                 max_length=1000)] = ()) -> HubsOut:
+    """Where consolidation centres should be (N3) for one what-if: the model (cover, mclp,
+    pmedian, cflp), centres p, radius in minutes, capacity, added sites and the existing
+    centres that may close (the others stay open). Same figures as ``/hubs`` and
+    ``jiqun plan hubs``."""
+    added, errors = _added_sites(ctx, list(site))
+    found = _hub_whatif(request, ctx, model, p, radius, capacity, added, list(closable))
+    plan = found["plan"]
+    sites = [SiteOut(name=s.name, code=s.code, kind=s.kind, lon=s.lon, lat=s.lat,
+                     existing=s.existing, closable=s.key in found["closable"])
+             for s in found["sites"]]
+    if plan is None:
+        return HubsOut(model=model, p=None, objective=None, bound=None, gap=None, status=None,
+                       seconds=None, centres=[], coverage=None, sites=sites, errors=errors)
+    coverage = CoverageOut(
+        radius_min=plan.radius, radius_km=round(found["radius_km"], 3), merchants=plan.merchants,
+        parcels_per_day=round(plan.parcels, 2),
+        covered_parcels_per_day=round(plan.covered_parcels, 2),
+        covered_share=round(plan.covered_parcels / plan.parcels, 4) if plan.parcels else None,
+        unreachable=plan.unreachable)
+    return HubsOut(model=model, p=plan.p, objective=_finite(plan.objective),
+                   bound=_finite(plan.bound), gap=_finite(plan.gap), status=plan.status,
+                   seconds=round(plan.seconds, 3), centres=[CentreOut(**c) for c in plan.centres],
+                   coverage=coverage, sites=sites, errors=errors)
