@@ -28,10 +28,9 @@ from jiqun.kpi.service import OperatingPicture
 from jiqun.kpi.weeks import ISO_WEEK_PATTERN, IsoWeek
 from jiqun.permissions import Action
 from jiqun.sales import ownership
-from jiqun.store.models import Customer, CustomerTier, Grid, Market, Team
+from jiqun.store.models import Customer, CustomerTier, Market
 from jiqun.web.deps import Context, RequestContext, allow, not_found, open_picture
 from jiqun.web.params import IdQuery
-from jiqun.web.routes.customers import market_names
 from jiqun.web.templating import render
 
 router = APIRouter()
@@ -99,67 +98,6 @@ def api_levels(ctx: Context, picture: Picture) -> LevelOut:
 @router.get("/level", include_in_schema=False)
 def level_page(request: Request, ctx: Context, picture: Picture):
     return _page(request, "level.html", "_level_table.html", level_table(ctx, picture))
-
-
-# -- grid KPIs (网格考核) -----------------------------------------------------------------------
-class GridKpiOut(BaseModel):
-    rank: int
-    grid_id: int
-    grid: str
-    market_id: int | None
-    market: str | None
-    team: str | None
-    target_parcels: float = Field(description="Monthly plan (月计划).")
-    parcels: int = Field(description="Month to date.")
-    revenue: float
-    progress: float | None
-    forecast_parcels: float = Field(description="Run-rate forecast for month end.")
-    in_province_share: float | None = Field(description="In-province parcels share (省内占比).")
-    line_daily_average: float | None = Field(description="Dedicated-line parcels a day.")
-    active_customers: int | None
-    activated_customers: int | None
-    archived: int | None = Field(description="Customers in the grid's archive (建档).")
-    cooperating: int | None
-    development_rate: float | None = Field(description="开发率 = cooperating / archived.")
-    meets_target: bool | None = Field(description="Development rate at or above the bar.")
-
-
-class GridsOut(BaseModel):
-    as_of: dt.date | None
-    development_rate_target: float
-    rows: list[GridKpiOut]
-
-
-def grid_table(ctx: RequestContext, picture: OperatingPicture) -> GridsOut:
-    as_of = _data_date(ctx)
-    bar = picture.rules.development_rate_target
-    if as_of is None:
-        return GridsOut(as_of=None, development_rate_target=bar, rows=[])
-    grids = {g.id: g for g in ctx.db.scalars(select(Grid))}
-    markets = market_names(ctx.db, (g.market_id for g in grids.values()))  # the grid's facts
-    teams = dict(ctx.db.execute(select(Team.id, Team.name)).all())
-    rows = []
-    for r in picture.grids(as_of):
-        grid = grids.get(r["grid_id"])
-        if grid is None:  # a grid id in the waybills that the store no longer has
-            continue
-        rows.append(GridKpiOut(
-            **{k: v for k, v in r.items() if k in GridKpiOut.model_fields},
-            grid=grid.name, market_id=grid.market_id, market=markets.get(grid.market_id),
-            team=teams.get(grid.team_id),
-        ))
-    return GridsOut(as_of=as_of, development_rate_target=bar, rows=rows)
-
-
-@router.get("/api/grids", response_model=GridsOut, tags=["kpi"])
-def api_grids(ctx: Context, picture: Picture) -> GridsOut:
-    """The grid KPI table (网格考核) of the month to date, ranked by plan progress."""
-    return grid_table(ctx, picture)
-
-
-@router.get("/grids", include_in_schema=False)
-def grids_page(request: Request, ctx: Context, picture: Picture):
-    return _page(request, "grids.html", "_grids_table.html", grid_table(ctx, picture))
 
 
 # -- market share trend (市场占有率走势) ---------------------------------------------------------
