@@ -108,9 +108,13 @@ class FacilityKind(str, enum.Enum):
 
 
 class LineStatus(str, enum.Enum):
+    """A dedicated line's lifecycle: draft → approved → running (all year, or in the peak
+    windows only) → closed (``jiqun.network.line_lifecycle``)."""
+
     DRAFT = "draft"
-    ACTIVE = "active"
-    PEAK_ONLY = "peak_only"
+    APPROVED = "approved"
+    ACTIVE = "active"  # running all year
+    PEAK_ONLY = "peak_only"  # running in the peak windows only
     CLOSED = "closed"
 
 
@@ -564,6 +568,11 @@ class DedicatedLine(Base, OrgScoped, Timestamped, Versioned, Audited):
     opened_on: Mapped[dt.date | None] = mapped_column(Date)
     closed_on: Mapped[dt.date | None] = mapped_column(Date)
     proposal: Mapped[dict | None] = mapped_column(JSON)  # the planner's numbers at acceptance
+    # Who accepted the proposal, and the level of their unit then: approval needs a level above.
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    proposed_level: Mapped[OrgLevel | None] = mapped_column(_enum(OrgLevel))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class Problem(Base, OrgScoped, Timestamped, Versioned, Audited):
