@@ -295,7 +295,7 @@ def test_bad_values_answer_422_or_404_never_500(app, world):
                  "/api/customers?market_id=99999999999999999999",
                  "/api/customers/99999999999999999999",
                  "/api/visits?customer_id=²",
-                 "/api/visit-plan?user_id=99999999999999999999",
+                 "/api/visit-plan?marketer=99999999999999999999",
                  "/api/visit-plan?date=0001-01-02",
                  "/api/campaigns/99999999999999999999"):
         assert city.get(path, headers=headers).status_code == 422, path

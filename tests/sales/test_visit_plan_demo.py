@@ -105,12 +105,57 @@ def test_outside_scope_is_404_and_managers_pick(demo):
         other = s.scalars(select(User).where(User.username.like("ha-xc-%mkt%"))).first()
         outside = other.id
     client = _client(demo, "demo-marketer")
-    assert client.get(f"/visit-plan?user_id={outside}&date={DAY}").status_code == 404
-    assert client.get(f"/api/visit-plan?user_id={outside}&date={DAY}").status_code == 404
+    assert client.get(f"/visit-plan?marketer={outside}&date={DAY}").status_code == 404
+    assert client.get(f"/api/visit-plan?marketer={outside}&date={DAY}").status_code == 404
     city = _client(demo, "demo-city")  # 商丘: sees its marketers, not Xuchang's
-    page = city.get(f"/visit-plan?user_id={marketer.id}&date={DAY}")
+    page = city.get(f"/visit-plan?marketer={marketer.id}&date={DAY}")
     assert page.status_code == 200 and "pick-marketer" in page.text
-    assert city.get(f"/visit-plan?user_id={outside}&date={DAY}").status_code == 404
+    assert city.get(f"/visit-plan?marketer={outside}&date={DAY}").status_code == 404
+
+
+def test_a_manager_opens_a_marketers_plan_never_their_own(demo):
+    """Issue 13: the city manager got a plan of their own ("no merchants in your grids"); now
+    the page and the API default to the first marketer (by user name) with merchants, the
+    picker lists every marketer of the city and none of another, and the choice is in the URL."""
+    from jiqun.sales import visit_plan as plan_mod
+
+    city = _client(demo, "demo-city")
+    with demo.session() as s:
+        sq = s.scalars(select(User).where(User.username == "demo-city")).one()
+        scope = plan_mod.Scope.for_unit(s, sq.org_unit_id)
+    with demo.session(scope=scope) as s:
+        marketers = plan_mod.marketers_in_scope(s)
+        first = next(m for m in marketers if plan_mod.has_merchants(s, m.id))
+    assert len(marketers) == 15 and all(m.username.startswith(("ha-sq-", "demo-"))
+                                        for m in marketers)
+    api = city.get(f"/api/visit-plan?date={DAY}").json()
+    assert api["user"] == first.username and api["stops"]
+    page = city.get(f"/visit-plan?date={DAY}").text
+    picked = re.search(r'<option value="(\d+)" selected>', page).group(1)
+    assert int(picked) == first.id
+    assert len(re.findall(r'<option value="\d+"', page)) == len(marketers)
+    links = re.findall(r'href="/visits/new\?customer_id=(\d+)"', page)
+    assert [int(i) for i in links] == [s["customer_id"] for s in api["stops"]]
+    other = next(m for m in marketers if m.id != first.id)
+    shared = city.get(f"/api/visit-plan?marketer={other.id}&date={DAY}").json()
+    assert shared["user"] == other.username
+    assert f'<option value="{other.id}" selected>' in city.get(
+        f"/visit-plan?marketer={other.id}&date={DAY}").text
+    not_a_marketer = sq.id  # the manager is in scope, but no marketer
+    assert city.get(f"/api/visit-plan?marketer={not_a_marketer}&date={DAY}").status_code == 404
+
+
+def test_a_marketer_cannot_pick_a_colleague(demo):
+    marketer = _user(demo, "demo-marketer")
+    with demo.session() as s:  # same outlet, so inside the marketer's subtree
+        colleague = s.scalars(select(User).where(
+            User.org_unit_id == marketer.org_unit_id, User.role == "marketer",
+            User.id != marketer.id)).first()
+    client = _client(demo, "demo-marketer")
+    assert client.get(f"/visit-plan?marketer={colleague.id}&date={DAY}").status_code == 403
+    assert client.get(f"/api/visit-plan?marketer={colleague.id}&date={DAY}").status_code == 403
+    own = client.get(f"/api/visit-plan?marketer={marketer.id}&date={DAY}")
+    assert own.status_code == 200 and own.json()["user"] == "demo-marketer"
 
 
 def test_a_marketers_plan_is_the_same_whoever_opens_it(demo, tmp_path):
@@ -126,7 +171,7 @@ def test_a_marketers_plan_is_the_same_whoever_opens_it(demo, tmp_path):
     for viewer in ("demo-marketer", "demo-city"):
         client = _client(demo, viewer, rules_file=rules)  # its own app: no shared plan cache
         plan_mod.clear_trained_models()  # nor a shared model: each viewer trains its own
-        answer = client.get(f"/api/visit-plan?user_id={marketer.id}&date={DAY}")
+        answer = client.get(f"/api/visit-plan?marketer={marketer.id}&date={DAY}")
         assert answer.status_code == 200, answer.text
         plans[viewer] = answer.json()
     plan_mod.clear_trained_models()

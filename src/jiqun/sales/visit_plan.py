@@ -43,10 +43,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from jiqun.config import FileRules
-from jiqun.errors import NotFound
+from jiqun.errors import NotAllowed, NotFound
 from jiqun.geo import road_km
 from jiqun.lake import daily
-from jiqun.permissions import actor_of
+from jiqun.permissions import MANAGERS, actor_of
 from jiqun.sales import conversion
 from jiqun.sales.visits import latest_visits
 from jiqun.store.models import (
@@ -56,6 +56,7 @@ from jiqun.store.models import (
     Grid,
     LifecycleStage,
     OrgUnit,
+    Role,
     TeamMember,
     User,
     Visit,
@@ -528,6 +529,84 @@ def marketer_scope(session: Session, user_id: int) -> Scope:
     if user is None:
         raise MarketerNotFound(user_id)
     return Scope.for_unit(session, user.org_unit_id)
+
+
+# -- whose plan a viewer sees ------------------------------------------------------------------
+class OthersPlanRefused(NotAllowed):
+    """A marketer (or any field role) asked for someone else's plan: only managers pick."""
+
+    def __init__(self):
+        super().__init__("Only a manager may open another marketer's plan")
+
+
+@dataclass(frozen=True)
+class MarketerOption:
+    """A marketer a manager may pick on the plan page."""
+
+    id: int
+    username: str
+    display_name: str
+    org_unit_name: str
+
+
+@dataclass(frozen=True)
+class PlanChoice:
+    """Whose plan to show: ``marketer_id`` (``None`` when a manager's subtree has no marketer)
+    and the marketers a manager may pick (empty for a field role, who sees only their own)."""
+
+    marketer_id: int | None
+    marketers: list[MarketerOption]
+    picks: bool  # the viewer is a manager, who picks (else: their own plan)
+
+
+def picks_marketers(role: Role | str) -> bool:
+    """Managers (every role above the field, :data:`jiqun.permissions.MANAGERS`) pick a marketer
+    of their subtree; the field roles see only their own plan."""
+    return Role(role) in MANAGERS
+
+
+def marketers_in_scope(session: Session) -> list[MarketerOption]:
+    """The active marketers of the viewer's subtree (through the scoped session), by user name."""
+    query = (select(User.id, User.username, User.display_name, OrgUnit.name)
+             .join(OrgUnit, OrgUnit.id == User.org_unit_id)
+             .where(User.role == Role.MARKETER, User.active.is_(True))
+             .order_by(User.username))
+    return [MarketerOption(*row) for row in session.execute(query)]
+
+
+def has_merchants(session: Session, marketer_id: int) -> bool:
+    """Whether the marketer has a merchant to plan for (owned, in their grids or their
+    outlet's pool), as the session sees them."""
+    user = session.get(User, marketer_id)
+    if user is None:
+        return False
+    query = _candidate_query(user.id, marketer_grids(session, user.id), user.org_unit_id)
+    return session.scalar(select(query.limit(1).exists())) or False
+
+
+def choose_marketer(session: Session, viewer_id: int, role: Role | str,
+                    requested: int | None) -> PlanChoice:
+    """Whose plan ``viewer_id`` sees (the page, ``/api/visit-plan`` and the CLI ask this).
+
+    A field role sees their own plan; asking for a colleague's is :class:`OthersPlanRefused`
+    (403), for someone outside the subtree :class:`MarketerNotFound` (404, nothing revealed).
+    A manager sees the requested marketer of their subtree (someone outside it, or who is no
+    marketer, is :class:`MarketerNotFound`: 404, as if they did not exist), by default the first
+    marketer (by user name) with merchants to visit, else the first marketer."""
+    if not picks_marketers(role):
+        if requested is not None and requested != viewer_id:
+            if session.get(User, requested) is None:  # outside the subtree: as if absent
+                raise MarketerNotFound(requested)
+            raise OthersPlanRefused()
+        return PlanChoice(viewer_id, [], picks=False)
+    marketers = marketers_in_scope(session)
+    ids = [m.id for m in marketers]
+    if requested is not None:
+        if requested not in ids:
+            raise MarketerNotFound(requested)
+        return PlanChoice(requested, marketers, picks=True)
+    chosen = next((i for i in ids if has_merchants(session, i)), ids[0] if ids else None)
+    return PlanChoice(chosen, marketers, picks=True)
 
 
 def marketer_id(session: Session, username: str) -> int:

@@ -2,7 +2,8 @@
 command line.
 
 The command acts as ``--user`` (``jiqun.cli_actor``) and shows the plan of ``--marketer``
-(default: the acting user) as the acting user may see them: the same
+as the acting user may see them (default: a marketer's own plan, a manager's first marketer with
+merchants; :func:`jiqun.sales.visit_plan.choose_marketer` decides, as on the page): the same
 :func:`jiqun.sales.visit_plan.plan_of` as the visit-plan page and ``/api/visit-plan``. Someone outside
 the acting user's subtree is "not found" (exit 2), as on the web.
 """
@@ -41,7 +42,16 @@ def visits(user: UserOpt = None, scope: ScopeOpt = None, marketer: MarketerOpt =
     settings = get_settings()
     who = acting(user, scope)
     with refusals(), who.session() as viewer:
-        uid = visit_plan.marketer_id(viewer, marketer or who.actor.username)
+        # The same choice as the page: a manager's default is their first marketer with
+        # merchants, a field role's their own plan (someone else's is refused).
+        asked = visit_plan.marketer_id(viewer, marketer) if marketer else None
+        try:
+            choice = visit_plan.choose_marketer(viewer, who.actor.user_id, who.actor.role, asked)
+        except visit_plan.MarketerNotFound:  # named as the user typed it, not by id
+            raise visit_plan.MarketerNotFound(marketer) from None
+        if choice.marketer_id is None:
+            raise visit_plan.MarketerNotFound(marketer or who.actor.username)
+        uid = choice.marketer_id
         loaded = visit_plan.plan_of(who.store, viewer, connect(settings), Path(settings.lake_path),
                               uid, day)
     if fmt == Format.JSON:

@@ -1,9 +1,12 @@
 """The daily visit plan page (每日走访计划): a marketer's ordered stops and their route on a map.
 
-``/visit-plan`` shows the signed-in user's plan; a manager picks a marketer of their scope
-(``?user_id=``). A marketer outside the viewer's scope is 404. The plan itself is computed in the
-marketer's own scope (:func:`jiqun.sales.visit_plan.plan_of`): the marketer and their city manager see
-the same stops, scored by the same model.
+``/visit-plan`` shows a marketer their own plan; a manager picks a marketer of their subtree
+(``?marketer=<id>``, in the URL so the choice can be shared; by default the first marketer with
+merchants) — :func:`jiqun.sales.visit_plan.choose_marketer` decides, for the page, the API and the
+CLI alike. A marketer outside the viewer's subtree is 404; a marketer asking for a colleague's plan
+is 403. The plan itself is computed in the marketer's own scope
+(:func:`jiqun.sales.visit_plan.plan_of`): the marketer and their city manager see the same stops,
+scored by the same model.
 """
 
 from __future__ import annotations
@@ -11,23 +14,24 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from cachetools import LRUCache
-from fastapi import APIRouter, Request
-from sqlalchemy import select
+from fastapi import APIRouter, Query, Request
 
+from jiqun.bounds import MAX_ID
 from jiqun.sales.visit_plan import (
     LoadedPlan,
+    PlanChoice,
     PlanRules,
+    choose_marketer,
     last_visit_id,
     marketer_scope,
     plan_json,
     plan_of,
 )
-from jiqun.store.models import Role, User
-from jiqun.web.deps import Context, RequestContext, rules_of
-from jiqun.web.params import DateQuery, IdQuery
+from jiqun.web.deps import Context, RequestContext, not_found, rules_of
+from jiqun.web.params import DateQuery
 from jiqun.web.templating import render
 
 router = APIRouter()
@@ -41,10 +45,13 @@ REASONS = {  # why a stop is on the list (msgids)
 }
 
 
-def _marketers(ctx: RequestContext) -> list[User]:
-    """The marketers a manager may pick (in scope), by name."""
-    query = select(User).where(User.role == Role.MARKETER, User.active.is_(True))
-    return list(ctx.db.scalars(query.order_by(User.username)))
+MarketerQuery = Annotated[int | None, Query(
+    ge=1, le=MAX_ID, description="Id of a marketer of the caller's subtree (managers); "
+    "default: the first marketer with merchants, or the caller's own plan for a marketer.")]
+
+
+def _choice(ctx: RequestContext, marketer: int | None) -> PlanChoice:
+    return choose_marketer(ctx.db, ctx.user.id, ctx.user.role, marketer)  # 404 / 403 from it
 
 
 PLANS_KEPT = 256
@@ -58,12 +65,12 @@ class KeptPlans:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _plan(request: Request, ctx: RequestContext, user_id: int | None,
+def _plan(request: Request, ctx: RequestContext, marketer: int,
           day: dt.date | None) -> LoadedPlan:
     """The marketer's plan for the day. A day's plan stays the same on every reload (the route
     search is time-limited, so recomputing could reorder it) until a visit is logged in the
     marketer's scope; whoever opens it (the marketer, a manager above) gets that same plan."""
-    marketer, day = user_id or ctx.user.id, day or dt.date.today()
+    day = day or dt.date.today()
     scope = marketer_scope(ctx.db, marketer)  # 404 outside the viewer's scope
     store = request.app.state.store
     with store.session(scope=scope, actor=ctx.user.actor, source="web") as session:
@@ -93,20 +100,26 @@ def route_map(loaded: LoadedPlan, t) -> dict[str, Any]:
 
 
 @router.get("/visit-plan", include_in_schema=False)
-def visit_plan_page(request: Request, ctx: Context, user_id: IdQuery = None,
+def visit_plan_page(request: Request, ctx: Context, marketer: MarketerQuery = None,
                     date: DateQuery = None):
-    loaded = _plan(request, ctx, user_id, date)
-    # Only the picker's display: what a viewer may open is decided by the scope (404 above).
-    marketers = [] if ctx.user.role == Role.MARKETER.value else _marketers(ctx)
+    choice = _choice(ctx, marketer)
+    loaded = _plan(request, ctx, choice.marketer_id, date) if choice.marketer_id else None
     return render(request, "visit_plan.html", {
-        "loaded": loaded, "plan": loaded.plan, "marketers": marketers, "reasons": REASONS,
-        "map": route_map(loaded, ctx.t),
+        "choice": choice, "loaded": loaded, "plan": loaded.plan if loaded else None,
+        "day": loaded.day if loaded else (date or dt.date.today()), "reasons": REASONS,
+        "map": route_map(loaded, ctx.t) if loaded else None,
     })
 
 
 @router.get("/api/visit-plan", tags=["sales"],
-            responses={404: {"description": "No such marketer in the caller's scope"}})
-def api_visit_plan(request: Request, ctx: Context, user_id: IdQuery = None,
+            responses={403: {"description": "A marketer asked for another marketer's plan"},
+                       404: {"description": "No such marketer in the caller's scope, or none "
+                                            "at all"}})
+def api_visit_plan(request: Request, ctx: Context, marketer: MarketerQuery = None,
                    date: DateQuery = None) -> dict:
-    """The plan as JSON (the same object as ``jiqun sales plan --format json``)."""
-    return plan_json(_plan(request, ctx, user_id, date))
+    """The plan as JSON (the same object as ``jiqun sales plan --format json``), of the same
+    marketer the page shows for the same ``marketer`` parameter."""
+    choice = _choice(ctx, marketer)
+    if choice.marketer_id is None:
+        raise not_found(ctx, "No marketer in your area")
+    return plan_json(_plan(request, ctx, choice.marketer_id, date))
