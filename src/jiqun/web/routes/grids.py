@@ -22,15 +22,18 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from jiqun.bounds import MAX_ID, PlausibleDate
-from jiqun.grids import redraw
+from jiqun.formats import number
+from jiqun.grids import profile, redraw, teams
 from jiqun.grids.design import DEFAULT_TOLERANCE
 from jiqun.kpi.service import OperatingPicture
 from jiqun.permissions import Action
-from jiqun.store.models import Customer, Grid, Market, Team
+from jiqun.store.models import Customer, Market
+from jiqun.web import labels
 from jiqun.web.deps import Context, RequestContext, allow, not_found
-from jiqun.web.params import IdQuery
-from jiqun.web.routes.customers import market_names
+from jiqun.web.params import IdPath, IdQuery
 from jiqun.web.routes.kpi import Picture, _data_date, _page
+from jiqun.web.routes.registry import STATUS_LABELS as TEAM_STATUSES
+from jiqun.web.tables import Paged, PageOut, paginate, paging
 from jiqun.web.templating import render
 
 router = APIRouter()
@@ -70,19 +73,7 @@ def grid_table(ctx: RequestContext, picture: OperatingPicture) -> GridsOut:
     bar = picture.rules.development_rate_target
     if as_of is None:
         return GridsOut(as_of=None, development_rate_target=bar, rows=[])
-    grids = {g.id: g for g in ctx.db.scalars(select(Grid))}
-    markets = market_names(ctx.db, (g.market_id for g in grids.values()))  # the grid's facts
-    teams = dict(ctx.db.execute(select(Team.id, Team.name)).all())
-    rows = []
-    for r in picture.grids(as_of):
-        grid = grids.get(r["grid_id"])
-        if grid is None:  # a grid id in the waybills that the store no longer has
-            continue
-        rows.append(GridKpiOut(
-            **{k: v for k, v in r.items() if k in GridKpiOut.model_fields},
-            grid=grid.name, market_id=grid.market_id, market=markets.get(grid.market_id),
-            team=teams.get(grid.team_id),
-        ))
+    rows = [GridKpiOut.model_validate(r) for r in profile.grid_kpi_rows(ctx.db, picture, as_of)]
     return GridsOut(as_of=as_of, development_rate_target=bar, rows=rows)
 
 
@@ -269,3 +260,111 @@ def api_activate(ctx: Context, body: ActivateIn) -> DesignOut:
     redraw.activate(ctx.db, body.market_id, body.draft, seen=body.fingerprint, on=body.on)
     ctx.db.commit()
     return DesignOut(market_id=body.market_id, comparison=_comparison(ctx, body.market_id))
+
+
+# -- one grid's page (网格画像) --------------------------------------------------------------------
+# Registered after /grids/design, which /grids/{grid_id} would otherwise catch.
+MERCHANTS_PER_PAGE = 25
+MerchantPaging = paging(per_page=MERCHANTS_PER_PAGE)
+
+
+class GridMerchantOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    tier: str | None
+    stage: str = Field(description="Lifecycle stage (archived … vip, churned).")
+    vip: bool
+    owner_id: int | None
+    owner: str | None = Field(description="The customer's owner (归属人).")
+    parcels: int = Field(description="Month to date.")
+    lon: float | None
+    lat: float | None
+
+
+class GridMemberOut(BaseModel):
+    user_id: int
+    name: str
+    role: str
+
+
+class GridTeamOut(BaseModel):
+    id: int
+    name: str
+    status: str
+    leader: str | None
+    members: list[GridMemberOut]
+
+
+class GridPageOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    status: str = Field(description="draft, active or retired.")
+    valid_from: dt.date | None
+    valid_to: dt.date | None
+    market_id: int
+    market: str | None
+    manager_id: int | None
+    manager: str | None = Field(description="The grid's manager (网格长).")
+    as_of: dt.date | None = Field(description="The data date; the KPIs are its month to date.")
+    development_rate_target: float
+    kpis: GridKpiOut | None = Field(description="The grid's row of /api/grids; null when the "
+                                                "grid has no plan or parcels this month.")
+    team: GridTeamOut | None
+    merchants: list[GridMerchantOut] = Field(description="This page of the grid's merchants, "
+                                                         "most parcels first.")
+    merchants_page: PageOut
+
+
+def _grid_out(data: profile.GridProfile, merchants: Paged) -> GridPageOut:
+    team = data.team
+    return GridPageOut(
+        id=data.id, code=data.code, name=data.name, status=data.status,
+        valid_from=data.valid_from, valid_to=data.valid_to, market_id=data.market_id,
+        market=data.market, manager_id=data.manager_id, manager=data.manager,
+        as_of=data.as_of, development_rate_target=data.development_rate_target,
+        kpis=GridKpiOut.model_validate(data.kpis) if data.kpis else None,
+        team=GridTeamOut(id=team.id, name=team.name, status=team.status, leader=team.leader,
+                         members=[GridMemberOut(user_id=m.user_id, name=m.display_name,
+                                                role=m.role) for m in team.members])
+        if team else None,
+        merchants=[GridMerchantOut.model_validate(m, from_attributes=True)
+                   for m in merchants.items],
+        merchants_page=merchants.out(),
+    )
+
+
+def _map_data(ctx: RequestContext, data: profile.GridProfile) -> dict:
+    """The merchant map's series for grid.js: stage names and parcel counts in the reader's
+    language (grid.js escapes the text it shows)."""
+    series = []
+    for s in profile.merchant_map(data.merchants)["series"]:
+        series.append({"name": ctx.t(labels.label(labels.STAGES, s["stage"])), "points": [
+            {"value": [lon, lat], "parcels": parcels, "name": name, "id": cid,
+             "text": ctx.t("{n} parcels this month", n=number(parcels, locale=ctx.locale))}
+            for lon, lat, parcels, name, cid in s["points"]]})
+    return {"series": series}
+
+
+NOT_IN_SCOPE = {404: {"description": "No such grid in the caller's area"}}
+
+
+@router.get("/api/grids/{grid_id}", response_model=GridPageOut, tags=["grids"],
+            responses=NOT_IN_SCOPE)
+def api_grid(ctx: Context, picture: Picture, grid_id: IdPath,
+             merchants: MerchantPaging) -> GridPageOut:
+    """One grid: its KPIs (its row of ``/api/grids``), market, team and manager, and a page
+    of its merchants with their month-to-date parcels."""
+    data = profile.grid_profile(picture, grid_id, _data_date(ctx))
+    return _grid_out(data, paginate(data.merchants, merchants))
+
+
+@router.get("/grids/{grid_id}", include_in_schema=False)
+def grid_page(request: Request, ctx: Context, picture: Picture, grid_id: IdPath,
+              merchants: MerchantPaging):
+    data = profile.grid_profile(picture, grid_id, _data_date(ctx))
+    paged = paginate(data.merchants, merchants)
+    return render(request, "grid.html", {
+        "data": _grid_out(data, paged), "paged": paged, "map": _map_data(ctx, data),
+        "member_roles": teams.MEMBER_ROLES, "team_statuses": TEAM_STATUSES})
