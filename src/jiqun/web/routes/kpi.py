@@ -12,6 +12,7 @@ import datetime as dt
 import re
 import tempfile
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -28,14 +29,17 @@ from jiqun.kpi.service import OperatingPicture
 from jiqun.kpi.weeks import ISO_WEEK_PATTERN, IsoWeek
 from jiqun.permissions import Action
 from jiqun.sales import ownership
-from jiqun.store.models import Customer, CustomerTier, Market
+from jiqun.sales.tier_issues import tier_issues
+from jiqun.store.models import Customer, Market
+from jiqun.web import labels
 from jiqun.web.deps import Context, RequestContext, allow, not_found, open_picture
 from jiqun.web.params import IdQuery
+from jiqun.web.tables import Column, Download, download_response, paginate, paging
 from jiqun.web.templating import render
 
 router = APIRouter()
 
-TIER_PAGE_ROWS = 200  # rows the tiers page lists (mismatches first); the API lists every one
+TIER_PAGE_ROWS = 20  # rows a page of each table on /tiers (mismatches first); the API lists all
 MAX_ROWS = 100_000  # a bound on row counts a request may name (limits, ticked changes)
 
 
@@ -252,44 +256,14 @@ def _seen_plan(request: Request, ctx: RequestContext,
     return tier_plan(request, ctx, picture).seen_by(ctx.db)
 
 
-def _issues(tier: str, stored: CustomerTier | None, owner_id: int | None,
-            owner: ownership.Person | None, required: str) -> list[str]:
-    issues = []
-    if stored is None or stored.value != tier:
-        issues.append("tier")
-    if owner_id is None:
-        issues.append("no_owner")
-    elif owner is not None and owner.role != required:
-        issues.append("owner_role")
-    return issues
-
-
 def tier_table(ctx: RequestContext, plan: ownership.TierPlan, rules: KpiRules,
-               limit: int | None) -> TiersOut:
-    """``plan``: the organisation's plan as seen by the request (``TierPlan.seen_by``)."""
-    if plan.as_of is None:
-        return TiersOut(as_of=None, total=0, mismatches=0, counts=[], rows=[])
-    roles = rules.tier_owner_roles
-    rows = []
-    for cid, code, name, stored, owner_id in ctx.db.execute(select(
-            Customer.id, Customer.code, Customer.name, Customer.tier, Customer.owner_id)):
-        r = plan.tiers.get(cid)
-        if r is None:
-            continue
-        owner = plan.people.get(owner_id) if owner_id else None
-        required = roles[CustomerTier(r["tier"])].value
-        rows.append(TierRowOut(
-            customer_id=cid, code=code, name=name, daily_parcels=r["daily_parcels"],
-            tier=r["tier"], stored_tier=stored.value if stored else None, owner_id=owner_id,
-            owner=owner.name if owner else None, owner_role=owner.role if owner else None,
-            required_role=required, issues=_issues(r["tier"], stored, owner_id, owner, required),
-        ))
-    rows.sort(key=lambda r: (not r.issues, -r.daily_parcels, r.code))  # mismatches first
-    counts = [TierCountOut(tier=t.value, computed=sum(r.tier == t.value for r in rows),
-                           stored=sum(r.stored_tier == t.value for r in rows))
-              for t in CustomerTier]
-    return TiersOut(as_of=plan.as_of, total=len(rows),
-                    mismatches=sum(bool(r.issues) for r in rows), counts=counts,
+               limit: int | None = None) -> TiersOut:
+    """``plan``: the organisation's plan as seen by the request (``TierPlan.seen_by``); the
+    rows are :func:`jiqun.sales.tier_issues.tier_issues`, mismatches first."""
+    found = tier_issues(ctx.db, plan, rules)
+    rows = [TierRowOut(**{**asdict(r), "issues": list(r.issues)}) for r in found.rows]
+    return TiersOut(as_of=found.as_of, total=found.total, mismatches=found.mismatches,
+                    counts=[TierCountOut(**asdict(c)) for c in found.counts],
                     rows=rows[:limit] if limit else rows)
 
 
@@ -300,14 +274,71 @@ def api_tiers(request: Request, ctx: Context, picture: Picture,
     return tier_table(ctx, _seen_plan(request, ctx, picture), picture.rules, limit)
 
 
+TierPaging = paging(per_page=TIER_PAGE_ROWS)
+ChangePaging = paging(per_page=TIER_PAGE_ROWS, param="changes_page",
+                      size_param="changes_per_page")
+ISSUE_LABELS = {"tier": "Tier differs", "no_owner": "No owner",
+                "owner_role": "Owner's role does not fit the tier",
+                "unfilled": "No one in reach"}
+
+
+def _label(t, table: dict[str, str], code: str | None) -> str | None:
+    return t(labels.label(table, code)) if code else None
+
+
+def tier_columns(t) -> tuple[Column, ...]:
+    """The tier table as downloaded: codes in the reader's words (``t``)."""
+    issues = lambda r: "; ".join(t(ISSUE_LABELS[i]) for i in r.issues)  # noqa: E731
+    return (
+        Column("code", "Code"), Column("name", "Customer"),
+        Column("daily_parcels", "Parcels a day", "dec"),
+        Column("tier", "Computed tier", value=lambda r: _label(t, labels.TIERS, r.tier)),
+        Column("stored_tier", "Archive tier",
+               value=lambda r: _label(t, labels.TIERS, r.stored_tier)),
+        Column("owner", "Owner"),
+        Column("owner_role", "Owner's role",
+               value=lambda r: _label(t, labels.ROLES, r.owner_role)),
+        Column("required_role", "Required owner",
+               value=lambda r: _label(t, labels.ROLES, r.required_role)),
+        Column("issues", "Issues", value=issues),
+    )
+
+
+def change_columns(t) -> tuple[Column, ...]:
+    """The proposed changes as downloaded."""
+    reasons = lambda c: "; ".join(t(ISSUE_LABELS[r]) for r in c.reasons)  # noqa: E731
+    return (
+        Column("code", "Code"), Column("name", "Customer"),
+        Column("old_tier", "Archive tier", value=lambda c: _label(t, labels.TIERS, c.old_tier)),
+        Column("new_tier", "New tier", value=lambda c: _label(t, labels.TIERS, c.new_tier)),
+        Column("old_owner", "Owner"), Column("new_owner", "New owner"),
+        Column("required_role", "Required owner",
+               value=lambda c: _label(t, labels.ROLES, c.required_role)),
+        Column("reasons", "Issues", value=reasons),
+    )
+
+
 @router.get("/tiers", include_in_schema=False)
-def tiers_page(request: Request, ctx: Context, picture: Picture,
+def tiers_page(request: Request, ctx: Context, picture: Picture, page: TierPaging,
+               changes_page: ChangePaging, download: Download,
                applied: Annotated[int | None, Query(ge=0, le=MAX_ROWS)] = None,
                skipped: Annotated[int | None, Query(ge=0, le=MAX_ROWS)] = None):
+    """Both tables paged (mismatches first; approvable changes first), each downloadable."""
     plan = _seen_plan(request, ctx, picture)
+    data = tier_table(ctx, plan, picture.rules)
+    proposal = proposed_tier_changes(ctx, plan)
+    changes = sorted(proposal.changes, key=lambda c: not c.approvable)  # stable: by code
+    if download:
+        name = f"tiers-{data.as_of}" if data.as_of else "tiers"
+        if download.table == "changes":
+            return download_response(changes, change_columns(ctx.t), f"{name}-changes",
+                                     download, ctx.locale)
+        if download.table not in (None, "tiers"):
+            raise not_found(ctx)
+        return download_response(data.rows, tier_columns(ctx.t), name, download, ctx.locale)
     return render(request, "tiers.html", {
-        "data": tier_table(ctx, plan, picture.rules, TIER_PAGE_ROWS), "limit": TIER_PAGE_ROWS,
-        "proposal": proposed_tier_changes(ctx, plan), "applied": applied, "skipped": skipped,
+        "data": data, "rows": paginate(data.rows, page), "proposal": proposal,
+        "changes": paginate(changes, changes_page), "applied": applied, "skipped": skipped,
     })
 
 
