@@ -22,6 +22,7 @@ from jiqun.web.tables import (
     Paging,
     download_response,
     paginate,
+    paginate_counted,
     paging,
     table_csv,
     table_xlsx,
@@ -205,3 +206,16 @@ def test_the_downloads_macro_links_both_formats_without_the_page():
     html = _render_macros("{{ downloads('competitors') }}")
     assert 'href="/tiers?q=x&amp;format=csv&amp;table=competitors"' in html
     assert 'href="/tiers?q=x&amp;format=xlsx&amp;table=competitors"' in html
+
+
+def test_paginate_counted_fetches_only_the_shown_page_and_clamps():
+    asked = []
+
+    def fetch(offset, limit):
+        asked.append((offset, limit))
+        return list(range(offset, min(offset + limit, 123)))
+
+    paged = paginate_counted(123, fetch, PageRequest(page=9, per_page=50))
+    assert (paged.page, paged.pages, paged.items[0], len(paged.items)) == (3, 3, 100, 23)
+    assert asked == [(100, 50)]
+    assert paginate_counted(0, fetch, PageRequest(page=2)).items == [] and len(asked) == 1

@@ -4,9 +4,10 @@
 :data:`MAX_PER_PAGE`; out of those bounds is a 422) and shows ``paginate(rows, paging)``, a
 :class:`Paged` with the page's ``items``, the ``total`` and the number of ``pages``. A page past
 the last one (the list shrank since the link was made) shows the **last page**, never an empty
-one or an error; ``Paged.page`` says which page is shown. ``paging(per_page=25)`` makes a query
-type with another default; ``paging(param="visits_page", size_param="visits_per_page")`` a
-second paged table on the same page. The template's ``pager(paged)`` macro
+one or an error; ``Paged.page`` says which page is shown. A list read from the database a
+page at a time is ``paginate_counted(total, fetch, paging)``. ``paging(per_page=25)`` makes a
+query type with another default; ``paging(param="visits_page", size_param="visits_per_page")``
+a second paged table on the same page (declare these types at module level). The template's ``pager(paged)`` macro
 (``_macros.html``) writes the page links, keeping the other query parameters.
 
 **Download.** The same route takes ``download: Download`` (``?format=csv`` or ``?format=xlsx``,
@@ -147,6 +148,16 @@ def paginate(rows: Sequence[T] | Iterable[T], request: PageRequest) -> Paged[T]:
     start = (page - 1) * request.per_page
     return Paged(list(rows[start:start + request.per_page]), total, page, request.per_page,
                  request.param, request.size_param)
+
+
+def paginate_counted(total: int, fetch: Callable[[int, int], Sequence[T]],
+                     request: PageRequest) -> Paged[T]:
+    """A page of a list too long to load whole (a database query): ``total`` rows, of which
+    ``fetch(offset, limit)`` reads one page; a page past the end is the last page."""
+    pages = max(1, math.ceil(total / request.per_page))
+    page = min(request.page, pages)
+    items = list(fetch((page - 1) * request.per_page, request.per_page)) if total else []
+    return Paged(items, total, page, request.per_page, request.param, request.size_param)
 
 
 def paging(per_page: int = DEFAULT_PER_PAGE, param: str = "page",

@@ -9,15 +9,20 @@ viewer cannot see is 404 (an empty page would neither confirm nor deny it exists
 from __future__ import annotations
 
 import datetime as dt
-import math
+import re
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
-from jiqun.errors import NotFound
 from jiqun.kpi import overview
+from jiqun.sales.customer_search import (
+    CustomerSearch,
+    count_customers,
+    find_customers,
+    market_names,
+)
 from jiqun.sales.people import customer_people, names_of
 from jiqun.store.models import (
     Customer,
@@ -28,7 +33,7 @@ from jiqun.store.models import (
     Market,
     Visit,
 )
-from jiqun.store.scope import values_by_id
+from jiqun.web import labels
 from jiqun.web.deps import Context, RequestContext, not_found
 from jiqun.web.params import FormIdQuery, IdPath, IdQuery, PageQuery
 from jiqun.web.schemas import (
@@ -40,79 +45,49 @@ from jiqun.web.schemas import (
     MonthPointOut,
     VisitOut,
 )
+from jiqun.web.tables import (
+    Column,
+    Download,
+    Paged,
+    PageRequest,
+    download_response,
+    paginate,
+    paginate_counted,
+    paging,
+)
 from jiqun.web.templating import render
 
 router = APIRouter()
 
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 200
+CustomerPaging = paging(per_page=PAGE_SIZE)
+VisitPaging = paging(per_page=10, param="visits_page", size_param="visits_per_page")
+_PLAIN = re.compile(r"^[A-Za-z0-9_-]{1,40}$")  # a code that can name a file as it is
 MONTHS_SHOWN = 12
 VISITS_SHOWN = 20
 
 
-def market_names(db: Session, ids) -> dict[int, str]:
-    """Names of the markets of records the viewer sees (a customer's, a grid's market).
-
-    The market is a fact of the record, the same for every viewer: an outlet's merchants belong
-    to the county's market, whose own row lies above the marketer's subtree. As with people's
-    names (:mod:`jiqun.sales.people`), only ``id → name`` pairs are read past the scope
-    (:func:`~jiqun.store.scope.values_by_id`), never ``Market`` rows into the scoped session. Callers pass only ids they read
-    from records the viewer can see."""
-    return {mid: row.name for mid, row in values_by_id(db, Market.id, Market.name,
-                                                        ids=ids).items()}
+def customer_paged(ctx: RequestContext, search: CustomerSearch,
+                   request: PageRequest) -> Paged[CustomerRowOut]:
+    """One page of the customers ``search`` finds (:mod:`jiqun.sales.customer_search`)."""
+    return paginate_counted(
+        count_customers(ctx.db, search),
+        lambda offset, limit: [CustomerRowOut(**asdict(r)) for r in
+                               find_customers(ctx.db, search, offset, limit)], request)
 
 
-def _market_names(ctx: RequestContext, ids) -> dict[int, str]:
-    return market_names(ctx.db, ids)
+def customer_page(ctx: RequestContext, search: CustomerSearch, page: int = 1,
+                  page_size: int = PAGE_SIZE) -> CustomerPageOut:
+    """The API's page of customers (a page past the end is the last page)."""
+    found = customer_paged(ctx, search, PageRequest(page, page_size))
+    return CustomerPageOut(items=found.items, total=found.total, page=found.page,
+                           page_size=found.per_page, pages=found.pages)
 
 
-
-
-def customer_page(
-    ctx: RequestContext,
-    *,
-    q: str | None = None,
-    stage: LifecycleStage | None = None,
-    tier: CustomerTier | None = None,
-    market_id: int | None = None,
-    page: int = 1,
-    page_size: int = PAGE_SIZE,
-) -> CustomerPageOut:
-    """One page of customers in scope matching a name/code/phone search and filters."""
-    query = select(Customer)
-    if q:
-        pattern = f"%{q.strip()}%"
-        query = query.where(or_(Customer.name.ilike(pattern), Customer.code.ilike(pattern),
-                                Customer.phone.ilike(pattern)))
-    if stage is not None:
-        query = query.where(Customer.lifecycle_stage == stage)
-    if tier is not None:
-        query = query.where(Customer.tier == tier)
-    if market_id is not None:
-        if ctx.db.get(Market, market_id) is None:  # scoped: a foreign market is not found
-            raise NotFound(market_id)
-        query = query.where(Customer.market_id == market_id)
-    total = ctx.db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = list(ctx.db.scalars(
-        query.order_by(Customer.est_daily_volume.desc().nulls_last(), Customer.id)
-        .offset((page - 1) * page_size).limit(page_size)
-    ))
-    markets = _market_names(ctx, (c.market_id for c in rows))
-    owners = customer_people(ctx.db, rows)
-    items = [
-        CustomerRowOut(
-            id=c.id, code=c.code, name=c.name, phone=c.phone, market_id=c.market_id,
-            market_name=markets.get(c.market_id), lifecycle_stage=c.lifecycle_stage.value,
-            tier=c.tier.value if c.tier else None, vip=bool(c.vip),
-            est_daily_volume=c.est_daily_volume, owner_name=owners.get(c.owner_id),
-        )
-        for c in rows
-    ]
-    return CustomerPageOut(items=items, total=total, page=page, page_size=page_size,
-                           pages=max(1, math.ceil(total / page_size)))
-
-
-def customer_detail(ctx: RequestContext, customer_id: int) -> CustomerDetailOut:
+def customer_detail(ctx: RequestContext, customer_id: int,
+                    visits_shown: int | None = VISITS_SHOWN) -> CustomerDetailOut:
+    """One customer; its latest ``visits_shown`` visits (``None``: every one)."""
     customer = ctx.db.get(Customer, customer_id)  # scoped: foreign customers are not found
     if customer is None:
         raise not_found(ctx, "Customer not found")
@@ -120,12 +95,13 @@ def customer_detail(ctx: RequestContext, customer_id: int) -> CustomerDetailOut:
         select(CustomerCarrier).where(CustomerCarrier.customer_id == customer.id)
         .order_by(CustomerCarrier.share.desc().nulls_last())
     ).all()
-    visits = ctx.db.scalars(
-        select(Visit).where(Visit.customer_id == customer.id)
-        .order_by(Visit.visited_at.desc()).limit(VISITS_SHOWN)
-    ).all()
+    visits_query = select(Visit).where(Visit.customer_id == customer.id) \
+        .order_by(Visit.visited_at.desc(), Visit.id.desc())
+    if visits_shown is not None:
+        visits_query = visits_query.limit(visits_shown)
+    visits = ctx.db.scalars(visits_query).all()
     users = {**customer_people(ctx.db, [customer]), **names_of(ctx.db, (v.user_id for v in visits))}
-    market_name = _market_names(ctx, [customer.market_id]).get(customer.market_id)
+    market_name = market_names(ctx.db, [customer.market_id]).get(customer.market_id)
     grid = ctx.db.get(Grid, customer.grid_id) if customer.grid_id else None
     as_of = overview.data_date(ctx.con, ctx.lake, ctx.scope) or dt.date.today()
     first = overview.month_start(as_of)
@@ -169,8 +145,7 @@ def api_customers(
 ) -> CustomerPageOut:
     """Customers in the caller's scope: search by name, code or phone; filter; paginate.
     A market the caller cannot see is 404."""
-    return customer_page(ctx, q=q, stage=stage, tier=tier, market_id=market_id, page=page,
-                         page_size=page_size)
+    return customer_page(ctx, CustomerSearch(q, stage, tier, market_id), page, page_size)
 
 
 @router.get("/api/customers/{customer_id}", response_model=CustomerDetailOut,
@@ -181,33 +156,84 @@ def api_customer(ctx: Context, customer_id: IdPath) -> CustomerDetailOut:
     return customer_detail(ctx, customer_id)
 
 
+def customer_columns(t) -> tuple[Column, ...]:
+    """The customer list as downloaded."""
+    return (
+        Column("code", "Code"), Column("name", "Customer"), Column("market_name", "Market"),
+        Column("lifecycle_stage", "Stage",
+               value=lambda r: t(labels.label(labels.STAGES, r.lifecycle_stage))),
+        Column("tier", "Tier",
+               value=lambda r: t(labels.label(labels.TIERS, r.tier)) if r.tier else None),
+        Column("vip", "VIP"), Column("est_daily_volume", "Est. parcels per day", "dec"),
+        Column("owner_name", "Owner"), Column("phone", "Phone"),
+    )
+
+
 @router.get("/customers", include_in_schema=False)
 def customers_page(
     request: Request,
     ctx: Context,
+    paging: CustomerPaging,
+    download: Download,
     q: Annotated[str | None, Query(max_length=100)] = None,
     stage: Annotated[str | None, Query(max_length=32)] = None,
     tier: Annotated[str | None, Query(max_length=32)] = None,
     market_id: FormIdQuery = None,
-    page: PageQuery = 1,
 ):
     # The filter form sends empty strings for "all"; unknown stage or tier codes are ignored.
     stage_value = LifecycleStage(stage) if stage in LifecycleStage._value2member_map_ else None
     tier_value = CustomerTier(tier) if tier in CustomerTier._value2member_map_ else None
-    market_value = market_id
-    data = customer_page(ctx, q=q, stage=stage_value, tier=tier_value, market_id=market_value,
-                         page=page)
+    search = CustomerSearch(q, stage_value, tier_value, market_id)
+    if download:
+        rows = find_customers(ctx.db, search)  # every one the search finds
+        return download_response(rows, customer_columns(ctx.t), "customers", download,
+                                 ctx.locale)
+    data = customer_paged(ctx, search, paging)
     markets = ctx.db.execute(select(Market.id, Market.name).order_by(Market.name)).all()
     context = {
         "data": data, "markets": markets,
         "filters": {"q": q or "", "stage": stage_value.value if stage_value else "",
-                    "tier": tier_value.value if tier_value else "", "market_id": market_value},
+                    "tier": tier_value.value if tier_value else "", "market_id": market_id},
     }
     template = "_customer_table.html" if request.headers.get("HX-Request") == "true" \
         else "customers.html"
     return render(request, template, context)
 
 
+def customer_tables(t) -> dict[str, tuple[Column, ...]]:
+    """The tables of a customer's page as downloaded, by ``?table=``."""
+    return {
+        "visits": (
+            Column("visited_at", "Date", "date", value=lambda v: v.visited_at.date()),
+            Column("visitor", "Visitor"),
+            Column("method", "Method",
+                   value=lambda v: t(labels.label(labels.VISIT_METHODS, v.method))),
+            Column("outcome", "Outcome",
+                   value=lambda v: t(labels.label(labels.VISIT_OUTCOMES, v.outcome))),
+            Column("next_step", "Next step"), Column("next_visit_on", "Next visit", "date"),
+        ),
+        "carriers": (Column("carrier", "Carrier"), Column("share", "Share of parcels", "pct"),
+                     Column("price_first_kg", "First-kg price", "money")),
+        "monthly": (Column("month", "Month", value=lambda m: m.month.strftime("%Y-%m")),
+                    Column("parcels", "Parcels", "int"),
+                    Column("revenue", "Revenue", "money")),
+    }
+
+
 @router.get("/customers/{customer_id}", include_in_schema=False)
-def customer_detail_page(request: Request, ctx: Context, customer_id: IdPath):
-    return render(request, "customer.html", {"data": customer_detail(ctx, customer_id)})
+def customer_detail_page(request: Request, ctx: Context, customer_id: IdPath,
+                         visits_page: VisitPaging, download: Download):
+    """Every visit, paged; each table downloadable (``?format=…&table=visits``)."""
+    data = customer_detail(ctx, customer_id, visits_shown=None)
+    if download:
+        tables = customer_tables(ctx.t)
+        table = download.table or "visits"
+        if table not in tables:
+            raise not_found(ctx)
+        return download_response(getattr(data, table), tables[table],
+                                 f"customer-{data.customer.code}-{table}"
+                                 if _PLAIN.match(data.customer.code)
+                                 else f"customer-{data.customer.id}-{table}",
+                                 download, ctx.locale)
+    return render(request, "customer.html", {"data": data,
+                                             "visits": paginate(data.visits, visits_page)})
