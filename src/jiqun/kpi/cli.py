@@ -7,7 +7,7 @@ subtree, narrowed by ``--scope``; ``--user system`` is the whole organisation.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -19,6 +19,7 @@ from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.config import get_settings
 from jiqun.errors import Conflict
 from jiqun.i18n import translator
+from jiqun.kpi import share
 from jiqun.kpi.frame import BY_COLUMN
 from jiqun.kpi.rules import KpiRules
 from jiqun.kpi.service import OperatingPicture
@@ -54,9 +55,13 @@ def open_picture(user: str | None, scope_code: str | None, engine: str | None,
         yield picture
 
 
-def _dates(picture: OperatingPicture, start, end, default_days: int) -> tuple[dt.date, dt.date]:
+def _dates(picture: OperatingPicture, start, end, default_days: int,
+           default_first: Callable[[dt.date], dt.date] | None = None) -> tuple[dt.date, dt.date]:
     last = end.date() if end else picture.data_date() or dt.date.today()
-    first = start.date() if start else last - dt.timedelta(days=default_days - 1)
+    if start:
+        first = start.date()
+    else:
+        first = default_first(last) if default_first else last - dt.timedelta(days=default_days - 1)
     if first > last:
         raise typer.BadParameter("--from is after --to")
     return first, last
@@ -86,7 +91,7 @@ def share_cmd(user: UserOpt = None, scope: ScopeOpt = None, period: PeriodOpt = 
     """Market share against the market-total estimate."""
     _check(period, ("day", "week", "month"), "--period")
     with open_picture(user, scope, engine, rules) as p:
-        first, last = _dates(p, start, end, 90)
+        first, last = _dates(p, start, end, 90, lambda day: share.default_start(period, day))
         emit(p.share(period, first, last), fmt, "share")
 
 

@@ -101,6 +101,14 @@ def trend_weeks(as_of: dt.date, weeks: int = TREND_WEEKS) -> list[dt.date]:
     return [monday - dt.timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
 
 
+def default_start(period: Period, as_of: dt.date) -> dt.date:
+    """Where a share listing starts when no start is given: by week, the trend's first Monday
+    (the page's and ``/api/share``'s 26 weeks); by day or month, 90 days back."""
+    if period == "week":
+        return trend_weeks(as_of)[0]
+    return as_of - dt.timedelta(days=89)
+
+
 def weekly_trend(picture: _Shares, as_of: dt.date, weeks: int = TREND_WEEKS
                  ) -> tuple[list[dt.date], dict[int, list[dict]]]:
     """The share trend (市场占有率走势): its weeks (Mondays) and, per market with any figure in
