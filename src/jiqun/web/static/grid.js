@@ -20,8 +20,8 @@
       tooltip: { trigger: "item", confine: true, formatter: tooltip },
       legend: { type: "scroll", bottom: 0 },
       grid: { left: 8, right: 8, top: 8, bottom: 40, containLabel: true },
-      xAxis: { type: "value", scale: true, axisLabel: { show: false }, splitLine: { show: false } },
-      yAxis: { type: "value", scale: true, axisLabel: { show: false }, splitLine: { show: false } },
+      xAxis: { type: "value", scale: true, show: false },
+      yAxis: { type: "value", scale: true, show: false },
       series: data.series.map(function (s) {
         return {
           name: s.name, type: "scatter", data: s.points, cursor: "pointer",
