@@ -1,4 +1,5 @@
-"""Home dashboard (首页): KPIs, the 90-day volume and revenue trend, markets in scope."""
+"""Home dashboard (首页): KPIs, the 90-day volume and revenue trend, the level table (分级看板)
+in brief and the biggest markets in scope."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from fastapi import APIRouter, Request
 
 from jiqun.kpi import overview
 from jiqun.web.deps import Context, RequestContext
+from jiqun.web.routes.kpi import Picture, level_table
 from jiqun.web.routes.markets import market_list
 from jiqun.web.schemas import DailyPointOut, DashboardOut, KpisOut
 from jiqun.web.templating import render
@@ -40,6 +42,15 @@ def api_dashboard(ctx: Context) -> DashboardOut:
     return dashboard(ctx)
 
 
+DASHBOARD_MARKETS = 10  # the biggest markets the dashboard lists; /markets lists them all
+DASHBOARD_LEVELS = 12  # top rows of the level table on the dashboard; /level lists them all
+
+
 @router.get("/", include_in_schema=False)
-def dashboard_page(request: Request, ctx: Context):
-    return render(request, "dashboard.html", {"data": dashboard(ctx)})
+def dashboard_page(request: Request, ctx: Context, picture: Picture):
+    """The dashboard and, in brief, the level table of /level (its top rows: /api/levels)."""
+    levels = level_table(ctx, picture)
+    return render(request, "dashboard.html", {
+        "data": dashboard(ctx), "market_limit": DASHBOARD_MARKETS,
+        "levels": [r for r in levels.rows if r.level != "grid"][:DASHBOARD_LEVELS],
+        "level": levels.level})

@@ -99,9 +99,48 @@ def api_levels(ctx: Context, picture: Picture) -> LevelOut:
     return level_table(ctx, picture)
 
 
+def level_groups(data: LevelOut) -> list[list[LevelRowOut]]:
+    """The rows as the page lists them: each top row (province, city or market) followed by its
+    grids, then grids whose market is not listed, one group each."""
+    top = [r for r in data.rows if r.level != "grid"]
+    ids = {r.id for r in top}
+    grids: dict[int | None, list[LevelRowOut]] = {}
+    for r in data.rows:
+        if r.level == "grid":
+            grids.setdefault(r.parent_id, []).append(r)
+    groups = [[r, *grids.get(r.id, [])] for r in top]
+    groups += [[r] for r in data.rows if r.level == "grid" and r.parent_id not in ids]
+    return groups
+
+
+LevelPaging = paging(per_page=25)
+LEVEL_NAMES = {"province": "Province", "city": "City", "county": "County", "outlet": "Outlet",
+               "market": "Market", "grid": "Grid"}
+
+
+def level_columns(t) -> tuple[Column, ...]:
+    return (
+        Column("level", "Level", value=lambda r: t(LEVEL_NAMES[r.level])),
+        Column("code", "Code"), Column("name", "Name"),
+        Column("parcels", "Parcels", "int"), Column("revenue", "Revenue", "money"),
+        Column("target_parcels", "Monthly plan", "int"),
+        Column("progress", "Plan progress", "pct"), Column("share", "Share", "pct"),
+        Column("active_customers", "Active customers", "int"),
+    )
+
+
 @router.get("/level", include_in_schema=False)
-def level_page(request: Request, ctx: Context, picture: Picture):
-    return _page(request, "level.html", "_level_table.html", level_table(ctx, picture))
+def level_page(request: Request, ctx: Context, picture: Picture, page: LevelPaging,
+               download: Download):
+    """Paged by top row (each with its grids); downloads every row in the page's order."""
+    data = level_table(ctx, picture)
+    groups = level_groups(data)
+    if download:
+        rows = [r for group in groups for r in group]
+        return download_response(rows, level_columns(ctx.t), f"levels-{data.as_of or 'none'}",
+                                 download, ctx.locale)
+    return _page(request, "level.html", "_level_table.html", data,
+                 groups=paginate(groups, page))
 
 
 # -- market share trend (市场占有率走势) ---------------------------------------------------------
@@ -168,11 +207,40 @@ def api_share(ctx: Context, picture: Picture,
     return share_trend(ctx, picture, market_id)
 
 
+SharePaging = paging(per_page=25)
+SHARE_TABLES = {
+    "weekly": (Column("code", "Code"), Column("market", "Market"),
+               Column("period", "Week of", "date"), Column("parcels", "Parcels", "int"),
+               Column("market_total", "Market total", "dec"), Column("share", "Share", "pct")),
+    "competitors": (Column("carrier", "Carrier"), Column("period", "Week of", "date"),
+                    Column("parcels", "Parcels a week (est.)", "dec"),
+                    Column("share", "Share", "pct")),
+}
+
+
+def share_rows(data: ShareOut, table: str) -> list:
+    """The rows of a share table as downloaded: every week of every market (``weekly``), or
+    every week of the chosen market's competitors."""
+    if table == "competitors":
+        return data.competitors
+    return [{"code": m.code, "market": m.name, **p.model_dump()}
+            for m in data.markets for p in m.points]
+
+
 @router.get("/share", include_in_schema=False)
-def share_page(request: Request, ctx: Context, picture: Picture,
-               market_id: IdQuery = None):
+def share_page(request: Request, ctx: Context, picture: Picture, page: SharePaging,
+               download: Download, market_id: IdQuery = None):
+    """Markets paged in the weekly table; both tables downloadable with all 26 weeks."""
     data = share_trend(ctx, picture, market_id)
-    return render(request, "share.html", {"data": data, **share_charts(data, ctx.t("Us"))})
+    if download:
+        table = download.table or "weekly"
+        if table not in SHARE_TABLES:
+            raise not_found(ctx)
+        name = f"share-{table}-{data.as_of or 'none'}"
+        return download_response(share_rows(data, table), SHARE_TABLES[table], name, download,
+                                 ctx.locale)
+    return render(request, "share.html", {"data": data, "markets": paginate(data.markets, page),
+                                          **share_charts(data, ctx.t("Us"))})
 
 
 def _percent(value: float | None) -> float | None:

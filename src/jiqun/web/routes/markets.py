@@ -11,6 +11,7 @@ from sqlalchemy import select
 from jiqun.kpi import overview
 from jiqun.store.estimates import estimates_in_force
 from jiqun.store.models import ALL_CARRIERS, Market, MarketType, OrgUnit
+from jiqun.web import labels
 from jiqun.web.deps import Context, RequestContext, not_found
 from jiqun.web.params import IdPath
 from jiqun.web.schemas import (
@@ -24,11 +25,14 @@ from jiqun.web.schemas import (
     PeriodOut,
     TopCustomerOut,
 )
+from jiqun.web.tables import Column, Download, download_response, paginate, paging
 from jiqun.web.templating import render
 
 router = APIRouter()
 
 SortKey = Literal["code", "name", "parcels", "revenue", "share", "active_customers"]
+MarketPaging = paging(per_page=50)
+GridPaging = paging(per_page=20, param="grids_page", size_param="grids_per_page")
 
 
 def summary_period(as_of: dt.date | None) -> PeriodOut | None:
@@ -177,6 +181,41 @@ def api_market(ctx: Context, market_id: IdPath) -> MarketDetailOut:
     return market_detail(ctx, market_id)
 
 
+def market_columns(t) -> tuple[Column, ...]:
+    """The market list as downloaded."""
+    return (
+        Column("code", "Code"), Column("name", "Market"),
+        Column("type", "Type", value=lambda m: t(labels.label(labels.MARKET_TYPES, m.type))),
+        Column("industry", "Industry"), Column("key_area", "Key area"),
+        Column("parcels", "Parcels", "int"), Column("revenue", "Revenue", "money"),
+        Column("daily_parcels", "Per day", "dec"),
+        Column("market_daily_total", "Market total per day", "dec"),
+        Column("share", "Share", "pct"), Column("active_customers", "Active customers", "int"),
+    )
+
+
+def market_tables(t) -> dict[str, tuple[Column, ...]]:
+    """The tables of a market's page as downloaded, by ``?table=``."""
+    return {
+        "grids": (Column("code", "Code"), Column("name", "Grid"),
+                  Column("parcels", "Parcels", "int"), Column("revenue", "Revenue", "money"),
+                  Column("active_customers", "Active customers", "int")),
+        "top_customers": (
+            Column("code", "Code"), Column("name", "Customer"),
+            Column("lifecycle_stage", "Stage",
+                   value=lambda c: t(labels.label(labels.STAGES, c.lifecycle_stage))),
+            Column("tier", "Tier",
+                   value=lambda c: t(labels.label(labels.TIERS, c.tier)) if c.tier else None),
+            Column("parcels", "Parcels", "int"), Column("revenue", "Revenue", "money")),
+        "estimates": (
+            Column("carrier", "Carrier",
+                   value=lambda e: t("Whole market") if e.carrier == ALL_CARRIERS
+                   else e.carrier),
+            Column("daily_volume", "Parcels per day", "dec"), Column("share", "Share", "pct"),
+            Column("valid_from", "Valid from", "date")),
+    }
+
+
 @router.get("/markets", include_in_schema=False)
 def markets_page(
     request: Request,
@@ -186,14 +225,21 @@ def markets_page(
     key_area: Annotated[str | None, Query()] = None,
     sort: SortKey = "parcels",
     order: Literal["asc", "desc"] = "desc",
+    *,
+    page: MarketPaging,
+    download: Download,
 ):
+    """The filtered, sorted list, paged; downloads every market of the filters."""
     # The filter form sends empty strings for "all"; unknown codes are ignored, not errors.
     type = MarketType(type) if type in MarketType._value2member_map_ else None
     key_area = {"1": True, "0": False}.get(key_area or "")
     as_of = overview.data_date(ctx.con, ctx.lake, ctx.scope)
     data = market_list(ctx, as_of, **_filters(industry, type, key_area, sort, order))
+    if download:
+        return download_response(data.items, market_columns(ctx.t), "markets", download,
+                                 ctx.locale)
     context = {
-        "data": data, "industries": industries(ctx), "market_types": list(MarketType),
+        "data": data, "paged": paginate(data.items, page), "industries": industries(ctx), "market_types": list(MarketType),
         "filters": {"industry": industry or "", "type": type.value if type else "",
                     "key_area": key_area, "sort": sort, "order": order},
     }
@@ -203,5 +249,17 @@ def markets_page(
 
 
 @router.get("/markets/{market_id}", include_in_schema=False)
-def market_page(request: Request, ctx: Context, market_id: IdPath):
-    return render(request, "market.html", {"data": market_detail(ctx, market_id)})
+def market_page(request: Request, ctx: Context, market_id: IdPath, grids_page: GridPaging,
+                download: Download):
+    """Grids paged; each table downloadable (``?format=…&table=grids``)."""
+    data = market_detail(ctx, market_id)
+    if download:
+        tables = market_tables(ctx.t)
+        table = download.table or "grids"
+        if table not in tables:
+            raise not_found(ctx)
+        return download_response(getattr(data, table), tables[table],
+                                 f"market-{data.market.id}-{table.replace('_', '-')}",
+                                 download, ctx.locale)
+    return render(request, "market.html", {"data": data,
+                                           "grids": paginate(data.grids, grids_page)})
