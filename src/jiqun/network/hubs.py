@@ -103,9 +103,27 @@ class HubPlan:
                 if self.parcels else None, "unreachable": self.unreachable}
 
 
+def province_prefix(province: str | None) -> str | None:
+    """The adcode prefix of a province (``410000`` → ``41``), or None for every province."""
+    return str(province)[:2] if province else None
+
+
+def scope_provinces(session: Session) -> list[tuple[str, str]]:
+    """The provinces (adcode, name) of the merchants with coordinates in the session's scope:
+    what a user whose scope spans several (HQ) may narrow the what-if to (分省测算)."""
+    from jiqun.geo import division
+
+    found = session.scalars(select(Customer.adcode).where(
+        Customer.lon.is_not(None), Customer.lat.is_not(None), Customer.adcode.is_not(None))
+        .distinct())
+    codes = sorted({str(code)[:2] + "0000" for code in found if code})
+    return [(code, d.name if (d := division(code)) else code) for code in codes]
+
+
 def merchant_demand(session: Session, con, lake: Path, scope: Scope | None,
-                    as_of: dt.date | None = None) -> Merchants:
-    """Merchants with coordinates and their average parcels a day over the trailing 90 days."""
+                    as_of: dt.date | None = None, province: str | None = None) -> Merchants:
+    """Merchants with coordinates and their average parcels a day over the trailing 90 days
+    (of one province when ``province``, an adcode, is given)."""
     t = daily(con, lake, scope)
     end = as_of or t.day.max().to_pyarrow().as_py()
     rows = {}
@@ -117,17 +135,23 @@ def merchant_demand(session: Session, con, lake: Path, scope: Scope | None,
                 for r in g.to_pyarrow().to_pylist()}
     query = select(Customer.id, Customer.name, Customer.lon, Customer.lat).where(
         Customer.lon.is_not(None), Customer.lat.is_not(None)).order_by(Customer.id)
+    if prefix := province_prefix(province):
+        query = query.where(Customer.adcode.startswith(prefix, autoescape=True))
     found = [c for c in session.execute(query) if rows.get(c.id, 0) > 0]
     return Merchants(np.array([c.id for c in found], dtype=np.int64), [c.name for c in found],
                      np.array([c.lon for c in found]), np.array([c.lat for c in found]),
                      np.array([rows[c.id] for c in found], dtype=np.float64))
 
 
-def candidate_sites(session: Session, added: list[Site] = ()) -> list[Site]:
-    """Outlets and consolidation centres in scope, then the sites a user adds."""
+def candidate_sites(session: Session, added: list[Site] = (),
+                    province: str | None = None) -> list[Site]:
+    """Outlets and consolidation centres in scope (of one province when ``province`` is
+    given), then the sites a user adds."""
     kinds = (FacilityKind.OUTLET, FacilityKind.CONSOLIDATION_CENTRE)
-    found = session.scalars(select(Facility).where(Facility.kind.in_(kinds))
-                            .order_by(Facility.id))
+    query = select(Facility).where(Facility.kind.in_(kinds)).order_by(Facility.id)
+    if prefix := province_prefix(province):
+        query = query.where(Facility.adcode.startswith(prefix, autoescape=True))
+    found = session.scalars(query)
     sites = [Site(f.name, f.lon, f.lat, f.kind.value, f.capacity_per_day,
                   existing=f.kind == FacilityKind.CONSOLIDATION_CENTRE, code=f.code)
              for f in found if f.lon is not None and f.status == "active"]

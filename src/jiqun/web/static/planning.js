@@ -1,21 +1,15 @@
 // Maps of the network planning pages: <div data-plan-map="flows|lines|hubs" id="X"> with its
-// data in <script type="application/json" id="X-data">. The China base map is the locally
-// served vendor/china.js (registered as "china"); lines and points use [lon, lat].
+// data in <script type="application/json" id="X-data">. The base map (province outlines,
+// counties, place names) and the view fitted to the data come from basemap.js; lines and
+// points use [lon, lat].
 (function () {
   "use strict";
-
-  function geo() {
-    return { map: "china", roam: true, zoom: 1.2, center: [112, 32],
-             itemStyle: { areaColor: "#f3f5f4", borderColor: "#b8c2bd" },
-             emphasis: { disabled: true }, label: { show: false } };
-  }
 
   function flowOption(data) {
     var max = Math.max.apply(null, data.lines.map(function (l) { return l.value; }).concat([1]));
     return {
       animation: false, tooltip: { trigger: "item",
         formatter: function (p) { return p.data.name + (p.data.value != null ? ": " + p.data.value : ""); } },
-      geo: geo(),
       series: [
         { type: "lines", coordinateSystem: "geo", zlevel: 1,
           data: data.lines.map(function (l) {
@@ -31,13 +25,6 @@
   }
 
   function hubOption(data) {
-    var centre = data.centres.map(function (c) { return [c.lon, c.lat]; });
-    var added = (data.added || []).map(function (s) { return [s.lon, s.lat]; });
-    var lons = data.points.map(function (p) { return p.lon; }).concat(centre.concat(added).map(function (c) { return c[0]; }));
-    var lats = data.points.map(function (p) { return p.lat; }).concat(centre.concat(added).map(function (c) { return c[1]; }));
-    var mid = lons.length ? [(Math.min.apply(null, lons) + Math.max.apply(null, lons)) / 2,
-                             (Math.min.apply(null, lats) + Math.max.apply(null, lats)) / 2] : [112, 32];
-    var g = geo(); g.center = mid; g.zoom = 40;
     // Coverage ring: a circle of radius_km around each chosen centre (1° lat ≈ 111 km).
     var rings = data.centres.map(function (c) {
       var pts = [], r = data.radius_km / 111;
@@ -48,7 +35,7 @@
       return { coords: pts };
     });
     return {
-      animation: false, tooltip: { trigger: "item" }, geo: g,
+      animation: false, tooltip: { trigger: "item" },
       series: [
         { type: "lines", coordinateSystem: "geo", polyline: true, silent: true, data: rings,
           lineStyle: { color: "#0b7a3b", width: 1.5, type: "dashed" } },
@@ -67,14 +54,21 @@
     };
   }
 
+  // Flows: county borders where the parcels start (the destinations are whole cities).
+  function origins(data) {
+    return (data.lines || []).map(function (l) { return l.from; });
+  }
+
   function draw(el) {
     var source = document.getElementById(el.id + "-data");
-    if (!source || !window.echarts) { return; }
+    if (!source || !window.JiqunBasemap) { return; }
     var data = JSON.parse(source.textContent);
-    var chart = window.echarts.init(el, null, { renderer: "svg" });
-    chart.setOption(el.dataset.planMap === "hubs" ? hubOption(data) : flowOption(data));
-    window.addEventListener("resize", function () { chart.resize(); });
-    el.dataset.drawn = "true";
+    el.dataset.drawn = "pending";  // drawn once: basemap.js sets "true" when it is on screen
+    if (el.dataset.planMap === "hubs") {
+      window.JiqunBasemap.chart(el, hubOption(data));
+    } else {
+      window.JiqunBasemap.chart(el, flowOption(data), { counties: origins(data) });
+    }
   }
 
   function drawAll(root) {
