@@ -217,6 +217,20 @@ class CoverageOut(BaseModel):
     unreachable: int
 
 
+class MerchantPointOut(BaseModel):
+    """A merchant on the map of the what-if: where it is, its parcels, whether it is covered."""
+
+    lon: float
+    lat: float
+    parcels: float = Field(description="Average parcels a day.")
+    covered: bool = Field(description="Within the radius of its centre.")
+
+
+class ProvinceOut(BaseModel):
+    adcode: str
+    name: str
+
+
 class HubsOut(BaseModel):
     """One what-if of the consolidation centres, with the solve's objective, bound and gap."""
 
@@ -231,6 +245,11 @@ class HubsOut(BaseModel):
     coverage: CoverageOut | None
     sites: list[SiteOut]
     errors: list[str]
+    province: str | None = Field(None, description="The province the what-if is narrowed to.")
+    provinces: list[ProvinceOut] = Field(
+        default_factory=list, description="Provinces of the merchants in scope (分省测算).")
+    points: list[MerchantPointOut] = Field(default_factory=list,
+                                           description="The merchants of the what-if.")
 
 
 # -- flows 流量流向 --------------------------------------------------------------------------------
@@ -429,13 +448,23 @@ def _added_sites(ctx: RequestContext, site: list[str], name: str = "", lon: str 
     return list(added.values())[:MAX_ADDED_SITES], errors
 
 
+def _hub_province(ctx: RequestContext, province: str | None) -> tuple[str | None, list]:
+    """The province a what-if is narrowed to (None: every province of the scope) and the
+    provinces to choose from; one outside them is Invalid."""
+    provinces = hubs_mod.scope_provinces(ctx.db)
+    if province and province not in dict(provinces):
+        raise Invalid({"province": "No merchants of this province in scope"})
+    return province or None, provinces
+
+
 def _hub_whatif(request: Request, ctx: RequestContext, model: str, p: int | None,
                 radius: float | None, capacity: float | None, added: list[hubs_mod.Site],
-                closable: list[str]) -> dict:
-    """Solve one what-if (the page and the API): centres, coverage, bound and gap."""
+                closable: list[str], province: str | None = None) -> dict:
+    """Solve one what-if (the page and the API): centres, coverage, bound and gap, over the
+    whole scope or one ``province`` of it."""
     params = rules_of(request, PlanningParams)
-    merchants = hubs_mod.merchant_demand(ctx.db, ctx.con, ctx.lake, ctx.scope)
-    sites = hubs_mod.candidate_sites(ctx.db, added)
+    merchants = hubs_mod.merchant_demand(ctx.db, ctx.con, ctx.lake, ctx.scope, province=province)
+    sites = hubs_mod.candidate_sites(ctx.db, added, province=province)
     may_close = {key for key in closable if any(s.existing and s.key == key for s in sites)}
     plan = None
     if merchants.ids.size and sites:  # more centres than sites: Invalid (422, or said on the page)
@@ -452,20 +481,26 @@ def hubs_page(request: Request, ctx: Context, model: str = "cover", p: str = "",
               radius: str = "", capacity: str = "",
               site: Annotated[list[str], Query()] = (),
               closable: Annotated[list[str], Query()] = (),
-              site_name: str = "", site_lon: str = "", site_lat: str = "", place: str = ""):
+              site_name: str = "", site_lon: str = "", site_lat: str = "", place: str = "",
+              province: str = ""):
     model = model if model in hubs_mod.MODELS else "cover"
     p_n = _number(p, int, 1, 100)
     radius_n = _number(radius, float, 1, 600)
     capacity_n = _number(capacity, float, 1, MAX_CAPACITY)
     added, errors = _added_sites(ctx, list(site), site_name, site_lon, site_lat, place)
     try:
+        province_n, provinces = _hub_province(ctx, province.strip())
+    except Invalid as exc:  # a province outside the scope: said on the page, all provinces
+        errors += list(exc.translated(ctx.t).values())
+        province_n, provinces = _hub_province(ctx, None)
+    try:
         found = _hub_whatif(request, ctx, model, p_n, radius_n, capacity_n, added,
-                            list(closable))
+                            list(closable), province_n)
     except Invalid as exc:  # e.g. more centres than sites: the form says so, with the default
         errors += list(exc.translated(ctx.t).values())
         p_n = None
         found = _hub_whatif(request, ctx, model, None, radius_n, capacity_n, added,
-                            list(closable))
+                            list(closable), province_n)
     plan = found["plan"]
     existing = [s for s in found["sites"] if s.existing]
     context = {
@@ -474,7 +509,8 @@ def hubs_page(request: Request, ctx: Context, model: str = "cover", p: str = "",
         "added": [(s, hubs_mod.site_text(s)) for s in added], "errors": errors,
         "places": [(s, hubs_mod.site_text(s)) for s in hubs_mod.place_choices(ctx.db)],
         "form": {"model": model, "p": p_n or "", "radius": radius_n or found["radius_min"],
-                 "capacity": capacity_n or ""},
+                 "capacity": capacity_n or "", "province": province_n or ""},
+        "provinces": provinces,
         "map": {"points": plan.points if plan else [], "centres": plan.centres if plan else [],
                 "added": [{"name": s.name, "lon": s.lon, "lat": s.lat} for s in added],
                 "radius_km": found["radius_km"]}}
@@ -493,20 +529,30 @@ def api_hubs(request: Request, ctx: Context, model: HubModel = "cover",
                                               max_length=100)] = (),
              closable: Annotated[list[str], Query(
                  description="Code of an existing centre that may close",
-                 max_length=1000)] = ()) -> HubsOut:
+                 max_length=1000)] = (),
+             province: Annotated[str | None, Query(
+                 pattern=r"^\d{2}0000$",
+                 description="Adcode of one province of the scope (default: all)")] = None,
+             ) -> HubsOut:
     """Where consolidation centres should be (N3) for one what-if: the model (cover, mclp,
-    pmedian, cflp), centres p, radius in minutes, capacity, added sites and the existing
-    centres that may close (the others stay open). Same figures as ``/hubs`` and
+    pmedian, cflp), centres p, radius in minutes, capacity, added sites, the existing
+    centres that may close (the others stay open) and the province (a scope of several, as
+    HQ's, solves them all unless one is named). Same figures as ``/hubs`` and
     ``jiqun plan hubs``."""
     added, errors = _added_sites(ctx, list(site))
-    found = _hub_whatif(request, ctx, model, p, radius, capacity, added, list(closable))
+    province, provinces = _hub_province(ctx, province)
+    found = _hub_whatif(request, ctx, model, p, radius, capacity, added, list(closable),
+                        province)
     plan = found["plan"]
     sites = [SiteOut(name=s.name, code=s.code, kind=s.kind, lon=s.lon, lat=s.lat,
                      existing=s.existing, closable=s.key in found["closable"])
              for s in found["sites"]]
+    where = {"province": province,
+             "provinces": [ProvinceOut(adcode=code, name=name) for code, name in provinces]}
     if plan is None:
         return HubsOut(model=model, p=None, objective=None, bound=None, gap=None, status=None,
-                       seconds=None, centres=[], coverage=None, sites=sites, errors=errors)
+                       seconds=None, centres=[], coverage=None, sites=sites, errors=errors,
+                       **where)
     coverage = CoverageOut(
         radius_min=plan.radius, radius_km=round(found["radius_km"], 3), merchants=plan.merchants,
         parcels_per_day=round(plan.parcels, 2),
@@ -516,4 +562,5 @@ def api_hubs(request: Request, ctx: Context, model: HubModel = "cover",
     return HubsOut(model=model, p=plan.p, objective=_finite(plan.objective),
                    bound=_finite(plan.bound), gap=_finite(plan.gap), status=plan.status,
                    seconds=round(plan.seconds, 3), centres=[CentreOut(**c) for c in plan.centres],
-                   coverage=coverage, sites=sites, errors=errors)
+                   coverage=coverage, sites=sites, errors=errors,
+                   points=[MerchantPointOut(**pt) for pt in plan.points], **where)
