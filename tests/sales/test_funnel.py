@@ -17,6 +17,7 @@ from jiqun.store.models import (
     TrialShipment,
     Visit,
 )
+from jiqun.store.scope import Scope
 
 S = LifecycleStage
 ORDER = {"archived": 0, "nurturing": 1, "trial": 2, "cooperating": 3, "growing": 4, "vip": 4,
@@ -111,14 +112,83 @@ def test_conversion_by_group_matches_a_plain_count(store, archive, by):
         assert got[key]["conversion"] == pytest.approx(sum(s >= 3 for s in steps) / len(steps))
 
 
-def test_time_in_stage_from_stage_changes():
-    t = dt.datetime(2024, 1, 1)
-    changes = [(1, S.NURTURING, t), (1, S.TRIAL, t + dt.timedelta(days=10)),
-               (1, S.COOPERATING, t + dt.timedelta(days=24)),
-               (2, S.NURTURING, t + dt.timedelta(days=2)), (2, S.TRIAL, t + dt.timedelta(days=6))]
-    rows = {r["stage"]: r for r in funnel.time_in_stage(funnel.spells(changes),
-                                                        t + dt.timedelta(days=30))}
-    assert rows["nurturing"]["finished"] == 2 and rows["nurturing"]["mean_days"] == 7.0
-    assert rows["trial"]["finished"] == 1 and rows["trial"]["mean_days"] == 14.0
-    assert rows["trial"]["still_in"] == 1 and rows["trial"]["mean_days_so_far"] == 24.0
-    assert rows["cooperating"]["still_in"] == 1 and rows["cooperating"]["mean_days_so_far"] == 6.0
+def _events(*rows):
+    return [funnel.StageEvent(cid, stage, dt.date(2024, 1, 1) + dt.timedelta(days=day), rec)
+            for cid, stage, day, rec in rows]
+
+
+def test_time_in_stage_on_a_hand_built_history():
+    """Five customers whose days in each stage are counted by hand (today = day 100):
+
+    1: archived 0, visited 10, trial 20, first waybill 30; cooperating now  → 10, 10, 10, open 70
+    2: archived 0, visited 4, trial 40 (recorded), first waybill 54        → 4, 36, 14, open 46
+    3: archived 0, visited 30 with no interest: archived still           → open archived 100
+    4: archived 0, first waybill 8, recorded churn at 60, now churned;
+       a visit at 70 does not make it nurturing again                      → 8, 52, open 40
+    5: archived 0, visited 2, first waybill 20, now growing, rise never recorded
+                                                                           → 2, 18, (unknown: out)
+    """
+    events = _events(
+        (1, S.ARCHIVED, 0, False), (1, S.NURTURING, 10, False), (1, S.TRIAL, 20, False),
+        (1, S.COOPERATING, 30, False),
+        (2, S.ARCHIVED, 0, False), (2, S.NURTURING, 4, False), (2, S.TRIAL, 40, True),
+        (2, S.COOPERATING, 54, False),
+        (3, S.ARCHIVED, 0, False), (3, S.NURTURING, 30, False),
+        (4, S.ARCHIVED, 0, False), (4, S.COOPERATING, 8, False), (4, S.CHURNED, 60, True),
+        (4, S.NURTURING, 70, False),
+        (5, S.ARCHIVED, 0, False), (5, S.NURTURING, 2, False), (5, S.COOPERATING, 20, False),
+    )
+    current = {1: S.COOPERATING, 2: S.COOPERATING, 3: S.ARCHIVED, 4: S.CHURNED, 5: S.GROWING}
+    today = dt.date(2024, 1, 1) + dt.timedelta(days=100)
+    rows = {r.stage: r for r in funnel.stage_times(funnel.spells(events, current), today)}
+    archived = rows["archived"]  # left after 10, 4, 8, 2 days; customer 3 still in (100)
+    assert (archived.finished, archived.median_days, archived.p75_days, archived.mean_days) == \
+        (4, 6.0, 8.5, 6.0)
+    assert (archived.still_in, archived.median_days_so_far) == (1, 100.0)
+    nurturing = rows["nurturing"]  # 10, 36, 18 (customer 4 never nurtured)
+    assert (nurturing.finished, nurturing.median_days, nurturing.p75_days) == (3, 18.0, 27.0)
+    assert nurturing.still_in == 0
+    trial = rows["trial"]  # 10, 14
+    assert (trial.finished, trial.median_days, trial.p75_days, trial.still_in) == \
+        (2, 12.0, 13.0, 0)
+    cooperating = rows["cooperating"]  # left: customer 4 after 52; still in: 70 and 46 days
+    assert (cooperating.finished, cooperating.median_days, cooperating.still_in,
+            cooperating.median_days_so_far) == (1, 52.0, 2, 58.0)
+    assert (rows["churned"].finished, rows["churned"].still_in,
+            rows["churned"].median_days_so_far) == (0, 1, 40.0)
+    assert "growing" not in rows  # when customer 5 began growing is not known
+
+
+def test_time_in_stage_reads_the_archive_and_the_stage_changes(store, outlet):
+    """The page, the API and ``jiqun sales time-in-stage`` call funnel.time_in_stage: here on
+    the store, with milestones from the archive (archived_on, first visit, first trial, first
+    waybill) and a recorded change, scoped to the session."""
+    org = outlet.org.zhili_outlet.id
+    me = outlet.users["zl-marketer"]
+    with store.transaction() as s:
+        a = Customer(code="T1", name="T1", org_unit_id=org, lifecycle_stage=S.COOPERATING,
+                     archived_on=dt.date(2024, 1, 1), first_shipped_on=dt.date(2024, 2, 20))
+        b = Customer(code="T2", name="T2", org_unit_id=org, lifecycle_stage=S.NURTURING,
+                     archived_on=dt.date(2024, 1, 11))
+        s.add_all([a, b])
+        s.flush()
+        s.add_all([
+            Visit(customer_id=a.id, user_id=me, org_unit_id=org, method="card",
+                  outcome="interested", visited_at=dt.datetime(2024, 1, 5, 10)),
+            Visit(customer_id=a.id, user_id=me, org_unit_id=org, method="card",
+                  outcome="trial", visited_at=dt.datetime(2024, 1, 25, 10)),  # not the first
+            TrialShipment(customer_id=a.id, org_unit_id=org, started_on=dt.date(2024, 2, 1)),
+            StageChange(customer_id=b.id, org_unit_id=org, from_stage=S.ARCHIVED,
+                        to_stage=S.NURTURING, at=dt.datetime(2024, 1, 31, 23, 59),
+                        reason="visit_interested"),
+        ])
+    with store.session() as s:
+        rows = {r.stage: r for r in funnel.time_in_stage(s, dt.date(2024, 3, 1))}
+    assert (rows["archived"].finished, rows["archived"].median_days) == (2, 12.0)
+    assert rows["archived"].p75_days == 16.0  # 4 and 20 days
+    assert (rows["nurturing"].finished, rows["nurturing"].median_days) == (1, 27.0)
+    assert (rows["nurturing"].still_in, rows["nurturing"].median_days_so_far) == (1, 30.0)
+    assert (rows["trial"].finished, rows["trial"].median_days) == (1, 19.0)
+    assert (rows["cooperating"].still_in, rows["cooperating"].median_days_so_far) == (1, 10.0)
+    with store.session(scope=Scope.for_unit_id(store, outlet.org.xihu.id)) as s:
+        assert funnel.time_in_stage(s, dt.date(2024, 3, 1)) == []  # Hangzhou sees none

@@ -100,8 +100,11 @@ def test_invalid_form_is_shown_again_and_saves_nothing(world, marketer):
     _, token = _form(marketer, cid)
     response = marketer.post("/visits", data=_visit(cid, token, method="telepathy",
                                                     competitor_price="abc"))
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert 'role="alert"' in response.text
+    # Each wrong field says what is wrong in the user's language; the right ones keep theirs.
+    assert "请选择走访方式" in response.text and "请填写 0 到 1000 元之间的价格" in response.text
+    assert "请选择走访结果" not in response.text
     with world.store.session() as s:
         assert s.scalars(select(Visit).where(Visit.customer_id == cid)).all() == []
 
@@ -151,3 +154,42 @@ def test_visit_list_puts_due_follow_ups_first(world, marketer):
     today_section = page.index("data-testid=\"today\"")
     assert due_section < page.index("再次走访") < today_section
     assert page.index(f"/visits/new?customer_id={world.ids['zl_archived']}") < today_section
+
+
+def test_form_api_and_service_refuse_the_same_values_with_the_same_messages(world, marketer):
+    """Issue 13: the form parsed by hand with ``date.min`` and ``-1.0`` sentinels; now the form,
+    the API and the CLI go through one validation (visits.parse_visit) and say, per field,
+    what is wrong, in the caller's language."""
+    from jiqun.errors import Invalid
+    from jiqun.sales import visits
+
+    cid = world.ids["zl_archived"]
+    yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    bad = {"method": "telepathy", "next_visit_on": yesterday, "competitor_price": "1e9",
+           "notes": "很" * 2001}
+    with pytest.raises(Invalid) as err:
+        visits.parse_visit({"customer_id": cid, "outcome": "interested", **bad}, dt.date.today())
+    assert err.value.errors == {"method": "Choose how you visited",
+                                "next_visit_on": "The next visit cannot be in the past",
+                                "competitor_price": "A price between 0 and 1000 yuan",
+                                "notes": "Too long"}
+    headers = bearer(marketer, "zl-marketer")
+    api = marketer.post("/api/visits", headers=headers, json={
+        "customer_id": cid, "outcome": "interested", **bad, "competitor_price": 1e9})
+    assert api.status_code == 422
+    assert api.json()["errors"] == {"method": "请选择走访方式",
+                                    "next_visit_on": "下次走访日期不能早于今天",
+                                    "competitor_price": "请填写 0 到 1000 元之间的价格",
+                                    "notes": "内容过长"}
+    _, token = _form(marketer, cid)
+    page = marketer.post("/visits", data=_visit(cid, token, next_in_days="",
+                                                 next_visit_on="2024-13-45"))
+    assert page.status_code == 422 and "请按 YYYY-MM-DD 填写下次走访日期" in page.text
+    # A decimal comma is a price, not an error; a typed date wins over the days chip.
+    saved = marketer.post("/visits", data=_visit(cid, token, competitor_price="2,6",
+                                                 next_visit_on="2099-01-02"),
+                          follow_redirects=False)
+    assert saved.status_code == 303
+    with world.store.session() as s:
+        visit = s.scalars(select(Visit).where(Visit.customer_id == cid)).one()
+        assert (visit.competitor_price, visit.next_visit_on) == (2.6, dt.date(2099, 1, 2))

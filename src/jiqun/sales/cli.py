@@ -108,12 +108,14 @@ def funnel_cmd(
 
 
 @app.command("time-in-stage")
-def time_in_stage_cmd(user: UserOpt = None, scope: ScopeOpt = None,
+def time_in_stage_cmd(user: UserOpt = None, scope: ScopeOpt = None, day: DateOpt = None,
                       fmt: FormatOpt = Format.TABLE) -> None:
-    """Days customers spend in each stage, from the recorded stage changes."""
+    """Days customers spend in each stage (median, 75th percentile, mean; and those still in
+    it), from the stage changes and the archive's milestones — the figures of /funnel."""
+    today = day.date() if day else dt.date.today()
     with refusals(), acting(user, scope).session() as session:
-        spells = funnel_mod.load_spells(session)
-    emit(funnel_mod.time_in_stage(spells, dt.datetime.now()), fmt, "time in stage")
+        rows = funnel_mod.time_in_stage(session, today)
+    emit([asdict(r) for r in rows], fmt, "time in stage")
 
 
 @app.command("visits")

@@ -21,7 +21,8 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import select
+import numpy as np
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jiqun.sales.lifecycle import STEP
@@ -36,6 +37,7 @@ from jiqun.store.models import (
     Visit,
 )
 
+S = LifecycleStage
 STEPS = ("archived", "nurturing", "trial", "cooperating", "upgraded")  # upgraded: growing / VIP
 STEP_LABELS = {"archived": "Archived", "nurturing": "Nurturing", "trial": "Trial shipping",
                "cooperating": "Cooperating", "upgraded": "Growing or VIP"}
@@ -114,49 +116,102 @@ def conversion_by(facts: list[CustomerFacts], by: str, names: dict | None = None
     return sorted(rows, key=lambda r: (r["key"] == NONE, -r["archived"], str(r["key"])))
 
 
+# -- time in stage (阶段停留时长) ------------------------------------------------------------------
 @dataclass(frozen=True)
-class Spell:
-    """A stretch of time a customer spent in one stage, from the stage-change history."""
+class StageEvent:
+    """A customer entering a stage on a day: a recorded stage change, or a milestone the
+    archive keeps (archived on, first visit, first trial shipment, first waybill)."""
 
     customer_id: int
     stage: LifecycleStage
-    start: dt.datetime
-    end: dt.datetime | None  # None: still in it
+    on: dt.date
+    recorded: bool  # a StageChange row (always a move); a milestone only moves forward
 
 
-def spells(changes: list[tuple[int, LifecycleStage, dt.datetime]]) -> list[Spell]:
-    """Spells from ``(customer_id, to_stage, at)`` changes: each stage lasts until the next."""
-    out = []
-    by_customer: dict[int, list] = defaultdict(list)
-    for cid, to, at in changes:
-        by_customer[cid].append((at, to))
-    for cid, moves in by_customer.items():
-        moves.sort(key=lambda m: m[0])
-        for k, (at, to) in enumerate(moves):
-            end = moves[k + 1][0] if k + 1 < len(moves) else None
-            out.append(Spell(cid, to, at, end))
+@dataclass(frozen=True)
+class Spell:
+    """A stretch of days a customer spent in one stage."""
+
+    customer_id: int
+    stage: LifecycleStage
+    start: dt.date
+    end: dt.date | None  # None: still in it
+
+
+def spells(events: list[StageEvent], current: dict[int, LifecycleStage]) -> list[Spell]:
+    """Each customer's stages in time order, each lasting until the next (pure).
+
+    A recorded change is a move whatever its direction (churned → cooperating); a milestone
+    moves the customer only forward (a visit to a customer who ships already does not make it
+    nurturing again) and never past the customer's current step (a visit that found no interest
+    left an archived customer archived; a failed trial leaves a nurturing one nurturing). The
+    last stage is open (still in it) when it is the customer's current
+    stage; otherwise the customer left it without a record of when (a growing customer whose
+    rise was never recorded), and that spell is left out rather than measured wrongly."""
+    by_customer: dict[int, list[StageEvent]] = defaultdict(list)
+    for event in events:
+        by_customer[event.customer_id].append(event)
+    out: list[Spell] = []
+    for cid, found in by_customer.items():
+        moves: list[tuple[dt.date, LifecycleStage]] = []
+        furthest = STEP[current[cid]] if cid in current else max(STEP.values())
+        for event in sorted(found, key=lambda e: (e.on, STEP[e.stage], e.recorded)):
+            stage_now = moves[-1][1] if moves else None
+            if event.stage == stage_now:
+                continue
+            forward = stage_now is None or STEP[event.stage] > STEP[stage_now]
+            if event.recorded or (forward and STEP[event.stage] <= furthest):
+                moves.append((event.on, event.stage))
+        for k, (on, stage) in enumerate(moves):
+            if k + 1 < len(moves):
+                out.append(Spell(cid, stage, on, moves[k + 1][0]))
+            elif stage == current.get(cid):
+                out.append(Spell(cid, stage, on, None))
     return out
 
 
-def time_in_stage(spell_list: list[Spell], now: dt.datetime) -> list[dict]:
-    """Per stage: finished spells, their mean and median days, and customers still in it with
-    their mean days so far (time in stage 阶段停留时长)."""
+@dataclass(frozen=True)
+class StageTime:
+    """Days customers spent in one stage: of those who left it (``finished``) the median, the
+    75th percentile and the mean; of those still in it, how many and their median so far."""
+
+    stage: str
+    finished: int
+    median_days: float | None
+    p75_days: float | None
+    mean_days: float | None
+    still_in: int
+    median_days_so_far: float | None
+
+
+def _days(values: list[int], q: float) -> float | None:
+    """The ``q`` percentile of ``values`` (linear between ranks, numpy's default), 1 decimal."""
+    return round(float(np.percentile(values, q)), 1) if values else None
+
+
+def stage_times(spell_list: list[Spell], today: dt.date) -> list[StageTime]:
+    """Per stage in lifecycle order (pure): see :class:`StageTime`; stages nobody was in are
+    left out."""
     rows = []
     for stage in LifecycleStage:
-        done = [(s.end - s.start).total_seconds() / 86400 for s in spell_list
-                if s.stage == stage and s.end is not None]
-        open_ = [(now - s.start).total_seconds() / 86400 for s in spell_list
+        done = [(s.end - s.start).days for s in spell_list if s.stage == stage and s.end]
+        open_ = [max(0, (today - s.start).days) for s in spell_list
                  if s.stage == stage and s.end is None]
         if not done and not open_:
             continue
-        rows.append({
-            "stage": stage.value, "finished": len(done),
-            "mean_days": round(statistics.fmean(done), 1) if done else None,
-            "median_days": round(statistics.median(done), 1) if done else None,
-            "still_in": len(open_),
-            "mean_days_so_far": round(statistics.fmean(open_), 1) if open_ else None,
-        })
+        rows.append(StageTime(
+            stage=stage.value, finished=len(done), median_days=_days(done, 50),
+            p75_days=_days(done, 75),
+            mean_days=round(statistics.fmean(done), 1) if done else None,
+            still_in=len(open_), median_days_so_far=_days(open_, 50)))
     return rows
+
+
+def time_in_stage(session: Session, today: dt.date) -> list[StageTime]:
+    """Time in stage (阶段停留时长) of the customers in the session's scope, as of ``today``:
+    the one function behind ``/funnel``, ``/api/funnel`` and ``jiqun sales time-in-stage``."""
+    events, current = load_stage_events(session, today)
+    return stage_times(spells(events, current), today)
 
 
 # -- reading the store -------------------------------------------------------------------------
@@ -208,7 +263,31 @@ def group_names(session: Session, by: str, facts: list[CustomerFacts] | None = N
     return {}
 
 
-def load_spells(session: Session) -> list[Spell]:
-    rows = session.execute(
-        select(StageChange.customer_id, StageChange.to_stage, StageChange.at)).all()
-    return spells([tuple(r) for r in rows])
+def load_stage_events(session: Session, today: dt.date
+                      ) -> tuple[list[StageEvent], dict[int, LifecycleStage]]:
+    """The stage events of every customer in scope up to ``today`` (recorded changes and the
+    archive's milestones, see :class:`StageEvent`) and each customer's current stage."""
+    events: list[StageEvent] = []
+    current: dict[int, LifecycleStage] = {}
+    for cid, stage, archived, created, shipped in session.execute(
+            select(Customer.id, Customer.lifecycle_stage, Customer.archived_on,
+                   Customer.created_at, Customer.first_shipped_on)):
+        current[cid] = stage
+        archived = archived or (created.date() if created else None)
+        if archived:
+            events.append(StageEvent(cid, S.ARCHIVED, archived, False))
+        if shipped:
+            events.append(StageEvent(cid, S.COOPERATING, shipped, False))
+    for cid, at in session.execute(select(Visit.customer_id, func.min(Visit.visited_at))
+                                   .group_by(Visit.customer_id)):
+        events.append(StageEvent(cid, S.NURTURING, at.date(), False))
+    for cid, on in session.execute(select(TrialShipment.customer_id,
+                                          func.min(TrialShipment.started_on))
+                                   .group_by(TrialShipment.customer_id)):
+        events.append(StageEvent(cid, S.TRIAL, on, False))
+    for cid, to, at in session.execute(
+            select(StageChange.customer_id, StageChange.to_stage, StageChange.at)):
+        events.append(StageEvent(cid, to, at.date(), True))
+    # Customers in scope only (visits and trials carry their customer's org unit, but a
+    # customer moved to another unit keeps old rows), and nothing after ``today``.
+    return [e for e in events if e.customer_id in current and e.on <= today], current

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from jiqun.errors import Conflict, NotFound
-from jiqun.permissions import Action, require
+from jiqun.permissions import Action, Actor, allowed, require
 from jiqun.sales.lifecycle import PROSPECTS
 from jiqun.sales.people import names_of
 from jiqun.sales.rules import SalesRules
@@ -49,6 +50,58 @@ class PoolEntry:
     days_silent: int
     days_left: int  # until it returns to the pool (≤ 0: due now)
     action: str  # return / remind_manager / remind_owner / watch
+
+
+    @property
+    def due(self) -> bool:
+        """Due back to the pool already (the daily job returns it on its next run)."""
+        return self.days_left <= 0
+
+    @property
+    def overdue_days(self) -> int | None:
+        """Days past its return day when due (0: due today), else ``None``."""
+        return -self.days_left if self.due else None
+
+    @property
+    def returns_in_days(self) -> int | None:
+        """Days until it returns when not due yet, else ``None`` (never a negative count)."""
+        return None if self.due else self.days_left
+
+
+# What a user may do about a prospect on the pool page (the page hides the rest).
+CLAIM = "claim"  # take an unowned prospect (pool.claim)
+FOLLOW_UP = "follow_up"  # the owner logs the visit that restarts the clock (visit.log)
+LOG_VISIT = "log_visit"  # someone else in the subtree logs a visit (visit.log)
+
+
+def clock_actions(entry: PoolEntry, actor: Actor, user_id: int | None) -> list[str]:
+    """The actions ``actor`` may take on an owned prospect of the clock: the owner follows it
+    up, anyone else who may log visits logs one (it is owned: nobody may claim it yet)."""
+    if not allowed(actor, Action.VISIT_LOG):
+        return []
+    return [FOLLOW_UP if entry.owner_id == user_id else LOG_VISIT]
+
+
+def pool_actions(actor: Actor) -> list[str]:
+    """The actions ``actor`` may take on an unowned prospect of the pool."""
+    return [CLAIM] if allowed(actor, Action.POOL_CLAIM) else []
+
+
+DUE, SOON = "due", "soon"  # the page's split of the clock
+E = TypeVar("E")
+
+
+def clock_split(entries: list[E], when: str | None = None) -> list[E]:
+    """The prospects of the clock that need someone now (due back, or reminded), in the
+    clock's order (the most urgent first); ``when``: only those due already (``due``) or only
+    the coming ones (``soon``). Entries are :class:`PoolEntry` or their JSON rows (anything
+    with ``action`` and ``due``)."""
+    shown = [e for e in entries if e.action != WATCH]
+    if when == DUE:
+        return [e for e in shown if e.due]
+    if when == SOON:
+        return [e for e in shown if not e.due]
+    return shown
 
 
 @dataclass(frozen=True)
@@ -177,8 +230,9 @@ def return_to_pool(session: Session, entries: list[PoolEntry]) -> int:
     return len(due)
 
 
-def pool_customers(session: Session, limit: int = 200) -> list[Customer]:
-    """Unowned prospects in scope (公海), the biggest potential first."""
+def pool_customers(session: Session, limit: int | None = None) -> list[Customer]:
+    """Unowned prospects in scope (公海), the biggest potential first (every one by default:
+    the page pages them, the download takes them all)."""
     return list(session.scalars(
         select(Customer).where(Customer.owner_id.is_(None),
                                Customer.lifecycle_stage.in_(PROSPECTS))

@@ -48,7 +48,7 @@ from jiqun.geo import road_km
 from jiqun.lake import daily
 from jiqun.permissions import MANAGERS, actor_of
 from jiqun.sales import conversion
-from jiqun.sales.visits import latest_visits
+from jiqun.sales.visits import MarketerOption, latest_visits, marketers_in_scope
 from jiqun.store.models import (
     Customer,
     Facility,
@@ -540,16 +540,6 @@ class OthersPlanRefused(NotAllowed):
 
 
 @dataclass(frozen=True)
-class MarketerOption:
-    """A marketer a manager may pick on the plan page."""
-
-    id: int
-    username: str
-    display_name: str
-    org_unit_name: str
-
-
-@dataclass(frozen=True)
 class PlanChoice:
     """Whose plan to show: ``marketer_id`` (``None`` when a manager's subtree has no marketer)
     and the marketers a manager may pick (empty for a field role, who sees only their own)."""
@@ -563,15 +553,6 @@ def picks_marketers(role: Role | str) -> bool:
     """Managers (every role above the field, :data:`jiqun.permissions.MANAGERS`) pick a marketer
     of their subtree; the field roles see only their own plan."""
     return Role(role) in MANAGERS
-
-
-def marketers_in_scope(session: Session) -> list[MarketerOption]:
-    """The active marketers of the viewer's subtree (through the scoped session), by user name."""
-    query = (select(User.id, User.username, User.display_name, OrgUnit.name)
-             .join(OrgUnit, OrgUnit.id == User.org_unit_id)
-             .where(User.role == Role.MARKETER, User.active.is_(True))
-             .order_by(User.username))
-    return [MarketerOption(*row) for row in session.execute(query)]
 
 
 def has_merchants(session: Session, marketer_id: int) -> bool:

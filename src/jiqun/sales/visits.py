@@ -9,17 +9,21 @@ scoped session: a customer outside the user's subtree is simply not found.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from jiqun.bounds import plausible_date
-from jiqun.errors import NotFound
-from jiqun.permissions import Action, require
+from jiqun.bounds import MAX_ID, plausible_date
+from jiqun.errors import Invalid, NotFound
+from jiqun.permissions import MANAGERS, Action, require
 from jiqun.sales.lifecycle import apply_visit_outcome
 from jiqun.sales.people import names_of
-from jiqun.store.models import Customer, StageChange, Visit
+from jiqun.store.models import Customer, OrgUnit, Role, StageChange, User, Visit
 
 # Methods of the seed (揽投员熟练运用名片发放法、客户开发名录走访法、地毯式走访法、客户转介法、
 # 关注退休法); codes as in the archive, msgids of their own for the chips.
@@ -51,41 +55,126 @@ class CustomerNotFound(NotFound):
     """The customer does not exist or lies outside the user's scope."""
 
 
-@dataclass
-class VisitInput:
-    """What the form (or the API) sends for one visit."""
+# What each field says when it cannot be saved (msgids, translated by the edge that answers).
+FIELD_MESSAGES = {
+    "customer_id": "Choose a customer",
+    "method": "Choose how you visited",
+    "outcome": "Choose the outcome",
+    "next_visit_on": "Enter the next visit's date as YYYY-MM-DD",
+    "visited_at": "A date between 2000 and 2100",
+    "competitor_price": "A price between 0 and 1000 yuan",
+    "next_step": "Too long",
+    "competitor": "Too long",
+    "notes": "Too long",
+}
 
-    customer_id: int
+
+def _refuse(msgid: str) -> PydanticCustomError:
+    return PydanticCustomError("jiqun_visit", msgid)  # a msgid without braces: msg == msgid
+
+
+class VisitInput(BaseModel):
+    """One visit as it may be saved: the one validation of the phone form, ``/api/visits`` and
+    ``jiqun sales visit``. Build it with :func:`parse_visit`, which answers
+    :class:`~jiqun.errors.Invalid` (field → msgid) instead of pydantic's English."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, frozen=True)
+
+    customer_id: int = Field(ge=1, le=MAX_ID)
     method: str
     outcome: str
-    next_step: str | None = None
+    next_step: str | None = Field(None, max_length=TEXT_LIMITS["next_step"])
     next_visit_on: dt.date | None = None
-    competitor: str | None = None
-    competitor_price: float | None = None
-    notes: str | None = None
+    competitor: str | None = Field(None, max_length=TEXT_LIMITS["competitor"])
+    competitor_price: float | None = Field(None, gt=0, lt=1000, allow_inf_nan=False)
+    notes: str | None = Field(None, max_length=TEXT_LIMITS["notes"])
     visited_at: dt.datetime | None = None
 
+    @field_validator("next_step", "competitor", "notes", "next_visit_on", "competitor_price",
+                     "visited_at", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
 
-def problems(data: VisitInput, today: dt.date) -> dict[str, str]:
-    """Field → msgid of what is wrong with ``data`` (empty when it can be saved)."""
-    wrong: dict[str, str] = {}
-    if data.method not in METHODS:
-        wrong["method"] = "Choose how you visited"
-    if data.outcome not in OUTCOMES:
-        wrong["outcome"] = "Choose the outcome"
-    if data.next_visit_on is not None and data.next_visit_on < today:
-        wrong["next_visit_on"] = "The next visit cannot be in the past"
-    elif data.next_visit_on is not None and not plausible_date(data.next_visit_on):
-        wrong["next_visit_on"] = "A date between 2000 and 2100"
-    if data.visited_at is not None and not plausible_date(data.visited_at):
-        wrong["visited_at"] = "A date between 2000 and 2100"
-    if data.competitor_price is not None and not 0 < data.competitor_price < 1000:
-        wrong["competitor_price"] = "A price between 0 and 1000 yuan"
-    for name, longest in TEXT_LIMITS.items():
-        value = getattr(data, name)
-        if value is not None and len(value) > longest:
-            wrong[name] = "Too long"
-    return wrong
+    @field_validator("competitor_price", mode="before")
+    @classmethod
+    def _decimal_comma(cls, value):
+        return value.strip().replace(",", ".") if isinstance(value, str) else value  # 2,6
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        if value not in METHODS:
+            raise _refuse("Choose how you visited")
+        return value
+
+    @field_validator("outcome")
+    @classmethod
+    def _known_outcome(cls, value: str) -> str:
+        if value not in OUTCOMES:
+            raise _refuse("Choose the outcome")
+        return value
+
+    @field_validator("next_visit_on")
+    @classmethod
+    def _next_visit_ahead(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        if value is None:
+            return None
+        if not plausible_date(value):
+            raise _refuse("A date between 2000 and 2100")
+        today = (info.context or {}).get("today")
+        if today is not None and value < today:
+            raise _refuse("The next visit cannot be in the past")
+        return value
+
+    @field_validator("visited_at")
+    @classmethod
+    def _visited_plausibly(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and not plausible_date(value):
+            raise _refuse("A date between 2000 and 2100")
+        return value
+
+
+def parse_visit(raw: Mapping[str, Any], today: dt.date) -> VisitInput:
+    """The visit ``raw`` describes (strings of a form or values of JSON), checked as of
+    ``today``; :class:`~jiqun.errors.Invalid` with one msgid per wrong field."""
+    try:
+        return VisitInput.model_validate(dict(raw), context={"today": today})
+    except ValidationError as error:
+        wrong: dict[str, str] = {}
+        for item in error.errors():
+            field_name = str(item["loc"][0]) if item["loc"] else "__all__"
+            msgid = item["msg"] if item["type"] == "jiqun_visit" else \
+                FIELD_MESSAGES.get(field_name, "Invalid request")
+            wrong.setdefault(field_name, msgid)
+        raise Invalid(wrong) from None
+
+
+def _plain_days(text: str | None) -> int | None:
+    """A quick choice's number of days (0–366), else ``None``: ``²`` passes ``isdigit`` but is
+    no number, and a huge one would overflow the date."""
+    if text and text.isascii() and text.isdigit() and len(text) <= 3 and int(text) <= 366:
+        return int(text)
+    return None
+
+
+def visit_from_form(form: Mapping[str, Any], customer_id: int, today: dt.date) -> VisitInput:
+    """The visit of the phone form (:func:`parse_visit`): chips for method, outcome, next date
+    and competitor, with free fields beside them — a typed date, next step or competitor wins
+    over its chip; a days chip that is no number of days sets no date."""
+    def text(name: str) -> str | None:
+        value = form.get(name)
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    next_on: str | dt.date | None = text("next_visit_on")
+    if next_on is None and _plain_days(text("next_in_days")) is not None:
+        next_on = today + dt.timedelta(days=_plain_days(text("next_in_days")))
+    return parse_visit({
+        "customer_id": customer_id, "method": text("method") or "",
+        "outcome": text("outcome") or "", "next_step": text("next_step") or text("next_step_chip"),
+        "next_visit_on": next_on, "competitor": text("competitor_other") or text("competitor"),
+        "competitor_price": text("competitor_price"), "notes": text("notes"),
+    }, today)
 
 
 @dataclass
@@ -185,9 +274,11 @@ def visits_of(
     user_id: int | None = None,
     customer_id: int | None = None,
     since: dt.datetime | None = None,
-    limit: int = 50,
+    before: dt.datetime | None = None,
+    limit: int | None = 50,
 ) -> list[VisitRow]:
-    """Visits in scope, newest first, optionally of one user, one customer, since a time.
+    """Visits in scope, newest first, optionally of one user, one customer, from ``since`` and
+    before ``before``; at most ``limit`` (``None``: every one).
 
     A customer the session cannot see is :class:`CustomerNotFound`, not an empty list (an
     empty answer would neither confirm nor deny that the id exists elsewhere, and a filter
@@ -201,8 +292,74 @@ def visits_of(
         query = query.where(Visit.customer_id == customer_id)
     if since is not None:
         query = query.where(Visit.visited_at >= since)
+    if before is not None:
+        query = query.where(Visit.visited_at < before)
     query = query.order_by(Visit.visited_at.desc(), Visit.id.desc()).limit(limit)
     return _rows(session, session.execute(query).all())
+
+
+# -- the team's visits (a manager's /visits) -------------------------------------------------
+def sees_team(role: Role | str) -> bool:
+    """Managers (every role above the field, :data:`jiqun.permissions.MANAGERS`) see the
+    visits of everyone in their subtree; the field roles their own (我的走访)."""
+    return Role(role) in MANAGERS
+
+
+@dataclass(frozen=True)
+class MarketerOption:
+    """A marketer a manager may pick (the visit plan, the team's visits)."""
+
+    id: int
+    username: str
+    display_name: str
+    org_unit_name: str
+
+
+def marketers_in_scope(session: Session) -> list[MarketerOption]:
+    """The active marketers of the viewer's subtree (through the scoped session), by user name."""
+    query = (select(User.id, User.username, User.display_name, OrgUnit.name)
+             .join(OrgUnit, OrgUnit.id == User.org_unit_id)
+             .where(User.role == Role.MARKETER, User.active.is_(True))
+             .order_by(User.username))
+    return [MarketerOption(*row) for row in session.execute(query)]
+
+
+TEAM_DAYS = 30  # the team's visits of the last 30 days unless a range is asked for
+
+
+@dataclass(frozen=True)
+class VisitRange:
+    """The first and last day of a list of visits (both included)."""
+
+    first: dt.date
+    last: dt.date
+
+    @classmethod
+    def of(cls, since: dt.date | None, until: dt.date | None, today: dt.date) -> VisitRange:
+        """The range asked for, by default the :data:`TEAM_DAYS` days up to ``today`` (or up
+        to ``until``); a range that ends before it starts is :class:`~jiqun.errors.Invalid`."""
+        last = until or today
+        first = since or last - dt.timedelta(days=TEAM_DAYS - 1)
+        if first > last:
+            raise Invalid({"until": "The last day is before the first"})
+        return cls(first, last)
+
+
+def team_visits(session: Session, days: VisitRange, marketer_id: int | None = None
+                ) -> list[VisitRow]:
+    """Every visit in the session's scope (the manager's subtree) made on ``days``, newest
+    first, optionally of one marketer of the subtree (another id is :class:`NotFound`: a filter
+    is no way to probe who exists elsewhere)."""
+    if marketer_id is not None and marketer_id not in {m.id for m in marketers_in_scope(session)}:
+        raise NotFound(marketer_id)
+    return visits_in(session, days, marketer_id)
+
+
+def visits_in(session: Session, days: VisitRange, user_id: int | None = None) -> list[VisitRow]:
+    """Every visit in scope made on ``days`` (of ``user_id`` when given), newest first."""
+    return visits_of(session, user_id=user_id, since=dt.datetime.combine(days.first, dt.time()),
+                     before=dt.datetime.combine(days.last + dt.timedelta(days=1), dt.time()),
+                     limit=None)
 
 
 def my_visits(session: Session, user_id: int, today: dt.date, coming_days: int = 7) -> MyVisits:

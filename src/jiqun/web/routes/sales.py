@@ -10,13 +10,15 @@ routes declare the same action (``allow``) to answer 403 before reading the requ
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
-from jiqun.bounds import MAX_ID, FiniteFloat, PlausibleDate
+from jiqun.bounds import MAX_ID
+from jiqun.errors import Invalid
 from jiqun.permissions import Action
 from jiqun.sales import funnel as funnel_mod
 from jiqun.sales import pool as pool_mod
@@ -24,7 +26,8 @@ from jiqun.sales import visits as visit_mod
 from jiqun.sales.rules import SalesRules
 from jiqun.store.models import Customer
 from jiqun.web.deps import Context, RequestContext, allow, not_found, rules_of
-from jiqun.web.params import FormIdQuery, IdPath, IdQuery
+from jiqun.web.params import DateQuery, FormIdQuery, IdPath, IdQuery
+from jiqun.web.tables import Column, Download, download_response, paginate, paging
 from jiqun.web.templating import render
 
 router = APIRouter()
@@ -36,15 +39,18 @@ def _now() -> dt.datetime:
 
 # -- schemas of the API -------------------------------------------------------------------------
 class VisitIn(BaseModel):
-    """A visit to log (POST /api/visits)."""
+    """A visit to log (POST /api/visits). The shape only: the values are checked by
+    :func:`jiqun.sales.visits.parse_visit`, as on the form and the CLI, and refused with 422
+    ``{"detail", "errors": {field: message}}`` in the caller's language."""
 
     customer_id: int = Field(ge=1, le=MAX_ID)
     method: str = Field(description="|".join(visit_mod.METHODS))
     outcome: str = Field(description="|".join(visit_mod.OUTCOMES))
     next_step: str | None = None
-    next_visit_on: PlausibleDate | None = None
+    next_visit_on: dt.date | None = Field(None, description="2000–2100, not before today.")
     competitor: str | None = None
-    competitor_price: FiniteFloat | None = Field(None, description="First-kg price heard, yuan.")
+    competitor_price: float | None = Field(None, description="First-kg price heard, yuan "
+                                           "(0–1000).")
     notes: str | None = None
 
 
@@ -64,12 +70,18 @@ class PoolEntryOut(BaseModel):
     code: str
     name: str
     stage: str
+    owner_id: int
     owner_name: str | None
     manager_name: str | None
     last_follow_up: dt.date
     days_silent: int
-    days_left: int
-    action: str
+    days_left: int = Field(description="Until the return; 0 or less: due already.")
+    due: bool = Field(description="Due back to the pool already.")
+    overdue_days: int | None = Field(description="Days past the return day (0: today), "
+                                     "when due.")
+    returns_in_days: int | None = Field(description="Days until the return, when not due.")
+    action: str = Field(description="return | remind_manager | remind_owner")
+    actions: list[str] = Field(description="What the caller may do: follow_up | log_visit.")
 
 
 class PoolCustomerOut(BaseModel):
@@ -78,6 +90,7 @@ class PoolCustomerOut(BaseModel):
     name: str
     stage: str
     est_daily_volume: float | None
+    actions: list[str] = Field(description="What the caller may do: claim.")
 
 
 class PoolOut(BaseModel):
@@ -104,12 +117,15 @@ class ConversionRowOut(BaseModel):
 
 
 class StageTimeOut(BaseModel):
+    """Days in one stage (阶段停留时长): of the customers who left it, and of those still in it."""
+
     stage: str
-    finished: int
-    mean_days: float | None
+    finished: int = Field(description="Customers who left the stage (measured spells).")
     median_days: float | None
+    p75_days: float | None = Field(description="75th percentile (linear between ranks).")
+    mean_days: float | None
     still_in: int
-    mean_days_so_far: float | None
+    median_days_so_far: float | None
 
 
 class FunnelOut(BaseModel):
@@ -126,41 +142,11 @@ def _save_visit(ctx: RequestContext, data: visit_mod.VisitInput) -> visit_mod.Lo
     return logged
 
 
-def _plain_int(text: str | None, largest: int = MAX_ID) -> int | None:
-    """A form's whole number, or None: ``²`` passes ``isdigit`` and fails ``int``, and a
-    huge one overflows dates and ids."""
-    if text and text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= largest:
+def _plain_id(text: str | None) -> int | None:
+    """A form's id, or None: ``²`` passes ``isdigit`` and fails ``int``; a huge one is no id."""
+    if text and text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= MAX_ID:
         return int(text)
     return None
-
-
-def _form_input(form, customer_id: int, today: dt.date) -> visit_mod.VisitInput:
-    """The visit of the phone form: chips for method, outcome, next date and competitor, with
-    free fields beside them (a typed date or competitor wins over the chip)."""
-    def text(name: str) -> str | None:
-        value = form.get(name)
-        return value.strip() if isinstance(value, str) and value.strip() else None
-
-    next_on = None
-    if text("next_visit_on"):
-        try:
-            next_on = dt.date.fromisoformat(text("next_visit_on"))
-        except ValueError:
-            next_on = dt.date.min  # reported as a date in the past
-    elif _plain_int(text("next_in_days"), 366) is not None:
-        next_on = today + dt.timedelta(days=_plain_int(text("next_in_days"), 366))
-    price = None
-    if text("competitor_price"):
-        try:
-            price = float(text("competitor_price").replace(",", "."))
-        except ValueError:
-            price = -1.0  # reported as out of range (so are inf and nan)
-    return visit_mod.VisitInput(
-        customer_id=customer_id, method=text("method") or "", outcome=text("outcome") or "",
-        next_step=text("next_step") or text("next_step_chip"), next_visit_on=next_on,
-        competitor=text("competitor_other") or text("competitor"), competitor_price=price,
-        notes=text("notes"),
-    )
 
 
 def _customer_or_404(ctx: RequestContext, customer_id: int | None) -> Customer:
@@ -193,44 +179,88 @@ def new_visit(request: Request, ctx: Context, customer_id: FormIdQuery = None,
 async def create_visit(request: Request, ctx: Context):
     form = await request.form()
     raw_id = form.get("customer_id")
-    customer_id = _plain_int(raw_id if isinstance(raw_id, str) else None)
+    customer_id = _plain_id(raw_id if isinstance(raw_id, str) else None)
     if customer_id is None:
         raise HTTPException(400, ctx.t("Invalid request"))
     customer = _customer_or_404(ctx, customer_id)
-    today = dt.date.today()
-    data = _form_input(form, customer.id, today)
-    errors = visit_mod.problems(data, today)
-    if errors:
+    try:
+        data = visit_mod.visit_from_form(form, customer.id, dt.date.today())
+    except Invalid as wrong:  # the form again, each field with its message
         values = {k: v for k, v in form.items() if k != "csrf_token"}
-        return _form_page(request, ctx, customer, errors=errors, values=values, status_code=400)
+        return _form_page(request, ctx, customer, errors=wrong.errors, values=values,
+                          status_code=422)
     logged = _save_visit(ctx, data)
     return RedirectResponse(f"/visits?saved={logged.visit.id}", status_code=303)
 
 
+VISIT_COLUMNS = (
+    Column("visited_at", "Visited at", "date"), Column("customer_code", "Code"),
+    Column("customer_name", "Customer"), Column("stage", "Stage"),
+    Column("visitor", "Visited by"), Column("method", "How"), Column("outcome", "Outcome"),
+    Column("next_step", "Next step"), Column("next_visit_on", "Next visit", "date"),
+    Column("competitor", "Competitor heard"),
+    Column("competitor_price", "First-kg price heard (yuan)", "money"),
+)
+VisitPaging = paging(per_page=25)
+MarketerFilter = Annotated[int | None, Query(ge=1, le=MAX_ID, description=(
+    "Visits of this marketer of the caller's subtree (404 for anyone else)."))]
+
+
+def _team(ctx: RequestContext, marketer: int | None, since: dt.date | None,
+          until: dt.date | None) -> tuple[visit_mod.VisitRange, list[visit_mod.VisitRow]]:
+    days = visit_mod.VisitRange.of(since, until, dt.date.today())  # 422 when backwards
+    return days, visit_mod.team_visits(ctx.db, days, marketer)
+
+
 @router.get("/visits", include_in_schema=False)
-def visits_page(request: Request, ctx: Context, saved: str | None = None):
-    saved_id = _plain_int(saved)
+def visits_page(request: Request, ctx: Context, paging: VisitPaging, download: Download,
+                saved: str | None = None, marketer: MarketerFilter = None,
+                since: DateQuery = None, until: DateQuery = None):
+    """A manager: the visits of everyone in their subtree (by marketer, days), paged and
+    downloadable. A marketer: their own (我的走访) — due follow-ups, today, the last 30 days."""
     today = dt.date.today()
-    mine = visit_mod.my_visits(ctx.db, ctx.user.id, today)
+    team = visit_mod.sees_team(ctx.user.role)
+    if team:
+        days, rows = _team(ctx, marketer, since, until)
+    else:
+        days = visit_mod.VisitRange.of(since, until, today)
+        rows = visit_mod.visits_in(ctx.db, days, ctx.user.id)
+    if download:
+        return download_response(rows, VISIT_COLUMNS, "visits", download, ctx.locale)
     rules = rules_of(request, SalesRules)
     reminders = [r for r in pool_mod.reminders(pool_mod.pool_clock(ctx.db, today, rules), rules)
                  if r.to_user_id == ctx.user.id]
-    return render(request, "visits.html", {
-        "mine": mine, "reminders": reminders, "saved": saved_id,
-        "methods": visit_mod.METHODS, "outcomes": visit_mod.OUTCOMES,
-    })
+    context = {
+        "team": team, "saved": _plain_id(saved), "reminders": reminders, "days": days,
+        "paged": paginate(rows, paging), "methods": visit_mod.METHODS,
+        "outcomes": visit_mod.OUTCOMES,
+    }
+    if team:
+        context.update(marketers=visit_mod.marketers_in_scope(ctx.db), marketer=marketer)
+    else:
+        context.update(mine=visit_mod.my_visits(ctx.db, ctx.user.id, today))
+    return render(request, "visits.html", context)
 
 
 @router.get("/api/visits", response_model=list[visit_mod.VisitRow], tags=["sales"],
-            responses={404: {"description": "No such customer in the caller's scope"}})
+            responses={404: {"description": "No such customer or marketer in the caller's "
+                                            "scope"},
+                       422: {"description": "A range that ends before it starts"}})
 def api_visits(
     ctx: Context,
     mine: bool = True,
     customer_id: IdQuery = None,
+    marketer: MarketerFilter = None,
+    since: DateQuery = None,
+    until: DateQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[visit_mod.VisitRow]:
     """Visits in the caller's scope, newest first: the caller's own (``mine``, default) or
-    everyone's, optionally of one customer (404 when the customer is not in the scope)."""
+    everyone's, optionally of one customer (404 when the customer is not in the scope). With
+    ``marketer``, ``since`` or ``until`` (and ``mine=false``): the team's visits a manager's
+    ``/visits`` lists, of those days (default the last 30) — the first ``limit`` of them."""
+    if not mine and (marketer is not None or since or until):
+        return _team(ctx, marketer, since, until)[1][:limit]
     return visit_mod.visits_of(ctx.db, user_id=ctx.user.id if mine else None,
                                customer_id=customer_id, limit=limit)
 
@@ -238,14 +268,12 @@ def api_visits(
 @router.post("/api/visits", response_model=VisitCreatedOut, status_code=201, tags=["sales"],
              dependencies=[allow(Action.VISIT_LOG)],
              responses={403: {"description": "The role may not log visits"},
-                        404: {"description": "No such customer in the caller's scope"}})
+                        404: {"description": "No such customer in the caller's scope"},
+                        422: {"description": "A value that cannot be saved, per field"}})
 def api_create_visit(ctx: Context, body: VisitIn) -> VisitCreatedOut:
     """Log a visit (bearer token, or the session with ``X-CSRF-Token``); the outcome moves the
     customer's stage (interested → nurturing, trial → trial, signed → cooperating)."""
-    data = visit_mod.VisitInput(**body.model_dump())
-    errors = visit_mod.problems(data, dt.date.today())
-    if errors:
-        raise HTTPException(422, {k: ctx.t(v) for k, v in errors.items()})
+    data = visit_mod.parse_visit(body.model_dump(), dt.date.today())  # Invalid: 422
     logged = _save_visit(ctx, data)
     row = visit_mod.visit_row(ctx.db, logged.visit)
     change = logged.stage_change
@@ -256,30 +284,68 @@ def api_create_visit(ctx: Context, body: VisitIn) -> VisitCreatedOut:
 
 # -- pool ---------------------------------------------------------------------------------------
 def _pool(request: Request, ctx: RequestContext) -> tuple[PoolOut, list]:
+    """The pool and the clock as the caller sees them, with what the caller may do on each."""
     rules = rules_of(request, SalesRules)
     entries = pool_mod.pool_clock(ctx.db, dt.date.today(), rules)
     pooled = pool_mod.pool_customers(ctx.db)
+    actor, me = ctx.user.actor, ctx.user.id
+    claim = pool_mod.pool_actions(actor)
     out = PoolOut(
         pool=[PoolCustomerOut(id=c.id, code=c.code, name=c.name, stage=c.lifecycle_stage.value,
-                              est_daily_volume=c.est_daily_volume) for c in pooled],
-        clock=[PoolEntryOut(**{k: getattr(e, k) for k in PoolEntryOut.model_fields})
-               for e in entries if e.action != pool_mod.WATCH],
+                              est_daily_volume=c.est_daily_volume, actions=claim)
+              for c in pooled],
+        clock=[PoolEntryOut(
+            **{k: getattr(e, k) for k in PoolEntryOut.model_fields if k != "actions"},
+            actions=pool_mod.clock_actions(e, actor, me))
+            for e in pool_mod.clock_split(entries)],
     )
     return out, pool_mod.reminders(entries, rules)
 
 
+When = Annotated[Literal["due", "soon"] | None, Query(
+    description="Only the prospects due back already (due) or those returning soon (soon).")]
+
+
 @router.get("/api/pool", response_model=PoolOut, tags=["sales"])
-def api_pool(request: Request, ctx: Context) -> PoolOut:
-    """Unowned prospects (公海) and owned prospects due back to it or with a reminder."""
-    return _pool(request, ctx)[0]
+def api_pool(request: Request, ctx: Context, when: When = None) -> PoolOut:
+    """Unowned prospects (公海) and owned prospects due back to it or with a reminder, each
+    with the actions the caller may take."""
+    data = _pool(request, ctx)[0]
+    return data.model_copy(update={"clock": pool_mod.clock_split(data.clock, when)})
+
+
+CLOCK_COLUMNS = (
+    Column("code", "Code"), Column("name", "Customer"), Column("stage", "Stage"),
+    Column("owner_name", "Owner"), Column("manager_name", "Manager"),
+    Column("last_follow_up", "Last follow-up", "date"),
+    Column("overdue_days", "Overdue by (days)", "int"),
+    Column("returns_in_days", "Returns in (days)", "int"),
+)
+POOL_COLUMNS = (
+    Column("code", "Code"), Column("name", "Customer"), Column("stage", "Stage"),
+    Column("est_daily_volume", "Est. parcels per day", "dec"),
+)
+ClockPaging = paging(per_page=20)
+PoolPaging = paging(per_page=20, param="pool_page", size_param="pool_per_page")
 
 
 @router.get("/pool", include_in_schema=False)
-def pool_page(request: Request, ctx: Context, claimed: str | None = None):
+def pool_page(request: Request, ctx: Context, clock_paging: ClockPaging,
+              pool_paging: PoolPaging, download: Download, when: When = None,
+              claimed: Annotated[str | None, Query(max_length=32)] = None):
     data, reminders = _pool(request, ctx)
+    clock = pool_mod.clock_split(data.clock, when)
+    if download:
+        if download.table == "pool":
+            return download_response(data.pool, POOL_COLUMNS, "pool", download, ctx.locale)
+        return download_response(clock, CLOCK_COLUMNS, "pool-clock", download, ctx.locale)
+    counts = {"all": len(data.clock), "due": sum(e.due for e in data.clock),
+              "soon": sum(not e.due for e in data.clock)}
     mine = [r for r in reminders if r.to_user_id == ctx.user.id]
-    return render(request, "pool.html", {"data": data, "reminders": mine, "claimed": claimed,
-                                         "rules": rules_of(request, SalesRules)})
+    return render(request, "pool.html", {
+        "clock": paginate(clock, clock_paging), "pool": paginate(data.pool, pool_paging),
+        "when": when, "counts": counts, "reminders": mine, "claimed": claimed,
+        "rules": rules_of(request, SalesRules)})
 
 
 @router.post("/pool/{customer_id}/claim", include_in_schema=False,
@@ -324,8 +390,8 @@ def funnel_data(ctx: RequestContext, by: str) -> FunnelOut:
         by=by,
         groups=[ConversionRowOut(**{**g, "key": str(g["key"]), "name": str(g["name"])})
                 for g in groups],
-        time_in_stage=[StageTimeOut(**r) for r in funnel_mod.time_in_stage(
-            funnel_mod.load_spells(ctx.db), dt.datetime.now())],
+        time_in_stage=[StageTimeOut(**asdict(r))
+                       for r in funnel_mod.time_in_stage(ctx.db, dt.date.today())],
     )
 
 
