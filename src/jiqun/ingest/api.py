@@ -21,25 +21,29 @@ import pyarrow as pa
 from jiqun.i18n import normalise_locale
 from jiqun.ingest import lake_kinds, source
 from jiqun.ingest.columns import FORMATS
+from jiqun.ingest.kinds import IMPORT_KINDS, ImportKind
 from jiqun.ingest.report import (
+    ImportChanged,
     ImportFileError,
     ImportReport,
     Reject,
     count_reasons,
     default_rejects_path,
+    file_digest,
+    outcome_fingerprint,
     write_rejects,
 )
-from jiqun.ingest.store_kinds import STORE_KINDS, apply_rows
+from jiqun.ingest.store_kinds import apply_rows, outside_scope
 from jiqun.lake.writer import append
 from jiqun.permissions import Action, Actor, require
 from jiqun.store.db import Store
 from jiqun.store.scope import Scope
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
-LAKE_KINDS = ("waybills", "events")
+LAKE_KINDS = tuple(k.name for k in IMPORT_KINDS.values() if k.to_lake)
 # The action each kind of import takes (customers are archived merchants: jiqun.sales.archive).
-ACTIONS = {"waybills": Action.DATA_IMPORT, "events": Action.DATA_IMPORT,
-           "markets": Action.DATA_IMPORT, "customers": Action.CUSTOMER_ARCHIVE}
+ACTIONS: dict[str, Action] = {k.name: k.action for k in IMPORT_KINDS.values()}
+__all__ = ["ACTIONS", "FORMATS", "LAKE_KINDS", "Progress", "import_file"]
 
 
 def import_file(
@@ -55,6 +59,9 @@ def import_file(
     actor: Actor | None = None,
     scope: Scope | None = None,
     now: dt.datetime | None = None,
+    expect: str | None = None,
+    max_rows: int | None = None,
+    report_file: bool = True,
 ) -> ImportReport:
     """Import one CSV/XLSX file of ``kind`` (markets, customers, waybills, events).
 
@@ -62,43 +69,69 @@ def import_file(
     else :class:`~jiqun.errors.NotAllowed` before the file is read; ``scope`` may narrow the
     actor's subtree. ``now`` (default: the clock) is the import time: later times are implausible.
 
+    A dry run (``dry_run=True``) checks everything and counts what would be inserted, updated,
+    left alone and rejected, and writes nothing; its report carries a ``fingerprint`` of that
+    outcome. An import given ``expect=<that fingerprint>`` applies the file only if it would
+    still do exactly that — else :class:`~jiqun.ingest.report.ImportChanged` (a ``Conflict``,
+    409) with the fresh dry run, and nothing is applied. ``max_rows`` refuses a longer file
+    (uploads); ``report_file=False`` leaves the reject lines in ``report.reject_lines`` only.
+
     Raises :class:`ImportFileError` for a file-level problem (unknown or missing columns, an
     unreadable file): nothing is applied. Otherwise returns an :class:`ImportReport`; its
     ``exit_code`` is 1 when some rows were rejected (the good ones are committed anyway).
     """
-    if kind not in FORMATS:
+    spec = IMPORT_KINDS.get(kind)
+    if spec is None:
         raise ImportFileError("unknown import kind {kind}", kind=kind)
     if actor is not None:
-        require(actor, ACTIONS[kind])
+        require(actor, spec.action)
     opened = _Sessions(store, actor, scope)
     path = Path(path)
     locale = normalise_locale(locale)
     report = ImportReport(kind=kind, path=path, dry_run=dry_run)
     step = progress or (lambda *_: None)
+    plan = _Plan(file_digest(path) if path.is_file() else "", expect)
     with tempfile.TemporaryDirectory(prefix="jiqun-import-") as work:
         con = duckdb.connect()
         try:
             con.execute("SET enable_progress_bar = false")
             con.execute(f"SET temp_directory = '{work}'")
             step("reading", 0, 4)
-            src = source.load(con, path, FORMATS[kind], Path(work))
-            if kind in LAKE_KINDS:
-                reject_rows = _import_lake(kind, con, src, opened, Path(lake_path), report, step,
-                                           now)
+            src = source.load(con, path, spec.format, Path(work))
+            _check_length(src, max_rows)
+            if spec.to_lake:
+                _import_lake(spec, con, src, opened, Path(lake_path), report, step, now, plan)
             else:
-                reject_rows = _import_store(kind, con, src, opened, report, step)
+                _import_store(spec, con, src, opened, report, step, plan)
         finally:
             con.close()
-    _count_unreadable(report, src.unreadable)
-    reject_rows = sorted(reject_rows + [(r.row, r.column, r.value, r.reason)
-                                        for r in src.unreadable], key=_by_row)
-    report.total = src.total + len(src.unreadable)
-    report.accepted = report.total - report.rejected
-    if reject_rows:
+    if report.reject_lines and report_file:
         report.rejects_path = Path(rejects) if rejects else default_rejects_path(path)
-        write_rejects(report.rejects_path, reject_rows, locale)
+        write_rejects(report.rejects_path, report.reject_lines, locale)
     step("done", 4, 4)
     return report
+
+
+class _Plan:
+    """What the caller expects of the import (the fingerprint of its dry run), and the check."""
+
+    def __init__(self, file_sha256: str, expect: str | None):
+        self.file_sha256, self.expect = file_sha256, expect
+
+    def settle(self, report: ImportReport) -> None:
+        """Fingerprint the outcome counted so far; refuse when it is not the expected one."""
+        report.fingerprint = outcome_fingerprint(report, self.file_sha256)
+        if self.expect is not None and report.fingerprint != self.expect:
+            report.dry_run = True  # what the caller is shown instead: nothing was applied
+            raise ImportChanged(report, self.expect)
+
+
+def _check_length(src: source.Source, max_rows: int | None) -> None:
+    rows = src.total + len(src.unreadable)
+    if max_rows is not None and rows > max_rows:
+        raise ImportFileError("the file has {rows} rows, more than the {limit} an upload may "
+                              "have: split it, or import it with jiqun import",
+                              rows=rows, limit=max_rows)
 
 
 class _Sessions:
@@ -115,52 +148,75 @@ def _by_row(line: tuple) -> int:
     return line[0]
 
 
-def _count_unreadable(report: ImportReport, unreadable: list[Reject]) -> None:
-    """Rows that could not be split into cells are rejected rows of the file too."""
-    report.rejected += len(unreadable)
-    for reason, n in count_reasons(unreadable).items():
+def _settle_rows(report: ImportReport, src: source.Source, lines: list) -> None:
+    """Totals and reject lines of the whole file: rows that could not be split into cells
+    are rejected rows of the file too."""
+    report.rejected += len(src.unreadable)
+    for reason, n in count_reasons(src.unreadable).items():
         report.reasons[reason] = report.reasons.get(reason, 0) + n
+    report.reject_lines = sorted(lines + [(r.row, r.column, r.value, r.reason)
+                                          for r in src.unreadable], key=_by_row)
+    report.total = src.total + len(src.unreadable)
+    report.accepted = report.total - report.rejected
 
 
-def _import_lake(kind, con, src, sessions: _Sessions, lake: Path, report: ImportReport, step,
-                 now: dt.datetime | None) -> list:
+def _import_lake(spec: ImportKind, con, src, sessions: _Sessions, lake: Path,
+                 report: ImportReport, step, now: dt.datetime | None, plan: _Plan) -> None:
     step("validating", 1, 4)
     with sessions() as session:
-        if kind == "waybills":
-            validated = lake_kinds.validate_waybills(con, src, session, now)
-        else:
-            validated = lake_kinds.validate_events(con, src, session, lake, now)
+        validated = spec.target.validate(con, src, session, lake, now)
     rejects: pa.Table = validated.rejects
     report.rejected = len(pa.compute.unique(rejects["row"])) if len(rejects) else 0
     report.reasons = (
         dict(zip(*(c.to_pylist() for c in pa.compute.value_counts(rejects["reason"]).flatten()),
                  strict=True)) if len(rejects) else {}
     )
+    lines = list(zip(*(rejects[c].to_pylist() for c in ("row", "column", "value", "reason")),
+                     strict=True)) if len(rejects) else []
+    _settle_rows(report, src, lines)
     step("writing", 2, 4)
     if report.dry_run:
         con.execute(f"CREATE TEMP VIEW good AS {validated.good_sql}")
+        good_rows = con.execute("SELECT count(*) FROM good").fetchall()[0][0]
         report.duplicates = lake_kinds.count_already_in_lake(con, lake, validated.dataset)
-    else:
-        good = con.sql(validated.good_sql).to_arrow_table()
-        for table in ("parsed", "bad_rows", "raw"):  # free DuckDB's copies before the append
-            con.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
-        result = append(lake, validated.dataset, good)
-        report.written = report.inserted = result.added
-        report.duplicates = result.duplicates
-    return list(zip(*(rejects[c].to_pylist() for c in ("row", "column", "value", "reason")),
-                    strict=True)) if len(rejects) else []
+        report.inserted = good_rows - report.duplicates
+        plan.settle(report)
+        return
+    good = con.sql(validated.good_sql).to_arrow_table()
+    for table in ("parsed", "bad_rows", "raw"):  # free DuckDB's copies before the append
+        con.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+    if plan.expect is not None:  # count as the dry run did, and compare, before writing
+        con.register("good", good)
+        report.duplicates = lake_kinds.count_already_in_lake(con, lake, validated.dataset)
+        report.inserted = len(good) - report.duplicates
+    plan.settle(report)
+    # A writer that appends the same keys between this check and the append only turns some
+    # of ours into duplicates (the append is idempotent): the lake ends as the dry run said.
+    result = append(lake, validated.dataset, good)
+    report.written = report.inserted = result.added
+    report.duplicates = result.duplicates
 
 
-def _import_store(kind, con, src, sessions: _Sessions, report: ImportReport, step) -> list:
-    spec = STORE_KINDS[kind]
+def _import_store(spec: ImportKind, con, src, sessions: _Sessions, report: ImportReport, step,
+                  plan: _Plan) -> None:
+    target = spec.target
     cursor = con.execute("SELECT * FROM src ORDER BY _row")
     names = [d[0] for d in cursor.description]
     rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
     step("validating", 1, 4)
     with sessions() as session:
         try:
-            planned, rejects = spec.plan(session, rows, src.headers, step)
-            outcome = apply_rows(session, spec.model, planned, report.dry_run, step)
+            planned, rejects = target.plan(session, rows, src.headers, step)
+            planned, foreign = outside_scope(session, target.model, planned, src.headers)
+            rejects += foreign
+            outcome = apply_rows(session, target.model, planned, report.dry_run, step)
+            report.rejected = len({r.row for r in rejects})
+            report.reasons = count_reasons(rejects)
+            report.inserted, report.updated = outcome.inserted, outcome.updated
+            report.duplicates = outcome.unchanged
+            _settle_rows(report, src, [(r.row, r.column, r.value, r.reason)
+                                       for r in sorted(rejects, key=_reject_order)])
+            plan.settle(report)  # before the commit: a changed outcome applies nothing
         except BaseException:
             session.rollback()
             raise
@@ -168,12 +224,7 @@ def _import_store(kind, con, src, sessions: _Sessions, report: ImportReport, ste
             session.rollback()
         else:
             session.commit()  # every good row, or (on error above) none
-    report.rejected = len({r.row for r in rejects})
-    report.reasons = count_reasons(rejects)
-    report.inserted, report.updated = outcome.inserted, outcome.updated
-    report.duplicates = outcome.unchanged
     report.written = 0 if report.dry_run else outcome.inserted + outcome.updated
-    return [(r.row, r.column, r.value, r.reason) for r in sorted(rejects, key=_reject_order)]
 
 
 def _reject_order(r: Reject) -> int:

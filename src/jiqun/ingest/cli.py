@@ -1,8 +1,11 @@
-"""``jiqun import {markets,customers,waybills,events} FILE --user NAME [--dry-run] [--rejects PATH]``.
+"""``jiqun import {markets,customers,waybills,events} FILE --user NAME [--dry-run] [--expect FP] [--rejects PATH]``.
 
 The import acts as ``--user`` (or ``JIQUN_USER``; ``system`` for operator jobs): waybills, events
 and markets need ``data.import``, customers ``customer.archive``, and the file may only refer
 to the user's subtree (``--scope`` narrows it).
+
+``--dry-run`` prints what the import would do and its fingerprint; ``--expect FINGERPRINT``
+then applies the file only if it still does exactly that (the upload page's guarantee).
 
 Exit codes: 0 every row accepted; 1 some rows rejected (the good ones committed); 2 a file-level
 error or a refusal (nothing applied).
@@ -22,17 +25,15 @@ from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.config import get_settings
 from jiqun.i18n import translator
 from jiqun.ingest.api import import_file
+from jiqun.ingest.kinds import IMPORT_KINDS
 from jiqun.ingest.report import REASONS, ImportFileError, ImportReport
 
 console = Console()
 err_console = Console(stderr=True)
 
 
-class Kind(str, Enum):
-    markets = "markets"
-    customers = "customers"
-    waybills = "waybills"
-    events = "events"
+# One choice per registry entry (jiqun.ingest.kinds): a new kind is offered here at once.
+Kind = Enum("Kind", {name: name for name in IMPORT_KINDS}, type=str)
 
 
 class Locale(str, Enum):
@@ -46,23 +47,32 @@ def _summary(report: ImportReport, t) -> Table:
     table.add_row(t("rows in file"), str(report.total))
     table.add_row(t("accepted"), str(report.accepted))
     table.add_row(t("rejected"), str(report.rejected))
-    table.add_row(t("inserted"), str(report.inserted))
-    table.add_row(t("updated"), str(report.updated))
+    if report.dry_run:
+        table.add_row(t("would be inserted"), str(report.inserted))
+        table.add_row(t("would be updated"), str(report.updated))
+    else:
+        table.add_row(t("inserted"), str(report.inserted))
+        table.add_row(t("updated"), str(report.updated))
     table.add_row(t("unchanged or already imported"), str(report.duplicates))
     table.add_row(t("written"), str(report.written))
     for code, n in sorted(report.reasons.items(), key=lambda kv: -kv[1]):
         table.add_row("  " + t(REASONS.get(code, code)), str(n))
     if report.rejects_path:
         table.add_row(t("reject report"), str(report.rejects_path))
+    if report.dry_run:
+        table.add_row(t("fingerprint"), report.fingerprint)
     return table
 
 
 def import_command(
-    kind: Kind = typer.Argument(..., help="markets, customers, waybills or events"),
+    kind: Kind = typer.Argument(..., help=", ".join(IMPORT_KINDS)),
     file: Path = typer.Argument(..., help="CSV (UTF-8, GBK or UTF-16) or XLSX file"),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and report; write nothing."),
     rejects: Path | None = typer.Option(None, "--rejects", help="Reject report (default <FILE>.rejects.csv)."),
     locale: Locale | None = typer.Option(None, "--locale", help="Language of messages: zh-CN or en."),
+    expect: str | None = typer.Option(
+        None, "--expect", help="A dry run's fingerprint: apply only if the file still does "
+        "exactly what that dry run showed (else exit 2, nothing applied)."),
     user: UserOpt = None,
     scope: ScopeOpt = None,
 ) -> None:
@@ -82,7 +92,7 @@ def import_command(
         try:
             report = import_file(kind.value, file, store, settings.lake_path, dry_run=dry_run,
                                  rejects=rejects, locale=lang, progress=progress,
-                                 actor=who.actor, scope=who.scope)
+                                 actor=who.actor, scope=who.scope, expect=expect)
         except ImportFileError as exc:
             err_console.print(f"[red]{t('File not imported')}:[/] {exc.message(lang)}")
             raise typer.Exit(2) from exc

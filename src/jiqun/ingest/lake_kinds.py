@@ -7,6 +7,7 @@ resolved once per distinct (province, city, county) triple or address, not once 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,10 +180,11 @@ WHERE {good}
 
 
 def validate_waybills(con: duckdb.DuckDBPyConnection, source: Source, session: Session,
-                      now: dt.datetime | None = None) -> Validated:
+                      lake: Path | None = None, now: dt.datetime | None = None) -> Validated:
     """Check every waybill row at once; the good rows become ``WAYBILLS``-shaped output SQL.
 
-    ``now`` (default: the clock) is the import time that bounds plausible ship times."""
+    ``now`` (default: the clock) is the import time that bounds plausible ship times; the lake
+    is not read (a waybill already there is dropped by the append, not rejected)."""
     _register_store_dimensions(con, session)
     register_vocab(con, "product_vocab", PRODUCTS)
     register_vocab(con, "platform_vocab", PLATFORMS)
@@ -261,6 +263,14 @@ def validate_events(
     con.execute(EVENT_PARSED)
     good, rejects = split_rows(con, event_checks(now), source.headers)
     return Validated(EVENT_DATASET, EVENT_OUTPUT.format(good=good), rejects)
+
+
+@dataclass(frozen=True)
+class LakeKind:
+    """An import kind that appends to the lake: how its rows are checked (the registry,
+    :mod:`jiqun.ingest.kinds`, holds one per kind)."""
+
+    validate: Callable[..., Validated]  # (con, source, session, lake, now) -> Validated
 
 
 def count_already_in_lake(con: duckdb.DuckDBPyConnection, lake: Path, dataset: Dataset) -> int:

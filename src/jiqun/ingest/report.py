@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from jiqun.cells import spreadsheet_safe
+from jiqun.errors import Conflict
 from jiqun.i18n import translator
+
+RejectLine = tuple[int, str, str | None, str]  # row, column, value, reason code
 
 # Reason codes → English message ids (translated through ``locale/zh_CN/ingest.po``).
 REASONS: dict[str, str] = {
@@ -44,6 +49,7 @@ REASONS: dict[str, str] = {
     "unknown_waybill": "unknown waybill and no facility code: import the waybill first",
     "delivered_before_shipped": "delivered before it was shipped",
     "outside_scope": "org unit outside your scope",
+    "code_outside_scope": "this code belongs to a record outside your part of the organisation",
     "bad_phone": "not a phone number (7 to 12 digits)",  # bulk archive (jiqun.sales.archive)
     # physical range (jiqun.ingest.checks)
     "not_finite": "not a finite number (NaN or infinity)",
@@ -85,6 +91,16 @@ class ImportReport:
     dry_run: bool = False
     rejects_path: Path | None = None
     reasons: dict[str, int] = field(default_factory=dict)  # reason code → problems
+    # Every reject line in row order (the reject report's rows, with reason codes).
+    reject_lines: list[RejectLine] = field(default_factory=list, repr=False)
+    # What the import found (see ``outcome_fingerprint``): a commit that expects the dry run's
+    # fingerprint applies exactly what the dry run showed, or nothing.
+    fingerprint: str = ""
+
+    @property
+    def unchanged(self) -> int:
+        """Accepted rows that change nothing: identical to the store, or already in the lake."""
+        return self.duplicates
 
     @property
     def exit_code(self) -> int:
@@ -100,7 +116,49 @@ class ImportFileError(Exception):
         self.msgid, self.values = message, values
 
     def message(self, locale: str | None = None) -> str:
-        return translator(locale or "zh-CN")(self.msgid, **self.values)
+        t = translator(locale or "zh-CN")
+        values = {k: v.message(locale) if isinstance(v, ImportFileError)
+                  else t(v) if isinstance(v, Msg) else v for k, v in self.values.items()}
+        return t(self.msgid, **values)
+
+
+class Msg(str):
+    """A value of an :class:`ImportFileError` that is itself a msgid (a kind's label, a hint):
+    translated with the message, in the reader's language."""
+
+
+class ImportChanged(Conflict):
+    """The file's outcome is no longer what its dry run showed (someone changed the data in
+    between, or a time passed into "the future" bound): nothing was applied. ``report`` is the
+    fresh dry run, so the caller can show what a commit would do now."""
+
+    def __init__(self, report: ImportReport, expected: str):
+        super().__init__("The data changed since the dry run: check the new counts and import "
+                         "again", mine={"fingerprint": expected},
+                         theirs={"fingerprint": report.fingerprint})
+        self.report = report
+        self.outcome = None  # an upload's fresh dry run (jiqun.ingest.uploads.commit_upload)
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, read 1 MiB at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def outcome_fingerprint(report: ImportReport, file_sha256: str) -> str:
+    """A digest of the file and of everything its import would do: the counts and every reject
+    line. Equal fingerprints mean the same rows are added, changed, left alone and rejected."""
+    digest = hashlib.sha256(json.dumps([
+        report.kind, file_sha256, report.total, report.inserted, report.updated,
+        report.duplicates, report.rejected]).encode())
+    for line in report.reject_lines:
+        digest.update(json.dumps(line, ensure_ascii=False, default=str).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()[:32]
 
 
 def reason_text(code: str, locale: str | None) -> str:

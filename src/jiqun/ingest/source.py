@@ -462,6 +462,23 @@ def _load_xlsx(
     return names, header, []
 
 
+def read_header(path: Path) -> list[str] | None:
+    """The header cells of a CSV or spreadsheet (its first row), None when it has none or
+    cannot be read: to tell which kind of file someone gave (``jiqun.ingest.uploads``)."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() in EXCEL_SUFFIXES:
+            from python_calamine import CalamineWorkbook
+
+            rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).iter_rows()
+            first = next(rows, None)
+            return [_cell_text(v) or "" for v in first] if first else None
+        found = _read_header(path, detect_encoding(path))
+    except Exception:  # noqa: BLE001 — any unreadable file simply has no header to compare
+        return None
+    return found[0] if found else None
+
+
 def load(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, work: Path | None = None) -> Source:
     """Load ``path`` into ``con`` as the view ``src`` (see the module docstring)."""
     path = Path(path)

@@ -330,6 +330,26 @@ def _existing(session: Session, model, codes: list[str]) -> dict[str, Any]:
     return found
 
 
+def outside_scope(session: Session, model, planned: list[Planned], headers: dict[str, str]
+                  ) -> tuple[list[Planned], list[Reject]]:
+    """Rows whose code belongs to a record the session cannot see are rejected
+    (``code_outside_scope``): codes are unique across the organisation, so such a row can
+    neither update that record (outside the subtree) nor insert a second one."""
+    codes = [p.code for p in planned]
+    taken: set[str] = set()
+    for start in range(0, len(codes), 500):  # stay below SQLite's bound-parameter limit
+        chunk = codes[start:start + 500]
+        taken |= set(session.scalars(select(model.code).where(model.code.in_(chunk)),
+                                     execution_options={"unscoped": True}))
+    if not taken:
+        return planned, []
+    foreign = taken - set(_existing(session, model, sorted(taken)))
+    column = headers.get("code", "code")
+    return ([p for p in planned if p.code not in foreign],
+            [Reject(p.row, column, p.code, "code_outside_scope")
+             for p in planned if p.code in foreign])
+
+
 def apply_rows(session: Session, model, planned: list[Planned], dry_run: bool,
                progress: Progress | None = None) -> Outcome:
     """Insert new codes, update changed ones, leave identical ones alone."""

@@ -27,6 +27,7 @@ NAV: tuple[NavGroup, ...] = (
         NavItem("/bulletin", "Bulletin"),
         NavItem("/inbox", "Inbox"),
         NavItem("/users", "Users"),
+        NavItem("/import", "Import data"),
     )),
     NavGroup("Markets", (
         NavItem("/markets", "Markets"),
