@@ -30,7 +30,7 @@ def test_city_proposes_and_the_city_cannot_approve(wstore, world):
     with pytest.raises(NotAllowed) as refused:
         _decide(wstore, world, "hz-city", teams.approve_team, team_id)
     assert refused.value.msgid == "Your role may not do this: {action}"
-    assert refused.value.values == {"action": "Approve or reject a proposed team (省公司审批)"}
+    assert refused.value.values == {"action": "Approve or reject a proposed team"}
     with wstore.session() as s:
         team = s.get(Team, team_id)
         assert team.status == TeamStatus.PROPOSED and team.proposed_by_id == world.ids["hz-city"]
