@@ -38,14 +38,3 @@ def test_tier_boundaries_are_inclusive(daily, tier):
 def test_an_unknown_proration_is_refused():
     with pytest.raises(ValueError):
         KpiRules(proration="lunar")
-
-
-def test_scaled_rules_round_trip_through_toml(tmp_path):
-    rules = KpiRules(province_tier_thresholds={"410000": TierThresholds(special=900)})
-    small = rules.scaled_tiers(0.01)
-    assert small.tier_thresholds.special == pytest.approx(20)
-    assert small.province_tier_thresholds["410000"].special == pytest.approx(9)
-    assert small.active_days == rules.active_days
-    path = tmp_path / "rules.toml"
-    path.write_text(small.to_toml(), encoding="utf-8")
-    assert KpiRules.from_file(path) == small

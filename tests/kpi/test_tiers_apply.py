@@ -11,8 +11,7 @@ from typer.testing import CliRunner
 from jiqun.cli import app
 from jiqun.config import get_settings
 from jiqun.demo import build_demo
-from jiqun.demo.scale import SCALES
-from jiqun.kpi.rules import KpiRules
+from jiqun.demo.scale import SCALES, demo_kpi_rules
 from jiqun.store import Store
 from jiqun.store.models import AuditEntry, Customer, Market, User
 
@@ -60,8 +59,7 @@ def test_the_marketer_is_listed_the_citys_changes_for_the_same_customers(demo, m
     role in your area" where the city manager's list proposed an owner above the outlet."""
     store, root = demo
     rules = root / "scaled-rules.toml"  # the demo's own rules, its archive not reconciled
-    rules.write_text(KpiRules().scaled_tiers(SCALES["tiny"].volume_factor).to_toml(),
-                     encoding="utf-8")
+    rules.write_text(demo_kpi_rules(SCALES["tiny"].volume_factor).to_toml(), encoding="utf-8")
     marketer = _invoke(monkeypatch, root, "--user", "demo-marketer", "--dry-run",
                        "--rules", str(rules))
     city = {c["customer_id"]: c for c in _invoke(monkeypatch, root, "--user", "demo-city",

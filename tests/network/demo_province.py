@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 
 from jiqun.demo import build_demo
-from jiqun.demo.scale import get_scale
+from jiqun.demo.scale import demo_planning_params, get_scale
 from jiqun.network.params import PlanningParams
 from jiqun.store import Store
 
@@ -32,5 +32,5 @@ def demo_province() -> DemoProvince:
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     store = Store(f"sqlite:///{root}/store.db")
     build_demo(store, root / "lake", scale="small", seed=7, until=UNTIL, progress=False)
-    params = PlanningParams().scaled(get_scale("small").volume_factor)
+    params = demo_planning_params(get_scale("small").volume_factor)
     return DemoProvince(root, store, root / "lake", params)

@@ -114,7 +114,9 @@ def test_every_parameter_is_documented():
 
 
 def test_params_round_trip_through_toml_and_scale(tmp_path):
-    params = PlanningParams().scaled(0.01)
+    from jiqun.demo.scale import demo_planning_params
+
+    params = demo_planning_params(0.01)
     path = tmp_path / "planning.toml"
     path.write_text(params.to_toml(), encoding="utf-8")
     again = PlanningParams.from_file(path)
@@ -137,7 +139,7 @@ def test_two_accepts_at_once_record_one_line(shangqiu_plan, monkeypatch):
     with demo.store.session() as s:
         taken = set(s.scalars(select(DedicatedLine.code)))
         lane = next(p for p in shangqiu_plan.proposals if p.origin_kind == "market" and
-                    lines.draft_line_code("P", lines._origin_record(s, "market", p.origin_id),
+                    p.offered and lines.draft_line_code("P", lines._origin_record(s, "market", p.origin_id),
                                           p.dest_code) not in taken)
     both_looked = threading.Barrier(2)
     real = lines._line_by_code

@@ -8,8 +8,7 @@ import datetime as dt
 import pytest
 
 from jiqun.demo import build_demo
-from jiqun.demo.cli import write_demo_rules
-from jiqun.demo.scale import SCALES
+from jiqun.demo.scale import SCALES, demo_sales_rules, write_demo_settings
 from jiqun.kpi.service import OperatingPicture
 from jiqun.sales import lifecycle
 from jiqun.sales.rules import SalesRules
@@ -22,9 +21,9 @@ SHIPPING = {LifecycleStage.COOPERATING.value, LifecycleStage.GROWING.value,
 
 
 def test_scaled_rules_grow_the_churn_window_only_below_the_reference_scale():
-    assert SalesRules.scaled(SCALES["small"].volume_factor).churn_silent_days == 30
-    assert SalesRules.scaled(SCALES["large"].volume_factor).churn_silent_days == 30
-    tiny = SalesRules.scaled(SCALES["tiny"].volume_factor)
+    assert demo_sales_rules(SCALES["small"].volume_factor).churn_silent_days == 30
+    assert demo_sales_rules(SCALES["large"].volume_factor).churn_silent_days == 30
+    tiny = demo_sales_rules(SCALES["tiny"].volume_factor)
     assert 90 <= tiny.churn_silent_days <= 180
     assert tiny.pool_days == SalesRules().pool_days  # only the churn window changes
 
@@ -35,7 +34,7 @@ def tiny(tmp_path_factory):
     store = Store(f"sqlite:///{root}/store.db")
     store.upgrade()
     summary = build_demo(store, root / "lake", scale="tiny", seed=7, until=UNTIL, progress=False)
-    write_demo_rules(root / "rules.toml", summary.volume_factor)
+    write_demo_settings(root / "rules.toml", root / "planning.toml", summary.volume_factor)
     yield store, root
     store.engine.dispose()
 
@@ -52,7 +51,7 @@ def _churned_share(store, lake, rules) -> tuple[int, int]:
 def test_tiny_demo_lifecycle_keeps_most_cooperating_merchants(tiny):
     store, root = tiny
     rules = SalesRules.from_file(root / "rules.toml")
-    assert rules.churn_silent_days == SalesRules.scaled(SCALES["tiny"].volume_factor).churn_silent_days
+    assert rules.churn_silent_days == demo_sales_rules(SCALES["tiny"].volume_factor).churn_silent_days
     churned, shipping = _churned_share(store, root / "lake", rules)
     assert shipping > 1000
     assert churned / shipping < 0.25

@@ -8,6 +8,7 @@ log stays free of thousands of generated rows.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -25,9 +26,10 @@ from jiqun.demo.merchants import (
     NEVER,
     NURTURING,
     STAGES,
-    TIERS,
     TRIAL,
+    TRIAL_SHARE,
     VIP,
+    WEIGHT_MULT_SIGMA,
     Merchants,
     campaign_window,
     spec_adcode,
@@ -53,9 +55,11 @@ from jiqun.demo.places import (
     SHAOGANG_DIRECTIONS,
     OrgSpec,
 )
+from jiqun.demo.scale import demo_kpi_rules, demo_planning_params
 from jiqun.demo.timeline import Timeline
-from jiqun.demo.waybills import LakeKeys, LineKey
-from jiqun.geo import division, provinces, zone_of
+from jiqun.demo.waybills import STANDARD_SHARE, LakeKeys, LineKey
+from jiqun.geo import division, province_code, provinces, zone_of
+from jiqun.kpi.rules import TIER_ORDER
 from jiqun.store import models as m
 from jiqun.store.org import add_unit
 
@@ -65,6 +69,8 @@ VISIT_METHODS = ("card", "directory", "sweep", "referral", "retiree", "event")
 # 关注退休法, 平台招商会): referrals convert best, cards worst.
 _METHOD_P_CONVERTED = np.array([0.10, 0.20, 0.20, 0.30, 0.10, 0.10])
 _METHOD_P_OTHER = np.array([0.35, 0.15, 0.30, 0.05, 0.05, 0.10])
+PLAN_STRETCH = 1.08  # monthly and yearly plans: expected volume and revenue + 8%
+LINE_FILL = 0.9  # a line runs as many trips as keep its trucks at most 90% full on average
 
 
 class Rows:
@@ -147,6 +153,8 @@ class ArchiveBuilder:
     def __init__(self, rng: np.random.Generator, tl: Timeline, merchants: Merchants,
                  factor: float, units: dict[str, m.OrgUnit]):
         self.rng, self.tl, self.mer, self.factor = rng, tl, merchants, factor
+        self.rules = demo_kpi_rules(factor)  # what `jiqun demo build` writes for the app
+        self.planning = demo_planning_params(factor)
         self.units = units
         self.org = {code: u.id for code, u in units.items()}
         self.rows = Rows()
@@ -198,6 +206,7 @@ class ArchiveBuilder:
     # -- markets, teams, grids ------------------------------------------------------------
     def markets(self) -> None:
         self.market_ids = np.zeros(len(MARKETS), dtype=int)
+        self.market_rows: list[dict] = []
         self.outlet_org = np.array([self.org[s.outlet_code] for s in MARKETS])
         for i, spec in enumerate(MARKETS):
             place = division(spec_adcode(spec))
@@ -205,10 +214,11 @@ class ArchiveBuilder:
                 m.Market, code=spec.code, name=spec.name, name_en=spec.name_en, type=spec.type,
                 industry=spec.industry, adcode=place.adcode, address=f"{place.name}{spec.name}",
                 lon=round(place.lon, 5), lat=round(place.lat, 5), tier=spec.tier,
-                key_area=spec.key_area, yearly_revenue_target=spec.yearly_revenue_target,
+                key_area=spec.key_area, yearly_revenue_target=None,  # the plan: see _targets
                 org_unit_id=self.org[spec.outlet_code], created_at=self.created,
                 updated_at=self.created,
             )
+            self.market_rows.append(self.rows.tables[m.Market][-1])
 
     def _province_of(self, code: str) -> str:
         return code.split("-")[0]
@@ -295,10 +305,11 @@ class ArchiveBuilder:
             [self.grid_ids[(int(mer.market[c]), int(mer.grid[c]))] for c in range(n)]
         )
         pnames = ("taobao", "pdd", "live")
+        self.tiers = self.rule_tiers()
         for c in range(n):
             i, spec = int(mer.market[c]), MARKETS[int(mer.market[c])]
             place = division(spec_adcode(spec))
-            stage, tier = int(mer.stage[c]), int(mer.tier[c])
+            stage, tier = int(mer.stage[c]), int(self.tiers[c])
             first = mer.first_shipped[c]
             cats = list(spec.categories[: 1 + int(rng.integers(0, max(len(spec.categories), 1)))])
             self.rows.add(
@@ -311,7 +322,7 @@ class ArchiveBuilder:
                 platforms=[p for k, p in enumerate(pnames) if mer.platform_p[c, k] > 0],
                 categories=cats,
                 est_daily_volume=round(float(mer.volume[c]) * self.factor, 3),
-                lifecycle_stage=m.LifecycleStage(STAGES[stage]), tier=m.CustomerTier(TIERS[tier]),
+                lifecycle_stage=m.LifecycleStage(STAGES[stage]), tier=TIER_ORDER[tier],
                 owner_id=self._owner(i, tier, c), vip=stage == VIP,
                 vip_manager_id=self._owner(i, 3, c) if stage == VIP else None,
                 first_shipped_on=None if first == NEVER else _date(first),
@@ -319,6 +330,29 @@ class ArchiveBuilder:
                 created_at=_stamp(mer.archived_on[c]), updated_at=_stamp(mer.archived_on[c]),
             )
             self._carriers(c, i, stage)
+
+    def expected_daily(self, span: slice) -> np.ndarray:
+        """Each merchant's expected parcels a day with us over ``span`` of the history."""
+        daily = np.zeros(len(self.mer))
+        for i in range(len(MARKETS)):
+            rows, rates = self.tl.our_rates(self.mer, i, self.factor, span)
+            daily[rows] = rates.mean(axis=1)
+        return daily
+
+    def rule_tiers(self) -> np.ndarray:
+        """Each merchant's tier (index into ``TIER_ORDER``) under the model's rules, from its
+        expected parcels with us over the rules' trailing window: what ``jiqun tiers apply``
+        reads from the lake, so the archive agrees with /tiers before any reconciling."""
+        window = self.rules.tier_window_days
+        daily = self.expected_daily(slice(max(len(self.tl.days) - window, 0), None))
+        province = np.array([province_code(spec_adcode(s)) for s in MARKETS])[self.mer.market]
+        tiers = np.full(len(self.mer), len(TIER_ORDER) - 1)
+        for p in np.unique(province):
+            limits = self.rules.thresholds_for(str(p))
+            bars = np.array([getattr(limits, t.value) for t in TIER_ORDER[:-1]])
+            here = province == p
+            tiers[here] = np.searchsorted(-bars, -daily[here], side="left")  # >= the bar
+        return tiers
 
     def _carriers(self, c: int, i: int, stage: int) -> None:
         """Current carriers of the merchant and their first-kg price (CustomerCarrier)."""
@@ -415,7 +449,10 @@ class ArchiveBuilder:
             weights = np.array(COMPETITOR_WEIGHTS) * bias * rng.uniform(0.8, 1.2, len(COMPETITORS))
             weights /= weights.sum()
             org = int(self.outlet_org[i])
-            avg_fee = self._average_fee(fee_rng, i)
+            avg_fee = self._average_fee(fee_rng, i, rows, rates.sum(axis=1))
+            if spec.yearly_revenue_target is not None:  # the seed names a plan for it
+                self.market_rows[i]["yearly_revenue_target"] = self._yearly_revenue_target(
+                    ours, avg_fee)
             monthly_ours = []
             for month in months:
                 span = tl.month_slice(month)
@@ -434,20 +471,43 @@ class ArchiveBuilder:
                                   source="市场调研", org_unit_id=org)
             self._targets(i, rows, rates, plan_months, monthly_ours, avg_fee)
 
-    def _average_fee(self, rng: np.random.Generator, i: int) -> float:
-        """Expected fee of a parcel of market ``i`` by its card, weights and destinations."""
+    def _average_fee(self, rng: np.random.Generator, i: int, rows: np.ndarray,
+                     weights: np.ndarray) -> float:
+        """Expected fee of a parcel of market ``i``: its card by product mix, weights and
+        destinations, VIP contracts for the VIPs' share of ``weights`` (parcels per row)."""
         spec = MARKETS[i]
         first, extra = self.market_cards[i]
         zones = zone_table()[i]
         p = destination_probabilities(i)
-        w = spec.weight_median_kg * rng.lognormal(0.0, spec.weight_sigma, 2000)
-        extra_kg = np.maximum(np.ceil(w) - 1, 0).mean()
+        sigma = np.hypot(spec.weight_sigma, WEIGHT_MULT_SIGMA)  # parcel × merchant spread
+        w = np.clip(spec.weight_median_kg * rng.lognormal(0.0, sigma, 4000), 0.05, 60.0)
+        extra_kg = np.maximum(np.ceil(np.round(w, 2) - 1e-9) - 1, 0).mean()
         zone_mix = np.bincount(zones, weights=p, minlength=len(ZONE_KINDS))
-        per_zone = first[1] + extra[1] * extra_kg
-        return float(zone_mix @ per_zone)
+        products = np.array([spec.express_share, 1 - spec.express_share - STANDARD_SHARE,
+                             STANDARD_SHARE])  # order of PRODUCTS
+        card = float(products @ (first + extra * extra_kg) @ zone_mix)
+        total = float(weights.sum())
+        vip = float(weights[self.mer.stage[rows] == VIP].sum()) / total if total > 0 else 0.0
+        return card * (1 - vip * (1 - VIP_CONTRACT_DISCOUNT))
+
+    def _yearly_revenue_target(self, ours: np.ndarray, avg_fee: float) -> float:
+        """The plan of the data date's calendar year, made as the monthly plans are: expected
+        revenue + 8%. Days of the year after the history count as the same days a year before,
+        grown as the market's parcels grew over the last year."""
+        days, year = self.tl.days, self.tl.until.year
+        start, end = np.datetime64(dt.date(year, 1, 1), "D"), np.datetime64(dt.date(year, 12, 31), "D")
+        expected = float(ours[days >= start].sum())
+        after = np.datetime64(self.tl.until, "D") + 1
+        if after <= end:
+            year_ago = np.timedelta64(365, "D")
+            growth = float(ours[-365:].sum()) / max(float(ours[-730:-365].sum()), 1e-9)
+            same_days = (days >= after - year_ago) & (days <= end - year_ago)
+            expected += float(ours[same_days].sum()) * growth
+        return float(f"{expected * avg_fee * PLAN_STRETCH:.3g}")  # plans are round figures
 
     def _targets(self, i, rows, rates, plan_months, monthly_ours, avg_fee) -> None:
-        """Monthly plans for market, grids, teams and marketers: expected volume + 8% stretch."""
+        """Monthly plans for market, grids, teams and marketers: expected volume + 8% stretch,
+        revenue at the market's expected fee."""
         tl = self.tl
         org = int(self.outlet_org[i])
         grid_of = self.customer_grid[rows]
@@ -466,7 +526,7 @@ class ArchiveBuilder:
             first_day = month.astype("datetime64[D]").astype(object)
             new = int(((firsts >= month.astype("datetime64[D]"))
                        & (firsts < (month + 1).astype("datetime64[D]"))).sum())
-            volume = float(per_row.sum()) * scale_up * 1.08
+            volume = float(per_row.sum()) * scale_up * PLAN_STRETCH
             self._target(m.TargetScope.MARKET, int(self.market_ids[i]), first_day, volume,
                          avg_fee, max(new + 1, 2), org)
             for gid in grid_ids:
@@ -542,8 +602,11 @@ class ArchiveBuilder:
                 )
 
     def _trial(self, c, start, end, outcome, org) -> None:
+        """A trial sends a small share of the merchant's parcels, × the model's factor."""
+        days = ((end or self.tl.until) - start).days + 1
+        parcels = float(self.mer.volume[c]) * TRIAL_SHARE * self.factor * days
         self.rows.add(m.TrialShipment, customer_id=c + 1, started_on=start, ended_on=end,
-                      parcels=int(self.rng.integers(20, 300)), outcome=outcome, org_unit_id=org)
+                      parcels=max(1, round(parcels)), outcome=outcome, org_unit_id=org)
 
     def campaigns(self) -> None:
         """春耕计划 (spring drive) and the mid-autumn drive in Huzhou (seed: 织里)."""
@@ -608,14 +671,17 @@ class ArchiveBuilder:
         sg = codes.index("HA-SG")
         opened = (60, 150, 150)
         daily = (24_000, 12_000, 12_000)
+        truck = self.planning.trucks[-1]  # the model of the 17.5 m truck
+        capacity = self._truck_capacity(truck, sg)
         for d, days_in, volume in zip(SHAOGANG_DIRECTIONS, opened, daily, strict=True):
             city = division(d.city)
             opened_on = self.tl.start + dt.timedelta(days=days_in)
+            trips = max(1, math.ceil(volume * f / (capacity * LINE_FILL)))
             lid = self.rows.add(
                 m.DedicatedLine, code=f"L-YC-{city.short_name}", origin_facility_id=int(self.departure[sg]),
                 origin_market_id=int(self.market_ids[sg]), dest_adcode=d.city,
-                status=m.LineStatus.ACTIVE, truck_type="17.5米厢式货车",
-                trips_per_day=round(volume / 8000, 1), opened_on=opened_on,
+                status=m.LineStatus.ACTIVE, truck_type=truck.name,
+                trips_per_day=float(trips), opened_on=opened_on,
                 proposal={"daily_volume": round(volume * f, 2), "threshold": round(8000 * f, 2),
                           "note": f"虞城→{city.short_name} 一干直发专线"},
                 org_unit_id=self.org["HA-SQ-YC"], created_at=_stamp(opened_on),
@@ -626,10 +692,20 @@ class ArchiveBuilder:
         self.rows.add(
             m.DedicatedLine, code="L-ZL-广州", origin_facility_id=int(self.departure[zl]),
             origin_market_id=int(self.market_ids[zl]), dest_adcode="440100",
-            status=m.LineStatus.DRAFT, truck_type="9.6米厢式货车", trips_per_day=1.0,
+            status=m.LineStatus.DRAFT, truck_type=self.planning.trucks[0].name, trips_per_day=1.0,
             proposal={"note": "旺季广州路向够量直运评估中"}, org_unit_id=self.org["ZJ-HUZ-WX"],
             created_at=_stamp(self.tl.until), updated_at=_stamp(self.tl.until),
         )
+
+    def _truck_capacity(self, truck, i: int) -> float:
+        """Parcels one trip of the (model) ``truck`` carries for market ``i``'s goods, as the
+        line planner counts them (weight and volume bound, the mean parcel weight)."""
+        spec = MARKETS[i]
+        sigma2 = spec.weight_sigma ** 2 + WEIGHT_MULT_SIGMA ** 2
+        mean_kg = spec.weight_median_kg * math.exp(sigma2 / 2)
+        p = self.planning
+        return truck.capacity_parcels(mean_kg, p.density(spec.industry), p.fill_rate,
+                                      p.min_parcel_m3)
 
     def problems(self) -> None:
         """Common problems (R2): open, escalated, solved."""

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
-import tomli_w
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -13,12 +11,10 @@ from rich.table import Table
 from jiqun.config import get_settings
 from jiqun.demo.build import DemoSummary, build_demo
 from jiqun.demo.places import DEMO_PASSWORD
-from jiqun.demo.scale import SCALES
+from jiqun.demo.scale import SCALES, model_ratio, write_demo_settings
 from jiqun.kpi.rules import KpiRules
 from jiqun.kpi.service import OperatingPicture
-from jiqun.network.params import write_planning_params
 from jiqun.sales import ownership
-from jiqun.sales.rules import SalesRules
 from jiqun.store import Scope, Store
 
 app = typer.Typer(no_args_is_help=True, help="Build the demo province.")
@@ -47,28 +43,19 @@ def build(
     store = Store.from_settings(settings)
     summary = build_demo(store, settings.lake_path, scale=scale, seed=seed,
                          until=_parse_day(until), progress=True)
-    write_demo_rules(settings.rules_file, summary.volume_factor)
-    write_planning_params(settings.planning_file, summary.volume_factor)
+    write_demo_settings(settings.rules_file, settings.planning_file, summary.volume_factor)
     reconcile_demo_tiers(store, settings)
     print_summary(summary)
 
 
 def reconcile_demo_tiers(store: Store, settings) -> int:
-    """The demo archive's tiers come from unscaled merchant sizes; recompute them from the lake
-    with the scaled rules (as `jiqun tiers apply` would) so a fresh demo has nothing pending."""
+    """The demo archive's tiers come from each merchant's *expected* parcels under the model's
+    rules; recompute them from the lake's sampled parcels (as `jiqun tiers apply` would) so the
+    few merchants near a threshold agree too and a fresh demo has nothing pending."""
     rules = KpiRules.from_file(settings.rules_file)
     with OperatingPicture(store, settings.lake_path, Scope.WHOLE, rules=rules) as picture:
         as_of = picture.data_date()
         return len(ownership.reconcile(picture, as_of, source="demo")) if as_of else 0
-
-
-def write_demo_rules(path: Path, volume_factor: float) -> None:
-    """KPI rules for the miniature province: tier thresholds scaled like its volumes, and a
-    ``[sales]`` table whose churn window fits its sparse shipping days."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sales = tomli_w.dumps(SalesRules.scaled(volume_factor).to_table())
-    path.write_text(KpiRules().scaled_tiers(volume_factor).to_toml() + "\n" + sales,
-                    encoding="utf-8")
 
 
 def print_summary(summary: DemoSummary) -> None:
@@ -76,7 +63,7 @@ def print_summary(summary: DemoSummary) -> None:
     table.add_column("what")
     table.add_column("rows", justify="right")
     table.add_row("period", f"{summary.start} … {summary.until}")
-    table.add_row("volume factor", f"{summary.volume_factor:g}")
+    table.add_row("volume factor", f"{summary.volume_factor:g} (1:{model_ratio(summary.volume_factor)})")
     table.add_row("waybills", f"{summary.waybills:,}")
     table.add_row("tracking events", f"{summary.events:,}")
     for name, count in summary.store_rows.items():

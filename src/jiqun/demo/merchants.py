@@ -18,10 +18,13 @@ STAGES = ("archived", "nurturing", "trial", "cooperating", "growing", "vip", "ch
 ARCHIVED, NURTURING, TRIAL, COOPERATING, GROWING, VIP, CHURNED = range(7)
 _STAGE_P = np.array([0.22, 0.17, 0.05, 0.38, 0.10, 0.0, 0.08])  # vip is promoted afterwards
 
-TIERS = ("special", "first", "second", "third", "micro")  # 特级 / 一级 / 二级 / 三级 / 小微
-# Tier thresholds on the merchant's total daily parcels (all carriers, real figures).
-TIER_THRESHOLDS = (2500.0, 800.0, 300.0, 80.0)
+# Size classes of the generator on the merchant's total daily parcels (all carriers, real):
+# the two largest are the head customers the generator makes VIPs of. The archive's *tier* is
+# the KPI rules' tier of the parcels the merchant sends us (ArchiveBuilder.rule_tiers).
+SIZE_THRESHOLDS = (2500.0, 800.0, 300.0, 80.0)
 
+TRIAL_SHARE = 0.05  # a merchant on trial sends us this share of its parcels
+WEIGHT_MULT_SIGMA = 0.3  # merchants of a market differ in parcel weight (lognormal σ)
 ARCHIVE_COVERAGE = 0.85  # the archive holds merchants making 85% of a market's parcels
 SHIPPING = (TRIAL, COOPERATING, GROWING, VIP)  # stages that ship with us now
 OLD_P, OLD_HEAD_P = 0.55, 0.8
@@ -33,7 +36,7 @@ class Merchants:
     market: np.ndarray  # int, index into MARKETS
     volume: np.ndarray  # merchant's total daily parcels, all carriers (real)
     stage: np.ndarray  # index into STAGES
-    tier: np.ndarray  # index into TIERS
+    size_class: np.ndarray  # index into SIZE_THRESHOLDS (0: largest); not the archive's tier
     our_share: np.ndarray  # share of the merchant's parcels we carry (at the end)
     first_shipped: np.ndarray  # datetime64[D]; NEVER when never shipped with us
     churned_on: np.ndarray  # datetime64[D]; NEVER when not churned
@@ -76,8 +79,8 @@ def campaign_window(until: dt.date) -> tuple[dt.date, dt.date]:
     return dt.date(year, 3, 1), dt.date(year, 4, 30)
 
 
-def _tiers(volume: np.ndarray) -> np.ndarray:
-    return np.searchsorted(-np.array(TIER_THRESHOLDS), -volume, side="right")
+def _size_classes(volume: np.ndarray) -> np.ndarray:
+    return np.searchsorted(-np.array(SIZE_THRESHOLDS), -volume, side="right")
 
 
 def _platform_mix(rng: np.random.Generator, n: int, market_mix: tuple) -> np.ndarray:
@@ -140,8 +143,8 @@ def generate_merchants(rng: np.random.Generator, start: dt.date, until: dt.date)
         raw = rng.lognormal(0.0, 1.5, n)
         volume = raw / raw.sum() * ARCHIVE_COVERAGE * spec.market_volume
         stage = rng.choice(len(STAGES), size=n, p=_STAGE_P / _STAGE_P.sum())
-        tier = _tiers(volume)
-        head = np.isin(stage, (COOPERATING, GROWING)) & (tier <= 1)
+        size_class = _size_classes(volume)
+        head = np.isin(stage, (COOPERATING, GROWING)) & (size_class <= 1)
         stage[head & (rng.random(n) < 0.6)] = VIP
         if not (stage == VIP).any():  # every key market has at least one VIP account
             candidates = np.flatnonzero(np.isin(stage, (COOPERATING, GROWING)))
@@ -149,7 +152,7 @@ def generate_merchants(rng: np.random.Generator, start: dt.date, until: dt.date)
         share = np.select(
             [stage == COOPERATING, stage == GROWING, stage == VIP, stage == TRIAL, stage == CHURNED],
             [rng.uniform(0.3, 0.8, n), rng.uniform(0.5, 0.9, n), rng.uniform(0.7, 1.0, n),
-             np.full(n, 0.05), rng.uniform(0.2, 0.6, n)],
+             np.full(n, TRIAL_SHARE), rng.uniform(0.2, 0.6, n)],
             0.0,
         )
         shipping = np.isin(stage, SHIPPING)
@@ -168,10 +171,11 @@ def generate_merchants(rng: np.random.Generator, start: dt.date, until: dt.date)
         lat = place.lat + rng.uniform(-0.03, 0.03, n)
         grid = (np.argsort(np.argsort(lon)) * spec.grids) // n
         parts.append(dict(
-            market=np.full(n, m), volume=volume, stage=stage, tier=tier, our_share=share,
+            market=np.full(n, m), volume=volume, stage=stage, size_class=size_class,
+            our_share=share,
             first_shipped=first, churned_on=churned, archived_on=archived,
             platform_p=_platform_mix(rng, n, spec.platforms),
-            weight_mult=rng.lognormal(0.0, 0.3, n), lon=lon, lat=lat, grid=grid,
+            weight_mult=rng.lognormal(0.0, WEIGHT_MULT_SIGMA, n), lon=lon, lat=lat, grid=grid,
             in_campaign=in_campaign,
         ))
     return Merchants(**{k: np.concatenate([p[k] for p in parts]) for k in parts[0]})

@@ -76,18 +76,3 @@ class KpiRules(FileRules):
 
     def thresholds_for(self, province_adcode: str | None) -> TierThresholds:
         return self.province_tier_thresholds.get(province_adcode or "", self.tier_thresholds)
-
-
-
-    def scaled_tiers(self, factor: float) -> KpiRules:
-        """The same rules with every tier threshold multiplied by ``factor`` (a miniature
-        province, like the demo, keeps its tier mix)."""
-        def scale(t: TierThresholds) -> TierThresholds:
-            return TierThresholds(**{k: v * factor for k, v in t.model_dump().items()})
-
-        return self.model_copy(update={
-            "tier_thresholds": scale(self.tier_thresholds),
-            "province_tier_thresholds": {
-                p: scale(t) for p, t in self.province_tier_thresholds.items()},
-        })
-

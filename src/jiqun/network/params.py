@@ -4,15 +4,11 @@ One typed object that loads from TOML (``JIQUN_PLANNING_FILE``), so a plan can b
 exactly; every field is documented in ``docs/planning.md`` (a test fails when one is missing).
 Money is in yuan, distances in km, capacities in parcels, kilograms and cubic metres.
 
-A miniature province (the demo) scales every *capacity* and every *cost per trip or day* by its
-volume factor (:meth:`PlanningParams.scaled`): a truck then carries as many of its parcels as a
-real truck carries real parcels, and costs per parcel stay what they are.
+A model province (the demo) writes its own file of these parameters (``jiqun.demo.scale``).
 """
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
 from typing import ClassVar
 
 from pydantic import BaseModel, Field
@@ -154,29 +150,3 @@ class PlanningParams(FileRules):
     def travel_minutes(self, great_circle_km):
         """Pickup travel time (揽收时长): local road km / van speed, in minutes."""
         return great_circle_km * self.pickup_detour_factor / self.pickup_speed_kmh * 60.0
-
-
-
-    def scaled(self, factor: float) -> PlanningParams:
-        """Parameters for a miniature province whose volumes are real × ``factor``: truck
-        capacities, costs per trip or day and centre capacities scale; per-parcel costs stay."""
-        if not (factor > 0 and math.isfinite(factor)):
-            raise ValueError("factor must be a positive number")
-        trucks = [t.model_copy(update={
-            "payload_kg": t.payload_kg * factor, "volume_m3": t.volume_m3 * factor,
-            "cost_per_km": t.cost_per_km * factor,
-            "fixed_cost_per_trip": t.fixed_cost_per_trip * factor}) for t in self.trucks]
-        return self.model_copy(update={
-            "trucks": trucks,
-            "second_driver_cost_per_trip": self.second_driver_cost_per_trip * factor,
-            "feeder_fixed_per_day": self.feeder_fixed_per_day * factor,
-            "centre_capacity_per_day": self.centre_capacity_per_day * factor,
-            "centre_fixed_cost_per_day": self.centre_fixed_cost_per_day * factor,
-            "min_lane_daily_parcels": self.min_lane_daily_parcels * factor,
-        })
-
-
-def write_planning_params(path: Path, volume_factor: float) -> None:
-    """Planning parameters for a miniature province (``jiqun demo build`` writes them)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(PlanningParams().scaled(volume_factor).to_toml(), encoding="utf-8")

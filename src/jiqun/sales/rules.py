@@ -6,8 +6,7 @@ holds every threshold of a deployment; missing values take the defaults below.
 
 from __future__ import annotations
 
-import math
-from typing import ClassVar, Self
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -36,19 +35,6 @@ class SalesRules(FileRules):
         5, description="The owner's manager is reminded this many days before the return.")
 
 
-
-    # The demo scale (small, ≈1M waybills) at which the 30-day churn rule reads the data right.
-    REFERENCE_VOLUME_FACTOR: ClassVar[float] = 0.0049
-
-    @classmethod
-    def scaled(cls, volume_factor: float) -> Self:
-        """Rules for a miniature of the network whose volumes are ``volume_factor`` × real:
-        a merchant shipping a few parcels a month at that scale is not silent after 30 days,
-        so the churn window grows with 1/√factor below the reference scale (at most 180 days,
-        never below the default)."""
-        base = cls()
-        stretch = math.sqrt(max(cls.REFERENCE_VOLUME_FACTOR / volume_factor, 1.0))
-        return cls(churn_silent_days=min(180, math.ceil(base.churn_silent_days * stretch)))
 
     def to_table(self) -> dict:
         """The ``[sales]`` table of a rules file with these values."""
