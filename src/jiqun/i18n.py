@@ -2,7 +2,8 @@
 
 Catalogs are gettext ``.po`` files under ``jiqun/locale/zh_CN/`` (one per area: ``web.po``,
 ``ingest.po``, …), read with Babel at first use; every file in the folder is merged.
-Use ``t = translator(locale)`` then ``t("Rejected {n} rows", n=3)``.
+Use ``t = translator(locale)`` then ``t("Rejected {n} rows", n=3)``. How to add a string and its
+translation: ``docs/translations.md``; ``tests/test_catalogs.py`` finds what is left untranslated.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ def _catalog(locale: str) -> dict[str, str]:
     for po in sorted(p for p in folder.iterdir() if p.name.endswith(".po")):
         with po.open("rb") as fh:
             for message in read_po(fh):
-                if message.id and message.string:
+                if message.id and message.string and not message.fuzzy:  # gettext's rule
                     messages[message.id] = message.string
     return messages
 
