@@ -39,7 +39,7 @@ from jiqun.web.templating import render
 
 router = APIRouter()
 
-TIER_PAGE_ROWS = 20  # rows a page of each table on /tiers (mismatches first); the API lists all
+TIER_PAGE_ROWS = 10  # rows a page of each table on /tiers (mismatches first); the API lists all
 MAX_ROWS = 100_000  # a bound on row counts a request may name (limits, ticked changes)
 
 
