@@ -67,3 +67,29 @@ def test_demo_shangqiu_half_hour_cover():
     assert 1 <= plan.objective <= len(sites)
     cflp = plan_hubs(merchants, sites, demo.params, "cflp")
     assert cflp.gap <= 1e-6 and cflp.bound <= cflp.objective + 1e-6
+
+
+def test_hq_solves_every_province_of_its_scope_or_one():
+    """HQ's merchants lie in three provinces (分省测算): the what-if takes them all, or one;
+    the provinces' merchants add up to all of them, and one province's sites are its own."""
+    from jiqun.network.hubs import scope_provinces
+
+    demo = demo_province()
+    con = connect(engine="duckdb")
+    with demo.store.session(scope=Scope.WHOLE) as s:
+        provinces = scope_provinces(s)
+        everyone = merchant_demand(s, con, demo.lake, Scope.WHOLE)
+        each = {code: merchant_demand(s, con, demo.lake, Scope.WHOLE, province=code)
+                for code, _ in provinces}
+        henan_sites = candidate_sites(s, province="410000")
+        all_sites = candidate_sites(s)
+    assert provinces == [("330000", "浙江省"), ("410000", "河南省"), ("440000", "广东省")]
+    assert sum(m.ids.size for m in each.values()) == everyone.ids.size
+    henan = each["410000"]
+    assert 0 < henan.ids.size < everyone.ids.size
+    assert (henan.lon > 110.3).all() and (henan.lon < 116.7).all()  # Henan's box
+    assert (henan.lat > 31.3).all() and (henan.lat < 36.4).all()
+    assert henan_sites and all(site.code.startswith("F-HA") for site in henan_sites)
+    assert len(henan_sites) < len(all_sites)
+    plan = plan_hubs(henan, henan_sites, demo.params, "cover")
+    assert plan.merchants == henan.ids.size and plan.covered_parcels == pytest.approx(plan.parcels)
