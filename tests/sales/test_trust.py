@@ -337,6 +337,34 @@ def test_visit_form_and_api_refuse_impossible_values(app, world):
         assert [v.next_visit_on for v in visits.visits_of(s, customer_id=cid)] == [None]
 
 
+def test_cli_logs_a_visit_with_the_forms_checks(world, cli):
+    """``jiqun sales visit`` goes through visits.parse_visit like the form and the API: the
+    same fields refused with the same messages (in the CLI's language), nothing saved; a good
+    visit moves the stage; a customer of another city is not found."""
+    with world.store.session() as s:
+        code = s.get(Customer, world.ids["zl_archived"]).code
+        foreign = s.get(Customer, world.ids["xh_live"]).code
+    past = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    bad = cli("sales", "visit", "--user", "zl-marketer", "--customer", code, "--method", "x",
+              "--outcome", "interested", "--next-on", past, "--price", "abc")
+    assert bad.exit_code == 2
+    assert bad.output.splitlines() == ["method: Choose how you visited",
+                                       "next_visit_on: The next visit cannot be in the past",
+                                       "competitor_price: A price between 0 and 1000 yuan"]
+    with world.store.session() as s:
+        assert visits.visits_of(s, customer_id=world.ids["zl_archived"]) == []
+    good = cli("sales", "visit", "--user", "zl-marketer", "--customer", code, "--method",
+               "sweep", "--outcome", "interested", "--price", "2,4")
+    assert good.exit_code == 0, good.output
+    assert good.output.strip().endswith(f"{code}, archived → nurturing")
+    with world.store.session() as s:
+        [row] = visits.visits_of(s, customer_id=world.ids["zl_archived"])
+        assert (row.method, row.competitor_price, row.visitor) == ("sweep", 2.4, "织里营销员")
+    outside = cli("sales", "visit", "--user", "zl-marketer", "--customer", foreign,
+                  "--method", "sweep", "--outcome", "interested")
+    assert outside.exit_code == 2 and outside.output.strip() == f"Not found: {foreign}"
+
+
 def test_campaign_dates_are_refused_at_write_time_everywhere(app, world, cli):
     city = signed_in(app, "hz-city")
     headers = bearer(city, "hz-city")

@@ -193,3 +193,58 @@ def test_form_api_and_service_refuse_the_same_values_with_the_same_messages(worl
     with world.store.session() as s:
         visit = s.scalars(select(Visit).where(Visit.customer_id == cid)).one()
         assert (visit.competitor_price, visit.next_visit_on) == (2.6, dt.date(2099, 1, 2))
+
+
+def _visits_by(world, who: str, days_ago: list[int]) -> list[int]:
+    ids = []
+    with world.store.transaction() as s:
+        customer = s.get(Customer, world.ids["zl_archived"])
+        for n in days_ago:
+            visit = Visit(customer_id=customer.id, user_id=world.ids[who],
+                          org_unit_id=customer.org_unit_id, method="card", outcome="follow_up",
+                          visited_at=dt.datetime.combine(
+                              dt.date.today() - dt.timedelta(days=n), dt.time(10)),
+                          competitor="中通", competitor_price=12345.678)
+            s.add(visit)
+            s.flush()
+            ids.append(visit.id)
+    return ids
+
+
+def test_a_manager_sees_the_teams_visits_a_marketer_their_own(world, marketer):
+    """Issue 13: /visits showed every user "my visits" (a manager has none). A manager sees
+    everyone's in their subtree, by marketer and days (default the last 30), paged and
+    downloadable, the same rows as /api/visits; a marketer sees their own."""
+    import csv
+    import io
+
+    recent = _visits_by(world, "zl-marketer", [0, 3, 29])
+    _visits_by(world, "zl-marketer", [30, 45])  # before the default 30 days
+    own = _visits_by(world, "hz-city", [1])  # the manager's own visit is the team's too
+    app = create_app(world.settings)
+    city = signed_in(app, "hz-city")
+    page = city.get("/visits").text
+    assert "团队走访" in page and 'data-testid="filter-marketer"' in page
+    shown = [int(i) for i in re.findall(r'data-testid="visit-(\d+)"', page)]
+    assert shown == [recent[0], own[0], recent[1], recent[2]]  # newest first
+    assert "¥12,346" in page  # a price of ¥10,000 or more is shown to the yuan (jiqun.formats)
+    api = city.get("/api/visits?mine=false&since="
+                   f"{dt.date.today() - dt.timedelta(days=29)}").json()
+    assert [v["id"] for v in api] == shown
+    mkt = world.ids["zl-marketer"]
+    only = [int(i) for i in re.findall(r'data-testid="visit-(\d+)"',
+                                       city.get(f"/visits?marketer={mkt}").text)]
+    assert only == recent
+    since = (dt.date.today() - dt.timedelta(days=45)).isoformat()
+    wide = city.get(f"/visits?marketer={mkt}&since={since}&format=csv")
+    rows = list(csv.reader(io.StringIO(wide.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["走访时间", "编码", "客户"] and len(rows) == 1 + 5
+    assert rows[1][-1] == "12345.678"  # the file keeps the full number
+    assert city.get(f"/visits?since={dt.date.today()}&until={since}").status_code == 422
+    other_city = signed_in(app, "hgz-city")  # Hangzhou: the Zhili marketer is none of theirs
+    assert other_city.get(f"/visits?marketer={mkt}").status_code == 404
+    assert other_city.get(f"/api/visits?mine=false&marketer={mkt}").status_code == 404
+
+    mine = marketer.get("/visits").text
+    assert "我的走访" in mine and 'data-testid="filter-marketer"' not in mine
+    assert str(own[0]) not in re.findall(r'data-testid="visit-(\d+)"', mine)

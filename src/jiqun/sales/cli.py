@@ -141,6 +141,44 @@ def visits_cmd(
     emit([asdict(r) for r in rows], fmt, f"visits of {name}")
 
 
+@app.command("visit")
+def visit_cmd(
+    customer: Annotated[str, typer.Option("--customer", help="Customer code.")],
+    method: Annotated[str, typer.Option("--method", help="|".join(visits.METHODS))],
+    outcome: Annotated[str, typer.Option("--outcome", help="|".join(visits.OUTCOMES))],
+    user: UserOpt = None,
+    scope: ScopeOpt = None,
+    next_step: Annotated[str | None, typer.Option("--next-step")] = None,
+    next_on: Annotated[str | None, typer.Option(
+        "--next-on", help="Next visit, YYYY-MM-DD (today or later).")] = None,
+    competitor: Annotated[str | None, typer.Option("--competitor")] = None,
+    price: Annotated[str | None, typer.Option(
+        "--price", help="First-kg price heard, yuan (0–1000).")] = None,
+    notes: Annotated[str | None, typer.Option("--notes")] = None,
+) -> None:
+    """Log a visit (走访) as the acting user: the same checks, messages and stage change as the
+    phone form and ``POST /api/visits`` (a wrong value: one line per field, exit 2)."""
+    from jiqun.errors import NotAllowed, NotFound
+    from jiqun.store.models import Customer
+
+    who = acting(user, scope)
+    with who.transaction() as session:
+        if who.actor.user_id is None:
+            raise NotAllowed("A visit is logged by a named user (--user)")
+        cid = session.scalar(select(Customer.id).where(Customer.code == customer))  # scoped
+        if cid is None:
+            raise NotFound(customer)
+        data = visits.parse_visit({
+            "customer_id": cid, "method": method, "outcome": outcome, "next_step": next_step,
+            "next_visit_on": next_on, "competitor": competitor, "competitor_price": price,
+            "notes": notes}, dt.date.today())
+        logged = visits.log_visit(session, data, who.actor.user_id,
+                                  dt.datetime.now().replace(microsecond=0))
+        change = logged.stage_change
+        typer.echo(f"visit {logged.visit.id}: {customer}" + (
+            f", {change.from_stage.value} → {change.to_stage.value}" if change else ""))
+
+
 # -- bulk archive and duplicates (批量建档, 疑似重复) ----------------------------------------------
 LocaleOpt = Annotated[str | None, typer.Option("--locale", help="zh-CN or en (messages).")]
 
