@@ -112,9 +112,9 @@ def placeholders(text: str) -> list[str]:
     return sorted(a or b for a, b in PLACEHOLDER.findall(text))
 
 
-def test_catalog_entries_are_translated_not_fuzzy_and_keep_their_placeholders():
+def entry_problems(entries: list[Entry]) -> list[str]:
     problems = []
-    for e in catalog_entries():
+    for e in entries:
         if not e.msgstr.strip():
             problems.append(f"{e}: empty msgstr — write the Chinese")
         elif e.fuzzy:
@@ -125,6 +125,19 @@ def test_catalog_entries_are_translated_not_fuzzy_and_keep_their_placeholders():
         elif e.msgstr == e.msgid and WORD.search(e.msgid) and e.msgid not in SAME_IN_BOTH:
             problems.append(f"{e}: the msgstr is the English msgid — translate it (or, for an "
                             "initialism, add it to SAME_IN_BOTH in tests/test_catalogs.py)")
+    return problems
+
+
+def clashes(entries: list[Entry]) -> list[str]:
+    by_id: dict[str, list[Entry]] = defaultdict(list)
+    for e in entries:
+        by_id[e.msgid].append(e)
+    return [f"msgid {msgid!r}: " + "; ".join(f"{e.file}:{e.line} {e.msgstr!r}" for e in es)
+            for msgid, es in sorted(by_id.items()) if len({e.msgstr for e in es}) > 1]
+
+
+def test_catalog_entries_are_translated_not_fuzzy_and_keep_their_placeholders():
+    problems = entry_problems(catalog_entries())
     assert not problems, f"{len(problems)} catalog entries to fix ({HOW_TO}):\n" + \
         "\n".join(problems)
 
@@ -132,14 +145,28 @@ def test_catalog_entries_are_translated_not_fuzzy_and_keep_their_placeholders():
 def test_no_msgid_is_translated_two_ways():
     """The catalogs merge into one: a msgid translated differently in two places would depend
     on the order the files are read in."""
-    by_id: dict[str, list[Entry]] = defaultdict(list)
-    for e in catalog_entries():
-        by_id[e.msgid].append(e)
-    clashes = [f"msgid {msgid!r}: " + "; ".join(f"{e.file}:{e.line} {e.msgstr!r}" for e in es)
-               for msgid, es in sorted(by_id.items()) if len({e.msgstr for e in es}) > 1]
-    assert not clashes, ("msgids translated two ways — keep one entry (in the catalog of the "
-                         f"area that owns the string), delete the others ({HOW_TO}):\n"
-                         + "\n".join(clashes))
+    found = clashes(catalog_entries())
+    assert not found, ("msgids translated two ways — keep one entry (in the catalog of the "
+                       f"area that owns the string), delete the others ({HOW_TO}):\n"
+                       + "\n".join(found))
+
+
+def test_the_catalog_checks_catch_each_kind_of_problem():
+    """The two checks above on a made-up catalog, since the real one passes them."""
+    def entry(msgid, msgstr, fuzzy=False, file="a.po", line=1):
+        return Entry(file, line, msgid, msgstr, fuzzy)
+
+    problems = entry_problems([
+        entry("Empty", ""), entry("Fuzzy", "模糊", fuzzy=True),
+        entry("Rejected {n} rows", "拒绝 {count} 行"), entry("Campaigns", "Campaigns"),
+        entry("KPI", "KPI"), entry("618", "618"), entry("{n} rows at %(x)s", "%(x)s 的 {n} 行"),
+    ])
+    assert [p.split(": ", 1)[0] for p in problems] == [
+        "a.po:1 msgid 'Empty'", "a.po:1 msgid 'Fuzzy'", "a.po:1 msgid 'Rejected {n} rows'",
+        "a.po:1 msgid 'Campaigns'"]
+    assert clashes([entry("Pool", "公海"), entry("Pool", "公海", file="b.po"),
+                    entry("Pool", "池", file="b.po", line=9)]) == [
+        "msgid 'Pool': a.po:1 '公海'; b.po:1 '公海'; b.po:9 '池'"]
 
 
 # -- msgids the code uses -----------------------------------------------------------------------
@@ -253,6 +280,20 @@ def test_every_msgid_the_code_uses_has_a_chinese_translation():
         + "\n".join(f"{where}: {msgid!r}" for where, msgid in missing))
 
 
+ACCEPTED_VALUES = re.compile(r"\([^()]*/[^()]*\)")  # "(是/否)": the values a file may hold
+
+
+def test_msgids_are_english():
+    """English pages show the msgid itself: a Chinese term beside the English belongs in a
+    comment or docstring. A list of the values an import accepts, ``(是/否)``, is data."""
+    chinese = sorted((where, msgid) for msgid, where in used_msgids().items()
+                     if HAN.search(ACCEPTED_VALUES.sub("", msgid)))
+    assert not chinese, (
+        "msgids with Chinese in them (English pages would show it): write the msgid in English "
+        f"only, its Chinese in the catalog, and the Chinese term in a comment ({HOW_TO}):\n"
+        + "\n".join(f"{where}: {msgid!r}" for where, msgid in chinese))
+
+
 def test_the_scan_finds_msgids_of_every_kind():
     """The scans above would pass on nothing: each kind of use is seen at least once."""
     used = used_msgids()
@@ -330,6 +371,15 @@ def visible_text(html: str) -> list[str]:
     parser = _Text()
     parser.feed(html)
     return [" ".join(c.split()) for c in parser.chunks]
+
+
+def test_visible_text_is_what_a_reader_sees():
+    html = ('<html lang="en"><title>T</title><body><a lang="zh-CN">中文</a><br>'
+            '<td translate="no">城市</td><script>x = "中"</script><input type="submit" value="Save">'
+            '<input name="q" value="typed"><input placeholder="Search"><p>Hello <b>world</b></p>'
+            '<div data-chart=\'{"series": [{"name": "件量"}]}\'></div><code>jiqun kpi</code>'
+            '</body></html>')
+    assert visible_text(html) == ["T", "Save", "Search", "Hello", "world", "件量"]
 
 
 def _values(value) -> list[str]:

@@ -238,7 +238,8 @@ def _dates(values: dict) -> tuple[dt.date | str, dt.date | str]:
 
 
 def _error_text(ctx: RequestContext, exc: campaign_mod.CampaignError) -> str:
-    return "; ".join(dict.fromkeys(exc.translated(ctx.t).values()))
+    separator = "；" if ctx.locale == "zh-CN" else "; "  # Chinese sentences take full-width
+    return separator.join(dict.fromkeys(exc.translated(ctx.t).values()))
 
 
 @router.get("/campaigns", include_in_schema=False)
