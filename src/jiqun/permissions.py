@@ -54,6 +54,9 @@ class Action(str, enum.Enum):
     INBOX_READ = "inbox.read"
     # network (N1–N4)
     LINE_ACCEPT = "line.accept"
+    LINE_APPROVE = "line.approve"
+    LINE_OPEN = "line.open"
+    LINE_CLOSE = "line.close"
     # data
     DATA_IMPORT = "data.import"
     # accounts
@@ -133,6 +136,16 @@ REGISTRY: dict[Action, Rule] = {
     Action.LINE_ACCEPT: _rule("Accept a proposed dedicated line",
                               (R.ADMIN, R.HQ_BUSINESS, R.PROVINCIAL_MANAGER, R.CITY_MANAGER,
                                R.COUNTY_MANAGER), EVERY_LEVEL),
+    # The service also wants the approver's unit above the level of the one who accepted it.
+    Action.LINE_APPROVE: _rule("Approve a draft dedicated line",
+                               (R.ADMIN, R.HQ_BUSINESS, R.PROVINCIAL_MANAGER, R.CITY_MANAGER),
+                               CITY_AND_UP),
+    Action.LINE_OPEN: _rule("Put an approved dedicated line into service",
+                            (R.ADMIN, R.HQ_BUSINESS, R.PROVINCIAL_MANAGER, R.CITY_MANAGER,
+                             R.COUNTY_MANAGER), EVERY_LEVEL),
+    Action.LINE_CLOSE: _rule("Close a dedicated line or withdraw its draft",
+                             (R.ADMIN, R.HQ_BUSINESS, R.PROVINCIAL_MANAGER, R.CITY_MANAGER,
+                              R.COUNTY_MANAGER), EVERY_LEVEL),
     Action.DATA_IMPORT: _rule("Import waybills, tracking events and markets",
                               (R.ADMIN, R.HQ_BUSINESS, R.PROVINCIAL_MANAGER, R.CITY_MANAGER),
                               CITY_AND_UP),

@@ -138,9 +138,10 @@ def test_two_accepts_at_once_record_one_line(shangqiu_plan, monkeypatch):
     demo = demo_province()
     with demo.store.session() as s:
         taken = set(s.scalars(select(DedicatedLine.code)))
-        lane = next(p for p in shangqiu_plan.proposals if p.origin_kind == "market" and
-                    p.offered and lines.draft_line_code("P", lines._origin_record(s, "market", p.origin_id),
-                                          p.dest_code) not in taken)
+        lane = next(p for p in shangqiu_plan.proposals if p.origin_kind == "market"
+                    and p.offered and lines.draft_line_code(
+                        "P", lines._origin_record(s, "market", p.origin_id),
+                        p.dest_code) not in taken)
     both_looked = threading.Barrier(2)
     real = lines._line_by_code
 

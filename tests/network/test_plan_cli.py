@@ -79,3 +79,43 @@ def test_more_centres_than_candidate_sites_is_refused(monkeypatch):
     result = _invoke(monkeypatch, "plan", "hubs", "--user", "system", "--scope", "HA-SQ",
                      "--model", "pmedian", "--p", "100000")
     assert result.exit_code == 2 and "候选" in result.output
+
+
+def test_plan_lines_steps_a_line_through_its_lifecycle(monkeypatch):
+    """`jiqun plan lines registry|approve|open|close`: the same service as the pages; the
+    city that accepted a draft may not approve it, the province may; a stale version is
+    refused."""
+    from sqlalchemy import select
+
+    from jiqun.store.models import DedicatedLine
+
+    lanes = json.loads(_run(monkeypatch, "plan", "lines", "--user", "demo-city", "--format",
+                            "json"))
+    served = next(x for x in lanes if x["origin"].startswith("稍岗") and x["dest"] == "广州市")
+    assert served["existing_line"] == "active" and served["line_code"] == "L-YC-广州"
+    demo = demo_province()
+    with demo.store.session() as s:
+        unit = s.scalar(select(DedicatedLine.org_unit_id).where(DedicatedLine.code == "L-YC-广州"))
+    with demo.store.transaction() as s:
+        s.add(DedicatedLine(code="CLI-DRAFT-1", dest_adcode="320100", org_unit_id=unit,
+                            proposed_level="city", proposal={"saving_per_year": 10.0}))
+    rows = json.loads(_run(monkeypatch, "plan", "lines", "registry", "--user", "demo-city",
+                           "--status", "draft", "--format", "json"))
+    row = next(r for r in rows if r["code"] == "CLI-DRAFT-1")
+    assert row["status"] == "draft" and row["steps"] == "close"
+    own = _invoke(monkeypatch, "plan", "lines", "approve", "CLI-DRAFT-1", "--version", "1",
+                  "--user", "demo-city")
+    assert own.exit_code == 2 and "高于采纳人层级" in own.output
+    stale = _invoke(monkeypatch, "plan", "lines", "approve", "CLI-DRAFT-1", "--version", "9",
+                    "--user", "demo-province")
+    assert stale.exit_code == 2 and "已被他人修改" in stale.output
+    done = json.loads(_run(monkeypatch, "plan", "lines", "approve", "CLI-DRAFT-1", "--version",
+                           "1", "--user", "demo-province", "--format", "json"))
+    assert done[0]["status"] == "approved" and done[0]["version"] == 2
+    opened = json.loads(_run(monkeypatch, "plan", "lines", "open", "CLI-DRAFT-1", "--version",
+                             "2", "--mode", "peak_only", "--on", "2026-01-05", "--user",
+                             "demo-city", "--format", "json"))
+    assert opened[0]["status"] == "peak_only" and opened[0]["opened_on"] == "2026-01-05"
+    closed = json.loads(_run(monkeypatch, "plan", "lines", "close", "CLI-DRAFT-1", "--version",
+                             "3", "--user", "demo-city", "--format", "json"))
+    assert closed[0]["status"] == "closed"

@@ -44,29 +44,51 @@ def test_flows_page_lists_lanes_and_peaks(client):
     assert "618" in r.text
 
 
-def test_lines_page_and_accept_records_a_draft(client):
-    r = client.get("/lines")
-    assert r.status_code == 200 and "广州市" in r.text and "南京市" in r.text
+ACCEPT_FORM = re.compile(r'name="origin_id" value="(\d+)">\s*<input type="hidden" '
+                         r'name="dest_code" value="(\d+)"')
+
+
+def _row_of(html: str, origin: str, dest: str) -> str:
+    """The table row of the lane from ``origin`` (a name's start) to ``dest``."""
+    rows = re.findall(r"<tr>(.*?)</tr>", html, re.S)
+    return next(r for r in rows if re.search(rf"<td>{origin}[^<]*→ {dest}", r))
+
+
+def test_a_lane_served_by_a_running_line_shows_the_line_not_an_accept(client):
+    """Issue 13: 虞城→广州 runs as L-YC-广州; the page offered 全年开通 and Accept for it."""
+    html = client.get("/lines").text
+    for dest, line in (("广州市", "L-YC-广州"), ("南京市", "L-YC-南京"), ("杭州市", "L-YC-杭州")):
+        row = _row_of(html, "稍岗", dest)
+        assert f"全年运行 · {line}" in row, row
+        assert "全年开通" not in row and 'action="/lines/accept"' not in row
+
+
+def test_accepting_a_lane_shows_its_draft_instead_of_a_second_accept(client):
     demo = demo_province()
     page = client.get("/lines")
-    sg = re.search(r'name="origin_id" value="(\d+)">\s*<input type="hidden" name="dest_code" '
-                   r'value="440100"', page.text)
-    assert sg, "the Guangzhou proposal has an accept button"
+    offered = ACCEPT_FORM.findall(page.text)
+    assert offered, "some lane without a line has an accept button"
+    origin_id, dest = offered[0]
     # Without the CSRF token the POST is refused.
-    bad = client.post("/lines/accept", data={"origin_id": sg.group(1), "dest_code": "440100"})
+    bad = client.post("/lines/accept", data={"origin_id": origin_id, "dest_code": dest})
     assert bad.status_code == 403
-    ok = client.post("/lines/accept", data={"origin_id": sg.group(1), "dest_code": "440100",
+    ok = client.post("/lines/accept", data={"origin_id": origin_id, "dest_code": dest,
                                             "csrf_token": _csrf(page.text)},
                      follow_redirects=False)
     assert ok.status_code == 303
+    code = ok.headers["location"].split("accepted=")[1]
     with demo.store.session() as s:
-        line = s.scalar(select(DedicatedLine).where(DedicatedLine.code.like("P-%-440100")))
-        assert line.status.value == "draft" and line.proposal["dest"] == "广州市"
+        line = s.scalar(select(DedicatedLine).where(DedicatedLine.code == code))
+        assert line.status.value == "draft" and line.proposal["dest_code"] == dest
         assert line.proposal["break_even"] > 0 and line.proposal["reasons"]
+        assert line.proposed_level.value == "city"  # demo-city accepted it
         audited = s.scalars(select(AuditEntry).where(AuditEntry.entity == "dedicated_lines",
                                                      AuditEntry.source == "web")).all()
         assert any(a.action == "insert" and a.changes.get("code") == line.code
                    for a in audited)
+    after = client.get(ok.headers["location"]).text
+    assert (origin_id, dest) not in ACCEPT_FORM.findall(after)
+    assert f"草案 · {code}" in after and f"已记录为专线草案：{code}" in after
 
 
 def test_hubs_page_with_what_if(client):

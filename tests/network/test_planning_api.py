@@ -42,7 +42,7 @@ def api(app):
     """A client with the bearer tokens of the city and the HQ demo users."""
     with TestClient(app) as c:
         c.tokens = {}
-        for user in ("demo-city", "demo-hq"):
+        for user in ("demo-city", "demo-hq", "demo-province"):
             r = c.post("/api/token", data={"username": user, "password": PASSWORD})
             assert r.status_code == 200, r.text
             c.tokens[user] = {"Authorization": f"Bearer {r.json()['access_token']}"}
@@ -77,7 +77,10 @@ def _lines_count(code: str) -> int:
 def test_openapi_lists_the_planning_api(api):
     paths = api.get("/openapi.json").json()["paths"]
     for path, method in (("/api/flows", "get"), ("/api/lines", "get"),
-                         ("/api/lines/accept", "post"), ("/api/hubs", "get")):
+                         ("/api/lines/accept", "post"), ("/api/hubs", "get"),
+                         ("/api/lines/registry", "get"), ("/api/lines/{line_id}/approve", "post"),
+                         ("/api/lines/{line_id}/open", "post"),
+                         ("/api/lines/{line_id}/close", "post")):
         assert paths[path][method]["tags"] == ["planning"], path
     hub_params = {p["name"] for p in paths["/api/hubs"]["get"]["parameters"]}
     assert {"model", "p", "radius", "capacity", "site", "closable"} <= hub_params
@@ -347,3 +350,133 @@ def test_a_marketer_may_not_accept_a_line(app):
         assert form.status_code == 403
         with demo_province().store.session() as s:
             assert s.scalar(select(func.count()).select_from(DedicatedLine)) == before
+
+
+def test_every_network_api_route_has_a_response_model():
+    from jiqun.web.routes.network import router
+
+    network = [r for r in router.routes if r.path.startswith("/api")]
+    assert len(network) >= 8
+    assert [r.path for r in network if r.response_model is None] == []
+    assert all(r.tags == ["planning"] for r in network)
+
+
+def test_lane_out_is_the_lane_proposal_field_for_field():
+    """Issue 13: LaneOut copied the planner's fields by hand and drifted (break_even)."""
+    import dataclasses
+
+    from jiqun.network.lines import LaneProposal, PooledLine
+    from jiqun.web.routes.network import LaneOut, PooledLineOut
+
+    lane_fields = [f.name for f in dataclasses.fields(LaneProposal)]
+    assert list(LaneOut.model_fields) == [*lane_fields, "proposed", "offered"]
+    assert LaneOut.model_fields["break_even"].annotation == float | None  # infinite: null
+    assert list(PooledLineOut.model_fields) == [
+        *(f.name for f in dataclasses.fields(PooledLine)), "offered"]
+
+
+def test_a_lane_served_by_a_running_line_is_not_offered_and_cannot_be_accepted(api):
+    h = api.tokens["demo-city"]
+    lanes = api.get("/api/lines", headers=h).json()["lanes"]
+    served = next(x for x in lanes if x["origin"].startswith("稍岗") and x["dest"] == "广州市")
+    assert served["existing_line"] == "active" and served["line_code"] == "L-YC-广州"
+    assert served["proposed"] and not served["offered"]
+    with demo_province().store.session() as s:
+        before = s.scalar(select(func.count()).select_from(DedicatedLine))
+    r = api.post("/api/lines/accept", headers=h, json={
+        "origin_id": served["origin_id"], "dest_code": served["dest_code"]})
+    assert r.status_code == 409 and "L-YC-广州" in r.json()["detail"]
+    with demo_province().store.session() as s:
+        assert s.scalar(select(func.count()).select_from(DedicatedLine)) == before
+
+
+def _registry_row(api, user: str, code: str) -> dict:
+    rows = api.get("/api/lines/registry", headers=api.tokens[user]).json()["lines"]
+    return next(r for r in rows if r["code"] == code)
+
+
+def test_a_line_goes_draft_approved_running_closed_through_the_api(api):
+    city, province = api.tokens["demo-city"], api.tokens["demo-province"]
+    lane = next(x for x in api.get("/api/lines", headers=city).json()["lanes"] if x["offered"])
+    accepted = api.post("/api/lines/accept", headers=city, json={
+        "origin_id": lane["origin_id"], "dest_code": lane["dest_code"]}).json()
+    line_id, code = accepted["id"], accepted["code"]
+    relisted = api.get("/api/lines", headers=city).json()["lanes"]
+    again = next(x for x in relisted if x["origin_id"] == lane["origin_id"]
+                 and x["dest_code"] == lane["dest_code"])
+    assert (again["existing_line"], again["line_code"], again["offered"]) == ("draft", code,
+                                                                             False)
+    mine = _registry_row(api, "demo-city", code)
+    assert mine["status"] == "draft" and mine["steps"] == ["close"]  # not its own approval
+    assert mine["proposed_by"] and mine["saving_per_year"] == lane["saving_per_year"]
+    refused = api.post(f"/api/lines/{line_id}/approve", headers=city,
+                       json={"version": mine["version"]})
+    assert refused.status_code == 403
+    theirs = _registry_row(api, "demo-province", code)
+    assert theirs["steps"] == ["approve", "close"]
+    stale = api.post(f"/api/lines/{line_id}/approve", headers=province,
+                     json={"version": theirs["version"] + 1})
+    assert stale.status_code == 409 and stale.json()["theirs"]["status"] == "draft"
+    approved = api.post(f"/api/lines/{line_id}/approve", headers=province,
+                        json={"version": theirs["version"]})
+    assert approved.status_code == 200, approved.text
+    row = approved.json()
+    assert row["status"] == "approved" and row["approved_by"] and row["approved_at"]
+    twice = api.post(f"/api/lines/{line_id}/approve", headers=province,
+                     json={"version": row["version"]})
+    assert twice.status_code == 409
+    opened = api.post(f"/api/lines/{line_id}/open", headers=city,
+                      json={"version": row["version"], "on": "2026-01-05"}).json()
+    assert opened["status"] == "active" and opened["opened_on"] == "2026-01-05"
+    served = next(x for x in api.get("/api/lines", headers=city).json()["lanes"]
+                  if x["line_code"] == code)
+    assert served["existing_line"] == "active" and not served["offered"]
+    closed = api.post(f"/api/lines/{line_id}/close", headers=city,
+                      json={"version": opened["version"], "on": "2026-03-01"}).json()
+    assert closed["status"] == "closed" and closed["steps"] == []
+    # A closed lane may be proposed again: it is offered, and accepting makes a new draft.
+    back = next(x for x in api.get("/api/lines", headers=city).json()["lanes"]
+                if x["origin_id"] == lane["origin_id"] and x["dest_code"] == lane["dest_code"])
+    assert back["offered"] and back["existing_line"] is None
+    anew = api.post("/api/lines/accept", headers=city, json={
+        "origin_id": lane["origin_id"], "dest_code": lane["dest_code"]})
+    assert anew.status_code == 201 and anew.json()["code"] == f"{code}-2"
+    with demo_province().store.session() as s:
+        changes = [a.changes.get("status") for a in s.scalars(select(AuditEntry).where(
+            AuditEntry.entity == "dedicated_lines", AuditEntry.entity_id == str(line_id),
+            AuditEntry.action == "update").order_by(AuditEntry.id))]
+    assert changes == [["draft", "approved"], ["approved", "active"], ["active", "closed"]]
+
+
+def _page_steps(html: str) -> dict[str, list[str]]:
+    """Line code → the steps its row offers as forms."""
+    rows = re.findall(r'<tr data-line="([^"]+)">(.*?)</tr>', html, re.S)
+    return {code: re.findall(r'action="/lines/\d+/(\w+)"', row) for code, row in rows}
+
+
+def test_the_registry_page_shows_only_the_steps_a_user_may_take(app, api, page):
+    city = api.tokens["demo-city"]
+    lane = next(x for x in api.get("/api/lines", headers=city).json()["lanes"]
+                if x["offered"] or x["existing_line"] == "draft")
+    assert api.post("/api/lines/accept", headers=city, json={
+        "origin_id": lane["origin_id"], "dest_code": lane["dest_code"]}).status_code in (200, 201)
+    html = page.get("/lines/registry?per_page=500").text  # demo-city
+    assert "专线台账" in html and "全年运行" in html
+    shown = _page_steps(html)
+    listed = api.get("/api/lines/registry", headers=api.tokens["demo-city"]).json()["lines"]
+    assert shown == {r["code"]: r["steps"] for r in listed}
+    assert shown["L-YC-广州"] == ["close"]  # running: the city may close it, nothing else
+    csv_file = page.get("/lines/registry?format=csv")
+    assert csv_file.status_code == 200 and "L-YC-广州" in csv_file.text
+    assert csv_file.text.startswith("\ufeff专线,") and "全年运行" in csv_file.text
+    assert all("approve" not in steps for steps in shown.values()), "the city approves nothing"
+    with TestClient(app) as c:
+        token = CSRF.search(c.get("/login").text).group(1)
+        c.post("/login", data={"username": "demo-province", "password": PASSWORD,
+                               "csrf_token": token}, follow_redirects=False)
+        theirs = _page_steps(c.get("/lines/registry?per_page=500").text)
+        province = api.get("/api/lines/registry",
+                           headers=api.tokens["demo-province"]).json()["lines"]
+        assert theirs == {r["code"]: r["steps"] for r in province}
+        drafts = [r for r in province if r["status"] == "draft"]
+        assert drafts and all("approve" in theirs[r["code"]] for r in drafts)

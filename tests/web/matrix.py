@@ -36,14 +36,17 @@ from jiqun.store.models import (
     CampaignCustomer,
     Customer,
     CustomerTier,
+    DedicatedLine,
     DuplicateCandidate,
     DuplicateStatus,
     Grid,
     LifecycleStage,
+    LineStatus,
     Market,
     MarketType,
     MarketVolumeEstimate,
     Notification,
+    OrgLevel,
     OrgUnit,
     Role,
     Team,
@@ -171,11 +174,15 @@ def _jiangsu(s, world: MatrixWorld) -> dict[str, int]:
         pair, note,
     ])
     s.flush()
+    line = DedicatedLine(code="L-QQX-广州", origin_market_id=market.id, dest_adcode="440100",
+                         org_unit_id=gl.id, status=LineStatus.DRAFT, proposed_level=OrgLevel.COUNTY)
+    s.add(line)
+    s.flush()
     world.foreign_units = frozenset({js.id, nj.id, gl.id, outlet.id})
     return {"market": market.id, "grid": grid.id, "customer": customer.id,
             "prospect": prospect.id, "team": team.id, "campaign": campaign.id,
             "pair": pair.id, "notification": note.id, "user": marketer.id, "unit": outlet.id,
-            "city_unit": nj.id, "city_user": city_user.id}
+            "city_unit": nj.id, "city_user": city_user.id, "line": line.id}
 
 
 def _own_records(s, world: MatrixWorld) -> dict[str, int]:

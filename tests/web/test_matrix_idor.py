@@ -48,6 +48,7 @@ KIND_OF_PARAM = {
     "pair_id": "pair",
     "campaign_id": "campaign",
     "user_id": "user",
+    "line_id": "line",
 }
 
 # Path or id-like parameters that do not name a scoped record, with the reason.
@@ -160,6 +161,12 @@ WRITE_PROBES: dict[tuple[str, str], Probe] = {
         "dest_code": "440100", "kind": "lane", "by": "market", "origin_id": ids["market"]}),
     ("POST", "/api/lines/accept"): Probe(json=lambda ids: {
         "dest_code": "440100", "kind": "lane", "by": "market", "origin_id": ids["market"]}),
+    **{("POST", f"/lines/{{line_id}}/{step}"): Probe(
+        path=lambda ids: {"line_id": ids["line"]}, data=lambda ids: {"version": "1"})
+       for step in ("approve", "open", "close")},
+    **{("POST", f"/api/lines/{{line_id}}/{step}"): Probe(
+        path=lambda ids: {"line_id": ids["line"]}, json=lambda ids: {"version": 1})
+       for step in ("approve", "open", "close")},
     ("POST", "/grids/design/draft"): Probe(data=lambda ids: {"market_id": ids["market"],
                                                              "k": "2"}),
     ("POST", "/grids/design/approve"): Probe(data=lambda ids: {"market_id": ids["market"],

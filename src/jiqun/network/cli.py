@@ -1,10 +1,12 @@
-"""``jiqun flows …`` and ``jiqun plan lines|hubs``: the network planners on the command line,
-acting as ``--user`` in that user's subtree (narrowed by ``--scope``; ``jiqun.cli_actor``)."""
+"""``jiqun flows …``, ``jiqun plan lines [registry|approve|open|close]`` and
+``jiqun plan hubs``: the network planners on the command line, acting as ``--user`` in that
+user's subtree (narrowed by ``--scope``; ``jiqun.cli_actor``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -23,9 +25,18 @@ from jiqun.network.hubs import (
     parse_site,
     plan_hubs,
 )
+from jiqun.network.line_lifecycle import (
+    OPEN_MODES,
+    STEPS,
+    find_line,
+    line_registry,
+    take_step,
+)
 from jiqun.network.lines import plan_lines
 from jiqun.network.params import PlanningParams
 from jiqun.output import Format, emit
+from jiqun.permissions import require
+from jiqun.store.models import LineStatus
 
 flows_app = typer.Typer(no_args_is_help=False, help="Flows by origin and destination (流量流向).",
                         invoke_without_command=True)
@@ -87,22 +98,95 @@ def flows_cmd(
         emit(rows, fmt, "flows")
 
 
-@plan_app.command("lines")
-def lines_cmd(user: UserOpt = None, scope: ScopeOpt = None,
+lines_app = typer.Typer(no_args_is_help=False, invoke_without_command=True,
+                        help="Dedicated lines (专线): the proposals, the registry and the steps "
+                        "of a line's lifecycle.")
+plan_app.add_typer(lines_app, name="lines")
+
+
+@lines_app.callback()
+def lines_cmd(ctx: typer.Context, user: UserOpt = None, scope: ScopeOpt = None,
               by: Annotated[str, typer.Option("--by", help="market|outlet")] = "market",
               all_lanes: Annotated[bool, typer.Option("--all", help="Also lanes not proposed.")]
               = False,
               pooled: Annotated[bool, typer.Option("--pooled", help="Pooled lines (拼线).")] = False,
               fmt: FormatOpt = Format.TABLE, params: ParamsOpt = None) -> None:
-    """Dedicated-line proposals: break-even, days above it, saving a year, hours saved."""
+    """Dedicated-line proposals: break-even, days above it, saving a year, hours saved, and
+    the line already recorded for a lane (existing_line, line_code)."""
+    if ctx.invoked_subcommand:
+        return
     _check(by, ("market", "outlet"), "--by")
     with _context(user, scope) as (session, con, lake, sc):
-        plan = plan_lines(session, con, lake, sc, _params(params), by=by, pooling=pooled)
+        plan = plan_lines(session, con, lake, sc, _params(params), by=by, pooling=pooled,
+                          locale=get_settings().locale)
         if pooled:
             emit([p.as_row() for p in plan.pools], fmt, "pooled lines")
             return
         lanes = plan.lanes if all_lanes else plan.proposals
         emit([p.as_row() for p in lanes], fmt, "dedicated lines")
+
+
+def _registry_rows(rows) -> list[dict]:
+    return [{**asdict(r), "steps": " ".join(r.steps)} for r in rows]
+
+
+@lines_app.command("registry")
+def registry_cmd(user: UserOpt = None, scope: ScopeOpt = None,
+                 status: Annotated[str | None, typer.Option(
+                     "--status", help="draft|approved|active|peak_only|closed")] = None,
+                 fmt: FormatOpt = Format.TABLE) -> None:
+    """The recorded lines with their lifecycle status and the steps the user may take, as
+    /lines/registry shows them."""
+    if status is not None:
+        _check(status, [s.value for s in LineStatus], "--status")
+    with _context(user, scope) as (session, _con, _lake, _sc):
+        rows = line_registry(session, LineStatus(status) if status else None)
+        emit(_registry_rows(rows), fmt, "line registry")
+
+
+LineArg = Annotated[str, typer.Argument(help="The line's id or code.")]
+VersionOpt = Annotated[int, typer.Option("--version", min=1,
+                                         help="The line's version as you saw it (registry).")]
+DayOpt = Annotated[dt.datetime | None, typer.Option(
+    "--on", formats=["%Y-%m-%d"], help="The day (default today).")]
+
+
+def _step(step: str, line: str, version: int, user: str | None, scope: str | None,
+          fmt: Format, mode: str | None = None, on: dt.datetime | None = None) -> None:
+    """Take one lifecycle step on a line, as the acting user, in one transaction."""
+    who = acting(user, scope)
+    with who.transaction() as session:
+        require(session, STEPS[step].action)  # refuse before looking the line up
+        found = find_line(session, line)
+        done = take_step(session, found.id, step, version=version, mode=mode,
+                         on=on.date() if on else None)
+        rows = [r for r in line_registry(session) if r.id == done.id]
+    emit(_registry_rows(rows), fmt, f"line {step}")
+
+
+@lines_app.command("approve")
+def approve_cmd(line: LineArg, version: VersionOpt, user: UserOpt = None,
+                scope: ScopeOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
+    """Approve a draft line (审批): someone above the level of the one who accepted it."""
+    _step("approve", line, version, user, scope, fmt)
+
+
+@lines_app.command("open")
+def open_cmd(line: LineArg, version: VersionOpt, user: UserOpt = None, scope: ScopeOpt = None,
+             mode: Annotated[str | None, typer.Option(
+                 "--mode", help="active (all year) | peak_only; default as proposed")] = None,
+             on: DayOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
+    """Put an approved line into service from a day on."""
+    if mode is not None:
+        _check(mode, OPEN_MODES, "--mode")
+    _step("open", line, version, user, scope, fmt, mode=mode, on=on)
+
+
+@lines_app.command("close")
+def close_cmd(line: LineArg, version: VersionOpt, user: UserOpt = None, scope: ScopeOpt = None,
+              on: DayOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
+    """Close a running line, or withdraw a draft or approved one."""
+    _step("close", line, version, user, scope, fmt, on=on)
 
 
 def _site(text: str) -> Site:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,7 +30,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from jiqun import formats
+from jiqun.errors import Conflict
 from jiqun.geo import division, haversine_km, zone_of
+from jiqun.i18n import DEFAULT_LOCALE
 from jiqun.lake import lanes
 from jiqun.network.flows import (
     ORIGIN_COLUMN,
@@ -39,6 +43,7 @@ from jiqun.network.flows import (
     origins,
     scope_peak_windows,
 )
+from jiqun.network.line_lifecycle import LineRef
 from jiqun.network.location import FixedChargeFlowProblem, SolveOptions, solve_fixed_charge_flow
 from jiqun.network.params import PlanningParams, TruckType
 from jiqun.permissions import Action, require
@@ -126,7 +131,9 @@ class LaneProposal:
     hours_via_hub: float
     hours_direct: float
     hours_saved: float
-    existing_line: str | None = None
+    existing_line: str | None = None  # status of the line already recorded for the lane
+    line_id: int | None = None  # … and its id and code
+    line_code: str | None = None
     origin_lon: float | None = None
     origin_lat: float | None = None
     dest_lon: float | None = None
@@ -137,16 +144,32 @@ class LaneProposal:
     def proposed(self) -> bool:
         return self.decision != NOT_YET
 
-    def as_row(self) -> dict:
+    @property
+    def offered(self) -> bool:
+        """Whether the page offers to accept it: proposed, and no line recorded for it yet (a
+        draft, an approved or a running line is shown instead)."""
+        return self.proposed and self.existing_line is None
+
+    def record(self, ref: LineRef | None) -> None:
+        self.existing_line = ref.status if ref else None
+        self.line_id = ref.id if ref else None
+        self.line_code = ref.code if ref else None
+
+    def as_json(self) -> dict:
+        """Every field, rounded for reading; an infinite break-even is None (JSON-safe)."""
         row = asdict(self)
-        row.pop("reasons")
-        for key in ("origin_lon", "origin_lat", "dest_lon", "dest_lat"):
-            row.pop(key)
         row["break_even"] = None if math.isinf(self.break_even) else round(self.break_even, 2)
         for key in ("road_km", "capacity", "trip_cost", "unit_saving", "mean_daily",
                     "saving_all_year", "saving_peak_only", "saving_per_year", "hours_via_hub",
                     "hours_direct", "hours_saved", "express_share"):
             row[key] = round(row[key], 3 if key in ("unit_saving", "express_share") else 2)
+        return row
+
+    def as_row(self) -> dict:
+        """The columns of ``jiqun plan lines``: no reasons, no coordinates."""
+        row = self.as_json()
+        for key in ("reasons", "origin_lon", "origin_lat", "dest_lon", "dest_lat"):
+            row.pop(key)
         return row
 
     def proposal_json(self) -> dict:
@@ -236,34 +259,46 @@ def _decide(all_year: float, peak_only: float) -> tuple[str, float]:
     return NOT_YET, 0.0
 
 
-def explain(p: LaneProposal, t=lambda msg, **kw: msg.format(**kw)) -> list[str]:
-    """Why (为什么): the numbers behind the decision, in the reader's language."""
-    be = "∞" if math.isinf(p.break_even) else f"{p.break_even:,.1f}"
-    out = [t("One {truck} trip costs ¥{cost:,.0f} over {km:,.0f} km; each parcel saves "
-             "¥{u:.2f} against the hub route, so the line breaks even at {be} parcels a day.",
-             truck=p.truck, cost=p.trip_cost, km=p.road_km, u=p.unit_saving, be=be),
-           t("The lane averages {mean:,.1f} parcels a day ({express:.0%} express); "
-             "{above} of {days} days reach break-even, {peak_above} of {peak} peak days.",
-             mean=p.mean_daily, express=p.express_share, above=p.days_above, days=p.days,
-             peak_above=p.peak_days_above, peak=p.peak_days)]
+def explain(p: LaneProposal, t=lambda msg, **kw: msg.format(**kw),
+            locale: str = DEFAULT_LOCALE) -> list[str]:
+    """Why (为什么): the numbers behind the decision, in the reader's language; money and
+    numbers written by :mod:`jiqun.formats` in the reader's locale."""
+    def money(x):
+        return formats.money(x, locale)
+
+    def num(x, digits=0):
+        return formats.number(x, digits, locale)
+
+    be = "∞" if math.isinf(p.break_even) else num(p.break_even, 1)
+    out = [t("One {truck} trip costs {cost} over {km} km; each parcel saves {u} against the "
+             "hub route, so the line breaks even at {be} parcels a day.",
+             truck=p.truck, cost=money(p.trip_cost), km=num(p.road_km), u=money(p.unit_saving),
+             be=be),
+           t("The lane averages {mean} parcels a day ({express} express); {above} of {days} "
+             "days reach break-even, {peak_above} of {peak} peak days.",
+             mean=num(p.mean_daily, 1), express=formats.percent(p.express_share, 0, locale=locale),
+             above=p.days_above, days=p.days, peak_above=p.peak_days_above, peak=p.peak_days)]
     if p.decision == OPEN_ALL_YEAR:
-        out.append(t("Running every day saves ¥{s:,.0f} a year.", s=p.saving_all_year))
+        out.append(t("Running every day saves {s} a year.", s=money(p.saving_all_year)))
     elif p.decision == PEAK_ONLY:
-        out.append(t("Running only in the peak windows saves ¥{s:,.0f} a year; all year it "
-                     "would be ¥{a:,.0f}.", s=p.saving_peak_only, a=p.saving_all_year))
+        out.append(t("Running only in the peak windows saves {s} a year; all year it would be "
+                     "{a}.", s=money(p.saving_peak_only), a=money(p.saving_all_year)))
     else:
-        out.append(t("Neither all year (¥{a:,.0f}) nor in the peaks (¥{s:,.0f}) does a line "
-                     "save money yet.", a=p.saving_all_year, s=p.saving_peak_only))
-    out.append(t("Direct: {d:.1f} h instead of {h:.1f} h via the hubs ({saved:.1f} h saved).",
-                 d=p.hours_direct, h=p.hours_via_hub, saved=p.hours_saved))
+        out.append(t("Neither all year ({a}) nor in the peaks ({s}) does a line save money yet.",
+                     a=money(p.saving_all_year), s=money(p.saving_peak_only)))
+    out.append(t("Direct: {d} h instead of {h} h via the hubs ({saved} h saved).",
+                 d=num(p.hours_direct, 1), h=num(p.hours_via_hub, 1),
+                 saved=num(p.hours_saved, 1)))
     return out
 
 
 def existing_lines(session: Session, kind: OriginKind,
-                   found: dict[int, Origin]) -> dict[tuple[int, str], str]:
-    """(origin id, destination city) → status of a line already in the store."""
-    out: dict[tuple[int, str], str] = {}
-    lines = session.scalars(select(DedicatedLine).where(DedicatedLine.status != LineStatus.CLOSED))
+                   found: dict[int, Origin]) -> dict[tuple[int, str], LineRef]:
+    """(origin id, destination city) → the line already in the store for that lane (not
+    closed: a closed lane may be proposed again); the furthest along when there are two."""
+    out: dict[tuple[int, str], LineRef] = {}
+    lines = session.scalars(select(DedicatedLine).where(DedicatedLine.status != LineStatus.CLOSED)
+                            .order_by(DedicatedLine.id))
     by_unit = {o.org_unit_id: o.id for o in found.values()}
     for line in lines:
         if kind == "market":
@@ -273,8 +308,12 @@ def existing_lines(session: Session, kind: OriginKind,
             origin_id = line.origin_facility_id if line.origin_facility_id in found else None
         else:
             origin_id = by_unit.get(line.org_unit_id)
-        if origin_id is not None:
-            out[(origin_id, line.dest_adcode[:4] + "00")] = line.status.value
+        if origin_id is None:
+            continue
+        key = (origin_id, line.dest_adcode[:4] + "00")
+        ref = LineRef.of(line)
+        if key not in out or (ref.serving and not out[key].serving):
+            out[key] = ref
     return out
 
 
@@ -294,8 +333,9 @@ class LinePlan:
 
 def plan_lines(session: Session, con, lake: Path, scope: Scope | None,
                params: PlanningParams, by: OriginKind = "market", pooling: bool = True,
-               t=None) -> LinePlan:
-    """Evaluate every lane of the trailing year in scope, best saving first, and pool."""
+               t=None, locale: str = DEFAULT_LOCALE) -> LinePlan:
+    """Evaluate every lane of the trailing year in scope, best saving first, and pool; each
+    lane carries the line already recorded for it (:attr:`LaneProposal.existing_line`)."""
     from jiqun.network.flows import data_window
 
     window = data_window(con, lake, scope)
@@ -324,8 +364,8 @@ def plan_lines(session: Session, con, lake: Path, scope: Scope | None,
         total = float(daily.sum())
         p = evaluate_lane(origin, dest, daily, in_peak, float(g["weight_kg"].sum()) / total,
                           float(g["express"].sum()) / total, params)
-        p.existing_line = existing.get((p.origin_id, dest))
-        p.reasons = explain(p, t) if t else explain(p)
+        p.record(existing.get((p.origin_id, dest)))
+        p.reasons = explain(p, t, locale) if t else explain(p, locale=locale)
         proposals.append(p)
     proposals.sort(key=lambda p: (-p.saving_per_year, p.break_even, -p.mean_daily))
     pools = pool_lines(session, proposals, found, params) if pooling else []
@@ -358,6 +398,18 @@ class PooledLine:
     member_ids: list[int] = field(default_factory=list)  # origin ids of the members
     truck: str = ""
     existing_line: str | None = None  # status of the draft or line already recorded for it
+    line_id: int | None = None  # … and its id and code
+    line_code: str | None = None
+
+    @property
+    def offered(self) -> bool:
+        """Whether the page offers to accept it: no line recorded for it yet."""
+        return self.point_id is not None and self.existing_line is None
+
+    def record(self, ref: LineRef | None) -> None:
+        self.existing_line = ref.status if ref else None
+        self.line_id = ref.id if ref else None
+        self.line_code = ref.code if ref else None
 
     def as_row(self) -> dict:
         row = asdict(self)
@@ -528,41 +580,72 @@ def _line_by_code(session: Session, code: str) -> DedicatedLine | None:
     return session.scalar(select(DedicatedLine).where(DedicatedLine.code == code))
 
 
+def _free_code(session: Session, code: str) -> str:
+    """The proposal's code, or ``<code>-2``, ``-3``… when closed lines hold it (a lane whose
+    line was closed may be proposed again; the closed line keeps its code and history)."""
+    n, found = 1, code
+    while _line_by_code(session, found) is not None:
+        n += 1
+        suffix = f"-{n}"
+        found = code[:32 - len(suffix)] + suffix
+    return found
+
+
+def base_code(code: str) -> str:
+    """The proposal's code of a line, without the ``-2`` of a re-proposed one."""
+    return re.sub(r"(-\d{6})-\d{1,2}$", r"\1", code)
+
+
+def _refresh(session: Session, line: DedicatedLine, numbers: dict) -> AcceptedLine:
+    """A draft takes the planner's latest numbers; a line past draft is not proposed again."""
+    if line.status != LineStatus.DRAFT:
+        raise Conflict("This lane is served by line {code} already",
+                       theirs={"code": line.code, "status": line.status.value}, code=line.code)
+    for name, value in numbers.items():
+        setattr(line, name, value)
+    session.flush()
+    return AcceptedLine(line, False)
+
+
 def _record_draft(session: Session, origin: Market | Facility, dest_code: str, code: str,
-                  truck: str, trips: float, proposal: dict) -> AcceptedLine:
-    """Insert the draft line, or refresh the numbers of the draft already recorded (idempotent);
-    a line that has since been opened is left as it is.
+                  truck: str, trips: float, proposal: dict,
+                  recorded: int | None = None) -> AcceptedLine:
+    """Insert the draft line, or refresh the numbers of the draft already recorded for the
+    proposal (``recorded``: its id, whatever its code; idempotent). A proposal whose line is
+    approved or running is a :class:`Conflict`: the page shows that line instead.
 
     The code is unique, so two accepts at once end as one line: the insert runs in a savepoint,
     and the one that finds the code taken by a parallel accept refreshes that line instead."""
-    require(session, Action.LINE_ACCEPT)
+    actor = require(session, Action.LINE_ACCEPT)
     numbers = {"truck_type": truck, "trips_per_day": trips, "proposal": proposal}
-    line = _line_by_code(session, code)
-    created = line is None
-    if created:
-        try:
-            with session.begin_nested():
-                # The numbers go into the INSERT itself: a later UPDATE of our own new row
-                # would race (version counter) with the parallel accept's refresh below.
-                line = DedicatedLine(code=code, dest_adcode=dest_code,
-                                     org_unit_id=origin.org_unit_id, status=LineStatus.DRAFT,
-                                     **numbers)
-                if isinstance(origin, Market):
-                    line.origin_market_id = origin.id
-                else:
-                    line.origin_facility_id = origin.id
-                session.add(line)
-                session.flush()
-            return AcceptedLine(line, True)
-        except IntegrityError:  # recorded by a parallel accept since the look-up above
-            line, created = _line_by_code(session, code), False
-            if line is None:
-                raise
-    if line.status == LineStatus.DRAFT:
-        for name, value in numbers.items():
-            setattr(line, name, value)
-    session.flush()
-    return AcceptedLine(line, created)
+    line = session.get(DedicatedLine, recorded) if recorded is not None else None
+    if line is None or line.status == LineStatus.CLOSED:
+        line = _line_by_code(session, code)
+    if line is not None and line.status == LineStatus.CLOSED:
+        line, code = None, _free_code(session, code)
+    if line is not None:
+        return _refresh(session, line, numbers)
+    try:
+        with session.begin_nested():
+            # The numbers go into the INSERT itself: a later UPDATE of our own new row
+            # would race (version counter) with the parallel accept's refresh below.
+            line = DedicatedLine(code=code, dest_adcode=dest_code,
+                                 org_unit_id=origin.org_unit_id, status=LineStatus.DRAFT,
+                                 proposed_by_id=actor.user_id,
+                                 proposed_level=None if actor.system else actor.level,
+                                 **numbers)
+            if isinstance(origin, Market):
+                line.origin_market_id = origin.id
+            else:
+                line.origin_facility_id = origin.id
+            session.add(line)
+            session.flush()
+        return AcceptedLine(line, True)
+    except IntegrityError:  # recorded by a parallel accept since the look-up above
+        line = _line_by_code(session, code)
+        if line is None:
+            raise
+    return _refresh(session, line, numbers)
 
 
 def accept_lane(session: Session, p: LaneProposal) -> AcceptedLine:
@@ -573,7 +656,7 @@ def accept_lane(session: Session, p: LaneProposal) -> AcceptedLine:
     proposal = {"kind": "lane", **p.proposal_json()}
     return _record_draft(session, origin, p.dest_code, draft_line_code(prefix, origin,
                          p.dest_code), p.truck, max(1.0, round(p.mean_daily / p.capacity, 2)),
-                         proposal)
+                         proposal, recorded=p.line_id)
 
 
 def accept_pool(session: Session, pool: PooledLine) -> AcceptedLine:
@@ -585,11 +668,13 @@ def accept_pool(session: Session, pool: PooledLine) -> AcceptedLine:
     proposal = {"kind": "pooled", **pool.as_row(), "members": list(pool.members),
                 "member_ids": list(pool.member_ids)}
     return _record_draft(session, origin, pool.dest_code, draft_line_code("PL", origin,
-                         pool.dest_code), pool.truck, float(pool.trucks_per_day), proposal)
+                         pool.dest_code), pool.truck, float(pool.trucks_per_day), proposal,
+                         recorded=pool.line_id)
 
 
 def mark_pooled_drafts(session: Session, pools: list[PooledLine]) -> None:
-    """Set ``existing_line`` on each pooled proposal already recorded as a line."""
+    """Set ``existing_line`` on each pooled proposal already recorded as a line (not closed;
+    a re-proposed one carries a ``-2`` after the proposal's code)."""
     codes = {}
     for pool in pools:
         kind = "market" if pool.point_kind == "market" else "facility"
@@ -600,5 +685,9 @@ def mark_pooled_drafts(session: Session, pools: list[PooledLine]) -> None:
         codes[draft_line_code("PL", origin, pool.dest_code)] = pool
     if not codes:
         return
-    for line in session.scalars(select(DedicatedLine).where(DedicatedLine.code.in_(codes))):
-        codes[line.code].existing_line = line.status.value
+    lines = session.scalars(select(DedicatedLine).where(
+        DedicatedLine.status != LineStatus.CLOSED, DedicatedLine.code.startswith("PL-")))
+    for line in lines:
+        pool = codes.get(base_code(line.code))
+        if pool is not None:
+            pool.record(LineRef.of(line))

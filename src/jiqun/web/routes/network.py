@@ -9,24 +9,29 @@ a pooled line through a consolidation point) records a draft
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
+import typing
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
-from jiqun.bounds import MAX_ID
+from jiqun.bounds import MAX_ID, PlausibleDate
 from jiqun.errors import Invalid
 from jiqun.geo import division
 from jiqun.network import flows as flows_mod
 from jiqun.network import hubs as hubs_mod
+from jiqun.network import line_lifecycle as line_steps
 from jiqun.network import lines as lines_mod
 from jiqun.network.params import PlanningParams
 from jiqun.permissions import Action
+from jiqun.store.models import LineStatus
 from jiqun.web.deps import Context, RequestContext, allow, not_found, rules_of
-from jiqun.web.params import DateQuery
+from jiqun.web.params import DateQuery, IdPath
+from jiqun.web.tables import Column, Download, Paging, download_response, paginate
 from jiqun.web.templating import render
 
 router = APIRouter()
@@ -89,61 +94,36 @@ class FlowsOut(BaseModel):
     peaks: list[PeakOut]
 
 
-class LaneOut(BaseModel):
-    """A lane's dedicated-line economics and the planner's decision (专线建议)."""
-
-    origin_id: int
-    origin: str
-    origin_kind: OriginBy
-    dest_code: str
-    dest: str
-    zone: str
-    road_km: float
-    truck: str
-    capacity: float
-    trip_cost: float
-    unit_saving: float
-    break_even: float | None = Field(description="Parcels a day; null when no truck pays.")
-    mean_daily: float
-    express_share: float
-    days: int
-    days_above: int
-    peak_days: int
-    peak_days_above: int
-    saving_all_year: float
-    saving_peak_only: float
-    decision: str
-    saving_per_year: float
-    hours_via_hub: float
-    hours_direct: float
-    hours_saved: float
-    existing_line: str | None
-    proposed: bool
-    reasons: list[str]
+def _model_of(cls, name: str, doc: str, overrides: dict | None = None, **extra) -> type[BaseModel]:
+    """A response model with one field per field of the dataclass ``cls`` (its type, or the
+    one in ``overrides``; its default), plus ``extra``: one definition of the fields, so the API
+    cannot drift from what the planner computes."""
+    hints = typing.get_type_hints(cls)
+    fields: dict = {}
+    for f in dataclasses.fields(cls):
+        if f.default_factory is not dataclasses.MISSING:
+            default = Field(default_factory=f.default_factory)
+        else:
+            default = ... if f.default is dataclasses.MISSING else f.default
+        fields[f.name] = ((overrides or {}).get(f.name, hints[f.name]), default)
+    fields.update(extra)
+    return create_model(name, __doc__=doc, **fields)
 
 
-class PooledLineOut(BaseModel):
-    """A line through a consolidation point fed by several origins (拼线)."""
+LaneOut = _model_of(
+    lines_mod.LaneProposal, "LaneOut",
+    "A lane's dedicated-line economics and the planner's decision (专线建议); "
+    "``existing_line`` is the status of the line already recorded for the lane.",
+    {"origin_kind": OriginBy,
+     "break_even": Annotated[float | None, Field(
+         description="Parcels a day; null when no truck pays.")]},
+    proposed=(bool, ...),
+    offered=(bool, Field(description="No line recorded for the lane yet: it may be accepted.")))
 
-    dest_code: str
-    dest: str
-    point: str
-    point_kind: str
-    point_id: int | None
-    point_lon: float
-    point_lat: float
-    members: list[str]
-    member_ids: list[int]
-    truck: str
-    parcels_per_day: float
-    trucks_per_day: int
-    cost_per_day: float
-    hub_cost_per_day: float
-    saving_per_year: float
-    bound: float
-    gap: float
-    status: str
-    existing_line: str | None
+PooledLineOut = _model_of(
+    lines_mod.PooledLine, "PooledLineOut",
+    "A line through a consolidation point fed by several origins (拼线).",
+    offered=(bool, Field(description="No line recorded for it yet: it may be accepted.")))
 
 
 class LinesOut(BaseModel):
@@ -170,6 +150,7 @@ class AcceptedOut(BaseModel):
     id: int
     code: str
     status: str
+    version: int = Field(description="The line's version, for its next lifecycle step.")
     created: bool = Field(description="False when the proposal had already been recorded.")
     origin_market_id: int | None
     origin_facility_id: int | None
@@ -318,17 +299,18 @@ def api_flows(request: Request, ctx: Context, by: OriginBy = "market", to: DestL
 # -- dedicated lines 专线 -------------------------------------------------------------------------
 def _line_plan(request: Request, ctx: RequestContext, by: str = "market"):
     return lines_mod.plan_lines(ctx.db, ctx.con, ctx.lake, ctx.scope,
-                                rules_of(request, PlanningParams), by=by, t=ctx.t)
+                                rules_of(request, PlanningParams), by=by, t=ctx.t,
+                                locale=ctx.locale)
 
 
 def _lane_out(p: lines_mod.LaneProposal) -> LaneOut:
-    return LaneOut(**p.as_row(), proposed=p.proposed, reasons=list(p.reasons))
+    return LaneOut(**p.as_json(), proposed=p.proposed, offered=p.offered)
 
 
 def _pool_out(p: lines_mod.PooledLine) -> PooledLineOut:
     row = p.as_row()
     row.update(members=list(p.members), member_ids=list(p.member_ids))
-    return PooledLineOut(**row)
+    return PooledLineOut(**row, offered=p.offered)
 
 
 @router.get("/lines", include_in_schema=False)
@@ -341,6 +323,7 @@ def lines_page(request: Request, ctx: Context, show: Literal["proposed", "all"] 
             "decision": p.decision} for p in plan.proposals]
     return render(request, "lines.html", {
         "plan": plan, "lanes": lanes[:150], "show": show, "by": by, "map": {"lines": geo},
+        "status_labels": line_steps.STATUS_LABELS,
         "accepted": request.query_params.get("accepted")})
 
 
@@ -349,7 +332,9 @@ def api_lines(request: Request, ctx: Context, by: OriginBy = "market",
               show: Literal["proposed", "all"] = "proposed") -> LinesOut:
     """Dedicated-line proposals with their economics (break-even, days above it, saving a
     year, hours saved, the reasons) and the pooled lines (拼线) with the solve's bound and gap.
-    Same figures as ``/lines`` and ``jiqun plan lines``."""
+    A lane or pooled line already recorded as a line carries that line (``existing_line``,
+    ``line_code``) and is not ``offered`` again. Same figures as ``/lines`` and
+    ``jiqun plan lines``."""
     plan = _line_plan(request, ctx, by)
     lanes = plan.lanes if show == "all" else plan.proposals
     return LinesOut(as_of=plan.as_of, by=by, lanes=[_lane_out(p) for p in lanes],
@@ -359,7 +344,8 @@ def api_lines(request: Request, ctx: Context, by: OriginBy = "market",
 
 def _accept(request: Request, ctx: RequestContext, body: AcceptIn) -> lines_mod.AcceptedLine:
     """Find the proposal in the caller's own plan and record it; 404 when it is not there
-    (another subtree's lanes are never planned for this user)."""
+    (another subtree's lanes are never planned for this user), 409 when an approved or
+    running line serves it already."""
     plan = _line_plan(request, ctx, body.by)
     try:
         if body.kind == "lane":
@@ -396,24 +382,165 @@ def accept_line(request: Request, ctx: Context,
     return RedirectResponse(f"/lines?by={by}&accepted={accepted.line.code}", status_code=303)
 
 
-@router.post("/api/lines/accept", response_model=AcceptedOut, status_code=201,
-             tags=["planning"], dependencies=[allow(Action.LINE_ACCEPT)],
-             responses={200: {"description": "Already recorded"},
-                        403: {"description": "The user's role may not accept lines"},
-                        404: {"description": "No such proposal in scope"}})
-def api_accept_line(request: Request, response: Response, ctx: Context,
-                    body: AcceptIn) -> AcceptedOut:
-    """Record a proposal as a draft dedicated line (audited). Idempotent: accepting it again
-    refreshes the draft's numbers and answers 200 instead of 201."""
-    accepted = _accept(request, ctx, body)
-    if not accepted.created:
-        response.status_code = 200
+def _accepted_out(accepted: lines_mod.AcceptedLine) -> AcceptedOut:
     line = accepted.line
     return AcceptedOut(id=line.id, code=line.code, status=line.status.value,
-                       created=accepted.created, origin_market_id=line.origin_market_id,
+                       version=line.version, created=accepted.created,
+                       origin_market_id=line.origin_market_id,
                        origin_facility_id=line.origin_facility_id, dest_adcode=line.dest_adcode,
                        truck_type=line.truck_type, trips_per_day=line.trips_per_day,
                        proposal=line.proposal or {})
+
+
+@router.post("/api/lines/accept", response_model=AcceptedOut, status_code=201,
+             tags=["planning"], dependencies=[allow(Action.LINE_ACCEPT)],
+             responses={200: {"description": "Already recorded as a draft"},
+                        403: {"description": "The user's role may not accept lines"},
+                        404: {"description": "No such proposal in scope"},
+                        409: {"description": "An approved or running line serves it already"}})
+def api_accept_line(request: Request, response: Response, ctx: Context,
+                    body: AcceptIn) -> AcceptedOut:
+    """Record a proposal as a draft dedicated line (audited). Idempotent: accepting it again
+    refreshes the draft's numbers and answers 200 instead of 201; a proposal whose line is
+    approved or running already is a 409."""
+    accepted = _accept(request, ctx, body)
+    if not accepted.created:
+        response.status_code = 200
+    return _accepted_out(accepted)
+
+
+# -- the lines' lifecycle 专线生命周期 ------------------------------------------------------------
+LineStatusName = Literal["draft", "approved", "active", "peak_only", "closed"]
+OpenMode = Literal["active", "peak_only"]
+
+LineRowOut = _model_of(
+    line_steps.LineRow, "LineRowOut",
+    "A recorded dedicated line and its place in the lifecycle (draft → approved → running → "
+    "closed); ``steps`` are the ones the caller may take now.",
+    {"status": LineStatusName,
+     "steps": Annotated[list[Literal["approve", "open", "close"]], Field(
+         description="Steps the caller may take now, each with its own POST.")]})
+
+
+class LineRegistryOut(BaseModel):
+    status: LineStatusName | None
+    total: int
+    lines: list[LineRowOut]
+
+
+class StepIn(BaseModel):
+    """One step of a line: the ``version`` of the line the user saw (a stale one is a 409)."""
+
+    version: int = Field(ge=1, le=MAX_ID)
+    mode: OpenMode | None = Field(None, description="Opening: all year (active) or the peaks "
+                                                    "only; as proposed by default.")
+    on: PlausibleDate | None = Field(None, description="Opening or closing day; today by "
+                                                       "default.")
+
+
+STEP_ERRORS = {403: {"description": "The user's role or level may not take this step"},
+               404: {"description": "No such line in the user's area"},
+               409: {"description": "The line changed since it was seen, or took the step"}}
+
+REGISTRY_COLUMNS = (
+    Column("code", "Line"), Column("origin", "Origin"), Column("dest", "Destination"),
+    Column("status", "Status"), Column("truck", "Truck"),
+    Column("trips_per_day", "Trips a day", "dec"),
+    Column("saving_per_year", "Saving a year", "money"),
+    Column("proposed_by", "Accepted by"), Column("approved_by", "Approved by"),
+    Column("opened_on", "Opened", "date"), Column("closed_on", "Closed", "date"))
+
+
+def _registry(ctx: RequestContext, status: str | None) -> list[line_steps.LineRow]:
+    return line_steps.line_registry(ctx.db, LineStatus(status) if status else None)
+
+
+@router.get("/lines/registry", include_in_schema=False)
+def line_registry_page(request: Request, ctx: Context, paging: Paging, download: Download,
+                       status: LineStatusName | Literal[""] = ""):
+    rows = _registry(ctx, status or None)
+    if download:
+        labels = {k: ctx.t(v) for k, v in line_steps.STATUS_LABELS.items()}
+        columns = tuple(Column(c.key, c.header, c.kind, value=lambda r: labels[r.status])
+                        if c.key == "status" else c for c in REGISTRY_COLUMNS)
+        return download_response(rows, columns, "lines-registry", download, ctx.locale)
+    return render(request, "line_registry.html", {
+        "paged": paginate(rows, paging), "status": status,
+        "status_labels": line_steps.STATUS_LABELS, "steps": line_steps.STEPS,
+        "done": request.query_params.get("done")})
+
+
+@router.get("/api/lines/registry", response_model=LineRegistryOut, tags=["planning"])
+def api_line_registry(ctx: Context, status: LineStatusName | None = None) -> LineRegistryOut:
+    """Every recorded dedicated line in the caller's area with its lifecycle status, who
+    accepted and approved it, when it opened or closed, and the steps the caller may take.
+    Same rows as ``/lines/registry`` and ``jiqun plan lines registry``."""
+    rows = _registry(ctx, status)
+    return LineRegistryOut(status=status, total=len(rows),
+                           lines=[LineRowOut(**dataclasses.asdict(r)) for r in rows])
+
+
+def _line_row(ctx: RequestContext, line) -> LineRowOut:
+    row = next(r for r in line_steps.line_registry(ctx.db) if r.id == line.id)
+    return LineRowOut(**dataclasses.asdict(row))
+
+
+def _step_page(ctx: RequestContext, line_id: int, step: str, version: int,
+               mode: str | None) -> RedirectResponse:
+    line = line_steps.take_step(ctx.db, line_id, step, version=version, mode=mode or None)
+    ctx.db.commit()
+    return RedirectResponse(f"/lines/registry?done={line.code}", status_code=303)
+
+
+VersionForm = Annotated[int, Form(ge=1, le=MAX_ID)]
+ModeForm = Annotated[OpenMode | Literal[""], Form()]
+
+
+@router.post("/lines/{line_id}/approve", include_in_schema=False,
+             dependencies=[allow(Action.LINE_APPROVE)])
+def approve_line_form(ctx: Context, line_id: IdPath, version: VersionForm):
+    return _step_page(ctx, line_id, "approve", version, None)
+
+
+@router.post("/lines/{line_id}/open", include_in_schema=False,
+             dependencies=[allow(Action.LINE_OPEN)])
+def open_line_form(ctx: Context, line_id: IdPath, version: VersionForm, mode: ModeForm = ""):
+    return _step_page(ctx, line_id, "open", version, mode)
+
+
+@router.post("/lines/{line_id}/close", include_in_schema=False,
+             dependencies=[allow(Action.LINE_CLOSE)])
+def close_line_form(ctx: Context, line_id: IdPath, version: VersionForm):
+    return _step_page(ctx, line_id, "close", version, None)
+
+
+def _step_api(ctx: RequestContext, line_id: int, step: str, body: StepIn) -> LineRowOut:
+    line = line_steps.take_step(ctx.db, line_id, step, version=body.version, mode=body.mode,
+                                on=body.on)
+    ctx.db.commit()
+    return _line_row(ctx, line)
+
+
+@router.post("/api/lines/{line_id}/approve", response_model=LineRowOut, tags=["planning"],
+             dependencies=[allow(Action.LINE_APPROVE)], responses=STEP_ERRORS)
+def api_approve_line(ctx: Context, line_id: IdPath, body: StepIn) -> LineRowOut:
+    """Approve a draft line (审批专线): someone whose unit is above the level of the one who
+    accepted it; ``version`` is the line's version as the caller saw it."""
+    return _step_api(ctx, line_id, "approve", body)
+
+
+@router.post("/api/lines/{line_id}/open", response_model=LineRowOut, tags=["planning"],
+             dependencies=[allow(Action.LINE_OPEN)], responses=STEP_ERRORS)
+def api_open_line(ctx: Context, line_id: IdPath, body: StepIn) -> LineRowOut:
+    """Put an approved line into service from ``on``: all year or in the peaks only."""
+    return _step_api(ctx, line_id, "open", body)
+
+
+@router.post("/api/lines/{line_id}/close", response_model=LineRowOut, tags=["planning"],
+             dependencies=[allow(Action.LINE_CLOSE)], responses=STEP_ERRORS)
+def api_close_line(ctx: Context, line_id: IdPath, body: StepIn) -> LineRowOut:
+    """Close a running line from ``on``, or withdraw a draft or approved line."""
+    return _step_api(ctx, line_id, "close", body)
 
 
 # -- consolidation centres 集包中心 ---------------------------------------------------------------
