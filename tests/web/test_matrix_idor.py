@@ -84,6 +84,8 @@ SKIPS_UNSEEN = {
     ("POST", "/archive"): "archives into the caller's subtree; a foreign unit is a reject",
     ("POST", "/api/archive"): "archives into the caller's subtree; a foreign unit is a reject",
     ("POST", "/teams"): "the form page answers 400 with errors, or 303 to the caller's team",
+    ("POST", "/import"): "a dry run in the caller's subtree: foreign codes are rejects",
+    ("POST", "/api/import/{kind}"): "imports into the caller's subtree: foreign codes are rejects",
 }
 
 
@@ -104,6 +106,14 @@ def _archive_file(ids: dict) -> dict:
     # with the foreign customer's name and phone (an exact duplicate, if the archive could see it).
     text = ("客户名称,电话,市场编码,机构编码,客户经理\n"
             "QQFOREIGN外省客户,13700000007,M-QQX,JS-NJ-GL-1,js-marketer\n")
+    return {"file": ("idor.csv", io.BytesIO(text.encode()), "text/csv")}
+
+
+def _import_file(ids: dict) -> dict:
+    # The foreign customer's code (moved into an own unit), and a new merchant on the foreign
+    # market in the foreign outlet: every row refers to Jiangsu.
+    text = ("客户编码,客户名称,市场编码,机构编码\n"
+            "C-QQX-1,越权改名,,ZJ-HUZ-WX-ZL\nC-IDOR-1,越权商家,M-QQX,JS-NJ-GL-1\n")
     return {"file": ("idor.csv", io.BytesIO(text.encode()), "text/csv")}
 
 
@@ -209,6 +219,10 @@ WRITE_PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/api/users/{user_id}/password"): Probe(
         path=lambda ids: {"user_id": ids["user"]},
         json=lambda ids: {"password": NEW_PASSWORD, "version": 1}),
+    ("POST", "/import"): Probe(data=lambda ids: {"kind": "customers"}, files=_import_file),
+    ("POST", "/import/commit"): Probe(data=lambda ids: {"token": "A" * 43}),
+    ("POST", "/api/import/{kind}"): Probe(path=lambda ids: {"kind": "customers"},
+                                          files=_import_file),
     ("POST", "/inbox/read"): Probe(data=lambda ids: {"id": [ids["notification"]]}),
     ("POST", "/api/inbox/read"): Probe(json=lambda ids: {"ids": [ids["notification"]]}),
 }

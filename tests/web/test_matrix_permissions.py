@@ -34,7 +34,6 @@ from tests.web.matrix import (
 # Actions that have no route, with the reason (the CLI table below must then have them).
 NO_ROUTE = {
     Action.REMINDERS_RUN: "a scheduled job: `jiqun sales remind`",
-    Action.DATA_IMPORT: "files are imported by `jiqun import`",
     Action.LIFECYCLE_RUN: "a scheduled job: `jiqun sales lifecycle`",
 }
 
