@@ -162,3 +162,19 @@ def test_bad_parameters_of_the_design_page_never_answer_500(store, market, tmp_p
     api = query.split("&")[0]
     if api != "market_id=1":
         assert client.get(f"/api/grids/design?{api}").status_code == 422
+
+
+def test_the_design_page_links_the_grids_in_force_to_their_pages(store, market, tmp_path):
+    mid = market["market_id"]
+    client = _client(store, tmp_path, "hz-boss")
+    links = {f'href="/grids/{market["west"]}"', f'href="/grids/{market["east"]}"'}
+    page = client.get(f"/grids/design?market_id={mid}").text  # no draft yet
+    assert 'data-testid="active-grids"' in page and all(link in page for link in links)
+    with store.transaction(user_id=market["boss"]) as s:
+        redraw.create_draft(s, mid, 2, 0.2)
+    page = client.get(f"/grids/design?market_id={mid}").text
+    current = page.split('data-testid="current-grids"')[1].split("</table>")[0]
+    draft = page.split('data-testid="draft-grids"')[1].split("</table>")[0]
+    assert all(link in current for link in links)
+    assert 'href="/grids/' not in draft  # a draft grid has no figures of its own yet
+    assert client.get(f"/grids/{market['west']}").status_code == 200
