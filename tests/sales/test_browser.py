@@ -7,6 +7,7 @@ saves screenshots of the field sales pages.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -89,5 +90,79 @@ def test_marketer_logs_a_visit_on_a_phone(site):
             _fits(page)
             _shoot(page, f"phone-{path.strip('/')}")
         page.wait_for_selector("#funnel-chart[data-drawn=true] svg path", state="attached")
+        context.close()
+        browser.close()
+
+
+def _sign_in(page, site: str, username: str, path: str) -> None:
+    page.goto(f"{site}{path}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{site}{path}")
+
+
+def _fits_width(page) -> None:
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{page.url} overflows the screen by {overflow}px"
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+@pytest.mark.parametrize("username", ["demo-city", "demo-marketer"])
+def test_field_sales_pages_for_a_manager_and_a_marketer(site, username, size):
+    """Issue 13 at 390 and 1366 px: the city manager picks a marketer's plan and sees the
+    team's visits; the marketer sees their own; the pool is paged (a phone screen a few
+    thousand px long, not 11–15k) and never shows negative days; the funnel shows time in
+    stage."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.server import DESKTOP
+
+    viewport = PHONE if size == "phone" else DESKTOP
+    manager = username == "demo-city"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport=viewport, is_mobile=size == "phone",
+                                      has_touch=size == "phone")
+        page = context.new_page()
+        _sign_in(page, site, username, "/visit-plan")
+        page.wait_for_selector("[data-testid=plan-stops]")
+        assert page.locator("[data-testid=plan-stops] li.visit-item").count() > 0
+        assert page.locator("[data-testid=pick-marketer]").count() == (1 if manager else 0)
+        if manager:  # the choice travels in the URL
+            options = page.locator("[data-testid=pick-marketer] option")
+            second = options.nth(1).get_attribute("value")
+            page.select_option("[data-testid=pick-marketer]", second)
+            page.wait_for_url(f"**/visit-plan?marketer={second}*")
+            assert page.locator("[data-testid=pick-marketer]").input_value() == second
+        _fits_width(page)
+        _shoot(page, f"{size}-{username}-visit-plan")
+
+        page.goto(f"{site}/visits")
+        heading = page.locator("h1").inner_text()
+        assert heading == ("团队走访" if manager else "我的走访")
+        assert page.locator("[data-testid=visit-rows] li.visit-item").count() > 0
+        assert page.locator("[data-testid=filter-marketer]").count() == (1 if manager else 0)
+        _fits_width(page)
+        _shoot(page, f"{size}-{username}-visits")
+
+        page.goto(f"{site}/pool")
+        clock = page.locator("[data-testid=pool-clock]").inner_text()
+        assert "天" in clock and not re.search(r"-\d+ ?天", clock)  # never "-10 days left"
+        assert page.locator("[data-testid=pool-clock] > li").count() <= 20
+        height = page.evaluate("() => document.documentElement.scrollHeight")
+        assert height < 8000, f"/pool is {height}px long"
+        _fits_width(page)
+        _shoot(page, f"{size}-{username}-pool")
+
+        page.goto(f"{site}/funnel")
+        page.wait_for_selector("#funnel-chart[data-drawn=true] svg path", state="attached")
+        stages = page.locator("[data-testid=time-in-stage] tbody tr")
+        assert stages.count() >= 3
+        assert page.locator("[data-testid=time-in-stage] tr[data-stage=nurturing] td").nth(
+            2).inner_text() not in ("", "—")
+        assert "jiqun" not in page.locator("main").inner_text()  # no "use the CLI"
+        _fits_width(page)
+        _shoot(page, f"{size}-{username}-funnel")
         context.close()
         browser.close()
