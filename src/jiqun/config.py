@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     engine: Literal["duckdb", "pyspark"] = Field(
         "duckdb", description="Analytics engine behind Ibis: duckdb (default) or pyspark."
     )
+    spark_master: str = Field(
+        "local[*]",
+        description="Spark master of the pyspark engine: local[*], spark://host:7077 (a "
+                    "standalone cluster) or sc://host:15002 (Spark Connect).",
+    )
     locale: Literal["zh-CN", "en"] = Field(
         "zh-CN", description="Default language of the UI, CLI messages and reject reports."
     )

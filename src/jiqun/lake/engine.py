@@ -31,9 +31,11 @@ def connect(settings: Settings | None = None, engine: str | None = None) -> ibis
     if engine == "pyspark":
         from pyspark.sql import SparkSession
 
+        master = settings.spark_master
+        builder = (SparkSession.builder.remote(master) if master.startswith("sc://")
+                   else SparkSession.builder.master(master))
         spark = (
-            SparkSession.builder.master("local[*]")
-            .appName("jiqun")
+            builder.appName("jiqun")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.enabled", "false")
             .getOrCreate()
@@ -94,13 +96,24 @@ def dataset_table(
     con: ibis.BaseBackend, lake: Path | None, dataset: Dataset, scope: Scope
 ) -> Table:
     """The whole dataset as an Ibis table, limited to ``scope``'s org units."""
-    files = dataset_files(Path(lake or get_settings().lake_path), dataset)
-    if files:
-        table = con.read_parquet([str(f) for f in files], table_name=f"{dataset.name}_lake")
+    lake = Path(lake or get_settings().lake_path)
+    if dataset_files(lake, dataset):
+        table = _read_dataset(con, lake, dataset)
     else:
         table = _empty_table(con, dataset)
     table = table.select(*dataset.schema.names)  # the schema's columns, not the partition key
     return scope_filter(table, scope)
+
+
+def _read_dataset(con: ibis.BaseBackend, lake: Path, dataset: Dataset) -> Table:
+    """The dataset's folder read as one partitioned dataset, not as a list of files: PySpark
+    takes a list as one path string, and a cluster reads the folder on shared storage itself.
+    The writer's temporaries are hidden files (``.part-….tmp``), which neither engine reads."""
+    folder = lake.absolute() / dataset.name
+    name = f"{dataset.name}_lake"
+    if con.name == "pyspark":  # Spark discovers the month=YYYY-MM partitions
+        return con.read_parquet(str(folder), table_name=name)
+    return con.read_parquet(str(folder / "month=*" / "*.parquet"), table_name=name)
 
 
 def waybills(con: ibis.BaseBackend, lake: Path | None, scope: Scope) -> Table:
