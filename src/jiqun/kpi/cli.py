@@ -26,6 +26,7 @@ from jiqun.kpi.service import OperatingPicture
 from jiqun.output import Format, emit
 from jiqun.permissions import Action, require
 from jiqun.sales import ownership
+from jiqun.sales.tier_issues import tier_issues
 
 app = typer.Typer(no_args_is_help=True, help="KPIs of a scope: volume, share, customers, grids …")
 
@@ -138,6 +139,27 @@ def rankings_cmd(user: UserOpt = None, scope: ScopeOpt = None, by: ByOpt = "mark
 
 
 tiers_app = typer.Typer(no_args_is_help=True, help="Customer tiers and the owners they require.")
+
+
+@tiers_app.command("issues")
+def tiers_issues(
+    user: UserOpt = None, scope: ScopeOpt = None, end: ToOpt = None, engine: EngineOpt = None,
+    every: Annotated[bool, typer.Option("--all", help="Every tiered customer, not only those "
+                                                      "with an issue.")] = False,
+    fmt: FormatOpt = Format.TABLE, rules: RulesOpt = None,
+) -> None:
+    """Customers whose archived tier, owner or owner's role is not what their volume requires:
+    the rows of the tiers page and ``/api/tiers`` (``jiqun.sales.tier_issues``)."""
+    who = acting(user, scope)
+    with refusals(), who.session() as session, OperatingPicture(
+            who.store, get_settings().lake_path, session.info["scope"], engine=engine,
+            rules=_rules(rules), session=session) as p:
+        plan = ownership.organisation_plan(who.store, p.lake, p.rules, p.con,
+                                           end.date() if end else None).seen_by(session)
+        found = tier_issues(session, plan, p.rules)
+    rows = [{**asdict(r), "issues": ",".join(r.issues)} for r in found.rows
+            if every or r.issues]
+    emit(rows, fmt, f"tier issues: {found.mismatches} of {found.total}")
 
 
 @tiers_app.command("apply")
