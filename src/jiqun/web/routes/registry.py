@@ -19,12 +19,14 @@ import datetime as dt
 import re
 from typing import Any, Literal
 
+from babel.numbers import format_compact_decimal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from jiqun.bounds import MAX_ID
+from jiqun.formats import babel_locale
 from jiqun.grids import teams
 from jiqun.markets import potential, registry
 from jiqun.markets.errors import Conflict, Invalid, NotFound
@@ -292,7 +294,12 @@ def api_targets(request: Request, ctx: Context) -> list[KeyCityOut]:
 
 @router.get("/markets/targets", include_in_schema=False)
 def targets_page(request: Request, ctx: Context):
-    return render(request, "markets_targets.html", {"cities": targets_data(request, ctx)})
+    return render(request, "markets_targets.html", {
+        "cities": targets_data(request, ctx),
+        # A target's size in the reader's words: 1000万 (zh-CN), 10M (en).
+        "yuan": lambda value: format_compact_decimal(value, locale=babel_locale(ctx.locale),
+                                                     fraction_digits=1),
+    })
 
 
 # -- teams --------------------------------------------------------------------------------------
