@@ -159,10 +159,9 @@ def test_time_in_stage_on_a_hand_built_history():
     assert "growing" not in rows  # when customer 5 began growing is not known
 
 
-def test_time_in_stage_reads_the_archive_and_the_stage_changes(store, outlet):
-    """The page, the API and ``jiqun sales time-in-stage`` call funnel.time_in_stage: here on
-    the store, with milestones from the archive (archived_on, first visit, first trial, first
-    waybill) and a recorded change, scoped to the session."""
+def _milestones(store, outlet) -> None:
+    """Two customers: T1 archived 01-01, visited 01-05, trial 02-01, first waybill 02-20; T2
+    archived 01-11, moved to nurturing by a recorded change on 01-31."""
     org = outlet.org.zhili_outlet.id
     me = outlet.users["zl-marketer"]
     with store.transaction() as s:
@@ -182,6 +181,12 @@ def test_time_in_stage_reads_the_archive_and_the_stage_changes(store, outlet):
                         to_stage=S.NURTURING, at=dt.datetime(2024, 1, 31, 23, 59),
                         reason="visit_interested"),
         ])
+
+
+def test_time_in_stage_reads_the_archive_and_the_stage_changes(store, outlet):
+    """funnel.time_in_stage on the store: milestones from the archive (archived_on, first
+    visit, first trial, first waybill) and a recorded change, scoped to the session."""
+    _milestones(store, outlet)
     with store.session() as s:
         rows = {r.stage: r for r in funnel.time_in_stage(s, dt.date(2024, 3, 1))}
     assert (rows["archived"].finished, rows["archived"].median_days) == (2, 12.0)
@@ -192,3 +197,48 @@ def test_time_in_stage_reads_the_archive_and_the_stage_changes(store, outlet):
     assert (rows["cooperating"].still_in, rows["cooperating"].median_days_so_far) == (1, 10.0)
     with store.session(scope=Scope.for_unit_id(store, outlet.org.xihu.id)) as s:
         assert funnel.time_in_stage(s, dt.date(2024, 3, 1)) == []  # Hangzhou sees none
+
+
+def test_time_in_stage_page_api_and_cli_agree(store, outlet, tmp_path, monkeypatch):
+    """Issue 13: the page's table was empty and sent users to a command; now the page, the API
+    and ``jiqun sales time-in-stage`` show the same rows (as of today)."""
+    import json
+    import re
+
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from jiqun.cli import app as cli_app
+    from jiqun.config import Settings, get_settings
+    from jiqun.formats import number
+    from jiqun.web.app import create_app
+    from tests.web.conftest import login
+
+    _milestones(store, outlet)
+    settings = Settings(store_url=store.url, lake_path=tmp_path / "lake", environment="test",
+                        secret_key="test-secret-key", locale="zh-CN")
+    client = TestClient(create_app(settings))
+    assert login(client, "zl-marketer", "pw-123456789").status_code == 303
+    api = client.get("/api/funnel").json()["time_in_stage"]
+    page = client.get("/funnel").text
+    monkeypatch.setenv("JIQUN_STORE_URL", store.url)
+    monkeypatch.setenv("JIQUN_LAKE_PATH", str(tmp_path / "lake"))
+    get_settings.cache_clear()
+    try:
+        run = CliRunner().invoke(cli_app, ["sales", "time-in-stage", "--user", "zl-marketer",
+                                           "--format", "json"])
+    finally:
+        get_settings.cache_clear()
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.stdout) == api
+    assert [r["stage"] for r in api] == ["archived", "nurturing", "trial", "cooperating"]
+    assert (api[2]["finished"], api[2]["median_days"]) == (1, 19.0)
+    table = page[page.index('data-testid="time-in-stage"'):]
+    for row in api:
+        cells = re.search(rf'<tr data-stage="{row["stage"]}">(.*?)</tr>', table, re.S).group(1)
+        numbers = re.findall(r'<td class="num">([^<]*)</td>', cells)
+        expected = [number(row["finished"]), number(row["median_days"], 1),
+                    number(row["p75_days"], 1), number(row["still_in"]),
+                    number(row["median_days_so_far"], 1)]
+        assert numbers == expected, row
+    assert "jiqun sales" not in page  # no "use the CLI"
