@@ -8,7 +8,8 @@ in the gettext catalogs ``src/jiqun/locale/zh_CN/*.po``, merged into one by ``ji
 * Every msgid the code uses — ``_("…")`` in the templates (Babel's Jinja2 extractor), ``t("…")``
   and the shared refusals (``jiqun.errors``) in Python (an AST scan: Babel's Python extractor
   mistakes Ibis' ``t["col"]`` for a call), and the tables of labels the pages translate — has a
-  Chinese translation.
+  Chinese translation, and is English.
+* Templates: no Chinese in any branch, no English text outside ``_()``.
 * Rendered pages: every GET page of the app (its own route table, as the matrix tests read it),
   as one user of every role of the matrix world (``tests/web/matrix.py``). In English no Chinese
   is left once the data (every string of the store, every place name) is taken out; in Chinese
@@ -29,6 +30,7 @@ from importlib import import_module
 from importlib.resources import files
 from pathlib import Path
 
+import jinja2
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
@@ -295,6 +297,9 @@ def test_msgids_are_english():
 
 
 JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
+# English text a template may hold outside _(): (template, text) → why.
+TEMPLATE_ENGLISH = {("web/templates/base.html", "English"): "the language switch names English "
+                    "in English"}
 # Chinese a template may hold: (template, text) → why. An entry that is no longer there fails.
 TEMPLATE_CHINESE = {
     ("web/templates/base.html", "中文"): "the language switch names Chinese in Chinese",
@@ -320,6 +325,21 @@ def test_templates_hold_no_chinese():
               for key in TEMPLATE_CHINESE.keys() - allowed]
     assert not found, (f"Chinese in templates: write it in English inside _(…) and put the "
                        f"Chinese in a catalog ({HOW_TO}):\n" + "\n".join(found))
+
+
+def test_templates_hold_no_english_text_outside_translation():
+    """The text of every branch of a template (Jinja's lexer: what is not an expression or a
+    statement) holds no English words: Chinese pages would show them as they are."""
+    lexer = jinja2.Environment()
+    found = []
+    for template in sorted(SRC.rglob("templates/*.html")):
+        name = str(template.relative_to(SRC))
+        literal = " ".join(value if kind == "data" else " "
+                           for _line, kind, value in lexer.lex(template.read_text("utf-8")))
+        found += [f"src/jiqun/{name}: {text!r}" for text in visible_text(literal)
+                  if _english_words(text) and (name, text) not in TEMPLATE_ENGLISH]
+    assert not found, ("English text in templates outside _(…): wrap it, {{ _(\"…\") }}, and "
+                       f"give it a msgstr ({HOW_TO}):\n" + "\n".join(found))
 
 
 def test_the_scan_finds_msgids_of_every_kind():
