@@ -244,6 +244,15 @@ def test_size_and_row_limits(people, shelf, lake, monkeypatch):
     assert list(shelf.root.iterdir()) == []
 
 
+def test_a_workbook_has_a_lower_limit_than_a_csv(people, shelf, lake, monkeypatch):
+    monkeypatch.setattr(uploads, "MAX_WORKBOOK_BYTES", 1000)  # the templates are ~6 kB
+    with pytest.raises(uploads.UploadTooLarge) as refused:
+        _check(shelf, people, lake, "markets", (TEMPLATES / "markets.xlsx").read_bytes(),
+               name="markets.xlsx")
+    assert "save it as CSV" in refused.value.message("en")
+    assert _check(shelf, people, lake, "markets", (TEMPLATES / "markets.csv").read_bytes()).total
+
+
 def test_an_upload_is_its_uploaders_used_once_and_expires(people, lake, tmp_path):
     now = [dt.datetime(2024, 6, 18, 9, tzinfo=dt.UTC)]
     shelf = uploads.UploadShelf(tmp_path / "uploads", clock=lambda: now[0])

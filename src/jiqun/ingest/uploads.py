@@ -42,14 +42,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 from jiqun.ingest.api import import_file
-from jiqun.ingest.kinds import IMPORT_KINDS, ImportKind
+from jiqun.ingest.kinds import IMPORT_KINDS, MIB, ImportKind
 from jiqun.ingest.report import ImportChanged, ImportFileError, ImportReport, Msg, RejectLine
-from jiqun.ingest.source import map_headers, read_header
+from jiqun.ingest.source import EXCEL_SUFFIXES, map_headers, read_header
 from jiqun.permissions import Action, Actor, require
 from jiqun.store.db import Store
 from jiqun.store.scope import Scope
 
 UPLOAD_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".ods")
+MAX_WORKBOOK_BYTES = 20 * MIB  # calamine holds a sheet in memory: 20 MB is ~200k rows
 UPLOAD_TTL = dt.timedelta(hours=1)
 UPLOADS_PER_USER = 5
 SHOWN_REJECTS = 50  # reject lines on the page and in the answer; the download has all
@@ -262,16 +263,29 @@ class UploadShelf:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def upload_limit(kind: ImportKind, suffix: str) -> int:
+    """The most bytes an upload may have: the kind's limit, and for a workbook at most
+    :data:`MAX_WORKBOOK_BYTES` (a workbook is read into memory whole; a CSV is streamed)."""
+    return kind.max_upload_bytes if suffix not in EXCEL_SUFFIXES \
+        else min(kind.max_upload_bytes, MAX_WORKBOOK_BYTES)
+
+
 def _stream_kind(target: Path, stream: BinaryIO, kind: ImportKind) -> int:
+    """Copy ``stream`` to ``target`` 1 MiB at a time, refused past its limit while it arrives."""
+    limit = upload_limit(kind, target.suffix)
     size = 0
     with open(target, "wb") as out:
         while chunk := stream.read(CHUNK):
             size += len(chunk)
-            if size > kind.max_upload_bytes:
+            if size > limit:
+                if limit < kind.max_upload_bytes:
+                    raise UploadTooLarge("a workbook may be at most {mib} MB: save it as CSV "
+                                         "(up to {csv} MB)", mib=limit // MIB,
+                                         csv=kind.max_upload_bytes // MIB)
                 raise UploadTooLarge(
                     "the file is larger than {mib} MB, the most an upload of {kind} may be: "
                     "split it, or import it with jiqun import",
-                    mib=kind.max_upload_bytes // (1024 * 1024), kind=Msg(kind.label))
+                    mib=limit // MIB, kind=Msg(kind.label))
             out.write(chunk)
     if size == 0:
         raise ImportFileError("the file is empty")
