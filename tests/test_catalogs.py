@@ -240,7 +240,10 @@ def python_msgids() -> dict[str, str]:
         for node in ast.walk(tree):
             if not (isinstance(node, ast.Call) and node.args):
                 continue
-            name = getattr(node.func, "id", getattr(node.func, "attr", None))
+            if isinstance(node.func, ast.Call):  # translator(locale)("…")
+                name = getattr(node.func.func, "id", None) == "translator" and "t"
+            else:
+                name = getattr(node.func, "id", getattr(node.func, "attr", None))
             if name in TRANSLATING_CALLS or name in refusals:
                 for msgid in _strings(node.args[0]):
                     if msgid:
@@ -348,6 +351,7 @@ def test_the_scan_finds_msgids_of_every_kind():
     assert used["Campaigns"]  # a template
     assert "Your role may not do this: {action}" in used  # NotAllowed(…)
     assert "Someone else changed this record meanwhile; reload it and try again" in used  # t()
+    assert "Outside your part of the organisation" in used  # translator(locale)("…")
     assert "Door-to-door sweep" in used  # labels.VISIT_METHODS
     assert "Key-city targets" in used  # nav.NAV
 
