@@ -4,6 +4,8 @@ its subtree), and any other grid is 404 by page and by JSON."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import pytest
@@ -124,3 +126,15 @@ def _merchant_count(settings, grid_id: int) -> int:
             return len(s.scalars(select(Customer.id).where(Customer.grid_id == grid_id)).all())
     finally:
         store.engine.dispose()
+
+
+def test_the_merchants_download_as_the_page_lists_them(clients):
+    client = clients["demo-city"]
+    gid = client.get("/api/grids").json()["rows"][0]["grid_id"]
+    whole = client.get(f"/api/grids/{gid}?per_page=500").json()["merchants"]
+    r = client.get(f"/grids/{gid}?format=csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    lines = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert lines[0][:2] == ["编码", "客户"] and len(lines) == len(whole) + 1
+    first = lines[1]
+    assert (first[0], int(first[-1])) == (whole[0]["code"], whole[0]["parcels"])

@@ -33,7 +33,7 @@ from jiqun.web.deps import Context, RequestContext, allow, not_found
 from jiqun.web.params import IdPath, IdQuery
 from jiqun.web.routes.kpi import Picture, _data_date, _page
 from jiqun.web.routes.registry import STATUS_LABELS as TEAM_STATUSES
-from jiqun.web.tables import Paged, PageOut, paginate, paging
+from jiqun.web.tables import Column, Download, Paged, PageOut, download_response, paginate, paging
 from jiqun.web.templating import render
 
 router = APIRouter()
@@ -360,10 +360,25 @@ def api_grid(ctx: Context, picture: Picture, grid_id: IdPath,
     return _grid_out(data, paginate(data.merchants, merchants))
 
 
+def merchant_columns(t) -> tuple[Column, ...]:
+    """The grid's merchants as downloaded: every one, in the page's order."""
+    return (
+        Column("code", "Code"), Column("name", "Customer"),
+        Column("tier", "Tier", value=lambda m: t(labels.label(labels.TIERS, m.tier))
+               if m.tier else None),
+        Column("owner", "Owner"),
+        Column("stage", "Stage", value=lambda m: t(labels.label(labels.STAGES, m.stage))),
+        Column("vip", "VIP"), Column("parcels", "Parcels this month", "int"),
+    )
+
+
 @router.get("/grids/{grid_id}", include_in_schema=False)
 def grid_page(request: Request, ctx: Context, picture: Picture, grid_id: IdPath,
-              merchants: MerchantPaging):
+              merchants: MerchantPaging, download: Download):
     data = profile.grid_profile(picture, grid_id, _data_date(ctx))
+    if download:
+        return download_response(data.merchants, merchant_columns(ctx.t),
+                                 f"grid-{data.id}-merchants", download, ctx.locale)
     paged = paginate(data.merchants, merchants)
     return render(request, "grid.html", {
         "data": _grid_out(data, paged), "paged": paged, "map": _map_data(ctx, data),
