@@ -63,9 +63,9 @@ MSGID_TABLES = (
 )
 TABLE_NAME = re.compile(r"(LABELS|MESSAGES|REASONS|NAMES)$")
 
-# Calls whose first argument is a msgid: the translator, and the refusals a page or the CLI
-# translates (their subclasses are found in the source).
-TRANSLATING_CALLS = {"t", "_", "gettext"}
+# Calls that translate their argument: name → the position of the msgid; and the refusals a page
+# or the CLI translates (first argument; their subclasses are found in the source).
+TRANSLATING_CALLS = {"t": 0, "_": 0, "gettext": 0, "not_found": 1}
 REFUSALS = {"Invalid", "NotAllowed", "Conflict"}
 
 HAN = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
@@ -244,8 +244,9 @@ def python_msgids() -> dict[str, str]:
                 name = getattr(node.func.func, "id", None) == "translator" and "t"
             else:
                 name = getattr(node.func, "id", getattr(node.func, "attr", None))
-            if name in TRANSLATING_CALLS or name in refusals:
-                for msgid in _strings(node.args[0]):
+            position = TRANSLATING_CALLS.get(name, 0 if name in refusals else None)
+            if position is not None and position < len(node.args):
+                for msgid in _strings(node.args[position]):
                     if msgid:
                         found.setdefault(msgid, f"src/jiqun/{path}:{node.lineno}")
     return found
@@ -352,6 +353,7 @@ def test_the_scan_finds_msgids_of_every_kind():
     assert "Your role may not do this: {action}" in used  # NotAllowed(…)
     assert "Someone else changed this record meanwhile; reload it and try again" in used  # t()
     assert "Outside your part of the organisation" in used  # translator(locale)("…")
+    assert "Team not found" in used  # not_found(ctx, "…")
     assert "Door-to-door sweep" in used  # labels.VISIT_METHODS
     assert "Key-city targets" in used  # nav.NAV
 
