@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
@@ -58,25 +59,33 @@ def standalone_cluster(folder: Path, cores: int = 2, memory: str = "2g") -> Iter
         master = subprocess.Popen(
             [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
              "--port", str(port), "--webui-port", str(_free_port())],
-            env=env, stdout=master_log.open("w"), stderr=subprocess.STDOUT)
+            env=env, stdout=master_log.open("w"), stderr=subprocess.STDOUT,
+            start_new_session=True)
         started.append(master)
         _wait_for(master_log, "I have been elected leader", master, 120)
         worker_log = folder / "worker.log"
         worker = subprocess.Popen(
             [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
              "--webui-port", str(_free_port()), "--cores", str(cores), "--memory", memory, url],
-            env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT)
+            env=env, stdout=worker_log.open("w"), stderr=subprocess.STDOUT,
+            start_new_session=True)
         started.append(worker)
         _wait_for(worker_log, "Successfully registered with master", worker, 120)
         yield url
     finally:
+        # spark-class runs java as its child: stop the whole process group of each
         for process in reversed(started):
-            process.terminate()
+            _signal_group(process, signal.SIGTERM)
         for process in started:
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                process.kill()
+                _signal_group(process, signal.SIGKILL)
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
 
 
 def main(commands: list[list[str]]) -> None:
