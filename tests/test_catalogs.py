@@ -543,6 +543,7 @@ def pages(tmp_path_factory) -> Pages:
         assert login(client, username).status_code == 303
         walk(client, username, paths + (once if role is Role.ADMIN else []))
     data = sorted(data_strings(world.store), key=len, reverse=True)
+    app.state.store.engine.dispose()
     world.store.engine.dispose()
     return Pages(shown, re.compile("|".join(map(re.escape, data))))
 
