@@ -96,3 +96,46 @@ def test_hubs_page_with_what_if(client):
     assert r.status_code == 200 and 'data-testid="hub-summary"' in r.text
     part = client.get("/hubs?model=cover&radius=20", headers={"HX-Request": "true"})
     assert part.status_code == 200 and part.text.lstrip().startswith('<div id="hubs-result">')
+
+
+def _table_rows(html: str, testid: str) -> list[str]:
+    table = html.split(f'data-testid="{testid}"')[1].split("</table>")[0]
+    return re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>")[1], re.S)
+
+
+def test_flows_are_paged_and_every_table_downloads_whole(client):
+    """Issue 13: /flows was 8–12k px long on a phone (every lane on one page)."""
+    import csv
+    import io
+
+    first = client.get("/flows?period=month").text
+    total = int(re.search(r"流向 <span class=\"muted\">\(([\d,]+)\)", first)[1].replace(",", ""))
+    assert total > 25 and len(_table_rows(first, "lanes")) == 25
+    assert 'class="pager"' in first and "page=2" in first
+    second = client.get("/flows?period=month&page=2").text
+    assert _table_rows(second, "lanes") != _table_rows(first, "lanes")
+    last = client.get("/flows?period=month&page=100000").text  # past the end: the last page
+    assert len(_table_rows(last, "lanes")) == total - (total - 1) // 25 * 25
+    lanes = client.get("/flows?period=month&format=csv&table=lanes")
+    assert lanes.status_code == 200 and lanes.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(lanes.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["期间", "始发", "目的地"] and len(rows) == total + 1
+    peaks = client.get("/flows?format=csv&table=peaks").content.decode("utf-8-sig")
+    assert "双11" in peaks and "618" in peaks
+    xlsx = client.get("/flows?format=xlsx")
+    assert xlsx.content[:2] == b"PK"
+    assert client.get("/flows?format=csv&table=nope").status_code == 404
+
+
+def test_lines_tables_download_with_the_line_of_each_served_lane(client):
+    import csv
+    import io
+
+    lanes = client.get("/lines?format=csv&table=lanes")
+    rows = list(csv.DictReader(io.StringIO(lanes.content.decode("utf-8-sig"))))
+    served = next(r for r in rows if r["始发"].startswith("稍岗") and r["目的地"] == "广州市")
+    assert served["专线"] == "L-YC-广州" and served["状态"] == "全年运行"
+    html = client.get("/lines").text
+    assert f"专线建议 <span class=\"muted\">({len(rows)})</span>" in html
+    pools = client.get("/lines?format=csv&table=pools").content.decode("utf-8-sig")
+    assert pools.splitlines()[0].startswith("集货点,目的地,始发地")

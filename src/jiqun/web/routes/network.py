@@ -31,7 +31,7 @@ from jiqun.permissions import Action
 from jiqun.store.models import LineStatus
 from jiqun.web.deps import Context, RequestContext, allow, not_found, rules_of
 from jiqun.web.params import DateQuery, IdPath
-from jiqun.web.tables import Column, Download, Paging, download_response, paginate
+from jiqun.web.tables import Column, Download, Paging, download_response, paginate, paging
 from jiqun.web.templating import render
 
 router = APIRouter()
@@ -255,14 +255,46 @@ def _flows(request: Request, ctx: RequestContext, by: str, to: str, period: str,
             "peaks": [w.as_row() for w in peaks]}
 
 
+def flow_columns(t, period: str) -> tuple[Column, ...]:
+    """The lanes table of /flows as a file (the period column when flows are by period)."""
+    return ((Column("period", "Period", "date"),) if period != "all" else ()) + (
+        Column("origin", "Origin"), Column("dest", "Destination"),
+        Column("product", "Product", value=lambda r: t(r["product"]) if r["product"] else ""),
+        Column("parcels", "Parcels", "int"), Column("daily_parcels", "Per day", "dec"),
+        Column("revenue", "Revenue", "money"), Column("weight_kg", "Weight (kg)", "dec"),
+        Column("line_share", "On a line", "pct"))
+
+
+def peak_columns(t) -> tuple[Column, ...]:
+    return (Column("name", "Window", value=lambda w: t(w["name"])),
+            Column("start", "From", "date"), Column("end", "To", "date"),
+            Column("peak_parcels", "Peak day parcels", "int"),
+            Column("peak_ratio", "× median", "dec"))
+
+
+FlowPaging = paging(per_page=25)
+
+
 @router.get("/flows", include_in_schema=False)
-def flows_page(request: Request, ctx: Context, by: OriginBy = "market", to: DestLevel = "city",
+def flows_page(request: Request, ctx: Context, paging: FlowPaging, download: Download,
+               by: OriginBy = "market", to: DestLevel = "city",
                product: ProductName | Literal[""] = "", period: Period = "all",
                sort: FlowSort = "parcels",
                order: Literal["asc", "desc"] = "desc"):
+    """The lanes, paged (25 a page: a phone reads one screen at a time), and every table as
+    CSV or XLSX (``?format=csv&table=lanes|peaks``, every row with the page's filters)."""
     found = _flows(request, ctx, by, to, period, product)
     rows = found["rows"]
     rows.sort(key=lambda r: r[sort], reverse=order == "desc")
+    if download:
+        table = download.table or "lanes"
+        if table == "peaks":
+            return download_response(found["peaks"], peak_columns(ctx.t), "flows-peaks",
+                                     download, ctx.locale)
+        if table != "lanes":
+            raise not_found(ctx)
+        return download_response(rows, flow_columns(ctx.t, period), "flows", download,
+                                 ctx.locale)
     origins = flows_mod.origins(ctx.db, by)
     geo = []
     for r in rows[:60]:
@@ -271,7 +303,7 @@ def flows_page(request: Request, ctx: Context, by: OriginBy = "market", to: Dest
             geo.append({"from": [o.lon, o.lat], "to": [d.lon, d.lat], "name": f"{r['origin']} → "
                         f"{r['dest']}", "value": r["daily_parcels"]})
     return render(request, "flows.html", {
-        "rows": rows[:200], "total": len(rows), "map": {"lines": geo},
+        "paged": paginate(rows, paging), "total": len(rows), "map": {"lines": geo},
         "peaks": found["peaks"], "window": found["window"], "start": found["start"],
         "end": found["end"],
         "filters": {"by": by, "to": to, "product": product, "period": period, "sort": sort,
@@ -313,17 +345,57 @@ def _pool_out(p: lines_mod.PooledLine) -> PooledLineOut:
     return PooledLineOut(**row, offered=p.offered)
 
 
+def lane_columns(t) -> tuple[Column, ...]:
+    """The lanes table of /lines as a file: the decision, or the line that serves the lane."""
+    return (
+        Column("origin", "Origin"), Column("dest", "Destination"),
+        Column("decision", "Decision", value=lambda p: t(p.decision)),
+        Column("line_code", "Line"),
+        Column("existing_line", "Status", value=lambda p: t(
+            line_steps.STATUS_LABELS[p.existing_line]) if p.existing_line else ""),
+        Column("mean_daily", "Per day", "dec"), Column("break_even", "Break-even per day", "dec"),
+        Column("days_above", "Days above", "int"), Column("days", "Days", "int"),
+        Column("saving_per_year", "Saving a year", "money"),
+        Column("hours_saved", "Hours saved", "dec"), Column("truck", "Truck"),
+        Column("road_km", "Road km", "dec"))
+
+
+def pool_columns(t) -> tuple[Column, ...]:
+    return (
+        Column("point", "Consolidation point"), Column("dest", "Destination"),
+        Column("members", "Origins", value=lambda p: " + ".join(p.members)),
+        Column("line_code", "Line"),
+        Column("existing_line", "Status", value=lambda p: t(
+            line_steps.STATUS_LABELS[p.existing_line]) if p.existing_line else ""),
+        Column("parcels_per_day", "Per day", "dec"),
+        Column("trucks_per_day", "Trucks a day", "int"),
+        Column("saving_per_year", "Saving a year", "money"), Column("gap", "Gap", "pct"))
+
+
+LANES_PER_PAGE = 25
+LanePaging = paging(per_page=LANES_PER_PAGE)
+
+
 @router.get("/lines", include_in_schema=False)
-def lines_page(request: Request, ctx: Context, show: Literal["proposed", "all"] = "proposed",
-               by: OriginBy = "market"):
+def lines_page(request: Request, ctx: Context, paging: LanePaging, download: Download,
+               show: Literal["proposed", "all"] = "proposed", by: OriginBy = "market"):
+    """The lanes, paged, each with its decision or the line that serves it; the pooled
+    lines; both downloadable (``?format=csv&table=lanes|pools``)."""
     plan = _line_plan(request, ctx, by)
     lanes = plan.lanes if show == "all" else plan.proposals
+    if download:
+        table = download.table or "lanes"
+        if table not in ("lanes", "pools"):
+            raise not_found(ctx)
+        rows, columns = (lanes, lane_columns(ctx.t)) if table == "lanes" \
+            else (plan.pools, pool_columns(ctx.t))
+        return download_response(rows, columns, f"lines-{by}-{table}", download, ctx.locale)
     geo = [{"from": [p.origin_lon, p.origin_lat], "to": [p.dest_lon, p.dest_lat],
             "name": f"{p.origin} → {p.dest}", "value": round(p.mean_daily, 1),
             "decision": p.decision} for p in plan.proposals]
     return render(request, "lines.html", {
-        "plan": plan, "lanes": lanes[:150], "show": show, "by": by, "map": {"lines": geo},
-        "status_labels": line_steps.STATUS_LABELS,
+        "plan": plan, "paged": paginate(lanes, paging), "show": show, "by": by,
+        "map": {"lines": geo}, "status_labels": line_steps.STATUS_LABELS,
         "accepted": request.query_params.get("accepted")})
 
 
@@ -342,7 +414,8 @@ def api_lines(request: Request, ctx: Context, by: OriginBy = "market",
                     peaks=[PeakOut(**w.as_row()) for w in plan.peaks])
 
 
-def _accept(request: Request, ctx: RequestContext, body: AcceptIn) -> lines_mod.AcceptedLine:
+def _accept(request: Request, ctx: RequestContext,
+            body: AcceptIn) -> tuple[lines_mod.AcceptedLine, lines_mod.LinePlan]:
     """Find the proposal in the caller's own plan and record it; 404 when it is not there
     (another subtree's lanes are never planned for this user), 409 when an approved or
     running line serves it already."""
@@ -364,7 +437,7 @@ def _accept(request: Request, ctx: RequestContext, body: AcceptIn) -> lines_mod.
         ctx.db.rollback()
         raise not_found(ctx, "Proposal not found") from None
     ctx.db.commit()
-    return accepted
+    return accepted, plan
 
 
 @router.post("/lines/accept", include_in_schema=False, dependencies=[allow(Action.LINE_ACCEPT)])
@@ -378,8 +451,14 @@ def accept_line(request: Request, ctx: Context,
     """Record the planner's proposal as a draft line, with its numbers."""
     body = AcceptIn(kind=kind, by=by, dest_code=dest_code, origin_id=origin_id,
                     point_kind=point_kind, point_id=point_id)
-    accepted = _accept(request, ctx, body)
-    return RedirectResponse(f"/lines?by={by}&accepted={accepted.line.code}", status_code=303)
+    accepted, plan = _accept(request, ctx, body)
+    # Back to the page of the lanes that holds the accepted one: its row shows the new draft
+    # (accepting changes no lane's place in the plan's order).
+    at = next((i for i, p in enumerate(plan.proposals) if p.origin_id == origin_id
+               and p.dest_code == dest_code), 0) if kind == "lane" else 0
+    page = at // LANES_PER_PAGE + 1
+    return RedirectResponse(f"/lines?by={by}&page={page}&accepted={accepted.line.code}",
+                            status_code=303)
 
 
 def _accepted_out(accepted: lines_mod.AcceptedLine) -> AcceptedOut:
@@ -403,7 +482,7 @@ def api_accept_line(request: Request, response: Response, ctx: Context,
     """Record a proposal as a draft dedicated line (audited). Idempotent: accepting it again
     refreshes the draft's numbers and answers 200 instead of 201; a proposal whose line is
     approved or running already is a 409."""
-    accepted = _accept(request, ctx, body)
+    accepted, _plan = _accept(request, ctx, body)
     if not accepted.created:
         response.status_code = 200
     return _accepted_out(accepted)
