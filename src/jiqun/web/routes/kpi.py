@@ -3,7 +3,8 @@ share trend, customer tiers and owners, and the weekly bulletin downloads.
 
 Every figure comes from :class:`~jiqun.kpi.service.OperatingPicture` — the same object the
 ``jiqun kpi`` CLI and the reports use — opened on the request's scope and lake connection. Each
-page has a JSON twin under ``/api`` with its own output model.
+page has a JSON twin under ``/api`` with its own output model. Long tables are paged and
+downloaded as CSV/XLSX through :mod:`jiqun.web.tables` (``?page=``, ``?format=csv&table=…``).
 """
 
 from __future__ import annotations
