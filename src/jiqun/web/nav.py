@@ -36,7 +36,7 @@ NAV: tuple[NavGroup, ...] = (
         NavItem("/share", "Share"),
         NavItem("/tiers", "Tiers"),
     )),
-    NavGroup("Grids", (
+    NavGroup("Grids and teams", (
         NavItem("/grids", "Grids"),
         NavItem("/grids/design", "Grid design"),
         NavItem("/teams", "Teams"),
