@@ -99,8 +99,8 @@ def test_basemap_js_finds_the_province_of_a_point():
     assert found["shangqiu"] == [HENAN] and found["beijing"] == []
     assert found["guangzhou"] == ["440000"] and found["huzhou"] == ["330000"]
     assert found["mixed"] == ["410000", "440000", "650000"]  # the three with most points
-    west, south, east, north = found["box"]  # one town: still 0.3° of surroundings
-    assert east - west == pytest.approx(0.3) and north - south == pytest.approx(0.3)
+    west, south, east, north = found["box"]  # one town: still 0.1° of surroundings
+    assert east - west == pytest.approx(0.1) and north - south == pytest.approx(0.1)
 
 
 # -- served by the app --------------------------------------------------------------------------
@@ -202,3 +202,38 @@ def test_hubs_refuses_a_province_outside_the_scope(city):
     assert _map_data(page.text, "hub-map")["points"]  # the whole scope instead
     # 商丘 is one province: nothing to choose
     assert 'data-testid="hub-province"' not in city.get("/hubs").text
+
+
+def _coordinates(value) -> list[list[float]]:
+    """Every [lon, lat] (or [lon, lat, n]) pair in a map's data, however nested."""
+    if isinstance(value, dict):
+        return [p for v in value.values() for p in _coordinates(v)]
+    if isinstance(value, list):
+        if 2 <= len(value) <= 3 and all(isinstance(v, int | float) for v in value) \
+                and 60 < value[0] < 150 and 0 < value[1] < 60:
+            return [value]
+        return [p for v in value for p in _coordinates(v)]
+    return []
+
+
+def _first(client: TestClient, page: str, pattern: str) -> str:
+    found = re.search(pattern, client.get(page).text)
+    assert found, f"no {pattern} on {page}"
+    return found.group(0).replace("&amp;", "&")
+
+
+@pytest.mark.parametrize("page, link, element", [
+    ("/grids/design", r"/grids/design\?market_id=\d+", "grid-scatter"),
+    ("/grids", r"/grids/\d+(?=\")", "grid-map"),
+    ("/visit-plan", None, "route-map"),
+])
+def test_other_map_pages_draw_their_data_on_the_county_layer(city, page, link, element):
+    """The grid design, a grid's page and the visit route: 商丘's points, all on Henan's
+    county layer, with basemap.js loaded."""
+    url = _first(city, page, link) if link else page
+    r = city.get(url)
+    assert r.status_code == 200, url
+    assert '<script src="/static/basemap.js" defer></script>' in r.text
+    points = _coordinates(_map_data(r.text, element))
+    bbox = _index()["provinces"][HENAN]["bbox"]
+    assert points and all(_inside(p, bbox) for p in points), url

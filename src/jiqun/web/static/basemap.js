@@ -18,6 +18,7 @@
   var MAX_PROVINCES = 3;     // county layers drawn at once (each 20–190 kB)
   var COUNTY_PX = 110;       // pixels a degree from which county names fit (a county ≈ 0.5°)
   var CITY_PX = 22;          // ... and city names (a city ≈ 1.5°); below: province names
+  var MIN_SPAN = 0.1;        // degrees the view spans at least (≈ 10 km: a day's visit route)
   var CHINA = [73.5, 18, 135, 53.5];
   var loading = {};
 
@@ -65,9 +66,9 @@
       b[0] = Math.min(b[0], p[0]); b[1] = Math.min(b[1], p[1]);
       b[2] = Math.max(b[2], p[0]); b[3] = Math.max(b[3], p[1]);
     });
-    // A margin of a tenth, and at least 0.3° across: one town still shows its surroundings.
-    var padX = Math.max((b[2] - b[0]) * 0.1, (0.3 - (b[2] - b[0])) / 2, 0.02);
-    var padY = Math.max((b[3] - b[1]) * 0.1, (0.3 - (b[3] - b[1])) / 2, 0.02);
+    // A margin of a tenth, and at least MIN_SPAN across: one town still shows its surroundings.
+    var padX = Math.max((b[2] - b[0]) * 0.1, (MIN_SPAN - (b[2] - b[0])) / 2);
+    var padY = Math.max((b[3] - b[1]) * 0.1, (MIN_SPAN - (b[3] - b[1])) / 2);
     return [b[0] - padX, b[1] - padY, b[2] + padX, b[3] + padY];
   }
 
@@ -237,7 +238,9 @@
       }
       relabel();
       instance.on("georoam", relabel);
-      window.addEventListener("resize", function () { instance.resize(); relabel(); });
+      window.addEventListener("resize", function () {
+        if (!instance.isDisposed() && document.body.contains(el)) { instance.resize(); relabel(); }
+      });
       el.dataset.basemap = name;
       el.dataset.drawn = "true";
       return instance;
