@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 from cachetools import LRUCache
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 
 from jiqun.bounds import MAX_ID
 from jiqun.sales.visit_plan import (
@@ -111,7 +112,53 @@ def visit_plan_page(request: Request, ctx: Context, marketer: MarketerQuery = No
     })
 
 
-@router.get("/api/visit-plan", tags=["sales"],
+class DepotOut(BaseModel):
+    name: str
+    lon: float
+    lat: float
+
+
+class StopOut(BaseModel):
+    seq: int
+    customer_id: int
+    code: str
+    name: str
+    lon: float
+    lat: float
+    arrive: str = Field(description="HH:MM")
+    leave: str = Field(description="HH:MM")
+    score: float = Field(description="Expected parcels a day the visit is worth.")
+    km_from_previous: float
+    reason: str = Field(description="|".join(REASONS))
+    stage: str
+    probability: float
+    volume: float
+
+
+class PlanModelOut(BaseModel):
+    rows: int
+    positives: int
+    horizon_days: int
+
+
+class VisitPlanOut(BaseModel):
+    """A marketer's day plan (the same object as ``jiqun sales plan --format json``)."""
+
+    user: str = Field(description="The marketer's user name.")
+    date: dt.date
+    depot: DepotOut
+    leave_at: str
+    back_at: str
+    score: float
+    km: float
+    candidates: int
+    solver: str
+    objective: int
+    model: PlanModelOut
+    stops: list[StopOut]
+
+
+@router.get("/api/visit-plan", tags=["sales"], response_model=VisitPlanOut,
             responses={403: {"description": "A marketer asked for another marketer's plan"},
                        404: {"description": "No such marketer in the caller's scope, or none "
                                             "at all"}})
