@@ -326,3 +326,27 @@ def test_the_command_line_dry_run_prints_the_fingerprint_that_expect_checks(cli_
     done = runner.invoke(cli_app, ["import", "markets", markets, "--expect", fingerprint,
                                    "--user", "admin"])
     assert done.exit_code == 0, done.output
+
+
+class _Endless(io.RawIOBase):
+    """A stream that never ends, and remembers the largest read it was asked for."""
+
+    def __init__(self):
+        self.largest, self.given = 0, 0
+
+    def read(self, size: int = -1) -> bytes:
+        assert size > 0, "an upload must be read in chunks, never whole"
+        self.largest = max(self.largest, size)
+        self.given += size
+        return b"x" * size
+
+
+def test_an_upload_is_read_in_chunks_and_stops_at_its_limit(people, shelf, lake):
+    stream = _Endless()
+    with pytest.raises(uploads.UploadTooLarge):
+        uploads.check_upload(shelf, stream, "w.csv", "markets", people, lake,
+                             actor=people.actor("admin"), scope=None, locale="en")
+    limit = IMPORT_KINDS["markets"].max_upload_bytes
+    assert stream.largest == uploads.CHUNK
+    assert limit < stream.given <= limit + uploads.CHUNK
+    assert list(shelf.root.iterdir()) == []  # the partial file is gone
