@@ -206,3 +206,14 @@ def test_the_registry_lists_lines_by_stage_with_each_users_steps(tree):
     with _as(tree, "marketer") as s:
         assert [r.steps for r in life.line_registry(s)] == [[], []]
     assert draft != approved
+
+
+def test_a_closed_lines_code_is_kept_and_the_lane_proposed_again_takes_the_next(tree):
+    from jiqun.network.lines import _free_code, base_code
+
+    closed = _draft(tree, "P-M-440100")
+    with _as(tree, "county") as s:
+        life.close_line(s, closed, version=1)
+        assert _free_code(s, "P-M-440100") == "P-M-440100-2"
+        assert _free_code(s, "P-FREE-440100") == "P-FREE-440100"
+    assert base_code("P-M-440100-2") == "P-M-440100" == base_code("P-M-440100")

@@ -128,6 +128,7 @@ def test_params_round_trip_through_toml_and_scale(tmp_path):
 def test_two_accepts_at_once_record_one_line(shangqiu_plan, monkeypatch):
     """Both accepts look the code up before either inserts (held at a barrier): the unique code
     makes the second insert fail, and that accept refreshes the first one's line instead."""
+    import dataclasses
     import threading
 
     from sqlalchemy import func, select
@@ -138,10 +139,14 @@ def test_two_accepts_at_once_record_one_line(shangqiu_plan, monkeypatch):
     demo = demo_province()
     with demo.store.session() as s:
         taken = set(s.scalars(select(DedicatedLine.code)))
-        lane = next(p for p in shangqiu_plan.proposals if p.origin_kind == "market"
-                    and p.offered and lines.draft_line_code(
-                        "P", lines._origin_record(s, "market", p.origin_id),
-                        p.dest_code) not in taken)
+        # A lane to a city no line goes to yet (other test modules of the process accept the
+        # demo's own lanes): the race is about the code, the same for any lane.
+        base = next(p for p in shangqiu_plan.proposals if p.origin_kind == "market")
+        origin = lines._origin_record(s, "market", base.origin_id)
+        dest = next(d for d in ("110100", "120100", "310100", "500100")
+                    if lines.draft_line_code("P", origin, d) not in taken)
+    lane = dataclasses.replace(base, dest_code=dest, existing_line=None, line_id=None,
+                               line_code=None)
     both_looked = threading.Barrier(2)
     real = lines._line_by_code
 

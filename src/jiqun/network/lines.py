@@ -674,7 +674,8 @@ def accept_pool(session: Session, pool: PooledLine) -> AcceptedLine:
 
 def mark_pooled_drafts(session: Session, pools: list[PooledLine]) -> None:
     """Set ``existing_line`` on each pooled proposal already recorded as a line (not closed;
-    a re-proposed one carries a ``-2`` after the proposal's code)."""
+    a re-proposed one carries a ``-2`` after the proposal's code), or whose point already
+    has a line to that city (the neighbours then feed that line: no second truck is offered)."""
     codes = {}
     for pool in pools:
         kind = "market" if pool.point_kind == "market" else "facility"
@@ -685,9 +686,22 @@ def mark_pooled_drafts(session: Session, pools: list[PooledLine]) -> None:
         codes[draft_line_code("PL", origin, pool.dest_code)] = pool
     if not codes:
         return
-    lines = session.scalars(select(DedicatedLine).where(
-        DedicatedLine.status != LineStatus.CLOSED, DedicatedLine.code.startswith("PL-")))
+    from_point: dict[tuple[str, int, str], LineRef] = {}
+    lines = session.scalars(select(DedicatedLine).where(DedicatedLine.status != LineStatus.CLOSED)
+                            .order_by(DedicatedLine.id))
     for line in lines:
-        pool = codes.get(base_code(line.code))
+        pool = codes.get(base_code(line.code)) if line.code.startswith("PL-") else None
         if pool is not None:
             pool.record(LineRef.of(line))
+            continue
+        city, ref = line.dest_adcode[:4] + "00", LineRef.of(line)
+        for key in (("market", line.origin_market_id, city),
+                    ("facility", line.origin_facility_id, city)):
+            if key[1] is not None and (key not in from_point or (
+                    ref.serving and not from_point[key].serving)):
+                from_point[key] = ref
+    for pool in codes.values():
+        kind = "market" if pool.point_kind == "market" else "facility"
+        found = from_point.get((kind, pool.point_id, pool.dest_code[:4] + "00"))
+        if pool.existing_line is None and found is not None:
+            pool.record(found)

@@ -273,16 +273,18 @@ def peak_columns(t) -> tuple[Column, ...]:
 
 
 FlowPaging = paging(per_page=25)
+PeakPaging = paging(per_page=10, param="peaks_page", size_param="peaks_per_page")
 
 
 @router.get("/flows", include_in_schema=False)
-def flows_page(request: Request, ctx: Context, paging: FlowPaging, download: Download,
+def flows_page(request: Request, ctx: Context, paging: FlowPaging, peak_paging: PeakPaging,
+               download: Download,
                by: OriginBy = "market", to: DestLevel = "city",
                product: ProductName | Literal[""] = "", period: Period = "all",
                sort: FlowSort = "parcels",
                order: Literal["asc", "desc"] = "desc"):
-    """The lanes, paged (25 a page: a phone reads one screen at a time), and every table as
-    CSV or XLSX (``?format=csv&table=lanes|peaks``, every row with the page's filters)."""
+    """The lanes (25 a page: a phone reads one screen at a time) and the peak windows (10),
+    paged, and every table as CSV or XLSX (``?format=csv&table=lanes|peaks``, every row with the page's filters)."""
     found = _flows(request, ctx, by, to, period, product)
     rows = found["rows"]
     rows.sort(key=lambda r: r[sort], reverse=order == "desc")
@@ -304,8 +306,8 @@ def flows_page(request: Request, ctx: Context, paging: FlowPaging, download: Dow
                         f"{r['dest']}", "value": r["daily_parcels"]})
     return render(request, "flows.html", {
         "paged": paginate(rows, paging), "total": len(rows), "map": {"lines": geo},
-        "peaks": found["peaks"], "window": found["window"], "start": found["start"],
-        "end": found["end"],
+        "peaks": paginate(found["peaks"], peak_paging), "window": found["window"],
+        "start": found["start"], "end": found["end"],
         "filters": {"by": by, "to": to, "product": product, "period": period, "sort": sort,
                     "order": order}})
 
