@@ -69,7 +69,10 @@ def test_the_written_settings_read_back_as_the_models_rules(tmp_path):
     assert SalesRules.from_file(rules) == demo_sales_rules(FACTOR)
     assert PlanningParams.from_file(planning) == PARAMS
     assert RULES.tier_thresholds.special == pytest.approx(KpiRules().tier_thresholds.special * FACTOR)
-    assert RULES.active_days == KpiRules().active_days
+    assert RULES.new_effective_daily_parcels == pytest.approx(
+        KpiRules().new_effective_daily_parcels * FACTOR)  # a bar in parcels: scaled
+    assert RULES.active_days == KpiRules().active_days  # days and ratios: real
+    assert RULES.development_rate_target == KpiRules().development_rate_target
     assert [t.name for t in PARAMS.trucks] == ["9.6m 1:204", "17.5m 1:204"]  # the label says
     assert PARAMS.trucks[0].payload_kg == pytest.approx(REAL.trucks[0].payload_kg * FACTOR)
     assert PARAMS.direct_handling_per_parcel == REAL.direct_handling_per_parcel  # per parcel: real
