@@ -65,6 +65,7 @@ def test_production_rule_classes_know_no_volume_factor():
 def test_the_written_settings_read_back_as_the_models_rules(tmp_path):
     rules, planning = tmp_path / "rules.toml", tmp_path / "planning.toml"
     write_demo_settings(rules, planning, FACTOR)
+    assert rules.read_text(encoding="utf-8").startswith("# jiqun demo: a 1:204 model")
     assert KpiRules.from_file(rules) == RULES
     assert SalesRules.from_file(rules) == demo_sales_rules(FACTOR)
     assert PlanningParams.from_file(planning) == PARAMS

@@ -129,8 +129,11 @@ def demo_rules_toml(factor: float) -> str:
 
 
 def write_demo_settings(rules_file: Path, planning_file: Path, factor: float) -> None:
-    """Write the model's KPI rules and planning parameters where the app reads them."""
+    """Write the model's KPI rules and planning parameters where the app reads them, each
+    headed by a comment that says of which model (a reader of the file sees why 特级 is 9.8)."""
+    head = (f"# jiqun demo: a 1:{model_ratio(factor)} model of the real province; every bar in "
+            f"parcels, capacity and cost per trip is x {factor:g} (docs/demo.md, Scales)\n")
     for path, text in ((Path(rules_file), demo_rules_toml(factor)),
                        (Path(planning_file), demo_planning_params(factor).to_toml())):
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        path.write_text(head + text, encoding="utf-8")
