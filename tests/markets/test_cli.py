@@ -35,8 +35,9 @@ def test_markets_add_edit_top_targets(cli, wstore):
     assert [r["code"] for r in own] == ["M-XH"]
     targets = json.loads(cli("markets", "targets", "--user", "system", "--scope", "ZJ-HUZ",
                              "--format", "json").stdout)
-    assert targets == [{"city": "湖州市分公司", "code": "ZJ-HUZ", "markets": 3, "planned_10m": 1,
-                        "filled_10m": 0, "planned_5m": 2, "filled_5m": 1, "met": False}]
+    assert targets == [{"city": "湖州市分公司", "code": "ZJ-HUZ", "markets": 3,
+                        "threshold_1": 10_000_000.0, "planned_1": 1, "filled_1": 0,
+                        "threshold_2": 5_000_000.0, "planned_2": 2, "filled_2": 1, "met": False}]
 
 
 def test_teams_propose_approve_list(cli, wstore):

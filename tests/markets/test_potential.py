@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from jiqun.kpi.rules import KpiRules
 from jiqun.kpi.service import OperatingPicture
 from jiqun.markets import potential, registry
 from jiqun.markets.potential import MarketFacts, fill_slots, rank_by_potential
 from tests.markets.conftest import acting, unit_id
+
+PLAN = KpiRules().key_city_slots()  # the seed's: one 10M and two 5M markets
 
 
 def _facts(code, estimate, volumes, ours=0, total=None):
@@ -48,10 +51,10 @@ def test_province_top_n_from_the_facade(wstore, world):
 
 
 def test_slots_fill_from_the_highest_target_down():
-    slots, chosen = fill_slots([("A", 12e6), ("B", 10e6), ("C", 5e6), ("D", 4e6)])
+    slots, chosen = fill_slots([("A", 12e6), ("B", 10e6), ("C", 5e6), ("D", 4e6)], PLAN)
     assert [(s.threshold, s.planned, s.filled) for s in slots] == [(10e6, 1, 1), (5e6, 2, 2)]
     assert chosen == {"A": 10e6, "B": 5e6, "C": 5e6}
-    slots, _ = fill_slots([("A", 6e6), ("B", 5e6), ("C", None)])
+    slots, _ = fill_slots([("A", 6e6), ("B", 5e6), ("C", None)], PLAN)
     assert [(s.filled, s.met) for s in slots] == [(0, False), (2, True)]
 
 
@@ -69,7 +72,7 @@ def test_key_city_targets_against_the_plan(wstore, world):
                                    "yearly_revenue_target": 6_000_000})
     with acting(wstore, "zj-prov") as s:
         huzhou = [c for c in potential.key_city_targets(s) if c.code == "ZJ-HUZ"][0]
-    assert huzhou.met and huzhou.record()["filled_5m"] == 2
+    assert huzhou.met and huzhou.record()["filled_2"] == 2 and huzhou.record()["threshold_2"] == 5e6
 
 
 def test_revenue_so_far_this_year_against_the_prorated_target(wstore, world):

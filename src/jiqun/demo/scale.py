@@ -80,11 +80,14 @@ def scaled_thresholds(thresholds: TierThresholds, factor: float) -> TierThreshol
 def demo_kpi_rules(factor: float, base: KpiRules | None = None) -> KpiRules:
     """KPI rules of the model: every bar in parcels × factor — tier thresholds (a 特级 customer
     of the model ships what a real one ships, × factor) and the daily parcels of a new
-    effective customer; windows and ratios as in ``base``."""
+    effective customer — and the key-city plan's yearly revenue bars × factor, like the
+    markets' targets; windows and ratios as in ``base``."""
     base = base or KpiRules()
     model_ratio(factor)  # validates the factor
     return base.model_copy(update={
         "new_effective_daily_parcels": base.new_effective_daily_parcels * factor,
+        "key_city_plan": [s.model_copy(update={"yearly_revenue": s.yearly_revenue * factor})
+                          for s in base.key_city_plan],
         "tier_thresholds": scaled_thresholds(base.tier_thresholds, factor),
         "province_tier_thresholds": {
             p: scaled_thresholds(t, factor) for p, t in base.province_tier_thresholds.items()},

@@ -36,6 +36,14 @@ class TierThresholds(BaseModel):
         return CustomerTier.MICRO
 
 
+class KeyCitySlot(BaseModel):
+    """One line of the key-city plan: ``markets`` markets with a yearly revenue target of at
+    least ``yearly_revenue`` yuan."""
+
+    yearly_revenue: float = Field(gt=0, description="Yearly revenue target, yuan.")
+    markets: int = Field(ge=1, description="Markets of at least that target a key city needs.")
+
+
 class KpiRules(FileRules):
     active_days: int = Field(
         30, description="A customer is active when it shipped within this many days (活跃客户)."
@@ -73,6 +81,18 @@ class KpiRules(FileRules):
         },
         description="The role that owns customers of each tier (户户有人管).",
     )
+
+    key_city_plan: list[KeyCitySlot] = Field(
+        default_factory=lambda: [KeyCitySlot(yearly_revenue=10_000_000, markets=1),
+                                 KeyCitySlot(yearly_revenue=5_000_000, markets=2)],
+        description="Key-city plan (重点产粮区): per city, markets with at least these yearly "
+        "revenue targets (广东: one of 10M and two of 5M yuan).",
+    )
+
+    def key_city_slots(self) -> tuple[tuple[float, int], ...]:
+        """The plan as (threshold, markets wanted), highest first."""
+        return tuple(sorted(((s.yearly_revenue, s.markets) for s in self.key_city_plan),
+                            key=lambda s: -s[0]))
 
     def thresholds_for(self, province_adcode: str | None) -> TierThresholds:
         return self.province_tier_thresholds.get(province_adcode or "", self.tier_thresholds)

@@ -27,6 +27,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jiqun.kpi.rules import KpiRules
 from jiqun.kpi.service import OperatingPicture
 from jiqun.store.estimates import market_volumes
 from jiqun.store.models import Customer, Market, OrgLevel, OrgUnit
@@ -34,9 +35,6 @@ from jiqun.store.org import ancestors
 
 WINDOW_DAYS = 30  # the window of our volume and share, as on the market pages
 RankBy = Literal["potential", "gap"]
-# The key-city plan of the seed (广东: 每个产粮区 1 个收入计划 1000 万元和 2 个 500 万元的市场):
-# (yearly revenue target in yuan, markets wanted), highest first.
-KEY_CITY_PLAN: tuple[tuple[float, int], ...] = ((10_000_000.0, 1), (5_000_000.0, 2))
 
 
 # -- potential ----------------------------------------------------------------------------------
@@ -210,10 +208,10 @@ class KeyCity:
     def record(self) -> dict:
         """One flat row (the CLI's table): markets per threshold against the plan."""
         row = {"city": self.name, "code": self.code, "markets": len(self.markets)}
-        for s in self.slots:
-            key = f"{s.threshold / 1e6:g}m"
-            row[f"planned_{key}"] = s.planned
-            row[f"filled_{key}"] = s.filled
+        for n, s in enumerate(self.slots, 1):  # highest target first
+            row[f"threshold_{n}"] = s.threshold
+            row[f"planned_{n}"] = s.planned
+            row[f"filled_{n}"] = s.filled
         row["met"] = self.met
         return row
 
@@ -222,8 +220,7 @@ class KeyCity:
                 "slots": [{**asdict(s), "met": s.met} for s in self.slots]}
 
 
-def fill_slots(targets: list[tuple[str, float | None]],
-               plan: tuple[tuple[float, int], ...] = KEY_CITY_PLAN
+def fill_slots(targets: list[tuple[str, float | None]], plan: tuple[tuple[float, int], ...]
                ) -> tuple[list[PlanSlot], dict[str, float]]:
     """Fill the plan's slots from the highest target down: a market fills the highest slot
     whose threshold its yearly target reaches and that is still open, else the next lower one
@@ -248,9 +245,12 @@ def year_fraction(as_of: dt.date) -> float:
 
 
 def key_city_targets(session: Session, picture: OperatingPicture | None = None,
-                     plan: tuple[tuple[float, int], ...] = KEY_CITY_PLAN) -> list[KeyCity]:
+                     plan: tuple[tuple[float, int], ...] | None = None) -> list[KeyCity]:
     """Per key city (a city with a key-area market, 重点产粮区): its markets' yearly revenue
-    targets against the plan, and, with ``picture``, each market's revenue this year so far."""
+    targets against the plan (the rule ``key_city_plan`` of the picture's KPI rules), and, with
+    ``picture``, each market's revenue this year so far."""
+    if plan is None:
+        plan = (picture.rules if picture is not None else KpiRules()).key_city_slots()
     markets = list(session.scalars(select(Market).order_by(Market.code)))
     cities = _cities(session, {m.org_unit_id for m in markets})
     by_city: dict[int, list[Market]] = defaultdict(list)
