@@ -15,8 +15,12 @@ from jiqun.store.models import OrgUnit
 from jiqun.store.org import add_unit
 
 PG_URL = os.environ.get("JIQUN_TEST_PG_URL")
-# Tests use the built-in KPI rules unless they say otherwise, whatever ./var holds.
-os.environ["JIQUN_RULES_FILE"] = "/nonexistent/jiqun-kpi-rules.toml"  # e.g. postgresql+psycopg://jiqun@/postgres
+# Tests use the built-in KPI rules and planning parameters unless they say otherwise, whatever
+# ./var holds. The paths lie under a file, so they can never be created: a test that writes
+# settings files (``jiqun demo build``) without its own paths fails instead of leaking them
+# into every later test of the run.
+os.environ["JIQUN_RULES_FILE"] = "/dev/null/jiqun-kpi-rules.toml"
+os.environ["JIQUN_PLANNING_FILE"] = "/dev/null/jiqun-planning.toml"
 
 
 def _pg_database() -> tuple[str, callable]:

@@ -266,6 +266,8 @@ def test_cli_builds_the_demo(tmp_path, monkeypatch):
 
     monkeypatch.setenv("JIQUN_STORE_URL", f"sqlite:///{tmp_path}/cli.db")
     monkeypatch.setenv("JIQUN_LAKE_PATH", str(tmp_path / "lake"))
+    monkeypatch.setenv("JIQUN_RULES_FILE", str(tmp_path / "rules.toml"))
+    monkeypatch.setenv("JIQUN_PLANNING_FILE", str(tmp_path / "planning.toml"))
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(app, ["demo", "build", "--scale", "tiny", "--until",

@@ -5,7 +5,8 @@ same value: a list's rows are exactly HQ's rows of the records in the role's sub
 values, owners and names included), and a total is the sum of HQ's per-record figures over the
 subtree (HQ's per-customer monthly parcels and revenue from the customer pages).
 
-Viewer-dependent fields (a rank within the viewer's list, whether the viewer may approve) are
+Viewer-dependent fields (a rank within the viewer's list, whether the viewer may approve, the
+actions a row offers the viewer) are
 left out of the comparison, and nothing else.
 """
 
@@ -82,8 +83,9 @@ LISTS = [
     ("/api/tiers", "rows", "customer_id", "customer", ()),
     ("/api/tiers/changes", "changes", "customer_id", "customer", ()),
     ("/api/share", "markets", "market_id", "market", ()),
-    ("/api/pool", "pool", "id", "customer", ()),
-    ("/api/pool", "clock", "customer_id", "customer", ()),
+    # the actions a row offers are the viewer's (claim, follow up, log a visit)
+    ("/api/pool", "pool", "id", "customer", ("actions",)),
+    ("/api/pool", "clock", "customer_id", "customer", ("actions",)),
     ("/api/teams", None, "id", "team", ()),
     ("/api/campaigns", None, "id", "campaign", ()),
     ("/api/archive/duplicates?status=all", None, "id", "pair", ()),

@@ -56,6 +56,7 @@ NOT_RECORDS = {
     ("/bulletin/{week}.{fmt}", "week"): "an ISO week (2024-W23), checked by its pattern",
     ("/bulletin/{week}.{fmt}", "fmt"): "a file format (html, xlsx, pdf)",
     ("/api/archive/duplicates/{pair_id}/{decision}", "decision"): "merge or keep",
+    ("/api/import/{kind}", "kind"): "an import kind (markets, customers, waybills, events)",
     # origin_id / point_id of a line proposal name a market or a point of the caller's own
     # plan; the route looks the proposal up in that plan. The write probes below send a
     # foreign market as origin_id.
