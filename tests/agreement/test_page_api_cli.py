@@ -90,7 +90,7 @@ FIGURES = [
            api_rows=lambda d: d["flows"], subset=True),  # the API's first page of the year
     Figure("pool clock", "demo-city", "/pool", "/api/pool", ["sales", "pool"],
            key=("customer_id",), values=("days_silent", "days_left", "action"),
-           api_rows=lambda d: d["pool"] + d["clock"], shown=lambda r: [r["name"]]),
+           api_rows=lambda d: d["clock"], shown=lambda r: [r["name"]]),
     Figure("funnel", "demo-city", "/funnel", "/api/funnel", ["sales", "funnel"],
            key=("step",), values=("customers", "share_of_archived", "from_previous"),
            api_rows=lambda d: d["steps"], shown=lambda r: [_n(r["customers"])]),

@@ -56,3 +56,18 @@ def test_a_tier_with_no_one_of_its_role_in_reach_is_reported_unfilled():
     changes = plan_changes([_customer(1, "third", AM_A1.user_id)], {1: "special"},
                            [AM_A1, AM_A2], KpiRules())
     assert changes[0].new_owner_id is None and not changes[0].changes_owner
+
+
+def test_a_prospect_in_the_pool_keeps_no_owner_and_only_its_tier_changes():
+    """公海: nobody is assigned a prospect that waits to be claimed; its tier still follows its
+    volume, and a customer without an owner outside the pool still gets one."""
+    rules = KpiRules()
+    people = [Candidate(7, Role.ACCOUNT_MANAGER, "/1/2/")]
+    pooled = CustomerView(1, "C001", "third", None, "/1/2/", pooled=True)
+    unowned = CustomerView(2, "C002", "micro", None, "/1/2/")
+    changes = {c.customer_id: c for c in plan_changes(
+        [pooled, unowned], {1: "micro", 2: "micro"}, people, rules)}
+    assert (changes[1].new_tier, changes[1].new_owner_id) == ("micro", None)
+    assert changes[2].new_owner_id == 7
+    assert not plan_changes([CustomerView(3, "C003", "micro", None, "/1/2/", pooled=True)],
+                            {3: "micro"}, people, rules)  # nothing to write

@@ -96,8 +96,11 @@ def test_the_city_manager_is_proposed_each_change_with_its_reason(app, world):
     assert (big["old_owner"], big["new_owner_id"], big["new_owner"]) == ("织里营销员", am,
                                                                           "织里客户经理")
     assert big["reasons"] == ["tier", "owner_role"] and big["approvable"] is True
-    assert rows["C-ZL-2"]["reasons"] == ["tier", "no_owner"]
-    assert (rows["C-ZL-3"]["old_tier"], rows["C-ZL-3"]["new_owner_id"]) == (None, am)
+    # C-ZL-2 (on trial) and C-ZL-3 (archived) have no owner: prospects in the pool (公海),
+    # which someone claims; the plan changes their tier only.
+    assert rows["C-ZL-2"]["reasons"] == ["tier"] and rows["C-ZL-2"]["new_owner_id"] is None
+    assert rows["C-ZL-2"]["pooled"] and rows["C-ZL-2"]["approvable"]
+    assert (rows["C-ZL-3"]["old_tier"], rows["C-ZL-3"]["new_owner_id"]) == (None, None)
     park = rows["C-HZ-1"]
     assert (park["new_owner_id"], park["reasons"], park["approvable"]) == (None, ["unfilled"],
                                                                           False)
@@ -119,7 +122,7 @@ def test_approving_applies_only_the_selected_rows_audited_with_the_user(app, wor
     assert response.headers["location"] == "/tiers?applied=2&skipped=0"
     after = _archive(world)
     am = world.ids["zl-am"]
-    assert after["C-ZL-1"] == ("micro", am) and after["C-ZL-3"] == ("micro", am)
+    assert after["C-ZL-1"] == ("micro", am) and after["C-ZL-3"] == ("micro", None)
     changed = {code for code in after if after[code] != before[code]}
     assert changed == {"C-ZL-1", "C-ZL-3"}  # C-ZL-2 was not ticked
     entries = _audits(world)
@@ -188,7 +191,7 @@ def test_the_api_twin_applies_by_bearer_token_with_source_api(app, world):
     assert result.status_code == 200
     body = result.json()
     assert [c["code"] for c in body["applied"]] == ["C-ZL-2"] and body["skipped"] == [foreign]
-    assert _archive(world)["C-ZL-2"] == ("micro", world.ids["zl-am"])
+    assert _archive(world)["C-ZL-2"] == ("micro", None)  # in the pool: its tier only
     assert {(e.user_id, e.source) for e in _audits(world)} == {(world.ids["hz-city"], "api")}
     assert client.post("/api/tiers/apply", json={"changes": "x"},
                        headers=headers).status_code == 422
@@ -209,8 +212,8 @@ def test_a_ticked_change_that_is_proposed_differently_now_is_a_conflict(app, wor
     city = signed_in(app, "hz-city")
     seen = _listed(city)
     ids = {r["code"]: r["customer_id"] for r in city.get("/api/tiers/changes").json()["changes"]}
-    with world.store.transaction() as s:  # meanwhile someone gives C-ZL-2 its micro tier
-        s.get(Customer, ids["C-ZL-2"]).tier = CustomerTier.MICRO
+    with world.store.transaction() as s:  # meanwhile someone gives C-ZL-2 another tier
+        s.get(Customer, ids["C-ZL-2"]).tier = CustomerTier.SECOND
     before, audits = _archive(world), len(_audits(world))
     response = _approve(city, [ids["C-ZL-1"], ids["C-ZL-2"]], seen)
     assert response.status_code == 409

@@ -14,7 +14,9 @@ from jiqun.demo.places import DEMO_PASSWORD
 from jiqun.demo.scale import SCALES, model_ratio, write_demo_settings
 from jiqun.kpi.rules import KpiRules
 from jiqun.kpi.service import OperatingPicture
-from jiqun.sales import ownership
+from jiqun.sales import ownership, pool
+from jiqun.sales.reminders import send_pool_reminders
+from jiqun.sales.rules import SalesRules
 from jiqun.store import Scope, Store
 
 app = typer.Typer(no_args_is_help=True, help="Build the demo province.")
@@ -45,7 +47,9 @@ def build(
                          until=_parse_day(until), progress=True)
     write_demo_settings(settings.rules_file, settings.planning_file, summary.volume_factor)
     reconcile_demo_tiers(store, settings)
+    returned = run_pool_jobs(store, settings, summary.until + dt.timedelta(days=1))
     print_summary(summary)
+    console.print(f"{returned} prospects without follow-up returned to the pool (公海)")
 
 
 def reconcile_demo_tiers(store: Store, settings) -> int:
@@ -56,6 +60,17 @@ def reconcile_demo_tiers(store: Store, settings) -> int:
     with OperatingPicture(store, settings.lake_path, Scope.WHOLE, rules=rules) as picture:
         as_of = picture.data_date()
         return len(ownership.reconcile(picture, as_of, source="demo")) if as_of else 0
+
+
+def run_pool_jobs(store: Store, settings, day: dt.date) -> int:
+    """What a running system's daily jobs would have done by ``day`` (the day after the data):
+    prospects past the pool clock returned to the pool (公海) and the day's reminders sent, so
+    the pool page shows no prospect "overdue by 500 days" that nobody ever returned."""
+    rules = SalesRules.configured(settings)
+    with store.transaction(source="demo") as session:
+        returned = pool.return_to_pool(session, pool.pool_clock(session, day, rules))
+        send_pool_reminders(session, day, rules)
+    return returned
 
 
 def print_summary(summary: DemoSummary) -> None:

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from jiqun.errors import Conflict
 from jiqun.kpi.rules import KpiRules
 from jiqun.permissions import Action, require
+from jiqun.sales.pool import in_pool
 from jiqun.store.models import Customer, CustomerTier, OrgUnit, Role, User
 from jiqun.store.scope import Scope
 
@@ -65,6 +66,23 @@ class TierChange:
     old_owner_id: int | None
     new_owner_id: int | None  # None: no one of the required role in reach (reported, not forced)
     required_role: str
+    pooled: bool = False  # a prospect in the pool: its tier changes, no owner is assigned
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why it is proposed: ``tier`` (the volume earns another), ``no_owner`` (an owner is
+        found for a customer without one), ``owner_role`` (the owner's role does not fit the
+        tier), ``unfilled`` (no one of the required role in reach)."""
+        reasons = ["tier"] if self.new_tier != self.old_tier else []
+        if self.pooled:
+            return reasons
+        if self.new_owner_id is None:
+            reasons.append("unfilled")
+        elif self.old_owner_id is None:
+            reasons.append("no_owner")
+        elif self.changes_owner:
+            reasons.append("owner_role")
+        return reasons
 
     @property
     def changes_owner(self) -> bool:
@@ -90,6 +108,7 @@ class CustomerView:
     tier: str | None
     owner_id: int | None
     org_path: str  # the customer's org unit path
+    pooled: bool = False  # a prospect in the pool (公海): claimed by someone, never assigned
 
 
 class _Candidates:
@@ -129,7 +148,7 @@ def plan_changes(
             continue
         required = rules.tier_owner_roles[CustomerTier(new_tier)]
         owner, unfilled = customer.owner_id, False
-        if role_of.get(owner) != required:
+        if not customer.pooled and role_of.get(owner) != required:
             pick = reach.nearest(required, customer.org_path, load)
             if pick is None:
                 unfilled = True
@@ -140,7 +159,7 @@ def plan_changes(
         if new_tier != customer.tier or owner != customer.owner_id or unfilled:
             changes.append(TierChange(
                 customer.id, customer.code, customer.tier, new_tier, customer.owner_id,
-                None if unfilled else owner, required.value,
+                None if unfilled else owner, required.value, pooled=customer.pooled,
             ))
     return changes
 
@@ -149,9 +168,11 @@ def load_inputs(session: Session) -> tuple[list[CustomerView], list[Candidate]]:
     """Customers and possible owners visible in the session's scope (a system session: all)."""
     paths = dict(session.execute(select(OrgUnit.id, OrgUnit.path)).all())
     customers = [
-        CustomerView(cid, code, tier.value if tier else None, owner, paths[unit])
-        for cid, code, tier, owner, unit in session.execute(select(
-            Customer.id, Customer.code, Customer.tier, Customer.owner_id, Customer.org_unit_id))
+        CustomerView(cid, code, tier.value if tier else None, owner, paths[unit],
+                     pooled=in_pool(owner, stage))
+        for cid, code, tier, owner, unit, stage in session.execute(select(
+            Customer.id, Customer.code, Customer.tier, Customer.owner_id, Customer.org_unit_id,
+            Customer.lifecycle_stage))
     ]
     candidates = [
         Candidate(uid, role, paths[unit])

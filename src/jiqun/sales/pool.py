@@ -22,7 +22,7 @@ from jiqun.permissions import Action, Actor, allowed, require
 from jiqun.sales.lifecycle import PROSPECTS
 from jiqun.sales.people import names_of
 from jiqun.sales.rules import SalesRules
-from jiqun.store.models import Customer, Grid, OrgUnit, Role, User, Visit
+from jiqun.store.models import Customer, Grid, LifecycleStage, OrgUnit, Role, User, Visit
 
 # Whom the reminders go to, not who may do what (that is jiqun.permissions): the manager of an
 # owner, nearest org unit first (the grid's manager comes before).
@@ -228,6 +228,12 @@ def return_to_pool(session: Session, entries: list[PoolEntry]) -> int:
         customer.owned_since = None
     session.flush()
     return len(due)
+
+
+def in_pool(owner_id: int | None, stage: LifecycleStage | None) -> bool:
+    """A prospect without an owner is in the pool (公海): it waits for someone to claim it, and
+    no rule assigns it an owner (the tier plan updates its tier only)."""
+    return owner_id is None and stage in PROSPECTS
 
 
 def pool_customers(session: Session, limit: int | None = None) -> list[Customer]:

@@ -1,8 +1,8 @@
 """Tier issues (分级问题): each customer's computed tier beside the archive's tier and owner.
 
 A customer has an issue when the archive's tier is not the one its volume earns (``tier``), when
-it has no owner (``no_owner``), or when its owner's role is not the one the computed tier requires
-(``owner_role``). The rows come from the organisation's tier plan as the viewer's session sees it
+it has no owner (``no_owner``; a prospect in the pool has none by design), or when its owner's
+role is not the one the computed tier requires (``owner_role``). The rows come from the organisation's tier plan as the viewer's session sees it
 (:meth:`jiqun.sales.ownership.TierPlan.seen_by`), so every viewer of a customer reads the same
 row; the tiers page, ``/api/tiers`` and Python callers share :func:`tier_issues`.
 """
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from jiqun.kpi.rules import KpiRules
 from jiqun.sales.ownership import Person, TierPlan
+from jiqun.sales.pool import in_pool
 from jiqun.store.models import Customer, CustomerTier
 
 ISSUES = ("tier", "no_owner", "owner_role")
@@ -60,12 +61,13 @@ class TierIssues:
 
 
 def issues_of(tier: str, stored: CustomerTier | None, owner_id: int | None,
-              owner: Person | None, required: str) -> tuple[str, ...]:
-    """What is wrong with one customer's archive (empty: nothing)."""
+              owner: Person | None, required: str, pooled: bool = False) -> tuple[str, ...]:
+    """What is wrong with one customer's archive (empty: nothing). A prospect in the pool has
+    no owner by design (公海: it waits to be claimed)."""
     issues = []
     if stored is None or stored.value != tier:
         issues.append("tier")
-    if owner_id is None:
+    if owner_id is None and not pooled:
         issues.append("no_owner")
     elif owner is not None and owner.role != required:
         issues.append("owner_role")
@@ -81,8 +83,9 @@ def tier_issues(session: Session, plan: TierPlan, rules: KpiRules) -> TierIssues
         return TierIssues(as_of=None)
     roles = rules.tier_owner_roles
     rows = []
-    for cid, code, name, stored, owner_id in session.execute(select(
-            Customer.id, Customer.code, Customer.name, Customer.tier, Customer.owner_id)):
+    for cid, code, name, stored, owner_id, stage in session.execute(select(
+            Customer.id, Customer.code, Customer.name, Customer.tier, Customer.owner_id,
+            Customer.lifecycle_stage)):
         found = plan.tiers.get(cid)
         if found is None:
             continue
@@ -93,7 +96,8 @@ def tier_issues(session: Session, plan: TierPlan, rules: KpiRules) -> TierIssues
             tier=found["tier"], stored_tier=stored.value if stored else None, owner_id=owner_id,
             owner=owner.name if owner else None, owner_role=owner.role if owner else None,
             required_role=required,
-            issues=issues_of(found["tier"], stored, owner_id, owner, required),
+            issues=issues_of(found["tier"], stored, owner_id, owner, required,
+                             pooled=in_pool(owner_id, stage)),
         ))
     rows.sort(key=lambda r: (not r.issues, -r.daily_parcels, r.code))
     counts = [TierCount(tier=t.value, computed=sum(r.tier == t.value for r in rows),

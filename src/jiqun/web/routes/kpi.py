@@ -420,9 +420,12 @@ class TierChangeOut(BaseModel):
     new_tier: str
     old_owner_id: int | None
     old_owner: str | None
-    new_owner_id: int | None = Field(description="None: no one of the required role in reach.")
+    new_owner_id: int | None = Field(description="None: no one of the required role in reach, "
+                                                 "or a prospect in the pool.")
     new_owner: str | None
     required_role: str
+    pooled: bool = Field(description="A prospect in the pool (公海): it keeps no owner until "
+                                     "someone claims it.")
     reasons: list[Literal["tier", "no_owner", "owner_role", "unfilled"]]
     approvable: bool = Field(description="Approving it writes something; an unfilled change "
                                          "with the right tier is only reported.")
@@ -454,17 +457,6 @@ class TierApplyOut(BaseModel):
                                            "or outside the user's area.")
 
 
-def _reasons(change: ownership.TierChange) -> list[str]:
-    reasons = ["tier"] if change.new_tier != change.old_tier else []
-    if change.new_owner_id is None:
-        reasons.append("unfilled")
-    elif change.old_owner_id is None:
-        reasons.append("no_owner")
-    elif change.changes_owner:
-        reasons.append("owner_role")
-    return reasons
-
-
 def _change_rows(ctx: RequestContext, plan: ownership.TierPlan,
                  changes: list[ownership.TierChange]) -> list[TierChangeOut]:
     names = dict(ctx.db.execute(select(Customer.id, Customer.name).where(
@@ -478,8 +470,8 @@ def _change_rows(ctx: RequestContext, plan: ownership.TierPlan,
         customer_id=c.customer_id, code=c.customer_code, name=names.get(c.customer_id, ""),
         old_tier=c.old_tier, new_tier=c.new_tier, old_owner_id=c.old_owner_id,
         old_owner=name(c.old_owner_id), new_owner_id=c.new_owner_id,
-        new_owner=name(c.new_owner_id), required_role=c.required_role,
-        reasons=_reasons(c), approvable=c.writes, fingerprint=c.fingerprint,
+        new_owner=name(c.new_owner_id), required_role=c.required_role, pooled=c.pooled,
+        reasons=c.reasons, approvable=c.writes, fingerprint=c.fingerprint,
     ) for c in changes]
 
 
