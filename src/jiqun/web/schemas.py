@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import typing
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
+
+from jiqun.sales.customer_search import CustomerRow
 
 
 class TokenOut(BaseModel):
@@ -143,18 +147,25 @@ class MarketDetailOut(BaseModel):
     estimates: list[EstimateOut]
 
 
-class CustomerRowOut(BaseModel):
-    id: int
-    code: str
-    name: str
-    phone: str | None
-    market_id: int | None
-    market_name: str | None
-    lifecycle_stage: str
-    tier: str | None
-    vip: bool
-    est_daily_volume: float | None
-    owner_name: str | None
+def model_of(cls, name: str, doc: str, overrides: dict | None = None,
+             **extra) -> type[BaseModel]:
+    """A response model with one field per field of the dataclass ``cls`` (its type, or the
+    one in ``overrides``; its default), plus ``extra``: one definition of the fields, so the API
+    cannot drift from what the service computes."""
+    hints = typing.get_type_hints(cls)
+    fields: dict = {}
+    for f in dataclasses.fields(cls):
+        if f.default_factory is not dataclasses.MISSING:
+            default = Field(default_factory=f.default_factory)
+        else:
+            default = ... if f.default is dataclasses.MISSING else f.default
+        fields[f.name] = ((overrides or {}).get(f.name, hints[f.name]), default)
+    fields.update(extra)
+    return create_model(name, __doc__=doc, **fields)
+
+
+CustomerRowOut = model_of(CustomerRow, "CustomerRowOut",
+                          "A customer of the search (sales.customer_search).")
 
 
 class CustomerPageOut(BaseModel):

@@ -12,12 +12,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-import typing
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field
 
 from jiqun.bounds import MAX_ID, PlausibleDate
 from jiqun.errors import Invalid
@@ -31,6 +30,7 @@ from jiqun.permissions import Action
 from jiqun.store.models import LineStatus
 from jiqun.web.deps import Context, RequestContext, allow, not_found, rules_of
 from jiqun.web.params import DateQuery, IdPath
+from jiqun.web.schemas import model_of
 from jiqun.web.tables import Column, Download, Paging, download_response, paginate, paging
 from jiqun.web.templating import render
 
@@ -94,23 +94,7 @@ class FlowsOut(BaseModel):
     peaks: list[PeakOut]
 
 
-def _model_of(cls, name: str, doc: str, overrides: dict | None = None, **extra) -> type[BaseModel]:
-    """A response model with one field per field of the dataclass ``cls`` (its type, or the
-    one in ``overrides``; its default), plus ``extra``: one definition of the fields, so the API
-    cannot drift from what the planner computes."""
-    hints = typing.get_type_hints(cls)
-    fields: dict = {}
-    for f in dataclasses.fields(cls):
-        if f.default_factory is not dataclasses.MISSING:
-            default = Field(default_factory=f.default_factory)
-        else:
-            default = ... if f.default is dataclasses.MISSING else f.default
-        fields[f.name] = ((overrides or {}).get(f.name, hints[f.name]), default)
-    fields.update(extra)
-    return create_model(name, __doc__=doc, **fields)
-
-
-LaneOut = _model_of(
+LaneOut = model_of(
     lines_mod.LaneProposal, "LaneOut",
     "A lane's dedicated-line economics and the planner's decision (专线建议); "
     "``existing_line`` is the status of the line already recorded for the lane.",
@@ -120,7 +104,7 @@ LaneOut = _model_of(
     proposed=(bool, ...),
     offered=(bool, Field(description="No line recorded for the lane yet: it may be accepted.")))
 
-PooledLineOut = _model_of(
+PooledLineOut = model_of(
     lines_mod.PooledLine, "PooledLineOut",
     "A line through a consolidation point fed by several origins (拼线).",
     offered=(bool, Field(description="No line recorded for it yet: it may be accepted.")))
@@ -494,7 +478,7 @@ def api_accept_line(request: Request, response: Response, ctx: Context,
 LineStatusName = Literal["draft", "approved", "active", "peak_only", "closed"]
 OpenMode = Literal["active", "peak_only"]
 
-LineRowOut = _model_of(
+LineRowOut = model_of(
     line_steps.LineRow, "LineRowOut",
     "A recorded dedicated line and its place in the lifecycle (draft → approved → running → "
     "closed); ``steps`` are the ones the caller may take now.",
