@@ -37,8 +37,16 @@ DRAWN = """(el) => {
   const chart = echarts.getInstanceByDom(el);
   const geo = chart.getOption().geo[0];
   const data = JSON.parse(document.getElementById(el.id + "-data").textContent);
-  const points = data.lines ? data.lines.flatMap(l => [l.from, l.to])
-    : data.points.concat(data.centres).map(p => [p.lon, p.lat]);
+  const points = [];  // every [lon, lat] of the data, however nested ({lon, lat} too)
+  (function walk(v) {
+    if (Array.isArray(v)) {
+      if (v.length >= 2 && v.length <= 3 && v.every(x => typeof x === "number") &&
+          v[0] > 60 && v[0] < 150 && v[1] > 0 && v[1] < 60) { points.push(v); } else { v.forEach(walk); }
+    } else if (v && typeof v === "object") {
+      if (typeof v.lon === "number" && typeof v.lat === "number") { points.push([v.lon, v.lat]); }
+      Object.values(v).forEach(walk);
+    }
+  })(data);
   const w = el.clientWidth, h = el.clientHeight;
   const inView = points.filter(p => {
     const [x, y] = chart.convertToPixel({ geoIndex: 0 }, p);
@@ -88,6 +96,34 @@ def test_map_draws_on_the_base_map_with_its_data_in_view(base, browser, viewport
     assert overflow(page) <= 0
     page.locator(f"#{element}").scroll_into_view_if_needed()
     shoot(page, f"{'phone' if phone else 'desktop'}-{user}-{path.strip('/')}-map")
+    context.close()
+
+
+# The other maps, reached through their page's first link: the grid design of a market, a
+# grid's page, the visit plan's route.
+OTHERS = [("/grids/design", "a[href^='/grids/design?market_id=']", "grid-scatter"),
+          ("/grids", "[data-testid=grid-link]", "grid-map"),
+          ("/visit-plan", None, "route-map")]
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("start, link, element", OTHERS, ids=["design", "grid", "route"])
+def test_other_maps_draw_on_the_county_layer(base, browser, viewport, start, link, element):
+    phone = viewport is PHONE
+    context = browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone)
+    page = context.new_page()
+    sign_in(page, base, "demo-city", PASSWORD)
+    page.goto(f"{base}{start}")
+    if link:
+        page.goto(base + page.locator(link).first.get_attribute("href"))
+    page.wait_for_selector(f"#{element}[data-drawn=true]", timeout=20_000)
+    drawn = page.eval_on_selector(f"#{element}", DRAWN)
+    assert drawn["map"] == "jiqun-base:410000" and drawn["features"] > 158
+    assert drawn["points"] > 0 and drawn["inView"] == drawn["points"], drawn
+    assert drawn["shapes"] > 5 and drawn["names"], drawn["names"]
+    assert overflow(page) <= 0
+    page.locator(f"#{element}").scroll_into_view_if_needed()
+    shoot(page, f"{'phone' if phone else 'desktop'}-demo-city-{element}")
     context.close()
 
 

@@ -1,7 +1,8 @@
 // Grid page: the grid's merchants as points on their coordinates, one colour per lifecycle
 // stage, larger for more parcels this month; a click opens the merchant.
 // <div data-grid-map id="X"> with {series: [{name, points: [{value: [lon, lat], parcels,
-// name, id, text}]}]} in <script type="application/json" id="X-data">.
+// name, id, text}]}]} in <script type="application/json" id="X-data">. Drawn on the base map
+// (counties, place names) of basemap.js.
 (function () {
   "use strict";
 
@@ -19,12 +20,10 @@
       animation: false,
       tooltip: { trigger: "item", confine: true, formatter: tooltip },
       legend: { type: "scroll", bottom: 0 },
-      grid: { left: 8, right: 8, top: 8, bottom: 40, containLabel: true },
-      xAxis: { type: "value", scale: true, show: false },
-      yAxis: { type: "value", scale: true, show: false },
+      geo: { top: 8, bottom: 40, left: 8, right: 8 },
       series: data.series.map(function (s) {
         return {
-          name: s.name, type: "scatter", data: s.points, cursor: "pointer",
+          name: s.name, type: "scatter", coordinateSystem: "geo", data: s.points, cursor: "pointer",
           symbolSize: function (value, p) { return size(p.data.parcels); },
           itemStyle: { opacity: 0.8 }
         };
@@ -34,14 +33,13 @@
 
   function draw(el) {
     var source = document.getElementById(el.id + "-data");
-    if (!source || !window.echarts) { return; }
-    var chart = window.echarts.init(el, null, { renderer: "svg" });
-    chart.setOption(option(JSON.parse(source.textContent)));
-    chart.on("click", function (p) {
-      if (p.data && p.data.id) { window.location.href = "/customers/" + p.data.id; }
+    if (!source || !window.JiqunBasemap) { return; }
+    el.dataset.drawn = "pending";  // basemap.js sets "true" once drawn
+    window.JiqunBasemap.chart(el, option(JSON.parse(source.textContent))).then(function (chart) {
+      chart.on("click", function (p) {
+        if (p.data && p.data.id) { window.location.href = "/customers/" + p.data.id; }
+      });
     });
-    window.addEventListener("resize", function () { chart.resize(); });
-    el.dataset.drawn = "true";
   }
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -1,5 +1,6 @@
 // Grid design: merchants as points coloured by grid. <div data-grids-chart="scatter" id="X">
 // with {series: [{name, points: [[lon, lat], …]}]} in <script type="application/json" id="X-data">.
+// Drawn on the base map (counties, place names) of basemap.js.
 (function () {
   "use strict";
 
@@ -8,22 +9,18 @@
       animation: false,
       tooltip: { trigger: "item", formatter: function (p) { return p.seriesName; } },
       legend: { type: "scroll", bottom: 0 },
-      grid: { left: 8, right: 8, top: 8, bottom: 40, containLabel: true },
-      xAxis: { type: "value", scale: true, axisLabel: { show: false } },
-      yAxis: { type: "value", scale: true, axisLabel: { show: false } },
+      geo: { top: 8, bottom: 40, left: 8, right: 8 },
       series: data.series.map(function (s) {
-        return { name: s.name, type: "scatter", symbolSize: 5, data: s.points };
+        return { name: s.name, type: "scatter", coordinateSystem: "geo", symbolSize: 5, data: s.points };
       })
     };
   }
 
   function draw(el) {
     var source = document.getElementById(el.id + "-data");
-    if (!source || !window.echarts) { return; }
-    var chart = window.echarts.init(el, null, { renderer: "svg" });
-    chart.setOption(scatter(JSON.parse(source.textContent)));
-    window.addEventListener("resize", function () { chart.resize(); });
-    el.dataset.drawn = "true";
+    if (!source || !window.JiqunBasemap) { return; }
+    el.dataset.drawn = "pending";  // basemap.js sets "true" once drawn
+    window.JiqunBasemap.chart(el, scatter(JSON.parse(source.textContent)));
   }
 
   document.addEventListener("DOMContentLoaded", function () {
