@@ -64,6 +64,25 @@ def serving(folder: Path) -> Iterator[str]:
         server.wait(timeout=10)
 
 
+def build_tiny_demo(folder: Path) -> None:
+    """The tiny demo province (seed 7) into ``folder/store.db`` and ``folder/lake``."""
+    from jiqun.demo import build_demo
+    from jiqun.store import Store
+
+    store = Store(f"sqlite:///{folder}/store.db")
+    store.upgrade()
+    build_demo(store, folder / "lake", scale="tiny", seed=7, progress=False)
+    store.engine.dispose()
+
+
+@contextmanager
+def serving_demo(folder: Path) -> Iterator[str]:
+    """The tiny demo built into ``folder`` and served; yields the base URL."""
+    build_tiny_demo(folder)
+    with serving(folder) as base:
+        yield base
+
+
 def sign_in(page, base: str, username: str, password: str) -> None:
     """Sign in through the login form and land on the dashboard."""
     page.goto(f"{base}/login")

@@ -11,7 +11,16 @@ from sqlalchemy import select
 
 from jiqun.store import Store
 from jiqun.store.models import Grid, OrgUnit, User
-from tests.e2e.server import CHROMIUM, DESKTOP, PHONE, overflow, serving, shoot, sign_in
+from tests.e2e.server import (
+    CHROMIUM,
+    DESKTOP,
+    PHONE,
+    build_tiny_demo,
+    overflow,
+    serving,
+    shoot,
+    sign_in,
+)
 
 PASSWORD = "jiqun-demo"
 USERS = ("demo-city", "demo-marketer")
@@ -33,12 +42,9 @@ def _grids_of(s, username: str) -> set[int]:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """The served demo province, each user's grid ids, and a grid outside the city."""
-    from jiqun.demo import build_demo
-
     tmp = tmp_path_factory.mktemp("e2e-grids")
+    build_tiny_demo(tmp)
     store = Store(f"sqlite:///{tmp}/store.db")
-    store.upgrade()
-    build_demo(store, tmp / "lake", scale="tiny", seed=7, progress=False)
     with store.session() as s:
         own = {u: _grids_of(s, u) for u in USERS}
         foreign = min(set(s.scalars(select(Grid.id))) - own["demo-city"])

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jiqun.store import Store
-from tests.e2e.server import CHROMIUM, DESKTOP, PHONE, overflow, serving, shoot, sign_in
+from tests.e2e.server import CHROMIUM, DESKTOP, PHONE, overflow, serving_demo, shoot, sign_in
 
 USER, PASSWORD = "demo-city", "jiqun-demo"
 # /tiers listed 200 customers and 200 proposed changes: 36,399 px at 390 px on the tiny demo.
@@ -29,14 +28,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    from jiqun.demo import build_demo
-
-    tmp = tmp_path_factory.mktemp("tables")
-    store = Store(f"sqlite:///{tmp}/store.db")
-    store.upgrade()
-    build_demo(store, tmp / "lake", scale="tiny", seed=7, progress=False)
-    store.engine.dispose()
-    with serving(tmp) as url:
+    with serving_demo(tmp_path_factory.mktemp("tables")) as url:
         yield url
 
 

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jiqun.store import Store
-from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS, PHONE, serving
+from tests.e2e.server import CHROMIUM, CHROMIUM_ARGS, PHONE, serving_demo
 
 pytestmark = [
     pytest.mark.browser,
@@ -24,15 +23,8 @@ MARKETER, PASSWORD = "demo-marketer", "jiqun-demo"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    from jiqun.demo import build_demo
-
-    tmp = tmp_path_factory.mktemp("sales-e2e")
-    store = Store(f"sqlite:///{tmp}/store.db")
-    store.upgrade()
-    build_demo(store, tmp / "lake", scale="tiny", seed=7, progress=False)
-    store.engine.dispose()
-    with serving(tmp) as base:
-        yield base
+    with serving_demo(tmp_path_factory.mktemp("sales-e2e")) as url:
+        yield url
 
 
 def _shoot(page, name: str) -> None:
