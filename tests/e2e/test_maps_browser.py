@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from jiqun.store import Store
-from tests.e2e.server import CHROMIUM, DESKTOP, PHONE, overflow, serving, shoot, sign_in
+from tests.e2e.server import CHROMIUM, DESKTOP, PHONE, overflow, serving_demo, shoot, sign_in
 
 PASSWORD = "jiqun-demo"
 
@@ -20,14 +19,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
-    from jiqun.demo import build_demo
-
-    tmp = tmp_path_factory.mktemp("e2e-maps")
-    store = Store(f"sqlite:///{tmp}/store.db")
-    store.upgrade()
-    build_demo(store, tmp / "lake", scale="tiny", seed=7, progress=False)
-    store.engine.dispose()
-    with serving(tmp) as url:
+    with serving_demo(tmp_path_factory.mktemp("e2e-maps")) as url:
         yield url
 
 
