@@ -91,6 +91,17 @@ class Sessions:
         assert r.status_code == 200, (path, r.status_code, r.text[:300])
         return r.text
 
+    def csv(self, user: str, path: str) -> list[list[str]]:
+        """The page's CSV download (``?format=csv``) as rows, header first."""
+        import csv
+        import io
+
+        self.page(user, "/")  # signs in
+        r = self._pages[user].get(path, params={"format": "csv"})
+        assert r.status_code == 200, (path, r.status_code, r.text[:300])
+        assert r.content.startswith(b"\xef\xbb\xbf"), "CSV without a BOM"
+        return list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+
     def close(self) -> None:
         for c in self._pages.values():
             c.__exit__(None, None, None)

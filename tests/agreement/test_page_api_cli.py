@@ -141,3 +141,21 @@ def test_the_page_shows_the_apis_rows(figure, sessions):
     for row in rows:
         for text in figure.shown(row):
             assert text in page, (figure.name, figure.page, text)
+
+
+DOWNLOADS = [  # (user, page, API, its rows, the field the download's first text column holds)
+    ("demo-city", "/grids", "/api/grids", lambda d: d["rows"], "grid"),
+    ("demo-province", "/markets/top?n=50", "/api/markets/top?n=50", lambda d: d["items"],
+     "code"),
+    ("demo-province", "/teams", "/api/teams", lambda d: d, "name"),
+]
+
+
+@pytest.mark.parametrize(("user", "page", "api", "rows", "field"), DOWNLOADS,
+                         ids=[d[1] for d in DOWNLOADS])
+def test_the_pages_download_holds_the_apis_rows(user, page, api, rows, field, sessions):
+    table = sessions.csv(user, page)
+    expected = [r[field] for r in rows(sessions.api(user, api))]
+    assert expected, "nothing to compare"
+    column = next(i for i, cell in enumerate(table[1]) if cell == str(expected[0]))
+    assert [r[column] for r in table[1:]] == [str(v) for v in expected]

@@ -83,9 +83,25 @@ def api_grids(ctx: Context, picture: Picture) -> GridsOut:
     return grid_table(ctx, picture)
 
 
+GRID_COLUMNS = (
+    Column("rank", "Rank", "int"), Column("grid", "Grid"), Column("market", "Market"),
+    Column("team", "Team"), Column("target_parcels", "Monthly plan", "dec"),
+    Column("parcels", "Parcels this month", "int"), Column("progress", "Plan progress", "pct"),
+    Column("revenue", "Revenue", "money"),
+    Column("in_province_share", "In-province share", "pct"),
+    Column("line_daily_average", "Dedicated-line daily average", "dec"),
+    Column("active_customers", "Active customers", "int"),
+    Column("activated_customers", "Activated customers", "int"),
+    Column("development_rate", "Development rate", "pct"),
+)
+
+
 @router.get("/grids", include_in_schema=False)
-def grids_page(request: Request, ctx: Context, picture: Picture):
-    return _page(request, "grids.html", "_grids_table.html", grid_table(ctx, picture))
+def grids_page(request: Request, ctx: Context, picture: Picture, download: Download):
+    data = grid_table(ctx, picture)
+    if download:
+        return download_response(data.rows, GRID_COLUMNS, "grids", download, ctx.locale)
+    return _page(request, "grids.html", "_grids_table.html", data)
 
 
 def _market_or_404(ctx: RequestContext, market_id: int) -> Market:

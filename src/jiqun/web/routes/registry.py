@@ -34,6 +34,7 @@ from jiqun.permissions import Action
 from jiqun.store.models import Grid, Market, MarketType, TeamStatus
 from jiqun.web.deps import Context, RequestContext, allow, not_found, open_picture
 from jiqun.web.params import IdPath
+from jiqun.web.tables import Column, Download, download_response
 from jiqun.web.templating import render
 
 router = APIRouter()
@@ -270,12 +271,29 @@ def api_top(request: Request, ctx: Context, n: int = Query(10, ge=1, le=500),
     return top_data(request, ctx, n, by)
 
 
+TOP_COLUMNS = (
+    Column("rank", "Rank", "int"), Column("code", "Code"), Column("name", "Market"),
+    Column("city", "City"), Column("tier", "Tier"), Column("merchants", "Merchants", "int"),
+    Column("potential_daily", "Potential parcels a day", "dec"),
+    Column("our_daily", "Our parcels a day", "dec"), Column("share", "Share", "pct"),
+    Column("gap_daily", "Gap to potential a day", "dec"),
+)
+TEAM_COLUMNS = (
+    Column("name", "Team"), Column("status", "Status"), Column("market", "Market"),
+    Column("grids", "Grids"), Column("leader", "Leader"), Column("members", "Members", "int"),
+    Column("proposed_by", "Proposed by"), Column("approved_by", "Approved by"),
+)
+
+
 @router.get("/markets/top", include_in_schema=False)
-def top_page(request: Request, ctx: Context, n: str = "10", by: str = "potential"):
+def top_page(request: Request, ctx: Context, download: Download, n: str = "10",
+             by: str = "potential"):
     # A link's n is forgiving: anything but a number (``²``, ``-3``) shows the TOP 10.
     n_value = min(_int(n) or 10, 500)
     by_value: RankBy = "gap" if by == "gap" else "potential"
     data = top_data(request, ctx, n_value, by_value)
+    if download:
+        return download_response(data.items, TOP_COLUMNS, "markets-top", download, ctx.locale)
     return render(request, "markets_top.html", {"data": data, "n": n_value, "by": by_value})
 
 
@@ -338,7 +356,10 @@ def _proposal(form) -> dict[str, Any]:
 
 
 @router.get("/teams", include_in_schema=False)
-def teams_page(request: Request, ctx: Context):
+def teams_page(request: Request, ctx: Context, download: Download):
+    if download:
+        return download_response(teams.list_teams(ctx.db), TEAM_COLUMNS, "teams", download,
+                                 ctx.locale)
     return _teams_page(request, ctx)
 
 
