@@ -345,8 +345,12 @@ def routes(app) -> list[RouteInfo]:
     return out
 
 
+# Parameters that name a record without an ``_id`` suffix (a person chosen from a list).
+ID_NAMES = {"id", "ids", "marketer"}
+
+
 def is_id_like(name: str) -> bool:
-    return name == "id" or name == "ids" or name.endswith("_id") or name.endswith("_ids")
+    return name in ID_NAMES or name.endswith("_id") or name.endswith("_ids")
 
 
 def fill(path: str, values: dict[str, object]) -> str:

@@ -49,6 +49,7 @@ KIND_OF_PARAM = {
     "campaign_id": "campaign",
     "user_id": "user",
     "line_id": "line",
+    "marketer": "user",  # whose visit plan or visits (/visit-plan, /visits)
 }
 
 # Path or id-like parameters that do not name a scoped record, with the reason.

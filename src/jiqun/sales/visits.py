@@ -350,9 +350,15 @@ def team_visits(session: Session, days: VisitRange, marketer_id: int | None = No
     """Every visit in the session's scope (the manager's subtree) made on ``days``, newest
     first, optionally of one marketer of the subtree (another id is :class:`NotFound`: a filter
     is no way to probe who exists elsewhere)."""
-    if marketer_id is not None and marketer_id not in {m.id for m in marketers_in_scope(session)}:
-        raise NotFound(marketer_id)
+    if marketer_id is not None:
+        check_marketer(session, marketer_id)
     return visits_in(session, days, marketer_id)
+
+
+def check_marketer(session: Session, marketer_id: int) -> None:
+    """A marketer id a request names must be one of the session's scope, else NotFound."""
+    if marketer_id not in {m.id for m in marketers_in_scope(session)}:
+        raise NotFound(marketer_id)
 
 
 def visits_in(session: Session, days: VisitRange, user_id: int | None = None) -> list[VisitRow]:

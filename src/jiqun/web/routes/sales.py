@@ -222,7 +222,9 @@ def visits_page(request: Request, ctx: Context, paging: VisitPaging, download: D
     team = visit_mod.sees_team(ctx.user.role)
     if team:
         days, rows = _team(ctx, marketer, since, until)
-    else:
+    else:  # a marketer's own visits; naming someone outside the scope is 404, as for managers
+        if marketer is not None:
+            visit_mod.check_marketer(ctx.db, marketer)
         days = visit_mod.VisitRange.of(since, until, today)
         rows = visit_mod.visits_in(ctx.db, days, ctx.user.id)
     if download:
@@ -257,9 +259,10 @@ def api_visits(
 ) -> list[visit_mod.VisitRow]:
     """Visits in the caller's scope, newest first: the caller's own (``mine``, default) or
     everyone's, optionally of one customer (404 when the customer is not in the scope). With
-    ``marketer``, ``since`` or ``until`` (and ``mine=false``): the team's visits a manager's
-    ``/visits`` lists, of those days (default the last 30) — the first ``limit`` of them."""
-    if not mine and (marketer is not None or since or until):
+    ``marketer`` (404 outside the scope), or ``since``/``until`` with ``mine=false``: the
+    team's visits a manager's ``/visits`` lists, of those days (default the last 30) — the
+    first ``limit`` of them."""
+    if marketer is not None or (not mine and (since or until)):
         return _team(ctx, marketer, since, until)[1][:limit]
     return visit_mod.visits_of(ctx.db, user_id=ctx.user.id if mine else None,
                                customer_id=customer_id, limit=limit)
