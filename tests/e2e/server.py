@@ -51,7 +51,11 @@ def serving(folder: Path) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "JIQUN_STORE_URL": f"sqlite:///{folder}/store.db",
            "JIQUN_LAKE_PATH": str(folder / "lake"), "JIQUN_ENVIRONMENT": "test",
-           "JIQUN_SECRET_KEY": "e2e-secret", "JIQUN_LOCALE": "zh-CN"}
+           "JIQUN_SECRET_KEY": "e2e-secret", "JIQUN_LOCALE": "zh-CN",
+           # the settings files a server in this folder reads (the defaults, relative to it),
+           # not the test run's uncreatable ones (tests/conftest.py)
+           "JIQUN_RULES_FILE": str(folder / "var/kpi-rules.toml"),
+           "JIQUN_PLANNING_FILE": str(folder / "var/planning.toml")}
     server = subprocess.Popen([*_jiqun_command(), "serve", "--port", str(port)], env=env,
                               cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True)
