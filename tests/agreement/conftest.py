@@ -97,7 +97,7 @@ class Sessions:
         import io
 
         self.page(user, "/")  # signs in
-        r = self._pages[user].get(path, params={"format": "csv"})
+        r = self._pages[user].get(path + ("&" if "?" in path else "?") + "format=csv")
         assert r.status_code == 200, (path, r.status_code, r.text[:300])
         assert r.content.startswith(b"\xef\xbb\xbf"), "CSV without a BOM"
         return list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))

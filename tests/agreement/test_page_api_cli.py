@@ -148,6 +148,9 @@ DOWNLOADS = [  # (user, page, API, its rows, the field the download's first text
     ("demo-province", "/markets/top?n=50", "/api/markets/top?n=50", lambda d: d["items"],
      "code"),
     ("demo-province", "/teams", "/api/teams", lambda d: d, "name"),
+    ("demo-city", "/funnel?table=groups", "/api/funnel", lambda d: d["groups"], "key"),
+    ("demo-province", "/markets/targets", "/api/markets/targets",
+     lambda d: [m for c in d for m in c["markets"]], "code"),
 ]
 
 

@@ -15,6 +15,7 @@ market or team changed since is answered 409 with both values, never silently ov
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from typing import Any, Literal
@@ -310,10 +311,23 @@ def api_targets(request: Request, ctx: Context) -> list[KeyCityOut]:
     return targets_data(request, ctx)
 
 
+TARGET_COLUMNS = (
+    Column("city", "City"), Column("code", "Code"), Column("name", "Market"),
+    Column("yearly_revenue_target", "Yearly revenue target", "money"),
+    Column("slot", "Counts as", "money"), Column("revenue_ytd", "Revenue this year", "money"),
+    Column("expected_ytd", "Expected by today", "money"), Column("progress", "Progress", "pct"),
+)
+
+
 @router.get("/markets/targets", include_in_schema=False)
-def targets_page(request: Request, ctx: Context):
+def targets_page(request: Request, ctx: Context, download: Download):
+    cities = targets_data(request, ctx)
+    if download:  # one row per market of a key city
+        rows = [{"city": c.name, **dataclasses.asdict(m)} for c in cities for m in c.markets]
+        return download_response(rows, TARGET_COLUMNS, "key-city-targets", download,
+                                 ctx.locale)
     return render(request, "markets_targets.html", {
-        "cities": targets_data(request, ctx),
+        "cities": cities,
         # A target's size in the reader's words: 1000万 (zh-CN), 10M (en).
         "yuan": lambda value: format_compact_decimal(value, locale=babel_locale(ctx.locale),
                                                      fraction_digits=1),

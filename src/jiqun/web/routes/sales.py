@@ -404,10 +404,34 @@ def api_funnel(ctx: Context, by: By = "method") -> FunnelOut:
     return funnel_data(ctx, by)
 
 
+FUNNEL_COLUMNS = {
+    "steps": (Column("step", "Stage"), Column("customers", "Customers", "int"),
+              Column("share_of_archived", "Of archived", "pct"),
+              Column("from_previous", "From the step before", "pct")),
+    "groups": (Column("key", "Group"), Column("name", "Name"),
+               Column("archived", "Archived", "int"), Column("nurturing", "Nurturing", "int"),
+               Column("trial", "Trial", "int"), Column("cooperating", "Cooperating", "int"),
+               Column("upgraded", "Upgraded", "int"),
+               Column("conversion", "Conversion", "pct")),
+    "time_in_stage": (Column("stage", "Stage"), Column("finished", "Left the stage", "int"),
+                      Column("median_days", "Median days", "dec"),
+                      Column("p75_days", "75% within (days)", "dec"),
+                      Column("mean_days", "Mean days", "dec"),
+                      Column("still_in", "Still in it", "int"),
+                      Column("median_days_so_far", "Median days so far", "dec")),
+}
+
+
 @router.get("/funnel", include_in_schema=False)
-def funnel_page(request: Request, ctx: Context, by: str = "method"):
+def funnel_page(request: Request, ctx: Context, download: Download, by: str = "method"):
     by = by if by in funnel_mod.BY else "method"
     data = funnel_data(ctx, by)
+    if download:
+        table = download.table or "steps"
+        if table not in FUNNEL_COLUMNS:
+            raise not_found(ctx)
+        return download_response(getattr(data, table), FUNNEL_COLUMNS[table], f"funnel-{table}",
+                                 download, ctx.locale)
     chart = {"names": [ctx.t(funnel_mod.STEP_LABELS[s.step]) for s in data.steps],
              "values": [s.customers for s in data.steps]}
     return render(request, "funnel.html", {"data": data, "chart": chart,
