@@ -121,6 +121,13 @@ def test_campaign_pages(app, world):
     assert edit.status_code == 303
     assert city.get("/api/campaigns").json()[0]["targets"] == 1
     assert signed_in(app, "hgz-city").get(path).status_code == 404
+    download = city.get("/campaigns?format=csv")
+    assert download.status_code == 200 and download.content.startswith(b"\xef\xbb\xbf")
+    lines = download.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "营销活动,开始日期,结束日期,目标客户"
+    assert lines[1] == "春季攻坚二期,2024-05-01,2024-05-31,1"
+    assert signed_in(app, "hgz-city").get("/campaigns?format=csv").content.decode(
+        "utf-8-sig").splitlines()[1:] == []  # Hangzhou's city sees none of Huzhou's
 
 
 def test_inbox(app, world):

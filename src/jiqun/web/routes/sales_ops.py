@@ -33,6 +33,7 @@ from jiqun.store.models import CustomerTier, Grid, LifecycleStage, Market
 from jiqun.web import labels
 from jiqun.web.deps import Context, RequestContext, allow
 from jiqun.web.params import IdPath
+from jiqun.web.tables import Column, Download, download_response
 from jiqun.web.templating import render
 
 router = APIRouter()
@@ -242,8 +243,17 @@ def _error_text(ctx: RequestContext, exc: campaign_mod.CampaignError) -> str:
     return separator.join(dict.fromkeys(exc.translated(ctx.t).values()))
 
 
+CAMPAIGN_COLUMNS = (
+    Column("name", "Campaign"), Column("starts_on", "Starts", "date"),
+    Column("ends_on", "Ends", "date"), Column("targets", "Targets", "int"),
+)
+
+
 @router.get("/campaigns", include_in_schema=False)
-def campaigns_page(request: Request, ctx: Context):
+def campaigns_page(request: Request, ctx: Context, download: Download):
+    if download:
+        return download_response(campaign_mod.list_campaigns(ctx.db), CAMPAIGN_COLUMNS,
+                                 "campaigns", download, ctx.locale)
     return render(request, "campaigns.html", {
         "campaigns": campaign_mod.list_campaigns(ctx.db), "choices": _choices(ctx),
         "values": {"target_by": "filters"}, "selected": {}, "error": None})
