@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from jiqun.ingest import import_file
+from jiqun.store.models import Role, User
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "docs" / "templates"
 
@@ -39,3 +40,10 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]], encoding: st
         writer.writerow(header)
         writer.writerows(rows)
     return path
+
+
+def add_user(store, name: str, role: Role, unit) -> None:
+    """A user of ``role`` at the org unit ``unit`` (no usable password: tests act as them)."""
+    with store.transaction() as s:
+        s.add(User(username=name, display_name=name, password_hash="x", role=role,
+                   org_unit_id=unit.id))

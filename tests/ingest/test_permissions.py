@@ -11,24 +11,18 @@ from jiqun.config import get_settings
 from jiqun.errors import NotAllowed
 from jiqun.ingest import import_file
 from jiqun.permissions import Action, allowed
-from jiqun.store.models import Role, User
-from tests.ingest.helpers import TEMPLATES, import_templates, lake_rows, write_csv
+from jiqun.store.models import Role
+from tests.ingest.helpers import TEMPLATES, add_user, import_templates, lake_rows, write_csv
 
 HEADER = ["运单号", "客户编码", "产品", "寄件时间", "目的省", "重量", "资费"]
 
 
-def _user(store, name: str, role: Role, unit) -> None:
-    with store.transaction() as s:
-        s.add(User(username=name, display_name=name, password_hash="x", role=role,
-                   org_unit_id=unit.id))
-
-
 @pytest.fixture
 def people(store, org):
-    _user(store, "marketer", Role.MARKETER, org.zhili_outlet)
-    _user(store, "courier", Role.COURIER, org.zhili_outlet)
-    _user(store, "huzhou", Role.CITY_MANAGER, org.huzhou)
-    _user(store, "hangzhou", Role.CITY_MANAGER, org.hangzhou)
+    add_user(store, "marketer", Role.MARKETER, org.zhili_outlet)
+    add_user(store, "courier", Role.COURIER, org.zhili_outlet)
+    add_user(store, "huzhou", Role.CITY_MANAGER, org.huzhou)
+    add_user(store, "hangzhou", Role.CITY_MANAGER, org.hangzhou)
     return store
 
 

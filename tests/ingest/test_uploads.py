@@ -17,24 +17,18 @@ from jiqun.errors import NotAllowed
 from jiqun.ingest import import_file, uploads
 from jiqun.ingest.kinds import IMPORT_KINDS
 from jiqun.ingest.report import ImportChanged, ImportFileError
-from jiqun.store.models import AuditEntry, Customer, Market, MarketVolumeEstimate, Role, User
-from tests.ingest.helpers import TEMPLATES, import_templates, lake_rows
+from jiqun.store.models import AuditEntry, Customer, Market, MarketVolumeEstimate, Role
+from tests.ingest.helpers import TEMPLATES, add_user, import_templates, lake_rows
 
 WAYBILL_HEADER = "运单号,客户编码,产品,寄件时间,目的省,重量,资费\n"
 
 
-def _user(store, name: str, role: Role, unit) -> None:
-    with store.transaction() as s:
-        s.add(User(username=name, display_name=name, password_hash="x", role=role,
-                   org_unit_id=unit.id))
-
-
 @pytest.fixture
 def people(store, org):
-    _user(store, "huzhou", Role.CITY_MANAGER, org.huzhou)
-    _user(store, "hangzhou", Role.CITY_MANAGER, org.hangzhou)
-    _user(store, "marketer", Role.MARKETER, org.zhili_outlet)
-    _user(store, "admin", Role.ADMIN, org.hq)
+    add_user(store, "huzhou", Role.CITY_MANAGER, org.huzhou)
+    add_user(store, "hangzhou", Role.CITY_MANAGER, org.hangzhou)
+    add_user(store, "marketer", Role.MARKETER, org.zhili_outlet)
+    add_user(store, "admin", Role.ADMIN, org.hq)
     return store
 
 

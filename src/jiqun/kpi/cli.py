@@ -141,6 +141,12 @@ def rankings_cmd(user: UserOpt = None, scope: ScopeOpt = None, by: ByOpt = "mark
 tiers_app = typer.Typer(no_args_is_help=True, help="Customer tiers and the owners they require.")
 
 
+def _seen_plan(who, picture: OperatingPicture, session, end) -> ownership.TierPlan:
+    """The organisation's tier plan (computed once for everyone) as ``session`` sees it."""
+    return ownership.organisation_plan(who.store, picture.lake, picture.rules, picture.con,
+                                       end.date() if end else None).seen_by(session)
+
+
 @tiers_app.command("issues")
 def tiers_issues(
     user: UserOpt = None, scope: ScopeOpt = None, end: ToOpt = None, engine: EngineOpt = None,
@@ -154,8 +160,7 @@ def tiers_issues(
     with refusals(), who.session() as session, OperatingPicture(
             who.store, get_settings().lake_path, session.info["scope"], engine=engine,
             rules=_rules(rules), session=session) as p:
-        plan = ownership.organisation_plan(who.store, p.lake, p.rules, p.con,
-                                           end.date() if end else None).seen_by(session)
+        plan = _seen_plan(who, p, session, end)
         found = tier_issues(session, plan, p.rules)
     rows = [{**asdict(r), "issues": ",".join(r.issues)} for r in found.rows
             if every or r.issues]
@@ -182,8 +187,7 @@ def tiers_apply(
             require(session, Action.TIER_APPLY)
         with OperatingPicture(who.store, settings.lake_path, session.info["scope"],
                               engine=engine, rules=_rules(rules), session=session) as p:
-            plan = ownership.organisation_plan(who.store, p.lake, p.rules, p.con,
-                                               end.date() if end else None).seen_by(session)
+            plan = _seen_plan(who, p, session, end)
         if expect is not None and expect != plan.fingerprint:
             raise Conflict("The list changed since you saw it; review it again",
                            mine={"fingerprint": expect}, theirs={"fingerprint": plan.fingerprint})
