@@ -57,6 +57,22 @@ class Action(str, enum.Enum):
     LINE_APPROVE = "line.approve"
     LINE_OPEN = "line.open"
     LINE_CLOSE = "line.close"
+    # money (P1–P4)
+    PRICE_CARD_EDIT = "price.card_edit"
+    PRICE_APPROVE = "price.approve"
+    PRICE_CONTRACT = "price.contract"
+    COST_EDIT = "cost.edit"
+    # service (S1, S2, R2)
+    CASE_WORK = "case.work"
+    CASE_ASSIGN = "case.assign"
+    EXCEPTIONS_RUN = "exceptions.run"
+    WAREHOUSE_ASSIGN = "warehouse.assign"
+    PROBLEM_RAISE = "problem.raise"
+    PROBLEM_ESCALATE = "problem.escalate"
+    PROBLEM_MERGE = "problem.merge"
+    PROBLEM_SOLVE = "problem.solve"
+    # jobs
+    JOB_RUN = "job.run"
     # data
     DATA_IMPORT = "data.import"
     # accounts
@@ -146,6 +162,42 @@ REGISTRY: dict[Action, Rule] = {
     Action.LINE_CLOSE: _rule("Close a dedicated line or withdraw its draft",
                              (R.ADMIN, R.HQ_BUSINESS, R.PROVINCIAL_MANAGER, R.CITY_MANAGER,
                               R.COUNTY_MANAGER), EVERY_LEVEL),
+    Action.PRICE_CARD_EDIT: _rule("Import a rate card or put a version in force",
+                                  (R.ADMIN, R.HQ_BUSINESS, R.PROVINCIAL_MANAGER, R.CITY_MANAGER),
+                                  CITY_AND_UP),
+    # The service also wants the approver's unit above the level of the one who proposed it.
+    Action.PRICE_APPROVE: _rule("Approve a price below the floor",
+                                (R.ADMIN, R.HQ_BUSINESS, R.PROVINCIAL_MANAGER, R.SUPERVISOR,
+                                 R.CITY_MANAGER), CITY_AND_UP),
+    Action.PRICE_CONTRACT: _rule("Set a customer's contract price or bundle",
+                                 (R.ADMIN, R.PROVINCIAL_MANAGER, R.CITY_MANAGER,
+                                  R.COUNTY_MANAGER, R.DEPARTMENT_HEAD, R.ACCOUNT_MANAGER),
+                                 EVERY_LEVEL),
+    Action.COST_EDIT: _rule("Edit cost parameters",
+                            (R.ADMIN, R.HQ_BUSINESS, R.PROVINCIAL_MANAGER, R.CITY_MANAGER),
+                            CITY_AND_UP),
+    Action.CASE_WORK: _rule("Work a service case: contact, note, wait, resolve",
+                            (R.ADMIN, R.CUSTOMER_SERVICE, R.CITY_MANAGER, R.COUNTY_MANAGER,
+                             R.DEPARTMENT_HEAD, R.ACCOUNT_MANAGER), EVERY_LEVEL),
+    Action.CASE_ASSIGN: _rule("Give a service case to another owner",
+                              (R.ADMIN, R.PROVINCIAL_MANAGER, R.SUPERVISOR, R.CITY_MANAGER,
+                               R.COUNTY_MANAGER, R.CUSTOMER_SERVICE), EVERY_LEVEL),
+    Action.EXCEPTIONS_RUN: _rule("Detect parcel exceptions now and open their cases",
+                                 (R.ADMIN, R.PROVINCIAL_MANAGER, R.CITY_MANAGER,
+                                  R.CUSTOMER_SERVICE), CITY_AND_UP),
+    Action.WAREHOUSE_ASSIGN: _rule("Serve a customer from a warehouse (仓配一体)",
+                                   (R.ADMIN, R.PROVINCIAL_MANAGER, R.CITY_MANAGER,
+                                    R.COUNTY_MANAGER), EVERY_LEVEL),
+    Action.PROBLEM_RAISE: _rule("Raise a problem", tuple(r for r in Role if r != R.COURIER),
+                                EVERY_LEVEL),
+    Action.PROBLEM_ESCALATE: _rule("Escalate a problem to the level above", MANAGERS,
+                                   EVERY_LEVEL),
+    Action.PROBLEM_MERGE: _rule("Merge problems into one common problem (共性问题)", LEADERS,
+                                PROVINCE_AND_UP),
+    Action.PROBLEM_SOLVE: _rule("Mark a problem solved, with its solution", MANAGERS,
+                                EVERY_LEVEL),
+    Action.JOB_RUN: _rule("Run a scheduled job now", (R.ADMIN, R.HQ_BUSINESS,
+                                                      R.PROVINCIAL_MANAGER), PROVINCE_AND_UP),
     Action.DATA_IMPORT: _rule("Import waybills, tracking events and markets",
                               (R.ADMIN, R.HQ_BUSINESS, R.PROVINCIAL_MANAGER, R.CITY_MANAGER),
                               CITY_AND_UP),

@@ -138,6 +138,43 @@ class Product(str, enum.Enum):
     STANDARD = "standard"  # 标快 / 普包
 
 
+class ExceptionKind(str, enum.Enum):
+    """What is going wrong with a parcel (S1), found by ``jiqun.service.exceptions``."""
+
+    STALLED = "stalled"  # a leg or a dwell beyond its own high percentile
+    LATE = "late"  # will miss (or missed) the product's promise
+    MISSING_SCAN = "missing_scan"  # an expected scan never came
+    FAILED_DELIVERY = "failed_delivery"  # 投递失败 / 异常 scan
+    RETURNED = "returned"  # 退回
+    LOCKER_UNCOLLECTED = "locker_uncollected"  # in a locker / station, not collected
+    LOST = "lost"
+
+
+class Responsibility(str, enum.Enum):
+    """Who is responsible for an exception's reason (责任方)."""
+
+    CARRIER = "carrier"
+    SHIPPER = "shipper"
+    RECIPIENT = "recipient"
+    FORCE_MAJEURE = "force_majeure"  # weather, force majeure
+    UNKNOWN = "unknown"
+
+
+class CaseStatus(str, enum.Enum):
+    """A service case's state; WAITING pauses its deadline clock (waiting on others)."""
+
+    OPEN = "open"
+    WAITING = "waiting"
+    RESOLVED = "resolved"
+
+
+class JobOutcome(str, enum.Enum):
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # another process holds the job's lease
+
+
 class Scoped:
     """Rows limited to the acting user's org subtree by :mod:`jiqun.store.scope`: either
     :class:`OrgScoped` (an org unit of their own) or :class:`ScopedByParent` (their parent's)."""
@@ -336,6 +373,8 @@ class Customer(Base, OrgScoped, Timestamped, Versioned, Audited):
     archived_on: Mapped[dt.date | None] = mapped_column(Date)
     at_risk_since: Mapped[dt.date | None] = mapped_column(Date)  # 预警: volume falling
     owned_since: Mapped[dt.date | None] = mapped_column(Date)  # the pool (公海) clock starts here
+    # 仓配一体 / 源头仓: the warehouse this merchant's parcels ship from, if any (S2)
+    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"))
 
     market: Mapped[Market | None] = relationship()
     grid: Mapped[Grid | None] = relationship()
@@ -589,6 +628,131 @@ class Problem(Base, OrgScoped, Timestamped, Versioned, Audited):
     escalated_to_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     solved_on: Mapped[dt.date | None] = mapped_column(Date)
+    # R2 escalation: the level that holds it now, its clock, where it came from, the merge into
+    # one common problem (共性问题) and who solved it (the credit).
+    level: Mapped[OrgLevel] = mapped_column(_enum(OrgLevel), default=OrgLevel.CITY,
+                                            server_default="city")
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    source: Mapped[str] = mapped_column(String(16), default="meeting", server_default="meeting")
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("service_cases.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("problems.id"), index=True)
+    is_common: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    solved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    solution: Mapped[str | None] = mapped_column(Text)
+
+
+class ProblemEvent(Base, ScopedByParent):
+    """One step in a problem's history: raised, escalated (by hand or by its clock), merged,
+    solved, with who and when (the problem page's timeline)."""
+
+    __tablename__ = "problem_events"
+    __scope_parent__ = ("problem_id", "Problem")
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(16))  # raised/escalated/merged/solved/note
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    from_level: Mapped[OrgLevel | None] = mapped_column(_enum(OrgLevel))
+    to_level: Mapped[OrgLevel | None] = mapped_column(_enum(OrgLevel))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    problem: Mapped[Problem] = relationship()
+
+
+class ParcelException(Base, OrgScoped, Audited):
+    """An exception found on a parcel in flight (S1), before the customer calls. One row per
+    waybill × kind: detection can run again and finds the same row (``detection`` updates it)."""
+
+    __tablename__ = "parcel_exceptions"
+    __table_args__ = (UniqueConstraint("waybill_no", "kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    waybill_no: Mapped[str] = mapped_column(String(32), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    market_id: Mapped[int | None] = mapped_column(ForeignKey("markets.id"))
+    kind: Mapped[ExceptionKind] = mapped_column(_enum(ExceptionKind))
+    responsibility: Mapped[Responsibility] = mapped_column(_enum(Responsibility))
+    reason: Mapped[str | None] = mapped_column(String(32))  # normalised reason code
+    leg: Mapped[str | None] = mapped_column(String(32))  # e.g. "arrived→out_for_delivery"
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facilities.id"))
+    bag_key: Mapped[str | None] = mapped_column(String(64), index=True)  # parcels moved together
+    detected_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    promised_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    details: Mapped[dict | None] = mapped_column(JSON)  # hours waited, the percentile, …
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("service_cases.id"), index=True)
+    cleared_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # the parcel moved on
+
+
+class ServiceCase(Base, OrgScoped, Timestamped, Versioned, Audited):
+    """A case of the proactive service queue (主动客服): one customer's (or one bag's)
+    exceptions, an owner, and deadlines in working hours for first response and resolution."""
+
+    __tablename__ = "service_cases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    group_key: Mapped[str] = mapped_column(String(80), index=True)  # customer:ID / bag:KEY
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[ExceptionKind] = mapped_column(_enum(ExceptionKind))
+    status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus), default=CaseStatus.OPEN)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    first_response_due: Mapped[dt.datetime] = mapped_column(DateTime)
+    resolve_due: Mapped[dt.datetime] = mapped_column(DateTime)
+    first_response_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    waiting_since: Mapped[dt.datetime | None] = mapped_column(DateTime)  # the clock is paused
+    warned_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # 75% of a deadline
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)  # a deadline breached
+    escalated_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    summary: Mapped[str | None] = mapped_column(Text)
+
+    customer: Mapped[Customer | None] = relationship()
+
+
+class CaseEvent(Base, ScopedByParent):
+    """One entry of a case's log: a contact with the merchant (channel, template, message),
+    a note, waiting/resumed (the clock), a warning, an escalation, the resolution."""
+
+    __tablename__ = "case_events"
+    __scope_parent__ = ("case_id", "ServiceCase")
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("service_cases.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(16))  # contact/note/wait/resume/warn/escalate/resolve
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    channel: Mapped[str | None] = mapped_column(String(16))  # phone / sms / wechat
+    template: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str | None] = mapped_column(Text)
+
+    case: Mapped[ServiceCase] = relationship()
+
+
+class JobRun(Base):
+    """One run of a scheduled job (reminders, pool, lifecycle, exceptions, aggregates,
+    bulletin): when, by whom (scheduler or a person), its outcome and what it did."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (Index("ix_job_runs_job_started", "job", "started_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    outcome: Mapped[JobOutcome] = mapped_column(_enum(JobOutcome), default=JobOutcome.RUNNING)
+    trigger: Mapped[str] = mapped_column(String(16), default="schedule")  # schedule/manual/demo
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    summary: Mapped[dict | None] = mapped_column(JSON)  # counts of what it did
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class JobLease(Base):
+    """One row per job: the process that runs it now and until when, so two servers or a
+    server and a worker never run the same job at once."""
+
+    __tablename__ = "job_leases"
+    job: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    until: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
 class AuditEntry(Base, OrgScoped):

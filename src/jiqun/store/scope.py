@@ -59,6 +59,10 @@ UNSCOPED_MODELS: dict[str, str] = {
     "WebSession": "server-side sign-in sessions, by hashed cookie id",
     "LoginAttempt": "sign-in throttling by name and client",
     "LoginGuard": "sign-in throttling: one lock row per name tried",
+    # Scheduled jobs run for the whole organisation as the system account; their runs and
+    # leases belong to no unit (the jobs page is the operator's, see service/jobs.py).
+    "JobRun": "runs of organisation-wide scheduled jobs",
+    "JobLease": "one lock row per scheduled job",
 }
 
 _PATH = re.compile(r"/(\d+/)*")
