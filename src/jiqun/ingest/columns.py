@@ -173,6 +173,8 @@ EVENT_CODES = _vocab({
     "arrived": ("到达", "已到达"),
     "out_for_delivery": ("派送", "派件", "投递"),
     "delivered": ("妥投", "签收", "已妥投", "已签收"),
+    "failed_attempt": ("投递失败", "派送失败", "未妥投"),
+    "in_locker": ("入柜", "已入柜", "驿站", "入驿站", "待取件"),
     "exception": ("异常", "问题件"),
     "returned": ("退回", "已退回", "退件"),
 })

@@ -17,6 +17,8 @@ EVENT_CODES = (
     "arrived",  # 到达
     "out_for_delivery",  # 派送
     "delivered",  # 妥投
+    "failed_attempt",  # 投递失败 (a delivery attempt that did not reach the recipient)
+    "in_locker",  # 入柜 / 驿站: waiting for the recipient to collect it
     "exception",  # 异常
     "returned",  # 退回
 )
