@@ -29,8 +29,17 @@ REASONS: tuple[Reason, ...] = (
     Reason("missorted", R.CARRIER, "Missorted", ("错分", "分拣错误")),
     Reason("held_at_hub", R.CARRIER, "Held at a hub", ("滞留",)),
     Reason("weather", R.FORCE_MAJEURE, "Weather or force majeure", ("天气", "不可抗力", "暴雨", "大雪")),
+    # A parcel the network cannot find (an exception scan saying so, or one silent too long:
+    # jiqun.service.tracking.LOST_AFTER): the carrier held it last.
+    Reason("lost", R.CARRIER, "Lost in the network", ("丢失", "遗失", "丢件")),
 )
 UNKNOWN = Reason("unknown", R.UNKNOWN, "Reason unknown", ())
+# Labels the pages translate (English msgids; tests/test_catalogs.py finds tables named *LABELS).
+REASON_LABELS = {r.code: r.label for r in (*REASONS, UNKNOWN)}
+RESPONSIBILITY_LABELS = {
+    R.CARRIER.value: "Carrier", R.SHIPPER.value: "Shipper", R.RECIPIENT.value: "Recipient",
+    R.FORCE_MAJEURE.value: "Force majeure", R.UNKNOWN.value: "Unknown",
+}
 _BY_NOTE = {note: reason for reason in REASONS for note in reason.notes}
 _BY_CODE = {reason.code: reason for reason in REASONS}
 
