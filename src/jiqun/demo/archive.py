@@ -55,7 +55,7 @@ from jiqun.demo.places import (
     SHAOGANG_DIRECTIONS,
     OrgSpec,
 )
-from jiqun.demo.scale import demo_kpi_rules, demo_planning_params
+from jiqun.demo.scale import demo_cost, demo_kpi_rules, demo_planning_params
 from jiqun.demo.timeline import Timeline
 from jiqun.demo.waybills import STANDARD_SHARE, LakeKeys, LineKey
 from jiqun.geo import division, province_code, provinces, zone_of
@@ -741,20 +741,76 @@ class ArchiveBuilder:
             )
 
     def cost_parameters(self) -> None:
-        """Activity costs (P3) per province: marketing, pickup, service, processing, transport."""
-        items = (
-            (m.CostActivity.MARKETING, "营销费用", "per_parcel", 0.10),
-            (m.CostActivity.PICKUP, "揽收成本", "per_parcel", 0.45),
-            (m.CostActivity.CUSTOMER_SERVICE, "客服成本", "per_parcel", 0.05),
-            (m.CostActivity.PROCESSING, "处理成本", "per_parcel", 0.30),
-            (m.CostActivity.TRANSPORT, "干线运输", "per_km", 5.5),
-            (m.CostActivity.TRANSPORT, "支线运输", "per_kg", 0.12),
+        """Activity cost rates (P3) per province, and a few cities of their own: real rates
+        (yuan per visit, stop, piece, case, trip, kg·km, pieces by zone) and fixed parts a
+        month, written at the model's scale (:func:`jiqun.demo.scale.demo_cost`). Xuchang pays
+        more for its small volume (its own sorting and a dearer last mile), so it loses money
+        and Henan covers it; Shangqiu's consolidation centres cost a fixed part of their own."""
+        P, D = m.CostPool, m.CostDriver
+        province = (
+            (P.MARKETING, D.VISITS, "*", 30.0, 0.0),
+            (P.PICKUP, D.STOPS, "*", 2.0, 0.0),
+            (P.PICKUP, D.PIECES, "*", 0.25, 0.0),
+            (P.CUSTOMER_SERVICE, D.CONTACTS, "*", 5.0, 50_000.0),
+            (P.PROCESSING, D.PIECES, "*", 0.30, 400_000.0),
+            (P.LINE_HAUL, D.KG_KM, "*", 0.0004, 0.0),
+            (P.LINE_HAUL, D.TRIPS, "*", 4_000.0, 0.0),
+            (P.LAST_MILE, D.PIECES, "same", 0.90, 0.0),
+            (P.LAST_MILE, D.PIECES, "neighbour", 1.00, 0.0),
+            (P.LAST_MILE, D.PIECES, "far", 1.10, 0.0),
+            (P.LAST_MILE, D.PIECES, "remote", 2.50, 0.0),
         )
-        for k, code in enumerate(("HA", "ZJ", "GD")):
-            for activity, name, unit, value in items:
-                self.rows.add(m.CostParameter, activity=activity, name=name, unit=unit,
-                              value=round(value * (1.0, 1.08, 1.05)[k], 3),
-                              valid_from=self.tl.start, org_unit_id=self.org[code])
+        cities = (
+            ("HA-SQ", P.CONSOLIDATION, D.PIECES, "*", 0.12, 150_000.0),
+            ("GD", P.CONSOLIDATION, D.PIECES, "*", 0.10, 600_000.0),
+            ("HA-XC", P.PROCESSING, D.PIECES, "*", 0.60, 900_000.0),
+            ("HA-XC", P.LAST_MILE, D.PIECES, "far", 1.60, 0.0),
+            ("HA-XC", P.LAST_MILE, D.PIECES, "neighbour", 1.50, 0.0),
+        )
+        rows = [(code, *item) for code in ("HA", "ZJ", "GD") for item in province]
+        for code, pool, driver, zone, rate, fixed in (*rows, *cities):
+            rate, fixed = demo_cost(driver.value, rate, fixed, self.factor)
+            self.rows.add(m.CostParameter, pool=pool, driver=driver, zone=zone,
+                          rate=rate, fixed_per_month=round(fixed, 2),
+                          allocation_key="pieces", valid_from=self.tl.start.replace(day=1),
+                          note=None, org_unit_id=self.org[code], version=1,
+                          created_at=self.created, updated_at=self.created)
+
+    # -- warehousing (S2) -----------------------------------------------------------------
+    # 源头仓 in Henan's three biggest markets (real capacity, parcels a day), each beside its
+    # market's outlet, filled by its biggest cooperating merchants to about this share.
+    WAREHOUSES = (("HA-SG", "稍岗五金源头仓", 30_000), ("HA-YJ", "闫集童装源头仓", 15_000),
+                  ("HA-XY", "夏邑淘宝村云仓", 8_000))
+    WAREHOUSE_FILL = 0.7
+    WAREHOUSE_MERCHANTS = 12  # at most, the biggest that fit
+
+    def warehouses(self) -> None:
+        """Warehouses (仓配一体, 源头仓) and the large merchants served from them; no random
+        draws (the merchants are taken by their expected parcels of the last 30 days), so the
+        rest of the build is the same with or without them."""
+        codes = [s.code for s in MARKETS]
+        recent = self.expected_daily(slice(-30, None))
+        customers = {row["id"]: row for row in self.rows.tables[m.Customer]}
+        for market_code, name, capacity in self.WAREHOUSES:
+            i = codes.index(market_code)
+            place = division(spec_adcode(MARKETS[i]))
+            cap = round(capacity * self.factor, 2)
+            wid = self.rows.add(
+                m.Facility, code=f"W-{market_code}", name=name, kind=m.FacilityKind.WAREHOUSE,
+                adcode=place.adcode, lon=round(place.lon + 0.015, 5),
+                lat=round(place.lat - 0.01, 5), capacity_per_day=cap, status="active",
+                org_unit_id=int(self.outlet_org[i]), created_at=self.created,
+                updated_at=self.created)
+            mine = np.flatnonzero((self.mer.market == i)
+                                  & np.isin(self.mer.stage, (COOPERATING, GROWING, VIP)))
+            load, served = 0.0, 0
+            for c in mine[np.argsort(-recent[mine], kind="stable")]:
+                if served == self.WAREHOUSE_MERCHANTS:
+                    break
+                if load + recent[c] <= cap * self.WAREHOUSE_FILL:  # a bigger one would not fit
+                    customers[int(self.customer_ids[c])]["warehouse_id"] = wid
+                    load += float(recent[c])
+                    served += 1
 
     # -- all ------------------------------------------------------------------------------
     def build(self) -> ArchiveResult:

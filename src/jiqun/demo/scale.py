@@ -125,6 +125,22 @@ def demo_planning_params(factor: float, base: PlanningParams | None = None) -> P
     })
 
 
+# Cost drivers counted in real numbers at every scale (visits: counts of staff work; stops: a
+# merchant-day, and merchants are real; trips: the model's trucks run about as often as the real
+# ones): their rate per unit × factor, like a model truck's cost per trip. Pieces, contacts and
+# kg·km grow with the parcels: their rates are real.
+UNSCALED_DRIVERS = frozenset({"visits", "stops", "trips"})
+
+
+def demo_cost(driver: str, rate: float, fixed_per_month: float,
+              factor: float) -> tuple[float, float]:
+    """A cost parameter of the model: the fixed part a month (a total) × factor, and the rate
+    of a driver counted in real numbers × factor; every other rate real."""
+    model_ratio(factor)
+    scaled_rate = rate * factor if driver in UNSCALED_DRIVERS else rate
+    return scaled_rate, fixed_per_month * factor
+
+
 def demo_rules_toml(factor: float) -> str:
     """The KPI rules file of the model, with its ``[sales]`` table."""
     sales = tomli_w.dumps(demo_sales_rules(factor).to_table())

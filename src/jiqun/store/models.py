@@ -124,12 +124,27 @@ class ProblemStatus(str, enum.Enum):
     SOLVED = "solved"
 
 
-class CostActivity(str, enum.Enum):
-    MARKETING = "marketing"
-    PICKUP = "pickup"
-    CUSTOMER_SERVICE = "customer_service"
-    PROCESSING = "processing"
-    TRANSPORT = "transport"
+class CostPool(str, enum.Enum):
+    """Activity cost pools (P3, 分类测算), in the order a parcel meets them."""
+
+    MARKETING = "marketing"  # 营销
+    PICKUP = "pickup"  # 揽收
+    CUSTOMER_SERVICE = "customer_service"  # 客服
+    PROCESSING = "processing"  # 处理 / 分拣
+    CONSOLIDATION = "consolidation"  # 集包中心
+    LINE_HAUL = "line_haul"  # 干线运输
+    LAST_MILE = "last_mile"  # 末端派送 (落地配结算, settled at the destination)
+
+
+class CostDriver(str, enum.Enum):
+    """What a cost pool's variable part is counted in (成本动因)."""
+
+    VISITS = "visits"  # marketing: visits to the customer
+    STOPS = "stops"  # pickup: a courier's stop at a merchant on a day
+    PIECES = "pieces"  # parcels
+    CONTACTS = "contacts"  # customer service: service cases
+    TRIPS = "trips"  # line haul on a dedicated line: truck trips
+    KG_KM = "kg_km"  # line haul through the hubs: kilograms × road km
 
 
 class Product(str, enum.Enum):
@@ -565,16 +580,29 @@ class CompetitorPrice(Base, OrgScoped, Audited):
     observed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
-class CostParameter(Base, OrgScoped, Audited):
-    """Activity cost (P3): marketing, pickup, customer service, processing, transport."""
+ALL_ZONES = "*"  # CostParameter.zone of a rate that holds for every destination zone
+
+
+class CostParameter(Base, OrgScoped, Timestamped, Versioned, Audited):
+    """One driver rate of an activity cost pool (P3) for a province or city, from a month on.
+
+    ``rate`` is the volume-variable part, yuan per unit of ``driver``; ``fixed_per_month`` the
+    fixed part, yuan a month, spread over the parcels the row governs by ``allocation_key``
+    (pieces, weight or revenue). A city's row wins over its province's for the same pool,
+    driver and zone; a newer ``valid_from`` (first day of a month) replaces an older one.
+    """
 
     __tablename__ = "cost_parameters"
+    __table_args__ = (UniqueConstraint("org_unit_id", "pool", "driver", "zone", "valid_from"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    activity: Mapped[CostActivity] = mapped_column(_enum(CostActivity))
-    name: Mapped[str] = mapped_column(String(64))
-    unit: Mapped[str] = mapped_column(String(16))  # per_parcel / per_kg / per_day / per_km
-    value: Mapped[float] = mapped_column(Float)
+    pool: Mapped[CostPool] = mapped_column(_enum(CostPool))
+    driver: Mapped[CostDriver] = mapped_column(_enum(CostDriver))
+    zone: Mapped[str] = mapped_column(String(16), default=ALL_ZONES)  # last mile by zone
+    rate: Mapped[float] = mapped_column(Float, default=0.0)
+    fixed_per_month: Mapped[float] = mapped_column(Float, default=0.0)
+    allocation_key: Mapped[str] = mapped_column(String(16), default="pieces")
     valid_from: Mapped[dt.date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(String(255))
 
 
 class Facility(Base, OrgScoped, Timestamped, Versioned, Audited):

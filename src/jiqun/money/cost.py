@@ -1,0 +1,707 @@
+"""Activity-based cost (P3, 分类测算 · 成本计算模型): what a parcel costs us, pool by pool.
+
+Seven cost pools, each counted in its driver (成本动因):
+
+============================  ===================================  ===========================
+pool                          driver                               counted from
+============================  ===================================  ===========================
+marketing 营销                 visits                               the store's visits
+pickup 揽收                    stops (a merchant on a day), pieces  waybills
+customer service 客服          contacts (service cases)             the store's service cases
+processing 处理/分拣            pieces                               waybills
+consolidation 集包中心          pieces                               waybills
+line haul 干线                 kg·km (hub route) or truck trips     waybills, dedicated lines
+                              (dedicated line, spread by weight)
+last mile 末端 (落地配结算)      pieces by destination zone            waybills
+============================  ===================================  ===========================
+
+Every figure is ``driver quantity × rate`` (the volume-variable part) plus a fixed part a month
+spread by a stated key (pieces, weight or revenue) over the parcels its parameter governs. Rates
+come from :class:`~jiqun.store.models.CostParameter` rows: a city's row wins over its province's,
+the newest ``valid_from`` on or before the month wins.
+
+The pure rules (:func:`in_force`, :func:`resolve`, :func:`fixed_coefficients`) are apart from
+the engine; :func:`cost_lines` builds the one table every cost and ledger figure groups, over
+the lake (Ibis: DuckDB or PySpark), with the store's facts as in-memory Arrow tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import ibis
+import pyarrow as pa
+from ibis.expr.types import Table
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from jiqun.geo.distance import road_km
+from jiqun.geo.divisions import all_divisions
+from jiqun.geo.zones import ZoneKind, zone_of
+from jiqun.lake.engine import memtable, waybills
+from jiqun.money.rules import FinanceRules
+from jiqun.store.models import (
+    ALL_ZONES,
+    CostDriver,
+    CostParameter,
+    CostPool,
+    Customer,
+    DedicatedLine,
+    OrgLevel,
+    OrgUnit,
+    ServiceCase,
+    Visit,
+)
+from jiqun.store.scope import Scope
+
+POOLS: tuple[CostPool, ...] = tuple(CostPool)
+ZONES: tuple[str, ...] = tuple(z.value for z in ZoneKind)
+ALLOCATION_KEYS = ("pieces", "weight", "revenue")
+# The drivers each pool is counted in; a rate of another driver is refused on entry.
+POOL_DRIVERS: dict[CostPool, tuple[CostDriver, ...]] = {
+    CostPool.MARKETING: (CostDriver.VISITS,),
+    CostPool.PICKUP: (CostDriver.STOPS, CostDriver.PIECES),
+    CostPool.CUSTOMER_SERVICE: (CostDriver.CONTACTS,),
+    CostPool.PROCESSING: (CostDriver.PIECES,),
+    CostPool.CONSOLIDATION: (CostDriver.PIECES,),
+    CostPool.LINE_HAUL: (CostDriver.KG_KM, CostDriver.TRIPS),
+    CostPool.LAST_MILE: (CostDriver.PIECES,),
+}
+# The driver quantity column of the cost lines each driver is summed in.
+QUANTITY = {CostDriver.VISITS: "visits", CostDriver.STOPS: "stops", CostDriver.PIECES: "parcels",
+            CostDriver.CONTACTS: "contacts", CostDriver.TRIPS: "trips",
+            CostDriver.KG_KM: "kg_km"}
+# The variable cost of each pool and driver, and the fixed part of each pool.
+VARIABLES = tuple(f"v_{pool.value}_{d.value}" for pool, ds in POOL_DRIVERS.items() for d in ds)
+FIXED = tuple(f"x_{pool.value}" for pool in POOLS)
+GRAIN = ("org_unit_id", "city_id", "market_id", "grid_id", "customer_id", "product",
+         "dest_province")
+QUANTITIES = ("parcels", "revenue", "weight_kg", "stops", "kg_km", "trips", "visits",
+              "contacts")
+
+
+def month_bounds(month: dt.date) -> tuple[dt.date, dt.date]:
+    """First day of ``month`` and of the next month."""
+    first = month.replace(day=1)
+    nxt = (first + dt.timedelta(days=32)).replace(day=1)
+    return first, nxt
+
+
+# -- pure rules ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Param:
+    """A cost parameter as plain values (a row of :class:`CostParameter`)."""
+
+    id: int
+    org_unit_id: int
+    pool: CostPool
+    driver: CostDriver
+    zone: str
+    rate: float
+    fixed_per_month: float
+    allocation_key: str
+    valid_from: dt.date
+
+    @property
+    def key(self) -> tuple[CostPool, CostDriver, str]:
+        return self.pool, self.driver, self.zone
+
+
+def in_force(params: Iterable[Param], month: dt.date) -> dict[tuple[int, CostPool, CostDriver,
+                                                                    str], Param]:
+    """The row in force in ``month`` per (org unit, pool, driver, zone): the newest
+    ``valid_from`` on or before the month's first day."""
+    first = month.replace(day=1)
+    found: dict[tuple, Param] = {}
+    for p in params:
+        if p.valid_from > first:
+            continue
+        k = (p.org_unit_id, *p.key)
+        if k not in found or p.valid_from > found[k].valid_from:
+            found[k] = p
+    return found
+
+
+# The rate slots of one city: a (pool, driver, zone) each; last mile once per zone.
+SLOTS: tuple[tuple[CostPool, CostDriver, str], ...] = tuple(
+    [(pool, d, ALL_ZONES) for pool, ds in POOL_DRIVERS.items() if pool != CostPool.LAST_MILE
+     for d in ds]
+    + [(CostPool.LAST_MILE, CostDriver.PIECES, z) for z in ZONES])
+
+
+def slot_column(slot: tuple[CostPool, CostDriver, str]) -> str:
+    pool, driver, zone = slot
+    return f"r_{pool.value}_{driver.value}" + ("" if zone == ALL_ZONES else f"_{zone}")
+
+
+def resolve(forced: dict[tuple, Param], chain: Sequence[int]) -> dict[tuple, Param]:
+    """The parameter of each rate slot for a unit whose ancestors are ``chain`` (itself first,
+    then up to HQ): the nearest unit's row; a zone's own row before the all-zones row."""
+    out: dict[tuple, Param] = {}
+    for slot in SLOTS:
+        pool, driver, zone = slot
+        wanted = [zone] if zone == ALL_ZONES else [zone, ALL_ZONES]
+        for unit in chain:
+            hit = next((forced[(unit, pool, driver, z)] for z in wanted
+                        if (unit, pool, driver, z) in forced), None)
+            if hit is not None:
+                out[slot] = hit
+                break
+    return out
+
+
+@dataclass(frozen=True)
+class KeyTotals:
+    """What a city's parcels of the month weigh in each allocation key."""
+
+    pieces: float = 0.0
+    weight: float = 0.0
+    revenue: float = 0.0
+
+
+def fixed_coefficients(
+    resolved: dict[int, dict[tuple, Param]], totals: dict[int, KeyTotals]
+) -> dict[int, dict[CostPool, dict[str, float]]]:
+    """Yuan of fixed cost per unit of key (piece, kg, yuan of revenue), per city and pool.
+
+    A parameter's fixed part is spread over every parcel of the cities it governs (those that
+    resolve to it) by its key: each city carries ``fixed × its key / the cities' key``, i.e.
+    ``fixed / Σ key`` per unit. A fixed part whose cities have no parcels stays unallocated
+    (:func:`unallocated_fixed`)."""
+    governs: dict[int, set[int]] = defaultdict(set)
+    params: dict[int, Param] = {}
+    for city, slots in resolved.items():
+        for p in slots.values():
+            governs[p.id].add(city)
+            params[p.id] = p
+    out: dict[int, dict[CostPool, dict[str, float]]] = {
+        c: {pool: dict.fromkeys(ALLOCATION_KEYS, 0.0) for pool in POOLS} for c in resolved}
+    for pid, cities in governs.items():
+        p = params[pid]
+        if not p.fixed_per_month:
+            continue
+        base = sum(getattr(totals.get(c, KeyTotals()), p.allocation_key) for c in cities)
+        if base <= 0:
+            continue
+        for c in cities:
+            out[c][p.pool][p.allocation_key] += p.fixed_per_month / base
+    return out
+
+
+def unallocated_fixed(resolved: dict[int, dict[tuple, Param]],
+                      totals: dict[int, KeyTotals]) -> float:
+    """Fixed parts a month that no parcel carries (their cities shipped nothing by the key)."""
+    seen: dict[int, tuple[Param, set[int]]] = {}
+    for city, slots in resolved.items():
+        for p in slots.values():
+            seen.setdefault(p.id, (p, set()))[1].add(city)
+    return sum(p.fixed_per_month for p, cities in seen.values()
+               if sum(getattr(totals.get(c, KeyTotals()), p.allocation_key) for c in cities) <= 0)
+
+
+# -- store facts --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Unit:
+    id: int
+    parent_id: int | None
+    level: OrgLevel
+    code: str
+    name: str
+    adcode: str | None
+    path: str
+
+
+def load_units(session: Session) -> dict[int, Unit]:
+    """Every org unit (the org tree is not scoped: who sits above whom is no secret)."""
+    rows = session.execute(select(OrgUnit.id, OrgUnit.parent_id, OrgUnit.level, OrgUnit.code,
+                                  OrgUnit.name, OrgUnit.adcode, OrgUnit.path)).all()
+    return {r[0]: Unit(*r) for r in rows}
+
+
+def chain_of(units: dict[int, Unit], unit_id: int) -> list[int]:
+    """``unit_id`` and its ancestors up to HQ."""
+    out, cur = [], units.get(unit_id)
+    while cur is not None:
+        out.append(cur.id)
+        cur = units.get(cur.parent_id) if cur.parent_id else None
+    return out
+
+
+def ancestor_at(units: dict[int, Unit], unit_id: int, level: OrgLevel) -> int | None:
+    return next((u for u in chain_of(units, unit_id) if units[u].level == level), None)
+
+
+def load_params(session: Session, unit_ids: Iterable[int]) -> list[Param]:
+    """The cost parameters of ``unit_ids`` as plain values. Read unscoped (columns only): a
+    city's costs need its province's rates, which a city user's session does not see."""
+    ids = sorted(set(unit_ids))
+    if not ids:
+        return []
+    rows = session.execute(
+        select(CostParameter.id, CostParameter.org_unit_id, CostParameter.pool,
+               CostParameter.driver, CostParameter.zone, CostParameter.rate,
+               CostParameter.fixed_per_month, CostParameter.allocation_key,
+               CostParameter.valid_from).where(CostParameter.org_unit_id.in_(ids)),
+        execution_options={"unscoped": True}).all()
+    return [Param(*r) for r in rows]
+
+
+LINES = pa.schema([("line_id", pa.int32()), ("trips_per_day", pa.float64())])
+UNIT_CITY = pa.schema([("org_unit_id", pa.int32()), ("city_id", pa.int64())])
+ACTIVITY = pa.schema([("customer_id", pa.int64()), ("org_unit_id", pa.int32()),
+                      ("market_id", pa.int32()), ("grid_id", pa.int32()),
+                      ("visits", pa.float64()), ("contacts", pa.float64())])
+
+
+@dataclass
+class CostInputs:
+    """The store's facts a month's costs need, read once from a (scoped) session."""
+
+    month: dt.date
+    scope: Scope
+    units: dict[int, Unit]
+    params: list[Param]
+    lines: pa.Table
+    activity: pa.Table  # visits and service cases per customer in the month
+    rules: FinanceRules = field(default_factory=FinanceRules)
+
+    @classmethod
+    def load(cls, session: Session, scope: Scope, month: dt.date,
+             rules: FinanceRules | None = None) -> CostInputs:
+        month = month.replace(day=1)
+        units = load_units(session)
+        seen = [u for u in units.values() if scope.allows(u.id)]
+        above = {a for u in seen for a in chain_of(units, u.id)}
+        lines = session.execute(select(DedicatedLine.id, DedicatedLine.trips_per_day)).all()
+        return cls(
+            month=month, scope=scope, units=units, params=load_params(session, above),
+            lines=pa.Table.from_pylist([{"line_id": i, "trips_per_day": float(t or 0.0)}
+                                        for i, t in lines], LINES),
+            activity=_activity(session, month), rules=rules or FinanceRules())
+
+    @cached_property
+    def cities(self) -> list[int]:
+        """City units in scope, and the cities above a scope below a city (a county's)."""
+        found = {ancestor_at(self.units, u.id, OrgLevel.CITY) for u in self.units.values()
+                 if self.scope.allows(u.id)}
+        return sorted(c for c in found if c is not None)
+
+    @cached_property
+    def resolved(self) -> dict[int, dict[tuple, Param]]:
+        forced = in_force(self.params, self.month)
+        return {c: resolve(forced, chain_of(self.units, c)) for c in self.cities}
+
+
+def _activity(session: Session, month: dt.date) -> pa.Table:
+    """Visits and service cases (contacts) per customer in the month, with the customer's
+    unit, market and grid (the scoped session: only customers in scope)."""
+    start, end = month_bounds(month)
+    visits = dict(session.execute(
+        select(Visit.customer_id, func.count()).where(
+            Visit.visited_at >= start, Visit.visited_at < end).group_by(Visit.customer_id)).all())
+    cases = dict(session.execute(
+        select(ServiceCase.customer_id, func.count()).where(
+            ServiceCase.customer_id.is_not(None), ServiceCase.opened_at >= start,
+            ServiceCase.opened_at < end).group_by(ServiceCase.customer_id)).all())
+    ids = sorted(set(visits) | set(cases))
+    rows = []
+    for chunk in (ids[i:i + 900] for i in range(0, len(ids), 900)):
+        for cid, unit, market, grid in session.execute(
+                select(Customer.id, Customer.org_unit_id, Customer.market_id, Customer.grid_id)
+                .where(Customer.id.in_(chunk))):
+            rows.append({"customer_id": cid, "org_unit_id": unit, "market_id": market,
+                         "grid_id": grid, "visits": float(visits.get(cid, 0)),
+                         "contacts": float(cases.get(cid, 0))})
+    return pa.Table.from_pylist(rows, ACTIVITY)
+
+
+# -- engine -------------------------------------------------------------------------------------
+def _unit_city(inputs: CostInputs) -> pa.Table:
+    rows = [{"org_unit_id": u.id, "city_id": ancestor_at(inputs.units, u.id, OrgLevel.CITY)}
+            for u in inputs.units.values()]
+    return pa.Table.from_pylist(rows, UNIT_CITY)
+
+
+def _geography(inputs: CostInputs) -> pa.Table:
+    """Zone and road km from each city to every destination city and province (the key a
+    waybill joins on is its destination city, or its province where the city is missing)."""
+    places = [d for d in all_divisions().values() if d.level in ("province", "city")]
+    rows = []
+    for cid in inputs.cities:
+        origin = all_divisions().get(inputs.units[cid].adcode or "")
+        if origin is None:
+            continue
+        for d in places:
+            km = float(road_km(origin.lon, origin.lat, d.lon, d.lat,
+                               inputs.rules.detour_factor))
+            rows.append({"city_id": cid, "dest_key": d.adcode,
+                         "zone": zone_of(origin.adcode, d.adcode).value,
+                         "km": max(km, inputs.rules.min_haul_km)})
+    return pa.Table.from_pylist(rows, pa.schema([("city_id", pa.int64()),
+                                                 ("dest_key", pa.string()),
+                                                 ("zone", pa.string()), ("km", pa.float64())]))
+
+
+def _rates(inputs: CostInputs, coefficients) -> pa.Table:
+    """One row per city: the rate of each slot and the fixed coefficients of each pool."""
+    rows = []
+    for c, slots in inputs.resolved.items():
+        row = {"city_id": c}
+        for slot in SLOTS:
+            p = slots.get(slot)
+            row[slot_column(slot)] = p.rate if p else 0.0
+        for pool in POOLS:
+            for key in ALLOCATION_KEYS:
+                row[f"f_{pool.value}_{key}"] = coefficients[c][pool][key]
+        rows.append(row)
+    names = ["city_id", *(slot_column(s) for s in SLOTS),
+             *(f"f_{p.value}_{k}" for p in POOLS for k in ALLOCATION_KEYS)]
+    schema = pa.schema([("city_id", pa.int64())] + [(n, pa.float64()) for n in names[1:]])
+    return pa.Table.from_pylist(rows, schema)
+
+
+def month_waybills(con: ibis.BaseBackend, lake, scope: Scope, month: dt.date) -> Table:
+    """The month's waybills in scope, with their day and city."""
+    start, end = month_bounds(month)
+    w = waybills(con, lake, scope)
+    w = w.filter((w.ship_time >= start) & (w.ship_time < end))
+    return w.mutate(day=w.ship_time.date())
+
+
+def key_totals(con: ibis.BaseBackend, w: Table, inputs: CostInputs) -> dict[int, KeyTotals]:
+    """Pieces, kg and revenue of each city's parcels of the month (the allocation bases)."""
+    cities = memtable(_unit_city(inputs))
+    j = w.inner_join(cities, w.org_unit_id == cities.org_unit_id)
+    agg = j.group_by("city_id").aggregate(pieces=j.count().cast("float64"),
+                                          weight=j.weight_kg.sum().cast("float64"),
+                                          revenue=j.fee.sum())
+    return {r["city_id"]: KeyTotals(r["pieces"], r["weight"] or 0.0, r["revenue"] or 0.0)
+            for r in con.to_pyarrow(agg).to_pylist() if r["city_id"] is not None}
+
+
+def _zone_rate(t: Table, zone_col) -> ibis.Value:
+    case = ibis.cases(*[(zone_col == z, t[slot_column((CostPool.LAST_MILE, CostDriver.PIECES,
+                                                        z))]) for z in ZONES],
+                      else_=t[slot_column((CostPool.LAST_MILE, CostDriver.PIECES, ZoneKind.FAR
+                                           .value))])
+    return case
+
+
+def cost_lines(con: ibis.BaseBackend, lake, inputs: CostInputs) -> Table:
+    """Cost lines of the month: one row per (outlet unit, city, market, grid, customer,
+    product, destination province) with parcels, revenue, kg, the driver quantities (stops,
+    kg·km, trips, visits, contacts) and each pool's variable (``v_<pool>``) and fixed
+    (``x_<pool>``) cost; ``cost`` is their sum. Visits and contacts are lines of their
+    customer with no parcels. Every cost and ledger figure is a sum of these lines."""
+    w = month_waybills(con, lake, inputs.scope, inputs.month)
+    totals = key_totals(con, w, inputs)
+    coefficients = fixed_coefficients(inputs.resolved, totals)
+    cities = memtable(_unit_city(inputs))
+    w = w.left_join(cities, w.org_unit_id == cities.org_unit_id).drop("org_unit_id_right")
+    geo = memtable(_geography(inputs))
+    w = w.mutate(dest_key=ibis.coalesce(w.dest_city, w.dest_province))
+    w = w.left_join(geo, (w.city_id == geo.city_id) & (w.dest_key == geo.dest_key)).drop(
+        "city_id_right", "dest_key_right")
+    rates = memtable(_rates(inputs, coefficients))
+    w = w.left_join(rates, w.city_id == rates.city_id).drop("city_id_right")
+    # A stop is a merchant on a day (mixed collection: every product at once); each of its
+    # parcels carries an equal share. A waybill with no customer is a stop of its own.
+    stop = ibis.window(group_by=[w.customer_id, w.day])
+    if not inputs.rules.mixed_collection:
+        stop = ibis.window(group_by=[w.customer_id, w.day, _stream(w.product)])
+    w = w.mutate(stops=ibis.ifelse(w.customer_id.isnull(), 1.0,
+                                   1.0 / w.waybill_no.count().over(stop)))
+    lines = _line_trips(w, memtable(inputs.lines))
+    w = w.left_join(lines, w.line_id == lines.line_id).drop("line_id_right")
+    on_line = w.line_id.notnull() & (w.line_kg > 0)
+    kg = w.weight_kg.cast("float64")
+    w = w.mutate(
+        kg_km=ibis.ifelse(on_line, 0.0, kg * w.km.fill_null(0.0)),
+        trips=ibis.ifelse(on_line, w.line_trips * kg / w.line_kg, 0.0),
+    )
+    r = _rate
+    w = w.mutate(
+        v_pickup_stops=r(w, CostPool.PICKUP, CostDriver.STOPS) * w.stops,
+        v_pickup_pieces=r(w, CostPool.PICKUP, CostDriver.PIECES),
+        v_processing_pieces=r(w, CostPool.PROCESSING, CostDriver.PIECES),
+        v_consolidation_pieces=r(w, CostPool.CONSOLIDATION, CostDriver.PIECES),
+        v_line_haul_kg_km=r(w, CostPool.LINE_HAUL, CostDriver.KG_KM) * w.kg_km,
+        v_line_haul_trips=r(w, CostPool.LINE_HAUL, CostDriver.TRIPS) * w.trips,
+        v_last_mile_pieces=_zone_rate(w, w.zone).fill_null(0.0),
+        **{f"x_{p.value}": (w[f"f_{p.value}_pieces"] + w[f"f_{p.value}_weight"] * kg
+                            + w[f"f_{p.value}_revenue"] * w.fee).fill_null(0.0)
+           for p in POOLS},
+    )
+    parcels = w.group_by(*GRAIN).aggregate(
+        parcels=w.count().cast("float64"), revenue=w.fee.sum(), weight_kg=kg.sum(),
+        stops=w.stops.sum(), kg_km=w.kg_km.sum(), trips=w.trips.sum(),
+        visits=(w.fee * 0.0).sum(), contacts=(w.fee * 0.0).sum(),
+        **{c: (w[c] if c in w.columns else w.fee * 0.0).sum() for c in VARIABLES},
+        **{f"x_{p.value}": w[f"x_{p.value}"].sum() for p in POOLS},
+    )
+    lines_out = parcels.union(_activity_lines(inputs, parcels.schema()))
+    total = ibis.literal(0.0)
+    for c in (*VARIABLES, *FIXED):
+        total = total + lines_out[c]
+    return lines_out.mutate(cost=total)
+
+
+def _rate(t: Table, pool: CostPool, driver: CostDriver):
+    return t[slot_column((pool, driver, ALL_ZONES))].fill_null(0.0)
+
+
+def _stream(product):
+    """特快 travels on its own stream when collection is not mixed; 快包 and 标快 together."""
+    return ibis.ifelse(product == "express", "express", "parcel")
+
+
+def _line_trips(w: Table, lines: Table) -> Table:
+    """Trips of each dedicated line in the month (trips a day × days it carried parcels) and
+    the kg they carried, which spreads the trips over the line's parcels."""
+    on = w.filter(w.line_id.notnull())
+    agg = on.group_by("line_id").aggregate(days=on.day.nunique(),
+                                           line_kg=on.weight_kg.sum().cast("float64"))
+    agg = agg.left_join(lines, agg.line_id == lines.line_id.cast(agg.line_id.type()))
+    return agg.select("line_id", "line_kg",
+                      line_trips=(agg.trips_per_day.fill_null(0.0) * agg.days).cast("float64"))
+
+
+def _activity_lines(inputs: CostInputs, schema) -> Table:
+    """Visits and contacts as cost lines of their customer (no parcels), at the rates of the
+    customer's city."""
+    rates = {c: slots for c, slots in inputs.resolved.items()}
+    rows = []
+    for a in inputs.activity.to_pylist():
+        city = ancestor_at(inputs.units, a["org_unit_id"], OrgLevel.CITY)
+        slots = rates.get(city, {})
+
+        def rate(pool, driver, slots=slots):
+            p = slots.get((pool, driver, ALL_ZONES))
+            return p.rate if p else 0.0
+
+        row = dict.fromkeys(schema.names, 0.0)
+        row.update(org_unit_id=a["org_unit_id"], city_id=city, market_id=a["market_id"],
+                   grid_id=a["grid_id"], customer_id=a["customer_id"], product=None,
+                   dest_province=None, visits=a["visits"], contacts=a["contacts"],
+                   v_marketing_visits=a["visits"] * rate(CostPool.MARKETING,
+                                                         CostDriver.VISITS),
+                   v_customer_service_contacts=a["contacts"] * rate(
+                       CostPool.CUSTOMER_SERVICE, CostDriver.CONTACTS))
+        rows.append(row)
+    arrow = pa.Table.from_pylist(rows, schema.to_pyarrow())
+    return memtable(arrow)
+
+
+# -- cost per parcel by dimension ---------------------------------------------------------------
+DIMENSIONS = ("customer", "market", "lane", "product", "grid", "city")
+_DIMENSION_KEYS = {"customer": ("customer_id",), "market": ("market_id",),
+                   "grid": ("grid_id",), "product": ("product",), "city": ("city_id",),
+                   "lane": ("city_id", "dest_province")}
+SUMS = (*QUANTITIES, *VARIABLES, *FIXED, "cost")
+
+
+def grouped(lines: Table, keys: Sequence[str]) -> Table:
+    """The cost lines summed by ``keys``."""
+    return lines.group_by(*keys).aggregate(**{s: lines[s].sum() for s in SUMS})
+
+
+@dataclass(frozen=True)
+class DriverUse:
+    """One driver of a pool in one row: quantity × rate = cost (rate: the effective yuan per
+    unit over the row's parcels, the resolved rate where one city's)."""
+
+    driver: str
+    quantity: float
+    rate: float | None
+    cost: float
+
+
+@dataclass(frozen=True)
+class PoolCost:
+    pool: str
+    variable: float
+    fixed: float
+    drivers: list[DriverUse]
+
+    @property
+    def total(self) -> float:
+        return self.variable + self.fixed
+
+
+@dataclass(frozen=True)
+class CostRow:
+    """Cost per parcel of one customer, market, lane, product or grid, with its drivers."""
+
+    key: str
+    label: str
+    parcels: int
+    revenue: float
+    cost: float
+    cost_per_parcel: float | None
+    pools: list[PoolCost]
+
+
+def explain(row: dict) -> list[PoolCost]:
+    """Each pool's cost of a grouped row as driver quantity × rate + the fixed part. The rate
+    is the variable cost ÷ the quantity: the resolved rate where the row lies in one city, the
+    parcels' average over cities of different rates (or zones, for the last mile) otherwise."""
+    out = []
+    for pool in POOLS:
+        drivers = []
+        for driver in POOL_DRIVERS[pool]:
+            qty = float(row.get(QUANTITY[driver]) or 0.0)
+            cost = float(row.get(f"v_{pool.value}_{driver.value}") or 0.0)
+            drivers.append(DriverUse(driver.value, qty, cost / qty if qty else None, cost))
+        out.append(PoolCost(pool.value, sum(d.cost for d in drivers),
+                            float(row.get(f"x_{pool.value}") or 0.0), drivers))
+    return out
+
+
+def dimension_rows(con: ibis.BaseBackend, lines: Table, by: str) -> list[dict]:
+    if by not in _DIMENSION_KEYS:
+        raise ValueError(f"unknown dimension {by!r}")
+    keys = _DIMENSION_KEYS[by]
+    return con.to_pyarrow(grouped(lines, keys)).to_pylist()
+
+
+def cost_per_parcel(
+    con: ibis.BaseBackend, lake, session: Session, scope: Scope, month: dt.date,
+    by: str = "market", rules: FinanceRules | None = None,
+) -> list[CostRow]:
+    """Cost per parcel of the month by ``by`` (customer, market, lane, product, grid, city),
+    each row with its pools and drivers; most parcels first."""
+    inputs = CostInputs.load(session, scope, month, rules)
+    rows = dimension_rows(con, cost_lines(con, lake, inputs), by)
+    labels = _labels(session, inputs, by, rows)
+    out = []
+    for r in rows:
+        key = _key_of(by, r)
+        pools = explain(r)
+        parcels = int(round(r["parcels"] or 0))
+        out.append(CostRow(key=key, label=labels.get(key, key), parcels=parcels,
+                           revenue=float(r["revenue"] or 0.0), cost=float(r["cost"] or 0.0),
+                           cost_per_parcel=(r["cost"] / parcels) if parcels else None,
+                           pools=pools))
+    out.sort(key=lambda c: (-c.parcels, c.key))
+    return out
+
+
+def _key_of(by: str, row: dict) -> str:
+    if by == "lane":
+        return f"{row['city_id']}>{row['dest_province']}"
+    value = row[_DIMENSION_KEYS[by][0]]
+    return "" if value is None else str(value)
+
+
+def _labels(session: Session, inputs: CostInputs, by: str, rows: list[dict]) -> dict[str, str]:
+    from jiqun.store.models import Grid, Market
+
+    divisions = all_divisions()
+    if by == "product":
+        return {}
+    if by == "city":
+        return {str(c): inputs.units[c].name for c in inputs.units}
+    if by == "lane":
+        out = {}
+        for r in rows:
+            city = inputs.units.get(r["city_id"])
+            dest = divisions.get(r["dest_province"] or "")
+            out[_key_of(by, r)] = (f"{city.name if city else '?'} → "
+                                   f"{dest.short_name if dest else r['dest_province'] or '?'}")
+        return out
+    model = {"customer": Customer, "market": Market, "grid": Grid}[by]
+    ids = [r[_DIMENSION_KEYS[by][0]] for r in rows if r[_DIMENSION_KEYS[by][0]] is not None]
+    out = {}
+    for chunk in (ids[i:i + 900] for i in range(0, len(ids), 900)):
+        for i, name in session.execute(select(model.id, model.name).where(model.id.in_(chunk))):
+            out[str(i)] = name
+    return out
+
+
+# -- mixed collection (N4, 混合收寄) ---------------------------------------------------------------
+@dataclass(frozen=True)
+class MixedSaving:
+    """What picking up and processing 特快 with 快包 together saves in a month, and what
+    carrying 特快 on the dedicated lines (够量直运) saves against the hub route.
+
+    ``stops_separate`` − ``stops_mixed`` stops (a merchant shipping both on a day is one stop,
+    not two) × the stop rate; express pieces collected mixed × the premium of a separate
+    express sorting run; express kg on the lines: hub kg·km cost − its share of the trips."""
+
+    stops_mixed: float
+    stops_separate: float
+    pickup_saving: float
+    express_pieces_mixed: float
+    processing_saving: float
+    express_on_lines: float
+    line_saving: float
+
+    @property
+    def total(self) -> float:
+        return self.pickup_saving + self.processing_saving + self.line_saving
+
+
+def mixed_collection_saving(con: ibis.BaseBackend, lake, inputs: CostInputs) -> MixedSaving:
+    """The N4 saving of the month in scope (see :class:`MixedSaving`)."""
+    w = month_waybills(con, lake, inputs.scope, inputs.month)
+    cities = memtable(_unit_city(inputs))
+    w = w.left_join(cities, w.org_unit_id == cities.org_unit_id).drop("org_unit_id_right")
+    w = w.filter(w.customer_id.notnull())
+    express = (w.product == "express").cast("int64")
+    days = w.group_by("city_id", "customer_id", "day").aggregate(
+        express=express.sum(), other=(1 - express).sum())
+    per_city = days.group_by("city_id").aggregate(
+        mixed=days.count().cast("float64"),
+        separate=((days.express > 0).cast("float64") + (days.other > 0).cast("float64")).sum(),
+        express_mixed=ibis.ifelse((days.express > 0) & (days.other > 0), days.express, 0)
+        .sum().cast("float64"))
+    stops = con.to_pyarrow(per_city).to_pylist()
+    mixed = separate = express_mixed = pickup = processing = 0.0
+    premium = inputs.rules.separate_express_processing_per_piece
+    for r in stops:
+        rate = _slot_rate(inputs, r["city_id"], CostPool.PICKUP, CostDriver.STOPS)
+        mixed += r["mixed"]
+        separate += r["separate"] or 0.0
+        express_mixed += r["express_mixed"] or 0.0
+        pickup += ((r["separate"] or 0.0) - r["mixed"]) * rate
+        processing += (r["express_mixed"] or 0.0) * premium
+    line_express, line_saving = _express_line_saving(con, lake, inputs)
+    return MixedSaving(mixed, separate, pickup, express_mixed, processing, line_express,
+                       line_saving)
+
+
+def _slot_rate(inputs: CostInputs, city: int, pool: CostPool, driver: CostDriver) -> float:
+    p = inputs.resolved.get(city, {}).get((pool, driver, ALL_ZONES))
+    return p.rate if p else 0.0
+
+
+def _express_line_saving(con, lake, inputs: CostInputs) -> tuple[float, float]:
+    """Express pieces on dedicated lines and what the line saves them against the hub route
+    (kg·km at the hub rate − their share of the trips at the trip rate)."""
+    w = month_waybills(con, lake, inputs.scope, inputs.month)
+    cities = memtable(_unit_city(inputs))
+    w = w.left_join(cities, w.org_unit_id == cities.org_unit_id).drop("org_unit_id_right")
+    lines = _line_trips(w, memtable(inputs.lines))
+    geo = memtable(_geography(inputs))
+    w = w.mutate(dest_key=ibis.coalesce(w.dest_city, w.dest_province))
+    w = w.left_join(geo, (w.city_id == geo.city_id) & (w.dest_key == geo.dest_key)).drop(
+        "city_id_right", "dest_key_right")
+    w = w.inner_join(lines, "line_id")
+    w = w.filter((w.product == "express") & (w.line_kg > 0))
+    kg = w.weight_kg.cast("float64")
+    agg = w.group_by("city_id").aggregate(pieces=w.count().cast("float64"),
+                                          kg_km=(kg * w.km.fill_null(0.0)).sum(),
+                                          trips=(w.line_trips * kg / w.line_kg).sum())
+    pieces = saving = 0.0
+    for r in con.to_pyarrow(agg).to_pylist():
+        c = r["city_id"]
+        if c not in inputs.resolved:
+            continue
+        pieces += r["pieces"]
+        saving += (r["kg_km"] * _slot_rate(inputs, c, CostPool.LINE_HAUL, CostDriver.KG_KM)
+                   - r["trips"] * _slot_rate(inputs, c, CostPool.LINE_HAUL, CostDriver.TRIPS))
+    return pieces, saving
