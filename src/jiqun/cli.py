@@ -58,6 +58,8 @@ COMMANDS: tuple[Mount, ...] = (
     Mount("markets", "jiqun.markets.cli:markets_app",
           "Register markets; TOP-N by potential; targets."),
     Mount("teams", "jiqun.grids.teams_cli:teams_app", "Marketing teams: propose, approve, reject."),
+    Mount("problems", "jiqun.service.problems_cli:app",
+          "Problems raised at city level, escalated until solved (问题有人盯)."),
 )
 
 LISTING = "jiqun.listing"  # ctx.meta flag: the root's help is being written
