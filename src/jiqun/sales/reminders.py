@@ -24,6 +24,9 @@ POOL_MANAGER = "pool_manager"  # to the owner's manager
 MESSAGES = {  # kind → msgid of the message; {name}, {code}, {owner}, {days}, {due}
     POOL_OWNER: "{name} returns to the pool in {days} days ({due}) unless you follow it up.",
     POOL_MANAGER: "{name} of {owner} returns to the pool in {days} days ({due}).",
+    # the service queue's clock (jiqun.service.cases.check_deadlines)
+    "case_warning": "Case {code} of {name} is due on {due}: contact the merchant in time.",
+    "case_breach": "Case {code} of {name} ({owner}) missed its deadline of {due}.",
 }
 RETURNED = "{name} returned to the pool on {due}."
 

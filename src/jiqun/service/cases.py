@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from jiqun.errors import Conflict, Invalid, NotFound
 from jiqun.i18n import translator
@@ -325,6 +326,10 @@ def _still_open(case: ServiceCase) -> None:
 
 
 def _log(session: Session, case: ServiceCase, kind: str, at: dt.datetime, **values) -> None:
+    # Every entry changes the case (its version), so a form opened before it is stale: two
+    # agents never both call the merchant from the same view of the case.
+    case.updated_at = _now()
+    flag_modified(case, "updated_at")  # an update even within the second of the last one
     session.add(CaseEvent(case_id=case.id, at=at, kind=kind, by_id=actor_of(session).user_id,
                           **values))
     session.flush()
@@ -508,7 +513,8 @@ STATUS_FILTERS = ("active", "open", "waiting", "resolved", "all")
 
 def case_rows(session: Session, now: dt.datetime, *, status: str = "active",
               kind: str | None = None, breach: bool | None = None, mine: bool = False,
-              me: int | None = None, rules: ServiceRules | None = None) -> list[CaseRow]:
+              me: int | None = None, rules: ServiceRules | None = None,
+              case_id: int | None = None) -> list[CaseRow]:
     """The queue in the session's scope: the user's own cases first (``me``), then the
     breached, then by the deadline that falls first."""
     rules = rules or ServiceRules.configured()
@@ -522,9 +528,11 @@ def case_rows(session: Session, now: dt.datetime, *, status: str = "active",
         query = query.where(ServiceCase.kind == ExceptionKind(kind))
     if mine and me is not None:
         query = query.where(ServiceCase.owner_id == me)
+    if case_id is not None:
+        query = query.where(ServiceCase.id == case_id)
     cases = list(session.scalars(query))
     counts = dict(session.execute(select(ParcelException.case_id, func.count()).where(
-        ParcelException.case_id.in_([c.id for c in cases])).group_by(ParcelException.case_id)))
+        ParcelException.case_id.in_([c.id for c in cases])).group_by(ParcelException.case_id)).all())
     names = _names(session, cases)
     tree = _Tree(session)
     rows = []
@@ -655,8 +663,7 @@ def case_detail(session: Session, case_id: int, now: dt.datetime, *, me: int | N
     """One case: its row, exceptions, log, prefilled messages and the owners it can go to."""
     case = _case(session, case_id, None)
     rules = rules or ServiceRules.configured()
-    [row] = [r for r in case_rows(session, now, status="all", me=me, rules=rules)
-             if r.id == case.id]
+    [row] = case_rows(session, now, status="all", me=me, rules=rules, case_id=case.id)
     excs = exception_rows(session, case_id=case.id, include_cleared=True)
     by = {c.by_id for c in session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id))}
     names = _user_names(session, by)
