@@ -708,37 +708,121 @@ class ArchiveBuilder:
                                       p.min_parcel_m3)
 
     def problems(self) -> None:
-        """Common problems (R2): open, escalated, solved."""
-        until = self.tl.until
+        """Problems (R2, 问题有人盯) with their levels and history: open at a city, escalated by
+        the clock and by hand, a common problem of three cities in three provinces held by HQ,
+        one of two Henan cities merged and solved by the province, others solved with credit.
+        Clocks are the real ones (``ProblemRules()``); every date counts back from the data date.
+        """
+        from jiqun.service.problem_rules import ProblemRules
+
+        until, rules = self.tl.until, ProblemRules()
         codes = [s.code for s in MARKETS]
+        lv = m.OrgLevel
 
-        def market(code):
-            return int(self.market_ids[codes.index(code)])
+        def at(ago: int, hour: int = 9) -> dt.datetime:
+            return dt.datetime.combine(until - dt.timedelta(days=ago), dt.time(hour))
 
-        items = (
-            ("稍岗集包中心旺季产能不足", "双11期间日均收寄超出前置集包中心产能, 需增加环形集包笼",
-             "HA-SG", "HA-SQ", m.ProblemStatus.ESCALATED, "HA", 20, None),
-            ("闫集童装退件率偏高", "部分直播客户退货集中, 逆向物流成本上升", "HA-YJ", "HA-SQ",
-             m.ProblemStatus.OPEN, None, 9, None),
-            ("夏邑淘宝村揽收时效不稳", "下午揽收车次不足, 部分邮件次日发出", "HA-XY", "HA-SQ",
-             m.ProblemStatus.SOLVED, None, 120, 95),
-            ("织里极兔低价竞争", "极兔对头部客户报价低于我方协议价", "ZJ-ZL", "ZJ-HUZ",
-             m.ProblemStatus.OPEN, None, 15, None),
-            ("快包与特快混合收寄系统支持", "一体机混合收寄需系统支持同场同机作业", "GD-FS-LC", "GD-FS",
-             m.ProblemStatus.SOLVED, "HQ", 300, 240),
-            ("横岗眼镜特快时效考核", "眼镜客户要求次日达比例, 需总部协调航空资源", "GD-SZ-HG", "GD-SZ",
-             m.ProblemStatus.ESCALATED, "HQ", 40, None),
-        )
-        for title, desc, mk, org, status, escalated, ago, solved_ago in items:
-            raised = until - dt.timedelta(days=ago)
+        def who(org: str) -> int:
+            level = self.units[org].level
+            role = {lv.HQ: "hq_business", lv.PROVINCE: "provincial_manager"}.get(
+                level, "city_manager")
+            return self.staff.first(org, role)
+
+        def event(pid, kind, when, by, src=None, dst=None, note=None) -> None:
+            self.rows.add(m.ProblemEvent, problem_id=pid, at=when, kind=kind, by_id=by,
+                          from_level=src, to_level=dst, note=note)
+
+        def problem(title, desc, market, org, ago, steps=(), *, common_of=(), merged=None,
+                    solved=None):
+            """A problem raised ``ago`` days back at ``org`` (a common problem: merged from
+            ``common_of`` ``merged`` days back, as old as its oldest member); ``steps`` are
+            ``(org, (days back, note))`` escalations by a person (``(None, None)``: by the
+            clock when it runs out), ``solved`` is ``(days back, org of the solver, solution)``.
+            """
+            raised, level, holder = at(ago), self.units[org].level, org
+            when = at(merged) if common_of else raised
+            due, status, escalated_at = rules.due(level, when), "open", None
+            pid = self.rows.count(m.Problem) + 1
+            event(pid, "merged" if common_of else "raised", when, who(org), None, level,
+                  ", ".join(f"#{c}" for c in common_of) or None)
+            for by_org, note in steps:
+                when = due if by_org is None else max(when, at(note[0]))
+                up = {lv.CITY: lv.PROVINCE, lv.PROVINCE: lv.HQ}[level]
+                holder = holder if self.units[holder].level == up else (
+                    "HQ" if up == lv.HQ else holder.split("-")[0])
+                event(pid, "escalated", when, None if by_org is None else who(by_org), level,
+                      up, "clock" if by_org is None else note[1])
+                level, status, escalated_at, due = up, "escalated", when, rules.due(up, when)
+            solved_by = solution = solved_on = None
+            if solved:
+                solved_on, solved_by, solution = at(solved[0]), who(solved[1]), solved[2]
+                event(pid, "solved", solved_on, solved_by, level, None, solution)
+                status, due = "solved", None
             self.rows.add(
-                m.Problem, title=title, description=desc, market_id=market(mk),
-                raised_by_id=self.staff.first(org, "city_manager"), raised_on=raised, status=status,
-                escalated_to_id=self.org[escalated] if escalated else None,
-                owner_id=self.staff.first(org, "city_manager"),
-                solved_on=until - dt.timedelta(days=solved_ago) if solved_ago else None,
-                org_unit_id=self.org[org], created_at=_stamp(raised), updated_at=_stamp(raised),
+                m.Problem, title=title, description=desc,
+                market_id=int(self.market_ids[codes.index(market)]) if market else None,
+                raised_by_id=who(org), raised_on=raised.date(), status=m.ProblemStatus(status),
+                escalated_to_id=self.org[holder] if holder != org else None,
+                owner_id=who(holder), solved_on=solved_on.date() if solved_on else None,
+                level=level, due_at=due, escalated_at=escalated_at,
+                source="merge" if common_of else "meeting", is_common=bool(common_of),
+                solved_by_id=solved_by, solution=solution, org_unit_id=self.org[org],
+                created_at=raised, updated_at=when,
             )
+            return pid
+
+        def merge(into: int, members: list[int], ago: int, by_org: str) -> None:
+            """The members follow the common problem ``into`` from ``ago`` days back."""
+            common = self.rows.tables[m.Problem][into - 1]
+            for pid in members:
+                row = self.rows.tables[m.Problem][pid - 1]
+                event(pid, "merged", at(ago), who(by_org), row["level"], common["level"],
+                      f"#{into} {common['title']}")
+                holder = common["escalated_to_id"] or common["org_unit_id"]
+                row.update(merged_into_id=into, level=common["level"], escalated_to_id=holder,
+                           owner_id=common["owner_id"], due_at=None,
+                           status=m.ProblemStatus.ESCALATED)
+                if common["status"] == m.ProblemStatus.SOLVED:
+                    row.update(status=m.ProblemStatus.SOLVED, solved_on=common["solved_on"],
+                               solved_by_id=common["solved_by_id"], solution=common["solution"])
+                    event(pid, "solved", dt.datetime.combine(common["solved_on"], dt.time(9)),
+                          common["solved_by_id"], common["level"], None, common["solution"])
+
+        # Held by Shangqiu, Xuchang and Henan: the provincial manager sees every level.
+        problem("稍岗集包中心旺季产能不足", "双11期间日均收寄超出前置集包中心产能, 需增加环形集包笼",
+                "HA-SG", "HA-SQ", 20, [(None, None)])
+        problem("闫集直播基地夜间揽收", "直播基地晚间8点后出单集中, 需增开夜间揽收频次", "HA-YJ",
+                "HA-SQ", 2)
+        problem("夏邑快递价格战", "同行对淘宝村小件报价低于我方协议价0.3元", "HA-XY", "HA-SQ", 9)
+        problem("许昌发制品出口件报关时效", "假发出口件报关排队, 需省公司与海关协调", "HA-XC",
+                "HA-XC", 12, [("HA-XC", (9, "需省公司协调海关")), ("HA", (4, "需总部协调国际资源"))])
+        problem("夏邑淘宝村揽收时效不稳", "下午揽收车次不足, 部分邮件次日发出", "HA-XY", "HA-SQ",
+                120, solved=(95, "HA-SQ", "加开16点揽收车次, 当日发出率升至98%"))
+        # One problem of two Henan cities, merged by the province, solved there (credit: 省).
+        a = problem("稍岗集包笼周转不足", "旺季集包笼回收慢, 前置集包点缺笼", "HA-SG", "HA-SQ", 16)
+        b = problem("发制品园区集包笼不够用", "集包笼由市局调拨, 周转周期长", "HA-XC", "HA-XC", 14)
+        henan = problem("旺季集包笼周转不足", "商丘、许昌两市同时反映集包笼短缺", None, "HA", 16,
+                        common_of=(a, b), merged=10,
+                        solved=(3, "HA", "省分公司统一调拨环形集包笼2000个"))
+        merge(henan, [a, b], 10, "HA")
+        # The same problem in three provinces: one common problem (共性问题) held by HQ.
+        c = problem("闫集童装退件率偏高", "部分直播客户退货集中, 逆向物流成本上升", "HA-YJ", "HA-SQ",
+                    30, [(None, None)])
+        d = problem("织里童装直播退货逆向成本高", "直播退货集中返回, 逆向件单价偏高", "ZJ-ZL",
+                    "ZJ-HUZ", 26, [(None, None)])
+        e = problem("白云服装直播退货量大", "退货件处理占用揽投部人力", "GD-GZ-BY", "GD-GZ", 21,
+                    [(None, None)])
+        hq = problem("直播电商退货集中, 逆向物流成本高", "三省集群市场同时反映直播退货问题, "
+                     "需总部统一逆向物流产品与价格", None, "HQ", 30, common_of=(c, d, e), merged=8)
+        merge(hq, [c, d, e], 8, "HQ")
+        # Other provinces, as before: open, escalated, solved at HQ (credit: 总部).
+        problem("织里极兔低价竞争", "极兔对头部客户报价低于我方协议价", "ZJ-ZL", "ZJ-HUZ", 15,
+                [(None, None)])
+        problem("快包与特快混合收寄系统支持", "一体机混合收寄需系统支持同场同机作业", "GD-FS-LC",
+                "GD-FS", 300, [(None, None), (None, None)],
+                solved=(240, "HQ", "新一代寄递平台支持同机混合收寄, 已全国推广"))
+        problem("横岗眼镜特快时效考核", "眼镜客户要求次日达比例, 需总部协调航空资源", "GD-SZ-HG",
+                "GD-SZ", 40, [("GD-SZ", (38, "需省公司协调")), ("GD", (30, "需总部协调航空资源"))])
 
     def cost_parameters(self) -> None:
         """Activity cost rates (P3) per province, and a few cities of their own: real rates
