@@ -209,7 +209,10 @@ def _import_store(spec: ImportKind, con, src, sessions: _Sessions, report: Impor
             planned, rejects = target.plan(session, rows, src.headers, step)
             planned, foreign = outside_scope(session, target.model, planned, src.headers)
             rejects += foreign
-            outcome = apply_rows(session, target.model, planned, report.dry_run, step)
+            if target.apply is None:
+                outcome = apply_rows(session, target.model, planned, report.dry_run, step)
+            else:
+                outcome = target.apply(session, planned, report.dry_run, rejects)
             report.rejected = len({r.row for r in rejects})
             report.reasons = count_reasons(rejects)
             report.inserted, report.updated = outcome.inserted, outcome.updated

@@ -140,7 +140,45 @@ EVENTS = Format(
     ),
 )
 
-FORMATS: dict[str, Format] = {f.kind: f for f in (MARKETS, CUSTOMERS, WAYBILLS, EVENTS)}
+RATE_CARDS = Format(
+    "rate_cards",
+    (
+        C("code", "价格表编码", ("card_code", "卡号"), True, "code", "HA-SG-PARCEL",
+          "one row per line; rows of one code and start date are one version"),
+        C("name", "价格表名称", ("card_name",), False, "text", "稍岗快包价格表"),
+        C("origin", "适用范围", ("origin", "适用"), True, "code", "市场",
+          "市场 / 区县 / 省 / 客户, market / county / province / customer"),
+        C("market", "市场编码", ("market_code",), False, "code", "HA-SG", "origin 市场"),
+        C("org_unit", "机构编码", ("org_unit_code",), False, "code", "HA-SQ-YC",
+          "origin 区县 / 省"),
+        C("customer", "客户编码", ("customer_code",), False, "code", "HA-SG-00001",
+          "origin 客户"),
+        C("product", "产品", ("产品类型",), True, "code", "快包", "特快 / 快包 / 标快"),
+        C("valid_from", "生效日期", ("start_date", "起始日期"), True, "date", "2026-01-01"),
+        C("zone", "区域", ("目的区域", "zone_kind"), True, "code", "省内",
+          "省内 / 邻省 / 跨省 / 偏远, same / neighbour / far / remote"),
+        C("weight_from_kg", "起始重量", ("重量下限",), False, "number", "0",
+          "kg, exclusive; default 0"),
+        C("weight_to_kg", "截止重量", ("重量上限",), True, "number", "60", "kg, inclusive"),
+        C("first_weight_kg", "首重", ("首重kg",), False, "number", "1", "kg; default 1"),
+        C("first_price", "首重价格", ("首重资费",), True, "number", "2.2", "yuan"),
+        C("extra_per_kg", "续重单价", ("续重资费",), False, "number", "0.45",
+          "yuan per further kg or part of one"),
+        C("volumetric_divisor", "抛重系数", ("体积重系数", "divisor"), False, "number", "6000",
+          "L×W×H cm³ ÷ divisor; default 6000"),
+        C("remote_surcharge", "偏远附加费", ("remote_amount",), False, "number", "3",
+          "yuan per parcel, applied first"),
+        C("remote_adcodes", "偏远地区", ("remote_places",), False, "list", "650000、540000",
+          "adcodes"),
+        C("peak_surcharge_pct", "旺季附加比例", ("peak_percent",), False, "number", "10",
+          "percent, applied after the remote surcharge"),
+        C("peak_from", "旺季开始", ("peak_start",), False, "date", "2026-11-01"),
+        C("peak_to", "旺季结束", ("peak_end",), False, "date", "2026-11-15"),
+    ),
+)
+
+FORMATS: dict[str, Format] = {f.kind: f for f in (MARKETS, CUSTOMERS, WAYBILLS, EVENTS,
+                                                   RATE_CARDS)}
 KINDS = tuple(FORMATS)
 
 

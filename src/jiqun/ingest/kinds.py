@@ -15,12 +15,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jiqun.ingest.columns import CUSTOMERS, EVENTS, MARKETS, WAYBILLS, Format
+from jiqun.ingest.columns import CUSTOMERS, EVENTS, MARKETS, RATE_CARDS, WAYBILLS, Format
 from jiqun.ingest.lake_kinds import LakeKind, validate_events, validate_waybills
 from jiqun.ingest.store_kinds import STORE_KINDS, StoreKind
 from jiqun.permissions import Action
+from jiqun.store.models import RateCard
 
 MIB = 1024 * 1024
+
+
+def _plan_rate_cards(*args):
+    from jiqun.money.cards import plan_rate_cards  # imports jiqun.ingest: not at module load
+
+    return plan_rate_cards(*args)
+
+
+def _apply_rate_cards(*args):
+    from jiqun.money.cards import apply_rate_cards
+
+    return apply_rate_cards(*args)
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,12 @@ IMPORT_KINDS: dict[str, ImportKind] = {k.name: k for k in (
                WAYBILLS, Action.DATA_IMPORT, LakeKind(validate_waybills), 100 * MIB, 1_000_000),
     ImportKind("events", "Tracking events", "Tracking events: waybill number, time, event, place",
                EVENTS, Action.DATA_IMPORT, LakeKind(validate_events), 100 * MIB, 1_000_000),
+    # Rate cards: one row per line, grouped into card versions (jiqun.money.cards).
+    ImportKind("rate_cards", "Rate cards",
+               "Rate cards: code, origin, product, start date, zone, weight band, first and "
+               "further-kg prices, surcharges",
+               RATE_CARDS, Action.PRICE_CARD_EDIT,
+               StoreKind(RateCard, _plan_rate_cards, apply=_apply_rate_cards), 5 * MIB, 50_000),
 )}
 
 

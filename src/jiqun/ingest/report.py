@@ -51,6 +51,16 @@ REASONS: dict[str, str] = {
     "outside_scope": "org unit outside your scope",
     "code_outside_scope": "this code belongs to a record outside your part of the organisation",
     "bad_phone": "not a phone number (7 to 12 digits)",  # bulk archive (jiqun.sales.archive)
+    # rate cards (jiqun.money.cards)
+    "unknown_origin": "unknown origin (市场/区县/省/客户, market/county/province/customer)",
+    "unknown_zone": "unknown zone (省内/邻省/跨省/偏远, same/neighbour/far/remote)",
+    "bad_weight_band": "the weight band is empty (截止重量 must exceed 起始重量)",
+    "origin_mismatch": "the origin's unit is missing or not of that kind",
+    "card_rows_disagree": "this card version's rows disagree on name, origin, product or surcharges",
+    "card_differs": "a card of this code exists with another origin or product",
+    "version_in_force": "a version from this date is in force already and is never edited: "
+                        "give a new start date",
+    "with_its_card": "another row of the same card version was rejected",
     # physical range (jiqun.ingest.checks)
     "not_finite": "not a finite number (NaN or infinity)",
     "weight_too_high": "more than 1,000 kg: not the weight of one parcel",

@@ -422,6 +422,10 @@ class StoreKind:
     model: type
     plan: Callable
     extra: dict = field(default_factory=dict)
+    # Writes the planned rows instead of the upsert by code (:func:`apply_rows`), for kinds
+    # whose rows are not one record each: ``(session, planned, dry_run, rejects) -> Outcome``,
+    # adding to ``rejects`` what it refuses (rate cards: jiqun.money.cards).
+    apply: Callable | None = None
 
 
 STORE_KINDS = {

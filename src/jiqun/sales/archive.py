@@ -62,6 +62,7 @@ from jiqun.store.models import (
     DuplicateCandidate,
     DuplicateStatus,
     Notification,
+    PriceContract,
     RateCard,
     StageChange,
     TrialShipment,
@@ -593,7 +594,7 @@ def keep_pair(session: Session, pair_id: int, user_id: int | None) -> DuplicateC
 def _move_children(session: Session, kept: Customer, other: Customer) -> None:
     """Visits, stage changes, trials, carriers, prices and reminders of ``other`` → ``kept``
     (each an audited change); campaign memberships too."""
-    for model in (Visit, StageChange, TrialShipment, CustomerCarrier, RateCard):
+    for model in (Visit, StageChange, TrialShipment, CustomerCarrier, RateCard, PriceContract):
         for row in session.scalars(select(model).where(model.customer_id == other.id)):
             row.customer_id = kept.id
     for note in session.scalars(select(Notification).where(Notification.customer_id == other.id)):
