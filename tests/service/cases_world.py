@@ -7,8 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-import pytest
-
 from jiqun.accounts import add_user
 from jiqun.store.models import (
     Customer,
@@ -71,8 +69,3 @@ def build_world(store) -> World:
             s.flush()
             world.customers[code] = c.id
     return world
-
-
-@pytest.fixture
-def world(store) -> World:
-    return build_world(store)

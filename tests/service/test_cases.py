@@ -21,11 +21,16 @@ from jiqun.store.models import (
     ParcelException,
     ServiceCase,
 )
-from tests.service.cases_world import TUESDAY_5PM, world  # noqa: F401 (fixture)
+from tests.service.cases_world import TUESDAY_5PM, build_world
 
 D = dt.datetime
 RULES = ServiceRules()  # late: first response 2 h, resolution 9 h; warning at 75 %
 K = ExceptionKind
+
+
+@pytest.fixture
+def world(store):
+    return build_world(store)
 
 
 def _open(store, as_of=TUESDAY_5PM, **kwargs) -> dict:
