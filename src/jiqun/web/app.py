@@ -34,6 +34,7 @@ from jiqun.web.routes import (
     kpi,
     markets,
     network,
+    parcels,
     registry,
     sales,
     sales_ops,
@@ -203,7 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # registry before markets: /markets/new and /markets/top must win over /markets/{market_id}.
     for module in (auth, dashboard, registry, markets, customers, kpi, sales, network, visit_plan,
-                   grids, sales_ops, uploads, users):
+                   grids, sales_ops, uploads, users, parcels):
         app.include_router(module.router)
     _add_error_handlers(app)
     _document_errors(app)

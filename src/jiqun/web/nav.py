@@ -1,6 +1,6 @@
-"""The main navigation 导航: five groups, each a short list of pages (PRODUCT.md's order).
+"""The main navigation 导航: a group per capability, each a short list of pages (PRODUCT.md's order).
 
-One list drives the header on every page, so a new page is added here once. On a phone the five
+One list drives the header on every page, so a new page is added here once. On a phone the
 groups sit in one row and open as menus (<details>, no script needed).
 """
 
@@ -28,6 +28,7 @@ NAV: tuple[NavGroup, ...] = (
         NavItem("/inbox", "Inbox"),
         NavItem("/users", "Users"),
         NavItem("/import", "Import data"),
+        NavItem("/jobs", "Jobs"),
     )),
     NavGroup("Markets", (
         NavItem("/markets", "Markets"),
@@ -54,6 +55,10 @@ NAV: tuple[NavGroup, ...] = (
         NavItem("/flows", "Flows"),
         NavItem("/lines", "Lines"),
         NavItem("/hubs", "Centres"),
+    )),
+    NavGroup("Service", (
+        NavItem("/parcels", "Parcel tracking"),
+        NavItem("/warehouses", "Warehouses"),
     )),
 )
 
