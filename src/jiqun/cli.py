@@ -60,6 +60,8 @@ COMMANDS: tuple[Mount, ...] = (
     Mount("teams", "jiqun.grids.teams_cli:teams_app", "Marketing teams: propose, approve, reject."),
     Mount("problems", "jiqun.service.problems_cli:app",
           "Problems raised at city level, escalated until solved (问题有人盯)."),
+    Mount("service", "jiqun.service.cli:app",
+          "The proactive service queue (主动客服): cases, exceptions, case work."),
 )
 
 LISTING = "jiqun.listing"  # ctx.meta flag: the root's help is being written
