@@ -705,3 +705,83 @@ def _express_line_saving(con, lake, inputs: CostInputs) -> tuple[float, float]:
         saving += (r["kg_km"] * _slot_rate(inputs, c, CostPool.LINE_HAUL, CostDriver.KG_KM)
                    - r["trips"] * _slot_rate(inputs, c, CostPool.LINE_HAUL, CostDriver.TRIPS))
     return pieces, saving
+
+
+# -- editing the parameters (COST_EDIT, audited) ----------------------------------------------------
+def set_parameter(session: Session, *, org_unit_id: int, pool: CostPool, driver: CostDriver,
+                  valid_from: dt.date, rate: float, fixed_per_month: float = 0.0,
+                  zone: str = ALL_ZONES, allocation_key: str = "pieces",
+                  note: str | None = None, version: int | None = None) -> CostParameter:
+    """Set one driver rate of a pool for an org unit from a month on: a new dated row, or the
+    row of that very month changed (``version``: the one the editor saw, else a conflict).
+    Older months keep their rates (the history); the audit log records who changed what."""
+    from jiqun.errors import Conflict, Invalid
+    from jiqun.permissions import Action, require
+
+    require(session, Action.COST_EDIT)
+    pool, driver = CostPool(pool), CostDriver(driver)
+    if driver not in POOL_DRIVERS[pool]:
+        raise Invalid({"driver": "This cost pool is not counted in that driver"})
+    if zone != ALL_ZONES and (pool != CostPool.LAST_MILE or zone not in ZONES):
+        raise Invalid({"zone": "Only the last mile has rates by zone"})
+    if allocation_key not in ALLOCATION_KEYS:
+        raise Invalid({"allocation_key": "Allocation key must be pieces, weight or revenue"})
+    if not (0 <= rate < 1e9 and 0 <= fixed_per_month < 1e12):  # also refuses NaN
+        raise Invalid({"rate": "Rates and fixed parts are amounts of zero or more"})
+    unit = session.get(OrgUnit, org_unit_id)
+    if unit is None or unit.level not in (OrgLevel.HQ, OrgLevel.PROVINCE, OrgLevel.CITY):
+        raise Invalid({"org_unit": "Cost parameters belong to a province or a city"})
+    first = valid_from.replace(day=1)
+    row = session.scalar(select(CostParameter).where(
+        CostParameter.org_unit_id == org_unit_id, CostParameter.pool == pool,
+        CostParameter.driver == driver, CostParameter.zone == zone,
+        CostParameter.valid_from == first))
+    if row is None:
+        row = CostParameter(org_unit_id=org_unit_id, pool=pool, driver=driver, zone=zone,
+                            valid_from=first, rate=rate, fixed_per_month=fixed_per_month,
+                            allocation_key=allocation_key, note=note)
+        session.add(row)
+    else:
+        if version is not None and version != row.version:
+            raise Conflict("Someone changed this rate meanwhile",
+                           mine={"rate": rate}, theirs={"rate": row.rate})
+        row.rate, row.fixed_per_month = rate, fixed_per_month
+        row.allocation_key, row.note = allocation_key, note
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class ParameterView:
+    id: int
+    org_code: str
+    pool: str
+    driver: str
+    zone: str
+    rate: float
+    fixed_per_month: float
+    allocation_key: str
+    valid_from: dt.date
+    in_force: bool
+    version: int
+    note: str | None
+
+
+def parameter_list(session: Session, month: dt.date | None = None) -> list[ParameterView]:
+    """The cost parameters the session may see (its units' own), newest first within each
+    slot; ``in_force`` marks the row each slot uses in ``month`` (default: this month)."""
+    month = (month or dt.date.today()).replace(day=1)
+    rows = list(session.scalars(select(CostParameter)))
+    codes = dict(session.execute(select(OrgUnit.id, OrgUnit.code)).all())
+    forced = {p.id for p in in_force([_param(r) for r in rows], month).values()}
+    out = [ParameterView(r.id, codes.get(r.org_unit_id, "?"), r.pool.value, r.driver.value,
+                         r.zone, r.rate, r.fixed_per_month, r.allocation_key, r.valid_from,
+                         r.id in forced, r.version, r.note) for r in rows]
+    order = {p.value: i for i, p in enumerate(POOLS)}
+    return sorted(out, key=lambda v: (v.org_code, order[v.pool], v.driver, v.zone,
+                                      -v.valid_from.toordinal()))
+
+
+def _param(r: CostParameter) -> Param:
+    return Param(r.id, r.org_unit_id, r.pool, r.driver, r.zone, r.rate, r.fixed_per_month,
+                 r.allocation_key, r.valid_from)

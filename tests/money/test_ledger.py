@@ -1,0 +1,95 @@
+"""The monthly ledger: reconciliation, loss cover as a transfer, scope (hand world)."""
+
+from __future__ import annotations
+
+import pytest
+
+from jiqun.lake import connect
+from jiqun.money import ledger
+from jiqun.store.scope import Scope
+from tests.money.ledger_world import NOV, add_target, build_world
+
+
+@pytest.fixture
+def world(store, tmp_path):
+    return build_world(store, tmp_path)
+
+
+@pytest.fixture
+def con():
+    return connect(engine="duckdb")
+
+
+def _statement(con, store, world, scope=Scope.WHOLE):
+    with store.session(scope=scope) as s:
+        return ledger.statement(con, world.lake, s, scope, NOV)
+
+
+def test_revenue_cost_and_profit_per_city_by_hand(con, store, world):
+    rows = {r.org_code: r for r in _statement(con, store, world).rows}
+    assert (rows["ZJ-HUZ"].revenue, rows["ZJ-HUZ"].cost) == (25.0, pytest.approx(24.7))
+    assert rows["ZJ-HUZ"].profit == pytest.approx(0.3)
+    assert rows["ZJ-HGZ"].profit == pytest.approx(-4.2)
+    assert rows["ZJ-HUZ"].parent_code == "ZJ" and rows["ZJ"].parent_code == "HQ"
+    assert rows["ZJ-HUZ"].parcels == 4  # October's parcel is another month
+
+
+def test_a_city_loss_is_covered_by_its_province_on_both_sides(con, store, world):
+    st = _statement(con, store, world)
+    rows = {r.org_code: r for r in st.rows}
+    assert rows["ZJ-HGZ"].loss_cover == pytest.approx(4.2)
+    assert rows["ZJ"].loss_cover == pytest.approx(-4.2)
+    assert rows["ZJ-HUZ"].loss_cover == 0.0  # a profit stays with the city
+    assert [(t.from_code, t.to_code, t.amount) for t in st.transfers] == [
+        ("ZJ", "ZJ-HGZ", pytest.approx(4.2))]
+    assert rows["ZJ-HGZ"].result == pytest.approx(0.0)
+
+
+def test_every_figure_reconciles(con, store, world):
+    add_target(store, world.ids, "M1", 20.0)
+    st = _statement(con, store, world)
+    rows = {r.org_code: r for r in st.rows}
+    cities = [r for r in st.rows if r.level == "city"]
+    for city in cities:
+        markets = [m for m in st.markets if m.city_code == city.org_code]
+        assert sum(m.revenue for m in markets) == pytest.approx(city.revenue)
+        assert sum(m.cost for m in markets) == pytest.approx(city.cost)
+        outlets = [r for r in st.rows if r.level == "outlet"
+                   and r.org_code.startswith(city.org_code)]
+        assert sum(o.profit for o in outlets) == pytest.approx(city.profit)
+    zj = rows["ZJ"]
+    for name in ("revenue", "cost", "profit", "bonus_pool", "outlet_share"):
+        assert sum(getattr(c, name) for c in cities) == pytest.approx(getattr(zj, name)), name
+    # The cities' results plus the province's transfers equal the province's result.
+    assert sum(c.result for c in cities) + zj.loss_cover == pytest.approx(
+        zj.profit - zj.bonus_pool - zj.outlet_share)
+    assert rows["HQ"].profit == pytest.approx(zj.profit)
+
+
+def test_per_market_grid_and_customer_add_up_to_the_cities(con, store, world):
+    rows = {r.org_code: r for r in _statement(con, store, world).rows}
+    with store.session(scope=Scope.WHOLE) as s:
+        for by in ("market", "grid", "customer"):
+            detail = ledger.ledger_by(con, world.lake, s, Scope.WHOLE, NOV, by)
+            for code in ("ZJ-HUZ", "ZJ-HGZ"):
+                assert sum(d.profit for d in detail if d.city_code == code) == \
+                    pytest.approx(rows[code].profit), (by, code)
+        grids = ledger.grid_profit(con, world.lake, s, Scope.WHOLE, NOV).to_pylist()
+    assert grids == [{"grid_id": world.ids["G1"], "grid_profit": pytest.approx(0.3),
+                      "grid_cost": pytest.approx(24.7)}]
+
+
+def test_a_city_sees_its_own_ledger_only(con, store, world):
+    with store.session() as s:
+        scope = Scope.for_unit(s, world.ids["ZJ-HGZ"])
+    st = _statement(con, store, world, scope)
+    assert {r.org_code for r in st.rows} == {"ZJ-HGZ", "ZJ-HGZ-XH-O"}
+    city = next(r for r in st.rows if r.org_code == "ZJ-HGZ")
+    assert city.parent_code == "ZJ" and city.loss_cover == pytest.approx(4.2)
+
+
+def test_the_ledger_function_is_the_statements_rows(con, store, world):
+    with store.session(scope=Scope.WHOLE) as s:
+        rows = ledger.ledger(con, world.lake, s, NOV, Scope.WHOLE)
+    assert [r.org_code for r in rows] == [r.org_code for r in _statement(con, store,
+                                                                         world).rows]
