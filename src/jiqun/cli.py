@@ -58,10 +58,10 @@ COMMANDS: tuple[Mount, ...] = (
     Mount("markets", "jiqun.markets.cli:markets_app",
           "Register markets; TOP-N by potential; targets."),
     Mount("teams", "jiqun.grids.teams_cli:teams_app", "Marketing teams: propose, approve, reject."),
+    Mount("parcel", "jiqun.service.tracking_cli:parcel_command",
+          "A parcel's timeline: its state, the cause and who is responsible, its scans."),
     Mount("problems", "jiqun.service.problems_cli:app",
           "Problems raised at city level, escalated until solved (问题有人盯)."),
-    Mount("service", "jiqun.service.cli:app",
-          "The proactive service queue (主动客服): cases, exceptions, case work."),
 )
 
 LISTING = "jiqun.listing"  # ctx.meta flag: the root's help is being written

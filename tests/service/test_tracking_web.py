@@ -147,3 +147,49 @@ def test_a_foreign_customers_parcels_are_not_found(api, page, world):
 
 def test_the_service_group_links_the_search(page):
     assert '<a href="/parcels"' in page.get("/").text
+
+
+# -- jiqun parcel --------------------------------------------------------------------------------
+@pytest.fixture
+def cli(world, monkeypatch):
+    from typer.testing import CliRunner
+
+    from jiqun.cli import app as cli_app
+    from jiqun.config import get_settings
+
+    monkeypatch.setenv("JIQUN_STORE_URL", world.store.url)
+    monkeypatch.setenv("JIQUN_LAKE_PATH", str(world.settings.lake_path))
+    monkeypatch.setenv("JIQUN_LOCALE", "en")
+    monkeypatch.delenv("JIQUN_USER", raising=False)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    yield lambda *argv: runner.invoke(cli_app, ["parcel", *argv])
+    get_settings.cache_clear()
+
+
+def test_cli_json_is_the_api_timeline(cli, api):
+    import json
+
+    result = cli("T-RUN", "--user", "hz-city", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["state"]["state"] == "failed_attempt"
+    assert [s["code"] for s in data["state"]["scans"]] == [
+        s["code"] for s in api.get("/api/parcels/T-RUN").json()["state"]["scans"]]
+    assert data["exceptions"][0]["kind"] == "failed_delivery"
+
+
+def test_cli_table_and_csv(cli):
+    table = cli("T-RUN", "--user", "zl-marketer")
+    assert table.exit_code == 0, table.output
+    assert "Delivery attempt failed" in table.stdout and "Recipient unreachable" in table.stdout
+    csv = cli("T-RUN", "--user", "zl-marketer", "--format", "csv")
+    assert csv.stdout.splitlines()[0] == "time,scan,place,note,cause,counted"
+    assert len(csv.stdout.splitlines()) == 6
+
+
+def test_cli_foreign_or_unknown_waybill_is_not_found(cli):
+    for number in (HANGZHOU, "NO-SUCH-1"):
+        result = cli(number, "--user", "hz-city")
+        assert result.exit_code == 2 and "Not found" in result.output, result.output
+    assert cli(HANGZHOU, "--user", "zj-prov").exit_code == 0
