@@ -26,11 +26,9 @@ from jiqun.store.models import (
     MarketVolumeEstimate,
     OrgLevel,
     OrgUnit,
-    RateCard,
     Team,
     TeamStatus,
     User,
-    Zone,
 )
 from jiqun.store.scope import Scope
 
@@ -223,23 +221,23 @@ def test_weekly_rhythm_and_double_11_peak(demo):
     assert 1.1 < jan_oct_2026 / jan_oct_2025 < 1.4  # growth year on year
 
 
-def test_fees_follow_the_rate_card(demo):
+def test_fees_are_what_the_quote_answers(demo):
+    """Every sampled waybill's fee is the price ``quote`` answers for its market, destination,
+    weight, product, customer and ship day (the card version and contract in force then)."""
+    from jiqun.money.rates import quote
+
+    rows = demo.sql("SELECT customer_id, market_id, dest_county, dest_city, dest_province, "
+                    "product, weight_kg, fee, CAST(ship_time AS DATE) "
+                    "FROM w USING SAMPLE 400 ROWS (reservoir, 1)")
+    rules = set()
     with demo.store.session() as s:
-        zones = {z.id: z for z in s.scalars(select(Zone))}
-        cards = s.scalars(select(RateCard)).all()
-        customer_market = dict(s.execute(select(Customer.id, Customer.market_id)).all())
-    by_key = {}
-    for card in cards:
-        for province in zones[card.zone_id].province_adcodes:
-            by_key[(card.market_id, card.customer_id, province, card.product.value)] = card
-    rows = demo.sql("SELECT customer_id, market_id, dest_province, product, weight_kg, fee "
-                    "FROM w USING SAMPLE 500 ROWS (reservoir, 1)")
-    for customer_id, market_id, province, product, weight, fee in rows:
-        assert customer_market[customer_id] == market_id
-        card = by_key.get((market_id, customer_id, province, product)) or by_key[
-            (market_id, None, province, product)]
-        extra = max(int(np.ceil(round(weight, 2) - 1e-9)) - 1, 0)
-        assert fee == pytest.approx(card.first_weight_price + card.extra_per_kg * extra, abs=0.011)
+        for customer, market, county, city, province, product, weight, fee, day in rows:
+            q = quote(s, market_id=market, dest_adcode=county or city or province,
+                      weight_kg=weight, product=product, customer_id=customer, on=day)
+            assert float(q.price) == pytest.approx(fee, abs=1e-9), (customer, product, weight)
+            rules.add((q.rule.origin, q.rule.version, q.rule.contract is not None))
+    assert ("market", 2, False) in rules  # the tariff in force since the history began
+    assert ("market", 2, True) in rules  # a VIP's contract on it
 
 
 def test_key_markets_stand_near_their_plan_before_december(demo):

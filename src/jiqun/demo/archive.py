@@ -11,6 +11,7 @@ import datetime as dt
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
 from sqlalchemy import insert, text
@@ -69,6 +70,14 @@ VISIT_METHODS = ("card", "directory", "sweep", "referral", "retiree", "event")
 # 关注退休法, 平台招商会): referrals convert best, cards worst.
 _METHOD_P_CONVERTED = np.array([0.10, 0.20, 0.20, 0.30, 0.10, 0.10])
 _METHOD_P_OTHER = np.array([0.35, 0.15, 0.30, 0.05, 0.05, 0.10])
+# Bundles (C4) per platform segment: segment, name, product, promise hours, rate adjustment,
+# services (灵活调整时效、服务、价格组合比例).
+BUNDLES = (
+    ("taobao", "淘系次日达组合", "parcel", 72, -0.03, ("daily_pickup", "returns")),
+    ("pdd", "拼系低价组合", "parcel", 96, -0.06, ("daily_pickup",)),
+    ("live", "直播爆单组合", "standard", 48, -0.02, ("peak_capacity", "returns")),
+)
+D0 = Decimal(0)
 PLAN_STRETCH = 1.08  # monthly and yearly plans: expected volume and revenue + 8%
 LINE_FILL = 0.9  # a line runs as many trips as keep its trucks at most 90% full on average
 
@@ -376,8 +385,15 @@ class ArchiveBuilder:
 
     # -- prices ---------------------------------------------------------------------------
     def zones_and_prices(self) -> None:
-        """Zones of each origin province and one rate card per market (一地一价)."""
+        """Zones of each origin province; rate cards (一地一价): a default per province and
+        product, per market and product a card whose first version (a year before the history,
+        5 % cheaper) was superseded when the current one came into force on the first day of
+        the history; Shaogang's parcel card has a draft for next month. Bundles per platform
+        segment (C4) in every province, and contract prices (协议价) for the VIPs, each on the
+        bundle of its main platform. Waybill fees (``first_kg``/``extra_kg``) are what
+        ``jiqun.money.rates.quote`` answers for them, computed with the same arithmetic."""
         self.zone_ids: dict[tuple[str, int], int] = {}
+        self.card_ids: dict[str, int] = {}
         for code in ("HA", "ZJ", "GD"):
             origin = self.units[code].adcode
             for z, kind in enumerate(ZONE_KINDS):
@@ -391,30 +407,115 @@ class ArchiveBuilder:
         self.first_kg = np.zeros((n, len(PRODUCTS), len(ZONE_KINDS)))
         self.extra_kg = np.zeros_like(self.first_kg)
         self.market_cards = []
+        start = self.tl.start
+        year_before = start - dt.timedelta(days=365)
+        for code in ("HA", "ZJ", "GD"):
+            first, extra = market_rate_card(1.0)
+            self._cards(None, code, first, extra, [(year_before, None, m.PriceStatus.IN_FORCE)])
         for i in range(len(MARKETS)):
             first, extra = market_rate_card(float(factors[i]))
             self.market_cards.append((first, extra))
             rows = self.mer.market == i
             self.first_kg[rows], self.extra_kg[rows] = first, extra
-            self._cards(i, None, first, extra)
-        for c in np.flatnonzero(self.mer.stage == VIP):  # VIP contract prices (协议价)
-            first, extra = self.market_cards[int(self.mer.market[c])]
-            first = np.round(first * VIP_CONTRACT_DISCOUNT, 2)
-            extra = np.round(extra * VIP_CONTRACT_DISCOUNT, 2)
-            self.first_kg[c], self.extra_kg[c] = first, extra
-            self._cards(int(self.mer.market[c]), int(c) + 1, first, extra)
+            old_first, old_extra = market_rate_card(float(factors[i]) * 0.95)
+            self._cards(i, None, old_first, old_extra,
+                        [(year_before, start - dt.timedelta(days=1), m.PriceStatus.SUPERSEDED)])
+            self._cards(i, None, first, extra, [(start, None, m.PriceStatus.IN_FORCE)], number=2)
+            if MARKETS[i].code == "HA-SG":  # a rise proposed for next month, not in force yet
+                nxt = self.tl.until.replace(day=1) + dt.timedelta(days=32)
+                self._cards(i, None, *market_rate_card(float(factors[i]) * 1.04),
+                            [(nxt.replace(day=1), None, m.PriceStatus.DRAFT)], number=3,
+                            products=("parcel",), remote=True)
+        self._bundles_and_contracts()
 
-    def _cards(self, i: int, customer_id: int | None, first, extra) -> None:
-        province = self._province_of(MARKETS[i].outlet_code)
+    def _bundles_and_contracts(self) -> None:
+        from jiqun.money.tariff import Line, adjusted, money
+
+        def priced(first: float, extra: float, adjustments) -> tuple[float, float]:
+            line = Line("same", D0, D0, D0, money(first), money(extra))
+            for a in adjustments:
+                line = adjusted(line, a)
+            return float(line.first_price), float(line.extra_per_kg)
+
+        self.bundle_ids: dict[tuple[str, int], int] = {}
+        for code in ("HA", "ZJ", "GD"):
+            for k, (segment, name, product, hours, adjust, services) in enumerate(BUNDLES):
+                self.bundle_ids[(code, k)] = self.rows.add(
+                    m.PriceBundle, code=f"{code}-B-{segment.upper()}", name=name, segment=segment,
+                    product=m.Product(product), promise_hours=hours, services=list(services),
+                    rate_adjustment=adjust, active=True, org_unit_id=self.org[code],
+                    created_at=self.created, updated_at=self.created)
+        discount = round(1 - VIP_CONTRACT_DISCOUNT, 4)
+        for c in np.flatnonzero(self.mer.stage == VIP):  # VIP contract prices (协议价)
+            i = int(self.mer.market[c])
+            province = self._province_of(MARKETS[i].outlet_code)
+            segment = int(np.argmax(self.mer.platform_p[c]))
+            bundle_product = PRODUCTS.index(BUNDLES[segment][2])
+            first, extra = self.market_cards[i]
+            for p in range(len(PRODUCTS)):
+                steps = [Decimal(repr(-discount))]
+                if p == bundle_product:
+                    steps.append(Decimal(repr(BUNDLES[segment][4])))
+                for z in range(len(ZONE_KINDS)):
+                    self.first_kg[c, p, z], self.extra_kg[c, p, z] = priced(
+                        float(first[p, z]), float(extra[p, z]), steps)
+            self.rows.add(
+                m.PriceContract, code=f"{MARKETS[i].code}-{int(c) + 1:05d}-C1",
+                customer_id=int(c) + 1, product=None, discount=discount,
+                bundle_id=self.bundle_ids[(province, segment)], valid_from=self.tl.start,
+                valid_to=None, status=m.PriceStatus.IN_FORCE, note="大客户协议价",
+                org_unit_id=int(self.outlet_org[i]), created_at=self.created,
+                updated_at=self.created)
+        # A deep discount a county proposed for next month: below the floor, waiting for the
+        # city (the approvals on /prices).
+        sg = [s.code for s in MARKETS].index("HA-SG")
+        candidates = np.flatnonzero((self.mer.market == sg) & (self.mer.stage == GROWING))
+        if len(candidates):
+            c = int(candidates[0])
+            self.rows.add(
+                m.PriceContract, code=f"HA-SG-{c + 1:05d}-C1", customer_id=c + 1,
+                product=m.Product.PARCEL, discount=0.5, bundle_id=None,
+                valid_from=self.tl.until + dt.timedelta(days=1), valid_to=None,
+                status=m.PriceStatus.PENDING, note="争取回流, 低于底价", proposed_level=m.OrgLevel.COUNTY,
+                proposed_by_id=self.staff.first("HA-SQ-YC", "county_manager"),
+                org_unit_id=int(self.outlet_org[sg]), created_at=_stamp(self.tl.until),
+                updated_at=_stamp(self.tl.until))
+
+    def _cards(self, i: int | None, province: str | None, first, extra, versions, number=1,
+               products=PRODUCTS, remote=False) -> None:
+        """One card per product (of market ``i``, or the default of ``province``), or a further
+        version of each: ``versions`` is [(valid_from, valid_to, status)]."""
+        zh = {"express": "特快", "parcel": "快包", "standard": "标快"}
         for p, product in enumerate(PRODUCTS):
-            for z in range(len(ZONE_KINDS)):
-                self.rows.add(
-                    m.RateCard, market_id=int(self.market_ids[i]), customer_id=customer_id,
-                    zone_id=self.zone_ids[(province, z)], product=m.Product(product),
-                    weight_from_kg=0.0, weight_to_kg=RATE_CARD_MAX_KG,
-                    first_weight_price=float(first[p, z]), extra_per_kg=float(extra[p, z]),
-                    valid_from=self.tl.start, valid_to=None, org_unit_id=int(self.outlet_org[i]),
-                )
+            if product not in products:
+                continue
+            if i is not None:
+                code, name = f"{MARKETS[i].code}-{product}", f"{MARKETS[i].name}{zh[product]}价格表"
+                org, origin = int(self.outlet_org[i]), m.RateOrigin.MARKET
+            else:
+                code, name = f"{province}-{product}", f"{self.units[province].name}{zh[product]}标准价"
+                org, origin = self.org[province], m.RateOrigin.PROVINCE
+            if number == 1:
+                self.card_ids[code] = self.rows.add(
+                    m.RateCard, code=code, name=name, origin=origin,
+                    market_id=int(self.market_ids[i]) if i is not None else None,
+                    customer_id=None, product=m.Product(product), org_unit_id=org,
+                    created_at=self.created, updated_at=self.created)
+            for valid_from, valid_to, status in versions:
+                vid = self.rows.add(
+                    m.RateCardVersion, card_id=self.card_ids[code], number=number, status=status,
+                    valid_from=valid_from, valid_to=valid_to, volumetric_divisor=6000.0,
+                    note=None, org_unit_id=org, created_at=_stamp(min(valid_from, self.tl.until)),
+                    version=1)
+                for z, zone in enumerate(ZONE_KINDS):
+                    self.rows.add(m.RateLine, version_id=vid, zone=zone, weight_from_kg=0.0,
+                                  weight_to_kg=RATE_CARD_MAX_KG, first_weight_kg=1.0,
+                                  first_price=float(first[p, z]), extra_per_kg=float(extra[p, z]),
+                                  org_unit_id=org)
+                if remote:
+                    self.rows.add(m.RateSurcharge, version_id=vid, position=1, kind="remote",
+                                  amount=3.0, percent=0.0, adcodes=["540000", "650000"],
+                                  starts_on=None, ends_on=None, org_unit_id=org)
 
     def competitor_prices(self) -> None:
         rng = self.rng

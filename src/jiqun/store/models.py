@@ -551,21 +551,148 @@ class Zone(Base, OrgScoped, Audited):
     province_adcodes: Mapped[list] = mapped_column(JSON)
 
 
-class RateCard(Base, OrgScoped, Audited):
-    """One place, one price (一地一价): market × zone × product × weight band; per-customer override."""
+class RateOrigin(str, enum.Enum):
+    """Whom a rate card prices: the most specific card in force wins (customer > market >
+    county > province), ``jiqun.money.rates``."""
+
+    CUSTOMER = "customer"  # a contract's own card (协议价)
+    MARKET = "market"  # one place, one price (一地一价)
+    COUNTY = "county"
+    PROVINCE = "province"  # the province's default tariff
+
+
+class PriceStatus(str, enum.Enum):
+    """A rate card version's or contract's state: draft → (pending approval, when below the
+    floor) → in force → superseded (by a later version, from its first day)."""
+
+    DRAFT = "draft"
+    PENDING = "pending_approval"
+    IN_FORCE = "in_force"
+    SUPERSEDED = "superseded"
+
+
+class RateCard(Base, OrgScoped, Timestamped, Audited):
+    """A rate card (价格表) of one origin and one product; its prices are its dated versions.
+
+    ``org_unit_id`` is the origin's unit: the market's outlet, the county or the province (a
+    customer's card: the customer's unit)."""
 
     __tablename__ = "rate_cards"
     id: Mapped[int] = mapped_column(primary_key=True)
-    market_id: Mapped[int | None] = mapped_column(ForeignKey("markets.id"))
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
-    zone_id: Mapped[int] = mapped_column(ForeignKey("zones.id"))
+    code: Mapped[str] = mapped_column(String(48), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    origin: Mapped[RateOrigin] = mapped_column(_enum(RateOrigin))
+    market_id: Mapped[int | None] = mapped_column(ForeignKey("markets.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     product: Mapped[Product] = mapped_column(_enum(Product))
-    weight_from_kg: Mapped[float] = mapped_column(Float, default=0)
-    weight_to_kg: Mapped[float] = mapped_column(Float)
-    first_weight_price: Mapped[float] = mapped_column(Float)
-    extra_per_kg: Mapped[float] = mapped_column(Float, default=0)
+
+    versions: Mapped[list[RateCardVersion]] = relationship(
+        back_populates="card", order_by="RateCardVersion.number")
+
+
+class RateCardVersion(Base, OrgScoped, Versioned, Audited):
+    """One dated version of a card: immutable once in force; a later version put in force
+    supersedes it from its own ``valid_from`` (this one's ``valid_to`` is the day before)."""
+
+    __tablename__ = "rate_card_versions"
+    __table_args__ = (UniqueConstraint("card_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("rate_cards.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[PriceStatus] = mapped_column(_enum(PriceStatus), default=PriceStatus.DRAFT)
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    # Chargeable weight = max(actual, L×W×H cm³ / divisor) (抛重 / 体积重)
+    volumetric_divisor: Mapped[float] = mapped_column(Float, default=6000.0)
+    note: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+    # Who proposed it and the level of their unit then: a price below the floor is approved
+    # by someone above that level.
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    proposed_level: Mapped[OrgLevel | None] = mapped_column(_enum(OrgLevel))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    card: Mapped[RateCard] = relationship(back_populates="versions")
+    lines: Mapped[list[RateLine]] = relationship(
+        back_populates="version", order_by="(RateLine.zone, RateLine.weight_from_kg)")
+    surcharges: Mapped[list[RateSurcharge]] = relationship(
+        back_populates="version", order_by="RateSurcharge.position")
+
+
+class RateLine(Base, OrgScoped, Audited):
+    """One line of a version: destination zone × weight band (weight_from_kg, weight_to_kg],
+    the first weight and its price, then each further kg or part of one (续重)."""
+
+    __tablename__ = "rate_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("rate_card_versions.id"), index=True)
+    zone: Mapped[str] = mapped_column(String(16))  # jiqun.geo.ZoneKind value
+    weight_from_kg: Mapped[float] = mapped_column(Float, default=0.0)
+    weight_to_kg: Mapped[float] = mapped_column(Float)
+    first_weight_kg: Mapped[float] = mapped_column(Float, default=1.0)
+    first_price: Mapped[float] = mapped_column(Float)
+    extra_per_kg: Mapped[float] = mapped_column(Float, default=0.0)
+
+    version: Mapped[RateCardVersion] = relationship(back_populates="lines")
+
+
+class RateSurcharge(Base, OrgScoped, Audited):
+    """A surcharge of a version, applied in ``position`` order to the price so far: an amount
+    per parcel plus a percent. ``remote``: destinations under ``adcodes``; ``peak``: parcels
+    shipped from ``starts_on`` to ``ends_on``."""
+
+    __tablename__ = "rate_surcharges"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("rate_card_versions.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=1)
+    kind: Mapped[str] = mapped_column(String(16))  # remote / peak
+    amount: Mapped[float] = mapped_column(Float, default=0.0)
+    percent: Mapped[float] = mapped_column(Float, default=0.0)
+    adcodes: Mapped[list | None] = mapped_column(JSON)
+    starts_on: Mapped[dt.date | None] = mapped_column(Date)
+    ends_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    version: Mapped[RateCardVersion] = relationship(back_populates="surcharges")
+
+
+class PriceBundle(Base, OrgScoped, Timestamped, Versioned, Audited):
+    """A bundle (C4) for a platform segment (淘系 taobao / 拼系 pdd / 直播 live): a product, its
+    promise and services, and a rate adjustment that a contract can take (时效、服务、价格组合)."""
+
+    __tablename__ = "price_bundles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(48), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    segment: Mapped[str] = mapped_column(String(16))  # taobao / pdd / live
+    product: Mapped[Product] = mapped_column(_enum(Product))
+    promise_hours: Mapped[int | None] = mapped_column(Integer)  # 时效承诺
+    services: Mapped[list | None] = mapped_column(JSON)  # e.g. ["pickup_daily", "returns"]
+    rate_adjustment: Mapped[float] = mapped_column(Float, default=0.0)  # -0.05: 5 % off
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class PriceContract(Base, OrgScoped, Timestamped, Versioned, Audited):
+    """A customer's contract price (协议价), valid between two dates: a discount on the tariff's
+    first and further-kg prices, a bundle, or the customer's own card (origin ``customer``)."""
+
+    __tablename__ = "price_contracts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(48), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    product: Mapped[Product | None] = mapped_column(_enum(Product))  # None: every product
+    discount: Mapped[float] = mapped_column(Float, default=0.0)  # 0.1: 10 % off the tariff
+    bundle_id: Mapped[int | None] = mapped_column(ForeignKey("price_bundles.id"))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[PriceStatus] = mapped_column(_enum(PriceStatus), default=PriceStatus.DRAFT)
+    note: Mapped[str | None] = mapped_column(String(255))
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    proposed_level: Mapped[OrgLevel | None] = mapped_column(_enum(OrgLevel))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    bundle: Mapped[PriceBundle | None] = relationship()
 
 
 class CompetitorPrice(Base, OrgScoped, Audited):
