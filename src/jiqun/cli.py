@@ -62,6 +62,8 @@ COMMANDS: tuple[Mount, ...] = (
           "A parcel's timeline: its state, the cause and who is responsible, its scans."),
     Mount("problems", "jiqun.service.problems_cli:app",
           "Problems raised at city level, escalated until solved (问题有人盯)."),
+    Mount("service", "jiqun.service.cli:app",
+          "The proactive service queue (主动客服): cases, exceptions, case work."),
 )
 
 LISTING = "jiqun.listing"  # ctx.meta flag: the root's help is being written
