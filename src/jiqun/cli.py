@@ -58,6 +58,8 @@ COMMANDS: tuple[Mount, ...] = (
     Mount("markets", "jiqun.markets.cli:markets_app",
           "Register markets; TOP-N by potential; targets."),
     Mount("teams", "jiqun.grids.teams_cli:teams_app", "Marketing teams: propose, approve, reject."),
+    Mount("finance", "jiqun.money.finance_cli:app",
+          "Monthly ledger with loss cover, bonus pools, outlet shares; cost per parcel."),
     Mount("parcel", "jiqun.service.tracking_cli:parcel_command",
           "A parcel's timeline: its state, the cause and who is responsible, its scans."),
     Mount("problems", "jiqun.service.problems_cli:app",

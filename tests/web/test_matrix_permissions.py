@@ -35,6 +35,7 @@ from tests.web.matrix import (
 NO_ROUTE = {
     Action.REMINDERS_RUN: "a scheduled job: `jiqun sales remind`",
     Action.LIFECYCLE_RUN: "a scheduled job: `jiqun sales lifecycle`",
+    Action.COST_EDIT: "cost parameters are set with `jiqun finance costs set` (no edit page yet)",
 }
 
 # Actions that have no CLI command, with the reason.
@@ -164,6 +165,8 @@ CLI_ROWS: dict[Action, list[str]] = {
     Action.USER_MANAGE: ["users", "add", "cli-{n}", "--org", "{unit}", "--role", "marketer",
                          "--password", PASSWORD, "--name", "矩阵{n}"],
     Action.PASSWORD_RESET: ["users", "reset-password", "m-courier", "--password", PASSWORD],
+    Action.COST_EDIT: ["finance", "costs", "set", "--org", "{unit}", "--pool", "pickup",
+                       "--driver", "pieces", "--rate", "0.3", "--from", "2024-06"],
 }
 
 

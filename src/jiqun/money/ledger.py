@@ -285,3 +285,11 @@ def grid_profit(con: ibis.BaseBackend, lake, session: Session, scope: Scope, mon
     return pa.Table.from_pylist(
         [{"grid_id": r["grid_id"], "grid_profit": float(r["revenue"] or 0) - float(r["cost"] or 0),
           "grid_cost": float(r["cost"] or 0)} for r in rows], GRID_PROFIT)
+
+
+def latest_month(con: ibis.BaseBackend, lake, scope: Scope) -> dt.date:
+    """The month of the latest waybill in scope (this month when there is none)."""
+    from jiqun.lake.engine import waybills
+
+    last = con.to_pyarrow(waybills(con, lake, scope).ship_time.max()).as_py()
+    return (last.date() if last else dt.date.today()).replace(day=1)
