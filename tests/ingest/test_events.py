@@ -25,7 +25,7 @@ def test_events_validated_and_deduplicated(store, org, tmp_path):
         5, 2, 3, 1, 1)
     assert read_rejects(report.rejects_path)[1:] == [
         ["4", "waybill_no", "9999", "unknown waybill and no facility code: import the waybill first"],
-        ["5", "event_code", "lost", "unknown event (揽收/发出/到达/派送/妥投/异常/退回)"],
+        ["5", "event_code", "lost", "unknown event (揽收/发出/到达/派送/投递失败/入柜/妥投/异常/退回)"],
         ["6", "event_time", "yesterday", "not a date and time (e.g. 2024-06-18 09:30:00)"],
         ["6", "location", "月球", "unknown place"],
     ]

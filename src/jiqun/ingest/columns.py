@@ -131,7 +131,7 @@ EVENTS = Format(
         C("event_time", "时间", ("事件时间", "操作时间", "time"), True, "datetime",
           "2024-06-18 18:00:00"),
         C("event_code", "事件", ("事件类型", "操作", "event"), True, "code", "揽收",
-          "揽收 / 发出 / 到达 / 派送 / 妥投 / 异常 / 退回"),
+          "揽收 / 发出 / 到达 / 派送 / 投递失败 / 入柜 / 妥投 / 异常 / 退回"),
         C("location", "地点", ("位置", "所在地"), False, "text", "湖州市吴兴区",
           "a place name or adcode"),
         C("facility_code", "网点编码", ("facility", "outlet_code", "处理场所"), False, "code",

@@ -34,7 +34,7 @@ REASONS: dict[str, str] = {
     "unknown_product": "unknown product (特快/快包/标快, express/parcel/standard)",
     "unknown_platform": "unknown platform (淘系/拼系/直播/其他, taobao/pdd/live/other)",
     "unknown_status": "unknown waybill status",
-    "unknown_event": "unknown event (揽收/发出/到达/派送/妥投/异常/退回)",
+    "unknown_event": "unknown event (揽收/发出/到达/派送/投递失败/入柜/妥投/异常/退回)",
     "unknown_market_type": "unknown market type",
     "unknown_stage": "unknown lifecycle stage",
     "unknown_tier": "unknown customer tier",
