@@ -255,7 +255,16 @@ def validate_events(
     now: dt.datetime | None = None,
 ) -> Validated:
     """Check every event row at once; an event belongs to its waybill's org unit (or, for a
-    waybill not in the lake yet, to the facility that recorded it)."""
+    waybill not in the lake yet, to the facility that recorded it).
+
+    Scans come in any order and a file may repeat them. Order is no error: the lake keeps
+    each scan's own time and the tracking state machine reads scans by time
+    (:func:`jiqun.service.tracking.parcel_state`). A repeat of the key (waybill, time, code),
+    in the file or already in the lake, is no error either: it is counted under
+    "duplicates" and dropped by the append (:mod:`jiqun.lake.writer`), so re-importing a file
+    changes nothing. A near repeat (the same code minutes later at the same place, a double
+    read) is a different key and is stored; the state machine drops it. An unknown event code
+    is a reject with its row and reason."""
     _register_store_dimensions(con, session)
     register_vocab(con, "event_vocab", EVENT_CODES)
     dimensions.register_lake_waybills(con, lake)
