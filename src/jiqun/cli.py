@@ -58,6 +58,8 @@ COMMANDS: tuple[Mount, ...] = (
     Mount("markets", "jiqun.markets.cli:markets_app",
           "Register markets; TOP-N by potential; targets."),
     Mount("teams", "jiqun.grids.teams_cli:teams_app", "Marketing teams: propose, approve, reject."),
+    Mount("price", "jiqun.money.price_cli:app",
+          "Prices (一地一价): rate cards, contract prices, the quote of one parcel."),
     Mount("finance", "jiqun.money.finance_cli:app",
           "Monthly ledger with loss cover, bonus pools, outlet shares; cost per parcel."),
     Mount("parcel", "jiqun.service.tracking_cli:parcel_command",
