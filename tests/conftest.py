@@ -21,6 +21,9 @@ PG_URL = os.environ.get("JIQUN_TEST_PG_URL")
 # into every later test of the run.
 os.environ["JIQUN_RULES_FILE"] = "/dev/null/jiqun-kpi-rules.toml"
 os.environ["JIQUN_PLANNING_FILE"] = "/dev/null/jiqun-planning.toml"
+# No app of a test starts the job scheduler (jiqun serve's default): jobs run in the tests that
+# call them, never on a clock in the background of another test.
+os.environ["JIQUN_SERVE_JOBS"] = "false"
 
 
 def _pg_database() -> tuple[str, callable]:

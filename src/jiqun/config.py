@@ -109,6 +109,9 @@ class Settings(BaseSettings):
         50, ge=1, description="Failed sign-ins per user name from all clients within the window.")
     login_window_seconds: int = Field(
         300, ge=1, description="Window of the sign-in throttle, in seconds.")
+    serve_jobs: bool = Field(
+        True, description="Run the scheduled jobs inside `jiqun serve` (off: run `jiqun worker`, "
+        "or nothing runs by itself).")
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

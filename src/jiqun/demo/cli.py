@@ -14,10 +14,10 @@ from jiqun.demo.places import DEMO_PASSWORD
 from jiqun.demo.scale import SCALES, model_ratio, write_demo_settings
 from jiqun.kpi.rules import KpiRules
 from jiqun.kpi.service import OperatingPicture
-from jiqun.sales import ownership, pool
-from jiqun.sales.reminders import send_pool_reminders
-from jiqun.sales.rules import SalesRules
+from jiqun.sales import ownership
+from jiqun.service.jobs import JOBS, run_job
 from jiqun.store import Scope, Store
+from jiqun.store.models import JobOutcome, JobRun
 
 app = typer.Typer(no_args_is_help=True, help="Build the demo province.")
 console = Console()
@@ -47,9 +47,9 @@ def build(
                          until=_parse_day(until), progress=True)
     write_demo_settings(settings.rules_file, settings.planning_file, summary.volume_factor)
     reconcile_demo_tiers(store, settings)
-    returned = run_pool_jobs(store, settings, summary.until + dt.timedelta(days=1))
+    runs = run_demo_jobs(store, settings, summary.until + dt.timedelta(days=1))
     print_summary(summary)
-    console.print(f"{returned} prospects without follow-up returned to the pool (公海)")
+    print_runs(runs)
 
 
 def reconcile_demo_tiers(store: Store, settings) -> int:
@@ -62,15 +62,34 @@ def reconcile_demo_tiers(store: Store, settings) -> int:
         return len(ownership.reconcile(picture, as_of, source="demo")) if as_of else 0
 
 
-def run_pool_jobs(store: Store, settings, day: dt.date) -> int:
-    """What a running system's daily jobs would have done by ``day`` (the day after the data):
-    prospects past the pool clock returned to the pool (公海) and the day's reminders sent, so
-    the pool page shows no prospect "overdue by 500 days" that nobody ever returned."""
-    rules = SalesRules.configured(settings)
-    with store.transaction(source="demo") as session:
-        returned = pool.return_to_pool(session, pool.pool_clock(session, day, rules))
-        send_pool_reminders(session, day, rules)
-    return returned
+def run_demo_jobs(store: Store, settings, day: dt.date) -> list[JobRun]:
+    """Every job of the registry once, as of the start of ``day`` (the day after the data),
+    as a running system's jobs would have left it: prospects past the pool clock returned to
+    the pool (公海), the day's reminders in the inboxes, exceptions found and their cases
+    opened, the last week's bulletin written, and the jobs page with a run of each."""
+    now = dt.datetime.combine(day, dt.time.min)
+    return [run_job(store, settings, name, trigger="demo", now=now) for name in JOBS]
+
+
+def print_runs(runs: list[JobRun]) -> None:
+    table = Table(title="jobs run once (jiqun jobs list)")
+    for column in ("job", "outcome", "what it did"):
+        table.add_column(column)
+    for run in runs:
+        outcome = JobOutcome(run.outcome)
+        said = run.error if outcome is JobOutcome.FAILED else _counts(run.summary or {})
+        table.add_row(run.job, outcome.value, said)
+    console.print(table)
+
+
+def _counts(summary: dict, prefix: str = "") -> str:
+    parts = []
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            parts.append(_counts(value, f"{prefix}{key}."))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            parts.append(f"{prefix}{key} {value:,}")
+    return ", ".join(p for p in parts if p)
 
 
 def print_summary(summary: DemoSummary) -> None:
