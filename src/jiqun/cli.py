@@ -58,6 +58,10 @@ COMMANDS: tuple[Mount, ...] = (
     Mount("markets", "jiqun.markets.cli:markets_app",
           "Register markets; TOP-N by potential; targets."),
     Mount("teams", "jiqun.grids.teams_cli:teams_app", "Marketing teams: propose, approve, reject."),
+    Mount("jobs", "jiqun.service.jobs_cli:app",
+          "Scheduled jobs: list them with their last and next run, run one now."),
+    Mount("worker", "jiqun.service.jobs_cli:worker",
+          "Run the scheduled jobs in the foreground until interrupted."),
     Mount("price", "jiqun.money.price_cli:app",
           "Prices (一地一价): rate cards, contract prices, the quote of one parcel."),
     Mount("finance", "jiqun.money.finance_cli:app",
@@ -156,12 +160,20 @@ def init() -> None:
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000, reload: bool = False) -> None:
-    """Serve the web app."""
+def serve(host: str = "127.0.0.1", port: int = 8000, reload: bool = False,
+          jobs: bool | None = typer.Option(
+              None, "--jobs/--no-jobs",
+              help="Run the scheduled jobs in this process (default: JIQUN_SERVE_JOBS, on); "
+                   "--no-jobs where a `jiqun worker` runs them.")) -> None:
+    """Serve the web app (and, by default, run the scheduled jobs)."""
+    import os
+
     import uvicorn
 
     from jiqun.config import settings_or_exit
 
+    if jobs is not None:  # the app reads its settings from the environment (uvicorn --factory)
+        os.environ["JIQUN_SERVE_JOBS"] = "true" if jobs else "false"
     settings_or_exit()  # a bad secret or setting: one line and exit 2, before uvicorn starts
     typer.echo(f"jiqun web: http://{host}:{port}/")
     uvicorn.run("jiqun.web.app:create_app", host=host, port=port, factory=True, reload=reload)

@@ -31,6 +31,7 @@ from jiqun.web.routes import (
     customers,
     dashboard,
     grids,
+    jobs,
     kpi,
     markets,
     network,
@@ -157,14 +158,24 @@ def _add_error_handlers(app: FastAPI) -> None:
                       status_code=422)
 
 
-def _serving_threads(threads: int):
+def _serving_threads(threads: int, jobs: bool = False):
     """Lifespan: serve the sync routes from ``threads`` threads (the store's connection pool is
-    sized against this number, ``Settings.store_pool_size``)."""
+    sized against this number, ``Settings.store_pool_size``); with ``jobs`` the scheduled jobs
+    run in this process too (``Settings.serve_jobs``, jiqun.service.scheduler)."""
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI):
+    async def lifespan(app: FastAPI):
         anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-        yield
+        scheduler = None
+        if jobs:
+            from jiqun.service.scheduler import background
+
+            scheduler = background(app.state.store, app.state.settings)
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
 
     return lifespan
 
@@ -191,7 +202,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Operations platform for parcel carriers in cluster markets. "
         "Authenticate with `POST /api/token` and send `Authorization: Bearer <token>`.",
         dependencies=[Depends(csrf_protect)],
-        lifespan=_serving_threads(settings.web_threads),
+        lifespan=_serving_threads(settings.web_threads, settings.serve_jobs),
     )
     app.state.settings = settings
     app.state.store = Store.from_settings(settings)
@@ -204,7 +215,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # registry before markets: /markets/new and /markets/top must win over /markets/{market_id}.
     for module in (auth, dashboard, registry, markets, customers, kpi, sales, network, visit_plan,
-                   grids, sales_ops, uploads, users, parcels):
+                   grids, sales_ops, uploads, users, parcels, jobs):
         app.include_router(module.router)
     _add_error_handlers(app)
     _document_errors(app)
