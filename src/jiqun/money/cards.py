@@ -350,15 +350,21 @@ class ContractRow:
 
 
 def contract_list(session: Session, customer_id: int | None = None) -> list[ContractRow]:
-    q = (select(PriceContract, Customer.code, Customer.name, PriceBundle.code)
+    q = (select(PriceContract, Customer.code, Customer.name)
          .join(Customer, Customer.id == PriceContract.customer_id)
-         .outerjoin(PriceBundle, PriceBundle.id == PriceContract.bundle_id)
          .order_by(PriceContract.valid_from.desc(), PriceContract.code))
     if customer_id is not None:
         q = q.where(PriceContract.customer_id == customer_id)
+    found = session.execute(q).all()
+    # A contract's bundle is often its province's: its code is read beyond the scope.
+    bundles = dict(session.execute(
+        select(PriceBundle.id, PriceBundle.code).where(PriceBundle.id.in_(
+            {c.bundle_id for c, _, _ in found if c.bundle_id})),
+        execution_options={"unscoped": True}).all()) if found else {}
     return [ContractRow(c.id, c.code, code, name, c.product.value if c.product else None,
-                        c.discount, bundle, c.valid_from, c.valid_to, c.status.value, c.version)
-            for c, code, name, bundle in session.execute(q).all()]
+                        c.discount, bundles.get(c.bundle_id), c.valid_from, c.valid_to,
+                        c.status.value, c.version)
+            for c, code, name in found]
 
 
 def _contract_below_floor(session: Session, contract: PriceContract, customer: Customer,
@@ -494,6 +500,7 @@ class Pending:
     proposed_level: str | None
     row_version: int
     card_id: int | None
+    contract_id: int | None
     can_approve: bool
 
 
@@ -507,14 +514,14 @@ def pending_approvals(session: Session) -> list[Pending]:
             .order_by(RateCardVersion.valid_from)).all():
         level = v.proposed_level.value if v.proposed_level else None
         out.append(Pending("card", card.code, v.number, card.name, v.valid_from, level,
-                           v.version, card.id, may and above(actor, v.proposed_level)))
+                           v.version, card.id, None, may and above(actor, v.proposed_level)))
     for c, name in session.execute(
             select(PriceContract, Customer.name).join(Customer, Customer.id == PriceContract.customer_id)
             .where(PriceContract.status == PriceStatus.PENDING)
             .order_by(PriceContract.valid_from)).all():
         level = c.proposed_level.value if c.proposed_level else None
         out.append(Pending("contract", c.code, None, name, c.valid_from, level, c.version,
-                           None, may and above(actor, c.proposed_level)))
+                           None, c.id, may and above(actor, c.proposed_level)))
     return out
 
 
@@ -772,3 +779,86 @@ def export_xlsx(session: Session, card_ref, number: int | None = None) -> bytes:
         sheet.write_row(i, 0, [v for v in row])
     book.close()
     return buf.getvalue()
+
+
+# -- bundles (C4) -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BundleRow:
+    """A bundle with the merchants on it (contracts in force on the day) and their parcels and
+    revenue over the lake's waybills since ``since``."""
+
+    id: int
+    code: str
+    name: str
+    segment: str
+    product: str
+    promise_hours: int | None
+    services: list[str]
+    rate_adjustment: float
+    customers: int
+    parcels: int
+    revenue: float
+    revenue_per_parcel: float | None
+
+
+def visible_bundles(session: Session) -> list[tuple]:
+    """Bundles the viewer may offer: those of their own subtree and of the units above it
+    (a province's bundles serve every market below; read as columns beyond the scope)."""
+    actor = actor_of(session)
+    scope = session.info.get("scope")
+    above_ids: list[int] = []
+    if actor.org_unit_id is not None:
+        unit = session.get(OrgUnit, actor.org_unit_id)
+        above_ids = [int(i) for i in unit.path.strip("/").split("/") if i] if unit else []
+    cols = (PriceBundle.id, PriceBundle.code, PriceBundle.name, PriceBundle.segment,
+            PriceBundle.product, PriceBundle.promise_hours, PriceBundle.services,
+            PriceBundle.rate_adjustment)
+    own = session.execute(select(*cols).where(PriceBundle.active.is_(True))).all()
+    up = session.execute(select(*cols).where(PriceBundle.active.is_(True),
+                                            PriceBundle.org_unit_id.in_(above_ids)),
+                         execution_options={"unscoped": True}).all() if scope else []
+    rows = {r[0]: r for r in [*own, *up]}
+    return sorted(rows.values(), key=lambda r: (SEGMENTS.index(r[3]) if r[3] in SEGMENTS else 9,
+                                                r[1]))
+
+
+def bundle_figures(session: Session, con, lake, scope, on: dt.date | None = None,
+                   since: dt.date | None = None) -> list[BundleRow]:
+    """Each bundle's merchants (contracts in force on ``on``, in scope) and their parcels
+    and revenue in the lake since ``since`` (default: 90 days before ``on``)."""
+    import pyarrow as pa
+
+    from jiqun.lake import memtable, waybills
+
+    on = on or dt.date.today()
+    since = since or on - dt.timedelta(days=90)
+    bundles = visible_bundles(session)
+    members = session.execute(
+        select(PriceContract.bundle_id, PriceContract.customer_id)
+        .where(PriceContract.bundle_id.is_not(None), PriceContract.status.in_(APPLIES),
+               PriceContract.valid_from <= on,
+               (PriceContract.valid_to.is_(None)) | (PriceContract.valid_to >= on))).all()
+    figures: dict[int, tuple[int, float]] = {}
+    if members:
+        keys = memtable(pa.table({"bundle_id": [b for b, _ in members],
+                                  "customer_id": [c for _, c in members]},
+                                 schema=pa.schema([("bundle_id", pa.int64()),
+                                                   ("customer_id", pa.int64())])))
+        w = waybills(con, lake, scope)
+        w = w.filter(w.ship_time >= dt.datetime.combine(since, dt.time()),
+                     w.ship_time < dt.datetime.combine(on + dt.timedelta(days=1), dt.time()))
+        joined = w.inner_join(keys, w.customer_id == keys.customer_id)
+        totals = joined.group_by("bundle_id").aggregate(parcels=joined.count(),
+                                                        revenue=joined.fee.sum())
+        for row in con.to_pyarrow(totals).to_pylist():
+            figures[row["bundle_id"]] = (int(row["parcels"]), float(row["revenue"] or 0.0))
+    counts: dict[int, int] = {}
+    for b, _ in members:
+        counts[b] = counts.get(b, 0) + 1
+    out = []
+    for bid, code, name, segment, product, hours, services, adjust in bundles:
+        parcels, revenue = figures.get(bid, (0, 0.0))
+        out.append(BundleRow(bid, code, name, segment, product.value, hours, list(services or []),
+                             adjust, counts.get(bid, 0), parcels, round(revenue, 2),
+                             round(revenue / parcels, 4) if parcels else None))
+    return out

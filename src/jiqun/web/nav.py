@@ -61,6 +61,10 @@ NAV: tuple[NavGroup, ...] = (
         NavItem("/warehouses", "Warehouses"),
     )),
 )
+        NavItem("/problems", "Problems"),
+    )),
+    NavGroup("Money", (
+        NavItem("/prices", "Prices"),
 
 
 def current_item(path: str) -> NavItem | None:
