@@ -182,7 +182,8 @@ def _jiangsu(s, world: MatrixWorld) -> dict[str, int]:
     return {"market": market.id, "grid": grid.id, "customer": customer.id,
             "prospect": prospect.id, "team": team.id, "campaign": campaign.id,
             "pair": pair.id, "notification": note.id, "user": marketer.id, "unit": outlet.id,
-            "city_unit": nj.id, "city_user": city_user.id, "line": line.id}
+            "city_unit": nj.id, "city_user": city_user.id, "line": line.id,
+            "waybill_no": f"qqx-{DATA_DATE:%Y%m%d}-0"}  # of _foreign_waybills
 
 
 def _own_records(s, world: MatrixWorld) -> dict[str, int]:
@@ -211,7 +212,8 @@ def _own_records(s, world: MatrixWorld) -> dict[str, int]:
     return {"market": ids["zhili"], "grid": ids["grid"], "customer": ids["zl_big"],
             "prospect": ids["zl_small"], "team": team.id, "campaign": campaign.id,
             "pair": pair.id, "user": ids["zl-marketer"], "unit": zhili.id,
-            "city_unit": huzhou.id, "outlet_market": outlet_market.id}
+            "city_unit": huzhou.id, "outlet_market": outlet_market.id,
+            "waybill_no": f"zl_big-{DATA_DATE:%Y%m%d}-0"}  # a base world's waybill
 
 
 def _foreign_waybills(world: MatrixWorld) -> pa.Table:

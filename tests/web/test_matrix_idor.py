@@ -25,6 +25,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from jiqun.store.models import Role
+from tests.web.conftest import DATA_DATE
 from tests.web.matrix import (
     HQ_USER,
     ROLE_USERS,
@@ -50,6 +51,7 @@ KIND_OF_PARAM = {
     "user_id": "user",
     "line_id": "line",
     "marketer": "user",  # whose visit plan or visits (/visit-plan, /visits)
+    "waybill_no": "waybill_no",  # a parcel of the lake (/parcels/{waybill_no})
 }
 
 # Path or id-like parameters that do not name a scoped record, with the reason.
@@ -292,7 +294,8 @@ def _foreign_sets(mworld: MatrixWorld, user: str) -> list[dict]:
     sets = [mworld.foreign]
     if mworld.unit_of[user].startswith("ZJ-HUZ"):
         ids = mworld.base.ids
-        sets.append({"market": ids["xihu"], "customer": ids["xh_live"]})
+        sets.append({"market": ids["xihu"], "customer": ids["xh_live"],
+                     "waybill_no": f"xh_live-{DATA_DATE:%Y%m%d}-0"})
     return sets
 
 
