@@ -39,6 +39,7 @@ from jiqun.web.routes import (
     registry,
     sales,
     sales_ops,
+    service,
     uploads,
     users,
     visit_plan,
@@ -215,7 +216,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # registry before markets: /markets/new and /markets/top must win over /markets/{market_id}.
     for module in (auth, dashboard, registry, markets, customers, kpi, sales, network, visit_plan,
-                   grids, sales_ops, uploads, users, parcels, jobs):
+                   grids, sales_ops, uploads, users, parcels, service, jobs):
         app.include_router(module.router)
     _add_error_handlers(app)
     _document_errors(app)

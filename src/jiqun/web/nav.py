@@ -57,6 +57,8 @@ NAV: tuple[NavGroup, ...] = (
         NavItem("/hubs", "Centres"),
     )),
     NavGroup("Service", (
+        NavItem("/service", "Service queue"),
+        NavItem("/service/exceptions", "Exceptions"),
         NavItem("/parcels", "Parcel tracking"),
         NavItem("/warehouses", "Warehouses"),
     )),

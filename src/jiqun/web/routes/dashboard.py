@@ -9,6 +9,7 @@ from jiqun.kpi import overview
 from jiqun.web.deps import Context, RequestContext
 from jiqun.web.routes.kpi import Picture, level_table
 from jiqun.web.routes.markets import market_list
+from jiqun.web.routes.service import dashboard_tiles
 from jiqun.web.schemas import DailyPointOut, DashboardOut, KpisOut
 from jiqun.web.templating import render
 
@@ -53,4 +54,4 @@ def dashboard_page(request: Request, ctx: Context, picture: Picture):
     return render(request, "dashboard.html", {
         "data": dashboard(ctx), "market_limit": DASHBOARD_MARKETS,
         "levels": [r for r in levels.rows if r.level != "grid"][:DASHBOARD_LEVELS],
-        "level": levels.level})
+        "level": levels.level, "service": dashboard_tiles(ctx)})
