@@ -149,3 +149,35 @@ def test_a_lazy_group_answers_its_help_and_its_usage_errors():
     assert result.exit_code == 0 and "--marketer" in result.output
     bad = CliRunner().invoke(app, ["sales", "plan", "--date", "31-12-2026", "--user", "x"])
     assert bad.exit_code == 2 and "--date" in bad.output
+
+
+# The engines and libraries of the figures; a command's help needs none of them (issue 12: a
+# sub-command's --help took 5–8 s under load because every service was imported to list it).
+ENGINES = ("pandas", "ibis", "numpy", "duckdb", "pyarrow", "scipy", "highspy", "pyspark",
+           "openpyxl", "matplotlib", "shapely", "weasyprint", "sklearn", "statsmodels")
+
+
+@pytest.mark.parametrize("mount", [m for m in COMMANDS if not m.parent], ids=lambda m: m.path)
+def test_a_commands_help_loads_no_engine(mount):
+    """``jiqun <command> --help`` and the help of each of its sub-commands, in a fresh
+    interpreter, import none of the engines: the services load when a command runs."""
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from jiqun.cli import app\n"
+        f"words = {mount.path.split()!r}\n"
+        "runner = CliRunner()\n"
+        "result = runner.invoke(app, [*words, '--help'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "from jiqun import cli\n"
+        "group = cli.build(next(m for m in cli.COMMANDS if m.path == words[0]))\n"
+        "for name in getattr(group, 'commands', {}):\n"
+        "    sub = runner.invoke(app, [*words, name, '--help'])\n"
+        "    assert sub.exit_code == 0, (name, sub.output)\n"
+        f"engines = {ENGINES!r}\n"
+        "print('LOADED', sorted({m.split('.')[0] for m in sys.modules} & set(engines)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.rstrip().splitlines()[-1] == "LOADED []"

@@ -28,8 +28,7 @@ from sqlalchemy.orm import Session
 from jiqun.bounds import MAX_ID
 from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.config import get_settings
-from jiqun.grids import redraw
-from jiqun.grids.design import DEFAULT_TOLERANCE
+from jiqun.grids.limits import DEFAULT_TOLERANCE, MAX_GRIDS, MAX_TOLERANCE
 from jiqun.i18n import translator
 from jiqun.output import Format, emit
 from jiqun.permissions import Action, require
@@ -46,6 +45,13 @@ SeenOpt = Annotated[str, typer.Option(
     "--fingerprint", help="The draft's fingerprint as `compare` printed it: only that draft is "
     "decided.")]
 FormatOpt = Annotated[Format, typer.Option("--format")]
+
+
+def _redraw():
+    """The redraw service (numpy, scipy), loaded when a command runs, not for its --help."""
+    from jiqun.grids import redraw
+
+    return redraw
 
 
 def _t():
@@ -70,7 +76,7 @@ def _draft_market(session: Session, market: str | None, draft_id: str) -> int:
     """The market of a draft: ``--market`` when given, else the only market holding it."""
     if market:
         return _market_id(session, market)
-    found = redraw.markets_with_draft(session, draft_id)
+    found = _redraw().markets_with_draft(session, draft_id)
     if not found:
         raise typer.BadParameter(_t()("No draft {draft} in your area", draft=draft_id),
                                  param_hint="--draft")
@@ -89,10 +95,10 @@ def _json(value) -> None:
 def grids(
     ctx: typer.Context,
     market: Annotated[str | None, typer.Option("--market", help="Market id or code.")] = None,
-    k: Annotated[int | None, typer.Option("--k", min=1, max=redraw.MAX_GRIDS,
+    k: Annotated[int | None, typer.Option("--k", min=1, max=MAX_GRIDS,
                                           help="Number of grids.")] = None,
     tolerance: Annotated[float, typer.Option(
-        "--tolerance", min=0.0, max=redraw.MAX_TOLERANCE,
+        "--tolerance", min=0.0, max=MAX_TOLERANCE,
         help="Allowed max/min − 1 of workload and potential.")] = DEFAULT_TOLERANCE,
     save: Annotated[bool, typer.Option(
         "--save-draft", "--save", help="Save the design as a draft (replaces an unapproved "
@@ -111,9 +117,9 @@ def grids(
             require(session, Action.GRID_DRAFT)
         market_id = _market_id(session, market)
         if save:
-            draft_id, plan = redraw.create_draft(session, market_id, k, tolerance)
+            draft_id, plan = _redraw().create_draft(session, market_id, k, tolerance)
         else:
-            draft_id, (_, plan) = None, redraw.plan_market(session, market_id, k, tolerance)
+            draft_id, (_, plan) = None, _redraw().plan_market(session, market_id, k, tolerance)
     result = {"market_id": market_id, "draft": draft_id, **plan.totals(),
               "grids": plan.as_records()}
     if fmt is Format.JSON:
@@ -142,9 +148,9 @@ def compare_cmd(
     with refusals(), who.session() as session:
         market_id = _draft_market(session, market, draft)
         end = as_of.date() if as_of else dt.date.today()
-        parcels = redraw.parcels_by_customer(connect(settings), settings.lake_path,
+        parcels = _redraw().parcels_by_customer(connect(settings), settings.lake_path,
                                                  session.info["scope"], market_id, end)
-        result = redraw.compare(session, market_id, draft, parcels)
+        result = _redraw().compare(session, market_id, draft, parcels)
     if fmt is Format.JSON:
         _json(result)
         return
@@ -162,7 +168,7 @@ def compare_cmd(
 def _step_result(market_id: int, draft: str, grids, action: str) -> dict:
     props = grids[0].geometry.get("properties", {}) if grids else {}
     return {"market_id": market_id, "draft": draft, "action": action,
-            "fingerprint": redraw.fingerprint(grids),
+            "fingerprint": _redraw().fingerprint(grids),
             "approved_by": props.get("approved_by"),
             "approved_by_name": props.get("approved_by_name"),
             "approved_at": props.get("approved_at"),
@@ -178,7 +184,7 @@ def approve_cmd(draft: DraftOpt, seen: SeenOpt, user: UserOpt = None, market: Ma
     with who.transaction() as session:
         require(session, Action.GRID_APPROVE)
         market_id = _draft_market(session, market, draft)
-        grids = redraw.approve(session, market_id, draft, seen=seen)
+        grids = _redraw().approve(session, market_id, draft, seen=seen)
         result = _step_result(market_id, draft, grids, "approved")
     _emit_step(result, fmt)
 
@@ -197,7 +203,7 @@ def activate_cmd(
     with who.transaction() as session:
         require(session, Action.GRID_ACTIVATE)
         market_id = _draft_market(session, market, draft)
-        grids = redraw.activate(session, market_id, draft, seen=seen,
+        grids = _redraw().activate(session, market_id, draft, seen=seen,
                                     on=on.date() if on else None)
         result = _step_result(market_id, draft, grids, "activated")
     _emit_step(result, fmt)

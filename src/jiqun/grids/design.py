@@ -38,6 +38,8 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
+from jiqun.grids.limits import DEFAULT_TOLERANCE
+
 #: Visits a merchant needs per month (走访频次) by tier; ``None`` = not yet tiered (prospect).
 VISITS_PER_MONTH: dict[str | None, float] = {
     "special": 8.0,  # 特级: twice a week
@@ -47,7 +49,6 @@ VISITS_PER_MONTH: dict[str | None, float] = {
     "micro": 0.5,  # 小微: every other month
     None: 1.0,  # untiered prospect: a monthly development visit
 }
-DEFAULT_TOLERANCE = 0.2
 EARTH_M_PER_DEG = 111_320.0
 
 _W_EXCESS, _W_MOVES, _W_COMPACT, _W_DEVIATION = 100.0, 2.0, 0.2, 1.0

@@ -43,12 +43,11 @@ from jiqun.grids.design import (
     design_grids,
     max_min_ratio,
 )
+from jiqun.grids.limits import MAX_GRIDS, MAX_TOLERANCE
 from jiqun.permissions import Action, require
 from jiqun.store.models import Customer, Grid, Market
 
 DRAFT, ACTIVE, RETIRED = "draft", "active", "retired"
-MAX_GRIDS = 200  # grids of one market a redraw may make
-MAX_TOLERANCE = 5.0  # max/min − 1 of workload and potential
 
 
 class GridDesignError(Invalid):

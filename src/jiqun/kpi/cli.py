@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,14 +19,14 @@ from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.config import get_settings
 from jiqun.errors import Conflict
 from jiqun.i18n import translator
-from jiqun.kpi import share
-from jiqun.kpi.frame import BY_COLUMN
-from jiqun.kpi.rules import KpiRules
-from jiqun.kpi.service import OperatingPicture
+from jiqun.kpi.dimensions import BY_COLUMN
 from jiqun.output import Format, emit
 from jiqun.permissions import Action, require
-from jiqun.sales import ownership
-from jiqun.sales.tier_issues import tier_issues
+
+if TYPE_CHECKING:  # the engines load when a command runs, not for its --help
+    from jiqun.kpi.rules import KpiRules
+    from jiqun.kpi.service import OperatingPicture
+    from jiqun.sales.ownership import TierPlan
 
 app = typer.Typer(no_args_is_help=True, help="KPIs of a scope: volume, share, customers, grids …")
 
@@ -41,6 +41,8 @@ RulesOpt = Annotated[Path | None, typer.Option("--rules", help="TOML file of KPI
 
 
 def _rules(rules: Path | None) -> KpiRules:
+    from jiqun.kpi.rules import KpiRules
+
     return KpiRules.from_file(rules) if rules else KpiRules.configured()
 
 
@@ -49,6 +51,8 @@ def open_picture(user: str | None, scope_code: str | None, engine: str | None,
                  rules: Path | None) -> Iterator[OperatingPicture]:
     """The operating picture of ``--user`` in ``--scope``, with ``--engine`` and ``--rules``
     (for every KPI and report command), read through the acting user's session."""
+    from jiqun.kpi.service import OperatingPicture
+
     who = acting(user, scope_code)
     with refusals(), who.session() as session, OperatingPicture(
             who.store, get_settings().lake_path, session.info["scope"], engine=engine,
@@ -92,6 +96,8 @@ def share_cmd(user: UserOpt = None, scope: ScopeOpt = None, period: PeriodOpt = 
     """Market share against the market-total estimate."""
     _check(period, ("day", "week", "month"), "--period")
     with open_picture(user, scope, engine, rules) as p:
+        from jiqun.kpi import share
+
         first, last = _dates(p, start, end, 90, lambda day: share.default_start(period, day))
         emit(p.share(period, first, last), fmt, "share")
 
@@ -141,8 +147,10 @@ def rankings_cmd(user: UserOpt = None, scope: ScopeOpt = None, by: ByOpt = "mark
 tiers_app = typer.Typer(no_args_is_help=True, help="Customer tiers and the owners they require.")
 
 
-def _seen_plan(who, picture: OperatingPicture, session, end) -> ownership.TierPlan:
+def _seen_plan(who, picture: OperatingPicture, session, end) -> TierPlan:
     """The organisation's tier plan (computed once for everyone) as ``session`` sees it."""
+    from jiqun.sales import ownership
+
     return ownership.organisation_plan(who.store, picture.lake, picture.rules, picture.con,
                                        end.date() if end else None).seen_by(session)
 
@@ -156,6 +164,9 @@ def tiers_issues(
 ) -> None:
     """Customers whose archived tier, owner or owner's role is not what their volume requires:
     the rows of the tiers page and ``/api/tiers`` (``jiqun.sales.tier_issues``)."""
+    from jiqun.kpi.service import OperatingPicture
+    from jiqun.sales.tier_issues import tier_issues
+
     who = acting(user, scope)
     with refusals(), who.session() as session, OperatingPicture(
             who.store, get_settings().lake_path, session.info["scope"], engine=engine,
@@ -180,6 +191,9 @@ def tiers_apply(
 
     The plan is the organisation's, computed once (the same rows every viewer of a customer
     gets); the command applies the rows of the acting user's customers (``tier.apply``)."""
+    from jiqun.kpi.service import OperatingPicture
+    from jiqun.sales import ownership
+
     who = acting(user, scope)
     settings = get_settings()
     with who.transaction() as session:

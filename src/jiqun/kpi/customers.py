@@ -9,7 +9,8 @@ import ibis
 import pyarrow as pa
 from ibis.expr.types import Table
 
-from jiqun.kpi.frame import BY_COLUMN, between
+from jiqun.kpi.dimensions import BY_COLUMN
+from jiqun.kpi.frame import between
 from jiqun.kpi.rules import KpiRules
 
 ARCHIVE = pa.schema([("customer_id", pa.int64()), ("grid_id", pa.int32()),

@@ -23,15 +23,6 @@ from jiqun.store.models import Customer, Grid
 Dimension = Literal["market", "grid", "team", "person", "customer", "product", "province"]
 Period = Literal["day", "week", "month"]
 
-BY_COLUMN: dict[str, str] = {
-    "market": "market_id",
-    "grid": "grid_id",
-    "team": "team_id",
-    "person": "owner_id",
-    "customer": "customer_id",
-    "product": "product",
-    "province": "dest_province",
-}
 _TRUNCATE = {"day": "D", "week": "W", "month": "M"}
 
 GRIDS = pa.schema([("grid_id", pa.int32()), ("team_id", pa.int32())])

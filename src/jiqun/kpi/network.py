@@ -7,7 +7,8 @@ import datetime as dt
 
 from ibis.expr.types import Table
 
-from jiqun.kpi.frame import BY_COLUMN, between
+from jiqun.kpi.dimensions import BY_COLUMN
+from jiqun.kpi.frame import between
 
 
 def in_province_and_lines(frame: Table, by: str, start: dt.date, end: dt.date) -> Table:

@@ -10,7 +10,8 @@ import ibis
 import pyarrow as pa
 from ibis.expr.types import Table
 
-from jiqun.kpi.frame import BY_COLUMN, between
+from jiqun.kpi.dimensions import BY_COLUMN
+from jiqun.kpi.frame import between
 from jiqun.kpi.rules import KpiRules
 
 TARGETS = pa.schema([

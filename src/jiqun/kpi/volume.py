@@ -7,7 +7,8 @@ import datetime as dt
 import ibis
 from ibis.expr.types import Table
 
-from jiqun.kpi.frame import BY_COLUMN, Dimension, Period, between, period_of
+from jiqun.kpi.dimensions import BY_COLUMN
+from jiqun.kpi.frame import Dimension, Period, between, period_of
 
 # Last year's period of the same kind: weeks go back 52 weeks so they still start on Monday;
 # days and months go back a calendar year (29 Feb compares with 28 Feb).

@@ -12,19 +12,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from sqlalchemy.orm import Session
 
 from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.config import get_settings
-from jiqun.kpi.service import OperatingPicture
-from jiqun.markets import potential, registry
+from jiqun.markets import registry
 from jiqun.output import Format, emit
 from jiqun.permissions import Action, require
 from jiqun.store.models import MarketType
 from jiqun.store.org import unit_by_code
+
+if TYPE_CHECKING:  # the engines load when a command runs, not for its --help
+    from jiqun.kpi.service import OperatingPicture
 
 markets_app = typer.Typer(no_args_is_help=True, help="Register markets; TOP-N by potential; "
                                                      "key-city targets.")
@@ -35,6 +37,8 @@ FormatOpt = Annotated[Format, typer.Option("--format")]
 @contextmanager
 def _reading(user: str | None, scope: str | None) -> Iterator[tuple[Session, OperatingPicture]]:
     """A read-only session and the KPI picture of the acting user's (narrowed) subtree."""
+    from jiqun.kpi.service import OperatingPicture
+
     act = acting(user, scope)
     settings = get_settings()
     with refusals(), OperatingPicture(act.store, settings.lake_path, act.scope) as picture, \
@@ -146,6 +150,8 @@ def top_cmd(
 ) -> None:
     """TOP-N markets by potential (潜力): estimate of all carriers or merchants × typical
     volume, with our daily parcels, share and the gap (potential − ours)."""
+    from jiqun.markets import potential
+
     if by not in ("potential", "gap"):
         raise typer.BadParameter("potential or gap", param_hint="--by")
     with _reading(user, scope) as (session, picture):
@@ -162,6 +168,8 @@ def targets_cmd(
 ) -> None:
     """Key cities (重点产粮区): markets with yearly revenue targets ≥ 10M and ≥ 5M against the
     plan (one 10M and two 5M markets per key city) and whether it is met."""
+    from jiqun.markets import potential
+
     with _reading(user, scope) as (session, picture):
         cities = potential.key_city_targets(session, picture)
     if detail:

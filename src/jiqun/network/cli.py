@@ -14,29 +14,12 @@ import typer
 
 from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.config import get_settings
-from jiqun.lake import connect
-from jiqun.network import flows as flows_mod
-from jiqun.network.hubs import (
-    MODELS,
-    Site,
-    SiteError,
-    candidate_sites,
-    merchant_demand,
-    parse_site,
-    plan_hubs,
-)
-from jiqun.network.line_lifecycle import (
-    OPEN_MODES,
-    STEPS,
-    find_line,
-    line_registry,
-    take_step,
-)
-from jiqun.network.lines import plan_lines
-from jiqun.network.params import PlanningParams
+from jiqun.network.params import HUB_MODELS, PlanningParams
 from jiqun.output import Format, emit
 from jiqun.permissions import require
 from jiqun.store.models import LineStatus
+
+# The planners, the solvers and the lake load when a command runs, never for its --help.
 
 flows_app = typer.Typer(no_args_is_help=False, help="Flows by origin and destination (流量流向).",
                         invoke_without_command=True)
@@ -50,6 +33,8 @@ ParamsOpt = Annotated[Path | None, typer.Option("--params", help="TOML planning 
 def _context(user: str | None, scope_code: str | None):
     """The acting user's session (their subtree, narrowed by ``--scope``), a lake connection,
     the lake and the scope; refusals exit 2."""
+    from jiqun.lake import connect
+
     settings = get_settings()
     who = acting(user, scope_code)
     with refusals(), who.session() as session:
@@ -87,6 +72,8 @@ def flows_cmd(
     _check(by, ("market", "outlet"), "--by")
     _check(to, ("province", "city"), "--to")
     _check(period, ("all", "day", "week", "month"), "--period")
+    from jiqun.network import flows as flows_mod
+
     with _context(user, scope) as (session, con, lake, sc):
         if peaks:
             windows = flows_mod.scope_peak_windows(con, lake, sc, _params(params))
@@ -116,6 +103,8 @@ def lines_cmd(ctx: typer.Context, user: UserOpt = None, scope: ScopeOpt = None,
     if ctx.invoked_subcommand:
         return
     _check(by, ("market", "outlet"), "--by")
+    from jiqun.network.lines import plan_lines
+
     with _context(user, scope) as (session, con, lake, sc):
         plan = plan_lines(session, con, lake, sc, _params(params), by=by, pooling=pooled,
                           locale=get_settings().locale)
@@ -139,6 +128,8 @@ def registry_cmd(user: UserOpt = None, scope: ScopeOpt = None,
     /lines/registry shows them."""
     if status is not None:
         _check(status, [s.value for s in LineStatus], "--status")
+    from jiqun.network.line_lifecycle import line_registry
+
     with _context(user, scope) as (session, _con, _lake, _sc):
         rows = line_registry(session, LineStatus(status) if status else None)
         emit(_registry_rows(rows), fmt, "line registry")
@@ -154,6 +145,8 @@ DayOpt = Annotated[dt.datetime | None, typer.Option(
 def _step(step: str, line: str, version: int, user: str | None, scope: str | None,
           fmt: Format, mode: str | None = None, on: dt.datetime | None = None) -> None:
     """Take one lifecycle step on a line, as the acting user, in one transaction."""
+    from jiqun.network.line_lifecycle import STEPS, find_line, line_registry, take_step
+
     who = acting(user, scope)
     with who.transaction() as session:
         require(session, STEPS[step].action)  # refuse before looking the line up
@@ -177,6 +170,8 @@ def open_cmd(line: LineArg, version: VersionOpt, user: UserOpt = None, scope: Sc
                  "--mode", help="active (all year) | peak_only; default as proposed")] = None,
              on: DayOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
     """Put an approved line into service from a day on."""
+    from jiqun.network.line_lifecycle import OPEN_MODES
+
     if mode is not None:
         _check(mode, OPEN_MODES, "--mode")
     _step("open", line, version, user, scope, fmt, mode=mode, on=on)
@@ -189,7 +184,9 @@ def close_cmd(line: LineArg, version: VersionOpt, user: UserOpt = None, scope: S
     _step("close", line, version, user, scope, fmt, on=on)
 
 
-def _site(text: str) -> Site:
+def _site(text: str):
+    from jiqun.network.hubs import SiteError, parse_site
+
     try:
         return parse_site(text)
     except SiteError as exc:
@@ -198,7 +195,7 @@ def _site(text: str) -> Site:
 
 @plan_app.command("hubs")
 def hubs_cmd(user: UserOpt = None, scope: ScopeOpt = None,
-             model: Annotated[str, typer.Option("--model", help="|".join(MODELS))] = "cover",
+             model: Annotated[str, typer.Option("--model", help="|".join(HUB_MODELS))] = "cover",
              p: Annotated[int | None, typer.Option("--p", min=1, help="Centres (mclp, pmedian).")]
              = None,
              radius: Annotated[float | None, typer.Option("--radius", min=0.1, max=600,
@@ -215,7 +212,9 @@ def hubs_cmd(user: UserOpt = None, scope: ScopeOpt = None,
              = False,
              fmt: FormatOpt = Format.TABLE, params: ParamsOpt = None) -> None:
     """Consolidation centres: cover, mclp, pmedian or cflp, with bound and gap."""
-    _check(model, MODELS, "--model")
+    _check(model, HUB_MODELS, "--model")
+    from jiqun.network.hubs import candidate_sites, merchant_demand, plan_hubs
+
     with _context(user, scope) as (session, con, lake, sc):
         merchants = merchant_demand(session, con, lake, sc)
         sites = candidate_sites(session, [_site(s) for s in site or []])

@@ -38,12 +38,12 @@ from jiqun.network.location import (
     solve_pmedian,
     solve_set_covering,
 )
-from jiqun.network.params import PlanningParams
+from jiqun.network.params import HUB_MODELS, PlanningParams
 from jiqun.store.models import Customer, Facility, FacilityKind, Market
 from jiqun.store.scope import Scope
 
 Model = Literal["cover", "mclp", "pmedian", "cflp"]
-MODELS = ("cover", "mclp", "pmedian", "cflp")
+MODELS = HUB_MODELS
 VOLUME_DAYS = 90  # trailing days of a merchant's average daily parcels
 
 

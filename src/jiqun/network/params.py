@@ -15,6 +15,10 @@ from pydantic import BaseModel, Field
 
 from jiqun.config import FileRules
 
+# The centre-location models of ``jiqun.network.hubs`` (here: listed by the CLI's help without
+# loading the solvers).
+HUB_MODELS = ("cover", "mclp", "pmedian", "cflp")
+
 ZONES = ("same", "neighbour", "far", "remote")  # 省内 / 邻省 / 跨省 / 偏远
 
 

@@ -2,9 +2,23 @@
 
 >>> figures = daily_figures(picture)                 # doctest: +SKIP
 >>> bulletin = weekly_bulletin(picture, "2026-W47")  # doctest: +SKIP
+
+The names load on first use (PEP 562), so a command's help can import ``jiqun.reports.…``
+modules without the engines behind the figures.
 """
 
-from jiqun.reports.daily import DailyFigures, DailyRow, daily_figures
-from jiqun.reports.weekly import Bulletin, IsoWeek, weekly_bulletin
+from __future__ import annotations
 
-__all__ = ["Bulletin", "DailyFigures", "DailyRow", "IsoWeek", "daily_figures", "weekly_bulletin"]
+import importlib
+
+_WHERE = {
+    "DailyFigures": "daily", "DailyRow": "daily", "daily_figures": "daily",
+    "Bulletin": "weekly", "IsoWeek": "weekly", "weekly_bulletin": "weekly",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

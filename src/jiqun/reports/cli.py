@@ -8,7 +8,7 @@ import enum
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,9 +17,10 @@ from jiqun.cli_actor import ScopeOpt, UserOpt
 from jiqun.i18n import translator
 from jiqun.kpi.cli import open_picture
 from jiqun.output import Format, render
-from jiqun.reports.daily import DailyFigures, DailyRow, daily_figures
-from jiqun.reports.html import bulletin_html, daily_html
-from jiqun.reports.weekly import IsoWeek, weekly_bulletin
+
+if TYPE_CHECKING:  # the figures' engines load when a command runs, not for its --help
+    from jiqun.reports.daily import DailyFigures, DailyRow
+    from jiqun.reports.weekly import IsoWeek
 
 app = typer.Typer(no_args_is_help=True, help="Daily figures and the weekly bulletin.")
 
@@ -57,6 +58,8 @@ def _table_rows(rows: list[DailyRow], locale: str) -> list[dict]:
 
 
 def _daily_text(f: DailyFigures, fmt: DailyFormat, locale: str) -> str:
+    from jiqun.reports.html import daily_html
+
     if fmt is DailyFormat.HTML:
         return daily_html(f, locale)
     if fmt is not DailyFormat.TABLE:
@@ -79,6 +82,8 @@ def daily_cmd(
     locale: LocaleOpt = "zh-CN", engine: EngineOpt = None, rules: RulesOpt = None,
 ) -> None:
     """Yesterday per team and grid: parcels, revenue, plan progress, new and lost customers."""
+    from jiqun.reports.daily import daily_figures
+
     with open_picture(user, scope, engine, rules) as picture:
         figures = daily_figures(picture, day.date() if day else None, locale)
     text = _daily_text(figures, fmt, locale)
@@ -90,6 +95,8 @@ def daily_cmd(
 
 
 def _week(value: str | None) -> IsoWeek | None:
+    from jiqun.reports.weekly import IsoWeek
+
     if value is None:
         return None
     try:
@@ -108,6 +115,9 @@ def weekly_cmd(
     engine: EngineOpt = None, rules: RulesOpt = None,
 ) -> None:
     """The weekly bulletin (一周通报) as HTML, XLSX or PDF."""
+    from jiqun.reports.html import bulletin_html
+    from jiqun.reports.weekly import weekly_bulletin
+
     iso_week = _week(week)
     with open_picture(user, scope, engine, rules) as picture:
         bulletin = weekly_bulletin(picture, iso_week, locale)

@@ -22,11 +22,9 @@ from sqlalchemy import select
 
 from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.config import get_settings
-from jiqun.kpi.service import OperatingPicture
 from jiqun.output import Format, emit
-from jiqun.sales import funnel as funnel_mod
-from jiqun.sales import lifecycle, pool, visits
 from jiqun.sales.rules import SalesRules
+from jiqun.sales.vocab import FUNNEL_BY, METHODS, OUTCOMES
 from jiqun.store.models import User
 
 app = typer.Typer(no_args_is_help=True,
@@ -48,6 +46,9 @@ def lifecycle_cmd(
 ) -> None:
     """Move customers along the lifecycle from their waybills (first waybills → cooperating,
     falling → at risk, silent → churned, back → reactivated); every change recorded and audited."""
+    from jiqun.kpi.service import OperatingPicture
+    from jiqun.sales import lifecycle
+
     settings = get_settings()
     who = acting(user, scope)
     with OperatingPicture(who.store, settings.lake_path, who.scope) as picture, \
@@ -68,6 +69,8 @@ def pool_cmd(
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Prospects with no follow-up returning to the pool (公海), and the reminders before."""
+    from jiqun.sales import pool
+
     who = acting(user, scope)
     today = day.date() if day else dt.date.today()
     rules = SalesRules.configured()
@@ -88,14 +91,16 @@ def pool_cmd(
 def funnel_cmd(
     user: UserOpt = None,
     scope: ScopeOpt = None,
-    by: Annotated[str, typer.Option("--by", help="stage|" + "|".join(funnel_mod.BY))] = "stage",
+    by: Annotated[str, typer.Option("--by", help="stage|" + "|".join(FUNNEL_BY))] = "stage",
     since: Annotated[dt.datetime | None, typer.Option(
         "--since", formats=["%Y-%m-%d"], help="Only customers archived on or after.")] = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
     """Conversion by stage (the funnel), or by visit method, campaign, platform or person."""
-    if by not in ("stage", *funnel_mod.BY):
-        raise typer.BadParameter(f"{by!r} is not stage or one of {', '.join(funnel_mod.BY)}",
+    from jiqun.sales import funnel as funnel_mod
+
+    if by not in ("stage", *FUNNEL_BY):
+        raise typer.BadParameter(f"{by!r} is not stage or one of {', '.join(FUNNEL_BY)}",
                                  param_hint="--by")
     with refusals(), acting(user, scope).session() as session:
         facts = funnel_mod.load_facts(session, since.date() if since else None)
@@ -112,6 +117,8 @@ def time_in_stage_cmd(user: UserOpt = None, scope: ScopeOpt = None, day: DateOpt
                       fmt: FormatOpt = Format.TABLE) -> None:
     """Days customers spend in each stage (median, 75th percentile, mean; and those still in
     it), from the stage changes and the archive's milestones — the figures of /funnel."""
+    from jiqun.sales import funnel as funnel_mod
+
     today = day.date() if day else dt.date.today()
     with refusals(), acting(user, scope).session() as session:
         rows = funnel_mod.time_in_stage(session, today)
@@ -130,6 +137,7 @@ def visits_cmd(
 ) -> None:
     """A user's latest visits, as the acting user sees them."""
     from jiqun.errors import NotFound
+    from jiqun.sales import visits
 
     who = acting(user, scope)
     with refusals(), who.session() as session:
@@ -144,8 +152,8 @@ def visits_cmd(
 @app.command("visit")
 def visit_cmd(
     customer: Annotated[str, typer.Option("--customer", help="Customer code.")],
-    method: Annotated[str, typer.Option("--method", help="|".join(visits.METHODS))],
-    outcome: Annotated[str, typer.Option("--outcome", help="|".join(visits.OUTCOMES))],
+    method: Annotated[str, typer.Option("--method", help="|".join(METHODS))],
+    outcome: Annotated[str, typer.Option("--outcome", help="|".join(OUTCOMES))],
     user: UserOpt = None,
     scope: ScopeOpt = None,
     next_step: Annotated[str | None, typer.Option("--next-step")] = None,
@@ -159,6 +167,7 @@ def visit_cmd(
     """Log a visit (走访) as the acting user: the same checks, messages and stage change as the
     phone form and ``POST /api/visits`` (a wrong value: one line per field, exit 2)."""
     from jiqun.errors import NotAllowed, NotFound
+    from jiqun.sales import visits
     from jiqun.store.models import Customer
 
     who = acting(user, scope)
@@ -364,6 +373,7 @@ def campaigns_show(campaign_id: Annotated[int, typer.Argument(min=1, max=2**31 -
                    fmt: FormatOpt = Format.TABLE) -> None:
     """A campaign's effect: targets and control, before and during (visits, conversions,
     parcels per customer-day) and the lift."""
+    from jiqun.kpi.service import OperatingPicture
     from jiqun.sales.campaigns import campaign_effect
 
     settings = get_settings()

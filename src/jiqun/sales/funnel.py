@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from jiqun.sales.lifecycle import STEP
 from jiqun.sales.people import names_of
+from jiqun.sales.vocab import FUNNEL_BY
 from jiqun.store.models import (
     Campaign,
     CampaignCustomer,
@@ -41,7 +42,7 @@ S = LifecycleStage
 STEPS = ("archived", "nurturing", "trial", "cooperating", "upgraded")  # upgraded: growing / VIP
 STEP_LABELS = {"archived": "Archived", "nurturing": "Nurturing", "trial": "Trial shipping",
                "cooperating": "Cooperating", "upgraded": "Growing or VIP"}
-BY = ("method", "campaign", "platform", "person")
+BY = FUNNEL_BY
 NONE = "none"
 
 

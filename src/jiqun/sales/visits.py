@@ -23,28 +23,9 @@ from jiqun.errors import Invalid, NotFound
 from jiqun.permissions import MANAGERS, Action, require
 from jiqun.sales.lifecycle import apply_visit_outcome
 from jiqun.sales.people import names_of
+from jiqun.sales.vocab import METHODS, OUTCOMES
 from jiqun.store.models import Customer, OrgUnit, Role, StageChange, User, Visit
 
-# Methods of the seed (揽投员熟练运用名片发放法、客户开发名录走访法、地毯式走访法、客户转介法、
-# 关注退休法); codes as in the archive, msgids of their own for the chips.
-METHODS: dict[str, str] = {
-    "card": "Business cards handed out",
-    "directory": "Directory visit",
-    "sweep": "Carpet sweep",
-    "referral": "Customer referral",
-    "revisit": "Return visit",
-    "retiree": "Retiree network",
-    "event": "Campaign event",
-    "phone": "Phone call",
-}
-OUTCOMES: dict[str, str] = {
-    "interested": "Interested",
-    "follow_up": "Follow-up",
-    "trial": "Trial agreed",
-    "signed": "Signed",
-    "no_interest": "No interest",
-    "lost": "Lost to a competitor",
-}
 # The carriers a marketer hears of most in cluster markets; any other can be typed.
 COMPETITORS = ("中通", "圆通", "申通", "韵达", "极兔", "顺丰", "京东")
 NEXT_IN_DAYS = (1, 3, 7, 14)  # quick choices for the next visit
