@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import MetaData, func, select
 
 from jiqun.demo.archive import ArchiveBuilder, build_org
+from jiqun.demo.incidents import TRUTH_FOLDER, TRUTH_SCHEMA, write_truth
 from jiqun.demo.merchants import generate_merchants
 from jiqun.demo.places import DEMO_LOGINS
 from jiqun.demo.scale import get_scale
@@ -57,7 +58,7 @@ def reset_lake(lake_path: Path) -> None:
     """Remove every dataset of the lake, the aggregates and any unfinished append with them:
     a rebuild must not keep months (or a pending journal) of an earlier build."""
     for name in (WAYBILL_DATASET.name, EVENT_DATASET.name, DAILY_DATASET.name,
-                 LANES_DATASET.name, JOURNAL, STAGING):
+                 LANES_DATASET.name, JOURNAL, STAGING, TRUTH_FOLDER):
         shutil.rmtree(Path(lake_path) / name, ignore_errors=True)
 
 
@@ -106,14 +107,18 @@ def build_demo(
         task = bar.add_task("lake: waybills", total=len(months)) if bar else None
         number = 1
         pending: list[tuple[pa.Table, pa.Table]] = []
+        truth = [TRUTH_SCHEMA.empty_table()]
         for k, month in enumerate(months):
-            waybills, events = month_waybills(rng, tl, merchants, result.keys, month, factor, number)
+            waybills, events, injected = month_waybills(rng, tl, merchants, result.keys, month,
+                                                        factor, number)
             number += len(waybills)
+            truth.append(injected)
             pending.append((waybills, events))
             if k == len(months) - 1 or sum(len(w) for w, _ in pending) >= APPEND_ROWS:
                 summary.waybills, summary.events = _flush(lake_path, pending, summary)
                 pending = []
             _advance(bar, task)
+        write_truth(lake_path, pa.concat_tables(truth))
     summary.store_rows = store_row_counts(store)
     summary.seconds = round(time.perf_counter() - began, 1)
     return summary

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jiqun.demo.calendar import HOUR_WEIGHTS
+from jiqun.demo.incidents import NONE, Legs, inject
 from jiqun.demo.merchants import Merchants
 from jiqun.demo.network import (
     LINE_SAVING_HOURS,
@@ -28,13 +29,15 @@ from jiqun.demo.network import (
 from jiqun.demo.places import MARKETS
 from jiqun.demo.timeline import Timeline
 from jiqun.lake.schemas import EVENTS, WAYBILLS
+from jiqun.service.promise import PromiseRules
 
 PLATFORMS = ("taobao", "pdd", "live")
 STANDARD_SHARE = 0.02  # 标快: a little of everything
 EXCEPTION_RATE = 0.012  # 异常: lost, damaged, address unknown
 RETURN_RATE = 0.006  # 退回
-EVENT_DAYS = 30  # tracking events are kept for the last 30 days only
+EVENT_DAYS = 56  # tracking events are kept for the last 8 weeks only (leg times learn from them)
 EXCEPTION_NOTES = ("地址不详", "包装破损", "收件人拒收", "联系不上收件人")
+STALL_MARKET = "HA-SG"  # whose departure facility stalls (demo.incidents)
 STATUSES = ("created", "in_transit", "delivered", "exception", "returned")
 
 
@@ -61,6 +64,11 @@ class LakeKeys:
     first_kg: np.ndarray  # (merchants, products, zones) yuan
     extra_kg: np.ndarray
     lines: list[LineKey]
+
+    @property
+    def stall_facility_id(self) -> int:
+        """The facility of the injected stall: Yucheng's consolidation centre (稍岗集包中心)."""
+        return int(self.departure_facility_ids[[s.code for s in MARKETS].index(STALL_MARKET)])
 
 
 def _strings(values, idx: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
@@ -114,8 +122,9 @@ def month_waybills(
     month: np.datetime64,
     factor: float,
     first_number: int,
-) -> tuple[pa.Table, pa.Table]:
-    """The waybills of one month and their tracking events (only in the last ``EVENT_DAYS``)."""
+) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """The waybills of one month, their tracking events (only in the last ``EVENT_DAYS``) and
+    the truth of the incidents injected into them (:mod:`jiqun.demo.incidents`)."""
     span = tl.month_slice(month)
     cust, day = _sample_counts(rng, tl, merchants, span, factor)
     n = len(cust)
@@ -158,6 +167,12 @@ def month_waybills(
         "9", pc.utf8_lpad(pa.array(np.arange(first_number, first_number + n)).cast(pa.string()), 12, "0"), ""
     )
     org = keys.outlet_org_ids[market]
+    recent = np.flatnonzero(day >= np.datetime64(tl.until, "D") - (EVENT_DAYS - 1))
+    recent = recent[status[recent] != 0]  # 已下单未揽收: no scans yet
+    legs = _legs(rng, keys, market, product, zone, line, ship, status, city, recent)
+    truth = inject(rng, legs, numbers.take(pa.array(recent)), end, keys.stall_facility_id,
+                   normal=status[recent] <= 2)
+    status[recent], delivered[recent] = _recent_status(legs, status[recent], end)
     waybills = pa.Table.from_arrays(
         [
             numbers,
@@ -181,10 +196,8 @@ def month_waybills(
         ],
         schema=WAYBILLS,
     )
-    recent = day >= np.datetime64(tl.until, "D") - (EVENT_DAYS - 1)
-    events = _events(rng, keys, numbers, org, market, ship, delivered, status, city, county,
-                     has_county, end, recent)
-    return waybills, events
+    events = _events(rng, keys, numbers, org, market, city, county, has_county, end, recent, legs)
+    return waybills, events, truth
 
 
 def s_origin(spec) -> str:
@@ -193,47 +206,121 @@ def s_origin(spec) -> str:
     return spec_adcode(spec)
 
 
-def _events(rng, keys, numbers, org, market, ship, delivered, status, city, county, has_county,
-            end, recent) -> pa.Table:
-    """Tracking events (揽收, 发出, 到达, 派送, 妥投, 异常, 退回) of the recent waybills."""
-    idx = np.flatnonzero(recent)
+# Leg times of the demo network (hours). Trucks leave every DEPARTURE_SLOT hours, at least
+# DEPARTURE_HANDLING after pickup; the line haul depends on the zone (express rides faster
+# vehicles, a dedicated line skips the sorting centres); destination hubs send couriers out in
+# waves, the last mile takes one to five hours.
+H = 3600
+DEPARTURE_SLOT = 4
+DEPARTURE_HANDLING = 2
+LINEHAUL_HOURS = np.array([7.0, 16.0, 26.0, 44.0])  # same, neighbour, far, remote
+EXPRESS_LINEHAUL = 0.75
+LINE_LINEHAUL = 0.7
+HUB_HANDLING = 1.5
+WAVES = {"express": (8, 11, 14, 17), "standard": (8, 11, 14, 17), "parcel": (8, 14)}
+FAILED_ATTEMPT_RATE = 0.04  # 投递失败, tried again the next day
+LOCKER_RATE = 0.12  # 入柜 / 驿站, collected some hours later
+FAILED_NOTES = ("联系不上收件人", "电话无人接听", "收件人拒收")
+
+
+def _next_wave(ready: np.ndarray, product: np.ndarray) -> np.ndarray:
+    """The first delivery wave of the destination hub at or after ``ready`` (epoch seconds)."""
+    day = ready - ready % 86400
+    best = np.full(len(ready), np.iinfo("int64").max)
+    for p, name in enumerate(PRODUCTS):
+        waves = np.array(WAVES[name] + (WAVES[name][0] + 24,)) * H
+        mine = product == p
+        for w in waves:
+            t = day + w
+            best = np.where(mine & (t >= ready) & (t < best), t, best)
+    return best
+
+
+def _legs(rng, keys, market, product, zone, line, ship, status, city, idx) -> Legs:
+    """Scan times of the recent parcels ``idx``: pickup → departure (the next truck) → arrival
+    at the destination hub → out for delivery (a wave) → delivered; some fail once and go out
+    the next day, some wait in a locker; 异常 and returns as drawn by ``status``."""
+    n = len(idx)
+    cities = destination_cities()
+    pick = ship[idx]
+    prod, zn, on_line = product[idx], zone[idx], line[idx] > 0
+    slot = DEPARTURE_SLOT * H
+    departed = ((pick + DEPARTURE_HANDLING * H) // slot + 1) * slot + rng.integers(0, 900, n)
+    haul = LINEHAUL_HOURS[zn] * np.where(prod == 0, EXPRESS_LINEHAUL, 1.0)
+    haul = haul * np.where(on_line, LINE_LINEHAUL, 1.0) * np.clip(rng.lognormal(0, 0.1, n), 0.8, 1.3)
+    arrived = departed + (haul * H).astype("int64")
+    out = _next_wave(arrived + int(HUB_HANDLING * H), prod) + rng.integers(0, 1200, n)
+    first_try = out + rng.integers(1 * H, 5 * H, n)
+    u = rng.random(n)
+    fails, locks = u < FAILED_ATTEMPT_RATE, (u >= FAILED_ATTEMPT_RATE) & (u < FAILED_ATTEMPT_RATE + LOCKER_RATE)
+    out_again = np.where(fails, _next_wave(first_try + 12 * H, prod) + rng.integers(0, 1200, n), NONE)
+    locker = np.where(locks, first_try, NONE)
+    collected = first_try + (np.clip(rng.lognormal(np.log(8), 0.8, n), 0.5, 40) * H).astype("int64")
+    delivered = np.where(fails, out_again + rng.integers(1 * H, 5 * H, n),
+                         np.where(locks, collected, first_try))
+    st = status[idx]
+    problem = np.where(st >= 3, arrived + rng.integers(1 * H, 12 * H, n), NONE)
+    returned = np.where(st == 4, problem + rng.integers(24 * H, 72 * H, n), NONE)
+    scanned = st <= 2  # 异常 and returns stop at their problem scan
+    none = np.full(n, NONE)
+    promise = PromiseRules().matrix()[prod, zn]
+    line_city = np.where(on_line, cities.adcode[city[idx]], "")
+    return Legs(
+        picked=pick.copy(), departed=departed, arrived=arrived,
+        out=np.where(scanned, out, none), failed=np.where(fails & scanned, first_try, none),
+        out_again=np.where(scanned, out_again, none), locker=np.where(scanned, locker, none),
+        delivered=np.where(scanned, delivered, none), problem=problem, returned=returned,
+        arrival_scanned=np.ones(n, bool),
+        departure_facility=keys.departure_facility_ids[market[idx]],
+        dest_city=cities.adcode[city[idx]], same_province=zn == 0, line_city=line_city,
+        promised=pick + (promise * H).astype("int64"),
+    )
+
+
+def _recent_status(legs: Legs, status: np.ndarray, end: int) -> tuple[np.ndarray, np.ndarray]:
+    """Status and delivery time of the recent parcels as their scans say at ``end``."""
+    def at(times):
+        return (times != NONE) & (times <= end)
+
+    new = np.where(at(legs.delivered), 2, 1)
+    new = np.where(status == 3, np.where(at(legs.problem), 3, 1), new)
+    new = np.where(status == 4, np.where(at(legs.returned), 4, np.where(at(legs.problem), 3, 1)), new)
+    return new, np.where(new == 2, legs.delivered, 0)
+
+
+def _events(rng, keys, numbers, org, market, city, county, has_county, end, idx, legs) -> pa.Table:
+    """Tracking events (揽收, 发出, 到达, 派送, 投递失败, 入柜, 妥投, 异常, 退回) of the recent
+    waybills ``idx`` up to ``end``."""
     if len(idx) == 0:
         return EVENTS.empty_table()
-    ship, delivered, status, market = ship[idx], delivered[idx], status[idx], market[idx]
     n = len(idx)
     cities = destination_cities()
     dest = np.where(has_county[idx], cities.counties[county[idx]], cities.adcode[city[idx]])
-    origin = np.array([s_origin(s) for s in MARKETS])[market]
-    departed = ship + rng.integers(2 * 3600, 8 * 3600, n)
-    arrived = np.where(
-        status == 2,
-        np.maximum(delivered - rng.integers(6 * 3600, 20 * 3600, n), departed + 3600),
-        ship + ((delivered - ship) * 0.7).astype("int64"),
-    )
-    out = np.maximum(delivered - rng.integers(3600, 5 * 3600, n), arrived + 600)
-    problem = ship + rng.integers(20 * 3600, 60 * 3600, n)
-    back = problem + rng.integers(24 * 3600, 72 * 3600, n)
+    origin = np.array([s_origin(s) for s in MARKETS])[market[idx]]
     note = rng.integers(len(EXCEPTION_NOTES), size=n)
-    # (code, time, happened, location, facility)
+    failed_note = rng.integers(len(FAILED_NOTES), size=n)
+    mkt = market[idx]
+    # (code, time, also required, location, facility, notes)
     kinds = [
-        ("picked_up", ship, status != 0, origin, keys.outlet_facility_ids[market]),
-        ("departed", departed, (status != 0) & (departed <= end), origin,
-         keys.departure_facility_ids[market]),
-        ("arrived", arrived, (status != 0) & (status != 4) & (arrived <= end), dest, None),
-        ("out_for_delivery", out, (status == 2) & (out <= end), dest, None),
-        ("delivered", delivered, status == 2, dest, None),
-        ("exception", problem, (status >= 3) & (problem <= end), dest, None),
-        ("returned", back, (status == 4) & (back <= end), origin, None),
+        ("picked_up", legs.picked, None, origin, keys.outlet_facility_ids[mkt], None),
+        ("departed", legs.departed, None, origin, keys.departure_facility_ids[mkt], None),
+        ("arrived", legs.arrived, legs.arrival_scanned, dest, None, None),
+        ("out_for_delivery", legs.out, None, dest, None, None),
+        ("failed_attempt", legs.failed, None, dest, None, (FAILED_NOTES, failed_note)),
+        ("out_for_delivery", legs.out_again, None, dest, None, None),
+        ("in_locker", legs.locker, None, dest, None, None),
+        ("delivered", legs.delivered, None, dest, None, None),
+        ("exception", legs.problem, None, dest, None, (EXCEPTION_NOTES, note)),
+        ("returned", legs.returned, None, origin, None, None),
     ]
     tables = []
-    for code, when, happened, where, facility in kinds:
+    for code, when, required, where, facility, notes in kinds:
+        happened = (when != NONE) & (when <= end)
+        if required is not None:
+            happened &= required
         rows = np.flatnonzero(happened)
         if len(rows) == 0:
             continue
-        notes = (
-            _strings(EXCEPTION_NOTES, note[rows]) if code == "exception"
-            else pa.nulls(len(rows), pa.string())
-        )
         tables.append(pa.Table.from_arrays(
             [
                 numbers.take(pa.array(idx[rows])),
@@ -243,7 +330,8 @@ def _events(rng, keys, numbers, org, market, ship, delivered, status, city, coun
                 pa.array(where[rows], pa.string()),
                 pa.array(facility[rows], pa.int32()) if facility is not None
                 else pa.nulls(len(rows), pa.int32()),
-                notes,
+                _strings(notes[0], notes[1][rows]) if notes is not None
+                else pa.nulls(len(rows), pa.string()),
             ],
             schema=EVENTS,
         ))
