@@ -159,6 +159,8 @@ CLI_ROWS: dict[Action, list[str]] = {
                              "--start", "2024-06-01", "--end", "2024-06-10", "--tier", "first"],
     Action.REMINDERS_RUN: ["sales", "remind", "--date", "2024-06-15"],
     Action.LIFECYCLE_RUN: ["sales", "lifecycle"],
+    # The job that takes no action of its own beyond job.run (the others also want theirs).
+    Action.JOB_RUN: ["jobs", "run", "aggregates"],
     # Customers are archived (customer.archive, the row above); markets, waybills and events
     # are data imports.
     Action.DATA_IMPORT: ["import", "markets", "{markets}"],
