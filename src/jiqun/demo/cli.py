@@ -89,6 +89,10 @@ def _counts(summary: dict, prefix: str = "") -> str:
             parts.append(_counts(value, f"{prefix}{key}."))
         elif isinstance(value, int | float) and not isinstance(value, bool):
             parts.append(f"{prefix}{key} {value:,}")
+        elif isinstance(value, list):
+            parts.append(f"{prefix}{key} {', '.join(map(str, value)) or '—'}")
+        elif isinstance(value, str) and key != "folder":
+            parts.append(f"{prefix}{key} {value}")
     return ", ".join(p for p in parts if p)
 
 

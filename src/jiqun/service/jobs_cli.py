@@ -69,7 +69,7 @@ def _job_name(name: str) -> str:
 
 @app.command("run")
 def run_cmd(
-    name: Annotated[str, typer.Argument(help=f"One of: {', '.join(JOBS)}.",
+    name: Annotated[str, typer.Argument(metavar="NAME", help=f"One of: {', '.join(JOBS)}.",
                                         callback=_job_name)],
     user: UserOpt = None,
     now: Annotated[dt.datetime | None, typer.Option(

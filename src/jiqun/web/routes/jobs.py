@@ -42,6 +42,8 @@ SUMMARY_LABELS = {
     "written": "Files written", "detection": "Detection", "cases": "Cases",
     "deadlines": "Deadlines", "found": "Found now", "new": "New", "cleared": "Cleared now",
     "overdue": "Overdue", "escalated": "Escalated", "overdue_at_hq": "Overdue at HQ",
+    "exceptions": "Exceptions", "opened": "Cases opened", "joined": "Joined to a case",
+    "checked": "Checked", "warned": "Warned",
     "lease_holder": "Held by", "ran_already": "Ran already",
 }
 
