@@ -39,6 +39,7 @@ from jiqun.store.models import (
     DedicatedLine,
     DuplicateCandidate,
     DuplicateStatus,
+    ExceptionKind,
     Grid,
     LifecycleStage,
     LineStatus,
@@ -49,6 +50,7 @@ from jiqun.store.models import (
     OrgLevel,
     OrgUnit,
     Role,
+    ServiceCase,
     Team,
     TeamMember,
     TeamStatus,
@@ -178,12 +180,25 @@ def _jiangsu(s, world: MatrixWorld) -> dict[str, int]:
                          org_unit_id=gl.id, status=LineStatus.DRAFT, proposed_level=OrgLevel.COUNTY)
     s.add(line)
     s.flush()
+    case = _case(s, "SC-QQX-0001", outlet.id, customer.id, marketer.id)
     world.foreign_units = frozenset({js.id, nj.id, gl.id, outlet.id})
     return {"market": market.id, "grid": grid.id, "customer": customer.id,
             "prospect": prospect.id, "team": team.id, "campaign": campaign.id,
             "pair": pair.id, "notification": note.id, "user": marketer.id, "unit": outlet.id,
-            "city_unit": nj.id, "city_user": city_user.id, "line": line.id,
+            "city_unit": nj.id, "city_user": city_user.id, "line": line.id, "case": case.id,
             "waybill_no": f"qqx-{DATA_DATE:%Y%m%d}-0"}  # of _foreign_waybills
+
+
+def _case(s, code: str, unit_id: int, customer_id: int, owner_id: int | None) -> ServiceCase:
+    """A service case of the queue (jiqun.service.cases), opened on the data date."""
+    opened = dt.datetime.combine(DATA_DATE, dt.time(9))
+    case = ServiceCase(code=code, group_key=f"customer:{customer_id}", org_unit_id=unit_id,
+                       customer_id=customer_id, kind=ExceptionKind.LATE, owner_id=owner_id,
+                       opened_at=opened, first_response_due=opened + dt.timedelta(hours=2),
+                       resolve_due=opened + dt.timedelta(hours=9))
+    s.add(case)
+    s.flush()
+    return case
 
 
 def _own_records(s, world: MatrixWorld) -> dict[str, int]:
@@ -213,6 +228,7 @@ def _own_records(s, world: MatrixWorld) -> dict[str, int]:
             "prospect": ids["zl_small"], "team": team.id, "campaign": campaign.id,
             "pair": pair.id, "user": ids["zl-marketer"], "unit": zhili.id,
             "city_unit": huzhou.id, "outlet_market": outlet_market.id,
+            "case": _case(s, "SC-ZLO-0001", zhili.id, ids["zl_big"], None).id,
             "waybill_no": f"zl_big-{DATA_DATE:%Y%m%d}-0"}  # a base world's waybill
 
 

@@ -52,6 +52,7 @@ KIND_OF_PARAM = {
     "line_id": "line",
     "marketer": "user",  # whose visit plan or visits (/visit-plan, /visits)
     "waybill_no": "waybill_no",  # a parcel of the lake (/parcels/{waybill_no})
+    "case_id": "case",  # a service case (/service/cases/{case_id})
 }
 
 # Path or id-like parameters that do not name a scoped record, with the reason.
@@ -74,6 +75,8 @@ NOT_RECORDS = {
     ("/api/teams", "grid_id"): "write probe: a team for a foreign grid",
     ("/api/visits", "customer_id"): "write probe: a visit to a foreign customer",
     ("/api/inbox/read", "ids"): "write probe: a foreign notification marked read",
+    ("/api/service/cases/{case_id}/assign", "owner_id"): "write probe: a case given to a "
+                                                          "foreign user",
 }
 
 # Routes that may answer 2xx/3xx to a write naming a foreign id, because they skip ids the user
@@ -181,6 +184,16 @@ WRITE_PROBES: dict[tuple[str, str], Probe] = {
     **{("POST", f"/api/lines/{{line_id}}/{step}"): Probe(
         path=lambda ids: {"line_id": ids["line"]}, json=lambda ids: {"version": 1})
        for step in ("approve", "open", "close")},
+    **{("POST", f"/service/cases/{{case_id}}/{step}"): Probe(
+        path=lambda ids: {"case_id": ids["case"]}, data=lambda ids: {
+            "version": "1", "channel": "phone", "message": "越权", "note": "越权",
+            "owner_id": str(ids["user"])})
+       for step in ("contact", "wait", "resume", "resolve", "assign")},
+    **{("POST", f"/api/service/cases/{{case_id}}/{step}"): Probe(
+        path=lambda ids: {"case_id": ids["case"]}, json=lambda ids: {
+            "version": 1, "channel": "phone", "message": "越权", "note": "越权",
+            "owner_id": ids["user"]})
+       for step in ("contact", "wait", "resume", "resolve", "assign")},
     ("POST", "/grids/design/draft"): Probe(data=lambda ids: {"market_id": ids["market"],
                                                              "k": "2"}),
     ("POST", "/grids/design/approve"): Probe(data=lambda ids: {"market_id": ids["market"],
