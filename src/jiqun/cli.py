@@ -58,6 +58,8 @@ COMMANDS: tuple[Mount, ...] = (
     Mount("markets", "jiqun.markets.cli:markets_app",
           "Register markets; TOP-N by potential; targets."),
     Mount("teams", "jiqun.grids.teams_cli:teams_app", "Marketing teams: propose, approve, reject."),
+    Mount("warehouses", "jiqun.service.warehousing_cli:app",
+          "Warehouses (源头仓): the merchants they serve, candidates, assigning."),
     Mount("jobs", "jiqun.service.jobs_cli:app",
           "Scheduled jobs: list them with their last and next run, run one now."),
     Mount("worker", "jiqun.service.jobs_cli:worker",

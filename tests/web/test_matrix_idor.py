@@ -69,6 +69,10 @@ NOT_RECORDS = {
     ("/api/lines/accept", "origin_id"): "an origin of the caller's own line plan (write probe)",
     ("/api/lines/accept", "point_id"): "a pick-up point of the caller's own plan (write probe)",
     # Body fields of writes are covered by WRITE_PROBES, which send foreign ids in them.
+    ("/warehouses/assign", "warehouse_id"): "write probe: a foreign customer into no "
+        "warehouse (a foreign warehouse: tests/service/test_warehousing.py)",
+    ("/api/warehouses/assign", "warehouse_id"): "write probe: a foreign customer into no "
+        "warehouse (a foreign warehouse: tests/service/test_warehousing.py)",
     ("/api/markets", "org_unit_id"): "write probe: a market placed in a foreign unit",
     ("/api/markets/{market_id}", "org_unit_id"): "write probe: a market moved to a foreign unit",
     ("/api/teams", "market_id"): "write probe: a team for a foreign market",
@@ -241,6 +245,10 @@ WRITE_PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/api/import/{kind}"): Probe(path=lambda ids: {"kind": "customers"},
                                           files=_import_file),
     ("POST", "/inbox/read"): Probe(data=lambda ids: {"id": [ids["notification"]]}),
+    ("POST", "/warehouses/assign"): Probe(data=lambda ids: {
+        "customer_id": ids["customer"], "warehouse_id": ""}),
+    ("POST", "/api/warehouses/assign"): Probe(json=lambda ids: {
+        "customer_id": ids["customer"], "warehouse_id": None}),
     ("POST", "/api/inbox/read"): Probe(json=lambda ids: {"ids": [ids["notification"]]}),
 }
 

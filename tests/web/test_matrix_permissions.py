@@ -167,6 +167,8 @@ CLI_ROWS: dict[Action, list[str]] = {
     Action.USER_MANAGE: ["users", "add", "cli-{n}", "--org", "{unit}", "--role", "marketer",
                          "--password", PASSWORD, "--name", "矩阵{n}"],
     Action.PASSWORD_RESET: ["users", "reset-password", "m-courier", "--password", PASSWORD],
+    Action.WAREHOUSE_ASSIGN: ["warehouses", "assign", "C-MATRIX-NONE", "--warehouse",
+                              "W-MATRIX-NONE"],
     Action.CASE_WORK: ["service", "resolve", "SC-000000-0000", "--note", "matrix"],
     Action.CASE_ASSIGN: ["service", "assign", "SC-000000-0000", "--to", "m-courier"],
     Action.EXCEPTIONS_RUN: ["service", "detect", "--at", "2024-06-15"],

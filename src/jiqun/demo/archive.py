@@ -1011,6 +1011,7 @@ class ArchiveBuilder:
         self.campaigns()
         self.problems()
         self.cost_parameters()
+        self.warehouses()
         keys = LakeKeys(
             market_ids=self.market_ids, outlet_org_ids=self.outlet_org,
             outlet_facility_ids=self.outlet_facility, departure_facility_ids=self.departure,

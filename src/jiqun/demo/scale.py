@@ -147,12 +147,33 @@ def demo_rules_toml(factor: float) -> str:
     return demo_kpi_rules(factor).to_toml() + "\n" + sales
 
 
+def demo_warehousing_params(factor: float):
+    """Warehousing assumptions of the model (``[warehousing]`` of the planning file): the bar
+    in parcels a day, a van's parcels a trip and its costs × factor; hours and shares real."""
+    from jiqun.service.warehousing import WarehousingParams
+
+    base = WarehousingParams()
+    model_ratio(factor)
+    return base.model_copy(update={
+        "min_daily_parcels": base.min_daily_parcels * factor,
+        "van_parcels_per_trip": base.van_parcels_per_trip * factor,
+        "van_cost_per_km": base.van_cost_per_km * factor,
+        "van_fixed_cost_per_trip": base.van_fixed_cost_per_trip * factor,
+    })
+
+
+def demo_planning_toml(factor: float) -> str:
+    """The planning file of the model, with its ``[warehousing]`` table."""
+    warehousing = tomli_w.dumps(demo_warehousing_params(factor).to_table())
+    return demo_planning_params(factor).to_toml() + "\n" + warehousing
+
+
 def write_demo_settings(rules_file: Path, planning_file: Path, factor: float) -> None:
     """Write the model's KPI rules and planning parameters where the app reads them, each
     headed by a comment that says of which model (a reader of the file sees why 特级 is 9.8)."""
     head = (f"# jiqun demo: a 1:{model_ratio(factor)} model of the real province; every bar in "
             f"parcels, capacity and cost per trip is x {factor:g} (docs/demo.md, Scales)\n")
     for path, text in ((Path(rules_file), demo_rules_toml(factor)),
-                       (Path(planning_file), demo_planning_params(factor).to_toml())):
+                       (Path(planning_file), demo_planning_toml(factor))):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(head + text, encoding="utf-8")

@@ -43,6 +43,7 @@ from jiqun.web.routes import (
     uploads,
     users,
     visit_plan,
+    warehouses,
 )
 from jiqun.web.schemas import document_errors
 from jiqun.web.security import LoginThrottle, TokenSigner, csrf_protect
@@ -216,7 +217,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # registry before markets: /markets/new and /markets/top must win over /markets/{market_id}.
     for module in (auth, dashboard, registry, markets, customers, kpi, sales, network, visit_plan,
-                   grids, sales_ops, uploads, users, parcels, service, jobs):
+                   grids, sales_ops, uploads, users, parcels, service, jobs, warehouses):
         app.include_router(module.router)
     _add_error_handlers(app)
     _document_errors(app)
