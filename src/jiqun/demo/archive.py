@@ -518,22 +518,44 @@ class ArchiveBuilder:
                                   starts_on=None, ends_on=None, org_unit_id=org)
 
     def competitor_prices(self) -> None:
+        """Competitor prices heard in the field (竞争对手价格): a survey of the last 90 days and,
+        from a generator of its own (the main stream stays as it was), a monthly series over
+        the history per carrier and destination, moving when a competitor's price moves
+        (``demo.pricing``: the signal of the price-response fit)."""
         rng = self.rng
+        history = rng.spawn(1)[0]
+        months = [np.datetime64(m, "D").astype(dt.date) for m in self.tl.months()]
         dests = ("440000", "320000", "330000", "110000", "410000")
         for i, spec in enumerate(MARKETS):
             first, _ = self.market_cards[i]
             origin = spec_adcode(spec)
             observer = self.staff.by_role[(spec.outlet_code, "marketer")][0]
+
+            def add(comp, dest, price, day, i=i, observer=observer):
+                self._competitor_price(i, comp, dest, price, day, observer)
+
             for comp in ("中通", "圆通", "韵达", "极兔"):
                 for dest in rng.choice(dests, size=2, replace=False):
                     z = ZONE_KINDS.index(zone_of(origin, str(dest)).value)
-                    self.rows.add(
-                        m.CompetitorPrice, market_id=int(self.market_ids[i]), competitor=comp,
-                        dest_province_adcode=str(dest), weight_kg=1.0,
-                        price=round(float(first[1, z]) * float(rng.uniform(0.82, 1.06)), 2),
-                        observed_on=self.tl.until - dt.timedelta(days=int(rng.integers(1, 90))),
-                        observed_by_id=observer, org_unit_id=int(self.outlet_org[i]),
-                    )
+                    base = float(first[1, z]) * float(rng.uniform(0.82, 1.06))
+                    add(comp, dest, base,
+                        self.tl.until - dt.timedelta(days=int(rng.integers(1, 90))))
+                    for month in months:
+                        day = month + dt.timedelta(days=int(history.integers(0, 28)))
+                        if day <= self.tl.until:
+                            add(comp, dest, base * float(history.normal(1.0, 0.01)), day)
+
+    def _competitor_price(self, i: int, comp: str, dest: str, price: float, day: dt.date,
+                          observer: int) -> None:
+        from jiqun.demo.pricing import change_on
+
+        moved = float(change_on(MARKETS[i].code, np.array([np.datetime64(day, "D")]),
+                                self.tl.until, "theirs")[0])
+        self.rows.add(
+            m.CompetitorPrice, market_id=int(self.market_ids[i]), competitor=comp,
+            dest_province_adcode=str(dest), weight_kg=1.0, observed_on=day,
+            price=round(price + moved, 2), observed_by_id=observer,
+            org_unit_id=int(self.outlet_org[i]))
 
     # -- market estimates and targets -----------------------------------------------------
     def estimates_and_targets(self) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 from jiqun.demo.calendar import day_range, growth_factor, rhythm
 from jiqun.demo.merchants import Merchants
 from jiqun.demo.places import MARKETS
+from jiqun.demo.pricing import gap_shift, share_factor
 
 
 def history_start(until: dt.date) -> dt.date:
@@ -52,7 +53,8 @@ class Timeline:
         self, merchants: Merchants, market: int, factor: float, span: slice = slice(None)
     ) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the market's merchants and their expected daily parcels with us (scaled),
-        as a (merchants × days) matrix over ``span`` of the history."""
+        as a (merchants × days) matrix over ``span`` of the history; the share we get follows
+        the market's price moves (``demo.pricing``)."""
         spec = MARKETS[market]
         rows = np.flatnonzero(merchants.market == market)
         days = self.days[span]
@@ -62,5 +64,6 @@ class Timeline:
             * merchants.active(days, rows)
             * merchants.growing_ramp(days, rows, self.until)
             * trend[None, :]
+            * share_factor(merchants.our_share[rows], gap_shift(spec.code, days, self.until))
         )
         return rows, rates

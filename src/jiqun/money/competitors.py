@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from jiqun.errors import Invalid, NotFound
+from jiqun.errors import NotFound
 from jiqun.geo.zones import ZoneKind
 from jiqun.money import rates
-from jiqun.store.models import CompetitorPrice, Market
+from jiqun.money.tariff import chargeable_weight, line_price, pick_line, with_surcharges
+from jiqun.store.models import CompetitorPrice, Market, Product
 
 WEIGHT_BANDS: tuple[tuple[float, float, str], ...] = (
     (0.0, 1.0, "0-1"), (1.0, 3.0, "1-3"), (3.0, 5.0, "3-5"), (5.0, float("inf"), "5+"),
@@ -93,9 +94,8 @@ def observations(session: Session, market_id: int, since: dt.date | None = None,
         query = query.where(CompetitorPrice.observed_on >= since)
     if until:
         query = query.where(CompetitorPrice.observed_on <= until)
-    origin = rates.origin_of(session, market_id)
-    home = origin.province_adcode or market.adcode
     ours = _OurPrices(session, market_id)
+    home = ours.origin.province_adcode or market.adcode
     found = []
     for row in session.scalars(query.order_by(CompetitorPrice.observed_on, CompetitorPrice.id)):
         dest = row.dest_province_adcode or home
@@ -103,29 +103,58 @@ def observations(session: Session, market_id: int, since: dt.date | None = None,
         if price is None:
             continue  # no card of ours priced that parcel that day: nothing to compare
         found.append(Observation(row.observed_on, row.competitor,
-                                 rates.zone_for(session, origin, dest), weight_band(row.weight_kg),
+                                 ours.zone(dest), weight_band(row.weight_kg),
                                  row.weight_kg, row.price, price))
     return found
 
 
 class _OurPrices:
-    """Our tariff price of a parcel, memoised per destination, weight and month (a card's
-    version holds for months: one quote per month is enough for a series)."""
+    """Our tariff price of a parcel (the card in force that day, its line and surcharges; no
+    customer's contract), memoised: a card version holds for months, a zone for ever."""
 
     def __init__(self, session: Session, market_id: int) -> None:
-        self.session, self.market_id = session, market_id
-        self.memo: dict[tuple[str, float, dt.date], float | None] = {}
+        self.session = session
+        self.origin = rates.origin_of(session, market_id)
+        self.versions: dict[dt.date, rates.CardVersion | None] = {}
+        self.lines: dict[int, list] = {}
+        self.surcharges: dict[int, list] = {}
+        self.zones: dict[str, str] = {}
+
+    def zone(self, dest: str) -> str:
+        if dest not in self.zones:
+            self.zones[dest] = rates.zone_for(self.session, self.origin, dest)
+        return self.zones[dest]
+
+    def card(self, on: dt.date) -> rates.CardVersion | None:
+        """The card in force on ``on``: looked up at the month's first and last day, and day by
+        day only in a month where the two differ (a version that came in force mid-month)."""
+        first = on.replace(day=1)
+        last = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+        for day in (first, last):
+            if day not in self.versions:
+                self.versions[day] = rates.card_in_force(self.session, self.origin,
+                                                         Product(PRODUCT), day)
+        a, b = self.versions[first], self.versions[last]
+        if (a and a.version_id) == (b and b.version_id):
+            return a
+        if on not in self.versions:
+            self.versions[on] = rates.card_in_force(self.session, self.origin, Product(PRODUCT), on)
+        return self.versions[on]
 
     def price(self, dest: str, weight_kg: float, on: dt.date) -> float | None:
-        key = (dest, weight_kg, on.replace(day=1))
-        if key not in self.memo:
-            try:
-                q = rates.quote(self.session, market_id=self.market_id, dest_adcode=dest,
-                                weight_kg=weight_kg, product=PRODUCT, on=on)
-                self.memo[key] = float(q.price)
-            except Invalid:
-                self.memo[key] = None
-        return self.memo[key]
+        card = self.card(on)
+        if card is None:
+            return None
+        if card.version_id not in self.lines:
+            self.lines[card.version_id] = rates.lines_of(self.session, card.version_id)
+            self.surcharges[card.version_id] = rates.surcharges_of(self.session, card.version_id)
+        weight = chargeable_weight(weight_kg, None, card.divisor)
+        line = pick_line(self.lines[card.version_id], self.zone(dest), weight)
+        if line is None:
+            return None
+        price, _ = with_surcharges(line_price(line, weight), self.surcharges[card.version_id],
+                                   dest, on)
+        return float(price)
 
 
 def monthly_series(found: Iterable[Observation]) -> list[SeriesPoint]:

@@ -1,0 +1,214 @@
+"""Price advice from the data (P1): the merchants' price response fitted on what the user may
+see, its check on held-out months, and "if we change our price by ¥x for zone Y in market X"
+with parcels, share, revenue and margin per month and an interval.
+
+The panel (merchant × month): parcels with us from the lake's daily aggregates; the merchant's
+parcels with all carriers from its archive (``est_daily_volume`` × days); the gap it saw — the
+market's median, that month, of our parcel price minus each competitor price heard
+(:mod:`jiqun.money.competitors`), carried forward through months without observations. Only
+whole months in which the merchant shipped with us both before and after count (a merchant
+that started or stopped within the window says nothing about price). The model itself is
+:mod:`jiqun.money.response`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+
+import ibis
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from jiqun.errors import Invalid, NotFound
+from jiqun.lake.engine import daily, lanes
+from jiqun.money import competitors, response
+from jiqun.money.response import Outcome, Panel, ResponseFit, Segment, Validation
+from jiqun.store.models import Customer, Market
+from jiqun.store.scope import Scope
+
+WINDOW_MONTHS = 24
+HOLDOUT_MONTHS = 3
+MIN_MERCHANT_MONTHS = 3
+
+
+@dataclass(frozen=True)
+class PanelData:
+    panel: Panel
+    months: list[dt.date]  # index → first day of the month
+    merchant_ids: np.ndarray  # index → customer id
+    market_gaps: dict[int, list[float | None]]  # market id → gap per month (None: no data)
+
+
+def _month_starts(last: dt.date, count: int) -> list[dt.date]:
+    index = last.year * 12 + last.month - 1
+    return [dt.date((index - k) // 12, (index - k) % 12 + 1, 1) for k in range(count - 1, -1, -1)]
+
+
+def _days_in(month: dt.date) -> int:
+    nxt = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return (nxt - month).days
+
+
+def last_full_month(as_of: dt.date) -> dt.date:
+    """The last month that ``as_of`` completes (itself when it is a month's last day)."""
+    if (as_of + dt.timedelta(days=1)).day == 1:
+        return as_of.replace(day=1)
+    return (as_of.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+def market_gaps(session: Session, market_ids: list[int], months: list[dt.date],
+                until: dt.date) -> dict[int, list[float | None]]:
+    """Per market and month: the median gap of the competitor prices heard that month, carried
+    forward (and back, before the first observation) through months without any."""
+    out = {}
+    for market_id in market_ids:
+        found = competitors.observations(session, market_id, months[0], until)
+        by_month: dict[dt.date, list[float]] = defaultdict(list)
+        for o in found:
+            if o.band == competitors.WEIGHT_BANDS[0][2]:  # first weight: what merchants compare
+                by_month[o.observed_on.replace(day=1)].append(o.gap)
+        gaps = [statistics.median(by_month[m]) if by_month.get(m) else None for m in months]
+        out[market_id] = _filled(gaps)
+    return out
+
+
+def _filled(values: list[float | None]) -> list[float | None]:
+    known = [v for v in values if v is not None]
+    if not known:
+        return values
+    filled, last = [], known[0]
+    for v in values:
+        last = v if v is not None else last
+        filled.append(last)
+    return filled
+
+
+def build_panel(session: Session, con: ibis.BaseBackend, lake, scope: Scope, as_of: dt.date,
+                window: int = WINDOW_MONTHS) -> PanelData:
+    """The merchant × month panel of the scope up to the last full month before ``as_of``."""
+    months = _month_starts(last_full_month(as_of), window)
+    first, end = months[0], _month_end(months[-1])
+    t = daily(con, lake, scope)
+    t = t.filter((t.day >= first) & (t.day <= end) & t.customer_id.notnull())
+    monthly = (t.group_by([t.customer_id, t.market_id, t.day.truncate("M").name("month")])
+               .aggregate(parcels=t.parcels.sum()).to_pyarrow().to_pylist())
+    volume = dict(session.execute(
+        select(Customer.id, Customer.est_daily_volume).where(Customer.est_daily_volume > 0)).all())
+    index = {m: k for k, m in enumerate(months)}
+    per_merchant: dict[int, dict[int, int]] = defaultdict(dict)
+    market_of: dict[int, int] = {}
+    for row in monthly:
+        cid = int(row["customer_id"])
+        if cid in volume and row["market_id"] is not None:
+            month = row["month"].date() if isinstance(row["month"], dt.datetime) else row["month"]
+            per_merchant[cid][index[month]] = int(row["parcels"])
+            market_of[cid] = int(row["market_id"])
+    gaps = market_gaps(session, sorted(set(market_of.values())), months, end)
+    cols: dict[str, list] = defaultdict(list)
+    ids: list[int] = []
+    for cid, counts in per_merchant.items():
+        inside = range(min(counts) + 1, max(counts))  # whole months between first and last
+        rows = [(k, counts.get(k, 0)) for k in inside if gaps[market_of[cid]][k] is not None]
+        if len(rows) < MIN_MERCHANT_MONTHS:
+            continue
+        merchant = len(ids)
+        ids.append(cid)
+        for k, ours in rows:
+            total = max(float(volume[cid]) * _days_in(months[k]), float(ours))
+            cols["merchant"].append(merchant)
+            cols["month"].append(k)
+            cols["gap"].append(gaps[market_of[cid]][k])
+            cols["ours"].append(float(ours))
+            cols["total"].append(total)
+    panel = Panel(*(np.asarray(cols[c], dtype=float if c in ("gap", "ours", "total") else int)
+                    for c in ("merchant", "month", "gap", "ours", "total")))
+    return PanelData(panel, months, np.asarray(ids, dtype=np.int64), gaps)
+
+
+def _month_end(month: dt.date) -> dt.date:
+    return month + dt.timedelta(days=_days_in(month) - 1)
+
+
+@dataclass(frozen=True)
+class ResponseReport:
+    """The fitted response and its check, as pages and commands show it."""
+
+    beta: float
+    interval: tuple[float, float]
+    odds_per_10_fen_cut: float  # how a ¥0.10 cut multiplies the odds of a parcel coming to us
+    merchants: int
+    merchant_months: int
+    months: int
+    first_month: str
+    last_month: str
+    identified: bool
+    validation: Validation | None
+
+
+def fit_response(session: Session, con, lake, scope: Scope, as_of: dt.date) -> tuple[
+        ResponseFit, ResponseReport]:
+    data = build_panel(session, con, lake, scope, as_of)
+    if len(data.panel) < 3:
+        raise Invalid({"data": "Too few merchant-months with prices to fit a response"})
+    model = response.fit(data.panel)
+    try:
+        check = response.validate(data.panel, HOLDOUT_MONTHS) if model.identified else None
+    except ValueError:
+        check = None
+    report = ResponseReport(
+        model.beta, model.interval, model.odds_factor(-0.10) if model.identified else 1.0,
+        model.merchants, model.rows, model.months, data.months[0].strftime("%Y-%m"),
+        data.months[-1].strftime("%Y-%m"), model.identified, check)
+    return model, report
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    market: str
+    zone: str
+    month: str  # the month the segment is measured on
+    segment: Segment
+    outcome: Outcome
+    advice: Outcome  # the best change in ±¥1 by 5 fen, never below cost
+
+
+def segment_of(session: Session, con, lake, scope: Scope, market_id: int, zone: str,
+               month: dt.date, cost_per_parcel: float) -> Segment:
+    """One month of a market's parcels to a zone: ours, the merchants' total (our share of the
+    market's merchants applied to their archive volumes), our average price and cost."""
+    market = session.get(Market, market_id)
+    if market is None:
+        raise NotFound("market")
+    origin = competitors.rates.origin_of(session, market_id)
+    end = _month_end(month)
+    t = lanes(con, lake, scope)
+    t = t.filter((t.day >= month) & (t.day <= end) & (t.market_id == market_id))
+    rows = (t.group_by(t.dest_province).aggregate(parcels=t.parcels.sum(),
+                                                  revenue=t.revenue.sum())
+            .to_pyarrow().to_pylist())
+    ours = revenue = everything = 0.0
+    for r in rows:
+        everything += r["parcels"]
+        if competitors.rates.zone_for(session, origin, r["dest_province"]) == zone:
+            ours += r["parcels"]
+            revenue += r["revenue"]
+    if ours == 0:
+        raise Invalid({"zone": "No parcels of this market to that zone in the month"})
+    volume = session.scalar(select(func.sum(Customer.est_daily_volume))
+                            .where(Customer.market_id == market_id)) or 0
+    market_total = max(float(volume) * _days_in(month), everything)
+    total = market_total * ours / everything  # the zone's part, at our destination mix
+    return Segment(total=total, ours=ours, price=revenue / ours, cost=cost_per_parcel)
+
+
+def what_if(model: ResponseFit, segment: Segment, change: float, market: str, zone: str,
+            month: dt.date) -> WhatIf:
+    if not model.identified:
+        raise Invalid({"data": "The data never moved the price gap: no response to build on"})
+    best, _ = response.advise(model, segment)
+    return WhatIf(market, zone, month.strftime("%Y-%m"), segment,
+                  response.what_if(model, segment, change), best)
