@@ -184,6 +184,9 @@ class Bulletin:
     plan_month: dt.date  # the month that next week's plan is for
     next_week: list[NextWeekLine] = field(default_factory=list)
     next_week_total: NextWeekLine | None = None
+    # the service queue per city (jiqun.service.cases.CitySummary): open, ageing, breach rate
+    service_cities: list = field(default_factory=list)
+    service_ageing: list[str] = field(default_factory=list)  # labels of the ageing buckets
 
     def ranking(self, level: str, metric: str) -> Ranking:
         return next(r for r in self.rankings if r.level == level and r.metric == metric)
@@ -312,6 +315,19 @@ def _problems(picture: OperatingPicture, end: dt.date, locale: str) -> list[Prob
     return lines
 
 
+def _service_cities(picture: OperatingPicture, end: dt.date) -> list:
+    """The service queue of each city at the week's end; the breach rate of the week's cases."""
+    from jiqun.service.cases import city_summary
+
+    return city_summary(picture.session, dt.datetime.combine(end, dt.time.max), days=7)
+
+
+def _ageing_labels() -> list[str]:
+    from jiqun.service.cases import ageing_labels
+
+    return ageing_labels()
+
+
 def _next_week(picture: OperatingPicture, as_of: dt.date, end: dt.date,
                labels: dict[int, str], total_name: str):
     """Targets of the rest of the month that next week falls in (by next week's Monday)."""
@@ -367,4 +383,5 @@ def weekly_bulletin(
         movers_up=up, movers_down=down, share_total=share_total, share_markets=share_markets,
         problems=_problems(picture, end, locale), plan_month=month, next_week=next_lines,
         next_week_total=next_total,
+        service_cities=_service_cities(picture, end), service_ageing=_ageing_labels(),
     )

@@ -217,7 +217,19 @@ def _next_week(book: _Book, b: Bulletin, t: Callable[..., str]) -> None:
                        Column(t("Days left"), "int"), Column(t("Needed per day"), "dec")], rows)
 
 
-SECTIONS = (_overview, _plan, _rankings, _movers, _share, _problems, _next_week)
+def _service(book: _Book, b: Bulletin, t: Callable[..., str]) -> None:
+    ws = book.sheet(t("Service queue"), t("8. Service queue by city"))
+    rows = [(s.city, s.open, s.waiting, s.breached_open, *s.ageing, s.opened, s.breach_rate)
+            for s in b.service_cities]
+    book.table(ws, 2, [Column(t("City"), width=20), Column(t("Open cases"), "int"),
+                       Column(t("Waiting on others"), "int"),
+                       Column(t("Missed a deadline"), "int"),
+                       *(Column(label, "int", 10) for label in b.service_ageing),
+                       Column(t("Opened this week"), "int"), Column(t("Breach rate"), "pct")],
+               rows)
+
+
+SECTIONS = (_overview, _plan, _rankings, _movers, _share, _problems, _next_week, _service)
 
 
 def bulletin_xlsx(b: Bulletin, path: Path, locale: str = "zh-CN") -> Path:
