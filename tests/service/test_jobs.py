@@ -57,6 +57,14 @@ def world(tmp_path):
     world.store.engine.dispose()
 
 
+def fail_exceptions(monkeypatch) -> None:
+    """The exceptions job as it runs where a service helper's module is missing (or broken)."""
+    import jiqun.service
+
+    monkeypatch.delattr(jiqun.service, "cases", raising=False)
+    monkeypatch.setitem(sys.modules, "jiqun.service.cases", None)
+
+
 def run(world, name, **kwargs) -> JobRun:
     return run_job(world.store, world.settings, name, now=kwargs.pop("now", NOW), **kwargs)
 
@@ -87,7 +95,7 @@ def test_a_run_is_recorded_with_its_outcome_and_counts(world):
 def test_a_failing_job_is_recorded_failed_with_its_error(world, monkeypatch):
     # The exceptions job imports the service helpers' modules when it runs: one missing (or
     # broken) makes the run fail, recorded, without raising into the scheduler or the page.
-    monkeypatch.setitem(sys.modules, "jiqun.service.cases", None)
+    fail_exceptions(monkeypatch)
     failed = run(world, "exceptions")
     assert failed.outcome == JobOutcome.FAILED
     assert failed.error.startswith("ModuleNotFoundError: import of jiqun.service.cases")
@@ -268,7 +276,7 @@ def test_a_role_that_may_run_jobs_but_not_the_jobs_action_is_refused(world):
 
 
 def test_the_board_shows_counts_and_errors_to_operators_only(world, monkeypatch):
-    monkeypatch.setitem(sys.modules, "jiqun.service.cases", None)
+    fail_exceptions(monkeypatch)
     run(world, "exceptions")
     run(world, "pool", actor=world.store.actor("zj-prov"))
     for user, details in (("zj-prov", True), ("zl-marketer", False)):
@@ -285,3 +293,40 @@ def test_the_board_shows_counts_and_errors_to_operators_only(world, monkeypatch)
         assert [f.job for f in board.failures] == ["exceptions"]
         assert (board.failures[0].error is not None) is details
         assert pool.may_run is details
+
+
+# -- the command line ---------------------------------------------------------------------------
+@pytest.fixture
+def cli(world, monkeypatch):
+    from typer.testing import CliRunner
+
+    from jiqun.cli import app
+    from jiqun.config import get_settings
+
+    monkeypatch.setenv("JIQUN_STORE_URL", world.store.url)
+    monkeypatch.setenv("JIQUN_LAKE_PATH", str(world.settings.lake_path))
+    monkeypatch.setenv("JIQUN_LOCALE", "en")
+    get_settings.cache_clear()
+    yield lambda *args: CliRunner().invoke(app, list(args))
+    get_settings.cache_clear()
+
+
+def test_jobs_run_and_list_on_the_command_line(world, cli):
+    import json
+
+    ran = cli("jobs", "run", "pool", "--user", "zj-prov", "--now", "2024-06-16")
+    assert ran.exit_code == 0, ran.output
+    assert json.loads(ran.stdout)[0] | {"started_at": None, "finished_at": None} == {
+        "job": "pool", "outcome": "ok", "summary": {"returned": 1}, "error": None,
+        "started_at": None, "finished_at": None}
+    listed = cli("jobs", "list", "--format", "json")
+    assert listed.exit_code == 0, listed.output
+    rows = {r["job"]: r for r in json.loads(listed.stdout)}
+    assert list(rows) == list(JOBS)
+    assert rows["pool"]["outcome"] == "ok" and rows["pool"]["trigger"] == "manual"
+    assert rows["pool"]["schedule"] == "Every day at 05:00" and rows["pool"]["cron"] == "0 5 * * *"
+    assert rows["reminders"]["last_run"] is None and rows["reminders"]["next_run"]
+    refused = cli("jobs", "run", "pool", "--user", "zl-marketer")
+    assert refused.exit_code == 2 and "Your role may not do this" in refused.output
+    unknown = cli("jobs", "run", "nope", "--user", "system")
+    assert unknown.exit_code == 2 and "aggregates, lifecycle" in unknown.output

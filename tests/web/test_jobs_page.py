@@ -122,3 +122,24 @@ def test_the_page_speaks_english_on_request(site):
     world, app = site
     html = signed_in(app, "zj-prov").get("/jobs?lang=en").text
     assert "Every day at 07:00" in html and "Run now" in html and "Never" in html
+
+
+def test_the_app_runs_the_scheduler_only_when_its_settings_say_so(site):
+    import datetime as dt
+
+    from fastapi.testclient import TestClient
+
+    world, app = site
+    with TestClient(app):
+        assert app.state.scheduler is None  # the tests' apps: JIQUN_SERVE_JOBS=false
+    now = dt.datetime.now().replace(microsecond=0)
+    with world.store.transaction() as s:  # every slot covered: nothing runs at start
+        s.add_all([JobRun(job=name, started_at=now, finished_at=now, outcome=JobOutcome.OK,
+                          trigger="schedule") for name in JOBS])
+    serving = create_app(world.settings.model_copy(update={"serve_jobs": True}))
+    with TestClient(serving):
+        scheduler = serving.state.scheduler
+        assert scheduler.running
+        planned = {job.id: job.next_run_time.replace(tzinfo=None) for job in scheduler.get_jobs()}
+        assert set(planned) == set(JOBS) and all(t > now for t in planned.values())
+    assert not scheduler.running  # stopped with the app
