@@ -35,7 +35,6 @@ from tests.web.matrix import (
 NO_ROUTE = {
     Action.REMINDERS_RUN: "a scheduled job: `jiqun sales remind`",
     Action.LIFECYCLE_RUN: "a scheduled job: `jiqun sales lifecycle`",
-    Action.COST_EDIT: "cost parameters are set with `jiqun finance costs set` (no edit page yet)",
 }
 
 # Actions that have no CLI command, with the reason.

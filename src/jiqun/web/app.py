@@ -30,6 +30,7 @@ from jiqun.web.routes import (
     auth,
     customers,
     dashboard,
+    finance,
     grids,
     jobs,
     kpi,
@@ -217,7 +218,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # registry before markets: /markets/new and /markets/top must win over /markets/{market_id}.
     for module in (auth, dashboard, registry, markets, customers, kpi, sales, network, visit_plan,
-                   grids, sales_ops, uploads, users, parcels, service, jobs, warehouses):
+                   grids, sales_ops, uploads, users, parcels, service, jobs, warehouses, finance):
         app.include_router(module.router)
     _add_error_handlers(app)
     _document_errors(app)

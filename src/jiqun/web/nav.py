@@ -67,6 +67,8 @@ NAV: tuple[NavGroup, ...] = (
     )),
     NavGroup("Money", (
         NavItem("/prices", "Prices"),
+        NavItem("/finance", "Ledger"),
+        NavItem("/finance/cost", "Cost"),
 
 
 def current_item(path: str) -> NavItem | None:
