@@ -177,6 +177,14 @@ def test_lost_when_silent_for_a_week_in_flight_only():
     assert parcel_state(NORMAL, as_of=at(1000)).state == "delivered"  # final stays final
 
 
+@pytest.mark.parametrize("held,state", [(scan("exception", 33, note="地址不详"), "exception"),
+                                        (scan("failed_attempt", 33), "failed_attempt"),
+                                        (scan("in_locker", 33), "in_locker")])
+def test_a_parcel_held_for_a_known_reason_is_not_lost_by_silence(held, state):
+    result = parcel_state([*NORMAL[:6], held], as_of=at(33) + 3 * LOST_AFTER)
+    assert result.state == state
+
+
 def test_no_scans_at_all():
     result = parcel_state([])
     assert (result.state, result.label, result.since, result.terminal, result.scans) == (

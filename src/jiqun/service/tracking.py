@@ -54,6 +54,7 @@ STATE_LABELS = {
 }
 NO_SCAN_LABEL = "No scans yet"
 TERMINAL = frozenset({"delivered", "returned"})
+MOVING = frozenset({"picked_up", "in_transit", "at_hub", "out_for_delivery"})  # may go silent
 # How far along the journey a state is: first mile, trunk (departing and arriving alternate
 # from hub to hub), last mile (attempts, lockers, new attempts alternate), delivered, returned.
 # Exception and lost have no phase: they overlay the phase the parcel had reached.
@@ -183,8 +184,10 @@ def parcel_state(events: Iterable[Scan | Mapping[str, Any]], as_of: dt.datetime 
        the parcel went back (refused after signing); ``returned`` stays returned (the scans of
        the way back to the shipper are shown, the state does not change).
     5. **Lost**: an exception scan whose note says so (丢失, 遗失) makes the parcel ``lost``;
-       and, given ``as_of``, a parcel in flight without any scan for ``lost_after`` (7 days)
-       is ``lost`` from then on. A later movement scan finds it again.
+       and, given ``as_of``, a parcel on the move (picked up, in transit, at a hub, out for
+       delivery) without any scan for ``lost_after`` (7 days) is ``lost`` from then on. One
+       held for a known reason (an exception, a failed attempt, in a locker) keeps its state
+       and its cause however long it waits. A later movement scan finds it again.
     6. **Reasons**: the note of a problem scan (exception, failed attempt, return) becomes a
        reason with who is responsible (:mod:`jiqun.service.reasons`); a return without its own
        note takes the reason of the problem before it. Other states have no reason.
@@ -229,8 +232,8 @@ def parcel_state(events: Iterable[Scan | Mapping[str, Any]], as_of: dt.datetime 
             reason=why.code if why else None,
             responsibility=why.responsibility.value if why else None, counted=counted))
     last_at = scans[-1].at if scans else None
-    if (as_of is not None and state is not None and state not in TERMINAL and state != "lost"
-            and last_at is not None and as_of - last_at > lost_after):
+    if (as_of is not None and state in MOVING and last_at is not None
+            and as_of - last_at > lost_after):
         state, since, current = "lost", last_at + lost_after, reason("lost")
     return ParcelState(
         state=state, label=STATE_LABELS[state] if state else NO_SCAN_LABEL, since=since,
