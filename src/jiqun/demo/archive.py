@@ -412,23 +412,65 @@ class ArchiveBuilder:
         for code in ("HA", "ZJ", "GD"):
             first, extra = market_rate_card(1.0)
             self._cards(None, code, first, extra, [(year_before, None, m.PriceStatus.IN_FORCE)])
+        self.base_cards: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # before our move
+        self.moved_from = np.full(len(MARKETS), np.datetime64(start, "s"))
         for i in range(len(MARKETS)):
             first, extra = market_rate_card(float(factors[i]))
-            self.market_cards.append((first, extra))
-            rows = self.mer.market == i
-            self.first_kg[rows], self.extra_kg[rows] = first, extra
             old_first, old_extra = market_rate_card(float(factors[i]) * 0.95)
             self._cards(i, None, old_first, old_extra,
                         [(year_before, start - dt.timedelta(days=1), m.PriceStatus.SUPERSEDED)])
-            self._cards(i, None, first, extra, [(start, None, m.PriceStatus.IN_FORCE)], number=2)
+            first = self._current_cards(i, first, extra)
+            self.market_cards.append((first, extra))
+            rows = self.mer.market == i
+            self.first_kg[rows], self.extra_kg[rows] = first, extra
             if MARKETS[i].code == "HA-SG":  # a rise proposed for next month, not in force yet
                 nxt = self.tl.until.replace(day=1) + dt.timedelta(days=32)
                 self._cards(i, None, *market_rate_card(float(factors[i]) * 1.04),
                             [(nxt.replace(day=1), None, m.PriceStatus.DRAFT)], number=3,
                             products=("parcel",), remote=True)
         self._bundles_and_contracts()
+        self._prices_before_moves()
 
-    def _bundles_and_contracts(self) -> None:
+    def _current_cards(self, i: int, first: np.ndarray, extra: np.ndarray) -> np.ndarray:
+        """The market's cards from the history's first day; where we moved our parcel price
+        (``demo.pricing``), the parcel card's version of the move follows the one it
+        superseded. Returns the first-weight prices in force at the end."""
+        from jiqun.demo.pricing import moves_of
+
+        ours = [mv for mv in moves_of(MARKETS[i].code) if mv.ours]
+        start = self.tl.start
+        if not ours:
+            self._cards(i, None, first, extra, [(start, None, m.PriceStatus.IN_FORCE)], number=2)
+            return first
+        (move,) = ours  # one move of ours per market
+        begins = move.starts(self.tl.until)
+        parcel = PRODUCTS.index("parcel")
+        others = tuple(p for p in PRODUCTS if p != "parcel")
+        self._cards(i, None, first, extra, [(start, None, m.PriceStatus.IN_FORCE)], number=2,
+                    products=others)
+        self._cards(i, None, first, extra,
+                    [(start, begins - dt.timedelta(days=1), m.PriceStatus.SUPERSEDED)],
+                    number=2, products=("parcel",))
+        moved = first.copy()
+        moved[parcel] = np.round(first[parcel] + move.ours, 2)
+        self._cards(i, None, moved, extra, [(begins, None, m.PriceStatus.IN_FORCE)], number=3,
+                    products=("parcel",))
+        self.base_cards[i] = (first, extra)
+        self.moved_from[i] = np.datetime64(begins, "s")
+        return moved
+
+    def _prices_before_moves(self) -> None:
+        """``first_kg_before``: every merchant's first-weight prices before its market's move
+        (the same contract arithmetic on the superseded card), for the fees of those days."""
+        self.first_kg_before = self.first_kg.copy()
+        for i, (first, extra) in self.base_cards.items():
+            rows = np.flatnonzero(self.mer.market == i)
+            self.first_kg_before[rows] = first
+            for c in rows[self.mer.stage[rows] == VIP]:
+                self.first_kg_before[c], _ = self._contract_prices(int(c), first, extra)
+
+    def _contract_prices(self, c: int, first: np.ndarray, extra: np.ndarray):
+        """(products × zones) first and extra prices of VIP ``c`` on its contract and bundle."""
         from jiqun.money.tariff import Line, adjusted, money
 
         def priced(first: float, extra: float, adjustments) -> tuple[float, float]:
@@ -437,6 +479,20 @@ class ArchiveBuilder:
                 line = adjusted(line, a)
             return float(line.first_price), float(line.extra_per_kg)
 
+        discount = round(1 - VIP_CONTRACT_DISCOUNT, 4)
+        segment = int(np.argmax(self.mer.platform_p[c]))
+        bundle_product = PRODUCTS.index(BUNDLES[segment][2])
+        out_first, out_extra = np.zeros_like(first), np.zeros_like(extra)
+        for p in range(len(PRODUCTS)):
+            steps = [Decimal(repr(-discount))]
+            if p == bundle_product:
+                steps.append(Decimal(repr(BUNDLES[segment][4])))
+            for z in range(len(ZONE_KINDS)):
+                out_first[p, z], out_extra[p, z] = priced(float(first[p, z]), float(extra[p, z]),
+                                                          steps)
+        return out_first, out_extra
+
+    def _bundles_and_contracts(self) -> None:
         self.bundle_ids: dict[tuple[str, int], int] = {}
         for code in ("HA", "ZJ", "GD"):
             for k, (segment, name, product, hours, adjust, services) in enumerate(BUNDLES):
@@ -450,15 +506,8 @@ class ArchiveBuilder:
             i = int(self.mer.market[c])
             province = self._province_of(MARKETS[i].outlet_code)
             segment = int(np.argmax(self.mer.platform_p[c]))
-            bundle_product = PRODUCTS.index(BUNDLES[segment][2])
-            first, extra = self.market_cards[i]
-            for p in range(len(PRODUCTS)):
-                steps = [Decimal(repr(-discount))]
-                if p == bundle_product:
-                    steps.append(Decimal(repr(BUNDLES[segment][4])))
-                for z in range(len(ZONE_KINDS)):
-                    self.first_kg[c, p, z], self.extra_kg[c, p, z] = priced(
-                        float(first[p, z]), float(extra[p, z]), steps)
+            self.first_kg[c], self.extra_kg[c] = self._contract_prices(int(c),
+                                                                       *self.market_cards[i])
             self.rows.add(
                 m.PriceContract, code=f"{MARKETS[i].code}-{int(c) + 1:05d}-C1",
                 customer_id=int(c) + 1, product=None, discount=discount,
@@ -1039,5 +1088,6 @@ class ArchiveBuilder:
             outlet_facility_ids=self.outlet_facility, departure_facility_ids=self.departure,
             customer_ids=self.customer_ids, grid_ids=self.customer_grid,
             first_kg=self.first_kg, extra_kg=self.extra_kg, lines=self.lines,
+            first_kg_before=self.first_kg_before, moved_from=self.moved_from,
         )
         return ArchiveResult(self.rows, keys, self.org)

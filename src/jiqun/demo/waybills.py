@@ -64,6 +64,10 @@ class LakeKeys:
     first_kg: np.ndarray  # (merchants, products, zones) yuan
     extra_kg: np.ndarray
     lines: list[LineKey]
+    # Our price moves (demo.pricing): the first-weight prices before the move of a market,
+    # and per market the first second it no longer holds (the history's start: no move).
+    first_kg_before: np.ndarray | None = None
+    moved_from: np.ndarray | None = None
 
     @property
     def stall_facility_id(self) -> int:
@@ -148,7 +152,11 @@ def month_waybills(
     weight = medians * merchants.weight_mult[cust] * rng.lognormal(0.0, 1.0, n) ** sigmas
     weight = np.round(np.clip(weight, 0.05, 60.0), 2).astype("float32")
     zone = zone_table()[market, city]
-    fees = fee(keys.first_kg[cust, product, zone], keys.extra_kg[cust, product, zone], weight)
+    first = keys.first_kg[cust, product, zone]
+    if keys.first_kg_before is not None:
+        before_move = ship < keys.moved_from[market].astype("int64")
+        first = np.where(before_move, keys.first_kg_before[cust, product, zone], first)
+    fees = fee(first, keys.extra_kg[cust, product, zone], weight)
 
     line = np.zeros(n, dtype="int32")
     dest_province = cities.province[city]

@@ -13,11 +13,13 @@ in a month (season, a competitor's campaign), and ``β`` (< 0) the price sensiti
 higher gap multiplies the odds of a parcel coming to us by ``exp(β)``.
 
 **Why this model.** We observe shares of a merchant's parcels, not each parcel's choice, and
-merchants differ far more in loyalty than in price sensitivity. The grouped (aggregate) logit
-fitted by weighted least squares on empirical logits — Berkson's minimum chi-square estimator,
-weights ``n·s·(1−s)`` — is the standard estimator for such share data; the fixed effects take
-out loyalty and season, so ``β`` is identified from the *changes* in gap within a merchant over
-time against merchants whose gap did not change (a difference in differences). A share stays
+merchants differ far more in loyalty than in price sensitivity. A grouped binomial logit is the
+standard model for such share data; it is fitted by maximum likelihood (iteratively reweighted
+least squares, started from Berkson's minimum chi-square fit on empirical logits), which stays
+unbiased for the small monthly counts of small merchants where the empirical logit's smoothing
+would flatten the response. The fixed effects take out loyalty and season, so ``β`` is
+identified from the *changes* in gap within a merchant over time against merchants whose gap
+did not change (a difference in differences). A share stays
 in (0, 1) whatever price is asked, unlike a linear volume model, and the fit is closed-form (no
 solver, no tuning). Its limit: one ``β`` for all merchants of the fit's scope; fit per segment
 (platform, market) when they answer differently.
@@ -121,31 +123,60 @@ def _demean(values: np.ndarray, groups: tuple[np.ndarray, ...], w: np.ndarray) -
     return out
 
 
-def fit(panel: Panel) -> ResponseFit:
-    """Fit ``β`` with merchant and month fixed effects (weighted least squares on empirical
-    logits) and its standard error clustered by merchant."""
+def fit(panel: Panel, iterations: int = 25) -> ResponseFit:
+    """Fit ``β`` with merchant and month fixed effects by maximum likelihood (a binomial logit,
+    iteratively reweighted least squares from the minimum chi-square start) and its standard
+    error clustered by merchant.
+
+    Merchants that never or always shipped with us in the panel carry no information about
+    price (their loyalty would be infinite) and are left out."""
+    panel = _informative(panel)
     if len(panel) < 3:
         raise ValueError("too few merchant-months to fit a price response")
-    y = empirical_logit(panel.ours, panel.total)
-    w = _weights(panel.ours, panel.total)
     groups = (panel.merchant, panel.month)
-    x_t = _demean(panel.gap, groups, w)
-    y_t = _demean(y, groups, w)
+    x = panel.gap.astype(float)
+    eta = empirical_logit(panel.ours, panel.total)  # Berkson's start
+    w = _weights(panel.ours, panel.total)
+    z = eta
+    beta = 0.0
+    for _ in range(iterations):
+        x_t = _demean(x, groups, w)
+        z_t = _demean(z, groups, w)
+        sxx = float(np.sum(w * x_t * x_t))
+        if sxx <= 1e-12:
+            return ResponseFit(0.0, math.inf, len(panel), len(np.unique(panel.merchant)),
+                               len(np.unique(panel.month)), 0.0)
+        new_beta = float(np.sum(w * x_t * z_t) / sxx)
+        eta = z - (z_t - new_beta * x_t)  # fixed effects' fit + β·gap
+        p = np.clip(1.0 / (1.0 + np.exp(-eta)), 1e-12, 1 - 1e-12)
+        w = panel.total * p * (1 - p)
+        z = eta + (panel.ours - panel.total * p) / w
+        converged = abs(new_beta - beta) < 1e-8
+        beta = new_beta
+        if converged:
+            break
+    x_t = _demean(x, groups, w)
+    z_t = _demean(z, groups, w)
     sxx = float(np.sum(w * x_t * x_t))
-    spread = math.sqrt(sxx / float(np.sum(w))) if sxx > 0 else 0.0
-    if sxx <= 1e-12:
-        return ResponseFit(0.0, math.inf, len(panel), len(np.unique(panel.merchant)),
-                           len(np.unique(panel.month)), 0.0)
-    beta = float(np.sum(w * x_t * y_t) / sxx)
-    resid = y_t - beta * x_t
+    resid = z_t - beta * x_t
+    spread = math.sqrt(sxx / float(np.sum(w)))
     # Cluster-robust (by merchant) variance of β: Σ_g (Σ_i w x̃ e)² / (Σ w x̃²)².
     score = np.bincount(panel.merchant, weights=w * x_t * resid)
     clusters = int(np.count_nonzero(np.bincount(panel.merchant)))
     correction = clusters / max(clusters - 1, 1)
     se = math.sqrt(correction * float(np.sum(score ** 2))) / sxx
-    alpha, delta = _effects(y - beta * panel.gap, panel, w)
+    alpha, delta = _effects(eta - beta * x, panel, w)
     return ResponseFit(beta, se, len(panel), clusters, len(np.unique(panel.month)), spread,
                        alpha, delta)
+
+
+def _informative(panel: Panel) -> Panel:
+    """The rows of merchants who shipped with us in some months and not all their parcels in
+    all of them."""
+    ours = np.bincount(panel.merchant, weights=panel.ours)
+    total = np.bincount(panel.merchant, weights=panel.total)
+    keep = (ours > 0) & (ours < total)
+    return panel.where(keep[panel.merchant])
 
 
 def _effects(rest: np.ndarray, panel: Panel, w: np.ndarray) -> tuple[dict, dict]:
