@@ -49,6 +49,7 @@ from jiqun.store.models import (
     Notification,
     OrgLevel,
     OrgUnit,
+    Problem,
     Role,
     ServiceCase,
     Team,
@@ -201,6 +202,20 @@ def _case(s, code: str, unit_id: int, customer_id: int, owner_id: int | None) ->
     return case
 
 
+def _problems(s, world: MatrixWorld) -> None:
+    """A problem (R2) on each side, raised from the side's visit of its customer: Jiangsu's at
+    Nanjing, Huzhou's at Huzhou (``visit`` and ``problem`` of ``foreign`` and ``own``)."""
+    for ids, city, title in ((world.foreign, "JS-NJ", f"{FOREIGN}问题"),
+                             (world.own, "ZJ-HUZ", "湖州集包问题")):
+        visit_id = s.scalars(select(Visit.id).where(Visit.customer_id == ids["customer"])
+                             .order_by(Visit.id)).first()
+        problem = Problem(title=title, raised_on=DATA_DATE, org_unit_id=unit_by_code(s, city).id,
+                          visit_id=visit_id, source="visit")
+        s.add(problem)
+        s.flush()
+        ids.update(visit=visit_id, problem=problem.id)
+
+
 def _own_records(s, world: MatrixWorld) -> dict[str, int]:
     """Huzhou records of the kinds the base world lacks (seen by hz-city)."""
     ids = world.base.ids
@@ -268,6 +283,7 @@ def build_matrix_world(tmp_path) -> MatrixWorld:
                                              role, f"矩阵{role.value}@{code}").id
         world.foreign = _jiangsu(s, world)
         world.own = _own_records(s, world)
+        _problems(s, world)
     append(base.settings.lake_path, WAYBILL_DATASET, _foreign_waybills(world))
     return world
 
@@ -382,7 +398,8 @@ def fill(path: str, values: dict[str, object]) -> str:
 POINTERS = {"market_id": ("market",), "origin_market_id": ("market",),
             "customer_id": ("customer", "prospect"), "other_id": ("customer", "prospect"),
             "grid_id": ("grid",), "team_id": ("team",), "campaign_id": ("campaign",),
-            "user_id": ("user", "city_user"), "owner_id": ("user", "city_user")}
+            "user_id": ("user", "city_user"), "owner_id": ("user", "city_user"),
+            "problem_id": ("problem",), "merged_into_id": ("problem",), "visit_id": ("visit",)}
 
 
 def foreign_fingerprint(world: MatrixWorld) -> dict[str, list[tuple]]:

@@ -52,6 +52,8 @@ KIND_OF_PARAM = {
     "line_id": "line",
     "marketer": "user",  # whose visit plan or visits (/visit-plan, /visits)
     "waybill_no": "waybill_no",  # a parcel of the lake (/parcels/{waybill_no})
+    "problem_id": "problem",  # a problem (/problems/{problem_id})
+    "visit_id": "visit",  # the visit a problem is raised from (/problems/new?visit_id=)
     "case_id": "case",  # a service case (/service/cases/{case_id})
 }
 
@@ -79,6 +81,7 @@ NOT_RECORDS = {
     ("/api/teams", "grid_id"): "write probe: a team for a foreign grid",
     ("/api/visits", "customer_id"): "write probe: a visit to a foreign customer",
     ("/api/inbox/read", "ids"): "write probe: a foreign notification marked read",
+    ("/api/problems/merge", "problem_ids"): "write probe: a foreign problem merged",
     ("/api/service/cases/{case_id}/assign", "owner_id"): "write probe: a case given to a "
                                                           "foreign user",
 }
@@ -245,6 +248,22 @@ WRITE_PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/api/import/{kind}"): Probe(path=lambda ids: {"kind": "customers"},
                                           files=_import_file),
     ("POST", "/inbox/read"): Probe(data=lambda ids: {"id": [ids["notification"]]}),
+    ("POST", "/problems/new"): Probe(data=lambda ids: {
+        "title": "越权问题", "visit_id": str(ids["visit"]), "market_id": str(ids["market"])}),
+    ("POST", "/api/problems"): Probe(json=lambda ids: {
+        "title": "越权问题", "visit_id": ids["visit"], "market_id": ids["market"]}),
+    ("POST", "/problems/merge"): Probe(data=lambda ids: {
+        "problem_ids": [str(ids["problem"])] * 2, "title": "越权"}),
+    ("POST", "/api/problems/merge"): Probe(json=lambda ids: {
+        "problem_ids": [ids["problem"]] * 2, "title": "越权"}),
+    **{(method, path): Probe(path=lambda ids: {"problem_id": ids["problem"]}, **body)
+       for method, path, body in (
+           ("POST", "/problems/{problem_id}/escalate", {"data": lambda ids: {"note": "越权"}}),
+           ("POST", "/problems/{problem_id}/solve", {"data": lambda ids: {"solution": "越权"}}),
+           ("POST", "/api/problems/{problem_id}/escalate",
+            {"json": lambda ids: {"note": "越权"}}),
+           ("POST", "/api/problems/{problem_id}/solve",
+            {"json": lambda ids: {"solution": "越权"}}))},
     ("POST", "/warehouses/assign"): Probe(data=lambda ids: {
         "customer_id": ids["customer"], "warehouse_id": ""}),
     ("POST", "/api/warehouses/assign"): Probe(json=lambda ids: {

@@ -247,11 +247,11 @@ def _rules(rules: ProblemRules | None) -> ProblemRules:
 
 
 # -- raise --------------------------------------------------------------------------------------
-def _home(session: Session, actor: Actor, market_id: int | None, visit_id: int | None,
-          case_id: int | None) -> tuple[OrgUnit, int | None]:
-    """The unit a problem is raised at and its market: the city of the visit, the case or the
-    market it came from (each read through the scope: a foreign one is not found), else the
-    raiser's own city."""
+def source_of(session: Session, *, market_id: int | None = None, visit_id: int | None = None,
+              case_id: int | None = None) -> tuple[int | None, int | None]:
+    """The org unit and market of the visit, case or market a problem comes from, each read
+    through the scope: one the session does not see is :class:`NotFound` (the form that raises
+    a problem from a visit asks this before it is shown)."""
     unit_id = None
     if visit_id is not None:
         visit = session.get(Visit, visit_id)
@@ -272,6 +272,15 @@ def _home(session: Session, actor: Actor, market_id: int | None, visit_id: int |
         if market is None:
             raise NotFound(f"market {market_id}")
         unit_id = unit_id or market.org_unit_id
+    return unit_id, market_id
+
+
+def _home(session: Session, actor: Actor, market_id: int | None, visit_id: int | None,
+          case_id: int | None) -> tuple[OrgUnit, int | None]:
+    """The unit a problem is raised at and its market: the city of the visit, the case or the
+    market it came from, else the raiser's own city."""
+    unit_id, market_id = source_of(session, market_id=market_id, visit_id=visit_id,
+                                   case_id=case_id)
     unit_id = unit_id or actor.org_unit_id
     if unit_id is None:  # the system account has no unit of its own
         raise Invalid({"market_id": NO_HOME})
@@ -458,20 +467,29 @@ def solve(session: Session, problem_id: int, solution: str, *, version: int | No
 
 
 # -- reading ------------------------------------------------------------------------------------
-def _names(session: Session, problems: Sequence[Problem]) -> tuple[dict, dict, dict]:
-    units = {i: (name, parent, level) for i, name, parent, level in session.execute(
-        select(OrgUnit.id, OrgUnit.name, OrgUnit.parent_id, OrgUnit.level))}
+def _local(name: str, name_en: str | None, locale: str) -> str:
+    return name_en if locale == "en" and name_en else name
+
+
+def _names(session: Session, problems: Sequence[Problem],
+           locale: str) -> tuple[dict, dict, dict]:
+    units = {i: (_local(name, en, locale), parent, level)
+             for i, name, en, parent, level in session.execute(
+                 select(OrgUnit.id, OrgUnit.name, OrgUnit.name_en, OrgUnit.parent_id,
+                        OrgUnit.level))}
     people = {i: r.display_name or r.username for i, r in values_by_id(
         session, User.id, User.display_name, User.username,
         ids=[u for p in problems for u in (p.raised_by_id, p.owner_id, p.solved_by_id)]).items()}
-    markets = {i: r.name for i, r in values_by_id(
-        session, Market.id, Market.name, ids=[p.market_id for p in problems]).items()}
+    markets = {i: _local(r.name, r.name_en, locale) for i, r in values_by_id(
+        session, Market.id, Market.name, Market.name_en,
+        ids=[p.market_id for p in problems]).items()}
     return units, people, markets
 
 
 def _rows(session: Session, problems: Sequence[Problem], today: dt.date,
-          member_counts: dict[int, int] | None = None) -> list[ProblemRow]:
-    tree, people, markets = _names(session, problems)
+          member_counts: dict[int, int] | None = None,
+          locale: str = "zh-CN") -> list[ProblemRow]:
+    tree, people, markets = _names(session, problems, locale)
     units = {i: name for i, (name, _, _) in tree.items()}
 
     def holder(p: Problem) -> int:
@@ -521,8 +539,8 @@ def _sort_key(row: ProblemRow) -> tuple:
 
 def problems(session: Session, *, status: StatusFilter = "open", level: OrgLevel | None = None,
              common_only: bool = False, with_members: bool = False,
-             solved_since: dt.date | None = None,
-             as_of: dt.date | None = None) -> list[ProblemRow]:
+             solved_since: dt.date | None = None, as_of: dt.date | None = None,
+             locale: str = "zh-CN") -> list[ProblemRow]:
     """The problems the session sees, by level and age: ``open`` (open and escalated),
     ``solved`` or ``all``; ``level`` filters on who holds it now. A member of a common problem
     the viewer also sees is listed under that common problem (its ``members`` count), unless
@@ -543,12 +561,12 @@ def problems(session: Session, *, status: StatusFilter = "open", level: OrgLevel
     if not with_members:
         seen = set(session.scalars(select(Problem.id).where(Problem.is_common.is_(True))))
         found = [p for p in found if p.merged_into_id not in seen]
-    rows = _rows(session, found, as_of or dt.date.today())
+    rows = _rows(session, found, as_of or dt.date.today(), locale=locale)
     return sorted(rows, key=_sort_key)
 
 
-def problem_detail(session: Session, problem_id: int,
-                   as_of: dt.date | None = None) -> ProblemDetail:
+def problem_detail(session: Session, problem_id: int, as_of: dt.date | None = None,
+                   locale: str = "zh-CN") -> ProblemDetail:
     """A problem with its history, its members (a common problem) or its common problem (a
     member, when the viewer sees it)."""
     today = as_of or dt.date.today()
@@ -562,10 +580,11 @@ def problem_detail(session: Session, problem_id: int,
         session, User.id, User.display_name, User.username,
         ids=[e.by_id for e in events]).items()}
     return ProblemDetail(
-        problem=_rows(session, [problem], today)[0], description=problem.description,
-        solution=problem.solution, visit_id=problem.visit_id, case_id=problem.case_id,
-        common=_rows(session, [common], today)[0] if common else None,
-        members=sorted(_rows(session, members, today), key=_sort_key),
+        problem=_rows(session, [problem], today, locale=locale)[0],
+        description=problem.description, solution=problem.solution,
+        visit_id=problem.visit_id, case_id=problem.case_id,
+        common=_rows(session, [common], today, locale=locale)[0] if common else None,
+        members=sorted(_rows(session, members, today, locale=locale), key=_sort_key),
         history=[EventRow(e.at, e.kind, people.get(e.by_id), e.from_level.value
                           if e.from_level else None, e.to_level.value if e.to_level else None,
                           e.note) for e in events],
@@ -581,7 +600,8 @@ def _similarity(a: Problem, b: Problem, industries: dict[int, str]) -> tuple[flo
 
 
 def suggest_merges(session: Session, *, threshold: float = MERGE_THRESHOLD,
-                   as_of: dt.date | None = None) -> list[MergeSuggestion]:
+                   as_of: dt.date | None = None,
+                   locale: str = "zh-CN") -> list[MergeSuggestion]:
     """Open problems of different cities with similar titles (and markets of one industry):
     likely the same problem, listed for the province or HQ to merge. Groups are the connected
     pairs at or above ``threshold`` that span at least two raising units."""
@@ -620,6 +640,6 @@ def suggest_merges(session: Session, *, threshold: float = MERGE_THRESHOLD,
         if len({p.org_unit_id for p in picked}) < 2:
             continue
         score, same = max(best[k] for k in members)
-        suggestions.append(MergeSuggestion(_rows(session, picked, today, {}), round(score, 1),
-                                           same))
+        suggestions.append(MergeSuggestion(_rows(session, picked, today, {}, locale),
+                                           round(score, 1), same))
     return sorted(suggestions, key=lambda s: -s.score)

@@ -61,14 +61,14 @@ NAV: tuple[NavGroup, ...] = (
         NavItem("/service/exceptions", "Exceptions"),
         NavItem("/parcels", "Parcel tracking"),
         NavItem("/warehouses", "Warehouses"),
-    )),
-)
         NavItem("/problems", "Problems"),
     )),
     NavGroup("Money", (
         NavItem("/prices", "Prices"),
         NavItem("/finance", "Ledger"),
         NavItem("/finance/cost", "Cost"),
+    )),
+)
 
 
 def current_item(path: str) -> NavItem | None:
