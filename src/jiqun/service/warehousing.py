@@ -115,6 +115,8 @@ class MerchantFacts:
     line_share: float  # parcels to destinations a dedicated line from its market serves
     hub: str | None  # the nearest consolidation or processing centre
     hub_km: float | None  # road km to it
+    lon: float | None = None
+    lat: float | None = None
 
 
 @dataclass(frozen=True)
@@ -341,6 +343,9 @@ class Candidate:
     saving_per_year: float
     cutoff_hours_later: float
     reasons: list[str] = field(default_factory=list)
+    # the nearest active warehouse in the viewer's area (the one an assign form offers first)
+    warehouse_id: int | None = None
+    warehouse: str | None = None
 
 
 def rank_candidates(facts: list[MerchantFacts], params: WarehousingParams,
@@ -399,7 +404,8 @@ def merchant_facts(session: Session, con, lake: Path, scope: Scope, start: dt.da
             days_shipped=int(v["days"]), window_days=days,
             mean_kg=v["kg"] / v["parcels"] if v["parcels"] else 0.0,
             line_share=shares.get(cid, 0.0), hub=found[best[k]].name if has_hub else None,
-            hub_km=float(km[k]) if has_hub else None))
+            hub_km=float(km[k]) if has_hub else None,
+            lon=float(lon[k]) if located[k] else None, lat=float(lat[k]) if located[k] else None))
     return out
 
 
@@ -417,7 +423,27 @@ def candidates(session: Session, con, lake: Path, scope: Scope, as_of: dt.date |
     if window is None:
         return []
     facts = merchant_facts(session, con, lake, scope, *window, params, planning)
-    return rank_candidates(facts, params, planning, t, locale)
+    ranked = rank_candidates(facts, params, planning, t, locale)
+    _nearest_warehouses(session, ranked, {f.customer_id: f for f in facts})
+    return ranked
+
+
+def _nearest_warehouses(session: Session, ranked: list[Candidate],
+                        facts: dict[int, MerchantFacts]) -> None:
+    """Name each candidate's nearest active warehouse in scope (great-circle)."""
+    found = [w for w in session.scalars(select(Facility).where(
+        Facility.kind == FacilityKind.WAREHOUSE, Facility.status == "active")
+        .order_by(Facility.code)) if w.lon is not None and w.lat is not None]
+    if not found:
+        return
+    lon = np.array([w.lon for w in found])
+    lat = np.array([w.lat for w in found])
+    for c in ranked:
+        f = facts[c.customer_id]
+        if f.lon is None or f.lat is None:
+            continue
+        best = found[int(np.argmin(haversine_km(f.lon, f.lat, lon, lat)))]
+        c.warehouse_id, c.warehouse = best.id, best.name
 
 
 # -- warehouses ---------------------------------------------------------------------------------

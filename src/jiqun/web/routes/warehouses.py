@@ -37,7 +37,8 @@ from jiqun.web.templating import render
 
 router = APIRouter()
 
-CandidatePaging = paging(per_page=25)
+CANDIDATES_PER_PAGE = 10  # a phone page stays short
+CandidatePaging = paging(per_page=CANDIDATES_PER_PAGE)
 
 WarehouseOut = model_of(warehousing.WarehouseRow, "WarehouseOut",
                         "A warehouse (源头仓): capacity, merchants served, outbound parcels a "
@@ -169,7 +170,7 @@ def assign_form(request: Request, ctx: Context, customer_id: IdForm,
                                       params=rules_of(request, warehousing.WarehousingParams))
     except Conflict as err:
         ctx.db.rollback()
-        return _page(request, ctx, PageRequest(per_page=25), None,
+        return _page(request, ctx, PageRequest(per_page=CANDIDATES_PER_PAGE), None,
                      error=err.translated(ctx.t), status_code=409)
     ctx.db.commit()
     return RedirectResponse(f"/warehouses?done={customer.code}", status_code=303)
