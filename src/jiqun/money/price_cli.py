@@ -14,12 +14,12 @@ from sqlalchemy import select
 from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.config import get_settings
 from jiqun.errors import NotFound
-from jiqun.money import cards as cards_mod
-from jiqun.money.rates import quote
 from jiqun.output import Format, emit
 from jiqun.permissions import Action, require
 from jiqun.store.models import Customer, Market
 
+# The services (and their engines: numpy through jiqun.geo) load when a command runs, so
+# ``jiqun price --help`` stays light (tests/cli/test_command_table.py).
 app = typer.Typer(no_args_is_help=True, help="Prices: rate cards, contract prices, quotes.")
 cards_app = typer.Typer(no_args_is_help=False, invoke_without_command=True,
                         help="Rate cards (价格表): list, import, export, activate, approve.")
@@ -40,6 +40,12 @@ def _rows(items) -> list[dict]:
     return [asdict(i) for i in items]
 
 
+def _cards():
+    from jiqun.money import cards
+
+    return cards
+
+
 @cards_app.callback()
 def cards_cmd(ctx: typer.Context, user: UserOpt = None, scope: ScopeOpt = None,
               on: DayOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
@@ -47,7 +53,7 @@ def cards_cmd(ctx: typer.Context, user: UserOpt = None, scope: ScopeOpt = None,
     if ctx.invoked_subcommand:
         return
     with refusals(), acting(user, scope).session() as s:
-        emit(_rows(cards_mod.card_list(s, on.date() if on else None)), fmt, "rate cards")
+        emit(_rows(_cards().card_list(s, on.date() if on else None)), fmt, "rate cards")
 
 
 @cards_app.command("show")
@@ -55,7 +61,7 @@ def show_cmd(card: CardArg, user: UserOpt = None, scope: ScopeOpt = None,
              fmt: FormatOpt = Format.TABLE) -> None:
     """A card's versions, newest first, with their lines."""
     with refusals(), acting(user, scope).session() as s:
-        detail = cards_mod.card_detail(s, cards_mod.find_card(s, card).id)
+        detail = _cards().card_detail(s, _cards().find_card(s, card).id)
         rows = [{"number": v.number, "status": v.status, "valid_from": v.valid_from,
                  "valid_to": v.valid_to, "zone": x.zone, "weight_from_kg": x.weight_from_kg,
                  "weight_to_kg": x.weight_to_kg, "first_weight_kg": x.first_weight_kg,
@@ -94,16 +100,16 @@ def export_cmd(card: CardArg, out: Annotated[Path, typer.Option("--out", help="X
                user: UserOpt = None, scope: ScopeOpt = None) -> None:
     """Write a card's version (in force today, else the newest) as the import's XLSX."""
     with refusals(), acting(user, scope).session() as s:
-        out.write_bytes(cards_mod.export_xlsx(s, card, number))
+        out.write_bytes(_cards().export_xlsx(s, card, number))
     typer.echo(str(out))
 
 
 def _step(step, card: str, number: int, seen: int | None, user, scope, fmt) -> None:
     who = acting(user, scope)
-    action = Action.PRICE_CARD_EDIT if step is cards_mod.activate else Action.PRICE_APPROVE
+    action = Action.PRICE_CARD_EDIT if step == "activate" else Action.PRICE_APPROVE
     with who.transaction() as s:
         require(s, action)  # refuse before looking the card up
-        v = step(s, card, number, version=seen)
+        v = getattr(_cards(), step)(s, card, number, version=seen)
         emit([{"card": v.card.code, "number": v.number, "status": v.status.value,
                "valid_from": v.valid_from, "row_version": v.version}], fmt, "rate card")
 
@@ -113,7 +119,7 @@ def activate_cmd(card: CardArg, number: NumberOpt, seen: RowVersionOpt = None,
                  user: UserOpt = None, scope: ScopeOpt = None,
                  fmt: FormatOpt = Format.TABLE) -> None:
     """Put a draft version in force from its start date (below the floor: for approval)."""
-    _step(cards_mod.activate, card, number, seen, user, scope, fmt)
+    _step("activate", card, number, seen, user, scope, fmt)
 
 
 @cards_app.command("approve")
@@ -121,7 +127,7 @@ def approve_cmd(card: CardArg, number: NumberOpt, seen: RowVersionOpt = None,
                 user: UserOpt = None, scope: ScopeOpt = None,
                 fmt: FormatOpt = Format.TABLE) -> None:
     """Approve a version below the floor: someone above the proposer's level."""
-    _step(cards_mod.approve, card, number, seen, user, scope, fmt)
+    _step("approve", card, number, seen, user, scope, fmt)
 
 
 @contract_app.command("list")
@@ -129,7 +135,7 @@ def contract_list_cmd(user: UserOpt = None, scope: ScopeOpt = None,
                       fmt: FormatOpt = Format.TABLE) -> None:
     """Contract prices in scope."""
     with refusals(), acting(user, scope).session() as s:
-        emit(_rows(cards_mod.contract_list(s)), fmt, "contracts")
+        emit(_rows(_cards().contract_list(s)), fmt, "contracts")
 
 
 @contract_app.command("set")
@@ -146,7 +152,7 @@ def contract_set_cmd(
     """Give a customer a contract price (below the floor: for approval)."""
     with acting(user, scope).transaction() as s:
         require(s, Action.PRICE_CONTRACT)
-        c = cards_mod.set_contract(s, customer=customer, valid_from=start.date(),
+        c = _cards().set_contract(s, customer=customer, valid_from=start.date(),
                                    valid_to=end.date() if end else None, discount=discount,
                                    product=product, bundle=bundle)
         emit([{"code": c.code, "status": c.status.value, "valid_from": c.valid_from}], fmt,
@@ -160,7 +166,7 @@ def contract_approve_cmd(code: Annotated[str, typer.Argument()], seen: RowVersio
     """Approve a contract below the floor: someone above the proposer's level."""
     with acting(user, scope).transaction() as s:
         require(s, Action.PRICE_APPROVE)
-        c = cards_mod.approve_contract(s, code, version=seen)
+        c = _cards().approve_contract(s, code, version=seen)
         emit([{"code": c.code, "status": c.status.value}], fmt, "contract")
 
 
@@ -182,6 +188,8 @@ def quote_cmd(
             sides = tuple(float(x) for x in dims.lower().replace("×", "x").split("x"))
         except ValueError:
             raise typer.BadParameter("three numbers: 40x30x20", param_hint="--dims") from None
+    from jiqun.money.rates import quote
+
     with refusals(), acting(user, scope).session() as s:
         market_id = s.scalar(select(Market.id).where(Market.code == market))
         if market_id is None:
