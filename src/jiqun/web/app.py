@@ -175,6 +175,7 @@ def _serving_threads(threads: int, jobs: bool = False):
             from jiqun.service.scheduler import background
 
             scheduler = background(app.state.store, app.state.settings)
+        app.state.scheduler = scheduler
         try:
             yield
         finally:
