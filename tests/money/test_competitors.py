@@ -8,8 +8,8 @@ from jiqun.money.competitors import Observation, gap_table, monthly_series, weig
 
 
 def _obs(day, comp, theirs, ours, zone="same", weight=1.0):
-    return Observation(dt.date.fromisoformat(day), comp, zone, weight_band(weight), weight,
-                       theirs, ours)
+    return Observation(dt.date.fromisoformat(day), comp, zone, weight_band(weight), "320000",
+                       weight, theirs, ours)
 
 
 def test_weight_bands_hold_their_upper_bound():

@@ -5,10 +5,12 @@ fit (``jiqun.money.response``) must recover.
 sees (our first-weight parcel price minus the competitors', yuan) moves the log-odds of that
 share by ``TRUE_BETA`` per yuan::
 
-    logit s(day) = logit s(end) + TRUE_BETA · (gap(day) − gap(end))
+    logit s(day) = logit s₀(day) + TRUE_BETA · (gap(day) − gap(end))
 
-so the shares calibrated at the end of the history (``demo.merchants``) hold on its last day
-and a market where we cut our price had a smaller share before the cut. Every parcel of the
+where ``s₀`` is the share the merchant would give us without any move (its end share, ramped
+up for a growing merchant): the shares calibrated at the end of the history
+(``demo.merchants``) hold on its last day, and a market where we cut our price had a smaller
+share before the cut. Every parcel of the
 merchant follows the parcel product's gap (快包 is what cluster merchants ship).
 
 **The moves** (from the first day of the month ``months_before_end`` months before the last
@@ -70,9 +72,10 @@ def gap_shift(market: str, days: np.ndarray, until: dt.date) -> np.ndarray:
     return gap - end
 
 
-def share_factor(share_end: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """(merchants × days) ``s(day) / s(end)`` for merchants whose end share is ``share_end``
-    and a gap ``shift`` per day (the truth above)."""
-    s = np.clip(share_end, *SHARE_CLIP)[:, None]
+def share_factor(share: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """``s(day) / s`` for merchants whose share without any move would be ``share`` (a
+    merchants × days matrix: the end share, ramped for growing merchants) under a gap
+    ``shift`` per day (the truth above)."""
+    s = np.clip(share, *SHARE_CLIP)
     logit = np.log(s / (1 - s)) + TRUE_BETA * shift[None, :]
     return (1.0 / (1.0 + np.exp(-logit))) / s

@@ -59,11 +59,11 @@ class Timeline:
         rows = np.flatnonzero(merchants.market == market)
         days = self.days[span]
         trend = growth_factor(days, self.until, spec.growth) * self.rhythm[span]
+        share = merchants.our_share[rows, None] * merchants.growing_ramp(days, rows, self.until)
+        moved = share * share_factor(share, gap_shift(spec.code, days, self.until))
         rates = (
-            merchants.rate_now()[rows, None] * factor
+            merchants.volume[rows, None] * moved * factor
             * merchants.active(days, rows)
-            * merchants.growing_ramp(days, rows, self.until)
             * trend[None, :]
-            * share_factor(merchants.our_share[rows], gap_shift(spec.code, days, self.until))
         )
         return rows, rates

@@ -45,6 +45,7 @@ class Observation:
     competitor: str
     zone: str
     band: str
+    dest: str  # the destination's province
     weight_kg: float
     theirs: float
     ours: float
@@ -103,7 +104,7 @@ def observations(session: Session, market_id: int, since: dt.date | None = None,
         if price is None:
             continue  # no card of ours priced that parcel that day: nothing to compare
         found.append(Observation(row.observed_on, row.competitor,
-                                 ours.zone(dest), weight_band(row.weight_kg),
+                                 ours.zone(dest), weight_band(row.weight_kg), dest,
                                  row.weight_kg, row.price, price))
     return found
 

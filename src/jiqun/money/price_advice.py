@@ -3,7 +3,8 @@ see, its check on held-out months, and "if we change our price by ¥x for zone Y
 with parcels, share, revenue and margin per month and an interval.
 
 The panel (merchant × month): parcels with us from the lake's daily aggregates; the merchant's
-parcels with all carriers from its archive (``est_daily_volume`` × days); the gap it saw — the
+parcels with all carriers from its archive (``est_daily_volume`` × days), following its
+market's monthly survey figure (growth and season); the gap it saw — the
 market's median, that month, of our parcel price minus each competitor price heard
 (:mod:`jiqun.money.competitors`), carried forward through months without observations. Only
 whole months in which the merchant shipped with us both before and after count (a merchant
@@ -27,7 +28,7 @@ from jiqun.errors import Invalid, NotFound
 from jiqun.lake.engine import daily, lanes
 from jiqun.money import competitors, response
 from jiqun.money.response import Outcome, Panel, ResponseFit, Segment, Validation
-from jiqun.store.models import Customer, Market
+from jiqun.store.models import ALL_CARRIERS, Customer, Market, MarketVolumeEstimate
 from jiqun.store.scope import Scope
 
 WINDOW_MONTHS = 24
@@ -62,17 +63,75 @@ def last_full_month(as_of: dt.date) -> dt.date:
 
 def market_gaps(session: Session, market_ids: list[int], months: list[dt.date],
                 until: dt.date) -> dict[int, list[float | None]]:
-    """Per market and month: the median gap of the competitor prices heard that month, carried
-    forward (and back, before the first observation) through months without any."""
+    """Per market and month: the gap its merchants saw (first weight), carried forward (and
+    back, before the first observation) through months without any observation.
+
+    Each carrier × destination has its own level (one carrier is dearer to Beijing, another
+    cheaper locally), and which of them a marketer happens to hear of changes from month to
+    month; so the month's gap is the month effect of ``gap = pair level + month`` fitted over
+    the market's observations (:func:`month_effects`), not a median whose mix would move."""
     out = {}
     for market_id in market_ids:
-        found = competitors.observations(session, market_id, months[0], until)
-        by_month: dict[dt.date, list[float]] = defaultdict(list)
-        for o in found:
-            if o.band == competitors.WEIGHT_BANDS[0][2]:  # first weight: what merchants compare
-                by_month[o.observed_on.replace(day=1)].append(o.gap)
-        gaps = [statistics.median(by_month[m]) if by_month.get(m) else None for m in months]
-        out[market_id] = _filled(gaps)
+        found = [o for o in competitors.observations(session, market_id, months[0], until)
+                 if o.band == competitors.WEIGHT_BANDS[0][2]]
+        index = {m: k for k, m in enumerate(months)}
+        rows = [((o.competitor, o.dest), index[o.observed_on.replace(day=1)], o.gap)
+                for o in found if o.observed_on.replace(day=1) in index]
+        out[market_id] = _filled(month_effects(rows, len(months)))
+    return out
+
+
+def month_effects(rows: list[tuple[object, int, float]], months: int,
+                  sweeps: int = 200) -> list[float | None]:
+    """``gap = level[pair] + effect[month]`` by alternating means; returns the month effects
+    plus the mean pair level (a gap in yuan), None for months without observations."""
+    if not rows:
+        return [None] * months
+    pairs = {p: k for k, p in enumerate(sorted({p for p, _, _ in rows}, key=str))}
+    p = np.array([pairs[r[0]] for r in rows])
+    t = np.array([r[1] for r in rows])
+    g = np.array([r[2] for r in rows], dtype=float)
+    level, effect = np.zeros(len(pairs)), np.zeros(months)
+    seen = np.bincount(t, minlength=months) > 0
+    for _ in range(sweeps):
+        level = _means(g - effect[t], p, len(pairs))
+        new = _means(g - level[p], t, months)
+        new -= new[seen].mean()
+        if np.max(np.abs(new - effect)) < 1e-9:
+            effect = new
+            break
+        effect = new
+    base = float(level.mean())
+    return [float(base + effect[k]) if seen[k] else None for k in range(months)]
+
+
+def _means(values: np.ndarray, groups: np.ndarray, size: int) -> np.ndarray:
+    counts = np.bincount(groups, minlength=size)
+    return np.bincount(groups, weights=values, minlength=size) / np.maximum(counts, 1)
+
+
+def market_indices(session: Session, market_ids: list[int],
+                   months: list[dt.date]) -> dict[int, list[float]]:
+    """Per market and month: the market's daily volume of all carriers (the market survey,
+    ``MarketVolumeEstimate``) over its mean in the window — how a merchant's parcels with all
+    carriers follow its market's growth and season (1 where the survey has no figure)."""
+    rows = session.execute(
+        select(MarketVolumeEstimate.market_id, MarketVolumeEstimate.valid_from,
+               MarketVolumeEstimate.daily_volume)
+        .where(MarketVolumeEstimate.market_id.in_(market_ids),
+               MarketVolumeEstimate.carrier == ALL_CARRIERS,
+               MarketVolumeEstimate.valid_from >= months[0],
+               MarketVolumeEstimate.valid_from <= months[-1])).all()
+    found: dict[int, dict[dt.date, float]] = defaultdict(dict)
+    for market_id, valid_from, volume in rows:
+        found[market_id][valid_from.replace(day=1)] = float(volume)
+    out = {}
+    recent = set(months[-12:])
+    for market_id in market_ids:
+        values = found.get(market_id, {})
+        last_year = [v for m, v in values.items() if m in recent]
+        mean = statistics.fmean(last_year) if last_year else 0.0
+        out[market_id] = [values[m] / mean if mean and m in values else 1.0 for m in months]
     return out
 
 
@@ -108,6 +167,7 @@ def build_panel(session: Session, con: ibis.BaseBackend, lake, scope: Scope, as_
             per_merchant[cid][index[month]] = int(row["parcels"])
             market_of[cid] = int(row["market_id"])
     gaps = market_gaps(session, sorted(set(market_of.values())), months, end)
+    seasons = market_indices(session, sorted(set(market_of.values())), months)
     cols: dict[str, list] = defaultdict(list)
     ids: list[int] = []
     for cid, counts in per_merchant.items():
@@ -118,7 +178,8 @@ def build_panel(session: Session, con: ibis.BaseBackend, lake, scope: Scope, as_
         merchant = len(ids)
         ids.append(cid)
         for k, ours in rows:
-            total = max(float(volume[cid]) * _days_in(months[k]), float(ours))
+            expected = float(volume[cid]) * _days_in(months[k]) * seasons[market_of[cid]][k]
+            total = max(expected, float(ours))
             cols["merchant"].append(merchant)
             cols["month"].append(k)
             cols["gap"].append(gaps[market_of[cid]][k])
