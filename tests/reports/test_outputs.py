@@ -71,7 +71,8 @@ def test_daily_html(demo):
 def test_xlsx_has_a_sheet_per_section_with_charts(bulletin, tmp_path):
     path = bulletin_xlsx(bulletin, tmp_path / "bulletin.xlsx")
     wb = openpyxl.load_workbook(path)
-    assert wb.sheetnames == ["概况", "计划进度", "排名", "客户异动", "市场占有率", "问题", "下周计划"]
+    assert wb.sheetnames == ["概况", "计划进度", "排名", "客户异动", "市场占有率", "问题", "下周计划",
+                             "客服工单"]
     for name in ("概况", "计划进度", "排名", "市场占有率"):
         assert len(wb[name]._charts) >= 1, name
     for ws in wb:
@@ -85,8 +86,17 @@ def test_xlsx_has_a_sheet_per_section_with_charts(bulletin, tmp_path):
     assert overview["B4"].value == bulletin.headline.parcels
     days = [r[0].value for r in wb["概况"].iter_rows(min_row=4, max_row=10, min_col=6, max_col=6)]
     assert days == [d.parcels for d in bulletin.days]
-    problems = [r[0].value for r in wb["问题"].iter_rows(min_row=4, min_col=1, max_col=1)]
+    sheet = wb["问题"]
+    last = 3 + len(bulletin.problems)
+    problems = [r[0].value for r in sheet.iter_rows(min_row=4, max_row=last, min_col=1,
+                                                    max_col=1)]
     assert problems == [p.title for p in bulletin.problems]
+    # solved this week, below: a title row, headers, then one row per problem with its solver
+    assert sheet.cell(last + 2, 1).value == "本周已解决"
+    assert sheet.cell(last + 3, 7).value == "解决人"
+    solved = [(r[0].value, r[6].value) for r in sheet.iter_rows(
+        min_row=last + 4, max_row=last + 3 + len(bulletin.problems_solved), max_col=7)]
+    assert solved == [(p.title, p.solved_by) for p in bulletin.problems_solved]
 
 
 def test_every_message_of_the_reports_is_translated():

@@ -975,7 +975,7 @@ class ArchiveBuilder:
         b = problem("发制品园区集包笼不够用", "集包笼由市局调拨, 周转周期长", "HA-XC", "HA-XC", 14)
         henan = problem("旺季集包笼周转不足", "商丘、许昌两市同时反映集包笼短缺", None, "HA", 16,
                         common_of=(a, b), merged=10,
-                        solved=(3, "HA", "省分公司统一调拨环形集包笼2000个"))
+                        solved=(5, "HA", "省分公司统一调拨环形集包笼2000个"))
         merge(henan, [a, b], 10, "HA")
         # The same problem in three provinces: one common problem (共性问题) held by HQ.
         c = problem("闫集童装退件率偏高", "部分直播客户退货集中, 逆向物流成本上升", "HA-YJ", "HA-SQ",

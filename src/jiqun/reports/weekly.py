@@ -3,7 +3,8 @@ biggest movers, market share trend, open problems and next week's plan, for one 
 
 :func:`weekly_bulletin` returns plain dataclasses; the HTML, XLSX and PDF writers all render the
 same :class:`Bulletin`. Every figure comes from :class:`~jiqun.kpi.service.OperatingPicture`
-(the functions behind ``jiqun kpi``); only the open problems (R2) are read from the store.
+(the functions behind ``jiqun kpi``); only the problems (R2) are read from the store, through
+``jiqun.service.problems`` (the list of ``/problems``).
 """
 
 from __future__ import annotations
@@ -12,14 +13,12 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-
 from jiqun.kpi import share
 from jiqun.kpi.service import OperatingPicture
 from jiqun.kpi.weeks import IsoWeek
 from jiqun.reports import names
 from jiqun.reports.daily import growth
-from jiqun.store.models import Problem, ProblemStatus
+from jiqun.service.problems import problems as problem_rows
 
 MOVERS = 10  # customers listed in each direction
 SHARE_SERIES = 5  # markets drawn in the share chart beside the total
@@ -133,7 +132,7 @@ class ShareSeries:
 
 @dataclass
 class ProblemLine:
-    """An open or escalated common problem (R2, 共性问题)."""
+    """An open or escalated problem (R2, 问题有人盯), with the level holding it now."""
 
     id: int
     title: str
@@ -143,6 +142,25 @@ class ProblemLine:
     status: str  # open | escalated
     escalated_to: str | None
     days_open: int
+    level: str = "city"  # hq | province | city: who holds it now
+    overdue: bool = False  # its level's clock ran out
+    is_common: bool = False  # 共性问题 merged from several cities' problems
+    members: int = 0
+
+
+@dataclass
+class SolvedProblemLine:
+    """A problem solved during the week, with who solved it (the credit)."""
+
+    id: int
+    title: str
+    unit: str
+    level: str
+    raised_on: dt.date
+    solved_on: dt.date
+    days_open: int
+    solved_by: str | None
+    is_common: bool
 
 
 @dataclass
@@ -187,6 +205,7 @@ class Bulletin:
     # the service queue per city (jiqun.service.cases.CitySummary): open, ageing, breach rate
     service_cities: list = field(default_factory=list)
     service_ageing: list[str] = field(default_factory=list)  # labels of the ageing buckets
+    problems_solved: list[SolvedProblemLine] = field(default_factory=list)
 
     def ranking(self, level: str, metric: str) -> Ranking:
         return next(r for r in self.rankings if r.level == level and r.metric == metric)
@@ -296,23 +315,23 @@ def _share(picture: OperatingPicture, as_of: dt.date, labels: dict[int, str], to
 
 
 def _problems(picture: OperatingPicture, end: dt.date, locale: str) -> list[ProblemLine]:
-    """Open and escalated problems raised by the week's end, in scope (escalated first)."""
-    rows = picture.session.scalars(
-        select(Problem)
-        .where(Problem.status.in_([ProblemStatus.OPEN, ProblemStatus.ESCALATED]))
-        .where(Problem.raised_on <= end)
-    ).all()
-    units = names.unit_names(picture.session, locale)
-    markets = names.market_names(picture.session, locale)
-    lines = [
-        ProblemLine(p.id, p.title, markets.get(p.market_id) if p.market_id else None,
-                    units.get(p.org_unit_id, "—"), p.raised_on, p.status.value,
-                    units.get(p.escalated_to_id) if p.escalated_to_id else None,
-                    (end - p.raised_on).days)
-        for p in rows
-    ]
-    lines.sort(key=lambda x: (x.status != ProblemStatus.ESCALATED.value, x.raised_on, x.id))
-    return lines
+    """Open and escalated problems raised by the week's end, in scope, by level (HQ first) and
+    age (oldest first), as ``/problems`` lists them (a common problem once, for its members)."""
+    rows = problem_rows(picture.session, status="open", as_of=end, locale=locale)
+    return [ProblemLine(r.id, r.title, r.market, r.unit, r.raised_on, r.status,
+                        r.holder if r.holder != r.unit else None, r.age_days, r.level,
+                        r.overdue, r.is_common, r.members)
+            for r in rows if r.raised_on <= end]
+
+
+def _problems_solved(picture: OperatingPicture, start: dt.date, end: dt.date,
+                     locale: str) -> list[SolvedProblemLine]:
+    """Problems solved during the week, with their solver (the credit)."""
+    rows = problem_rows(picture.session, status="solved", solved_since=start, as_of=end,
+                        locale=locale)
+    return [SolvedProblemLine(r.id, r.title, r.unit, r.level, r.raised_on, r.solved_on,
+                              r.age_days, r.solved_by, r.is_common)
+            for r in rows if r.solved_on and r.solved_on <= end]
 
 
 def _service_cities(picture: OperatingPicture, end: dt.date) -> list:
@@ -384,4 +403,5 @@ def weekly_bulletin(
         problems=_problems(picture, end, locale), plan_month=month, next_week=next_lines,
         next_week_total=next_total,
         service_cities=_service_cities(picture, end), service_ageing=_ageing_labels(),
+        problems_solved=_problems_solved(picture, start, end, locale),
     )

@@ -197,14 +197,31 @@ def _share(book: _Book, b: Bulletin, t: Callable[..., str]) -> None:
     ws.insert_chart(last + 2, 0, chart, {"x_scale": 1.6, "y_scale": 1.3})
 
 
+def _level(level: str, t: Callable[..., str]) -> str:
+    return t(level.upper() if level == "hq" else level.capitalize())
+
+
 def _problems(book: _Book, b: Bulletin, t: Callable[..., str]) -> None:
     ws = book.sheet(t("Problems"), t("Open and escalated problems"))
     rows = [(p.title, p.market, p.unit, p.raised_on, p.days_open, t(p.status.capitalize()),
-             p.escalated_to) for p in b.problems]
-    book.table(ws, 2, [Column(t("Problem"), width=32), Column(t("Market"), width=24),
-                       Column(t("Raised by"), width=16), Column(t("Raised on"), "date"),
-                       Column(t("Days open"), "int", 8), Column(t("Status"), width=8),
-                       Column(t("Escalated to"), width=16)], rows)
+             p.escalated_to, _level(p.level, t), t("Yes") if p.overdue else None,
+             p.members or None) for p in b.problems]
+    last = book.table(ws, 2, [
+        Column(t("Problem"), width=32), Column(t("Market"), width=24),
+        Column(t("Raised by"), width=16), Column(t("Raised on"), "date"),
+        Column(t("Days open"), "int", 8), Column(t("Status"), width=8),
+        Column(t("Escalated to"), width=16), Column(t("Held by level"), width=10),
+        Column(t("Overdue"), width=8), Column(t("Cities merged"), "int", 8)], rows)
+    # Solved this week, below the open ones (who solved it gets the credit).
+    top = max(last, 2) + 3
+    ws.write(top - 1, 0, t("Solved this week"), book.title)
+    solved = [(p.title, p.unit, p.raised_on, p.solved_on, p.days_open, _level(p.level, t),
+               p.solved_by) for p in b.problems_solved]
+    book.table(ws, top, [
+        Column(t("Problem"), width=32), Column(t("Raised by"), width=24),
+        Column(t("Raised on"), "date"), Column(t("Solved on"), "date"),
+        Column(t("Days open"), "int", 8), Column(t("Held by level"), width=8),
+        Column(t("Solved by"), width=16)], solved, freeze=False)
 
 
 def _next_week(book: _Book, b: Bulletin, t: Callable[..., str]) -> None:
