@@ -97,6 +97,15 @@ FIGURES = [
     Figure("teams", "demo-province", "/teams", "/api/teams", ["teams", "list"],
            key=("id",), values=("name", "status", "members", "leader"),
            shown=lambda r: [r["name"]]),
+    Figure("warehouses", "demo-city", "/warehouses", "/api/warehouses", ["warehouses", "list"],
+           key=("id",),
+           values=("capacity_per_day", "customer_count", "outbound_per_day", "utilisation"),
+           api_rows=lambda d: d["warehouses"], shown=lambda r: [r["name"]]),
+    Figure("warehousing candidates", "demo-city", "/warehouses",
+           "/api/warehouses/candidates", ["warehouses", "candidates"], key=("customer_id",),
+           values=("rank", "daily_parcels", "cv", "hub_km", "line_share", "saving_per_day",
+                   "cutoff_hours_later", "warehouse_id"),
+           api_rows=lambda d: d["candidates"], shown=lambda r: [r["name"]]),
 ]
 
 
@@ -151,6 +160,8 @@ DOWNLOADS = [  # (user, page, API, its rows, the field the download's first text
     ("demo-city", "/funnel?table=groups", "/api/funnel", lambda d: d["groups"], "key"),
     ("demo-province", "/markets/targets", "/api/markets/targets",
      lambda d: [m for c in d for m in c["markets"]], "code"),
+    ("demo-city", "/warehouses?table=candidates", "/api/warehouses/candidates",
+     lambda d: d["candidates"], "code"),
 ]
 
 
