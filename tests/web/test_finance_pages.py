@@ -110,3 +110,15 @@ def test_cost_parameters_are_edited_by_a_city_manager_not_a_marketer(demo_app):
     refused = marketer.post("/finance/parameters", data={**form, "csrf_token": token})
     assert refused.status_code == 403
     assert "cost-form" not in marketer.get("/finance/parameters").text
+
+
+def test_grid_kpis_carry_the_ledgers_grid_profit(demo_app):
+    prov = _as(demo_app, "demo-province")
+    kpis = prov.get("/api/grids").json()
+    assert kpis["as_of"].startswith(MONTH)
+    ledger = {r["key"]: r["profit"] for r in
+              prov.get(f"/api/finance/ledger/grid?month={MONTH}").json() if r["key"]}
+    with_parcels = [r for r in kpis["rows"] if r["parcels"]]
+    assert with_parcels
+    for row in with_parcels:
+        assert row["grid_profit"] == pytest.approx(ledger[str(row["grid_id"])])

@@ -140,6 +140,13 @@ def _new_user(ids: dict) -> dict:
 
 
 WRITE_PROBES: dict[tuple[str, str], Probe] = {
+    # A cost rate for the foreign city: outside the caller's area, a 422 that names nothing.
+    ("POST", "/finance/parameters"): Probe(data=lambda ids: {
+        "org_code": "JS-NJ", "pool": "pickup", "driver": "pieces", "rate": "9.9",
+        "valid_from": "2024-06"}),
+    ("POST", "/api/finance/parameters"): Probe(json=lambda ids: {
+        "org_code": "JS-NJ", "pool": "pickup", "driver": "pieces", "rate": 9.9,
+        "valid_from": "2024-06"}),
     ("POST", "/markets/new"): Probe(data=lambda ids: {
         "code": "M-IDOR-1", "name": "越权市场", "type": "industrial_cluster",
         "industry": "童装", "org_unit_id": ids["unit"]}),

@@ -213,14 +213,24 @@ class OperatingPicture:
         out = planned.select(
             "grid_id", "target_parcels", "parcels", "revenue", "progress", "forecast_parcels"
         )
+        profit = self._grid_profit(month)
         for other in (
             net.select("grid_id", "in_province_share", "line_daily_average"),
             people.select("grid_id", "active_customers", "activated_customers"),
             dev.select("grid_id", "archived", "cooperating", "development_rate", "meets_target"),
+            profit.select("grid_id", "grid_profit"),
         ):
             out = out.left_join(other, out.grid_id == other.grid_id).drop("grid_id_right")
         out = out.filter(out.grid_id.notnull())
         return self._records(rankings.ranked(out, "progress"))
+
+    def _grid_profit(self, month: dt.date) -> Table:
+        """Grid profit (网格效益) of the month: revenue − activity cost (jiqun.money.ledger)."""
+        from jiqun.money.ledger import grid_profit
+        from jiqun.money.rules import FinanceRules
+
+        return ibis.memtable(grid_profit(self.con, self.lake, self.session, self.scope, month,
+                                         FinanceRules.configured()))
 
     @_figure
     def rankings(

@@ -346,29 +346,43 @@ def _geography(inputs: CostInputs) -> pa.Table:
                                                  ("zone", pa.string()), ("km", pa.float64())]))
 
 
-def _rates(inputs: CostInputs, coefficients) -> pa.Table:
-    """One row per city: the rate of each slot and the fixed coefficients of each pool."""
-    rows = []
+def _fixed_keys(coefficients) -> list[tuple[CostPool, str]]:
+    """The (pool, key) pairs with a fixed coefficient anywhere: only they become columns."""
+    return [(pool, key) for pool in POOLS for key in ALLOCATION_KEYS
+            if any(c[pool][key] for c in coefficients.values())]
+
+
+def _unit_rates(inputs: CostInputs, coefficients) -> pa.Table:
+    """One row per org unit: its city, the city's rate of each slot and fixed coefficients
+    (one join brings a waybill everything its unit's city charges)."""
+    keys = _fixed_keys(coefficients)
+    zero = {slot_column(s): 0.0 for s in SLOTS} | {f"f_{p.value}_{k}": 0.0 for p, k in keys}
+    by_city = {}
     for c, slots in inputs.resolved.items():
-        row = {"city_id": c}
-        for slot in SLOTS:
-            p = slots.get(slot)
-            row[slot_column(slot)] = p.rate if p else 0.0
-        for pool in POOLS:
-            for key in ALLOCATION_KEYS:
-                row[f"f_{pool.value}_{key}"] = coefficients[c][pool][key]
-        rows.append(row)
-    names = ["city_id", *(slot_column(s) for s in SLOTS),
-             *(f"f_{p.value}_{k}" for p in POOLS for k in ALLOCATION_KEYS)]
-    schema = pa.schema([("city_id", pa.int64())] + [(n, pa.float64()) for n in names[1:]])
+        row = dict(zero)
+        for slot, param in slots.items():
+            row[slot_column(slot)] = param.rate
+        for pool, key in keys:
+            row[f"f_{pool.value}_{key}"] = coefficients[c][pool][key]
+        by_city[c] = row
+    rows = []
+    for u in inputs.units.values():
+        city = ancestor_at(inputs.units, u.id, OrgLevel.CITY)
+        rows.append({"u_unit": u.id, "city_id": city, **by_city.get(city, zero)})
+    schema = pa.schema([("u_unit", pa.int32()), ("city_id", pa.int64())]
+                       + [(n, pa.float64()) for n in zero])
     return pa.Table.from_pylist(rows, schema)
 
 
+MONTH_COLUMNS = ("waybill_no", "org_unit_id", "customer_id", "market_id", "grid_id", "product",
+                 "dest_province", "dest_city", "weight_kg", "fee", "line_id", "ship_time")
+
+
 def month_waybills(con: ibis.BaseBackend, lake, scope: Scope, month: dt.date) -> Table:
-    """The month's waybills in scope, with their day and city."""
+    """The month's waybills in scope (the columns costs need), with their day."""
     start, end = month_bounds(month)
     w = waybills(con, lake, scope)
-    w = w.filter((w.ship_time >= start) & (w.ship_time < end))
+    w = w.filter((w.ship_time >= start) & (w.ship_time < end)).select(*MONTH_COLUMNS)
     return w.mutate(day=w.ship_time.date())
 
 
@@ -391,58 +405,69 @@ def _zone_rate(t: Table, zone_col) -> ibis.Value:
     return case
 
 
+def _geo_table(inputs: CostInputs) -> Table:
+    geo = _geography(inputs)
+    return memtable(geo.rename_columns(["g_city", "g_dest", "zone", "km"]))
+
+
 def cost_lines(con: ibis.BaseBackend, lake, inputs: CostInputs) -> Table:
     """Cost lines of the month: one row per (outlet unit, city, market, grid, customer,
     product, destination province) with parcels, revenue, kg, the driver quantities (stops,
-    kg·km, trips, visits, contacts) and each pool's variable (``v_<pool>``) and fixed
-    (``x_<pool>``) cost; ``cost`` is their sum. Visits and contacts are lines of their
-    customer with no parcels. Every cost and ledger figure is a sum of these lines."""
+    kg·km, trips, visits, contacts) and each pool's variable cost per driver
+    (``v_<pool>_<driver>``) and fixed part (``x_<pool>``); ``cost`` is their sum. Visits and
+    contacts are lines of their customer with no parcels. Every cost and ledger figure is a
+    sum of these lines. Built as one join chain and one projection: the expression stays small,
+    so Ibis compiles it fast."""
     w = month_waybills(con, lake, inputs.scope, inputs.month)
-    totals = key_totals(con, w, inputs)
-    coefficients = fixed_coefficients(inputs.resolved, totals)
-    cities = memtable(_unit_city(inputs))
-    w = w.left_join(cities, w.org_unit_id == cities.org_unit_id).drop("org_unit_id_right")
-    geo = memtable(_geography(inputs))
+    coefficients = fixed_coefficients(inputs.resolved, key_totals(con, w, inputs))
+    keys = _fixed_keys(coefficients)
+    units = memtable(_unit_rates(inputs, coefficients))
+    geo = _geo_table(inputs)
+    trips = _line_trips(w, memtable(inputs.lines))
     w = w.mutate(dest_key=ibis.coalesce(w.dest_city, w.dest_province))
-    w = w.left_join(geo, (w.city_id == geo.city_id) & (w.dest_key == geo.dest_key)).drop(
-        "city_id_right", "dest_key_right")
-    rates = memtable(_rates(inputs, coefficients))
-    w = w.left_join(rates, w.city_id == rates.city_id).drop("city_id_right")
+    j = (w.left_join(units, w.org_unit_id == units.u_unit)
+         .left_join(geo, (units.city_id == geo.g_city) & (w.dest_key == geo.g_dest))
+         .left_join(trips, w.line_id == trips.l_line))
+    j = j.select(*w.columns, *(c for c in units.columns if c != "u_unit"), "zone", "km",
+                 "line_kg", "line_trips")
     # A stop is a merchant on a day (mixed collection: every product at once); each of its
     # parcels carries an equal share. A waybill with no customer is a stop of its own.
-    stop = ibis.window(group_by=[w.customer_id, w.day])
+    group = [j.customer_id, j.day]
     if not inputs.rules.mixed_collection:
-        stop = ibis.window(group_by=[w.customer_id, w.day, _stream(w.product)])
-    w = w.mutate(stops=ibis.ifelse(w.customer_id.isnull(), 1.0,
-                                   1.0 / w.waybill_no.count().over(stop)))
-    lines = _line_trips(w, memtable(inputs.lines))
-    w = w.left_join(lines, w.line_id == lines.line_id).drop("line_id_right")
-    on_line = w.line_id.notnull() & (w.line_kg > 0)
-    kg = w.weight_kg.cast("float64")
-    w = w.mutate(
-        kg_km=ibis.ifelse(on_line, 0.0, kg * w.km.fill_null(0.0)),
-        trips=ibis.ifelse(on_line, w.line_trips * kg / w.line_kg, 0.0),
-    )
+        group.append(_stream(j.product))
+    kg = j.weight_kg.cast("float64")
+    on_line = j.line_id.notnull() & (j.line_kg > 0)
+    stops = ibis.ifelse(j.customer_id.isnull(), 1.0,
+                        1.0 / j.waybill_no.count().over(ibis.window(group_by=group)))
+    kg_km = ibis.ifelse(on_line, 0.0, kg * j.km.fill_null(0.0))
+    line_trips = ibis.ifelse(on_line, j.line_trips * kg / j.line_kg, 0.0)
     r = _rate
-    w = w.mutate(
-        v_pickup_stops=r(w, CostPool.PICKUP, CostDriver.STOPS) * w.stops,
-        v_pickup_pieces=r(w, CostPool.PICKUP, CostDriver.PIECES),
-        v_processing_pieces=r(w, CostPool.PROCESSING, CostDriver.PIECES),
-        v_consolidation_pieces=r(w, CostPool.CONSOLIDATION, CostDriver.PIECES),
-        v_line_haul_kg_km=r(w, CostPool.LINE_HAUL, CostDriver.KG_KM) * w.kg_km,
-        v_line_haul_trips=r(w, CostPool.LINE_HAUL, CostDriver.TRIPS) * w.trips,
-        v_last_mile_pieces=_zone_rate(w, w.zone).fill_null(0.0),
-        **{f"x_{p.value}": (w[f"f_{p.value}_pieces"] + w[f"f_{p.value}_weight"] * kg
-                            + w[f"f_{p.value}_revenue"] * w.fee).fill_null(0.0)
-           for p in POOLS},
+    fixed = {}
+    for pool in POOLS:
+        terms = [j[f"f_{pool.value}_{key}"] * {"pieces": 1.0, "weight": kg, "revenue": j.fee}[key]
+                 for p, key in keys if p == pool]
+        if terms:
+            fixed[f"x_{pool.value}"] = sum(terms[1:], terms[0]).fill_null(0.0)
+    costed = j.select(
+        *GRAIN, fee=j.fee, kg=kg, stops=stops, kg_km=kg_km, trips=line_trips,
+        v_pickup_stops=r(j, CostPool.PICKUP, CostDriver.STOPS) * stops,
+        v_pickup_pieces=r(j, CostPool.PICKUP, CostDriver.PIECES),
+        v_processing_pieces=r(j, CostPool.PROCESSING, CostDriver.PIECES),
+        v_consolidation_pieces=r(j, CostPool.CONSOLIDATION, CostDriver.PIECES),
+        v_line_haul_kg_km=r(j, CostPool.LINE_HAUL, CostDriver.KG_KM) * kg_km,
+        v_line_haul_trips=r(j, CostPool.LINE_HAUL, CostDriver.TRIPS) * line_trips,
+        v_last_mile_pieces=_zone_rate(j, j.zone).fill_null(0.0),
+        **fixed,
     )
-    parcels = w.group_by(*GRAIN).aggregate(
-        parcels=w.count().cast("float64"), revenue=w.fee.sum(), weight_kg=kg.sum(),
-        stops=w.stops.sum(), kg_km=w.kg_km.sum(), trips=w.trips.sum(),
-        visits=(w.fee * 0.0).sum(), contacts=(w.fee * 0.0).sum(),
-        **{c: (w[c] if c in w.columns else w.fee * 0.0).sum() for c in VARIABLES},
-        **{f"x_{p.value}": w[f"x_{p.value}"].sum() for p in POOLS},
-    )
+    sums = {c: costed[c].sum() for c in (*VARIABLES, *FIXED) if c in costed.columns}
+    parcels = costed.group_by(*GRAIN).aggregate(
+        parcels=costed.count().cast("float64"), revenue=costed.fee.sum(),
+        weight_kg=costed.kg.sum(), stops=costed.stops.sum(), kg_km=costed.kg_km.sum(),
+        trips=costed.trips.sum(), **sums)
+    zero = ibis.literal(0.0)
+    parcels = parcels.select(
+        *GRAIN, *QUANTITIES[:6], visits=zero, contacts=zero,
+        **{c: (parcels[c] if c in sums else zero) for c in (*VARIABLES, *FIXED)})
     lines_out = parcels.union(_activity_lines(inputs, parcels.schema()))
     total = ibis.literal(0.0)
     for c in (*VARIABLES, *FIXED):
@@ -466,7 +491,7 @@ def _line_trips(w: Table, lines: Table) -> Table:
     agg = on.group_by("line_id").aggregate(days=on.day.nunique(),
                                            line_kg=on.weight_kg.sum().cast("float64"))
     agg = agg.left_join(lines, agg.line_id == lines.line_id.cast(agg.line_id.type()))
-    return agg.select("line_id", "line_kg",
+    return agg.select(l_line=agg.line_id, line_kg=agg.line_kg,
                       line_trips=(agg.trips_per_day.fill_null(0.0) * agg.days).cast("float64"))
 
 
@@ -690,7 +715,7 @@ def _express_line_saving(con, lake, inputs: CostInputs) -> tuple[float, float]:
     w = w.mutate(dest_key=ibis.coalesce(w.dest_city, w.dest_province))
     w = w.left_join(geo, (w.city_id == geo.city_id) & (w.dest_key == geo.dest_key)).drop(
         "city_id_right", "dest_key_right")
-    w = w.inner_join(lines, "line_id")
+    w = w.inner_join(lines, w.line_id == lines.l_line)
     w = w.filter((w.product == "express") & (w.line_kg > 0))
     kg = w.weight_kg.cast("float64")
     agg = w.group_by("city_id").aggregate(pieces=w.count().cast("float64"),

@@ -60,6 +60,8 @@ class GridKpiOut(BaseModel):
     cooperating: int | None
     development_rate: float | None = Field(description="开发率 = cooperating / archived.")
     meets_target: bool | None = Field(description="Development rate at or above the bar.")
+    grid_profit: float | None = Field(None, description="网格效益: the month's revenue − "
+                                      "activity cost (jiqun.money.ledger.grid_profit).")
 
 
 class GridsOut(BaseModel):
