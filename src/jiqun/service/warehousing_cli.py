@@ -1,12 +1,13 @@
 """``jiqun warehouses list|candidates|assign``: warehousing customers (仓配一体, 源头仓) on the
-command line, acting as ``--user`` in that user's subtree (narrowed by ``--scope``)."""
+command line, acting as ``--user`` in that user's subtree (narrowed by ``--scope``). The service
+and the lake load when a command runs, so ``--help`` loads no engine."""
 
 from __future__ import annotations
 
 import datetime as dt
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy import select
@@ -15,11 +16,12 @@ from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.config import get_settings
 from jiqun.errors import Invalid, NotFound
 from jiqun.i18n import translator
-from jiqun.lake import connect
 from jiqun.output import Format, emit
 from jiqun.permissions import Action, require
-from jiqun.service import warehousing
 from jiqun.store.models import Customer, Facility, FacilityKind
+
+if TYPE_CHECKING:
+    from jiqun.service.warehousing import Candidate, WarehouseRow
 
 app = typer.Typer(no_args_is_help=True,
                   help="Warehouses (源头仓), the merchants they serve, and who should move in.")
@@ -31,13 +33,15 @@ AsOfOpt = Annotated[dt.datetime | None, typer.Option(
 
 @contextmanager
 def _context(user: str | None, scope_code: str | None):
+    from jiqun.lake import connect
+
     settings = get_settings()
     who = acting(user, scope_code)
     with refusals(), who.session() as session:
         yield session, connect(settings), settings.lake_path, session.info["scope"]
 
 
-def warehouse_rows(rows: list[warehousing.WarehouseRow]) -> list[dict]:
+def warehouse_rows(rows: list[WarehouseRow]) -> list[dict]:
     """Flat rows of ``jiqun warehouses list`` (the served merchants by code)."""
     out = []
     for r in rows:
@@ -47,7 +51,7 @@ def warehouse_rows(rows: list[warehousing.WarehouseRow]) -> list[dict]:
     return out
 
 
-def candidate_rows(rows: list[warehousing.Candidate], fmt: Format = Format.JSON) -> list[dict]:
+def candidate_rows(rows: list[Candidate], fmt: Format = Format.JSON) -> list[dict]:
     """Flat rows of ``jiqun warehouses candidates``; a table leaves the reasons (sentences) to
     ``--format json|csv``."""
     out = []
@@ -65,6 +69,8 @@ def candidate_rows(rows: list[warehousing.Candidate], fmt: Format = Format.JSON)
 def list_cmd(user: UserOpt = None, scope: ScopeOpt = None, as_of: AsOfOpt = None,
              fmt: FormatOpt = Format.TABLE) -> None:
     """Warehouses with their capacity, merchants, outbound parcels a day and utilisation."""
+    from jiqun.service import warehousing
+
     with _context(user, scope) as (session, con, lake, sc):
         rows = warehousing.warehouses(session, con, lake, sc, as_of.date() if as_of else None)
         emit(warehouse_rows(rows), fmt, "warehouses")
@@ -75,6 +81,8 @@ def candidates_cmd(user: UserOpt = None, scope: ScopeOpt = None, as_of: AsOfOpt 
                    limit: Annotated[int | None, typer.Option("--limit", min=1)] = None,
                    fmt: FormatOpt = Format.TABLE) -> None:
     """Merchants for whom warehousing would pay, biggest saving first, with the reasons."""
+    from jiqun.service import warehousing
+
     settings = get_settings()
     with _context(user, scope) as (session, con, lake, sc):
         rows = warehousing.candidates(session, con, lake, sc, as_of.date() if as_of else None,
@@ -101,6 +109,9 @@ def assign_cmd(customer: Annotated[str, typer.Argument(help="The merchant's code
                user: UserOpt = None, scope: ScopeOpt = None,
                fmt: FormatOpt = Format.TABLE) -> None:
     """Serve a merchant from a warehouse (refused over the warehouse's capacity), or from none."""
+    from jiqun.lake import connect
+    from jiqun.service import warehousing
+
     settings = get_settings()
     who = acting(user, scope)
     with who.transaction() as session:
