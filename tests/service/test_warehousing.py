@@ -15,7 +15,7 @@ from jiqun.lake import WAYBILL_DATASET, append, connect
 from jiqun.network.params import PlanningParams
 from jiqun.service import warehousing as wh
 from jiqun.service.warehousing import MerchantFacts, WarehousingParams
-from jiqun.store import Scope
+from jiqun.store import Scope, Store
 from jiqun.store.models import (
     AuditEntry,
     Customer,
@@ -247,3 +247,22 @@ def test_assign_is_refused_to_a_marketer_and_outside_the_scope(world):
         _assign(store, lake, "hgz-city", ids["hangzhou"], ids["warehouse"], params)
     with pytest.raises(NotFound):  # a centre is no warehouse
         _assign(store, lake, "hz-city", ids["far"], ids["centre"], params)
+
+
+# -- the demo ----------------------------------------------------------------------------------
+def test_the_demo_serves_big_henan_merchants_from_three_warehouses_below_capacity(tmp_path):
+    from jiqun.demo import build_demo
+
+    demo = Store(f"sqlite:///{tmp_path}/demo.db")
+    demo.upgrade()
+    build_demo(demo, tmp_path / "lake", scale="tiny", seed=7, progress=False)
+    with demo.session() as s:
+        rows = wh.warehouses(s, connect(), tmp_path / "lake", Scope.WHOLE)
+        served = s.query(Customer).filter(Customer.warehouse_id.is_not(None)).all()
+    assert [r.code for r in rows] == ["W-HA-SG", "W-HA-XY", "W-HA-YJ"]
+    for r in rows:
+        assert r.customer_count >= 3, r.code
+        assert 0.3 < r.utilisation <= 1.0, (r.code, r.utilisation)
+    assert {c.code[:5] for c in served} == {"HA-SG", "HA-XY", "HA-YJ"}
+    demo.engine.dispose()
+
