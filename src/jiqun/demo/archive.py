@@ -939,7 +939,7 @@ class ArchiveBuilder:
                 level=level, due_at=due, escalated_at=escalated_at,
                 source="merge" if common_of else "meeting", is_common=bool(common_of),
                 solved_by_id=solved_by, solution=solution, org_unit_id=self.org[org],
-                created_at=raised, updated_at=when,
+                created_at=at(merged) if common_of else raised, updated_at=when,
             )
             return pid
 

@@ -427,7 +427,7 @@ def merge(session: Session, problem_ids: Sequence[int], title: str, *,
         escalated_at=None if holder.id == home.id else now,
         owner_id=_owner_at(session, holder.id, level) or actor.user_id, level=level,
         due_at=_rules(rules).due(level, now), source="merge", is_common=True,
-        org_unit_id=home.id,
+        org_unit_id=home.id, created_at=now,  # its level's clock starts at the merge
     )
     session.add(common)
     session.flush()
@@ -505,7 +505,9 @@ def _rows(session: Session, problems: Sequence[Problem], today: dt.date,
     rows = []
     for p in problems:
         end = p.solved_on if p.status == ProblemStatus.SOLVED and p.solved_on else today
-        since = p.escalated_at.date() if p.escalated_at else p.raised_on
+        # The level's clock started when it was escalated, or (a common problem) merged.
+        started = p.escalated_at or (p.created_at if p.is_common else None)
+        since = started.date() if started else p.raised_on
         rows.append(ProblemRow(
             id=p.id, title=p.title, status=p.status.value, level=p.level.value,
             org_unit_id=p.org_unit_id, unit=units.get(p.org_unit_id, "—"),
