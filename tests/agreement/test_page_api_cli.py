@@ -106,6 +106,33 @@ FIGURES = [
            values=("rank", "daily_parcels", "cv", "hub_km", "line_share", "saving_per_day",
                    "cutoff_hours_later", "warehouse_id"),
            api_rows=lambda d: d["candidates"], shown=lambda r: [r["name"]]),
+    Figure("service queue", "demo-city", "/service", "/api/service/cases",
+           ["service", "cases"], key=("id",),
+           values=("code", "status", "kind", "customer_id", "owner_id", "exceptions",
+                   "next_due"),
+           api_rows=lambda d: [{**r, "next_due": r["next_due"] and r["next_due"][:19]}
+                               for r in d["items"]],
+           cli_rows=lambda d: [{**r, "next_due": r["next_due"] and r["next_due"][:19]}
+                               for r in d],
+           shown=lambda r: [r.get("code", "")], subset=True),
+    Figure("price response", "demo-province", "/prices/advice", "/api/prices/response",
+           ["price", "response"], key=("first_month",),
+           values=("beta", "beta_low", "beta_high", "merchants", "merchant_months",
+                   "holdout_error", "baseline_error", "beats_baseline"),
+           api_rows=lambda d: [d]),
+    Figure("price what-if", "demo-province",
+           "/prices/advice?market=HA-YJ&zone=same&change=-0.1",
+           "/api/prices/advice?market=HA-YJ&zone=same&change=-0.1",
+           ["price", "advise", "--market", "HA-YJ", "--zone", "same", "--change", "-0.1"],
+           key=("case",),
+           values=("change", "price", "cost", "parcels", "parcels_low", "parcels_high", "share",
+                   "revenue", "margin", "below_cost"),
+           shown=lambda r: [formats.money(r["price"], "zh-CN")]),
+    Figure("competitor prices", "demo-province", "/prices/competitors?market=HA-YJ",
+           "/api/prices/competitors?market=HA-YJ", ["price", "competitors", "--market", "HA-YJ"],
+           key=("zone", "band", "competitor"),
+           values=("month", "observations", "ours", "theirs", "gap", "gap_trend", "their_trend"),
+           api_rows=lambda d: d["gaps"], shown=lambda r: [r["competitor"]]),
 ]
 
 
@@ -141,7 +168,8 @@ def test_api_and_cli_give_the_same_values(figure, sessions, cli):
 
 
 @pytest.mark.parametrize("figure", [f for f in FIGURES if f.shown(
-    {"grid": "", "parcels": 0, "name": "", "dest": "", "customers": 0}) != []],
+    {"grid": "", "parcels": 0, "name": "", "dest": "", "customers": 0, "price": 0,
+     "competitor": ""}) != []],
     ids=lambda f: f.name)
 def test_the_page_shows_the_apis_rows(figure, sessions):
     page = sessions.page(figure.user, figure.page)

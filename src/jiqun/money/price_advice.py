@@ -34,6 +34,7 @@ from jiqun.store.scope import Scope
 WINDOW_MONTHS = 24
 HOLDOUT_MONTHS = 3
 MIN_MERCHANT_MONTHS = 3
+MAX_CHANGE = 5.0  # yuan: a what-if beyond this is no longer the same market
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,16 @@ class ResponseReport:
     validation: Validation | None
 
 
+def data_date(con, lake, scope: Scope) -> dt.date:
+    """The last day with waybills in the scope (what the advice is computed up to)."""
+    from jiqun.kpi.overview import data_date as last_day
+
+    day = last_day(con, lake, scope)
+    if day is None:
+        raise Invalid({"data": "No waybills in your scope yet"})
+    return day
+
+
 def fit_response(session: Session, con, lake, scope: Scope, as_of: dt.date) -> tuple[
         ResponseFit, ResponseReport]:
     data = build_panel(session, con, lake, scope, as_of)
@@ -239,8 +250,11 @@ class WhatIf:
 
 def segment_of(session: Session, con, lake, scope: Scope, market_id: int, zone: str,
                month: dt.date, cost_per_parcel: float) -> Segment:
-    """One month of a market's parcels to a zone: ours, the merchants' total (our share of the
-    market's merchants applied to their archive volumes), our average price and cost."""
+    """One month of a market's parcels to a zone: ours (the lake's lanes), the total of all
+    carriers (the market's merchants' archived volumes in that month's season, at our mix of
+    destinations), our average price and our cost per parcel. The what-if then moves this
+    segment's share as one merchant would: an approximation that is exact when the market's
+    merchants give us similar shares."""
     market = session.get(Market, market_id)
     if market is None:
         raise NotFound("market")
@@ -261,15 +275,83 @@ def segment_of(session: Session, con, lake, scope: Scope, market_id: int, zone: 
         raise Invalid({"zone": "No parcels of this market to that zone in the month"})
     volume = session.scalar(select(func.sum(Customer.est_daily_volume))
                             .where(Customer.market_id == market_id)) or 0
-    market_total = max(float(volume) * _days_in(month), everything)
+    season = market_indices(session, [market_id], _month_starts(month, 12))[market_id][-1]
+    market_total = max(float(volume) * _days_in(month) * season, everything)
     total = market_total * ours / everything  # the zone's part, at our destination mix
     return Segment(total=total, ours=ours, price=revenue / ours, cost=cost_per_parcel)
 
 
+def market_cost(session: Session, con, lake, scope: Scope, market_id: int,
+                month: dt.date) -> float:
+    """Our cost per parcel of the market in the month (the cost model, ``jiqun.money.cost``)."""
+    from jiqun.money.cost import cost_per_parcel
+
+    rows = cost_per_parcel(con, lake, session, scope, month, by="market")
+    row = next((r for r in rows if r.key == str(market_id)), None)
+    if row is None or row.cost_per_parcel is None:
+        raise Invalid({"market": "No cost of this market's parcels in the month"})
+    return float(row.cost_per_parcel)
+
+
 def what_if(model: ResponseFit, segment: Segment, change: float, market: str, zone: str,
             month: dt.date) -> WhatIf:
+    """The segment's month at ``change`` yuan, and the advised change (never below cost)."""
     if not model.identified:
         raise Invalid({"data": "The data never moved the price gap: no response to build on"})
     best, _ = response.advise(model, segment)
     return WhatIf(market, zone, month.strftime("%Y-%m"), segment,
                   response.what_if(model, segment, change), best)
+
+
+def advise_market(session: Session, con, lake, scope: Scope, model: ResponseFit,
+                  as_of: dt.date, market_id: int, zone: str, change: float) -> WhatIf:
+    """"If we change our price by ``change`` yuan for ``zone`` in the market": the last full
+    month's parcels, share, revenue and margin at that price, with the interval, and the
+    change that would earn the most margin."""
+    if zone not in {k.value for k in competitors.ZoneKind}:
+        raise Invalid({"zone": "Unknown zone"})
+    if not -MAX_CHANGE <= change <= MAX_CHANGE:
+        raise Invalid({"change": "A change between -5 and 5 yuan"})
+    market = session.get(Market, market_id)
+    if market is None:
+        raise NotFound("market")
+    month = last_full_month(as_of)
+    segment = segment_of(session, con, lake, scope, market_id, zone, month,
+                         market_cost(session, con, lake, scope, market_id, month))
+    return what_if(model, segment, change, market.code, zone, month)
+
+
+def report_record(report: ResponseReport) -> dict:
+    """The fit and its check as one flat record (the CLI's and the API's)."""
+    check = report.validation
+    return {
+        "beta": round(report.beta, 4), "beta_low": round(report.interval[0], 4),
+        "beta_high": round(report.interval[1], 4),
+        "odds_per_10_fen_cut": round(report.odds_per_10_fen_cut, 4),
+        "merchants": report.merchants, "merchant_months": report.merchant_months,
+        "first_month": report.first_month, "last_month": report.last_month,
+        "identified": report.identified,
+        "holdout_months": check.holdout_months if check else None,
+        "holdout_error": round(check.model_error, 4) if check else None,
+        "baseline_error": round(check.baseline_error, 4) if check else None,
+        "beats_baseline": check.beats_baseline if check else None,
+    }
+
+
+def what_if_records(found: WhatIf) -> list[dict]:
+    """Today, the what-if and the advice as rows with their interval (the CLI's table)."""
+    seg = found.segment
+    rows = [{"case": "now", "change": 0.0, "price": round(seg.price, 2),
+             "parcels": round(seg.ours), "parcels_low": round(seg.ours),
+             "parcels_high": round(seg.ours), "share": round(seg.share, 4),
+             "revenue": round(seg.ours * seg.price, 2),
+             "margin": round(seg.ours * (seg.price - seg.cost), 2), "below_cost": seg.price
+             < seg.cost}]
+    for case, o in (("what_if", found.outcome), ("advice", found.advice)):
+        rows.append({"case": case, "change": round(o.change, 2), "price": round(o.price, 2),
+                     "parcels": round(o.parcels[1]), "parcels_low": round(o.parcels[0]),
+                     "parcels_high": round(o.parcels[2]), "share": round(o.share[1], 4),
+                     "revenue": round(o.revenue[1], 2), "margin": round(o.margin[1], 2),
+                     "below_cost": o.below_cost})
+    return [{"market": found.market, "zone": found.zone, "month": found.month,
+             "cost": round(seg.cost, 2), **r} for r in rows]

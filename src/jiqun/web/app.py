@@ -37,6 +37,8 @@ from jiqun.web.routes import (
     markets,
     network,
     parcels,
+    price_advice,
+    prices,
     problems,
     registry,
     sales,
@@ -220,8 +222,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # registry before markets: /markets/new and /markets/top must win over /markets/{market_id}.
     for module in (auth, dashboard, registry, markets, customers, kpi, sales, network, visit_plan,
-                   grids, sales_ops, uploads, users, parcels, service, jobs, warehouses, finance,
-                   problems):
+                   grids, sales_ops, uploads, users, parcels, service, warehouses, jobs, problems,
+                   price_advice, prices, finance):
         app.include_router(module.router)
     _add_error_handlers(app)
     _document_errors(app)

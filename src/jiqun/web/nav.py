@@ -65,6 +65,8 @@ NAV: tuple[NavGroup, ...] = (
     )),
     NavGroup("Money", (
         NavItem("/prices", "Prices"),
+        NavItem("/prices/competitors", "Competitor prices"),
+        NavItem("/prices/advice", "Price advice"),
         NavItem("/finance", "Ledger"),
         NavItem("/finance/cost", "Cost"),
     )),

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from jiqun.kpi import overview
+from jiqun.money.competitors import price_comparison
 from jiqun.store.estimates import estimates_in_force
 from jiqun.store.models import ALL_CARRIERS, Market, MarketType, OrgUnit
 from jiqun.web import labels
@@ -261,5 +262,6 @@ def market_page(request: Request, ctx: Context, market_id: IdPath, grids_page: G
         return download_response(getattr(data, table), tables[table],
                                  f"market-{data.market.id}-{table.replace('_', '-')}",
                                  download, ctx.locale)
-    return render(request, "market.html", {"data": data,
+    gaps, _ = price_comparison(ctx.db, data.market.id, dt.date.today(), months=4)
+    return render(request, "market.html", {"data": data, "gaps": gaps,
                                            "grids": paginate(data.grids, grids_page)})
