@@ -35,6 +35,7 @@ WINDOW_MONTHS = 24
 HOLDOUT_MONTHS = 3
 MIN_MERCHANT_MONTHS = 3
 MAX_CHANGE = 5.0  # yuan: a what-if beyond this is no longer the same market
+ADVICE_RANGE = 0.5  # yuan: the advice looks this far either way (a step a market can take)
 
 
 @dataclass(frozen=True)
@@ -245,7 +246,7 @@ class WhatIf:
     month: str  # the month the segment is measured on
     segment: Segment
     outcome: Outcome
-    advice: Outcome  # the best change in ±¥1 by 5 fen, never below cost
+    advice: Outcome  # the best change in ±ADVICE_RANGE by 5 fen, never below cost
 
 
 def segment_of(session: Session, con, lake, scope: Scope, market_id: int, zone: str,
@@ -298,7 +299,7 @@ def what_if(model: ResponseFit, segment: Segment, change: float, market: str, zo
     """The segment's month at ``change`` yuan, and the advised change (never below cost)."""
     if not model.identified:
         raise Invalid({"data": "The data never moved the price gap: no response to build on"})
-    best, _ = response.advise(model, segment)
+    best, _ = response.advise(model, segment, widest=ADVICE_RANGE)
     return WhatIf(market, zone, month.strftime("%Y-%m"), segment,
                   response.what_if(model, segment, change), best)
 
