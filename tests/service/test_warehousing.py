@@ -266,3 +266,42 @@ def test_the_demo_serves_big_henan_merchants_from_three_warehouses_below_capacit
     assert {c.code[:5] for c in served} == {"HA-SG", "HA-XY", "HA-YJ"}
     demo.engine.dispose()
 
+
+
+# -- the command line ----------------------------------------------------------------------------
+@pytest.fixture
+def run_cli(world, monkeypatch):
+    from typer.testing import CliRunner
+
+    from jiqun.cli import app
+    from jiqun.config import get_settings
+
+    store, lake, *_ = world
+    monkeypatch.setenv("JIQUN_STORE_URL", store.url)
+    monkeypatch.setenv("JIQUN_LAKE_PATH", str(lake))
+    monkeypatch.setenv("JIQUN_LOCALE", "en")
+    get_settings.cache_clear()
+    yield lambda *args: CliRunner().invoke(app, list(args))
+    get_settings.cache_clear()
+
+
+def test_the_cli_assigns_lists_and_refuses_over_capacity(run_cli, world):
+    import json
+
+    store, *_ = world
+    with store.transaction() as s:  # the CLI reads the default bars: a capacity of 50 is huge
+        s.query(Facility).filter(Facility.code == "W-ZL").update({"capacity_per_day": 60})
+    done = run_cli("warehouses", "assign", "C-far", "--warehouse", "W-ZL", "--user", "hz-city",
+                   "--format", "json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout) == [{"customer": "C-far", "name": "far", "warehouse": "W-ZL"}]
+    listed = json.loads(run_cli("warehouses", "list", "--user", "hz-city", "--format",
+                                "json").stdout)
+    assert [(r["code"], r["customer_count"], r["customers"]) for r in listed] == [
+        ("W-ZL", 1, "C-far")]
+    # the window ends on the lake's last day (2024-06-30): 40 a day of 60
+    assert listed[0]["outbound_per_day"] == 40 and listed[0]["utilisation"] == 0.6667
+    full = run_cli("warehouses", "assign", "C-near", "--warehouse", "W-ZL", "--user", "hz-city")
+    assert full.exit_code == 2 and "is full" in full.output
+    neither = run_cli("warehouses", "assign", "C-near", "--user", "hz-city")
+    assert neither.exit_code == 2 and "--none" in neither.output
