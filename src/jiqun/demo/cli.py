@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from jiqun.config import get_settings
-from jiqun.demo.build import DemoSummary, build_demo
 from jiqun.demo.places import DEMO_PASSWORD
 from jiqun.demo.scale import SCALES, model_ratio, write_demo_settings
-from jiqun.kpi.rules import KpiRules
-from jiqun.kpi.service import OperatingPicture
-from jiqun.sales import ownership
-from jiqun.service.jobs import JOBS, run_job
-from jiqun.store import Scope, Store
-from jiqun.store.models import JobOutcome, JobRun
+
+if TYPE_CHECKING:  # the builder, the KPIs and the jobs load when the command runs (--help: none)
+    from jiqun.demo.build import DemoSummary
+    from jiqun.store import Store
+    from jiqun.store.models import JobRun
 
 app = typer.Typer(no_args_is_help=True, help="Build the demo province.")
 console = Console()
@@ -41,6 +40,9 @@ def build(
     """Build the demo province (replaces all data in the store and the lake)."""
     if scale not in SCALES:
         raise typer.BadParameter(f"choose one of {', '.join(SCALES)}", param_hint="--scale")
+    from jiqun.demo.build import build_demo
+    from jiqun.store import Store
+
     settings = get_settings()
     store = Store.from_settings(settings)
     summary = build_demo(store, settings.lake_path, scale=scale, seed=seed,
@@ -56,6 +58,11 @@ def reconcile_demo_tiers(store: Store, settings) -> int:
     """The demo archive's tiers come from each merchant's *expected* parcels under the model's
     rules; recompute them from the lake's sampled parcels (as `jiqun tiers apply` would) so the
     few merchants near a threshold agree too and a fresh demo has nothing pending."""
+    from jiqun.kpi.rules import KpiRules
+    from jiqun.kpi.service import OperatingPicture
+    from jiqun.sales import ownership
+    from jiqun.store import Scope
+
     rules = KpiRules.from_file(settings.rules_file)
     with OperatingPicture(store, settings.lake_path, Scope.WHOLE, rules=rules) as picture:
         as_of = picture.data_date()
@@ -67,11 +74,15 @@ def run_demo_jobs(store: Store, settings, day: dt.date) -> list[JobRun]:
     as a running system's jobs would have left it: prospects past the pool clock returned to
     the pool (公海), the day's reminders in the inboxes, exceptions found and their cases
     opened, the last week's bulletin written, and the jobs page with a run of each."""
+    from jiqun.service.jobs import JOBS, run_job
+
     now = dt.datetime.combine(day, dt.time.min)
     return [run_job(store, settings, name, trigger="demo", now=now) for name in JOBS]
 
 
 def print_runs(runs: list[JobRun]) -> None:
+    from jiqun.store.models import JobOutcome
+
     table = Table(title="jobs run once (jiqun jobs list)")
     for column in ("job", "outcome", "what it did"):
         table.add_column(column)
