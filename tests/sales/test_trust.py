@@ -24,6 +24,7 @@ from jiqun.sales import archive, campaigns, pool, visits
 from jiqun.sales.people import customer_people
 from jiqun.store.models import (
     Campaign,
+    CompetitorPrice,
     Customer,
     DuplicateCandidate,
     DuplicateStatus,
@@ -354,12 +355,17 @@ def test_cli_logs_a_visit_with_the_forms_checks(world, cli):
     with world.store.session() as s:
         assert visits.visits_of(s, customer_id=world.ids["zl_archived"]) == []
     good = cli("sales", "visit", "--user", "zl-marketer", "--customer", code, "--method",
-               "sweep", "--outcome", "interested", "--price", "2,4")
+               "sweep", "--outcome", "interested", "--competitor", "中通", "--price", "2,4")
     assert good.exit_code == 0, good.output
     assert good.output.strip().endswith(f"{code}, archived → nurturing")
     with world.store.session() as s:
         [row] = visits.visits_of(s, customer_id=world.ids["zl_archived"])
         assert (row.method, row.competitor_price, row.visitor) == ("sweep", 2.4, "织里营销员")
+        # The price heard is a competitor price observation of the customer's market.
+        customer = s.get(Customer, world.ids["zl_archived"])
+        [heard] = s.scalars(select(CompetitorPrice).where(
+            CompetitorPrice.market_id == customer.market_id)).all()
+        assert (heard.competitor, heard.price, heard.weight_kg) == ("中通", 2.4, 1.0)
     outside = cli("sales", "visit", "--user", "zl-marketer", "--customer", foreign,
                   "--method", "sweep", "--outcome", "interested")
     assert outside.exit_code == 2 and outside.output.strip() == f"Not found: {foreign}"

@@ -24,7 +24,15 @@ from jiqun.permissions import MANAGERS, Action, require
 from jiqun.sales.lifecycle import apply_visit_outcome
 from jiqun.sales.people import names_of
 from jiqun.sales.vocab import METHODS, OUTCOMES
-from jiqun.store.models import Customer, OrgUnit, Role, StageChange, User, Visit
+from jiqun.store.models import (
+    CompetitorPrice,
+    Customer,
+    OrgUnit,
+    Role,
+    StageChange,
+    User,
+    Visit,
+)
 
 # The carriers a marketer hears of most in cluster markets; any other can be typed.
 COMPETITORS = ("中通", "圆通", "申通", "韵达", "极兔", "顺丰", "京东")
@@ -178,6 +186,13 @@ def log_visit(session: Session, data: VisitInput, user_id: int, now: dt.datetime
         competitor_price=data.competitor_price, notes=data.notes or None,
     )
     session.add(visit)
+    if visit.competitor and visit.competitor_price and customer.market_id is not None:
+        # A price heard in the field is a competitor price observation (jiqun.money.competitors):
+        # a first-weight parcel price, its destination not asked on the phone form.
+        session.add(CompetitorPrice(
+            market_id=customer.market_id, competitor=visit.competitor, dest_province_adcode=None,
+            weight_kg=1.0, price=visit.competitor_price, observed_on=visit.visited_at.date(),
+            observed_by_id=user_id, org_unit_id=customer.org_unit_id))
     session.flush()
     change = apply_visit_outcome(session, customer, data.outcome, visit.visited_at, visit.id)
     session.flush()
