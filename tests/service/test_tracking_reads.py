@@ -49,6 +49,11 @@ def world(store, org, tmp_path):
             market_id=market.id, kind=ExceptionKind.STALLED,
             responsibility=Responsibility.CARRIER, reason="held_at_hub",
             leg="arrived→departed", detected_at=t(27, 9)))
+        for number, cleared in (("W-BAG", None), ("W-FOUND", t(28, 9))):  # a lost bag's parcels
+            s.add(ParcelException(
+                waybill_no=number, org_unit_id=org.zhili_outlet.id, customer_id=zl.id,
+                kind=ExceptionKind.LOST, responsibility=Responsibility.CARRIER,
+                detected_at=t(27, 12), cleared_at=cleared))
     waybills = []
 
     def waybill(no, customer, unit, shipped, status="in_transit", delivered=None):
@@ -68,6 +73,8 @@ def world(store, org, tmp_path):
     waybill("W-NOSCAN", "zl", zl_unit, t(28, 20), status="created")
     waybill("W-OLD", "zl", zl_unit, dt.datetime(2026, 10, 1, 10))
     waybill("W-HGZ", "xh", xh_unit, t(25, 10))
+    waybill("W-BAG", "zl", zl_unit, t(26, 10))
+    waybill("W-FOUND", "zl", zl_unit, t(26, 10))
     append(lake, WAYBILL_DATASET, pa.Table.from_pylist(waybills))
     events = []
 
@@ -90,6 +97,9 @@ def world(store, org, tmp_path):
     event("W-SILENT", zl_unit, t(12, 10), "picked_up", "330502")
     event("W-SILENT", zl_unit, t(12, 14), "departed", "330502")
     event("W-HGZ", xh_unit, t(25, 10), "picked_up", "330106")
+    for number in ("W-BAG", "W-FOUND"):
+        event(number, zl_unit, t(26, 10), "picked_up", "330502")
+        event(number, zl_unit, t(26, 14), "departed", "330502")
     append(lake, EVENT_DATASET, pa.Table.from_pylist(events))
     con = connect(engine="duckdb")
     with store.session() as s:
@@ -135,6 +145,15 @@ def test_unknown_or_foreign_waybills_are_not_found(world, number):
         timeline(world["con"], world["lake"], world["huzhou"], number)
 
 
+def test_an_open_lost_exception_of_the_detector_makes_the_parcel_lost(world):
+    with world["store"].session(scope=world["huzhou"]) as s:
+        bag = timeline(world["con"], world["lake"], world["huzhou"], "W-BAG", session=s)
+        found = timeline(world["con"], world["lake"], world["huzhou"], "W-FOUND", session=s)
+    assert (bag.state.state, bag.state.since, bag.state.reason, bag.state.responsibility) == (
+        "lost", t(27, 12), "lost", "carrier")
+    assert found.state.state == "in_transit"  # its exception was cleared
+
+
 def test_hq_sees_the_foreign_one(world):
     found = timeline(world["con"], world["lake"], Scope.WHOLE, "W-HGZ")
     assert found.state.state == "picked_up"
@@ -144,19 +163,29 @@ def test_in_flight_lists_open_parcels_oldest_first(world):
     flight = in_flight(world["con"], world["lake"], world["huzhou"], world["ids"]["zl"])
     # delivered and returned scans are final; a waybill marked delivered is done; W-OLD was
     # shipped before the 30-day window
-    assert [p.waybill_no for p in flight.items] == ["W-SILENT", "W-TRANSIT", "W-NOSCAN"]
-    assert (flight.total, flight.as_of) == (3, NOW)
-    silent, transit, noscan = flight.items
+    assert [p.waybill_no for p in flight.items] == [
+        "W-SILENT", "W-TRANSIT", "W-BAG", "W-FOUND", "W-NOSCAN"]
+    assert (flight.total, flight.as_of) == (5, NOW)
+    silent, transit, *_, noscan = flight.items
     assert (silent.state, silent.reason, silent.responsibility) == ("lost", "lost", "carrier")
     assert (transit.state, transit.age_hours) == ("at_hub", 86.0)
     assert (noscan.state, noscan.label, noscan.age_hours) == (None, "No scans yet", 4.0)
     assert transit.destination == "天河区"
 
 
+def test_in_flight_with_the_store_knows_the_lost_bag(world):
+    with world["store"].session(scope=world["huzhou"]) as s:
+        flight = in_flight(world["con"], world["lake"], world["huzhou"], world["ids"]["zl"],
+                           session=s)
+    states = {p.waybill_no: p.state for p in flight.items}
+    assert (states["W-BAG"], states["W-FOUND"], states["W-TRANSIT"]) == (
+        "lost", "in_transit", "at_hub")
+
+
 def test_in_flight_pages(world):
     page = in_flight(world["con"], world["lake"], world["huzhou"], world["ids"]["zl"],
                      limit=1, offset=1)
-    assert (page.total, [p.waybill_no for p in page.items]) == (3, ["W-TRANSIT"])
+    assert (page.total, [p.waybill_no for p in page.items]) == (5, ["W-TRANSIT"])
 
 
 def test_in_flight_of_a_customer_outside_the_scope_is_empty(world):

@@ -315,15 +315,26 @@ def _facts(row: dict, session: Session | None) -> WaybillFacts:
         origin=_place(row["origin_adcode"]), destination=_place(dest) or dest, dest_adcode=dest)
 
 
+def _exception_row(r: ParcelException) -> ExceptionRow:
+    return ExceptionRow(
+        kind=r.kind.value, responsibility=r.responsibility.value, reason=r.reason,
+        reason_label=reason(r.reason).label if r.reason else None, leg=r.leg,
+        detected_at=r.detected_at, promised_at=r.promised_at, cleared_at=r.cleared_at,
+        case_id=r.case_id)
+
+
 def _exceptions(session: Session, waybill_no: str) -> tuple[ExceptionRow, ...]:
     rows = session.scalars(select(ParcelException).where(
         ParcelException.waybill_no == waybill_no).order_by(ParcelException.detected_at,
                                                            ParcelException.id)).all()
-    return tuple(ExceptionRow(
-        kind=r.kind.value, responsibility=r.responsibility.value, reason=r.reason,
-        reason_label=reason(r.reason).label if r.reason else None, leg=r.leg,
-        detected_at=r.detected_at, promised_at=r.promised_at, cleared_at=r.cleared_at,
-        case_id=r.case_id) for r in rows)
+    return tuple(_exception_row(r) for r in rows)
+
+
+def _open_lost(session: Session, numbers: list[str]) -> dict[str, ExceptionRow]:
+    rows = session.scalars(select(ParcelException).where(
+        ParcelException.waybill_no.in_(numbers), ParcelException.kind == "lost",
+        ParcelException.cleared_at.is_(None))).all()
+    return {r.waybill_no: _exception_row(r) for r in rows}
 
 
 def _scans_of(con: ibis.BaseBackend, lake: Path | None, scope: Scope, numbers: list[str],
@@ -357,7 +368,7 @@ def timeline(con: ibis.BaseBackend, lake: Path | None, scope: Scope, waybill_no:
     state = parcel_state(_scans_of(con, lake, scope, [waybill_no], shipped - dt.timedelta(
         days=1))[waybill_no], as_of)
     exceptions = _exceptions(session, waybill_no) if session is not None else ()
-    if (state.state is not None and not state.terminal and state.state != "lost"
+    if (state.state is not None and not state.terminal
             and any(e.kind == "lost" and e.cleared_at is None for e in exceptions)):
         state = _lost_by_detection(state, exceptions)
     return ParcelTimeline(waybill=_facts(rows[0], session), state=state,
@@ -400,14 +411,16 @@ class InFlight:
 
 def in_flight(con: ibis.BaseBackend, lake: Path | None, scope: Scope, customer_id: int, *,
               limit: int = 50, offset: int = 0, as_of: dt.datetime | None = None,
-              days: int = IN_FLIGHT_DAYS) -> InFlight:
+              days: int = IN_FLIGHT_DAYS, session: Session | None = None) -> InFlight:
     """A customer's parcels not yet delivered or returned, oldest first, with their state and
     age: those shipped in the ``days`` before ``as_of`` (default: the lake's now) that have no
     delivered or returned scan — by the rules of :func:`parcel_state` such a scan is final —
     and are not marked delivered or returned on the waybill itself (a waybill imported with its
     outcome, whose scans were never loaded).
 
-    The list is counted in the engine; the state is computed for the page shown only."""
+    The list is counted in the engine; the state is computed for the page shown only. With
+    ``session`` (scoped like the reader) an open ``lost`` exception of the detector makes a
+    parcel lost, as on its timeline."""
     as_of = as_of or lake_now(con, lake, scope)
     if as_of is None:
         return InFlight(customer_id, None, days, 0, ())
@@ -425,9 +438,12 @@ def in_flight(con: ibis.BaseBackend, lake: Path | None, scope: Scope, customer_i
                                       "dest_city", "dest_county")).to_pylist()
     scans = _scans_of(con, lake, scope, [r["waybill_no"] for r in rows],
                       min(r["ship_time"] for r in rows) - dt.timedelta(days=1)) if rows else {}
+    lost = _open_lost(session, [r["waybill_no"] for r in rows]) if session and rows else {}
     items = []
     for r in rows:
         s = parcel_state(scans[r["waybill_no"]], as_of)
+        if r["waybill_no"] in lost and s.state is not None and not s.terminal:
+            s = _lost_by_detection(s, (lost[r["waybill_no"]],))
         dest = r["dest_county"] or r["dest_city"] or r["dest_province"]
         items.append(InFlightParcel(
             waybill_no=r["waybill_no"], product=r["product"], ship_time=r["ship_time"],

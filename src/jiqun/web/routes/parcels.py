@@ -116,7 +116,7 @@ def _in_flight(ctx: RequestContext, customer_id: int,
     def page_of(page: int, as_of=None) -> tracking.InFlight:
         return tracking.in_flight(ctx.con, ctx.lake, ctx.scope, customer_id,
                                   limit=request.per_page, offset=(page - 1) * request.per_page,
-                                  as_of=as_of)
+                                  as_of=as_of, session=ctx.db)
 
     found = page_of(request.page)
     pages = max(1, math.ceil(found.total / request.per_page))
