@@ -286,9 +286,13 @@ class CostInputs:
     @cached_property
     def cities(self) -> list[int]:
         """City units in scope, and the cities above a scope below a city (a county's)."""
-        found = {ancestor_at(self.units, u.id, OrgLevel.CITY) for u in self.units.values()
-                 if self.scope.allows(u.id)}
+        found = {self.city_of[u] for u in self.units if self.scope.allows(u)}
         return sorted(c for c in found if c is not None)
+
+    @cached_property
+    def city_of(self) -> dict[int, int | None]:
+        """Each org unit's city (``None`` above the cities), worked out once."""
+        return {u: ancestor_at(self.units, u, OrgLevel.CITY) for u in self.units}
 
     @cached_property
     def resolved(self) -> dict[int, dict[tuple, Param]]:
@@ -321,8 +325,7 @@ def _activity(session: Session, month: dt.date) -> pa.Table:
 
 # -- engine -------------------------------------------------------------------------------------
 def _unit_city(inputs: CostInputs) -> pa.Table:
-    rows = [{"org_unit_id": u.id, "city_id": ancestor_at(inputs.units, u.id, OrgLevel.CITY)}
-            for u in inputs.units.values()]
+    rows = [{"org_unit_id": u, "city_id": c} for u, c in inputs.city_of.items()]
     return pa.Table.from_pylist(rows, UNIT_CITY)
 
 
@@ -346,29 +349,62 @@ def _geography(inputs: CostInputs) -> pa.Table:
                                                  ("zone", pa.string()), ("km", pa.float64())]))
 
 
-def _fixed_keys(coefficients) -> list[tuple[CostPool, str]]:
-    """The (pool, key) pairs with a fixed coefficient anywhere: only they become columns."""
-    return [(pool, key) for pool in POOLS for key in ALLOCATION_KEYS
-            if any(c[pool][key] for c in coefficients.values())]
+def _fixed_keys(inputs: CostInputs) -> list[tuple[CostPool, str]]:
+    """The (pool, key) pairs of the fixed parts in force anywhere: only they become columns."""
+    used = {(p.pool, p.allocation_key) for slots in inputs.resolved.values()
+            for p in slots.values() if p.fixed_per_month}
+    return [(pool, key) for pool in POOLS for key in ALLOCATION_KEYS if (pool, key) in used]
 
 
-def _unit_rates(inputs: CostInputs, coefficients) -> pa.Table:
-    """One row per org unit: its city, the city's rate of each slot and fixed coefficients
-    (one join brings a waybill everything its unit's city charges)."""
-    keys = _fixed_keys(coefficients)
-    zero = {slot_column(s): 0.0 for s in SLOTS} | {f"f_{p.value}_{k}": 0.0 for p, k in keys}
+GOVERNS = pa.schema([("gp_param", pa.int64()), ("gp_city", pa.int64()), ("gp_pool", pa.string()),
+                     ("gp_fixed", pa.float64()), ("gp_key", pa.string())])
+
+
+def _governs(inputs: CostInputs) -> pa.Table:
+    """Which city each fixed part is spread over: one row per parameter × city using it."""
+    rows = [{"gp_param": p.id, "gp_city": city, "gp_pool": p.pool.value,
+             "gp_fixed": p.fixed_per_month, "gp_key": p.allocation_key}
+            for city, slots in inputs.resolved.items()
+            for p in {q.id: q for q in slots.values()}.values() if p.fixed_per_month]
+    return pa.Table.from_pylist(rows, GOVERNS)
+
+
+def _fixed_per_city(w: Table, inputs: CostInputs, keys) -> Table | None:
+    """Yuan of fixed cost per unit of key for each city and (pool, key), in the engine: the
+    rule of :func:`fixed_coefficients` (``fixed ÷ Σ key`` over the cities a row governs),
+    computed in the same query as the costs instead of a round trip for the bases."""
+    if not keys:
+        return None
+    kg = w.weight_kg.cast("float64")
+    base = w.group_by(k_city=w.city_id).aggregate(
+        k_pieces=w.count().cast("float64"), k_weight=kg.sum(), k_revenue=w.fee.sum())
+    gov = memtable(_governs(inputs))
+    joined = gov.inner_join(base, gov.gp_city == base.k_city)
+    per_param = joined.group_by("gp_param").aggregate(
+        p_base=ibis.cases((joined.gp_key == "pieces", joined.k_pieces),
+                          (joined.gp_key == "weight", joined.k_weight),
+                          else_=joined.k_revenue).sum())
+    g = gov.inner_join(per_param, gov.gp_param == per_param.gp_param)
+    rate = ibis.ifelse(g.p_base > 0, g.gp_fixed / g.p_base, 0.0)
+    return g.group_by(f_city=g.gp_city).aggregate(**{
+        f"f_{pool.value}_{key}": ibis.ifelse((g.gp_pool == pool.value) & (g.gp_key == key),
+                                             rate, 0.0).sum()
+        for pool, key in keys})
+
+
+def _unit_rates(inputs: CostInputs) -> pa.Table:
+    """One row per org unit: its city and the city's rate of each slot (one join brings a
+    waybill everything its unit's city charges per driver)."""
+    zero = {slot_column(s): 0.0 for s in SLOTS}
     by_city = {}
     for c, slots in inputs.resolved.items():
         row = dict(zero)
         for slot, param in slots.items():
             row[slot_column(slot)] = param.rate
-        for pool, key in keys:
-            row[f"f_{pool.value}_{key}"] = coefficients[c][pool][key]
         by_city[c] = row
     rows = []
-    for u in inputs.units.values():
-        city = ancestor_at(inputs.units, u.id, OrgLevel.CITY)
-        rows.append({"u_unit": u.id, "city_id": city, **by_city.get(city, zero)})
+    for u, city in inputs.city_of.items():
+        rows.append({"u_unit": u, "city_id": city, **by_city.get(city, zero)})
     schema = pa.schema([("u_unit", pa.int32()), ("city_id", pa.int64())]
                        + [(n, pa.float64()) for n in zero])
     return pa.Table.from_pylist(rows, schema)
@@ -419,17 +455,20 @@ def cost_lines(con: ibis.BaseBackend, lake, inputs: CostInputs) -> Table:
     sum of these lines. Built as one join chain and one projection: the expression stays small,
     so Ibis compiles it fast."""
     w = month_waybills(con, lake, inputs.scope, inputs.month)
-    coefficients = fixed_coefficients(inputs.resolved, key_totals(con, w, inputs))
-    keys = _fixed_keys(coefficients)
-    units = memtable(_unit_rates(inputs, coefficients))
+    keys = _fixed_keys(inputs)
+    units = memtable(_unit_rates(inputs))
     geo = _geo_table(inputs)
     trips = _line_trips(w, memtable(inputs.lines))
     w = w.mutate(dest_key=ibis.coalesce(w.dest_city, w.dest_province))
-    j = (w.left_join(units, w.org_unit_id == units.u_unit)
-         .left_join(geo, (units.city_id == geo.g_city) & (w.dest_key == geo.g_dest))
+    w = w.left_join(units, w.org_unit_id == units.u_unit).drop("u_unit")
+    fixed_rates = _fixed_per_city(w, inputs, keys)
+    j = (w.left_join(geo, (w.city_id == geo.g_city) & (w.dest_key == geo.g_dest))
          .left_join(trips, w.line_id == trips.l_line))
-    j = j.select(*w.columns, *(c for c in units.columns if c != "u_unit"), "zone", "km",
-                 "line_kg", "line_trips")
+    extra = []
+    if fixed_rates is not None:
+        j = j.left_join(fixed_rates, w.city_id == fixed_rates.f_city)
+        extra = [c for c in fixed_rates.columns if c != "f_city"]
+    j = j.select(*w.columns, "zone", "km", "line_kg", "line_trips", *extra)
     # A stop is a merchant on a day (mixed collection: every product at once); each of its
     # parcels carries an equal share. A waybill with no customer is a stop of its own.
     group = [j.customer_id, j.day]
@@ -498,26 +537,24 @@ def _line_trips(w: Table, lines: Table) -> Table:
 def _activity_lines(inputs: CostInputs, schema) -> Table:
     """Visits and contacts as cost lines of their customer (no parcels), at the rates of the
     customer's city."""
-    rates = {c: slots for c, slots in inputs.resolved.items()}
-    rows = []
-    for a in inputs.activity.to_pylist():
-        city = ancestor_at(inputs.units, a["org_unit_id"], OrgLevel.CITY)
-        slots = rates.get(city, {})
+    def rate(city, pool, driver):
+        p = inputs.resolved.get(city, {}).get((pool, driver, ALL_ZONES))
+        return p.rate if p else 0.0
 
-        def rate(pool, driver, slots=slots):
-            p = slots.get((pool, driver, ALL_ZONES))
-            return p.rate if p else 0.0
-
-        row = dict.fromkeys(schema.names, 0.0)
-        row.update(org_unit_id=a["org_unit_id"], city_id=city, market_id=a["market_id"],
-                   grid_id=a["grid_id"], customer_id=a["customer_id"], product=None,
-                   dest_province=None, visits=a["visits"], contacts=a["contacts"],
-                   v_marketing_visits=a["visits"] * rate(CostPool.MARKETING,
-                                                         CostDriver.VISITS),
-                   v_customer_service_contacts=a["contacts"] * rate(
-                       CostPool.CUSTOMER_SERVICE, CostDriver.CONTACTS))
-        rows.append(row)
-    arrow = pa.Table.from_pylist(rows, schema.to_pyarrow())
+    act = inputs.activity.to_pydict()
+    cities = [inputs.city_of.get(u) for u in act["org_unit_id"]]
+    n = len(cities)
+    columns = {name: [0.0] * n for name in schema.names}
+    columns.update(
+        org_unit_id=act["org_unit_id"], city_id=cities, market_id=act["market_id"],
+        grid_id=act["grid_id"], customer_id=act["customer_id"], product=[None] * n,
+        dest_province=[None] * n, visits=act["visits"], contacts=act["contacts"],
+        v_marketing_visits=[v * rate(c, CostPool.MARKETING, CostDriver.VISITS)
+                            for v, c in zip(act["visits"], cities, strict=True)],
+        v_customer_service_contacts=[
+            v * rate(c, CostPool.CUSTOMER_SERVICE, CostDriver.CONTACTS)
+            for v, c in zip(act["contacts"], cities, strict=True)])
+    arrow = pa.Table.from_pydict({k: columns[k] for k in schema.names}, schema.to_pyarrow())
     return memtable(arrow)
 
 
