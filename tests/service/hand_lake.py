@@ -40,7 +40,7 @@ def _event(number: str, at: dt.datetime, code: str, note: str | None = None) -> 
 def history() -> tuple[list[dict], list[dict]]:
     """Delivered parcels with ordinary legs, spread over the weeks before ``AS_OF``."""
     waybills, events = [], []
-    for day in range(5, HISTORY_DAYS + 5):  # every leg started before the settle days
+    for day in range(9, HISTORY_DAYS + 9):  # every leg started before the settle days (7)
         for i in range(PER_DAY):
             number = f"H{day:03d}{i:03d}"
             picked = AS_OF - dt.timedelta(days=day) + dt.timedelta(minutes=17 * i)

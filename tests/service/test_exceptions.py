@@ -135,3 +135,19 @@ def test_detection_meets_its_targets_on_the_tiny_demo(demo):
     recall, precision = figures(detect(connect(engine="duckdb"), lake, Scope.WHOLE, END), truth)
     assert recall >= 0.9
     assert all(p >= 0.8 for p in precision.values()), precision
+
+
+def test_a_group_with_too_few_parcels_falls_back_to_a_coarser_one(tmp_path):
+    from jiqun.service.legs import LegRules
+
+    lake = hand_lake.build(tmp_path / "lake")
+    con = connect(engine="duckdb")
+
+    def stalled(rules):
+        rows = detect(con, lake, Scope.WHOLE, hand_lake.AS_OF, legs=rules)
+        return next(d for d in rows if d.waybill_no == "STALLED" and d.kind.value == "stalled")
+
+    assert stalled(LegRules(min_parcels=50)).details["group_level"] == 0  # lane × product × weekday
+    assert stalled(LegRules(min_parcels=200)).details["group_level"] == 1  # lane × product
+    none = detect(con, lake, Scope.WHOLE, hand_lake.AS_OF, legs=LegRules(min_parcels=10_000))
+    assert "stalled" not in {d.kind.value for d in none}  # no group knows the leg: no guess

@@ -46,8 +46,8 @@ def test_recent_legs_are_not_learned_from(tmp_path):
     lake = hand_lake.build(tmp_path / "lake")
     settled = learn(connect(engine="duckdb"), lake, Scope.WHOLE, hand_lake.AS_OF,
                     LegRules(settle_days=10)).to_pylist()
-    # the history picks up on days 5 … 25 before AS_OF; only days 11 … 25 started 10 days ago
-    assert _row(settled, "origin_dwell", 4)["parcels"] == 15 * hand_lake.PER_DAY
+    # the history picks up on days 9 … 29 before AS_OF; only days 11 … 29 started 10 days ago
+    assert _row(settled, "origin_dwell", 4)["parcels"] == 19 * hand_lake.PER_DAY
 
 
 def test_a_scope_without_parcels_learns_nothing(tmp_path):

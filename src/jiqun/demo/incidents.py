@@ -14,7 +14,8 @@ history (the moment detection runs in ``benchmarks/exceptions.py``). True parame
   the day ``end − 72 h … end − 48 h`` leaves :data:`LATE_LINE_HOURS` (40 h) late.
 - **late parcels** (个别延误): :data:`LATE_PARCEL_SHARE` of the parcels that left between
   ``end − 60 h`` and ``end − 16 h`` spend :data:`LATE_PARCEL_HOURS` (36 h) more on the road
-  (missorted, sent the long way).
+  (missorted, sent the long way); the truth lists those that should have arrived by ``end``
+  (the others are not late yet).
 - **missing scan** (漏扫): :data:`MISSING_SCAN_SHARE` of the parcels arrived in the last two days
   lose their arrival scan.
 - **locker** (驿站未取): :data:`UNCOLLECTED_SHARE` of the parcels put in a locker in the last
@@ -22,7 +23,7 @@ history (the moment detection runs in ``benchmarks/exceptions.py``). True parame
 
 Besides the incidents, the truth lists what the scans themselves say at ``end`` (a failed
 attempt or 异常 as the last scan, a return) and parcels that, with no incident, truly miss
-their promise (``natural``: a failed attempt delays them a day). The file is
+their promise (``natural``: already past it at ``end``, or a failed attempt pushed it a day). The file is
 ``<lake>/_demo/incidents.parquet`` (:data:`TRUTH_SCHEMA`), deterministic by seed.
 """
 
@@ -132,7 +133,9 @@ def inject(rng: np.random.Generator, legs: Legs, numbers: pa.Array, end: int,
         start = legs.departed[on_line].min()
         legs.shift_from_departure(on_line, LATE_LINE_HOURS)
         take(on_line, "late_line", start)
-    bag = _lost_bag(legs, window(legs.departed, LOST_WINDOW) & legs.same_province & ~taken)
+    # the whole bag vanishes: its parcels with an 异常 or a return of their own too
+    bag = _lost_bag(legs, window(legs.departed, LOST_WINDOW) & legs.same_province
+                    & ~(taken & normal))
     if len(bag):
         for name in ("arrived", "out", "failed", "out_again", "locker", "delivered", "problem",
                      "returned"):
@@ -140,8 +143,10 @@ def inject(rng: np.random.Generator, legs: Legs, numbers: pa.Array, end: int,
         take(bag, "lost_bag", legs.departed[bag])
     road = np.flatnonzero(window(legs.departed, LATE_PARCEL_WINDOW) & ~taken
                           & (rng.random(len(taken)) < LATE_PARCEL_SHARE))
+    due = legs.arrived[road].copy()  # the delay begins when the parcel should have arrived
     legs.shift_from_arrival(road, LATE_PARCEL_HOURS)
-    take(road, "late_parcel", legs.departed[road])
+    take(road[due <= end], "late_parcel", due[due <= end])
+    taken[road] = True
     missing = np.flatnonzero(window(legs.arrived, (-48, 0)) & ~taken
                              & (rng.random(len(taken)) < MISSING_SCAN_SHARE)
                              & (legs.out != NONE) & (legs.out <= end) & (legs.reached() > end))
@@ -223,8 +228,12 @@ def _scan_truth(legs: Legs, end: int, normal: np.ndarray, taken: np.ndarray):
     returned = np.flatnonzero(recent & at(legs.returned))
     problem = np.flatnonzero(recent & at(legs.problem) & ~at(legs.returned))
     failed = np.flatnonzero(recent & normal & at(legs.failed) & ~at(legs.out_again) & still)
-    natural = np.flatnonzero(recent & normal & ~taken & still
-                             & ((reach == NONE) | (reach > legs.promised)))
+    # late with no incident, as far as ``end`` can tell: the promise already missed, or a
+    # failed attempt that pushes the delivery past it (a failed attempt still to come is no
+    # one's to foresee)
+    late = (reach == NONE) | (reach > legs.promised)
+    knowable = (legs.promised <= end) | at(legs.failed)
+    natural = np.flatnonzero(recent & normal & ~taken & still & late & knowable)
     return [
         (returned, "return", np.full(len(returned), "returned"), legs.returned[returned]),
         (problem, "exception_scan", np.full(len(problem), "failed_delivery"), legs.problem[problem]),

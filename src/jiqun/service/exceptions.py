@@ -39,7 +39,7 @@ from jiqun.service.legs import (
     LEGS,
     LEVELS,
     LegRules,
-    learn_from_views,
+    learned,
     register_lake_views,
 )
 from jiqun.service.promise import ZONES, PromiseRules
@@ -67,6 +67,9 @@ class DetectionRules(FileRules):
                               "lost (a single parcel on the road is stalled).")
     locker_hours: float = Field(48, gt=0, description="Hours in a locker / station (驿站) "
                                 "before a parcel is uncollected.")
+    past_overrun_hours: float = Field(
+        4, ge=0, description="A leg already done counts as a stall when it overran its "
+        "percentile by at least this many hours (a few minutes over is no exception).")
     retry_hours: float = Field(24, gt=0, description="After a failed attempt the next try "
                                "comes this many hours later (the next day's wave).")
 
@@ -173,6 +176,7 @@ def detection_sql(as_of: dt.datetime, rules: DetectionRules) -> str:
       LEFT JOIN jq_zones z ON z.origin_province = substr(w.origin_adcode, 1, 2) || '0000'
         AND z.dest_province = w.dest_province AND z.product = w.product
       WHERE NOT p.delivered AND p.picked IS NOT NULL
+        AND w.ship_time >= {_ts(since - dt.timedelta(days=7))}
     ),
     cur AS (
       SELECT f.waybill_no, {_coalesce(cur, stall)} AS stall_h, {_coalesce(cur, late)} AS cur_h,
@@ -193,18 +197,19 @@ def detection_sql(as_of: dt.datetime, rules: DetectionRules) -> str:
       UNION ALL SELECT waybill_no, 'linehaul', departed, arrived FROM f
       UNION ALL SELECT waybill_no, 'hub_dwell', arrived, out_first FROM f
     ),
-    done AS (
-      SELECT f.waybill_no,
-             arg_max(d.leg, date_diff('second', d.started, d.stopped) / 3600.0 - {_coalesce(past, stall)})
-               FILTER (date_diff('second', d.started, d.stopped) / 3600.0 > {_coalesce(past, stall)})
-               AS past_leg,
-             max(date_diff('second', d.started, d.stopped) / 3600.0)
-               FILTER (date_diff('second', d.started, d.stopped) / 3600.0 > {_coalesce(past, stall)})
-               AS past_hours
+    dh AS (
+      SELECT f.waybill_no, d.leg, date_diff('second', d.started, d.stopped) / 3600.0 AS hours,
+             {_coalesce(past, stall)} AS threshold_h
       FROM f JOIN dl d USING (waybill_no)
       {join_past}
       WHERE d.started IS NOT NULL AND d.stopped IS NOT NULL
-      GROUP BY f.waybill_no
+    ),
+    done AS (
+      SELECT waybill_no, arg_max(leg, hours - threshold_h) AS past_leg,
+             arg_max(hours, hours - threshold_h) AS past_hours,
+             arg_max(threshold_h, hours - threshold_h) AS past_threshold_h
+      FROM dh WHERE hours > threshold_h + {float(rules.past_overrun_hours)}
+      GROUP BY waybill_no
     ),
     bags AS (
       SELECT bag_key, count(*) AS bag_parcels,
@@ -213,7 +218,7 @@ def detection_sql(as_of: dt.datetime, rules: DetectionRules) -> str:
     )
     SELECT f.*, cur.stall_h, cur.cur_h, cur.group_parcels, cur.group_level,
            coalesce(rest.rest_h, 0) AS rest_h, bags.bag_parcels, bags.bag_on_road,
-           done.past_leg, done.past_hours,
+           done.past_leg, done.past_hours, done.past_threshold_h,
            {_ts(as_of)} + to_seconds(CAST(3600 * (greatest(coalesce(cur.cur_h, 0) - f.elapsed_h, 0)
              + coalesce(rest.rest_h, 0)) AS BIGINT)) AS predicted_at
     FROM f
@@ -251,7 +256,7 @@ def flight_table(con, lake: Path | None, scope: Scope, as_of: dt.datetime,
     rules, legs, promise = rules or DetectionRules(), legs or LegRules(), promise or PromiseRules()
     as_of = as_of.replace(tzinfo=None, microsecond=0)
     register_lake_views(con, lake, scope)
-    stats = learn_from_views(con, "jq_events", "jq_waybills", as_of, legs)
+    stats = learned(con, lake, scope, as_of, legs)
     stats = stats.filter(pa.compute.greater_equal(stats["parcels"], legs.min_parcels))
     con.con.register("jq_stats", stats)
     _zones_table(con, promise)
@@ -324,7 +329,8 @@ def _findings(row: dict, as_of: dt.datetime, rules: DetectionRules) -> list[Dete
                              reason("held_at_hub").code if row["past_leg"] != "linehaul" else None,
                              LEG_LABELS[row["past_leg"]], row["dep_facility"]
                              if row["past_leg"] != "hub_dwell" else None,
-                             past_hours=row["past_hours"], percentile=rules.stall_percentile))
+                             past_hours=row["past_hours"], threshold_h=row["past_threshold_h"],
+                             percentile=rules.stall_percentile))
     if now_stalled:
         on_road = (leg == "linehaul" and row["bag_parcels"] is not None
                    and row["bag_parcels"] >= rules.lost_min_bag

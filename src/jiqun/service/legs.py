@@ -20,14 +20,18 @@ going wrong right now must not teach the model that it is normal.
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import ClassVar
 
 import pyarrow as pa
 from pydantic import Field
 
-from jiqun.config import FileRules
+from jiqun.config import FileRules, get_settings
 from jiqun.lake import events, waybills
+from jiqun.lake.schemas import EVENT_DATASET, WAYBILL_DATASET
+from jiqun.lake.writer import dataset_files
 from jiqun.store.scope import Scope
 
 LEGS = ("origin_dwell", "linehaul", "hub_dwell", "last_mile")
@@ -58,9 +62,11 @@ class LegRules(FileRules):
 
     history_days: int = Field(56, ge=7, le=400, description="Days of legs learned from.")
     settle_days: int = Field(
-        3, ge=0, le=30, description="Legs that started this recently are not learned from.")
+        7, ge=0, le=30, description="Legs that started this recently are not learned from "
+        "(an incident of the last days must not teach the model that it is normal).")
     min_parcels: int = Field(
-        30, ge=1, description="Parcels a group needs; fewer: the next coarser group is used.")
+        100, ge=1, description="Parcels a group needs (a p99 of fewer is little more than "
+        "their maximum); fewer: the next coarser group is used.")
 
 
 def milestones_sql(events_view: str, as_of: dt.datetime, since: dt.datetime) -> str:
@@ -93,9 +99,9 @@ def learn_sql(events_view: str, waybills_view: str, as_of: dt.datetime, rules: L
                                  ("last_mile", "out_first", "first_try"))
     )
     sets = ", ".join("(leg" + "".join(f", {c}" for c in level) + ")" for level in LEVELS)
-    quantiles = ", ".join(
-        f"quantile_cont(hours, {int(p[1:]) / 100}) AS {p}" for p in PERCENTILES
-    )
+    # one list-valued quantile per group: one sort of the group's hours, not one per percentile
+    fractions = ", ".join(str(int(p[1:]) / 100) for p in PERCENTILES)
+    quantiles = ", ".join(f"q[{i + 1}] AS {p}" for i, p in enumerate(PERCENTILES))
     return f"""
     WITH m AS ({milestones_sql(events_view, as_of, since)}),
     l AS ({legs}),
@@ -104,11 +110,16 @@ def learn_sql(events_view: str, waybills_view: str, as_of: dt.datetime, rules: L
              CAST(dayofweek(l.started) AS INTEGER) AS dow, l.hours
       FROM l JOIN {waybills_view} w USING (waybill_no)
       WHERE l.started < TIMESTAMP '{settled:%Y-%m-%d %H:%M:%S}'
+        AND w.ship_time >= TIMESTAMP '{since - dt.timedelta(days=30):%Y-%m-%d %H:%M:%S}'
     )
-    SELECT leg, CAST(GROUPING(market_id, dest_province, product, dow) AS INTEGER) AS grouping_id,
-           market_id, dest_province, product, dow, count(*) AS parcels, {quantiles}
-    FROM g
-    GROUP BY GROUPING SETS ({sets})
+    SELECT leg, grouping_id, market_id, dest_province, product, dow, parcels, {quantiles}
+    FROM (
+      SELECT leg, CAST(GROUPING(market_id, dest_province, product, dow) AS INTEGER)
+               AS grouping_id, market_id, dest_province, product, dow, count(*) AS parcels,
+             approx_quantile(hours, [{fractions}]) AS q
+      FROM g
+      GROUP BY GROUPING SETS ({sets})
+    )
     """
 
 
@@ -154,3 +165,37 @@ def learn_from_views(con, events_view: str, waybills_view: str, as_of: dt.dateti
     table = table.drop_columns(["grouping_id"]).append_column("level", level)
     return table.select(["leg", "level", *KEYS, "parcels", *PERCENTILES]).sort_by(
         [("leg", "ascending"), ("level", "ascending")])
+
+
+# Learned stats by (lake files, scope, day, rules): legs that started ``settle_days`` ago change
+# only with the day and the lake's files, so an hourly detection learns once a day.
+_CACHE: OrderedDict[tuple, pa.Table] = OrderedDict()
+_CACHE_SIZE = 16
+_LOCK = threading.Lock()
+
+
+def _lake_signature(lake: Path | None) -> tuple:
+    lake = Path(lake or get_settings().lake_path)
+    files = dataset_files(lake, EVENT_DATASET) + dataset_files(lake, WAYBILL_DATASET)
+    return (str(lake.resolve()), tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns)
+                                       for f in files))
+
+
+def learned(con, lake: Path | None, scope: Scope, as_of: dt.datetime,
+            rules: LegRules) -> pa.Table:
+    """:func:`learn_from_views` over the views of :func:`register_lake_views`, kept per day of
+    ``as_of`` for the same lake files, scope and rules."""
+    key = (_lake_signature(lake), scope, as_of.date(),
+           rules.model_dump_json())
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    # a whole day of history: the same stats for every hour of the day
+    day = dt.datetime.combine(as_of.date(), dt.time())
+    table = learn_from_views(con, "jq_events", "jq_waybills", day, rules)
+    with _LOCK:
+        _CACHE[key] = table
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return table
