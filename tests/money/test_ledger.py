@@ -93,3 +93,27 @@ def test_the_ledger_function_is_the_statements_rows(con, store, world):
         rows = ledger.ledger(con, world.lake, s, NOV, Scope.WHOLE)
     assert [r.org_code for r in rows] == [r.org_code for r in _statement(con, store,
                                                                          world).rows]
+
+
+@pytest.mark.spark
+def test_the_ledger_on_pyspark_equals_duckdbs(store, tmp_path):
+    """The same statement on both engines (PySpark local mode), figure for figure."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("PySpark is not installed: pip install 'jiqun[spark]' (make test does)")
+    world = build_world(store, tmp_path)
+    add_target(store, world.ids, "M1", 20.0)
+    spark = connect(engine="pyspark")
+    try:
+        with store.session(scope=Scope.WHOLE) as s:
+            on_spark = ledger.statement(spark, world.lake, s, Scope.WHOLE, NOV)
+            on_duckdb = ledger.statement(connect(engine="duckdb"), world.lake, s,
+                                         Scope.WHOLE, NOV)
+    finally:
+        spark._session.stop()
+    assert on_spark.rows == on_duckdb.rows
+    assert on_spark.transfers == on_duckdb.transfers
+    assert on_spark.bonuses == on_duckdb.bonuses
+    assert [m.profit for m in on_spark.markets] == pytest.approx(
+        [m.profit for m in on_duckdb.markets])
