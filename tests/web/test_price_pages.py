@@ -69,11 +69,15 @@ def test_the_quote_form_answers_as_its_api_twin(demo_app):
 
 def test_bundles_show_their_merchants_parcels_and_revenue(demo_app):
     city = _as(demo_app, "demo-city")
-    rows = city.get("/api/prices/bundles?on=2026-11-26").json()["bundles"]
+    rows = city.get("/api/prices/bundles?month=2026-11").json()["bundles"]
     assert {b["segment"] for b in rows} == {"taobao", "pdd", "live"}
     assert sum(b["parcels"] for b in rows) > 0
-    assert all(b["revenue"] > 0 for b in rows if b["parcels"])
-    assert city.get("/prices/bundles?on=2026-11-26").status_code == 200
+    for b in rows:
+        if b["parcels"]:
+            assert b["revenue"] > 0 and b["cost"] > 0
+            assert b["margin"] == pytest.approx(b["revenue"] - b["cost"], abs=0.011)
+    assert city.get("/prices/bundles?month=2026-11").status_code == 200
+    assert city.get("/api/prices/bundles?month=2026-13").status_code == 422
 
 
 def test_a_contract_below_the_floor_is_approved_one_level_up(demo_app):

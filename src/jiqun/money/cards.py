@@ -784,8 +784,8 @@ def export_xlsx(session: Session, card_ref, number: int | None = None) -> bytes:
 # -- bundles (C4) -----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class BundleRow:
-    """A bundle with the merchants on it (contracts in force on the day) and their parcels and
-    revenue over the lake's waybills since ``since``."""
+    """A bundle with the merchants on it (contracts in force at the month's end) and their
+    parcels, revenue and — where the cost model is there — cost and margin in the month."""
 
     id: int
     code: str
@@ -799,6 +799,9 @@ class BundleRow:
     parcels: int
     revenue: float
     revenue_per_parcel: float | None
+    cost: float | None
+    margin: float | None
+    margin_per_parcel: float | None
 
 
 def visible_bundles(session: Session) -> list[tuple]:
@@ -822,43 +825,68 @@ def visible_bundles(session: Session) -> list[tuple]:
                                                 r[1]))
 
 
-def bundle_figures(session: Session, con, lake, scope, on: dt.date | None = None,
-                   since: dt.date | None = None) -> list[BundleRow]:
-    """Each bundle's merchants (contracts in force on ``on``, in scope) and their parcels
-    and revenue in the lake since ``since`` (default: 90 days before ``on``)."""
-    import pyarrow as pa
+def month_of(day: dt.date) -> tuple[dt.date, dt.date]:
+    """First and last day of the month of ``day``."""
+    first = day.replace(day=1)
+    return first, (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
 
-    from jiqun.lake import memtable, waybills
 
-    on = on or dt.date.today()
-    since = since or on - dt.timedelta(days=90)
+def bundle_figures(session: Session, con, lake, scope, month: dt.date | None = None
+                   ) -> list[BundleRow]:
+    """Each bundle's merchants (contracts in force on the month's last day, in scope) and
+    their parcels and revenue in the lake that month (default: the month of yesterday); the
+    cost and margin from :func:`jiqun.money.cost.cost_per_parcel` by customer."""
+    first, last = month_of(month or dt.date.today() - dt.timedelta(days=1))
     bundles = visible_bundles(session)
     members = session.execute(
         select(PriceContract.bundle_id, PriceContract.customer_id)
         .where(PriceContract.bundle_id.is_not(None), PriceContract.status.in_(APPLIES),
-               PriceContract.valid_from <= on,
-               (PriceContract.valid_to.is_(None)) | (PriceContract.valid_to >= on))).all()
-    figures: dict[int, tuple[int, float]] = {}
-    if members:
-        keys = memtable(pa.table({"bundle_id": [b for b, _ in members],
-                                  "customer_id": [c for _, c in members]},
-                                 schema=pa.schema([("bundle_id", pa.int64()),
-                                                   ("customer_id", pa.int64())])))
-        w = waybills(con, lake, scope)
-        w = w.filter(w.ship_time >= dt.datetime.combine(since, dt.time()),
-                     w.ship_time < dt.datetime.combine(on + dt.timedelta(days=1), dt.time()))
-        joined = w.inner_join(keys, w.customer_id == keys.customer_id)
-        totals = joined.group_by("bundle_id").aggregate(parcels=joined.count(),
-                                                        revenue=joined.fee.sum())
-        for row in con.to_pyarrow(totals).to_pylist():
-            figures[row["bundle_id"]] = (int(row["parcels"]), float(row["revenue"] or 0.0))
-    counts: dict[int, int] = {}
-    for b, _ in members:
-        counts[b] = counts.get(b, 0) + 1
+               PriceContract.valid_from <= last,
+               (PriceContract.valid_to.is_(None)) | (PriceContract.valid_to >= last))).all()
+    by_customer = _month_by_customer(con, lake, scope, first, last,
+                                     {c for _, c in members}) if members else {}
+    costs = _month_costs(session, con, lake, scope, first) if members else None
     out = []
     for bid, code, name, segment, product, hours, services, adjust in bundles:
-        parcels, revenue = figures.get(bid, (0, 0.0))
-        out.append(BundleRow(bid, code, name, segment, product.value, hours, list(services or []),
-                             adjust, counts.get(bid, 0), parcels, round(revenue, 2),
-                             round(revenue / parcels, 4) if parcels else None))
+        mine = [c for b, c in members if b == bid]
+        parcels = sum(by_customer.get(c, (0, 0.0))[0] for c in mine)
+        revenue = sum(by_customer.get(c, (0, 0.0))[1] for c in mine)
+        cost = sum(costs.get(c, 0.0) for c in mine) if costs is not None else None
+        margin = revenue - cost if cost is not None else None
+        out.append(BundleRow(
+            bid, code, name, segment, product.value, hours, list(services or []), adjust,
+            len(mine), parcels, round(revenue, 2),
+            round(revenue / parcels, 4) if parcels else None,
+            round(cost, 2) if cost is not None else None,
+            round(margin, 2) if margin is not None else None,
+            round(margin / parcels, 4) if margin is not None and parcels else None))
     return out
+
+
+def _month_by_customer(con, lake, scope, first: dt.date, last: dt.date,
+                       customers: set[int]) -> dict[int, tuple[int, float]]:
+    """Parcels and revenue per customer of ``customers`` in the lake between two days."""
+    import pyarrow as pa
+
+    from jiqun.lake import memtable, waybills
+
+    keys = memtable(pa.table({"member": sorted(customers)},
+                             schema=pa.schema([("member", pa.int64())])))
+    w = waybills(con, lake, scope)
+    w = w.filter(w.ship_time >= dt.datetime.combine(first, dt.time()),
+                 w.ship_time < dt.datetime.combine(last + dt.timedelta(days=1), dt.time()))
+    joined = w.inner_join(keys, w.customer_id == keys.member)
+    totals = joined.group_by("customer_id").aggregate(parcels=joined.count(),
+                                                       revenue=joined.fee.sum())
+    return {int(r["customer_id"]): (int(r["parcels"]), float(r["revenue"] or 0.0))
+            for r in con.to_pyarrow(totals).to_pylist()}
+
+
+def _month_costs(session: Session, con, lake, scope, month: dt.date) -> dict[int, float] | None:
+    """The cost of each customer's parcels in the month, when the cost model is there."""
+    try:
+        from jiqun.money.cost import cost_per_parcel
+    except ImportError:
+        return None
+    rows = cost_per_parcel(con, lake, session, scope, month, by="customer")
+    return {int(r.key): r.cost for r in rows if r.key.isdigit()}

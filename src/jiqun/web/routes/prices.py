@@ -119,8 +119,8 @@ class QuoteOut(BaseModel):
 
 
 class BundlesOut(BaseModel):
-    on: dt.date
-    since: dt.date
+    month: dt.date = Field(description="First day of the month of the figures.")
+    last_day: dt.date
     bundles: list[BundleOut]
 
 
@@ -273,23 +273,38 @@ def api_quote(ctx: Context, market: Code, to: Adcode, weight: Weight,
     return QuoteOut(**_quote(ctx, market, to, weight, product, customer, on).as_dict())
 
 
+MonthQuery = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+                                        description="YYYY-MM; default: the month of yesterday")]
+
+
+def _month(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    day = dt.date(int(value[:4]), int(value[5:7]), 1)
+    if not 2000 <= day.year <= 2100:
+        raise Invalid({"month": "A month between 2000 and 2100"})
+    return day
+
+
 @router.get("/prices/bundles", include_in_schema=False)
-def bundles_page(request: Request, ctx: Context, on: DateQuery = None):
-    """Bundles per platform segment with their merchants, parcels and revenue."""
-    day = on or dt.date.today()
-    rows = cards.bundle_figures(ctx.db, ctx.con, ctx.lake, ctx.scope, day)
+def bundles_page(request: Request, ctx: Context, month: MonthQuery = None):
+    """Bundles per platform segment with their merchants, parcels, revenue and margin."""
+    first, last = cards.month_of(_month(month) or dt.date.today() - dt.timedelta(days=1))
+    rows = cards.bundle_figures(ctx.db, ctx.con, ctx.lake, ctx.scope, first)
     return render(request, "prices_bundles.html", {
-        "bundles": rows, "on": day, "since": day - dt.timedelta(days=90),
+        "bundles": rows, "first": first, "last": last,
+        "has_cost": any(b.cost is not None for b in rows),
         "contracts": cards.contract_list(ctx.db)})
 
 
 @router.get("/api/prices/bundles", response_model=BundlesOut, tags=["money"])
-def api_bundles(ctx: Context, on: DateQuery = None) -> BundlesOut:
-    """Bundles the caller may offer, with the merchants on each (contracts in force on
-    ``on``) and their parcels and revenue over the 90 days before it."""
-    day = on or dt.date.today()
-    rows = cards.bundle_figures(ctx.db, ctx.con, ctx.lake, ctx.scope, day)
-    return BundlesOut(on=day, since=day - dt.timedelta(days=90),
+def api_bundles(ctx: Context, month: MonthQuery = None) -> BundlesOut:
+    """Bundles the caller may offer, with the merchants on each (contracts in force on the
+    month's last day), their parcels and revenue that month, and cost and margin from the cost
+    model. Same rows as ``/prices/bundles``."""
+    first, last = cards.month_of(_month(month) or dt.date.today() - dt.timedelta(days=1))
+    rows = cards.bundle_figures(ctx.db, ctx.con, ctx.lake, ctx.scope, first)
+    return BundlesOut(month=first, last_day=last,
                       bundles=[dataclasses.asdict(r) for r in rows])
 
 
