@@ -66,6 +66,8 @@ COMMANDS: tuple[Mount, ...] = (
           "If we change our price for a zone in a market: parcels, share, revenue, margin."),
     Mount("price competitors", "jiqun.money.advice_cli:competitors_command",
           "Our price against each competitor's in a market: the gap and its trend."),
+    Mount("price products", "jiqun.money.advice_cli:products_command",
+          "Product advice: merchants that should ship express, and what it earns."),
     Mount("finance", "jiqun.money.finance_cli:app",
           "Monthly ledger with loss cover, bonus pools, outlet shares; cost per parcel."),
     Mount("parcel", "jiqun.service.tracking_cli:parcel_command",

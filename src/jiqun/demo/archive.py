@@ -82,6 +82,10 @@ PLAN_STRETCH = 1.08  # monthly and yearly plans: expected volume and revenue + 8
 LINE_FILL = 0.9  # a line runs as many trips as keep its trucks at most 90% full on average
 
 
+# Markets where every n-th merchant also sells tea (time-sensitive goods, product advice P2);
+# no random draw, so the rest of the demo stays as it was.
+TEA_SELLERS = {"HA-XY": 6}
+
 class Rows:
     """Rows per table with deterministic ids; written in dependency order by :meth:`write`."""
 
@@ -321,6 +325,8 @@ class ArchiveBuilder:
             stage, tier = int(mer.stage[c]), int(self.tiers[c])
             first = mer.first_shipped[c]
             cats = list(spec.categories[: 1 + int(rng.integers(0, max(len(spec.categories), 1)))])
+            if spec.code in TEA_SELLERS and c % TEA_SELLERS[spec.code] == 0:
+                cats.append("茶叶")  # Henan's tea (信阳毛尖) sold from Taobao villages: P2's case
             self.rows.add(
                 m.Customer, id=c + 1, code=f"{spec.code}-{c + 1:05d}",
                 name=names.shop(rng, place.short_name if len(place.short_name) > 1 else place.name, spec.industry),

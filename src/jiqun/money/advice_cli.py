@@ -101,3 +101,21 @@ def competitors_command(market: MarketOpt, user: UserOpt = None, scope: ScopeOpt
         day = _as_of(session, con, lake, session.info["scope"], as_of)
         gaps, points = price_comparison(session, _market_id(session, market), day)
     emit([asdict(p) for p in (points if series else gaps)], fmt, f"competitor prices · {market}")
+
+
+def products_command(user: UserOpt = None, scope: ScopeOpt = None, as_of: AsOfOpt = None,
+                     mine: Annotated[bool, typer.Option(
+                         "--mine", help="Only the merchants the acting user owns.")] = False,
+                     fmt: FormatOpt = Format.TABLE) -> None:
+    """Product advice (P2): merchants that should ship express — time-sensitive goods or
+    lanes late against their product's promise — with the revenue and margin a month."""
+    from jiqun.money.product_advice import advice
+
+    who, con = _context(user, scope)
+    lake = get_settings().lake_path
+    with refusals(), who.session() as session:
+        day = _as_of(session, con, lake, session.info["scope"], as_of)
+        found = advice(session, con, lake, session.info["scope"], day,
+                       owner_id=who.actor.user_id if mine else None)
+    emit([{**asdict(a), "reasons": ",".join(a.reasons), "categories": ",".join(a.categories),
+           "late_lanes": ",".join(a.late_lanes)} for a in found], fmt, "product advice")

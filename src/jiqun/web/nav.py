@@ -67,6 +67,7 @@ NAV: tuple[NavGroup, ...] = (
         NavItem("/prices", "Prices"),
         NavItem("/prices/competitors", "Competitor prices"),
         NavItem("/prices/advice", "Price advice"),
+        NavItem("/prices/products", "Product advice"),
         NavItem("/finance", "Ledger"),
         NavItem("/finance/cost", "Cost"),
     )),

@@ -1,6 +1,7 @@
-"""Price advice (P1): /prices/advice (the merchants' price response, its check, and a what-if
+"""Price and product advice (P1, P2): /prices/advice (the merchants' price response, its check, and a what-if
 for a market × zone with the advised change) and /prices/competitors (our price against each
-competitor's in a market: the gap and its trend), with their JSON twins under /api/prices.
+competitor's in a market: the gap and its trend), /prices/products (the merchants that should
+ship express), with their JSON twins under /api/prices.
 
 The fit is computed once per data version and scope (``ctx.figure``); every figure comes from
 :mod:`jiqun.money.price_advice` and :mod:`jiqun.money.competitors`, the same calls as
@@ -17,8 +18,8 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from jiqun.errors import Invalid, NotFound
-from jiqun.money import competitors, price_advice
-from jiqun.store.models import Market
+from jiqun.money import competitors, price_advice, product_advice
+from jiqun.store.models import Market, Role
 from jiqun.web.deps import Context, RequestContext
 from jiqun.web.params import DateQuery
 from jiqun.web.schemas import model_of
@@ -169,3 +170,35 @@ def api_competitors(ctx: Context, market: Code, on: DateQuery = None) -> Competi
     gaps, points = comparison(ctx, _market(ctx, market), on)
     return CompetitorsOut(market=market, gaps=[GapOut(**dataclasses.asdict(g)) for g in gaps],
                           series=[PointOut(**dataclasses.asdict(p)) for p in points])
+
+
+AdviceOut = model_of(product_advice.ProductAdvice, "ProductAdviceOut",
+                     "A merchant that should ship express, why, and what it changes a month.")
+FIELD_ROLES = {Role.MARKETER, Role.ACCOUNT_MANAGER, Role.COURIER}
+
+
+def _product_advice(ctx: RequestContext, on, mine: bool | None):
+    day = _day(ctx, on)
+    own = ctx.user.role in FIELD_ROLES if mine is None else mine
+    found = ctx.figure("product_advice", lambda: product_advice.advice(
+        ctx.db, ctx.con, ctx.lake, ctx.scope, day), day)
+    return day, own, [a for a in found if not own or a.owner_id == ctx.user.id]
+
+
+@router.get("/prices/products", include_in_schema=False)
+def products_page(request: Request, ctx: Context, on: DateQuery = None,
+                  mine: bool | None = None):
+    """Product advice (P2): the merchants that should ship express; a marketer's own first."""
+    day, own, found = _product_advice(ctx, on, mine)
+    return render(request, "price_products.html", {
+        "advice": found, "on": day, "mine": own,
+        "counts": product_advice.counts_by_market(found)})
+
+
+@router.get("/api/prices/products", response_model=list[AdviceOut], tags=["money"])
+def api_products(ctx: Context, on: DateQuery = None,
+                 mine: bool | None = None) -> list[AdviceOut]:
+    """Same as ``jiqun price products --format json`` (``mine``: the caller's merchants;
+    default for marketers, account managers and couriers)."""
+    _, _, found = _product_advice(ctx, on, mine)
+    return [AdviceOut(**dataclasses.asdict(a)) for a in found]
