@@ -122,3 +122,12 @@ def test_grid_kpis_carry_the_ledgers_grid_profit(demo_app):
     assert with_parcels
     for row in with_parcels:
         assert row["grid_profit"] == pytest.approx(ledger[str(row["grid_id"])])
+
+
+def test_the_weekly_bulletin_has_the_months_ledger(demo_app):
+    prov = _as(demo_app, "demo-province")
+    html = prov.get("/bulletin/2026-W47.html")
+    assert html.status_code == 200
+    section = html.text.split('id="finance"')[1]
+    assert "许昌市分公司" in section and "商丘市分公司" in section
+    assert "HA 为 HA-XC 托底亏损" in section  # the transfer, both sides named

@@ -206,6 +206,9 @@ class Bulletin:
     service_cities: list = field(default_factory=list)
     service_ageing: list[str] = field(default_factory=list)  # labels of the ageing buckets
     problems_solved: list[SolvedProblemLine] = field(default_factory=list)
+    # the month's ledger (jiqun.money.ledger.LedgerRow) of HQ, provinces and cities, to as_of
+    finance: list = field(default_factory=list)
+    finance_transfers: list = field(default_factory=list)
 
     def ranking(self, level: str, metric: str) -> Ranking:
         return next(r for r in self.rankings if r.level == level and r.metric == metric)
@@ -341,6 +344,17 @@ def _service_cities(picture: OperatingPicture, end: dt.date) -> list:
     return city_summary(picture.session, dt.datetime.combine(end, dt.time.max), days=7)
 
 
+def _finance(picture: OperatingPicture, as_of: dt.date) -> tuple[list, list]:
+    """The ledger of the month to ``as_of`` (revenue, cost, profit, loss cover, bonus pool,
+    outlet share) for the units above the outlets, and the month's loss covers."""
+    from jiqun.money.ledger import statement
+    from jiqun.money.rules import FinanceRules
+
+    st = statement(picture.con, picture.lake, picture.session, picture.scope,
+                   as_of.replace(day=1), FinanceRules.configured())
+    return [r for r in st.rows if r.level != "outlet"], st.transfers
+
+
 def _ageing_labels() -> list[str]:
     from jiqun.service.cases import ageing_labels
 
@@ -404,4 +418,5 @@ def weekly_bulletin(
         next_week_total=next_total,
         service_cities=_service_cities(picture, end), service_ageing=_ageing_labels(),
         problems_solved=_problems_solved(picture, start, end, locale),
+        **dict(zip(("finance", "finance_transfers"), _finance(picture, as_of), strict=True)),
     )
