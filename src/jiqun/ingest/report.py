@@ -54,7 +54,7 @@ REASONS: dict[str, str] = {
     # rate cards (jiqun.money.cards)
     "unknown_origin": "unknown origin (市场/区县/省/客户, market/county/province/customer)",
     "unknown_zone": "unknown zone (省内/邻省/跨省/偏远, same/neighbour/far/remote)",
-    "bad_weight_band": "the weight band is empty (截止重量 must exceed 起始重量)",
+    "bad_weight_band": "the weight band is empty: its upper weight must exceed its lower one",  # 截止重量 > 起始重量
     "origin_mismatch": "the origin's unit is missing or not of that kind",
     "card_rows_disagree": "this card version's rows disagree on name, origin, product or surcharges",
     "card_differs": "a card of this code exists with another origin or product",

@@ -19,10 +19,11 @@ from sqlalchemy import select
 from jiqun.bounds import MAX_ID
 from jiqun.errors import Invalid, NotFound
 from jiqun.money import cards
+from jiqun.money.price_rules import PriceRules
 from jiqun.money.rates import quote
 from jiqun.permissions import Action
 from jiqun.store.models import Customer, Market, Product
-from jiqun.web.deps import Context, RequestContext, allow
+from jiqun.web.deps import Context, RequestContext, allow, rules_of
 from jiqun.web.params import DateQuery
 from jiqun.web.schemas import model_of
 from jiqun.web.tables import Column, Download, download_response
@@ -38,9 +39,6 @@ BundleOut = model_of(cards.BundleRow, "PriceBundleOut",
                      "A bundle (C4) with its merchants, parcels and revenue.")
 ContractOut = model_of(cards.ContractRow, "PriceContractOut", "A contract price (协议价).")
 ProductName = Literal["express", "parcel", "standard"]
-Step = Literal["activate", "approve"]
-STEPS = {"activate": (cards.activate, Action.PRICE_CARD_EDIT),
-         "approve": (cards.approve, Action.PRICE_APPROVE)}
 
 
 class CardsOut(BaseModel):
@@ -232,10 +230,11 @@ Adcode = Annotated[str, Query(pattern=r"^\d{6}$")]
 Weight = Annotated[float, Query(gt=0, le=1000)]
 
 
-def _quote(ctx: RequestContext, market: str, to: str, weight: float, product: str,
-           customer: str | None, on: dt.date | None):
+def _quote(request: Request, ctx: RequestContext, market: str, to: str, weight: float,
+           product: str, customer: str | None, on: dt.date | None):
     return quote(ctx.db, market_id=_market_id(ctx, market), dest_adcode=to, weight_kg=weight,
-                 product=product, customer_id=_customer_id(ctx, customer), on=on)
+                 product=product, customer_id=_customer_id(ctx, customer), on=on,
+                 rules=rules_of(request, PriceRules))
 
 
 @router.get("/prices/quote", include_in_schema=False)
@@ -251,7 +250,7 @@ def quote_page(request: Request, ctx: Context,
     answer, error = None, None
     if market and to and weight:
         try:
-            answer = _quote(ctx, market, to, weight, product, customer, on)
+            answer = _quote(request, ctx, market, to, weight, product, customer, on)
         except Invalid as err:
             error = "; ".join(err.translated(ctx.t).values())
     return render(request, "prices_quote.html", {
@@ -264,13 +263,13 @@ def quote_page(request: Request, ctx: Context,
 @router.get("/api/prices/quote", response_model=QuoteOut, tags=["money"],
             responses={404: {"description": "No such market or customer in the caller's area"},
                        422: {"description": "No card in force prices this parcel"}})
-def api_quote(ctx: Context, market: Code, to: Adcode, weight: Weight,
+def api_quote(request: Request, ctx: Context, market: Code, to: Adcode, weight: Weight,
               product: ProductName = "parcel",
               customer: Annotated[str | None, Query(max_length=48)] = None,
               on: DateQuery = None) -> QuoteOut:
     """The price of one parcel and the rule that produced it (card, version, contract,
     bundle, surcharges). Same answer as ``jiqun price quote --format json``."""
-    return QuoteOut(**_quote(ctx, market, to, weight, product, customer, on).as_dict())
+    return QuoteOut(**_quote(request, ctx, market, to, weight, product, customer, on).as_dict())
 
 
 MonthQuery = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
@@ -312,29 +311,33 @@ def api_bundles(ctx: Context, month: MonthQuery = None) -> BundlesOut:
 IdPath = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
-def _take(ctx: RequestContext, card_id: int, number: int, step: str, row_version: int | None):
-    func, _ = STEPS[step]
+def _take(request: Request, ctx: RequestContext, card_id: int, number: int, step: str,
+          row_version: int | None):
     if not (1 <= card_id <= MAX_ID and 1 <= number <= MAX_ID):
         raise NotFound("rate card version")
     card = cards.find_card(ctx.db, card_id)
-    v = func(ctx.db, card.id, number, version=row_version)
+    if step == "activate":
+        v = cards.activate(ctx.db, card.id, number, version=row_version,
+                           rules=rules_of(request, PriceRules))
+    else:
+        v = cards.approve(ctx.db, card.id, number, version=row_version)
     ctx.db.commit()
     return card, v
 
 
 @router.post("/prices/cards/{card_id}/versions/{number}/activate", include_in_schema=False,
              dependencies=[allow(Action.PRICE_CARD_EDIT)])
-def activate_form(ctx: Context, card_id: int, number: int,
+def activate_form(request: Request, ctx: Context, card_id: int, number: int,
                   row_version: Annotated[int, Form(ge=1, le=MAX_ID)]):
-    card, v = _take(ctx, card_id, number, "activate", row_version)
+    card, v = _take(request, ctx, card_id, number, "activate", row_version)
     return RedirectResponse(f"/prices/cards/{card.id}", status_code=303)
 
 
 @router.post("/prices/cards/{card_id}/versions/{number}/approve", include_in_schema=False,
              dependencies=[allow(Action.PRICE_APPROVE)])
-def approve_form(ctx: Context, card_id: int, number: int,
+def approve_form(request: Request, ctx: Context, card_id: int, number: int,
                  row_version: Annotated[int, Form(ge=1, le=MAX_ID)]):
-    card, v = _take(ctx, card_id, number, "approve", row_version)
+    card, v = _take(request, ctx, card_id, number, "approve", row_version)
     return RedirectResponse(f"/prices/cards/{card.id}", status_code=303)
 
 
@@ -345,20 +348,20 @@ class StepIn(BaseModel):
 @router.post("/api/prices/cards/{card_id}/versions/{number}/activate", response_model=StepOut,
              tags=["money"], dependencies=[allow(Action.PRICE_CARD_EDIT)],
              responses=STEP_ERRORS)
-def api_activate(ctx: Context, card_id: IdPath, number: IdPath, body: StepIn) -> StepOut:
+def api_activate(request: Request, ctx: Context, card_id: IdPath, number: IdPath, body: StepIn) -> StepOut:
     """Put a draft version in force from its start date; below the floor it waits for
     approval instead (status ``pending_approval``)."""
-    card, v = _take(ctx, card_id, number, "activate", body.row_version)
+    card, v = _take(request, ctx, card_id, number, "activate", body.row_version)
     return StepOut(card_id=card.id, number=v.number, status=v.status.value,
                    row_version=v.version)
 
 
 @router.post("/api/prices/cards/{card_id}/versions/{number}/approve", response_model=StepOut,
              tags=["money"], dependencies=[allow(Action.PRICE_APPROVE)], responses=STEP_ERRORS)
-def api_approve(ctx: Context, card_id: IdPath, number: IdPath, body: StepIn) -> StepOut:
+def api_approve(request: Request, ctx: Context, card_id: IdPath, number: IdPath, body: StepIn) -> StepOut:
     """Approve a version below the floor: the approver's unit must be above the proposer's
     level. It goes in force and supersedes the version before it."""
-    card, v = _take(ctx, card_id, number, "approve", body.row_version)
+    card, v = _take(request, ctx, card_id, number, "approve", body.row_version)
     return StepOut(card_id=card.id, number=v.number, status=v.status.value,
                    row_version=v.version)
 
@@ -406,12 +409,12 @@ class ContractIn(BaseModel):
              responses={403: {"description": "The user's role may not set contract prices"},
                         404: {"description": "No such customer in the caller's area"},
                         409: {"description": "A later contract is in force already"}})
-def api_set_contract(ctx: Context, body: ContractIn) -> ContractOut:
+def api_set_contract(request: Request, ctx: Context, body: ContractIn) -> ContractOut:
     """Give a customer a contract price: in force from ``valid_from`` unless below the floor
     (then ``pending_approval``)."""
     c = cards.set_contract(ctx.db, customer=body.customer, valid_from=body.valid_from,
                            valid_to=body.valid_to, discount=body.discount, product=body.product,
-                           bundle=body.bundle)
+                           bundle=body.bundle, rules=rules_of(request, PriceRules))
     ctx.db.commit()
     row = next(r for r in cards.contract_list(ctx.db, c.customer_id) if r.id == c.id)
     return ContractOut(**dataclasses.asdict(row))
