@@ -178,6 +178,10 @@ CLI_ROWS: dict[Action, list[str]] = {
     Action.EXCEPTIONS_RUN: ["service", "detect", "--at", "2024-06-15"],
     Action.COST_EDIT: ["finance", "costs", "set", "--org", "{unit}", "--pool", "pickup",
                        "--driver", "pieces", "--rate", "0.3", "--from", "2024-06"],
+    Action.PRICE_CARD_EDIT: ["price", "cards", "activate", "RC-MATRIX-NONE", "--number", "1"],
+    Action.PRICE_APPROVE: ["price", "cards", "approve", "RC-MATRIX-NONE", "--number", "1"],
+    Action.PRICE_CONTRACT: ["price", "contract", "set", "C-MATRIX-NONE", "--from", "2024-06-01",
+                            "--discount", "0.1"],
 }
 
 
