@@ -165,8 +165,13 @@ def test_a_contract_discounts_the_tariff_and_its_bundle_adjusts_it(market_card):
     assert q.price == D("3.43")  # 2.57 + 2 × 0.43
     assert (q.rule.contract, q.rule.bundle, q.rule.override) == (contract.code, "B-TB", True)
     assert _q(tree, 2.5, customer_id=tree.customer, on=dt.date(2026, 1, 15)).price == D("4.00")
-    express = _q(tree, 2.5, customer_id=tree.customer, product="parcel")
-    assert express.rule.bundle == "B-TB"
+    with tree.store.transaction() as s:
+        card(s, tree, "SG-EXPRESS", RateOrigin.MARKET, [("same", 0, 60, 1, 6.00, 1.50)],
+             product=Product.EXPRESS)
+    express = _q(tree, 2.5, customer_id=tree.customer, product="express")
+    # The bundle is a parcel (快包) bundle: express gets the contract's discount only.
+    assert (express.rule.bundle, express.rule.first_price, express.price) == (
+        None, D("5.40"), D("8.10"))
 
 
 def test_a_price_below_the_floor_needs_approval_one_level_up(tree):
