@@ -344,3 +344,12 @@ def test_an_upload_is_read_in_chunks_and_stops_at_its_limit(people, shelf, lake)
     assert stream.largest == uploads.CHUNK
     assert limit < stream.given <= limit + uploads.CHUNK
     assert list(shelf.root.iterdir()) == []  # the partial file is gone
+
+
+def test_every_import_kind_has_a_format_and_every_format_a_kind():
+    """``jiqun import`` offers the formats' kinds (its help loads no DuckDB): the two lists
+    must be the same, in the same order."""
+    from jiqun.ingest.columns import KINDS
+
+    assert list(IMPORT_KINDS) == list(KINDS)
+    assert all(IMPORT_KINDS[k].format.kind == k for k in KINDS)
