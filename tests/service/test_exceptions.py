@@ -151,3 +151,16 @@ def test_a_group_with_too_few_parcels_falls_back_to_a_coarser_one(tmp_path):
     assert stalled(LegRules(min_parcels=200)).details["group_level"] == 1  # lane × product
     none = detect(con, lake, Scope.WHOLE, hand_lake.AS_OF, legs=LegRules(min_parcels=10_000))
     assert "stalled" not in {d.kind.value for d in none}  # no group knows the leg: no guess
+
+
+def test_the_promise_table_is_overridden_by_the_rules_file(tmp_path):
+    from jiqun.service.promise import PromiseRules
+
+    rules = tmp_path / "rules.toml"
+    rules.write_text("[service.promise]\nparcel = [12, 72, 84, 120]\n", encoding="utf-8")
+    promise = PromiseRules.from_file(rules)
+    assert promise.hours("parcel", "same") == 12 and promise.hours("express", "same") == 36
+    lake = hand_lake.build(tmp_path / "lake")
+    rows = detect(connect(engine="duckdb"), lake, Scope.WHOLE, hand_lake.AS_OF, promise=promise)
+    stalled = {d.kind.value for d in rows if d.waybill_no == "STALLED"}
+    assert stalled == {"stalled", "late"}  # 20 h at the outlet is past a 12 h promise

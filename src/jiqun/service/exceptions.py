@@ -253,7 +253,10 @@ def flight_table(con, lake: Path | None, scope: Scope, as_of: dt.datetime,
                  rules: DetectionRules | None = None, legs: LegRules | None = None,
                  promise: PromiseRules | None = None) -> pa.Table:
     """The parcels in flight at ``as_of`` with their leg, thresholds and prediction (Arrow)."""
-    rules, legs, promise = rules or DetectionRules(), legs or LegRules(), promise or PromiseRules()
+    rules, legs = rules or DetectionRules.configured(), legs or LegRules.configured()
+    promise = promise or PromiseRules.configured()
+    if con.name != "duckdb":  # the statement is DuckDB SQL (FILTER, arg_max, GROUPING SETS)
+        raise NotImplementedError("exception detection runs on the duckdb engine")
     as_of = as_of.replace(tzinfo=None, microsecond=0)
     register_lake_views(con, lake, scope)
     stats = learned(con, lake, scope, as_of, legs)
@@ -266,8 +269,10 @@ def flight_table(con, lake: Path | None, scope: Scope, as_of: dt.datetime,
 def detect(con, lake: Path | None, scope: Scope, as_of: dt.datetime,
            rules: DetectionRules | None = None, legs: LegRules | None = None,
            promise: PromiseRules | None = None) -> list[Detected]:
-    """Every exception of the parcels in ``scope`` in flight at ``as_of``."""
-    rules = rules or DetectionRules()
+    """Every exception of the parcels in ``scope`` in flight at ``as_of``. Rules not given are
+    those of the configured rules file (``[service.exceptions]``, ``[service.legs]``,
+    ``[service.promise]``), else the defaults."""
+    rules = rules or DetectionRules.configured()
     as_of = as_of.replace(tzinfo=None, microsecond=0)
     flight = flight_table(con, lake, scope, as_of, rules, legs, promise)
     return [d for row in flight.to_pylist() for d in _findings(row, as_of, rules)]
