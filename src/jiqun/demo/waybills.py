@@ -3,7 +3,10 @@
 Each merchant's expected daily parcels (:meth:`Timeline.our_rates`) are sampled as Poisson
 counts; every other attribute is drawn for the whole month at once: intraday time, platform,
 product, destination (gravity model + strong directions), weight by industry, fee by the rate
-card, dedicated line, transit time, status. Events exist for the last days only (cheap).
+card, dedicated line, transit time, status. Tracking events exist for the last
+:data:`EVENT_DAYS` only: for those parcels the journey is drawn leg by leg (:func:`_legs`: the
+next truck, the line haul, a delivery wave, failed attempts, lockers), the incidents of
+:mod:`jiqun.demo.incidents` are injected into it, and status and delivery time follow the scans.
 """
 
 from __future__ import annotations
