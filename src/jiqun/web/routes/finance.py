@@ -35,7 +35,7 @@ POOL_LABELS = {"marketing": "Marketing", "pickup": "Pickup", "customer_service":
                "Customer service", "processing": "Processing and sorting",
                "consolidation": "Consolidation centre", "line_haul": "Line haul",
                "last_mile": "Last mile"}
-DRIVER_LABELS = {"visits": "Visits", "stops": "Stops", "pieces": "Pieces",
+DRIVER_LABELS = {"visits": "Visits", "stops": "Pickup stops", "pieces": "Pieces",
                  "contacts": "Service contacts", "trips": "Truck trips", "kg_km": "kg·km"}
 ZONE_LABELS = {"*": "All zones", "same": "Same province", "neighbour": "Neighbouring province",
                "far": "Far province", "remote": "Remote province"}
@@ -200,7 +200,7 @@ def _cost_columns() -> tuple[Column, ...]:
 
 
 PARAMETER_COLUMNS = (
-    Column("org_code", "Org unit"), Column("pool", "Pool"), Column("driver", "Driver"),
+    Column("org_code", "Org unit"), Column("pool", "Cost pool"), Column("driver", "Driver"),
     Column("zone", "Zone"), Column("rate", "Rate", "dec"),
     Column("fixed_per_month", "Fixed a month", "money"),
     Column("allocation_key", "Allocation key"), Column("valid_from", "Valid from", "date"),
