@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import ClassVar
 
-import numpy as np
 from pydantic import Field
 
 from jiqun.config import FileRules
@@ -44,6 +43,8 @@ class ProblemRules(FileRules):
     def due(self, level: OrgLevel, start: dt.datetime) -> dt.datetime:
         """When the clock of ``level`` started at ``start`` runs out: that many working days
         later at the same time of day (a start on a weekend counts from the next working day)."""
+        import numpy as np  # numpy's business-day calendar; loaded when a clock is computed
+
         day = np.busday_offset(np.datetime64(start.date(), "D"), self.days_at(level),
                                roll="forward", holidays=[np.datetime64(h, "D")
                                                          for h in self.holidays])

@@ -2,7 +2,8 @@
 as the pages ``/problems`` and their ``/api`` twins show and change them.
 
 Every command acts as a user (``--user NAME`` or ``JIQUN_USER``) through
-:func:`jiqun.cli_actor.acting`; refusals exit with 2."""
+:func:`jiqun.cli_actor.acting`; refusals exit with 2. The service is imported when a command
+runs, so ``--help`` loads no engine."""
 
 from __future__ import annotations
 
@@ -15,8 +16,6 @@ import typer
 from jiqun.bounds import MAX_ID
 from jiqun.cli_actor import ScopeOpt, UserOpt, acting, refusals
 from jiqun.output import Format, emit
-from jiqun.service import problems as pr
-from jiqun.service.problem_rules import ProblemRules
 from jiqun.store.models import OrgLevel
 
 app = typer.Typer(no_args_is_help=True,
@@ -30,8 +29,20 @@ VersionOpt = Annotated[int | None, typer.Option(
 IdOpt = Annotated[int | None, typer.Option(min=1, max=MAX_ID)]
 
 
+def _service():
+    from jiqun.service import problems
+
+    return problems
+
+
+def _rules():
+    from jiqun.service.problem_rules import ProblemRules
+
+    return ProblemRules.configured()
+
+
 def _record(session, problem_id: int) -> dict:
-    return asdict(pr.problem_detail(session, problem_id).problem)
+    return asdict(_service().problem_detail(session, problem_id).problem)
 
 
 @app.command("list")
@@ -50,7 +61,7 @@ def list_cmd(
         raise typer.BadParameter("open, solved or all", param_hint="--status")
     act = acting(user, scope)
     with refusals(), act.session() as session:
-        rows = [asdict(r) for r in pr.problems(session, status=status, level=level,
+        rows = [asdict(r) for r in _service().problems(session, status=status, level=level,
                                                common_only=common, with_members=members)]
     emit(rows, fmt, "problems")
 
@@ -69,9 +80,9 @@ def raise_cmd(
 ) -> None:
     """Raise a problem at your city (or the city of the visit, case or market)."""
     with refusals(), acting(user, scope).transaction() as session:
-        problem = pr.raise_problem(session, title=title, description=description,
+        problem = _service().raise_problem(session, title=title, description=description,
                                    market_id=market_id, visit_id=visit_id, case_id=case_id,
-                                   source=source, rules=ProblemRules.configured())
+                                   source=source, rules=_rules())
         record = _record(session, problem.id)
     emit([record], fmt, "problem raised")
 
@@ -83,7 +94,7 @@ def escalate_cmd(problem_id: ProblemArg,
                  fmt: FormatOpt = Format.TABLE) -> None:
     """Escalate a problem one level up (city → province → HQ)."""
     with refusals(), acting(user, scope).transaction() as session:
-        pr.escalate(session, problem_id, note, version=version, rules=ProblemRules.configured())
+        _service().escalate(session, problem_id, note, version=version, rules=_rules())
         record = _record(session, problem_id)
     emit([record], fmt, "problem escalated")
 
@@ -97,8 +108,8 @@ def merge_cmd(problem_ids: Annotated[list[int], typer.Argument(min=1, max=MAX_ID
               fmt: FormatOpt = Format.TABLE) -> None:
     """Merge the same problem of several cities into one common problem (共性问题)."""
     with refusals(), acting(user, scope).transaction() as session:
-        common = pr.merge(session, problem_ids, title, description=description,
-                          rules=ProblemRules.configured())
+        common = _service().merge(session, problem_ids, title, description=description,
+                          rules=_rules())
         record = _record(session, common.id)
     emit([record], fmt, "common problem")
 
@@ -109,7 +120,7 @@ def solve_cmd(problem_id: ProblemArg, solution: Annotated[str, typer.Option("--s
               fmt: FormatOpt = Format.TABLE) -> None:
     """Mark a problem solved with its solution; you get the credit."""
     with refusals(), acting(user, scope).transaction() as session:
-        pr.solve(session, problem_id, solution, version=version)
+        _service().solve(session, problem_id, solution, version=version)
         record = _record(session, problem_id)
     emit([record], fmt, "problem solved")
 
@@ -122,7 +133,7 @@ def suggest_cmd(user: UserOpt = None, scope: ScopeOpt = None,
     with refusals(), act.session() as session:
         rows = [{"group": k + 1, "score": s.score, "same_industry": s.same_industry,
                  "id": p.id, "title": p.title, "unit": p.unit}
-                for k, s in enumerate(pr.suggest_merges(session)) for p in s.problems]
+                for k, s in enumerate(_service().suggest_merges(session)) for p in s.problems]
     emit(rows, fmt, "likely the same problem")
 
 
@@ -130,5 +141,5 @@ def suggest_cmd(user: UserOpt = None, scope: ScopeOpt = None,
 def overdue_cmd(user: UserOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
     """Escalate every problem whose level's clock ran out (what the scheduled job does)."""
     with refusals(), acting(user).transaction() as session:
-        counts = pr.escalate_overdue(session, dt.datetime.now(), ProblemRules.configured())
+        counts = _service().escalate_overdue(session, dt.datetime.now(), _rules())
     emit([counts], fmt, "escalated by the clock")
