@@ -11,15 +11,16 @@ waybills, events and markets need ``data.import``; customers ``customer.archive`
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from jiqun.i18n import normalise_locale
 from jiqun.ingest import lake_kinds, source
+from jiqun.ingest.checks import bad_sql, reject_lines_sql
 from jiqun.ingest.columns import FORMATS
 from jiqun.ingest.kinds import IMPORT_KINDS, ImportKind
 from jiqun.ingest.report import (
@@ -34,7 +35,7 @@ from jiqun.ingest.report import (
     write_rejects,
 )
 from jiqun.ingest.store_kinds import apply_rows, outside_scope
-from jiqun.lake.writer import append
+from jiqun.lake.writer import StagedAppend, lake_keys_sql, staged_append
 from jiqun.permissions import Action, Actor, require
 from jiqun.store.db import Store
 from jiqun.store.scope import Scope
@@ -44,6 +45,12 @@ LAKE_KINDS = tuple(k.name for k in IMPORT_KINDS.values() if k.to_lake)
 # The action each kind of import takes (customers are archived merchants: jiqun.sales.archive).
 ACTIONS: dict[str, Action] = {k.name: k.action for k in IMPORT_KINDS.values()}
 __all__ = ["ACTIONS", "FORMATS", "LAKE_KINDS", "Progress", "import_file"]
+# Bounded memory for a file of any size (docs/formats.md, "Large files"): DuckDB holds at most
+# MEMORY_LIMIT and spills the rest to the import's temporary folder; a lake import checks and
+# writes CHUNK_ROWS rows at a time, each chunk straight from DuckDB into Parquet.
+MEMORY_LIMIT = "1GB"
+CHUNK_ROWS = 2_000_000
+_REJECT_BATCH = 50_000
 
 
 def import_file(
@@ -96,6 +103,7 @@ def import_file(
         try:
             con.execute("SET enable_progress_bar = false")
             con.execute(f"SET temp_directory = '{work}'")
+            con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
             step("reading", 0, 4)
             src = source.load(con, path, spec.format, Path(work))
             _check_length(src, max_rows)
@@ -149,52 +157,112 @@ def _by_row(line: tuple) -> int:
 
 
 def _settle_rows(report: ImportReport, src: source.Source, lines: list) -> None:
-    """Totals and reject lines of the whole file: rows that could not be split into cells
-    are rejected rows of the file too."""
+    """Totals and reject lines of the whole file (``lines`` in row order): rows that could not
+    be split into cells are rejected rows of the file too."""
     report.rejected += len(src.unreadable)
     for reason, n in count_reasons(src.unreadable).items():
         report.reasons[reason] = report.reasons.get(reason, 0) + n
-    report.reject_lines = sorted(lines + [(r.row, r.column, r.value, r.reason)
-                                          for r in src.unreadable], key=_by_row)
+    unreadable = [(r.row, r.column, r.value, r.reason) for r in src.unreadable]
+    report.reject_lines = list(heapq.merge(lines, unreadable, key=_by_row))
     report.total = src.total + len(src.unreadable)
     report.accepted = report.total - report.rejected
 
 
 def _import_lake(spec: ImportKind, con, src, sessions: _Sessions, lake: Path,
                  report: ImportReport, step, now: dt.datetime | None, plan: _Plan) -> None:
+    """Check the file chunk by chunk and stage each chunk's new rows; commit them all at once.
+
+    Every chunk is read, checked and written by DuckDB (``COPY … TO parquet`` into the
+    writer's staging folder), so memory stays bounded whatever the file's size. The counts and
+    reject lines are complete only after the last chunk: then the outcome is settled
+    (:class:`_Plan`) and, on a real import, every staged file is committed with one journal
+    (:func:`jiqun.lake.writer.staged_append`). A refusal or a crash before that applies
+    nothing. The lake's keys are read under the write lock, so two imports of one file at once
+    end as one."""
     step("validating", 1, 4)
     with sessions() as session:
         validated = spec.target.validate(con, src, session, lake, now)
-    rejects: pa.Table = validated.rejects
-    report.rejected = len(pa.compute.unique(rejects["row"])) if len(rejects) else 0
-    report.reasons = (
-        dict(zip(*(c.to_pylist() for c in pa.compute.value_counts(rejects["reason"]).flatten()),
-                 strict=True)) if len(rejects) else {}
-    )
-    lines = list(zip(*(rejects[c].to_pylist() for c in ("row", "column", "value", "reason")),
-                     strict=True)) if len(rejects) else []
-    _settle_rows(report, src, lines)
-    step("writing", 2, 4)
     if report.dry_run:
-        con.execute(f"CREATE TEMP VIEW good AS {validated.good_sql}")
-        good_rows = con.execute("SELECT count(*) FROM good").fetchall()[0][0]
-        report.duplicates = lake_kinds.count_already_in_lake(con, lake, validated.dataset)
-        report.inserted = good_rows - report.duplicates
-        plan.settle(report)
+        _check_chunks(con, src, validated, lake, report, step, None)
+        _settle_lake(con, src, validated, report, plan)
         return
-    good = con.sql(validated.good_sql).to_arrow_table()
-    for table in ("parsed", "bad_rows", "raw"):  # free DuckDB's copies before the append
-        con.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
-    if plan.expect is not None:  # count as the dry run did, and compare, before writing
-        con.register("good", good)
-        report.duplicates = lake_kinds.count_already_in_lake(con, lake, validated.dataset)
-        report.inserted = len(good) - report.duplicates
+    with staged_append(lake, validated.dataset) as stage:
+        _check_chunks(con, src, validated, lake, report, step, stage)
+        _settle_lake(con, src, validated, report, plan)  # a changed outcome stages nothing in
+        stage.commit()
+    report.written = report.inserted
+
+
+def _chunks(con, chunk_rows: int) -> list[tuple[int, int]]:
+    """Row ranges (first, last) of at most ``chunk_rows`` rows of the file, in row order."""
+    first, last = con.execute("SELECT min(_row), max(_row) FROM src").fetchall()[0]
+    if first is None:
+        return []
+    return [(lo, min(lo + chunk_rows - 1, last)) for lo in range(first, last + 1, chunk_rows)]
+
+
+def _register_lake_keys(con, src, lake: Path, dataset) -> bool:
+    """``lake_keys``: the keys already in the lake of the waybills this file names (its first
+    key column, the waybill number, is a column of the file); False when the lake is empty."""
+    existing = lake_keys_sql(lake, dataset)
+    if existing is None:
+        return False
+    first = dataset.key[0]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE lake_keys AS SELECT DISTINCT e.* FROM ({existing}) e "
+                f"SEMI JOIN (SELECT DISTINCT {first} FROM src) f USING ({first})")
+    return True
+
+
+def _check_chunks(con, src, validated: lake_kinds.Validated, lake: Path, report: ImportReport,
+                  step, stage: StagedAppend | None) -> None:
+    """Keep the bad rows of every chunk in ``bad_rows``; count (and stage) its new good rows."""
+    dataset = validated.dataset
+    in_lake = _register_lake_keys(con, src, lake, dataset)
+    con.execute("CREATE OR REPLACE TEMP TABLE bad_rows AS SELECT * FROM parsed LIMIT 0")
+    con.execute("CREATE OR REPLACE TEMP TABLE chunk AS SELECT *, false AS _bad FROM bad_rows")
+    con.execute("CREATE OR REPLACE TEMP VIEW good_chunk AS SELECT * EXCLUDE (_bad) FROM chunk "
+                "WHERE NOT _bad")
+    fresh = f"SELECT * EXCLUDE (_row) FROM ({validated.output.format(rows='good_chunk')}) AS o"
+    if in_lake:
+        same = " AND ".join(f"k.{k} = o.{k}" for k in dataset.key)
+        fresh += f" WHERE NOT EXISTS (SELECT 1 FROM lake_keys k WHERE {same})"
+    if not validated.unique:  # a key repeated in the file: its first row counts
+        fresh += (f" QUALIFY row_number() OVER (PARTITION BY {', '.join(dataset.key)} "
+                  "ORDER BY _row) = 1")
+    # A kind whose good rows may repeat a key is one chunk: a repeat may be anywhere in the file.
+    ranges = _chunks(con, CHUNK_ROWS if validated.unique else 1 << 62)
+    bad = bad_sql(validated.checks)
+    good = new = 0
+    for i, (lo, hi) in enumerate(ranges):
+        step("writing" if stage else "validating", i, len(ranges))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE chunk AS SELECT *, {bad} AS _bad FROM parsed "
+                    f"WHERE _row BETWEEN {lo} AND {hi}")
+        con.execute("INSERT INTO bad_rows SELECT * EXCLUDE (_bad) FROM chunk WHERE _bad")
+        good += con.execute("SELECT count(*) FROM good_chunk").fetchall()[0][0]
+        if stage is None:
+            new += con.execute(f"SELECT count(*) FROM ({fresh})").fetchall()[0][0]
+        else:
+            new += stage.part(con, fresh)
+    step("writing" if stage else "validating", len(ranges), len(ranges))
+    con.execute("DROP TABLE IF EXISTS chunk")
+    report.inserted, report.duplicates = new, good - new
+
+
+def _settle_lake(con, src, validated: lake_kinds.Validated, report: ImportReport,
+                 plan: _Plan) -> None:
+    """The rejected rows, their reasons and reject lines (read in batches, in row order), and
+    the fingerprint of the whole outcome."""
+    report.rejected = con.execute("SELECT count(*) FROM bad_rows").fetchall()[0][0]
+    lines: list = []
+    report.reasons = {}
+    if report.rejected:
+        cursor = con.execute(reject_lines_sql(validated.checks, src.headers))
+        while batch := cursor.fetchmany(_REJECT_BATCH):
+            lines.extend(batch)
+        for _row, _column, _value, reason in lines:
+            report.reasons[reason] = report.reasons.get(reason, 0) + 1
+    _settle_rows(report, src, lines)
     plan.settle(report)
-    # A writer that appends the same keys between this check and the append only turns some
-    # of ours into duplicates (the append is idempotent): the lake ends as the dry run said.
-    result = append(lake, validated.dataset, good)
-    report.written = report.inserted = result.added
-    report.duplicates = result.duplicates
 
 
 def _import_store(spec: ImportKind, con, src, sessions: _Sessions, report: ImportReport, step,

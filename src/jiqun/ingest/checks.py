@@ -1,8 +1,10 @@
 """Vectorised validation: rules as SQL conditions over the whole file at once (DuckDB).
 
 A :class:`Check` is one rule: the column it reports against, a reason code and an SQL condition
-that is true for a bad row of the ``parsed`` table. :func:`split_rows` keeps the rows that break no
-rule and lists every broken rule of the others: one reject line per (row, column, reason).
+that is true for a bad row of the ``parsed`` table. The good rows are those that break no
+rule; every broken rule of the others is one reject line per (row, column, reason).
+The importer (:mod:`jiqun.ingest.api`) evaluates them chunk by chunk (:func:`bad_sql`) and lists
+the reject lines of the bad rows it kept (:func:`reject_lines_sql`).
 """
 
 from __future__ import annotations
@@ -91,28 +93,20 @@ def quote(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
-def _bad_sql(checks: list[Check]) -> str:
+def bad_sql(checks: list[Check]) -> str:
+    """SQL over ``parsed``: true when a row breaks one of ``checks`` or more."""
     return " OR ".join(f"coalesce({c.condition}, false)" for c in checks)
 
 
-def split_rows(
-    con: duckdb.DuckDBPyConnection, checks: list[Check], headers: dict[str, str]
-) -> tuple[str, pa.Table]:
-    """The SQL filter of the good rows of ``parsed``, and the reject lines of the bad rows.
-
-    Reject lines: ``row, column, value, reason`` ordered by row; ``column`` is the header as the
-    file wrote it.
-    """
-    bad = _bad_sql(checks)
-    con.execute(f"CREATE TEMP TABLE bad_rows AS SELECT * FROM parsed WHERE {bad}")
+def reject_lines_sql(checks: list[Check], headers: dict[str, str], rows: str = "bad_rows") -> str:
+    """SQL of the reject lines of the bad rows in ``rows`` (shaped like ``parsed``): one line
+    ``row, column, value, reason`` per broken rule, ordered by row and then by rule;
+    ``column`` is the header as the file wrote it."""
     parts = [
         f"SELECT _row, {quote(headers.get(c.column, c.column))} AS col, "
         f"CAST({c.value or c.column} AS VARCHAR) AS value, '{c.reason}' AS reason, {i} AS _rule "
-        f"FROM bad_rows WHERE coalesce({c.condition}, false)"
+        f"FROM {rows} WHERE coalesce({c.condition}, false)"
         for i, c in enumerate(checks)
     ]
-    rejects = con.sql(
-        "SELECT _row AS row, col AS column, value, reason FROM ("
-        + " UNION ALL ".join(parts) + ") ORDER BY _row, _rule"
-    ).to_arrow_table()
-    return f"NOT ({bad})", rejects
+    return ("SELECT _row AS row, col AS column, value, reason FROM ("
+            + " UNION ALL ".join(parts) + ") ORDER BY _row, _rule")

@@ -1,6 +1,8 @@
-"""Waybills and tracking events → the lake, validated as a whole in DuckDB (never row by row).
+"""Waybills and tracking events → the lake, validated in DuckDB (never row by row).
 
-Store dimensions (customers, facilities, lines, org units) join in as Arrow tables; places are
+Each kind defines ``parsed`` (the file's rows with every value read and looked up), its checks
+and the SQL of its lake rows; the importer (:mod:`jiqun.ingest.api`) runs them over the file
+chunk by chunk, so a file of any size is checked and written in bounded memory. Store dimensions (customers, facilities, lines, org units) join in as Arrow tables; places are
 resolved once per distinct (province, city, county) triple or address, not once per row.
 """
 
@@ -25,23 +27,24 @@ from jiqun.ingest.checks import (
     amount_checks,
     number_sql,
     register_vocab,
-    split_rows,
     time_checks,
     timestamp_sql,
 )
 from jiqun.ingest.columns import EVENT_CODES, PLATFORMS, PRODUCTS, WAYBILL_STATUSES
 from jiqun.ingest.source import Source
 from jiqun.lake.schemas import EVENT_DATASET, WAYBILL_DATASET, Dataset
-from jiqun.lake.writer import dataset_files
 
 
 @dataclass
 class Validated:
-    """The good rows (as SQL over ``parsed``) and the reject lines of one lake import."""
+    """How to check and store the rows of one lake import, once ``parsed`` is defined."""
 
     dataset: Dataset
-    good_sql: str
-    rejects: pa.Table
+    checks: list[Check]  # a row breaking none is good (jiqun.ingest.checks)
+    output: str  # SELECT of the dataset's columns and ``_row`` FROM {rows} (rows of ``parsed``)
+    # Whether the good rows of a file never repeat a key (waybills: a repeat is rejected as
+    # duplicate_in_file), so that chunks need no de-duplication against each other.
+    unique: bool = False
 
 
 def _codes(d: Division | None) -> tuple[str | None, str | None, str | None]:
@@ -99,8 +102,9 @@ def _register_first_rows(con: duckdb.DuckDBPyConnection, key: str) -> None:
     )
 
 
+# A view: each chunk reads (and parses) only its own rows; nothing of the whole file is copied.
 WAYBILL_PARSED = f"""
-CREATE TEMP TABLE parsed AS
+CREATE TEMP VIEW parsed AS
 SELECT s.*,
   r.first_row AS _first_row,
   pv.value AS product_v, plv.value AS platform_v, stv.value AS status_v,
@@ -173,15 +177,14 @@ SELECT p.waybill_no,
   CAST(p.weight_v AS FLOAT) AS weight_kg, p.fee_v AS fee, p.line_id,
   coalesce(p.status_v, CASE WHEN p.delivered_time_v IS NULL THEN 'created' ELSE 'delivered' END)
     AS status,
-  CAST(p.delivered_time_v AS TIMESTAMP_S) AS delivered_time
-FROM parsed p LEFT JOIN org_dim o ON o.org_unit_id = coalesce(p.customer_org, p.outlet_org)
-WHERE {good}
+  CAST(p.delivered_time_v AS TIMESTAMP_S) AS delivered_time, p._row
+FROM {rows} p LEFT JOIN org_dim o ON o.org_unit_id = coalesce(p.customer_org, p.outlet_org)
 """
 
 
 def validate_waybills(con: duckdb.DuckDBPyConnection, source: Source, session: Session,
                       lake: Path | None = None, now: dt.datetime | None = None) -> Validated:
-    """Check every waybill row at once; the good rows become ``WAYBILLS``-shaped output SQL.
+    """Define ``parsed`` for every waybill row; the good rows become ``WAYBILLS``-shaped rows.
 
     ``now`` (default: the clock) is the import time that bounds plausible ship times; the lake
     is not read (a waybill already there is dropped by the append, not rejected)."""
@@ -192,8 +195,7 @@ def validate_waybills(con: duckdb.DuckDBPyConnection, source: Source, session: S
     _register_first_rows(con, "waybill_no")
     _register_destinations(con)
     con.execute(WAYBILL_PARSED)
-    good, rejects = split_rows(con, waybill_checks(now), source.headers)
-    return Validated(WAYBILL_DATASET, WAYBILL_OUTPUT.format(good=good), rejects)
+    return Validated(WAYBILL_DATASET, waybill_checks(now), WAYBILL_OUTPUT, unique=True)
 
 
 def _register_locations(con: duckdb.DuckDBPyConnection) -> None:
@@ -245,8 +247,8 @@ def event_checks(now: dt.datetime | None = None) -> list[Check]:
 EVENT_OUTPUT = """
 SELECT waybill_no, CAST(coalesce(waybill_org, facility_org) AS INTEGER) AS org_unit_id,
   CAST(event_time_v AS TIMESTAMP_S) AS event_time, event_code_v AS event_code,
-  coalesce(location_v, facility_adcode) AS location_adcode, facility_id, note
-FROM parsed WHERE {good}
+  coalesce(location_v, facility_adcode) AS location_adcode, facility_id, note, _row
+FROM {rows}
 """
 
 
@@ -270,8 +272,7 @@ def validate_events(
     dimensions.register_lake_waybills(con, lake)
     _register_locations(con)
     con.execute(EVENT_PARSED)
-    good, rejects = split_rows(con, event_checks(now), source.headers)
-    return Validated(EVENT_DATASET, EVENT_OUTPUT.format(good=good), rejects)
+    return Validated(EVENT_DATASET, event_checks(now), EVENT_OUTPUT)
 
 
 @dataclass(frozen=True)
@@ -280,20 +281,3 @@ class LakeKind:
     :mod:`jiqun.ingest.kinds`, holds one per kind)."""
 
     validate: Callable[..., Validated]  # (con, source, session, lake, now) -> Validated
-
-
-def count_already_in_lake(con: duckdb.DuckDBPyConnection, lake: Path, dataset: Dataset) -> int:
-    """How many good rows the lake already holds (or repeat earlier good rows): a dry run's
-    "duplicates", computed without writing."""
-    key = ", ".join(dataset.key)
-    con.execute(f"CREATE TEMP TABLE good_keys AS SELECT DISTINCT {key} FROM good")
-    repeated = con.execute("SELECT (SELECT count(*) FROM good) - count(*) FROM good_keys").fetchall()[0][0]
-    files = dataset_files(Path(lake), dataset)
-    if not files:
-        return repeated
-    listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-    existing = con.execute(
-        f"SELECT count(*) FROM good_keys g SEMI JOIN "
-        f"(SELECT {key} FROM read_parquet([{listing}])) e USING ({key})"
-    ).fetchall()[0][0]
-    return repeated + existing

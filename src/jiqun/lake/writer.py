@@ -15,6 +15,11 @@ Layout: ``<lake>/<dataset>/month=YYYY-MM/part-<batch>.parquet``.
   aggregates, or half of a file.
 * One writer at a time per lake (an exclusive file lock), which a reader takes only to finish
   an interrupted commit.
+
+Two ways in: :func:`append` takes an Arrow table (the demo builder, tests, small batches);
+:func:`staged_append` lets an importer stream the rows of a DuckDB query of any size into the
+staging folder part by part (``COPY … TO … (FORMAT parquet)``) and commit all parts with the
+same single journal, so a file of 30M waybills is still one atomic, idempotent append.
 """
 
 from __future__ import annotations
@@ -39,7 +44,9 @@ from jiqun.lake import aggregates
 from jiqun.lake.schemas import WAYBILL_DATASET, Dataset
 
 JOURNAL = "_journal"
-STAGING = "_staging"  # aggregate files being recomputed (jiqun.lake.aggregates.refresh)
+# Files not yet committed: aggregates being recomputed (jiqun.lake.aggregates.refresh) and the
+# parts of a staged append (StagedAppend); the next writer removes what a crash left there.
+STAGING = "_staging"
 _held = threading.local()  # lakes whose lock this thread holds (the lock is not re-entrant)
 
 
@@ -112,7 +119,8 @@ def recover(lake: Path) -> None:
         uncommitted.unlink()
     for orphan in lake.glob("*/month=*/.*.tmp"):  # written before a journal existed: discard
         orphan.unlink()
-    shutil.rmtree(lake / STAGING, ignore_errors=True)  # a refresh cut short; redone above
+    # A refresh cut short (redone above), or the parts of a staged append never committed.
+    shutil.rmtree(lake / STAGING, ignore_errors=True)
 
 
 def dataset_files(lake: Path, dataset: Dataset) -> list[Path]:
@@ -155,6 +163,20 @@ def _new_rows(con: duckdb.DuckDBPyConnection, lake: Path, dataset: Dataset) -> p
     return con.sql(f"SELECT *, {month} FROM ({query}){order}").to_arrow_table()
 
 
+def _commit(lake: Path, dataset: Dataset, months: list[str],
+            renames: list[tuple[str, str]]) -> None:
+    """Write the journal of ``renames`` (the commit point), then carry it out (:func:`recover`)."""
+    if not renames:
+        return
+    journal_dir = lake / JOURNAL
+    journal_dir.mkdir(exist_ok=True)
+    journal = journal_dir / f"{uuid.uuid4().hex[:12]}.json"
+    pending = journal.with_suffix(".pending")
+    pending.write_text(json.dumps({"dataset": dataset.name, "months": months, "renames": renames}))
+    os.replace(pending, journal)  # the commit point of the append
+    recover(lake)
+
+
 def append(lake: Path, dataset: Dataset, table: pa.Table) -> AppendResult:
     """Append ``table`` to ``dataset`` in ``lake``: atomically, skipping rows already there."""
     lake = Path(lake)
@@ -177,16 +199,83 @@ def append(lake: Path, dataset: Dataset, table: pa.Table) -> AppendResult:
             # Relative to the lake, so that a copied or restored lake finishes its own append.
             renames.append((str(tmp.relative_to(lake)),
                             str((folder / f"part-{batch}.parquet").relative_to(lake))))
-        if renames:
-            journal_dir = lake / JOURNAL
-            journal_dir.mkdir(exist_ok=True)
-            journal = journal_dir / f"{batch}.json"
-            pending = journal.with_suffix(".pending")
-            pending.write_text(
-                json.dumps({"dataset": dataset.name, "months": months, "renames": renames})
-            )
-            os.replace(pending, journal)  # the commit point of the append
-            recover(lake)
+        _commit(lake, dataset, months, renames)
         return AppendResult(
             added=len(fresh), duplicates=len(table) - len(fresh), months=tuple(months)
         )
+
+
+# DuckDB's type for each Arrow type of the lake's schemas (jiqun.lake.schemas).
+_DUCKDB_TYPES = {pa.string(): "VARCHAR", pa.int32(): "INTEGER", pa.int64(): "BIGINT",
+                 pa.float32(): "FLOAT", pa.float64(): "DOUBLE", pa.timestamp("s"): "TIMESTAMP_S"}
+
+
+class StagedAppend:
+    """An append written in parts by DuckDB straight from a query, committed as one unit.
+
+    Each :meth:`part` is one ``COPY … TO … (FORMAT parquet, PARTITION_BY month)`` into the
+    staging folder ``<lake>/_staging/<batch>/``, so no part is ever held in memory whole; only
+    :meth:`commit` makes them part of the lake, with one journal for every file of every part.
+    Until then readers see none of them, and a crash leaves only staging files, which the next
+    writer removes (:func:`recover`). Made by :func:`staged_append`, under the write lock.
+    """
+
+    def __init__(self, lake: Path, dataset: Dataset):
+        self.lake, self.dataset = lake, dataset
+        self.batch = uuid.uuid4().hex[:12]
+        self.folder = lake / STAGING / self.batch
+        self.parts = 0
+
+    def part(self, con: duckdb.DuckDBPyConnection, query: str) -> int:
+        """Stage the rows of ``query`` (the dataset's columns, by name; the caller has dropped
+        keys already in the lake or earlier in the batch); returns how many were staged."""
+        columns = ", ".join(
+            f'CAST("{f.name}" AS {_DUCKDB_TYPES[f.type]}) AS "{f.name}"' for f in self.dataset.schema)
+        month = f"strftime({self.dataset.time_column}, '%Y-%m') AS _month"
+        target = self.folder / f"part-{self.parts:05d}"
+        self.parts += 1
+        self.folder.mkdir(parents=True, exist_ok=True)
+        staged = con.execute(
+            f"COPY (SELECT {columns}, {month} FROM ({query})) TO '{target}' (FORMAT parquet, "
+            "COMPRESSION zstd, PARTITION_BY (_month), FILENAME_PATTERN 'rows_{i}', "
+            "FILE_EXTENSION 'parquet.tmp')"  # named as every file not committed yet
+        ).fetchall()[0][0]
+        return int(staged)
+
+    def commit(self) -> tuple[str, ...]:
+        """Move every staged file into its month with one journal (the commit point); the
+        months touched."""
+        renames: list[tuple[str, str]] = []
+        months: set[str] = set()
+        for n, staged in enumerate(sorted(self.folder.glob("part-*/_month=*/*.parquet.tmp"))):
+            month = staged.parent.name.split("=", 1)[1]
+            months.add(month)
+            folder = self.lake / self.dataset.name / f"month={month}"
+            folder.mkdir(parents=True, exist_ok=True)
+            final = folder / f"part-{self.batch}-{n:05d}.parquet"
+            renames.append((str(staged.relative_to(self.lake)), str(final.relative_to(self.lake))))
+        _commit(self.lake, self.dataset, sorted(months), renames)
+        return tuple(sorted(months))
+
+
+@contextmanager
+def staged_append(lake: Path, dataset: Dataset) -> Iterator[StagedAppend]:
+    """Hold the write lock for an append written in parts (:class:`StagedAppend`); whatever is
+    staged and not committed when the block ends (an error, a refusal) is discarded."""
+    lake = Path(lake)
+    with _locked(lake):
+        recover(lake)
+        stage = StagedAppend(lake, dataset)
+        try:
+            yield stage
+        finally:
+            shutil.rmtree(stage.folder, ignore_errors=True)
+
+
+def lake_keys_sql(lake: Path, dataset: Dataset) -> str | None:
+    """SQL of the key columns of every row of ``dataset`` in the lake (None: no files yet)."""
+    files = dataset_files(Path(lake), dataset)
+    if not files:
+        return None
+    listing = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    return f"SELECT {', '.join(dataset.key)} FROM read_parquet([{listing}])"
