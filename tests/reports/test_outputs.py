@@ -72,7 +72,7 @@ def test_xlsx_has_a_sheet_per_section_with_charts(bulletin, tmp_path):
     path = bulletin_xlsx(bulletin, tmp_path / "bulletin.xlsx")
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames == ["概况", "计划进度", "排名", "客户异动", "市场占有率", "问题", "下周计划",
-                             "客服工单"]
+                             "客服工单", "产品建议"]
     for name in ("概况", "计划进度", "排名", "市场占有率"):
         assert len(wb[name]._charts) >= 1, name
     for ws in wb:

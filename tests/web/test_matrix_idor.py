@@ -63,6 +63,8 @@ NOT_RECORDS = {
     ("/bulletin/{week}.{fmt}", "fmt"): "a file format (html, xlsx, pdf)",
     ("/api/archive/duplicates/{pair_id}/{decision}", "decision"): "merge or keep",
     ("/api/import/{kind}", "kind"): "an import kind (markets, customers, waybills, events)",
+    ("/jobs/{name}/run", "name"): "a job of the registry (organisation-wide, no scope)",
+    ("/api/jobs/{name}/run", "name"): "a job of the registry (organisation-wide, no scope)",
     # origin_id / point_id of a line proposal name a market or a point of the caller's own
     # plan; the route looks the proposal up in that plan. The write probes below send a
     # foreign market as origin_id.

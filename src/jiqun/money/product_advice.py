@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import ibis
@@ -197,11 +198,13 @@ def _advice_of(customer: Customer, lanes: list[dict], fee: dict[tuple, float],
         round(margin_change, 2))
 
 
-def counts_by_market(advice: list[ProductAdvice]) -> list[tuple[str, int]]:
-    """Merchants with product advice per market (the weekly bulletin's line)."""
+def counts_by_market(advice: list[ProductAdvice],
+                     name: Callable[[ProductAdvice], str] = lambda a: a.market or "—",
+                     ) -> list[tuple[str, int]]:
+    """Merchants with product advice per market (the weekly bulletin's line), most first."""
     counts: dict[str, int] = defaultdict(int)
     for a in advice:
-        counts[a.market or "—"] += 1
+        counts[name(a)] += 1
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 

@@ -209,6 +209,8 @@ class Bulletin:
     # the month's ledger (jiqun.money.ledger.LedgerRow) of HQ, provinces and cities, to as_of
     finance: list = field(default_factory=list)
     finance_transfers: list = field(default_factory=list)
+    # merchants that should ship express, per market (jiqun.money.product_advice, P2)
+    product_advice: list[tuple[str, int]] = field(default_factory=list)
 
     def ranking(self, level: str, metric: str) -> Ranking:
         return next(r for r in self.rankings if r.level == level and r.metric == metric)
@@ -344,6 +346,15 @@ def _service_cities(picture: OperatingPicture, end: dt.date) -> list:
     return city_summary(picture.session, dt.datetime.combine(end, dt.time.max), days=7)
 
 
+def _product_advice(picture: OperatingPicture, as_of: dt.date,
+                    market_names: dict[int, str]) -> list[tuple[str, int]]:
+    """Merchants with product advice (ship express) per market, as of the week's data."""
+    from jiqun.money.product_advice import counts_by_market, product_advice
+
+    found = product_advice(picture.session, picture.con, picture.lake, picture.scope, as_of)
+    return counts_by_market(found, lambda a: market_names.get(a.market_id, a.market or "—"))
+
+
 def _finance(picture: OperatingPicture, as_of: dt.date) -> tuple[list, list]:
     """The ledger of the month to ``as_of`` (revenue, cost, profit, loss cover, bonus pool,
     outlet share) for the units above the outlets, and the month's loss covers."""
@@ -419,4 +430,5 @@ def weekly_bulletin(
         service_cities=_service_cities(picture, end), service_ageing=_ageing_labels(),
         problems_solved=_problems_solved(picture, start, end, locale),
         **dict(zip(("finance", "finance_transfers"), _finance(picture, as_of), strict=True)),
+        product_advice=_product_advice(picture, as_of, labels["market"]),
     )

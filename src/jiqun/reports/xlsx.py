@@ -246,7 +246,14 @@ def _service(book: _Book, b: Bulletin, t: Callable[..., str]) -> None:
                rows)
 
 
-SECTIONS = (_overview, _plan, _rankings, _movers, _share, _problems, _next_week, _service)
+def _product_advice(book: _Book, b: Bulletin, t: Callable[..., str]) -> None:
+    ws = book.sheet(t("Product advice"), t("10. Product advice"))
+    book.table(ws, 2, [Column(t("Market"), width=26), Column(t("Merchants"), "int")],
+               list(b.product_advice))
+
+
+SECTIONS = (_overview, _plan, _rankings, _movers, _share, _problems, _next_week, _service,
+            _product_advice)
 
 
 def bulletin_xlsx(b: Bulletin, path: Path, locale: str = "zh-CN") -> Path:
