@@ -462,22 +462,24 @@ def cost_lines(con: ibis.BaseBackend, lake, inputs: CostInputs) -> Table:
     w = w.mutate(dest_key=ibis.coalesce(w.dest_city, w.dest_province))
     w = w.left_join(units, w.org_unit_id == units.u_unit).drop("u_unit")
     fixed_rates = _fixed_per_city(w, inputs, keys)
+    # A stop is a merchant on a day (mixed collection: every product at once); each of its
+    # parcels carries an equal share. A waybill with no customer is a stop of its own.
+    w = w.mutate(stream=_stream(w.product) if not inputs.rules.mixed_collection
+                 else ibis.literal("all"))
+    per_stop = w.group_by(s_customer=w.customer_id, s_day=w.day, s_stream=w.stream).aggregate(
+        s_parcels=w.count())
     j = (w.left_join(geo, (w.city_id == geo.g_city) & (w.dest_key == geo.g_dest))
-         .left_join(trips, w.line_id == trips.l_line))
+         .left_join(trips, w.line_id == trips.l_line)
+         .left_join(per_stop, (w.customer_id == per_stop.s_customer) & (w.day == per_stop.s_day)
+                    & (w.stream == per_stop.s_stream)))
     extra = []
     if fixed_rates is not None:
         j = j.left_join(fixed_rates, w.city_id == fixed_rates.f_city)
         extra = [c for c in fixed_rates.columns if c != "f_city"]
-    j = j.select(*w.columns, "zone", "km", "line_kg", "line_trips", *extra)
-    # A stop is a merchant on a day (mixed collection: every product at once); each of its
-    # parcels carries an equal share. A waybill with no customer is a stop of its own.
-    group = [j.customer_id, j.day]
-    if not inputs.rules.mixed_collection:
-        group.append(_stream(j.product))
+    j = j.select(*w.columns, "zone", "km", "line_kg", "line_trips", "s_parcels", *extra)
     kg = j.weight_kg.cast("float64")
     on_line = j.line_id.notnull() & (j.line_kg > 0)
-    stops = ibis.ifelse(j.customer_id.isnull(), 1.0,
-                        1.0 / j.waybill_no.count().over(ibis.window(group_by=group)))
+    stops = ibis.ifelse(j.customer_id.isnull(), 1.0, 1.0 / j.s_parcels.cast("float64"))
     kg_km = ibis.ifelse(on_line, 0.0, kg * j.km.fill_null(0.0))
     line_trips = ibis.ifelse(on_line, j.line_trips * kg / j.line_kg, 0.0)
     r = _rate
