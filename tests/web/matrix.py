@@ -216,6 +216,43 @@ def _problems(s, world: MatrixWorld) -> None:
         ids.update(visit=visit_id, problem=problem.id)
 
 
+def _prices(s, world: MatrixWorld) -> None:
+    """A market rate card with a version and a customer contract, both waiting for approval
+    below the floor, on each side (``card`` and ``contract`` of ``foreign`` and ``own``)."""
+    from jiqun.store.models import (
+        PriceContract,
+        PriceStatus,
+        Product,
+        RateCard,
+        RateCardVersion,
+        RateLine,
+        RateOrigin,
+    )
+
+    for ids, tag in ((world.foreign, "QQX"), (world.own, "ZLO")):
+        unit = s.get(Market, ids["market"]).org_unit_id
+        card = RateCard(code=f"RC-{tag}", name=f"{FOREIGN if tag == 'QQX' else '织里'}价格表",
+                        origin=RateOrigin.MARKET, market_id=ids["market"], product=Product.PARCEL,
+                        org_unit_id=unit)
+        s.add(card)
+        s.flush()
+        version = RateCardVersion(card_id=card.id, number=1, status=PriceStatus.PENDING,
+                                  valid_from=dt.date(2024, 6, 1), org_unit_id=unit,
+                                  proposed_level=OrgLevel.COUNTY)
+        s.add(version)
+        s.flush()
+        s.add(RateLine(version_id=version.id, zone="same", weight_from_kg=0, weight_to_kg=60,
+                       first_weight_kg=1, first_price=0.5, extra_per_kg=0.2, org_unit_id=unit))
+        customer = s.get(Customer, ids["customer"])
+        contract = PriceContract(code=f"PC-{tag}", customer_id=customer.id, discount=0.5,
+                                 valid_from=dt.date(2024, 6, 1), status=PriceStatus.PENDING,
+                                 proposed_level=OrgLevel.COUNTY,
+                                 org_unit_id=customer.org_unit_id)
+        s.add(contract)
+        s.flush()
+        ids.update(card=card.id, contract=contract.id)
+
+
 def _own_records(s, world: MatrixWorld) -> dict[str, int]:
     """Huzhou records of the kinds the base world lacks (seen by hz-city)."""
     ids = world.base.ids
@@ -284,6 +321,7 @@ def build_matrix_world(tmp_path) -> MatrixWorld:
         world.foreign = _jiangsu(s, world)
         world.own = _own_records(s, world)
         _problems(s, world)
+        _prices(s, world)
     append(base.settings.lake_path, WAYBILL_DATASET, _foreign_waybills(world))
     return world
 

@@ -55,6 +55,8 @@ KIND_OF_PARAM = {
     "problem_id": "problem",  # a problem (/problems/{problem_id})
     "visit_id": "visit",  # the visit a problem is raised from (/problems/new?visit_id=)
     "case_id": "case",  # a service case (/service/cases/{case_id})
+    "card_id": "card",  # a rate card (/prices/cards/{card_id})
+    "contract_id": "contract",  # a contract price (/prices/contracts/{contract_id}/approve)
 }
 
 # Path or id-like parameters that do not name a scoped record, with the reason.
@@ -86,6 +88,9 @@ NOT_RECORDS = {
     ("/api/problems/merge", "problem_ids"): "write probe: a foreign problem merged",
     ("/api/service/cases/{case_id}/assign", "owner_id"): "write probe: a case given to a "
                                                           "foreign user",
+    **{(f"{api}/prices/cards/{{card_id}}/versions/{{number}}/{step}", "number"):
+       "a version's number within the card that card_id names"
+       for api in ("", "/api") for step in ("activate", "approve")},
 }
 
 # Routes that may answer 2xx/3xx to a write naming a foreign id, because they skip ids the user
@@ -278,6 +283,19 @@ WRITE_PROBES: dict[tuple[str, str], Probe] = {
     ("POST", "/api/warehouses/assign"): Probe(json=lambda ids: {
         "customer_id": ids["customer"], "warehouse_id": None}),
     ("POST", "/api/inbox/read"): Probe(json=lambda ids: {"ids": [ids["notification"]]}),
+    **{("POST", f"/prices/cards/{{card_id}}/versions/{{number}}/{step}"): Probe(
+        path=lambda ids: {"card_id": ids["card"], "number": 1},
+        data=lambda ids: {"row_version": "1"}) for step in ("activate", "approve")},
+    **{("POST", f"/api/prices/cards/{{card_id}}/versions/{{number}}/{step}"): Probe(
+        path=lambda ids: {"card_id": ids["card"], "number": 1},
+        json=lambda ids: {"row_version": 1}) for step in ("activate", "approve")},
+    ("POST", "/prices/contracts/{contract_id}/approve"): Probe(
+        path=lambda ids: {"contract_id": ids["contract"]}, data=lambda ids: {"row_version": "1"}),
+    ("POST", "/api/prices/contracts/{contract_id}/approve"): Probe(
+        path=lambda ids: {"contract_id": ids["contract"]}, json=lambda ids: {"row_version": 1}),
+    # A contract for the foreign customer (by its code): not found.
+    ("POST", "/api/prices/contracts"): Probe(json=lambda ids: {
+        "customer": "C-QQX-1", "valid_from": "2024-06-01", "discount": 0.1}),
 }
 
 # Roles whose unit is below HQ: everything in Jiangsu (and, in Huzhou, Hangzhou) is foreign.
