@@ -2,7 +2,8 @@
 cards with their versions in force and the contract below the floor waiting for approval; a
 card page shows the draft, the version in force and the superseded one; the quote form answers
 a price with its rule; the bundles page shows each segment's merchants and parcels. On the
-desktop the city approves the contract and puts the draft in force. ``JIQUN_E2E_SHOTS=
+desktop the city puts the draft in force — below Shaogang's cost per parcel, it waits for the
+province, which approves it — and approves the county's contract below the floor. ``JIQUN_E2E_SHOTS=
 /tmp/shots/prices`` saves screenshots."""
 
 from __future__ import annotations
@@ -81,17 +82,26 @@ def test_city_manager_reads_and_approves_prices(base, browser, viewport):
     _fits(page, "card page")
     shoot(page, f"{width}-prices-card")
     if viewport is DESKTOP:  # the phone run reads the pages as they were
+        # The draft's cheapest parcel is below Shaogang's cost per parcel: it waits for the
+        # province (the city proposed it), and the county's contract waits for the city.
         page.get_by_role("button", name=re.compile("生效")).click()
         page.wait_for_load_state()
-        assert "生效中" in page.locator("[data-version='3'] [data-testid=status]").inner_text()
-        assert "已替代" in page.locator("[data-version='2'] [data-testid=status]").inner_text()
-        shoot(page, f"{width}-prices-card-activated")
+        assert "待审批" in page.locator("[data-version='3'] [data-testid=status]").inner_text()
         page.goto(f"{base}/prices")
-        assert approvals.count() == 1
-        approvals.first.get_by_role("button").click()
+        assert approvals.count() == 2
+        assert approvals.get_by_role("button").count() == 1  # the contract's, not its own card
+        approvals.get_by_role("button").click()
         page.wait_for_url(re.compile(r"/prices\?done="))
-        assert page.locator("[data-testid=approvals]").count() == 0
+        assert approvals.count() == 1
         shoot(page, f"{width}-prices-approved")
+        province = _context(browser, viewport).new_page()
+        sign_in(province, base, "demo-province", PASSWORD)
+        province.goto(f"{base}/prices")
+        province.locator("[data-testid=approvals]").get_by_role("button").click()
+        province.wait_for_load_state()
+        assert "生效中" in province.locator("[data-version='3'] [data-testid=status]").inner_text()
+        assert "已替代" in province.locator("[data-version='2'] [data-testid=status]").inner_text()
+        shoot(province, f"{width}-prices-card-approved")
 
 
 def test_marketer_quotes_but_may_not_approve(base, browser):

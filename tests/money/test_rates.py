@@ -222,3 +222,23 @@ def test_what_cannot_be_quoted_is_refused(market_card):
         _q(tree, 1, product="nope")
     with pytest.raises(Invalid):
         _q(tree, 1, product="express")  # no express card
+
+
+def test_the_floor_is_the_cost_when_the_cost_model_knows_it(tree):
+    def costs(market_id, product, on):  # as jiqun.money.floor.cost_floor answers
+        return 2.40 if (market_id, product) == (tree.market, Product.PARCEL) else None
+
+    with tree.store.transaction() as s:
+        card(s, tree, "SG", RateOrigin.MARKET, [("same", 0, 60, 1, 2.20, 0.5)],
+             status=PriceStatus.DRAFT)
+    q_rules = PriceRules(minimum_parcel_price=1.0)
+    with as_user(tree, "city") as s:
+        assert cards.activate(s, "SG", 1, rules=q_rules, costs=costs).status == PriceStatus.PENDING
+    with as_user(tree, "prov") as s:
+        cards.approve(s, "SG", 1)
+    q = _q(tree, 1, rules=q_rules, costs=costs)
+    assert (q.floor, q.floor_source, q.below_floor) == (D("2.40"), "cost", True)
+    q = _q(tree, 2, rules=q_rules, costs=costs)
+    assert (q.price, q.below_floor) == (D("2.70"), False)
+    no_cost = _q(tree, 1, rules=q_rules, costs=lambda *a: None)
+    assert no_cost.floor_source == "minimum"

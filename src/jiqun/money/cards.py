@@ -260,12 +260,12 @@ def _as_lines(rows: list[RateLine]) -> list[Line]:
 
 
 def below_floor(session: Session, version: RateCardVersion,
-                rules: PriceRules | None = None) -> bool:
+                rules: PriceRules | None = None, costs=None) -> bool:
     """Whether the version's cheapest parcel is below the floor of its market and product."""
     card = version.card
     lowest = lowest_price(_as_lines(version.lines))
     floor, _ = price_floor(session, _market_of(card, session), card.product, version.valid_from,
-                           rules)
+                           rules, costs)
     return lowest is not None and lowest < floor
 
 
@@ -296,14 +296,15 @@ def _put_in_force(session: Session, version: RateCardVersion) -> None:
 
 
 def activate(session: Session, card_ref, number: int, *, version: int | None = None,
-             rules: PriceRules | None = None) -> RateCardVersion:
-    """Put a draft version in force, or — below the floor — send it for approval."""
+             rules: PriceRules | None = None, costs=None) -> RateCardVersion:
+    """Put a draft version in force, or — below the floor — send it for approval
+    (``costs``: :func:`jiqun.money.floor.cost_floor`; without it the regulatory minimum)."""
     actor = require(session, Action.PRICE_CARD_EDIT)
     v = _version(session, card_ref, number, version)
     if v.status != PriceStatus.DRAFT:
         raise Conflict("Only a draft version can be put in force")
     v.proposed_by_id, v.proposed_level = actor.user_id, actor.level
-    if below_floor(session, v, rules):
+    if below_floor(session, v, rules, costs):
         v.status = PriceStatus.PENDING
     else:
         _put_in_force(session, v)
@@ -368,7 +369,8 @@ def contract_list(session: Session, customer_id: int | None = None) -> list[Cont
 
 
 def _contract_below_floor(session: Session, contract: PriceContract, customer: Customer,
-                          bundle: BundleTerms | None, rules: PriceRules | None) -> bool:
+                          bundle: BundleTerms | None, rules: PriceRules | None,
+                          costs=None) -> bool:
     """Whether the tariff of the customer's market, after the contract's discount and
     bundle, prices a parcel below the floor (the tariff in force on the contract's first day)."""
     from jiqun.money.rates import card_in_force, lines_of, origin_of
@@ -386,7 +388,8 @@ def _contract_below_floor(session: Session, contract: PriceContract, customer: C
             else Decimal(0)
         lines = [adjusted(adjusted(x, -Decimal(repr(contract.discount))), adjust)
                  for x in lines_of(session, card.version_id)]
-        floor, _ = price_floor(session, customer.market_id, product, contract.valid_from, rules)
+        floor, _ = price_floor(session, customer.market_id, product, contract.valid_from, rules,
+                               costs)
         lowest = lowest_price(lines)
         if lowest is not None and lowest < floor:
             return True
@@ -396,7 +399,8 @@ def _contract_below_floor(session: Session, contract: PriceContract, customer: C
 def set_contract(session: Session, *, customer: str, valid_from: dt.date,
                  valid_to: dt.date | None = None, discount: float = 0.0,
                  product: str | None = None, bundle: str | None = None, code: str | None = None,
-                 note: str | None = None, rules: PriceRules | None = None) -> PriceContract:
+                 note: str | None = None, rules: PriceRules | None = None,
+                 costs=None) -> PriceContract:
     """A customer's contract price (协议价): in force from ``valid_from`` unless it prices below
     the floor (then pending approval); it ends the customer's earlier contract for the same
     product the day before."""
@@ -425,7 +429,7 @@ def set_contract(session: Session, *, customer: str, valid_from: dt.date,
         note=note, org_unit_id=found.org_unit_id, proposed_by_id=actor.user_id,
         proposed_level=actor.level, status=PriceStatus.DRAFT)
     session.add(contract)
-    if _contract_below_floor(session, contract, found, chosen, rules):
+    if _contract_below_floor(session, contract, found, chosen, rules, costs):
         contract.status = PriceStatus.PENDING
     else:
         _contract_in_force(session, contract)

@@ -46,6 +46,15 @@ def _cards():
     return cards
 
 
+def _costs(session):
+    """The floor's cost per parcel from the cost model over the configured lake."""
+    from jiqun.lake import connect
+    from jiqun.money.floor import cost_floor
+
+    settings = get_settings()
+    return cost_floor(session, connect(settings), settings.lake_path, session.info["scope"])
+
+
 @cards_app.callback()
 def cards_cmd(ctx: typer.Context, user: UserOpt = None, scope: ScopeOpt = None,
               on: DayOpt = None, fmt: FormatOpt = Format.TABLE) -> None:
@@ -109,7 +118,10 @@ def _step(step, card: str, number: int, seen: int | None, user, scope, fmt) -> N
     action = Action.PRICE_CARD_EDIT if step == "activate" else Action.PRICE_APPROVE
     with who.transaction() as s:
         require(s, action)  # refuse before looking the card up
-        v = getattr(_cards(), step)(s, card, number, version=seen)
+        if step == "activate":
+            v = _cards().activate(s, card, number, version=seen, costs=_costs(s))
+        else:
+            v = _cards().approve(s, card, number, version=seen)
         emit([{"card": v.card.code, "number": v.number, "status": v.status.value,
                "valid_from": v.valid_from, "row_version": v.version}], fmt, "rate card")
 
@@ -154,7 +166,7 @@ def contract_set_cmd(
         require(s, Action.PRICE_CONTRACT)
         c = _cards().set_contract(s, customer=customer, valid_from=start.date(),
                                    valid_to=end.date() if end else None, discount=discount,
-                                   product=product, bundle=bundle)
+                                   product=product, bundle=bundle, costs=_costs(s))
         emit([{"code": c.code, "status": c.status.value, "valid_from": c.valid_from}], fmt,
              "contract")
 
@@ -200,7 +212,8 @@ def quote_cmd(
             if customer_id is None:
                 raise NotFound("customer")
         q = quote(s, market_id=market_id, dest_adcode=to, weight_kg=weight, product=product,
-                  customer_id=customer_id, on=on.date() if on else None, dims_cm=sides)
+                  customer_id=customer_id, on=on.date() if on else None, dims_cm=sides,
+                  costs=_costs(s))
     record = q.as_dict()
     if fmt is Format.JSON:
         import json

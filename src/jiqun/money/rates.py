@@ -275,33 +275,24 @@ def contract_in_force(session: Session, customer_id: int, product: Product,
 
 
 # -- floor ------------------------------------------------------------------------------------
-def price_floor(session: Session, market_id: int, product: Product, on: dt.date,
-                rules: PriceRules | None = None) -> tuple[Decimal, str]:
+def price_floor(session: Session, market_id: int | None, product: Product, on: dt.date,
+                rules: PriceRules | None = None, costs=None) -> tuple[Decimal, str]:
     """The lowest price that needs no approval: the cost of a parcel of the market and product
-    (``jiqun.money.cost.floor_per_parcel``, when the cost model is there), else the
-    configured regulatory minimum (``[prices] minimum_parcel_price``)."""
-    cost = _cost_per_parcel(session, market_id, product, on)
+    when ``costs`` (:func:`jiqun.money.floor.cost_floor`, the cost model over the lake) knows
+    it, else the configured regulatory minimum (``[prices] minimum_parcel_price``)."""
+    cost = costs(market_id, product, on) if costs is not None else None
     if cost is not None:
         return money(cost), "cost"
     return money((rules or PriceRules.configured()).minimum_parcel_price), "minimum"
 
 
-def _cost_per_parcel(session: Session, market_id: int, product: Product, on: dt.date):
-    try:
-        from jiqun.money import cost
-    except ImportError:
-        return None
-    per_parcel = getattr(cost, "floor_per_parcel", None)
-    if per_parcel is None:
-        return None
-    return per_parcel(session, market_id=market_id, product=product, on=on)
-
-
 # -- the quote --------------------------------------------------------------------------------
 def quote(session: Session, *, market_id: int, dest_adcode: str, weight_kg: float,
           product: Product | str, customer_id: int | None = None, on: dt.date | None = None,
-          dims_cm: Sequence[float] | None = None, rules: PriceRules | None = None) -> Quote:
-    """The price of one parcel and the rule that produced it (see the module's docstring).
+          dims_cm: Sequence[float] | None = None, rules: PriceRules | None = None,
+          costs=None) -> Quote:
+    """The price of one parcel and the rule that produced it (see the module's docstring);
+    ``costs`` (:func:`jiqun.money.floor.cost_floor`) gives the floor its cost.
 
     Raises :class:`Invalid` for a bad weight, product or destination, or when no card in
     force that day prices the zone and weight; :class:`NotFound` for a market or customer
@@ -330,7 +321,7 @@ def quote(session: Session, *, market_id: int, dest_adcode: str, weight_kg: floa
     priced = adjusted(adjusted(line, -discount), bundle_adj)
     price, applied = with_surcharges(line_price(priced, weight),
                                      surcharges_of(session, card.version_id), dest_adcode, on)
-    floor, source = price_floor(session, market_id, product, on, rules)
+    floor, source = price_floor(session, market_id, product, on, rules, costs)
     rule = Rule(card.card_code, card.card_name, card.origin.value, card.number, card.valid_from,
                 zone, line.weight_from_kg, line.weight_to_kg, line.first_weight_kg,
                 priced.first_price, priced.extra_per_kg,

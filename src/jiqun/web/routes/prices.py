@@ -19,6 +19,7 @@ from sqlalchemy import select
 from jiqun.bounds import MAX_ID
 from jiqun.errors import Invalid, NotFound
 from jiqun.money import cards
+from jiqun.money.floor import cost_floor
 from jiqun.money.price_rules import PriceRules
 from jiqun.money.rates import quote
 from jiqun.permissions import Action
@@ -234,7 +235,12 @@ def _quote(request: Request, ctx: RequestContext, market: str, to: str, weight: 
            product: str, customer: str | None, on: dt.date | None):
     return quote(ctx.db, market_id=_market_id(ctx, market), dest_adcode=to, weight_kg=weight,
                  product=product, customer_id=_customer_id(ctx, customer), on=on,
-                 rules=rules_of(request, PriceRules))
+                 rules=rules_of(request, PriceRules), costs=_costs(ctx))
+
+
+def _costs(ctx: RequestContext):
+    """The floor's cost per parcel, from the cost model over the request's lake connection."""
+    return cost_floor(ctx.db, ctx.con, ctx.lake, ctx.scope)
 
 
 @router.get("/prices/quote", include_in_schema=False)
@@ -318,7 +324,7 @@ def _take(request: Request, ctx: RequestContext, card_id: int, number: int, step
     card = cards.find_card(ctx.db, card_id)
     if step == "activate":
         v = cards.activate(ctx.db, card.id, number, version=row_version,
-                           rules=rules_of(request, PriceRules))
+                           rules=rules_of(request, PriceRules), costs=_costs(ctx))
     else:
         v = cards.approve(ctx.db, card.id, number, version=row_version)
     ctx.db.commit()
@@ -414,7 +420,8 @@ def api_set_contract(request: Request, ctx: Context, body: ContractIn) -> Contra
     (then ``pending_approval``)."""
     c = cards.set_contract(ctx.db, customer=body.customer, valid_from=body.valid_from,
                            valid_to=body.valid_to, discount=body.discount, product=body.product,
-                           bundle=body.bundle, rules=rules_of(request, PriceRules))
+                           bundle=body.bundle, rules=rules_of(request, PriceRules),
+                           costs=_costs(ctx))
     ctx.db.commit()
     row = next(r for r in cards.contract_list(ctx.db, c.customer_id) if r.id == c.id)
     return ContractOut(**dataclasses.asdict(row))
