@@ -46,7 +46,7 @@ PRODUCT_LABELS = {"express": "express", "parcel": "parcel", "standard": "standar
 LABELS = {"pools": POOL_LABELS, "drivers": DRIVER_LABELS, "zones": ZONE_LABELS,
           "keys": KEY_LABELS, "dimensions": DIMENSION_LABELS, "products": PRODUCT_LABELS}
 
-MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"  # a month of 1900–2099
 MonthQuery = Annotated[str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM; default: "
                                          "the month of the latest data.")]
 By = Literal["customer", "market", "lane", "product", "grid", "city"]
