@@ -8,10 +8,12 @@ import datetime as dt
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from jiqun.config import Settings
 from jiqun.demo import DEMO_PASSWORD, build_demo
 from jiqun.store import Store
+from jiqun.store.models import AuditEntry
 from jiqun.web.app import create_app
 from tests.web.conftest import csrf_of, login
 
@@ -103,6 +105,12 @@ def test_cost_parameters_are_edited_by_a_city_manager_not_a_marketer(demo_app):
     mine = [r for r in rows if r["org_code"] == "HA-SQ" and r["pool"] == "pickup"
             and r["valid_from"] == "2027-01-01"]
     assert len(mine) == 1 and mine[0]["rate"] == 0.31 and mine[0]["in_force"]
+    store = Store(demo_app.state.settings.store_url)
+    with store.session() as s:  # the change is in the audit log, with who made it
+        entry = s.scalars(select(AuditEntry).where(
+            AuditEntry.entity == "cost_parameters",
+            AuditEntry.entity_id == str(mine[0]["id"]))).one()
+    assert (entry.action, entry.username, entry.source) == ("insert", "demo-city", "web")
     bad = city.post("/finance/parameters", data={**form, "driver": "visits"})
     assert bad.status_code == 422
     marketer = _as(demo_app, "demo-marketer")
