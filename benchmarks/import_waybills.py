@@ -1,13 +1,16 @@
-"""Benchmark: import a synthetic waybill CSV, against a bare DuckDB ``COPY … TO parquet``.
+"""Benchmark: import synthetic waybill CSVs, against a bare DuckDB ``COPY … TO parquet``.
 
-    .venv/bin/python -m benchmarks.import_waybills [--rows 10000000]
+    .venv/bin/python -m benchmarks.import_waybills [--rows 10000000 30000000]
 
-1. Generates ``benchmarks/out/waybills-<rows>.csv`` (vectorised with NumPy/Arrow; cached):
+For each size:
+
+1. Generates the CSV (vectorised with NumPy/Arrow) into a temporary folder that is removed at
+   the end, after checking that the disk holds it (~100 bytes a row) and what the runs write:
    Chinese headers, 2,000 customers of one outlet, real destination counties, ISO times.
 2. Times (a) ``COPY (SELECT * FROM read_csv(file)) TO 'x.parquet'`` in DuckDB (before and after
-   (b); the faster run counts) and (b)
-   ``jiqun.ingest.import_file("waybills", …)`` into an empty lake. Each phase runs in its own
-   process so that its peak RSS is its own.
+   (b); the faster run counts) and (b) ``jiqun.ingest.import_file("waybills", …)`` into an
+   empty lake. Each phase runs in a child process of its own; its peak RSS is the child's
+   ``ru_maxrss`` as ``os.wait4`` reports it for that child alone.
 3. Writes the table to ``benchmarks/out/import_waybills.md`` and prints it.
 """
 
@@ -17,7 +20,7 @@ import argparse
 import json
 import os
 import platform
-import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -117,61 +120,96 @@ def phase_import(csv: Path, work: Path) -> dict:
     return {"seconds": seconds, "written": report.written, "rejected": report.rejected}
 
 
-def _run_phase(name: str, csv: Path) -> dict:
-    """Run one phase in a fresh process; its own peak RSS comes back with the timing."""
-    with tempfile.TemporaryDirectory(prefix="jiqun-bench-", dir=OUT) as work:
-        out = subprocess.run(
+def _run_phase(name: str, csv: Path, scratch: Path) -> dict:
+    """Run one phase in a child process; its own peak RSS comes back with the timing."""
+    with tempfile.TemporaryDirectory(prefix="phase-", dir=scratch) as work:
+        child = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.import_waybills", "--phase", name,
              "--csv", str(csv), "--work", work],
-            check=True, capture_output=True, text=True,
-        ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+            stdout=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": work},
+        )
+        out = child.stdout.read()
+        _, status, usage = os.wait4(child.pid, 0)  # this child's resources, not all children's
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode:
+            raise SystemExit(f"phase {name} failed ({child.returncode})")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["rss_mib"] = usage.ru_maxrss / 1024  # KiB on Linux
+    return result
 
 
-def _table(rows: int, csv: Path, copy: dict, imp: dict) -> str:
-    def rate(r: dict) -> str:
-        return f"{rows / r['seconds']:,.0f}"
+def _check_disk(rows: int, folder: Path) -> None:
+    """The CSV (~100 B a row) and what the runs write beside it (DuckDB's spill, the lake, the
+    bare Parquet): about four times the CSV."""
+    needed = rows * 100 * 4
+    free = shutil.disk_usage(folder).free
+    print(f"{folder}: {free / 2**30:,.1f} GiB free, {needed / 2**30:,.1f} GiB needed for "
+          f"{rows:,} rows", file=sys.stderr)
+    if free < needed:
+        raise SystemExit(f"not enough disk space in {folder} for {rows:,} rows")
 
-    size = csv.stat().st_size / 2**20
-    return "\n".join([
-        f"Waybill import benchmark: {rows:,} rows, CSV {size:,.0f} MiB; "
-        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",
+
+def measure(rows: int, scratch_root: Path | None = None) -> dict:
+    """Generate the CSV of ``rows`` waybills in a temporary folder, time both sides, clean up."""
+    root = scratch_root or Path(tempfile.gettempdir())
+    _check_disk(rows, root)
+    with tempfile.TemporaryDirectory(prefix="jiqun-bench-", dir=root) as scratch:
+        scratch = Path(scratch)
+        csv = scratch / f"waybills-{rows}.csv"
+        began = time.perf_counter()
+        generate(rows, csv)
+        print(f"generated {csv} in {time.perf_counter() - began:.1f} s", file=sys.stderr)
+        # The baseline runs before and after the import and the faster run counts: other work
+        # on a shared machine then inflates the ratio rather than flattering it.
+        first = _run_phase("copy", csv, scratch)
+        imp = _run_phase("import", csv, scratch)
+        copy = min(first, _run_phase("copy", csv, scratch), key=lambda r: r["seconds"])
+        return {"rows": rows, "csv_mib": csv.stat().st_size / 2**20, "copy": copy, "import": imp}
+
+
+def _table(results: list[dict]) -> str:
+    lines = [
+        f"Waybill import benchmark on {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; jiqun's DuckDB memory limit {_memory_limit()}.",
         "",
-        "| step | seconds | rows/s | peak RSS (MiB) |",
-        "|---|---:|---:|---:|",
-        f"| (a) DuckDB `COPY read_csv → parquet` | {copy['seconds']:.1f} | {rate(copy)} | {copy['rss_mib']:,.0f} |",
-        f"| (b) `jiqun import waybills` (validate + lake append) | {imp['seconds']:.1f} | {rate(imp)} | {imp['rss_mib']:,.0f} |",
-        f"| ratio (b)/(a) | {imp['seconds'] / copy['seconds']:.2f}× | | |",
-        "",
-        f"Rows written to the lake: {imp['written']:,}; rejected: {imp['rejected']:,}.",
-    ])
+        "| rows | CSV (MiB) | (a) bare DuckDB COPY (s) | (a) peak RSS (MiB) "
+        "| (b) jiqun import (s) | (b) peak RSS (MiB) | ratio (b)/(a) | written | rejected |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        copy, imp = r["copy"], r["import"]
+        lines.append(
+            f"| {r['rows']:,} | {r['csv_mib']:,.0f} | {copy['seconds']:.1f} | "
+            f"{copy['rss_mib']:,.0f} | {imp['seconds']:.1f} | {imp['rss_mib']:,.0f} | "
+            f"{imp['seconds'] / copy['seconds']:.2f}× | {imp['written']:,} | {imp['rejected']:,} |")
+    return "\n".join(lines)
+
+
+def _memory_limit() -> str:
+    from jiqun.ingest.api import MEMORY_LIMIT
+
+    return MEMORY_LIMIT
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000_000, 30_000_000])
+    parser.add_argument("--scratch", type=Path, help="folder for the temporary CSV and runs")
     parser.add_argument("--phase", choices=["copy", "import"])
     parser.add_argument("--csv", type=Path)
     parser.add_argument("--work", type=Path)
     args = parser.parse_args(argv)
     if args.phase:
         result = (phase_copy if args.phase == "copy" else phase_import)(args.csv, args.work)
-        result["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(result))
         return
-    csv = OUT / f"waybills-{args.rows}.csv"
-    if not csv.exists():
-        began = time.perf_counter()
-        generate(args.rows, csv)
-        print(f"generated {csv} in {time.perf_counter() - began:.1f} s", file=sys.stderr)
-    # The baseline runs before and after the import and the faster run counts: other work on a
-    # shared 2-core machine then inflates the ratio rather than flattering it.
-    first = _run_phase("copy", csv)
-    imp = _run_phase("import", csv)
-    copy = min(first, _run_phase("copy", csv), key=lambda r: r["seconds"])
-    table = _table(args.rows, csv, copy, imp)
-    (OUT / "import_waybills.md").write_text(table + "\n", encoding="utf-8")
-    print(table)
+    results = []
+    for rows in args.rows:
+        results.append(measure(rows, args.scratch))
+        table = _table(results)
+        OUT.mkdir(parents=True, exist_ok=True)
+        (OUT / "import_waybills.md").write_text(table + "\n", encoding="utf-8")
+        print(table, flush=True)
 
 
 if __name__ == "__main__":

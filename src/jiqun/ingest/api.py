@@ -189,8 +189,14 @@ def _import_lake(spec: ImportKind, con, src, sessions: _Sessions, lake: Path,
     with staged_append(lake, validated.dataset) as stage:
         _check_chunks(con, src, validated, lake, report, step, stage)
         _settle_lake(con, src, validated, report, plan)  # a changed outcome stages nothing in
+        _drop_tables(con)  # the commit refreshes the aggregates: give it DuckDB's memory
         stage.commit()
     report.written = report.inserted
+
+
+def _drop_tables(con) -> None:
+    for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall():
+        con.execute(f'DROP TABLE "{name}" CASCADE')
 
 
 def _chunks(con, chunk_rows: int) -> list[tuple[int, int]]:
@@ -219,13 +225,10 @@ def _check_chunks(con, src, validated: lake_kinds.Validated, lake: Path, report:
     dataset = validated.dataset
     in_lake = _register_lake_keys(con, src, lake, dataset)
     con.execute("CREATE OR REPLACE TEMP TABLE bad_rows AS SELECT * FROM parsed LIMIT 0")
-    con.execute("CREATE OR REPLACE TEMP TABLE chunk AS SELECT *, false AS _bad FROM bad_rows")
-    con.execute("CREATE OR REPLACE TEMP VIEW good_chunk AS SELECT * EXCLUDE (_bad) FROM chunk "
-                "WHERE NOT _bad")
-    fresh = f"SELECT * EXCLUDE (_row) FROM ({validated.output.format(rows='good_chunk')}) AS o"
+    fresh = "SELECT * EXCLUDE (_row, _bad) FROM chunk AS o WHERE NOT _bad"
     if in_lake:
         same = " AND ".join(f"k.{k} = o.{k}" for k in dataset.key)
-        fresh += f" WHERE NOT EXISTS (SELECT 1 FROM lake_keys k WHERE {same})"
+        fresh += f" AND NOT EXISTS (SELECT 1 FROM lake_keys k WHERE {same})"
     if not validated.unique:  # a key repeated in the file: its first row counts
         fresh += (f" QUALIFY row_number() OVER (PARTITION BY {', '.join(dataset.key)} "
                   "ORDER BY _row) = 1")
@@ -235,10 +238,15 @@ def _check_chunks(con, src, validated: lake_kinds.Validated, lake: Path, report:
     good = new = 0
     for i, (lo, hi) in enumerate(ranges):
         step("writing" if stage else "validating", i, len(ranges))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE chunk AS SELECT *, {bad} AS _bad FROM parsed "
-                    f"WHERE _row BETWEEN {lo} AND {hi}")
-        con.execute("INSERT INTO bad_rows SELECT * EXCLUDE (_bad) FROM chunk WHERE _bad")
-        good += con.execute("SELECT count(*) FROM good_chunk").fetchall()[0][0]
+        # The chunk's lake rows and whether each is bad: the one pass that parses every value.
+        rows = f"(SELECT *, {bad} AS _bad FROM parsed WHERE _row BETWEEN {lo} AND {hi})"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE chunk AS {validated.output.format(rows=rows)}")
+        total, rejected = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE _bad) FROM chunk").fetchall()[0]
+        if rejected:  # parse again only the bad rows, for their reject lines
+            con.execute("INSERT INTO bad_rows SELECT * FROM parsed "
+                        "WHERE _row IN (SELECT _row FROM chunk WHERE _bad)")
+        good += total - rejected
         if stage is None:
             new += con.execute(f"SELECT count(*) FROM ({fresh})").fetchall()[0][0]
         else:

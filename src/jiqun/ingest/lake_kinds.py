@@ -41,7 +41,9 @@ class Validated:
 
     dataset: Dataset
     checks: list[Check]  # a row breaking none is good (jiqun.ingest.checks)
-    output: str  # SELECT of the dataset's columns and ``_row`` FROM {rows} (rows of ``parsed``)
+    # SELECT of the dataset's columns, ``_row`` and ``_bad`` FROM {rows}: rows of ``parsed``
+    # with ``_bad`` (whether the row breaks a check), one chunk of the file at a time.
+    output: str
     # Whether the good rows of a file never repeat a key (waybills: a repeat is rejected as
     # duplicate_in_file), so that chunks need no de-duplication against each other.
     unique: bool = False
@@ -174,10 +176,10 @@ SELECT p.waybill_no,
   p.product_v AS product, p.platform_v AS platform, CAST(p.ship_time_v AS TIMESTAMP_S) AS ship_time,
   coalesce(p.outlet_adcode, p.customer_adcode, o.adcode) AS origin_adcode,
   p.dest_province_v AS dest_province, p.dest_city_v AS dest_city, p.dest_county_v AS dest_county,
-  CAST(p.weight_v AS FLOAT) AS weight_kg, p.fee_v AS fee, p.line_id,
+  TRY_CAST(p.weight_v AS FLOAT) AS weight_kg, p.fee_v AS fee, p.line_id, -- bad rows too (1e39 kg)
   coalesce(p.status_v, CASE WHEN p.delivered_time_v IS NULL THEN 'created' ELSE 'delivered' END)
     AS status,
-  CAST(p.delivered_time_v AS TIMESTAMP_S) AS delivered_time, p._row
+  CAST(p.delivered_time_v AS TIMESTAMP_S) AS delivered_time, p._row, p._bad
 FROM {rows} p LEFT JOIN org_dim o ON o.org_unit_id = coalesce(p.customer_org, p.outlet_org)
 """
 
@@ -247,7 +249,7 @@ def event_checks(now: dt.datetime | None = None) -> list[Check]:
 EVENT_OUTPUT = """
 SELECT waybill_no, CAST(coalesce(waybill_org, facility_org) AS INTEGER) AS org_unit_id,
   CAST(event_time_v AS TIMESTAMP_S) AS event_time, event_code_v AS event_code,
-  coalesce(location_v, facility_adcode) AS location_adcode, facility_id, note, _row
+  coalesce(location_v, facility_adcode) AS location_adcode, facility_id, note, _row, _bad
 FROM {rows}
 """
 

@@ -231,7 +231,9 @@ class StagedAppend:
         keys already in the lake or earlier in the batch); returns how many were staged."""
         columns = ", ".join(
             f'CAST("{f.name}" AS {_DUCKDB_TYPES[f.type]}) AS "{f.name}"' for f in self.dataset.schema)
-        month = f"strftime({self.dataset.time_column}, '%Y-%m') AS _month"
+        time = self.dataset.time_column
+        # An integer key (202406) partitions markedly faster than the text '2024-06'.
+        month = f"year({time}) * 100 + month({time}) AS _month"
         target = self.folder / f"part-{self.parts:05d}"
         self.parts += 1
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -248,7 +250,8 @@ class StagedAppend:
         renames: list[tuple[str, str]] = []
         months: set[str] = set()
         for n, staged in enumerate(sorted(self.folder.glob("part-*/_month=*/*.parquet.tmp"))):
-            month = staged.parent.name.split("=", 1)[1]
+            key = staged.parent.name.split("=", 1)[1]  # 202406
+            month = f"{key[:4]}-{key[4:]}"
             months.add(month)
             folder = self.lake / self.dataset.name / f"month={month}"
             folder.mkdir(parents=True, exist_ok=True)
