@@ -5,11 +5,12 @@ market X…").
 **The model.** A merchant ships ``total`` parcels a month with all carriers and gives us
 ``ours`` of them. The share we get follows a logit in the price gap it sees::
 
-    logit(ours / total) = α_merchant + δ_month + β · gap
+    logit(ours / total) = α_merchant + γ_merchant · month + δ_month + β · gap
 
 where ``gap`` is our price minus the competitor price the merchant sees (yuan, first weight),
-``α`` the merchant's loyalty (service, habit, relationships), ``δ`` what moves every merchant
-in a month (season, a competitor's campaign), and ``β`` (< 0) the price sensitivity: a ¥1
+``α`` the merchant's loyalty (service, habit, relationships) with its own trend (a growing
+merchant, a growing market), ``δ`` what moves every merchant in a month (season, a competitor's
+campaign), and ``β`` (< 0) the price sensitivity: a ¥1
 higher gap multiplies the odds of a parcel coming to us by ``exp(β)``.
 
 **Why this model.** We observe shares of a merchant's parcels, not each parcel's choice, and
@@ -82,8 +83,7 @@ class ResponseFit:
     merchants: int
     months: int
     gap_spread: float  # within-merchant standard deviation of the gap: the fit's lever
-    alpha: dict[int, float] = field(repr=False, default_factory=dict)  # merchant → α
-    delta: dict[int, float] = field(repr=False, default_factory=dict)  # month → δ
+    effects: Effects | None = field(repr=False, default=None)
 
     @property
     def interval(self) -> tuple[float, float]:
@@ -109,18 +109,64 @@ def _weights(ours: np.ndarray, total: np.ndarray) -> np.ndarray:
     return total * share * (1 - share)
 
 
-def _demean(values: np.ndarray, groups: tuple[np.ndarray, ...], w: np.ndarray) -> np.ndarray:
-    """``values`` minus their weighted two-way fixed effects (alternating projections)."""
-    out = values.astype(float).copy()
+@dataclass(frozen=True)
+class Effects:
+    """The fixed effects' fit: per merchant a level and a trend (its own growth), per month
+    an effect shared by every merchant (season, campaigns) with no trend of its own."""
+
+    level: np.ndarray  # merchant → intercept
+    slope: np.ndarray  # merchant → per month
+    month: np.ndarray  # month → effect
+
+    def of(self, merchant: np.ndarray, month: np.ndarray) -> np.ndarray:
+        return self.level[merchant] + self.slope[merchant] * month + self.month[month]
+
+
+def _merchant_lines(values, panel: Panel, w) -> tuple[np.ndarray, np.ndarray]:
+    """Per merchant, the weighted least-squares line of ``values`` over the month index."""
+    m, t = panel.merchant, panel.month.astype(float)
+    size = int(m.max()) + 1
+    s0, s1, s2 = (np.bincount(m, weights=w * t ** k, minlength=size) for k in (0, 1, 2))
+    sy = np.bincount(m, weights=w * values, minlength=size)
+    sty = np.bincount(m, weights=w * t * values, minlength=size)
+    det = s0 * s2 - s1 * s1
+    flat = det <= 1e-12 * np.maximum(s0 * s2, 1e-300)  # a single month: no trend to fit
+    safe = np.where(flat, 1.0, det)
+    slope = np.where(flat, 0.0, (s0 * sty - s1 * sy) / safe)
+    level = np.where(flat, sy / np.where(s0 > 0, s0, 1), (sy - slope * s1) / np.where(s0 > 0, s0, 1))
+    return level, slope
+
+
+def fixed_effects(values: np.ndarray, panel: Panel, w: np.ndarray) -> Effects:
+    """The weighted fit of ``values`` on merchant levels and trends and month effects
+    (alternating projections); the month effects' own trend is moved into the merchants'."""
+    values = values.astype(float)
+    months = int(panel.month.max()) + 1
+    month = np.zeros(months)
+    level = slope = None
     for _ in range(MAX_SWEEPS):
-        before = out.copy()
-        for g in groups:
-            sums = np.bincount(g, weights=w * out)
-            mass = np.bincount(g, weights=w)
-            out -= (sums / np.where(mass > 0, mass, 1))[g]
-        if np.max(np.abs(out - before)) < TOLERANCE:
+        level, slope = _merchant_lines(values - month[panel.month], panel, w)
+        rest = values - level[panel.merchant] - slope[panel.merchant] * panel.month
+        mass = np.bincount(panel.month, weights=w, minlength=months)
+        new = np.bincount(panel.month, weights=w * rest, minlength=months) / np.where(
+            mass > 0, mass, 1)
+        done = np.max(np.abs(new - month)) < TOLERANCE
+        month = new
+        if done:
             break
-    return out
+    # No trend in the month effects: a common trend belongs to every merchant's own.
+    mass = np.bincount(panel.month, minlength=months).astype(float)
+    t = np.arange(months, dtype=float)
+    if np.count_nonzero(mass) >= 2:
+        b, a = np.polyfit(t[mass > 0], month[mass > 0], 1, w=np.sqrt(mass[mass > 0]))
+        month = month - (a + b * t)
+        level, slope = level + a, slope + b
+    return Effects(level, slope, month)
+
+
+def _demean(values: np.ndarray, panel: Panel, w: np.ndarray) -> np.ndarray:
+    """``values`` minus their fixed effects' fit."""
+    return values - fixed_effects(values, panel, w).of(panel.merchant, panel.month)
 
 
 def fit(panel: Panel, iterations: int = 25) -> ResponseFit:
@@ -133,15 +179,14 @@ def fit(panel: Panel, iterations: int = 25) -> ResponseFit:
     panel = _informative(panel)
     if len(panel) < 3:
         raise ValueError("too few merchant-months to fit a price response")
-    groups = (panel.merchant, panel.month)
     x = panel.gap.astype(float)
     eta = empirical_logit(panel.ours, panel.total)  # Berkson's start
     w = _weights(panel.ours, panel.total)
     z = eta
     beta = 0.0
     for _ in range(iterations):
-        x_t = _demean(x, groups, w)
-        z_t = _demean(z, groups, w)
+        x_t = _demean(x, panel, w)
+        z_t = _demean(z, panel, w)
         sxx = float(np.sum(w * x_t * x_t))
         if sxx <= 1e-12:
             return ResponseFit(0.0, math.inf, len(panel), len(np.unique(panel.merchant)),
@@ -155,8 +200,8 @@ def fit(panel: Panel, iterations: int = 25) -> ResponseFit:
         beta = new_beta
         if converged:
             break
-    x_t = _demean(x, groups, w)
-    z_t = _demean(z, groups, w)
+    x_t = _demean(x, panel, w)
+    z_t = _demean(z, panel, w)
     sxx = float(np.sum(w * x_t * x_t))
     resid = z_t - beta * x_t
     spread = math.sqrt(sxx / float(np.sum(w)))
@@ -165,9 +210,8 @@ def fit(panel: Panel, iterations: int = 25) -> ResponseFit:
     clusters = int(np.count_nonzero(np.bincount(panel.merchant)))
     correction = clusters / max(clusters - 1, 1)
     se = math.sqrt(correction * float(np.sum(score ** 2))) / sxx
-    alpha, delta = _effects(eta - beta * x, panel, w)
     return ResponseFit(beta, se, len(panel), clusters, len(np.unique(panel.month)), spread,
-                       alpha, delta)
+                       fixed_effects(eta - beta * x, panel, w))
 
 
 def _informative(panel: Panel) -> Panel:
@@ -179,33 +223,17 @@ def _informative(panel: Panel) -> Panel:
     return panel.where(keep[panel.merchant])
 
 
-def _effects(rest: np.ndarray, panel: Panel, w: np.ndarray) -> tuple[dict, dict]:
-    """The merchant and month effects of ``rest = logit − β·gap`` (alternating means)."""
-    a = np.zeros(int(panel.merchant.max()) + 1)
-    d = np.zeros(int(panel.month.max()) + 1)
-    for _ in range(MAX_SWEEPS):
-        a_old, d_old = a.copy(), d.copy()
-        a = _group_mean(rest - d[panel.month], panel.merchant, w, len(a))
-        d = _group_mean(rest - a[panel.merchant], panel.month, w, len(d))
-        if max(np.max(np.abs(a - a_old)), np.max(np.abs(d - d_old))) < TOLERANCE:
-            break
-    seen_m, seen_t = np.unique(panel.merchant), np.unique(panel.month)
-    return ({int(i): float(a[i]) for i in seen_m}, {int(t): float(d[t]) for t in seen_t})
-
-
-def _group_mean(values, groups, w, size) -> np.ndarray:
-    mass = np.bincount(groups, weights=w, minlength=size)
-    return np.bincount(groups, weights=w * values, minlength=size) / np.where(mass > 0, mass, 1)
-
-
-def predicted_share(model: ResponseFit, merchant: np.ndarray, month_effect: float,
+def predicted_share(model: ResponseFit, merchant: np.ndarray, month: np.ndarray,
                     gap: np.ndarray, beta: float | None = None) -> np.ndarray:
-    """The model's share for merchants at ``gap`` in a month with effect ``month_effect``
-    (merchants the fit never saw get the average loyalty)."""
+    """The model's share for fitted merchants in ``month`` at ``gap``. A month after the fit's
+    last takes the mean effect of its last three months, and each merchant's trend goes on."""
     b = model.beta if beta is None else beta
-    mean_alpha = float(np.mean(list(model.alpha.values()))) if model.alpha else 0.0
-    a = np.array([model.alpha.get(int(i), mean_alpha) for i in merchant])
-    return 1.0 / (1.0 + np.exp(-(a + month_effect + b * gap)))
+    fx = model.effects
+    known = len(fx.month)
+    recent = float(np.mean(fx.month[-3:]))
+    month_effect = np.where(month < known, fx.month[np.minimum(month, known - 1)], recent)
+    logit = fx.level[merchant] + fx.slope[merchant] * month + month_effect + b * gap
+    return 1.0 / (1.0 + np.exp(-logit))
 
 
 @dataclass(frozen=True)
@@ -232,17 +260,14 @@ def validate(panel: Panel, holdout_months: int = 3) -> Validation:
     last = int(panel.month.max())
     train = panel.where(panel.month <= last - holdout_months)
     test = panel.where(panel.month > last - holdout_months)
-    test = test.where(np.isin(test.merchant, np.unique(train.merchant)))
+    test = test.where(np.isin(test.merchant, np.unique(_informative(train).merchant)))
     if len(train) < 3 or len(test) == 0:
         raise ValueError("too few months to hold some out")
     model = fit(train)
     baseline = _fit_without_response(train)
-    recent = sorted(model.delta)[-3:]
-    effect = float(np.mean([model.delta[t] for t in recent]))
-    base_effect = float(np.mean([baseline.delta[t] for t in sorted(baseline.delta)[-3:]]))
     ours = test.ours.astype(float)
-    model_parcels = test.total * predicted_share(model, test.merchant, effect, test.gap)
-    base_parcels = test.total * predicted_share(baseline, test.merchant, base_effect, test.gap)
+    model_parcels = test.total * predicted_share(model, test.merchant, test.month, test.gap)
+    base_parcels = test.total * predicted_share(baseline, test.merchant, test.month, test.gap)
     parcels = float(ours.sum())
     return Validation(
         holdout_months, len(test), parcels,
@@ -253,9 +278,18 @@ def validate(panel: Panel, holdout_months: int = 3) -> Validation:
 
 
 def _fit_without_response(panel: Panel) -> ResponseFit:
-    y = empirical_logit(panel.ours, panel.total)
-    alpha, delta = _effects(y, panel, _weights(panel.ours, panel.total))
-    return ResponseFit(0.0, 0.0, len(panel), len(alpha), len(delta), 0.0, alpha, delta)
+    """The baseline: the same fixed effects, no price response (β = 0), by the same maximum
+    likelihood."""
+    panel = _informative(panel)
+    z = empirical_logit(panel.ours, panel.total)
+    w = _weights(panel.ours, panel.total)
+    for _ in range(25):
+        eta = fixed_effects(z, panel, w).of(panel.merchant, panel.month)
+        p = np.clip(1.0 / (1.0 + np.exp(-eta)), 1e-12, 1 - 1e-12)
+        w = panel.total * p * (1 - p)
+        z = eta + (panel.ours - panel.total * p) / w
+    return ResponseFit(0.0, 0.0, len(panel), len(np.unique(panel.merchant)),
+                       len(np.unique(panel.month)), 0.0, fixed_effects(z, panel, w))
 
 
 @dataclass(frozen=True)
