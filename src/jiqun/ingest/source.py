@@ -256,7 +256,7 @@ def _sql_path(path: Path) -> str:
 # -- the fast path: DuckDB ----------------------------------------------------------------------
 def _read_with_duckdb(con: duckdb.DuckDBPyConnection, readable: Path, delimiter: str,
                       names: list[str], fmt: Format | None = None) -> bool:
-    """Load a well-formed UTF-8 CSV as the table ``raw`` (:func:`_clean_sql`, in file order);
+    """Load a well-formed UTF-8 CSV as the table ``raw`` (:func:`_clean_query`, in file order);
     False when DuckDB finds it is not one.
 
     Nothing is sniffed (``auto_detect=false``): the dialect is the header line's, every column is
@@ -270,13 +270,12 @@ def _read_with_duckdb(con: duckdb.DuckDBPyConnection, readable: Path, delimiter:
     breaks = _has_quote(readable)
     cells = " OR ".join(f"contains(\"{n}\", chr(10)) OR contains(\"{n}\", chr(13))" for n in names)
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE raw AS SELECT {_clean_sql(fmt, _present(names))}"
-            + (f", coalesce({cells}, false) AS _break" if breaks else "")
-            + f" FROM read_csv({_sql_path(readable)}, auto_detect=false, header=true, "
-            f"columns={columns}, delim={_sql_text(delimiter)}, quote='\"', escape='\"', "
-            "strict_mode=true, null_padding=false)"
-        )
+        csv_rows = (f"read_csv({_sql_path(readable)}, auto_detect=false, header=true, "
+                    f"columns={columns}, delim={_sql_text(delimiter)}, quote='\"', escape='\"', "
+                    "strict_mode=true, null_padding=false)")
+        breaks_sql = f", coalesce({cells}, false) AS _break" if breaks else ""
+        con.execute("CREATE OR REPLACE TEMP TABLE raw AS "
+                    + _clean_query(fmt, _present(names), csv_rows, breaks_sql))
     except (duckdb.InvalidInputException, duckdb.ConversionException):
         return False  # a ragged row, a stray quote, a bad byte: the tolerant reader says which
     return not (breaks and _line_breaks_in_cells(con))
@@ -301,17 +300,16 @@ def _present(names: list[str]) -> set[str]:
     return {n for n in names if not n.startswith("_")}
 
 
-def _clean_sql(fmt: Format | None, present: set[str]) -> str:
-    """Every column of the format (default: the file's), trimmed, empty → NULL (NULL where the
-    file has none), and ``_blank``: whether the row has no value at all (",,,," is no row)."""
-    def clean(name: str) -> str:
-        return f"nullif(trim(\"{name}\"), '')"
-
+def _clean_query(fmt: Format | None, present: set[str], rows: str, extra: str = "") -> str:
+    """SELECT every column of the format (default: the file's) from ``rows``, trimmed, empty →
+    NULL (NULL where the file has none), and ``_blank``: whether the row has no value at all
+    (",,,," is no row of data), judged on the trimmed cells (each cell is trimmed once)."""
     wanted = fmt.names if fmt else sorted(present)
-    columns = ", ".join(f"{clean(c)} AS \"{c}\"" if c in present
+    columns = ", ".join(f"nullif(trim(\"{c}\"), '') AS \"{c}\"" if c in present
                         else f"NULL::VARCHAR AS \"{c}\"" for c in wanted)
-    any_value = ", ".join(clean(n) for n in sorted(present)) or "NULL"
-    return f"{columns}, coalesce({any_value}) IS NULL AS _blank"
+    any_value = ", ".join(f'"{n}"' for n in sorted(present)) or "NULL"
+    return (f"SELECT *, coalesce({any_value}) IS NULL AS _blank "
+            f"FROM (SELECT {columns}{extra} FROM {rows})")
 
 
 def _needed(names: list[str]) -> int:
@@ -562,8 +560,8 @@ def load(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, work: Path | N
     present = {n: str(h).replace("\ufeff", "").strip() for n, h in zip(names, header, strict=False)
                if not n.startswith("_")}
     if _is_view(con, "raw_rows"):  # read in Python (tolerant CSV, spreadsheet): clean it once
-        con.execute(f"CREATE OR REPLACE TEMP TABLE raw AS SELECT _row, "
-                    f"{_clean_sql(fmt, set(present))} FROM raw_rows")
+        con.execute("CREATE OR REPLACE TEMP TABLE raw AS "
+                    + _clean_query(fmt, set(present), "raw_rows", ", _row"))
         row = "_row"
     else:  # DuckDB read it, cleaned, in file order: the row number is the table's row id
         row = "rowid + 2"
