@@ -243,9 +243,9 @@ def _check_chunks(con, src, validated: lake_kinds.Validated, lake: Path, report:
         con.execute(f"CREATE OR REPLACE TEMP TABLE chunk AS {validated.output.format(rows=rows)}")
         total, rejected = con.execute(
             "SELECT count(*), count(*) FILTER (WHERE _bad) FROM chunk").fetchall()[0]
-        if rejected:  # parse again only the bad rows, for their reject lines
-            con.execute("INSERT INTO bad_rows SELECT * FROM parsed "
-                        "WHERE _row IN (SELECT _row FROM chunk WHERE _bad)")
+        if rejected:  # parse the bad rows again (this chunk's at most), for their reject lines
+            con.execute(f"INSERT INTO bad_rows SELECT * FROM parsed WHERE _row BETWEEN {lo} AND "
+                        f"{hi} AND _row IN (SELECT _row FROM chunk WHERE _bad)")
         good += total - rejected
         if stage is None:
             new += con.execute(f"SELECT count(*) FROM ({fresh})").fetchall()[0][0]
