@@ -234,7 +234,7 @@ class StagedAppend:
         time = self.dataset.time_column
         # An integer key (202406) partitions markedly faster than the text '2024-06'.
         month = f"year({time}) * 100 + month({time}) AS _month"
-        target = self.folder / f"part-{self.parts:05d}"
+        target = str(self.folder / f"part-{self.parts:05d}").replace("'", "''")
         self.parts += 1
         self.folder.mkdir(parents=True, exist_ok=True)
         staged = con.execute(
