@@ -14,6 +14,7 @@ import datetime as dt
 import heapq
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -97,7 +98,9 @@ def import_file(
     locale = normalise_locale(locale)
     report = ImportReport(kind=kind, path=path, dry_run=dry_run)
     step = progress or (lambda *_: None)
-    plan = _Plan(file_digest(path) if path.is_file() else "", expect)
+    # The file's digest (for the fingerprint) is read beside the import, in a thread of its own:
+    # hashlib lets go of the GIL, and a 3 GB file takes seconds to hash.
+    plan = _Plan(_digest_beside(path) if path.is_file() else None, expect)
     with tempfile.TemporaryDirectory(prefix="jiqun-import-") as work:
         con = duckdb.connect()
         try:
@@ -120,11 +123,24 @@ def import_file(
     return report
 
 
+def _digest_beside(path: Path) -> Future[str]:
+    """The file's digest, computed in a thread of this import's own (no pool outlives it)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jiqun-import-digest")
+    try:
+        return pool.submit(file_digest, path)
+    finally:
+        pool.shutdown(wait=False)
+
+
 class _Plan:
     """What the caller expects of the import (the fingerprint of its dry run), and the check."""
 
-    def __init__(self, file_sha256: str, expect: str | None):
-        self.file_sha256, self.expect = file_sha256, expect
+    def __init__(self, digest: Future[str] | None, expect: str | None):
+        self.digest, self.expect = digest, expect
+
+    @property
+    def file_sha256(self) -> str:
+        return self.digest.result() if self.digest else ""
 
     def settle(self, report: ImportReport) -> None:
         """Fingerprint the outcome counted so far; refuse when it is not the expected one."""
