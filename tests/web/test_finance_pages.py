@@ -129,7 +129,7 @@ def test_grid_kpis_carry_the_ledgers_grid_profit(demo_app):
     with_parcels = [r for r in kpis["rows"] if r["parcels"]]
     assert with_parcels
     for row in with_parcels:
-        assert row["grid_profit"] == pytest.approx(ledger[str(row["grid_id"])])
+        assert row["grid_profit"] == pytest.approx(ledger[str(row["grid_id"])], abs=0.005)  # to the fen
 
 
 def test_the_weekly_bulletin_has_the_months_ledger(demo_app):

@@ -66,6 +66,7 @@ NOT_RECORDS = {
     ("/api/archive/duplicates/{pair_id}/{decision}", "decision"): "merge or keep",
     ("/api/import/{kind}", "kind"): "an import kind (markets, customers, waybills, events)",
     ("/jobs/{name}/run", "name"): "a job of the registry (organisation-wide, no scope)",
+    ("/api/finance/ledger/{by}", "by"): "a breakdown: market, grid or customer",
     ("/api/jobs/{name}/run", "name"): "a job of the registry (organisation-wide, no scope)",
     # origin_id / point_id of a line proposal name a market or a point of the caller's own
     # plan; the route looks the proposal up in that plan. The write probes below send a
@@ -147,6 +148,9 @@ def _new_user(ids: dict) -> dict:
 
 
 WRITE_PROBES: dict[tuple[str, str], Probe] = {
+    # Jobs belong to the whole organisation and name no record: an unknown job is not found.
+    ("POST", "/jobs/{name}/run"): Probe(path=lambda ids: {"name": "no-such-job"}),
+    ("POST", "/api/jobs/{name}/run"): Probe(path=lambda ids: {"name": "no-such-job"}),
     # A cost rate for the foreign city: outside the caller's area, a 422 that names nothing.
     ("POST", "/finance/parameters"): Probe(data=lambda ids: {
         "org_code": "JS-NJ", "pool": "pickup", "driver": "pieces", "rate": "9.9",
@@ -437,7 +441,8 @@ def test_writes_naming_foreign_records_change_nothing(mworld, mclient, tokens, t
 
 # -- every read, every role: no foreign name in any answer --------------------------------------
 # Values for the path parameters of reads that are not records.
-SAMPLE_PATHS = {"/bulletin/{week}.{fmt}": {"week": "2024-W23", "fmt": "html"}}
+SAMPLE_PATHS = {"/bulletin/{week}.{fmt}": {"week": "2024-W23", "fmt": "html"},
+                "/api/finance/ledger/{by}": {"by": "customer"}}
 
 
 def _plain_reads(mworld: MatrixWorld, table: list[RouteInfo]) -> list[str]:

@@ -94,11 +94,13 @@ class OperatingPicture:
         session: Session | None = None,
         figures: FigureCache | None = None,
         version: Hashable | None = None,
+        settings=None,
     ):
         if not isinstance(scope, Scope):  # None no longer means the whole organisation
             raise TypeError("a picture needs a scope; Scope.WHOLE is the whole organisation")
         self.store, self.lake, self.scope = store, Path(lake), scope
-        self.rules = rules or KpiRules.configured()
+        self.rules = rules or KpiRules.configured(settings)
+        self.settings = settings  # the app's or command's (rules files of other capabilities)
         self.con = con or connect(engine=engine)
         self._own_session = session is None
         self.session = session if session is not None else store.session(scope=scope,
@@ -230,7 +232,7 @@ class OperatingPicture:
         from jiqun.money.rules import FinanceRules
 
         return ibis.memtable(grid_profit(self.con, self.lake, self.session, self.scope, month,
-                                         FinanceRules.configured()))
+                                         FinanceRules.configured(self.settings)))
 
     @_figure
     def rankings(

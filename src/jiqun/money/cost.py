@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 from jiqun.geo.distance import road_km
 from jiqun.geo.divisions import all_divisions
 from jiqun.geo.zones import ZoneKind, zone_of
-from jiqun.lake.engine import memtable, waybills
+from jiqun.lake.engine import memtable, scope_filter, waybills
 from jiqun.money.rules import FinanceRules
 from jiqun.store.models import (
     ALL_ZONES,
@@ -274,19 +274,20 @@ class CostInputs:
              rules: FinanceRules | None = None) -> CostInputs:
         month = month.replace(day=1)
         units = load_units(session)
-        seen = [u for u in units.values() if scope.allows(u.id)]
-        above = {a for u in seen for a in chain_of(units, u.id)}
-        lines = session.execute(select(DedicatedLine.id, DedicatedLine.trips_per_day)).all()
+        # Every unit's rates and every line: the costs are computed for the whole organisation
+        # and limited to the scope afterwards (cost_lines), so every viewer gets one figure.
+        lines = session.execute(select(DedicatedLine.id, DedicatedLine.trips_per_day),
+                                execution_options={"unscoped": True}).all()
         return cls(
-            month=month, scope=scope, units=units, params=load_params(session, above),
+            month=month, scope=scope, units=units, params=load_params(session, units),
             lines=pa.Table.from_pylist([{"line_id": i, "trips_per_day": float(t or 0.0)}
                                         for i, t in lines], LINES),
             activity=_activity(session, month), rules=rules or FinanceRules())
 
     @cached_property
     def cities(self) -> list[int]:
-        """City units in scope, and the cities above a scope below a city (a county's)."""
-        found = {self.city_of[u] for u in self.units if self.scope.allows(u)}
+        """Every city unit (the costs are computed for all, then limited to the scope)."""
+        found = {self.city_of[u] for u in self.units}
         return sorted(c for c in found if c is not None)
 
     @cached_property
@@ -454,7 +455,10 @@ def cost_lines(con: ibis.BaseBackend, lake, inputs: CostInputs) -> Table:
     contacts are lines of their customer with no parcels. Every cost and ledger figure is a
     sum of these lines. Built as one join chain and one projection: the expression stays small,
     so Ibis compiles it fast."""
-    w = month_waybills(con, lake, inputs.scope, inputs.month)
+    # The whole organisation's parcels, limited to the scope at the end: a city's fixed parts
+    # and a line's trips are spread over all their parcels, whoever looks (one figure for
+    # every viewer).
+    w = month_waybills(con, lake, Scope.WHOLE, inputs.month)
     keys = _fixed_keys(inputs)
     units = memtable(_unit_rates(inputs))
     geo = _geo_table(inputs)
@@ -513,7 +517,7 @@ def cost_lines(con: ibis.BaseBackend, lake, inputs: CostInputs) -> Table:
     total = ibis.literal(0.0)
     for c in (*VARIABLES, *FIXED):
         total = total + lines_out[c]
-    return lines_out.mutate(cost=total)
+    return scope_filter(lines_out.mutate(cost=total), inputs.scope)
 
 
 def _rate(t: Table, pool: CostPool, driver: CostDriver):
@@ -746,10 +750,11 @@ def _slot_rate(inputs: CostInputs, city: int, pool: CostPool, driver: CostDriver
 def _express_line_saving(con, lake, inputs: CostInputs) -> tuple[float, float]:
     """Express pieces on dedicated lines and what the line saves them against the hub route
     (kg·km at the hub rate − their share of the trips at the trip rate)."""
-    w = month_waybills(con, lake, inputs.scope, inputs.month)
+    w = month_waybills(con, lake, Scope.WHOLE, inputs.month)
     cities = memtable(_unit_city(inputs))
     w = w.left_join(cities, w.org_unit_id == cities.org_unit_id).drop("org_unit_id_right")
-    lines = _line_trips(w, memtable(inputs.lines))
+    lines = _line_trips(w, memtable(inputs.lines))  # a line's trips over all its parcels
+    w = scope_filter(w, inputs.scope)
     geo = memtable(_geography(inputs))
     w = w.mutate(dest_key=ibis.coalesce(w.dest_city, w.dest_province))
     w = w.left_join(geo, (w.city_id == geo.city_id) & (w.dest_key == geo.dest_key)).drop(

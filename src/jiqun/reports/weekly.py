@@ -362,7 +362,7 @@ def _finance(picture: OperatingPicture, as_of: dt.date) -> tuple[list, list]:
     from jiqun.money.rules import FinanceRules
 
     st = statement(picture.con, picture.lake, picture.session, picture.scope,
-                   as_of.replace(day=1), FinanceRules.configured())
+                   as_of.replace(day=1), FinanceRules.configured(picture.settings))
     return [r for r in st.rows if r.level != "outlet"], st.transfers
 
 

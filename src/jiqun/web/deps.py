@@ -207,7 +207,8 @@ def open_picture(request: Request, ctx: RequestContext) -> OperatingPicture:
     scope, rules and data version (the app's figure cache)."""
     return OperatingPicture(request.app.state.store, ctx.lake, ctx.scope, con=ctx.con,
                             rules=rules_of(request, KpiRules), session=ctx.db,
-                            figures=ctx.figures, version=ctx.data_version)
+                            figures=ctx.figures, version=ctx.data_version,
+                            settings=request.app.state.settings)
 
 
 def make_lake_connections(settings) -> LakeConnections:
