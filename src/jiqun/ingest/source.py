@@ -31,7 +31,6 @@ import codecs
 import csv
 import datetime as dt
 import itertools
-import mmap
 import re
 import tempfile
 from collections.abc import Iterator
@@ -198,27 +197,42 @@ def _transcode_to_utf8(path: Path, encoding: str, folder: Path) -> Path | None:
 def _has_blank_lines(path: Path) -> bool:
     """A blank line before the last line of data (DuckDB would skip it and shift row numbers).
 
-    Looked for with NumPy, a block at a time (``bytes.find`` of a two-byte pattern runs at a
+    Read a block at a time (not mapped: the pages of a mapped 3 GB file would count as this
+    process's memory) and looked for with NumPy (``bytes.find`` of a two-byte pattern runs at a
     tenth of the speed): a line break right after another, or after another and a ``\\r``."""
     with open(path, "rb") as fh:
-        if fh.seek(0, 2) == 0:
+        end = _end_of_data(fh)
+        if end == 0:
             return False
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            end = len(mm)
-            while end and mm[end - 1] in b"\r\n \t":  # blank lines at the very end are harmless
-                end -= 1
-            if end and mm[0] in b"\r\n":
+        fh.seek(0)
+        if fh.read(1) in (b"\r", b"\n"):
+            return True
+        fh.seek(0)
+        carry, done = b"", 0
+        while done < end:
+            block = fh.read(min(_BLOCK, end - done))
+            done += len(block)
+            data = carry + block  # with the end of the last block: a pattern across the seam
+            if _blank_in(np.frombuffer(data, dtype=np.uint8), b"\r" in data):
                 return True
-            returns = mm.find(b"\r", 0, end) >= 0  # memchr: instant, and most files have none
-            data = np.frombuffer(mm, dtype=np.uint8, count=end)
-            try:
-                return any(_blank_in(data[lo:lo + _BLOCK + 2], returns)
-                           for lo in range(0, end, _BLOCK))
-            finally:
-                del data  # the mmap closes only once no array views it
+            carry = data[-2:]
+    return False
 
 
-_BLOCK = 1 << 26
+_BLOCK = 1 << 24
+
+
+def _end_of_data(fh) -> int:
+    """Where the file's data ends: blank lines and spaces at the very end are harmless."""
+    end = fh.seek(0, 2)
+    while end:
+        start = max(0, end - (1 << 16))
+        fh.seek(start)
+        kept = fh.read(end - start).rstrip(b"\r\n \t")
+        end = start + len(kept)
+        if kept:
+            break
+    return end
 
 
 def _blank_in(block: np.ndarray, returns: bool) -> bool:
@@ -288,10 +302,10 @@ def _read_with_duckdb(con: duckdb.DuckDBPyConnection, readable: Path, delimiter:
 
 def _has_quote(path: Path) -> bool:
     with open(path, "rb") as fh:
-        if fh.seek(0, 2) == 0:
-            return False
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            return mm.find(b'"') >= 0
+        while block := fh.read(_BLOCK):
+            if b'"' in block:
+                return True
+    return False
 
 
 def _line_breaks_in_cells(con: duckdb.DuckDBPyConnection) -> bool:
