@@ -14,9 +14,10 @@ share before the cut. Every parcel of the
 merchant follows the parcel product's gap (快包 is what cluster merchants ship).
 
 **The moves** (from the first day of the month ``months_before_end`` months before the last
-month of the history): we cut Yanji's parcel price by ¥0.30; a competitor cuts Xiayi's by ¥0.40;
-we raise Xuchang's by ¥0.20; we cut Zhili's by ¥0.20 two months before the end (inside the
-three months the fit's validation holds out); Shaogang and Yiwu move nothing (the controls).
+month of the history): we cut Yanji's parcel price by ¥0.30 (15 months before); a competitor
+cuts Xiayi's by ¥0.40 (18); we raise Xuchang's by ¥0.20 (12); we cut Zhili's by ¥0.20 two
+months before the end (inside the three months the fit's validation holds out); Shaogang and
+Yiwu move nothing (the controls).
 Our moves are new rate-card versions (``archive.zones_and_prices``) and the waybills' fees;
 the competitors' are in their observed prices (``archive.competitor_prices``).
 """
@@ -45,9 +46,11 @@ class PriceMove:
         return dt.date(index // 12, index % 12 + 1, 1)
 
 
+# Henan's moves are a year or more old: the last twelve months — the flows the line and
+# centre planners read — stay as they were without them.
 PRICE_MOVES: tuple[PriceMove, ...] = (
-    PriceMove("HA-YJ", 9, ours=-0.30, theirs=0.0),
-    PriceMove("HA-XY", 6, ours=0.0, theirs=-0.40),
+    PriceMove("HA-YJ", 15, ours=-0.30, theirs=0.0),
+    PriceMove("HA-XY", 18, ours=0.0, theirs=-0.40),
     PriceMove("HA-XC", 12, ours=0.20, theirs=0.0),
     PriceMove("ZJ-ZL", 2, ours=-0.20, theirs=0.0),
 )

@@ -19,6 +19,9 @@ IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="Record id.")]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 PageQuery = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1.")]
 DateQuery = Annotated[dt.date | None, Query(ge=FIRST_DATE, le=LAST_DATE)]
+MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"  # a month of 1900–2099 (Python's dates)
+MonthQuery = Annotated[str | None, Query(pattern=MONTH_PATTERN,
+                                         description="YYYY-MM; default: the latest month.")]
 
 
 def _blank_is_none(value):

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
@@ -24,6 +24,7 @@ from jiqun.money.rules import FinanceRules
 from jiqun.permissions import Action
 from jiqun.store.models import ALL_ZONES, CostDriver, CostPool, OrgUnit
 from jiqun.web.deps import Context, RequestContext, allow, rules_of
+from jiqun.web.params import MONTH_PATTERN, MonthQuery
 from jiqun.web.schemas import model_of
 from jiqun.web.tables import Column, Download, download_response
 from jiqun.web.templating import render
@@ -46,9 +47,6 @@ PRODUCT_LABELS = {"express": "express", "parcel": "parcel", "standard": "standar
 LABELS = {"pools": POOL_LABELS, "drivers": DRIVER_LABELS, "zones": ZONE_LABELS,
           "keys": KEY_LABELS, "dimensions": DIMENSION_LABELS, "products": PRODUCT_LABELS}
 
-MONTH_PATTERN = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"  # a month of 1900–2099
-MonthQuery = Annotated[str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM; default: "
-                                         "the month of the latest data.")]
 By = Literal["customer", "market", "lane", "product", "grid", "city"]
 Breakdown = Literal["market", "grid", "customer"]
 
