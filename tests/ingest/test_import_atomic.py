@@ -5,6 +5,7 @@ of many chunks ends exactly as the same file in one chunk (rows, rejects, counts
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -86,8 +87,10 @@ def _child(store, lake: Path, path: Path, kill_after_parts: int) -> subprocess.C
         from tests.ingest.importer_process import run_import
         run_import({_url(store)!r}, {str(lake)!r}, {str(path)!r})
     """)
+    scratch = lake.parent / "child-tmp"  # what the killed import leaves there goes with the test
+    scratch.mkdir(exist_ok=True)
     return subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, env={**os.environ, "TMPDIR": str(scratch)})
 
 
 def test_a_kill_after_some_chunks_were_staged_applies_nothing(lakes, monkeypatch):
