@@ -96,6 +96,14 @@ def sign_in(page, base: str, username: str, password: str) -> None:
     page.wait_for_url(f"{base}/")
 
 
+def browser_context(browser, viewport):
+    """A browser context at ``viewport``: a phone (narrower than 500 px) with touch and a
+    2× screen, or a desktop."""
+    phone = viewport["width"] < 500
+    return browser.new_context(viewport=viewport, device_scale_factor=2 if phone else 1,
+                               is_mobile=phone, has_touch=phone)
+
+
 def overflow(page) -> int:
     """Pixels the page is wider than the window (0 or less: no sideways scrolling)."""
     return page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")

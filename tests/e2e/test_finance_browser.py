@@ -11,6 +11,7 @@ from tests.e2e.server import (
     CHROMIUM,
     DESKTOP,
     PHONE,
+    browser_context,
     build_tiny_demo,
     overflow,
     serving,
@@ -34,11 +35,6 @@ def base(tmp_path_factory):
         yield url
 
 
-def _context(browser, viewport):
-    phone = viewport is PHONE
-    return browser.new_context(viewport=viewport, device_scale_factor=2 if phone else 1,
-                               is_mobile=phone, has_touch=phone)
-
 
 def _fits(page, what: str) -> None:
     assert overflow(page) <= 0, f"{what} overflows by {overflow(page)}px"
@@ -47,7 +43,7 @@ def _fits(page, what: str) -> None:
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_province_reads_the_ledger_and_the_cost_and_sets_a_rate(base, browser, viewport):
     width = "phone" if viewport is PHONE else "desktop"
-    page = _context(browser, viewport).new_page()
+    page = browser_context(browser, viewport).new_page()
     sign_in(page, base, "demo-province", PASSWORD)
     page.goto(f"{base}/finance")
     ledger = page.locator("[data-testid=ledger]")

@@ -10,7 +10,16 @@ import datetime as dt
 
 import pytest
 
-from tests.e2e.server import CHROMIUM, DESKTOP, PHONE, overflow, serving, shoot, sign_in
+from tests.e2e.server import (
+    CHROMIUM,
+    DESKTOP,
+    PHONE,
+    browser_context,
+    overflow,
+    serving,
+    shoot,
+    sign_in,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -43,11 +52,6 @@ def site(tmp_path_factory):
         yield base, {r.job: r for r in runs}
 
 
-def _context(browser, viewport):
-    phone = viewport["width"] < 500
-    return browser.new_context(viewport=viewport, device_scale_factor=2 if phone else 1,
-                               is_mobile=phone, has_touch=phone)
-
 
 def _fits(page, what: str) -> None:
     extra = overflow(page)
@@ -60,7 +64,7 @@ def test_the_jobs_page_shows_the_demos_runs_and_runs_one_now(site, browser, view
     assert all(runs[name].outcome.value == "ok" for name in MINE), \
         {n: (r.outcome, r.error) for n, r in runs.items()}
     width = viewport["width"]
-    context = _context(browser, viewport)
+    context = browser_context(browser, viewport)
     page = context.new_page()
     sign_in(page, base, "demo-province", PASSWORD)
     page.goto(f"{base}/jobs")
@@ -90,7 +94,7 @@ def test_the_jobs_page_shows_the_demos_runs_and_runs_one_now(site, browser, view
 def test_the_pool_and_the_marketers_inbox_hold_what_the_jobs_did(site, browser):
     base, runs = site
     assert runs["pool"].summary["returned"] > 0 and runs["reminders"].summary["created"] > 0
-    context = _context(browser, PHONE)
+    context = browser_context(browser, PHONE)
     page = context.new_page()
     sign_in(page, base, "demo-marketer", PASSWORD)
     page.goto(f"{base}/inbox")

@@ -9,7 +9,16 @@ from __future__ import annotations
 import pytest
 
 from jiqun.store import Store
-from tests.e2e.server import CHROMIUM, DESKTOP, PHONE, overflow, serving, shoot, sign_in
+from tests.e2e.server import (
+    CHROMIUM,
+    DESKTOP,
+    PHONE,
+    browser_context,
+    overflow,
+    serving,
+    shoot,
+    sign_in,
+)
 
 PASSWORD = "jiqun-demo"
 USERS = ("demo-province", "demo-city")
@@ -38,11 +47,6 @@ def base(tmp_path_factory):
         yield url
 
 
-def _context(browser, viewport):
-    phone = viewport is PHONE
-    return browser.new_context(viewport=viewport, device_scale_factor=2 if phone else 1,
-                               is_mobile=phone, has_touch=phone)
-
 
 def _height(page) -> int:
     return page.evaluate("() => document.documentElement.scrollHeight")
@@ -52,7 +56,7 @@ def _height(page) -> int:
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_lines_registry_and_flows_pages(base, browser, viewport, user):
     width = "phone" if viewport is PHONE else "desktop"
-    context = _context(browser, viewport)
+    context = browser_context(browser, viewport)
     page = context.new_page()
     sign_in(page, base, user, PASSWORD)
 
@@ -89,7 +93,7 @@ def test_lines_registry_and_flows_pages(base, browser, viewport, user):
 
 
 def test_the_city_accepts_a_lane_and_the_province_approves_it(base, browser):
-    context = _context(browser, DESKTOP)
+    context = browser_context(browser, DESKTOP)
     page = context.new_page()
     sign_in(page, base, "demo-city", PASSWORD)
     page.goto(f"{base}/lines")
@@ -108,7 +112,7 @@ def test_the_city_accepts_a_lane_and_the_province_approves_it(base, browser):
     assert mine.locator("form[action$='/approve']").count() == 0  # not its own approval
     context.close()
 
-    context = _context(browser, PHONE)
+    context = browser_context(browser, PHONE)
     page = context.new_page()
     sign_in(page, base, "demo-province", PASSWORD)
     page.goto(f"{base}/lines/registry?status=draft")

@@ -10,7 +10,16 @@ from sqlalchemy import select
 
 from jiqun.store import Scope, Store
 from jiqun.store.models import User
-from tests.e2e.server import CHROMIUM, DESKTOP, PHONE, overflow, serving, shoot, sign_in
+from tests.e2e.server import (
+    CHROMIUM,
+    DESKTOP,
+    PHONE,
+    browser_context,
+    overflow,
+    serving,
+    shoot,
+    sign_in,
+)
 
 PASSWORD = "jiqun-demo"
 USER = "demo-province"
@@ -56,18 +65,13 @@ def _busy_customers(con, lake, scope) -> list[int]:
     return [r["customer_id"] for r in con.to_pyarrow(busy.limit(20)).to_pylist()]
 
 
-def _context(browser, viewport):
-    phone = viewport is PHONE
-    return browser.new_context(viewport=viewport, device_scale_factor=2 if phone else 1,
-                               is_mobile=phone, has_touch=phone)
-
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_search_timeline_and_parcels_in_flight(demo, browser, viewport):
     width = "phone" if viewport is PHONE else "desktop"
     base, parcel = demo["base"], demo["parcel"]
     number = parcel.waybill.waybill_no
-    page = _context(browser, viewport).new_page()
+    page = browser_context(browser, viewport).new_page()
     sign_in(page, base, USER, PASSWORD)
 
     page.locator("summary", has_text="服务").click()

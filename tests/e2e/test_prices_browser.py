@@ -16,6 +16,7 @@ from tests.e2e.server import (
     CHROMIUM,
     DESKTOP,
     PHONE,
+    browser_context,
     build_tiny_demo,
     overflow,
     serving,
@@ -39,11 +40,6 @@ def base(tmp_path_factory):
         yield url
 
 
-def _context(browser, viewport):
-    phone = viewport is PHONE
-    return browser.new_context(viewport=viewport, device_scale_factor=2 if phone else 1,
-                               is_mobile=phone, has_touch=phone)
-
 
 def _fits(page, what: str) -> None:
     assert overflow(page) <= 0, f"{what} overflows by {overflow(page)}px"
@@ -52,7 +48,7 @@ def _fits(page, what: str) -> None:
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_city_manager_reads_and_approves_prices(base, browser, viewport):
     width = "phone" if viewport is PHONE else "desktop"
-    page = _context(browser, viewport).new_page()
+    page = browser_context(browser, viewport).new_page()
     sign_in(page, base, "demo-city", PASSWORD)
     page.goto(f"{base}/prices")
     rows = page.locator("[data-testid=cards] tbody tr")
@@ -94,7 +90,7 @@ def test_city_manager_reads_and_approves_prices(base, browser, viewport):
         page.wait_for_url(re.compile(r"/prices\?done="))
         assert approvals.count() == 1
         shoot(page, f"{width}-prices-approved")
-        province = _context(browser, viewport).new_page()
+        province = browser_context(browser, viewport).new_page()
         sign_in(province, base, "demo-province", PASSWORD)
         province.goto(f"{base}/prices")
         province.locator("[data-testid=approvals]").get_by_role("button").click()
@@ -105,7 +101,7 @@ def test_city_manager_reads_and_approves_prices(base, browser, viewport):
 
 
 def test_marketer_quotes_but_may_not_approve(base, browser):
-    page = _context(browser, PHONE).new_page()
+    page = browser_context(browser, PHONE).new_page()
     sign_in(page, base, "demo-marketer", PASSWORD)
     page.goto(f"{base}/prices")
     assert page.locator("[data-testid=approvals] button").count() == 0

@@ -12,6 +12,7 @@ from tests.e2e.server import (
     CHROMIUM,
     DESKTOP,
     PHONE,
+    browser_context,
     build_tiny_demo,
     overflow,
     serving,
@@ -40,16 +41,11 @@ def base(tmp_path_factory):
         yield url
 
 
-def _context(browser, viewport):
-    phone = viewport is PHONE
-    return browser.new_context(viewport=viewport, device_scale_factor=2 if phone else 1,
-                               is_mobile=phone, has_touch=phone)
-
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_city_manager_sees_and_assigns(base, browser, viewport):
     width = "phone" if viewport is PHONE else "desktop"
-    page = _context(browser, viewport).new_page()
+    page = browser_context(browser, viewport).new_page()
     sign_in(page, base, "demo-city", PASSWORD)
     page.goto(f"{base}/warehouses")
     houses = page.locator("[data-testid=warehouses] li.warehouse")
@@ -83,7 +79,7 @@ def test_city_manager_sees_and_assigns(base, browser, viewport):
 
 @pytest.mark.parametrize("viewport", [PHONE], ids=["phone"])
 def test_marketer_sees_no_forms(base, browser, viewport):
-    page = _context(browser, viewport).new_page()
+    page = browser_context(browser, viewport).new_page()
     sign_in(page, base, "demo-marketer", PASSWORD)
     page.goto(f"{base}/warehouses")
     assert page.locator("form[action='/warehouses/assign']").count() == 0
