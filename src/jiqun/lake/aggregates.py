@@ -10,11 +10,13 @@ column multiplies the rows of a customer's day by the number of places it ships 
   (流量流向) by origin and destination.
 
 Stored like the waybills, one file per month (``<lake>/<name>/month=YYYY-MM/<name>.parquet``),
-recomputed for exactly the months an append touched and replaced atomically.
+recomputed for exactly the months an append touched — within a month whose file was current,
+only the days the append touched — and replaced atomically.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import uuid
@@ -66,35 +68,131 @@ _QUERIES = {
 }
 
 
-def refresh(lake: Path, months: list[str] | tuple[str, ...]) -> None:
+def refresh(lake: Path, months: list[str] | tuple[str, ...],
+            added: list[Path] | tuple[Path, ...] = ()) -> None:
     """Recompute both aggregates of each of ``months`` (``YYYY-MM``) from the waybills.
 
-    One partitioned query per aggregate writes every month into a staging folder; each month's
-    file then replaces the old one with a rename. Called by :func:`jiqun.lake.writer.append`
-    (through its journal) under the write lock.
+    ``added`` are the waybill files an append has just put into the lake. A month whose
+    aggregate was written after every *other* waybill file of the month (so it was current
+    before the append) is refreshed only on the days those files hold: its rows of those days
+    are recomputed from all the month's waybills of those days, the rest of the file is kept.
+    A waybill of an older day (a late scan) makes that day one of them. Every other month is
+    recomputed whole: one partitioned query per aggregate writes them into a staging folder.
+    Each month's file then replaces the old one with a rename. Called by
+    :func:`jiqun.lake.writer.append` (through its journal) under the write lock.
     """
     if not months:
         return
-    files = [f for m in months
-             for f in sorted((lake / WAYBILL_DATASET.name / f"month={m}").glob("*.parquet"))]
+    lake = Path(lake)
+    months = sorted(set(months))
+    new_files = _by_month(lake, added)
     staging = lake / "_staging" / uuid.uuid4().hex[:12]  # jiqun.lake.writer.STAGING
     staging.mkdir(parents=True)
     con = duckdb.connect()
     try:
+        days = {m: d for m in months if m in new_files and (d := _days(con, new_files[m]))}
         for dataset, query in _QUERIES.items():
-            if files:
-                source = "read_parquet([" + ", ".join(f"'{f}'" for f in files) + "])"
-                con.execute(
-                    f"COPY (SELECT *, strftime(day, '%Y-%m') AS month "
-                    f"FROM ({query.format(source=source)})) TO '{staging / dataset.name}' "
-                    f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (month), "
-                    f"FILENAME_PATTERN '{dataset.name}')"
-                )
+            merged = [m for m in days if _current_before(lake, dataset, m, new_files[m])]
+            for month in merged:
+                _merge_days(con, lake, dataset, query, month, days[month], staging / "days")
+            whole = [m for m in months if m not in merged]
+            _recompute_months(con, lake, dataset, query, whole, staging / "months")
             for month in months:
-                _replace_month(lake, dataset, staging / dataset.name / f"month={month}", month)
+                staged = staging / ("days" if month in merged else "months") / dataset.name
+                _replace_month(lake, dataset, staged / f"month={month}", month)
     finally:
         con.close()
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _quoted(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _waybill_files(lake: Path, month: str) -> list[Path]:
+    return sorted((lake / WAYBILL_DATASET.name / f"month={month}").glob("*.parquet"))
+
+
+def _by_month(lake: Path, added: list[Path] | tuple[Path, ...]) -> dict[str, list[Path]]:
+    """The added waybill files by month (``<lake>/waybills/month=YYYY-MM/…``); others ignored."""
+    out: dict[str, list[Path]] = {}
+    for file in added:
+        file = lake / file  # relative to the lake, or absolute
+        if file.parent.parent == lake / WAYBILL_DATASET.name and file.is_file() \
+                and file.parent.name.startswith("month="):
+            out.setdefault(file.parent.name.split("=", 1)[1], []).append(file)
+    return out
+
+
+def _days(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[dt.date]:
+    """The ship days of the waybills in ``files``."""
+    listing = ", ".join(_quoted(f) for f in files)
+    return [d for (d,) in con.execute(
+        f"SELECT DISTINCT CAST(ship_time AS DATE) AS d FROM read_parquet([{listing}]) "
+        "ORDER BY d").fetchall()]
+
+
+def _current_before(lake: Path, dataset: Dataset, month: str, added: list[Path]) -> bool:
+    """Whether the month's aggregate file was written after every waybill file of the month
+    but ``added``: then it is right for every day the added files do not hold. (Files are
+    written, then renamed into place, and aggregates recomputed after: an aggregate older than a
+    waybill file, or missing, was never computed from it.)"""
+    target = lake / dataset.name / f"month={month}" / f"{dataset.name}.parquet"
+    try:
+        made = target.stat().st_mtime_ns
+    except FileNotFoundError:
+        return False
+    fresh = set(added)
+    return all(f.stat().st_mtime_ns < made for f in _waybill_files(lake, month) if f not in fresh)
+
+
+def _day_ranges(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Runs of consecutive days as (first, day after the last)."""
+    ranges: list[tuple[dt.date, dt.date]] = []
+    for day in days:
+        if ranges and ranges[-1][1] == day:
+            ranges[-1] = (ranges[-1][0], day + dt.timedelta(days=1))
+        else:
+            ranges.append((day, day + dt.timedelta(days=1)))
+    return ranges
+
+
+def _merge_days(con: duckdb.DuckDBPyConnection, lake: Path, dataset: Dataset, query: str,
+                month: str, days: list[dt.date], staging: Path) -> None:
+    """The month's aggregate with the rows of ``days`` recomputed, into the staging folder."""
+    listing = ", ".join(_quoted(f) for f in _waybill_files(lake, month))
+    # One scan per run of days, each bounded on ship_time, so Parquet's row-group statistics
+    # skip the rest of the month (a daily file and a late scan of last week: two short reads).
+    source = "(" + " UNION ALL ".join(
+        f"SELECT * FROM read_parquet([{listing}], hive_partitioning = false) "
+        f"WHERE ship_time >= TIMESTAMP '{lo}' "
+        f"AND ship_time < TIMESTAMP '{hi}'" for lo, hi in _day_ranges(days)) + ")"
+    old = lake / dataset.name / f"month={month}" / f"{dataset.name}.parquet"
+    touched = ", ".join(f"DATE '{d}'" for d in days)
+    target = staging / dataset.name / f"month={month}"
+    target.mkdir(parents=True)
+    con.execute(
+        # Not the folder's month=… as a column: the file's own columns only.
+        f"COPY ((SELECT * FROM read_parquet({_quoted(old)}, hive_partitioning = false) "
+        f"WHERE day NOT IN ({touched})) "
+        f"UNION ALL BY NAME ({query.format(source=source)})) "
+        f"TO {_quoted(target / f'{dataset.name}.parquet')} (FORMAT parquet, COMPRESSION zstd)")
+
+
+def _recompute_months(con: duckdb.DuckDBPyConnection, lake: Path, dataset: Dataset, query: str,
+                      months: list[str], staging: Path) -> None:
+    """Every one of ``months`` recomputed from all its waybills, into the staging folder."""
+    files = [f for m in months for f in _waybill_files(lake, m)]
+    if not files:
+        return
+    source = "read_parquet([" + ", ".join(_quoted(f) for f in files) + "])"
+    staging.mkdir(parents=True, exist_ok=True)
+    con.execute(
+        f"COPY (SELECT *, strftime(day, '%Y-%m') AS month "
+        f"FROM ({query.format(source=source)})) TO {_quoted(staging / dataset.name)} "
+        f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (month), "
+        f"FILENAME_PATTERN '{dataset.name}')"
+    )
 
 
 def _replace_month(lake: Path, dataset: Dataset, staged: Path, month: str) -> None:

@@ -112,8 +112,8 @@ def recover(lake: Path) -> None:
         for tmp, final in entry["renames"]:
             if (lake / tmp).exists():  # relative to the lake (absolute in older journals)
                 os.replace(lake / tmp, lake / final)
-        if entry["dataset"] == WAYBILL_DATASET.name:
-            aggregates.refresh(lake, entry["months"])
+        if entry["dataset"] == WAYBILL_DATASET.name:  # only the days the new files hold
+            aggregates.refresh(lake, entry["months"], [lake / f for _, f in entry["renames"]])
         journal.unlink()
     for uncommitted in journal_dir.glob("*.pending"):
         uncommitted.unlink()
