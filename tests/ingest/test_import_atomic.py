@@ -1,6 +1,7 @@
-"""A lake import in chunks (jiqun.ingest.api.CHUNK_ROWS) is one atomic unit: killed after some
-chunks were staged it leaves the lake as it was, a re-run imports everything once, and a file
-of many chunks ends exactly as the same file in one chunk (rows, rejects, counts, aggregates).
+"""A streamed lake import is one atomic unit: killed after its rows were staged it leaves the
+lake as it was, a re-run imports everything once, and a file streamed through DuckDB's
+parallel reader ends exactly as the same file read row by row by the tolerant reader (rows,
+rejects, counts, aggregates).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from jiqun.ingest import api, import_file
+from jiqun.ingest import import_file, source
 from jiqun.lake import DAILY_DATASET, LANES_DATASET, WAYBILL_DATASET
 from jiqun.lake.writer import JOURNAL, STAGING, dataset_files
 from tests.ingest.helpers import import_templates, write_csv
@@ -70,13 +71,11 @@ def lakes(store, org, tmp_path):
 
 
 def _child(store, lake: Path, path: Path, kill_after_parts: int) -> subprocess.CompletedProcess:
-    """``import_file`` in a fresh process, 100 rows a chunk, killed (SIGKILL) right after the
-    writer staged its ``kill_after_parts``-th chunk."""
+    """``import_file`` in a fresh process, killed (SIGKILL) right after the writer staged its
+    ``kill_after_parts``-th part (the file's rows, four months of them)."""
     script = textwrap.dedent(f"""
         import os, signal
-        from jiqun.ingest import api
         from jiqun.lake import writer
-        api.CHUNK_ROWS = 100
         staged = writer.StagedAppend.part
         def part(self, con, query):
             n = staged(self, con, query)
@@ -93,17 +92,16 @@ def _child(store, lake: Path, path: Path, kill_after_parts: int) -> subprocess.C
                           text=True, timeout=300, env={**os.environ, "TMPDIR": str(scratch)})
 
 
-def test_a_kill_after_some_chunks_were_staged_applies_nothing(lakes, monkeypatch):
+def test_a_kill_after_the_rows_were_staged_applies_nothing(lakes):
     store, lake, second = lakes
     before = _seen(lake)
-    done = _child(store, lake, second, kill_after_parts=5)
+    done = _child(store, lake, second, kill_after_parts=1)
     assert done.returncode == -signal.SIGKILL, done.stderr
     staged = list((lake / STAGING).glob("*/part-*/_month=*/*.parquet.tmp"))
-    assert len({f.parents[1] for f in staged}) == 5  # five chunks were written, uncommitted
+    assert len({f.parent.name for f in staged}) == 4  # four months written, uncommitted
     assert not list((lake / JOURNAL).glob("*.json"))
     assert _seen(lake) == before  # no reader sees any of them
 
-    monkeypatch.setattr(api, "CHUNK_ROWS", 100)
     report = import_file("waybills", second, store, lake, now=NOW)
     assert (report.total, report.rejected, report.duplicates, report.written) == (1200, 3, 39, 1158)
     assert not (lake / STAGING).exists() or not any((lake / STAGING).iterdir())
@@ -118,17 +116,19 @@ def test_a_kill_after_some_chunks_were_staged_applies_nothing(lakes, monkeypatch
     assert _seen(lake)[0] == waybills
 
 
-def test_many_chunks_end_exactly_as_one(lakes, tmp_path, monkeypatch):
+def test_the_stream_ends_exactly_as_the_tolerant_reader(lakes, tmp_path, monkeypatch):
     store, lake, second = lakes
     one, many = tmp_path / "one", tmp_path / "many"
     shutil.copytree(lake, one)
     shutil.copytree(lake, many)
     reports = {}
-    for name, chunk_rows in (("one", 1 << 40), ("many", 37)):
-        monkeypatch.setattr(api, "CHUNK_ROWS", chunk_rows)
-        dry = import_file("waybills", second, store, tmp_path / name, dry_run=True, now=NOW)
-        done = import_file("waybills", second, store, tmp_path / name, now=NOW,
-                           expect=dry.fingerprint, rejects=tmp_path / f"{name}.rejects.csv")
+    for name, tolerant in (("one", True), ("many", False)):
+        with monkeypatch.context() as m:
+            if tolerant:  # as if the file had a blank line: read row by row, into a table
+                m.setattr(source, "_has_blank_lines", lambda _path: True)
+            dry = import_file("waybills", second, store, tmp_path / name, dry_run=True, now=NOW)
+            done = import_file("waybills", second, store, tmp_path / name, now=NOW,
+                               expect=dry.fingerprint, rejects=tmp_path / f"{name}.rejects.csv")
         reports[name] = dry, done
     (dry_one, one_done), (dry_many, many_done) = reports["one"], reports["many"]
     assert dry_one.fingerprint == dry_many.fingerprint  # the same counts and reject lines
@@ -141,5 +141,3 @@ def test_many_chunks_end_exactly_as_one(lakes, tmp_path, monkeypatch):
         == [1200, 1197, 3, 39, 1158, 1158]
     assert (tmp_path / "many.rejects.csv").read_bytes() == (tmp_path / "one.rejects.csv").read_bytes()
     assert _seen(many) == _seen(one)  # the same waybills, daily and lanes
-    # …written as more files: one per chunk and month (33 chunks over four months).
-    assert len(dataset_files(many, WAYBILL_DATASET)) > len(dataset_files(one, WAYBILL_DATASET))

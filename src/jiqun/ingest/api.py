@@ -47,10 +47,9 @@ LAKE_KINDS = tuple(k.name for k in IMPORT_KINDS.values() if k.to_lake)
 ACTIONS: dict[str, Action] = {k.name: k.action for k in IMPORT_KINDS.values()}
 __all__ = ["ACTIONS", "FORMATS", "LAKE_KINDS", "Progress", "import_file"]
 # Bounded memory for a file of any size (docs/formats.md, "Large files"): DuckDB holds at most
-# MEMORY_LIMIT and spills the rest to the import's temporary folder; a lake import checks and
-# writes CHUNK_ROWS rows at a time, each chunk straight from DuckDB into Parquet.
+# MEMORY_LIMIT and spills the rest to the import's temporary folder; a lake import streams the
+# file through one query that checks every row and writes the good ones into Parquet.
 MEMORY_LIMIT = "1GB"
-CHUNK_ROWS = 2_000_000
 _REJECT_BATCH = 50_000
 
 
@@ -186,11 +185,11 @@ def _settle_rows(report: ImportReport, src: source.Source, lines: list) -> None:
 
 def _import_lake(spec: ImportKind, con, src, sessions: _Sessions, lake: Path,
                  report: ImportReport, step, now: dt.datetime | None, plan: _Plan) -> None:
-    """Check the file chunk by chunk and stage each chunk's new rows; commit them all at once.
+    """Check the whole file and stage its new rows in one streamed pass; commit them at once.
 
-    Every chunk is read, checked and written by DuckDB (``COPY … TO parquet`` into the
-    writer's staging folder), so memory stays bounded whatever the file's size. The counts and
-    reject lines are complete only after the last chunk: then the outcome is settled
+    The file is read, checked and written by DuckDB (``COPY … TO parquet`` into the writer's
+    staging folder, :func:`_check_rows`), so memory stays bounded whatever the file's size. The
+    counts and reject lines are complete only after that pass: then the outcome is settled
     (:class:`_Plan`) and, on a real import, every staged file is committed with one journal
     (:func:`jiqun.lake.writer.staged_append`). A refusal or a crash before that applies
     nothing. The lake's keys are read under the write lock, so two imports of one file at once
@@ -199,11 +198,11 @@ def _import_lake(spec: ImportKind, con, src, sessions: _Sessions, lake: Path,
     with sessions() as session:
         validated = spec.target.validate(con, src, session, lake, now)
     if report.dry_run:
-        _check_chunks(con, src, validated, lake, report, step, None)
+        _check_rows(con, src, validated, lake, report, step, None)
         _settle_lake(con, src, validated, report, plan)
         return
     with staged_append(lake, validated.dataset) as stage:
-        _check_chunks(con, src, validated, lake, report, step, stage)
+        _check_rows(con, src, validated, lake, report, step, stage)
         _settle_lake(con, src, validated, report, plan)  # a changed outcome stages nothing in
         _drop_tables(con)  # the commit refreshes the aggregates: give it DuckDB's memory
         stage.commit()
@@ -215,61 +214,50 @@ def _drop_tables(con) -> None:
         con.execute(f'DROP TABLE "{name}" CASCADE')
 
 
-def _chunks(con, chunk_rows: int) -> list[tuple[int, int]]:
-    """Row ranges (first, last) of at most ``chunk_rows`` rows of the file, in row order."""
-    first, last = con.execute("SELECT min(_row), max(_row) FROM src").fetchall()[0]
-    if first is None:
-        return []
-    return [(lo, min(lo + chunk_rows - 1, last)) for lo in range(first, last + 1, chunk_rows)]
-
-
 def _register_lake_keys(con, src, lake: Path, dataset) -> bool:
     """``lake_keys``: the keys already in the lake of the waybills this file names (its first
-    key column, the waybill number, is a column of the file); False when the lake is empty."""
+    key column, the waybill number, is a column of the file); False when none is."""
     existing = lake_keys_sql(lake, dataset)
     if existing is None:
         return False
     first = dataset.key[0]
     con.execute(f"CREATE OR REPLACE TEMP TABLE lake_keys AS SELECT DISTINCT e.* FROM ({existing}) e "
-                f"SEMI JOIN (SELECT DISTINCT {first} FROM src) f USING ({first})")
-    return True
+                f"SEMI JOIN (SELECT DISTINCT {first} FROM src_stream) f USING ({first})")
+    return con.execute("SELECT count(*) FROM lake_keys").fetchall()[0][0] > 0
 
 
-def _check_chunks(con, src, validated: lake_kinds.Validated, lake: Path, report: ImportReport,
-                  step, stage: StagedAppend | None) -> None:
-    """Keep the bad rows of every chunk in ``bad_rows``; count (and stage) its new good rows."""
+def _check_rows(con, src, validated: lake_kinds.Validated, lake: Path, report: ImportReport,
+                step, stage: StagedAppend | None) -> None:
+    """Count (and stage) the file's new good rows in one pass; keep its bad rows in ``bad_rows``.
+
+    One query parses, looks up and checks every row and writes the new good ones straight into
+    Parquet (``COPY``, :meth:`StagedAppend.part`): DuckDB streams the file through it, in
+    parallel, within its memory limit. The bad rows are looked for only when some rows were not
+    written; their row numbers only when some are bad (a second read, in file order)."""
     dataset = validated.dataset
     in_lake = _register_lake_keys(con, src, lake, dataset)
-    con.execute("CREATE OR REPLACE TEMP TABLE bad_rows AS SELECT * FROM parsed LIMIT 0")
-    fresh = "SELECT * EXCLUDE (_row, _bad) FROM chunk AS o WHERE NOT _bad"
+    bad = bad_sql(validated.checks)
+    rows = "parsed" if validated.numbered or not validated.unique else "parsed_stream"
+    checked = validated.output.format(rows=f"(SELECT *, {bad} AS _bad FROM {rows})")
+    fresh = f"SELECT * EXCLUDE (_row, _bad) FROM ({checked}) AS o WHERE NOT _bad"
     if in_lake:
         same = " AND ".join(f"k.{k} = o.{k}" for k in dataset.key)
         fresh += f" AND NOT EXISTS (SELECT 1 FROM lake_keys k WHERE {same})"
     if not validated.unique:  # a key repeated in the file: its first row counts
         fresh += (f" QUALIFY row_number() OVER (PARTITION BY {', '.join(dataset.key)} "
                   "ORDER BY _row) = 1")
-    # A kind whose good rows may repeat a key is one chunk: a repeat may be anywhere in the file.
-    ranges = _chunks(con, CHUNK_ROWS if validated.unique else 1 << 62)
-    bad = bad_sql(validated.checks)
-    good = new = 0
-    for i, (lo, hi) in enumerate(ranges):
-        step("writing" if stage else "validating", i, len(ranges))
-        # The chunk's lake rows and whether each is bad: the one pass that parses every value.
-        rows = f"(SELECT *, {bad} AS _bad FROM parsed WHERE _row BETWEEN {lo} AND {hi})"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE chunk AS {validated.output.format(rows=rows)}")
-        total, rejected = con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE _bad) FROM chunk").fetchall()[0]
-        if rejected:  # parse the bad rows again (this chunk's at most), for their reject lines
-            con.execute(f"INSERT INTO bad_rows SELECT * FROM parsed WHERE _row BETWEEN {lo} AND "
-                        f"{hi} AND _row IN (SELECT _row FROM chunk WHERE _bad)")
-        good += total - rejected
-        if stage is None:
-            new += con.execute(f"SELECT count(*) FROM ({fresh})").fetchall()[0][0]
-        else:
-            new += stage.part(con, fresh)
-    step("writing" if stage else "validating", len(ranges), len(ranges))
-    con.execute("DROP TABLE IF EXISTS chunk")
-    report.inserted, report.duplicates = new, good - new
+    step("writing" if stage else "validating", 0, 1)
+    if stage is None:
+        new = con.execute(f"SELECT count(*) FROM ({fresh})").fetchall()[0][0]
+    else:
+        new = stage.part(con, fresh)
+    rejected = 0
+    if new < src.total:  # bad rows, or rows already in the lake (or repeated): which?
+        rejected = con.execute(f"SELECT count(*) FROM {rows} WHERE {bad}").fetchall()[0][0]
+    where = bad if rejected else "false"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE bad_rows AS SELECT * FROM parsed WHERE {where}")
+    step("writing" if stage else "validating", 1, 1)
+    report.inserted, report.duplicates = new, src.total - rejected - new
 
 
 def _settle_lake(con, src, validated: lake_kinds.Validated, report: ImportReport,

@@ -45,8 +45,11 @@ class Validated:
     # with ``_bad`` (whether the row breaks a check), one chunk of the file at a time.
     output: str
     # Whether the good rows of a file never repeat a key (waybills: a repeat is rejected as
-    # duplicate_in_file), so that chunks need no de-duplication against each other.
+    # duplicate_in_file), so that the good rows need no de-duplication among themselves.
     unique: bool = False
+    # Whether the checks need the rows' numbers (a key repeated in the file: its first row
+    # counts): then the rows are read from ``parsed``, else from ``parsed_stream``, in parallel.
+    numbered: bool = True
 
 
 def _codes(d: Division | None) -> tuple[str | None, str | None, str | None]:
@@ -67,7 +70,7 @@ def _register_destinations(con: duckdb.DuckDBPyConnection) -> None:
     addresses of rows without usable names → codes (one cpca call for the batch)."""
     triples = con.execute(
         "SELECT DISTINCT coalesce(dest_province, ''), coalesce(dest_city, ''), "
-        "coalesce(dest_county, '') FROM src "
+        "coalesce(dest_county, '') FROM src_stream "
         "WHERE coalesce(dest_province, dest_city, dest_county) IS NOT NULL"
     ).fetchall()
     resolved = [resolve_names(*t) or (None, None, None) for t in triples]
@@ -77,7 +80,7 @@ def _register_destinations(con: duckdb.DuckDBPyConnection) -> None:
         **{k: pa.array([r[i] for r in resolved], t) for i, (k, t) in enumerate(_PLACE_SCHEMA.items())},
     }))
     addresses = [a for (a,) in con.execute(
-        "SELECT DISTINCT s.dest_address FROM src s LEFT JOIN dest_names n "
+        "SELECT DISTINCT s.dest_address FROM src_stream s LEFT JOIN dest_names n "
         "ON n.province = coalesce(s.dest_province, '') AND n.city = coalesce(s.dest_city, '') "
         "AND n.county = coalesce(s.dest_county, '') "
         "WHERE s.dest_address IS NOT NULL AND n.p IS NULL"
@@ -96,17 +99,24 @@ def _register_store_dimensions(con: duckdb.DuckDBPyConnection, session: Session)
     con.register("org_dim", dimensions.org_units(session))
 
 
-def _register_first_rows(con: duckdb.DuckDBPyConnection, key: str) -> None:
-    """``repeats(key, first_row)``: keys that occur more than once, with their first row."""
-    con.execute(
-        f"CREATE TEMP TABLE repeats AS SELECT {key} AS key, min(_row) AS first_row FROM src "
-        f"WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) > 1"
-    )
+def _register_first_rows(con: duckdb.DuckDBPyConnection, key: str) -> bool:
+    """``repeats(key, first_row)``: keys that occur more than once, with their first row.
+
+    Which keys repeat is found in parallel (``src_stream``); only when some do are the rows read
+    again in order (``src``) for their first row numbers. True when there are repeats."""
+    con.execute(f"CREATE TEMP TABLE repeated AS SELECT {key} AS key FROM src_stream "
+                f"WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) > 1")
+    any_repeat = con.execute("SELECT count(*) FROM repeated").fetchall()[0][0] > 0
+    rows = "src" if any_repeat else "(SELECT * FROM src_stream WHERE false)"
+    con.execute(f"CREATE TEMP TABLE repeats AS SELECT s.{key} AS key, min(s._row) AS first_row "
+                f"FROM {rows} s SEMI JOIN repeated r ON r.key = s.{key} GROUP BY s.{key}")
+    return any_repeat
 
 
-# A view: each chunk reads (and parses) only its own rows; nothing of the whole file is copied.
+# A view over the file's rows (``{src}``): nothing of the file is copied; each query that
+# reads it reads (and parses) the file again, in a stream.
 WAYBILL_PARSED = f"""
-CREATE TEMP VIEW parsed AS
+CREATE TEMP VIEW {{name}} AS
 SELECT s.*,
   r.first_row AS _first_row,
   pv.value AS product_v, plv.value AS platform_v, stv.value AS status_v,
@@ -120,7 +130,7 @@ SELECT s.*,
   coalesce(dn.p, da.p) AS dest_province_v,
   CASE WHEN dn.p IS NOT NULL THEN dn.c ELSE da.c END AS dest_city_v,
   CASE WHEN dn.p IS NOT NULL THEN dn.k ELSE da.k END AS dest_county_v
-FROM src s
+FROM {{src}} s
 LEFT JOIN repeats r ON r.key = s.waybill_no
 LEFT JOIN product_vocab pv ON pv.key = lower(s.product)
 LEFT JOIN platform_vocab plv ON plv.key = lower(s.platform)
@@ -194,10 +204,12 @@ def validate_waybills(con: duckdb.DuckDBPyConnection, source: Source, session: S
     register_vocab(con, "product_vocab", PRODUCTS)
     register_vocab(con, "platform_vocab", PLATFORMS)
     register_vocab(con, "status_vocab", WAYBILL_STATUSES)
-    _register_first_rows(con, "waybill_no")
+    repeats = _register_first_rows(con, "waybill_no")
     _register_destinations(con)
-    con.execute(WAYBILL_PARSED)
-    return Validated(WAYBILL_DATASET, waybill_checks(now), WAYBILL_OUTPUT, unique=True)
+    con.execute(WAYBILL_PARSED.format(name="parsed", src="src"))
+    con.execute(WAYBILL_PARSED.format(name="parsed_stream", src="src_stream"))
+    return Validated(WAYBILL_DATASET, waybill_checks(now), WAYBILL_OUTPUT, unique=True,
+                     numbered=repeats)
 
 
 def _register_locations(con: duckdb.DuckDBPyConnection) -> None:
@@ -274,6 +286,7 @@ def validate_events(
     dimensions.register_lake_waybills(con, lake)
     _register_locations(con)
     con.execute(EVENT_PARSED)
+    con.execute("CREATE TEMP VIEW parsed_stream AS SELECT * FROM parsed")
     return Validated(EVENT_DATASET, event_checks(now), EVENT_OUTPUT)
 
 

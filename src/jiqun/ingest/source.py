@@ -30,6 +30,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import functools
 import itertools
 import re
 import tempfile
@@ -195,28 +196,45 @@ def _transcode_to_utf8(path: Path, encoding: str, folder: Path) -> Path | None:
 
 
 def _has_blank_lines(path: Path) -> bool:
-    """A blank line before the last line of data (DuckDB would skip it and shift row numbers).
+    """A blank line before the last line of data (DuckDB would skip it and shift row numbers)."""
+    return _scan_text(path)[0]
+
+
+def _has_quote(path: Path) -> bool:
+    return _scan_text(path)[1]
+
+
+@functools.lru_cache(maxsize=8)
+def _scan_file(path: Path, size: int, mtime: int) -> tuple[bool, bool]:
+    """(a blank line before the end of the data, a quote anywhere), in one read of the file.
 
     Read a block at a time (not mapped: the pages of a mapped 3 GB file would count as this
     process's memory) and looked for with NumPy (``bytes.find`` of a two-byte pattern runs at a
     tenth of the speed): a line break right after another, or after another and a ``\\r``."""
+    blank = quote = False
     with open(path, "rb") as fh:
         end = _end_of_data(fh)
-        if end == 0:
-            return False
         fh.seek(0)
-        if fh.read(1) in (b"\r", b"\n"):
-            return True
+        blank = end > 0 and fh.read(1) in (b"\r", b"\n")
         fh.seek(0)
         carry, done = b"", 0
-        while done < end:
+        while done < end and not (blank and quote):
             block = fh.read(min(_BLOCK, end - done))
             done += len(block)
+            quote = quote or b'"' in block
             data = carry + block  # with the end of the last block: a pattern across the seam
-            if _blank_in(np.frombuffer(data, dtype=np.uint8), b"\r" in data):
-                return True
+            blank = blank or _blank_in(np.frombuffer(data, dtype=np.uint8), b"\r" in data)
             carry = data[-2:]
-    return False
+        if not quote:  # what lies past the data (trailing blank lines) may still hold one
+            fh.seek(done)
+            while not quote and (block := fh.read(_BLOCK)):
+                quote = b'"' in block
+    return blank, quote
+
+
+def _scan_text(path: Path) -> tuple[bool, bool]:
+    stat = path.stat()
+    return _scan_file(path.resolve(), stat.st_size, stat.st_mtime_ns)
 
 
 _BLOCK = 1 << 24
@@ -275,44 +293,44 @@ def _sql_path(path: Path) -> str:
 # -- the fast path: DuckDB ----------------------------------------------------------------------
 def _read_with_duckdb(con: duckdb.DuckDBPyConnection, readable: Path, delimiter: str,
                       names: list[str], fmt: Format | None = None) -> bool:
-    """Load a well-formed UTF-8 CSV as the table ``raw`` (:func:`_clean_query`, in file order);
-    False when DuckDB finds it is not one.
+    """Whether DuckDB reads ``readable`` as a well-formed UTF-8 CSV (:func:`_duckdb_rows`)."""
+    return _duckdb_rows(con, readable, delimiter, names, fmt) is not None
+
+
+def _duckdb_rows(con: duckdb.DuckDBPyConnection, readable: Path, delimiter: str,
+                 names: list[str], fmt: Format | None = None) -> int | None:
+    """Define the view ``raw`` (:func:`_clean_query`) over the file read by DuckDB and check the
+    whole file once: its rows of data, or None when DuckDB finds it is not a well-formed CSV.
 
     Nothing is sniffed (``auto_detect=false``): the dialect is the header line's, every column is
     text, and strict mode refuses any record with the wrong number of fields — left to the
-    sniffer, a file with a ragged row can come back with no rows and no error. The cells are
-    trimmed as they are read, in the same pass: DuckDB keeps the table within its memory limit
-    and spills the rest, so a file of any size loads in bounded memory.
+    sniffer, a file with a ragged row can come back with no rows and no error. Nothing of the
+    file is kept: every later query reads the file again, in parallel, trimming the cells as it
+    goes, so a file of any size is checked in bounded memory (docs/formats.md, "Large files").
     """
     columns = "{" + ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names) + "}"
     # A line break inside a cell needs a quote: without one in the file, there is none to look for.
     breaks = _has_quote(readable)
     cells = " OR ".join(f"contains(\"{n}\", chr(10)) OR contains(\"{n}\", chr(13))" for n in names)
+    csv_rows = (f"read_csv({_sql_path(readable)}, auto_detect=false, header=true, "
+                f"columns={columns}, delim={_sql_text(delimiter)}, quote='\"', escape='\"', "
+                "strict_mode=true, null_padding=false)")
+    breaks_sql = f", coalesce({cells}, false) AS _break" if breaks else ""
+    con.execute("CREATE OR REPLACE TEMP VIEW raw AS "
+                + _clean_query(fmt, _present(names), csv_rows, breaks_sql))
+    found = "coalesce(bool_or(_break), false)" if breaks else "false"
     try:
-        csv_rows = (f"read_csv({_sql_path(readable)}, auto_detect=false, header=true, "
-                    f"columns={columns}, delim={_sql_text(delimiter)}, quote='\"', escape='\"', "
-                    "strict_mode=true, null_padding=false)")
-        breaks_sql = f", coalesce({cells}, false) AS _break" if breaks else ""
-        con.execute("CREATE OR REPLACE TEMP TABLE raw AS "
-                    + _clean_query(fmt, _present(names), csv_rows, breaks_sql))
+        rows, line_breaks = con.execute(
+            f"SELECT count(*) FILTER (WHERE NOT _blank), {found} FROM raw").fetchall()[0]
     except (duckdb.InvalidInputException, duckdb.ConversionException):
-        return False  # a ragged row, a stray quote, a bad byte: the tolerant reader says which
-    return not (breaks and _line_breaks_in_cells(con))
-
-
-def _has_quote(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        while block := fh.read(_BLOCK):
-            if b'"' in block:
-                return True
-    return False
-
-
-def _line_breaks_in_cells(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether a cell holds a line break. Legitimate (an address over two lines) or a stray
-    quote that closed further down with the right number of cells, which a strict reader cannot
-    tell apart: the tolerant reader looks at the lines themselves (``_quoted_break``)."""
-    return con.execute("SELECT coalesce(bool_or(_break), false) FROM raw").fetchall()[0][0]
+        line_breaks = True  # a ragged row, a stray quote, a bad byte: the tolerant reader says which
+    # A line break in a cell: legitimate (an address over two lines) or a stray quote that
+    # closed further down with the right number of cells, which a strict reader cannot tell
+    # apart: the tolerant reader looks at the lines themselves (``_quoted_break``).
+    if line_breaks:
+        con.execute("DROP VIEW raw")
+        return None
+    return rows
 
 
 def _present(names: list[str]) -> set[str]:
@@ -458,15 +476,17 @@ def _read_tolerantly(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, 
 
 def _load_csv(
     con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, work: Path
-) -> tuple[list[str], list[str], list[Reject]]:
+) -> tuple[list[str], list[str], list[Reject], int | None]:
+    """The file's column names, header and unreadable rows, and its rows of data when DuckDB
+    reads it (the view ``raw``; None: read by the tolerant reader into ``raw_rows``)."""
     encoding = detect_encoding(path)
     first = _read_header(path, encoding)
     if first is not None:
         header, delimiter = first
         names = map_headers(header, fmt)
         if encoding in ("utf-8", "utf-8-sig"):
-            if _fast(con, path, delimiter, names, fmt):
-                return names, header, []
+            if (rows := _fast(con, path, delimiter, names, fmt)) is not None:
+                return names, header, [], rows
             if _ascii_head(path) and not _decodes(path, encoding) and _decodes(path, "gb18030"):
                 # The sample was plain ASCII and later bytes are not UTF-8: GBK with ASCII on top.
                 # (Chinese text that is valid UTF-8 for a whole sample is UTF-8: a stray bad byte
@@ -474,15 +494,17 @@ def _load_csv(
                 encoding = "gb18030"
         if encoding not in ("utf-8", "utf-8-sig"):
             readable = _transcode_to_utf8(path, encoding, work)
-            if readable is not None and _fast(con, readable, delimiter, names, fmt):
-                return names, header, []
-    return _read_tolerantly(con, path, encoding, fmt)
+            if readable is not None and (
+                    rows := _fast(con, readable, delimiter, names, fmt)) is not None:
+                return names, header, [], rows
+    return (*_read_tolerantly(con, path, encoding, fmt), None)
 
 
 def _fast(con: duckdb.DuckDBPyConnection, readable: Path, delimiter: str, names: list[str],
-          fmt: Format) -> bool:
-    return not _has_blank_lines(readable) and _read_with_duckdb(con, readable, delimiter, names,
-                                                                 fmt)
+          fmt: Format) -> int | None:
+    if _has_blank_lines(readable):
+        return None
+    return _duckdb_rows(con, readable, delimiter, names, fmt)
 
 
 # -- spreadsheets -------------------------------------------------------------------------------
@@ -544,11 +566,6 @@ def _load_xlsx(
     return names, header, []
 
 
-def _is_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?",
-                            [name]).fetchall()[0][0])
-
-
 def read_header(path: Path) -> list[str] | None:
     """The header cells of a CSV or spreadsheet (its first row), None when it has none or
     cannot be read: to tell which kind of file someone gave (``jiqun.ingest.uploads``)."""
@@ -567,26 +584,34 @@ def read_header(path: Path) -> list[str] | None:
 
 
 def load(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, work: Path | None = None) -> Source:
-    """Load ``path`` into ``con`` as the view ``src`` (see the module docstring)."""
+    """Load ``path`` into ``con`` as the views ``src`` and ``src_stream`` (module docstring)."""
     path = Path(path)
     if not path.is_file():
         raise ImportFileError("file not found: {path}", path=str(path))
     work = work or Path(tempfile.mkdtemp(prefix="jiqun-import-"))
+    total = None
     if path.suffix.lower() in EXCEL_SUFFIXES:
         names, header, unreadable = _load_xlsx(con, path, fmt)
     else:
-        names, header, unreadable = _load_csv(con, path, fmt, work)
+        names, header, unreadable, total = _load_csv(con, path, fmt, work)
     present = {n: str(h).replace("\ufeff", "").strip() for n, h in zip(names, header, strict=False)
                if not n.startswith("_")}
-    if _is_view(con, "raw_rows"):  # read in Python (tolerant CSV, spreadsheet): clean it once
+    columns = ", ".join(chr(34) + c.name + chr(34) for c in fmt.columns)
+    if total is None:  # read in Python (tolerant CSV, spreadsheet): clean it once, into a table
         con.execute("CREATE OR REPLACE TEMP TABLE raw AS "
                     + _clean_query(fmt, set(present), "raw_rows", ", _row"))
-        row = "_row"
-    else:  # DuckDB read it, cleaned, in file order: the row number is the table's row id
-        row = "rowid + 2"
-    # The header is row 1; rows of empty cells are no rows of data (their numbers stay taken).
-    con.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT {row} AS _row, "
-                f"{', '.join(chr(34) + c.name + chr(34) for c in fmt.columns)} "
-                "FROM raw WHERE NOT _blank")
-    total = con.execute("SELECT count(*) FROM src").fetchall()[0][0]
+        con.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT _row, {columns} FROM raw "
+                    "WHERE NOT _blank")
+        con.execute("CREATE OR REPLACE TEMP VIEW src_stream AS SELECT * FROM src")
+        total = con.execute("SELECT count(*) FROM src").fetchall()[0][0]
+    else:
+        # DuckDB reads the file on every query. ``src`` numbers its rows (the header is row 1):
+        # ``row_number() OVER ()`` keeps the file's order, which holds one thread to the scan;
+        # ``src_stream`` reads in parallel without numbers, for whatever needs none.
+        con.execute("CREATE OR REPLACE TEMP VIEW src AS SELECT _row, "
+                    f"{columns} FROM (SELECT row_number() OVER () + 1 AS _row, * FROM raw) "
+                    "WHERE NOT _blank")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW src_stream AS SELECT NULL::BIGINT AS _row, "
+                    f"{columns} FROM raw WHERE NOT _blank")
+    # Rows of empty cells are no rows of data (their numbers stay taken).
     return Source(con=con, headers=present, total=total, unreadable=unreadable)
