@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from jiqun.store.models import Audited, AuditEntry
 
 _SECRET_COLUMNS = {"password_hash"}
-_BOOKKEEPING_COLUMNS = {"created_at", "updated_at", "version"}
+# Derived columns are no one's edit: a customer's search keys follow its name (search_keys.py).
+_BOOKKEEPING_COLUMNS = {"created_at", "updated_at", "version", "fragment_key", "words_key"}
 
 
 def _plain(value: Any) -> Any:
