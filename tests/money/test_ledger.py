@@ -6,6 +6,7 @@ import pytest
 
 from jiqun.lake import connect
 from jiqun.money import ledger
+from jiqun.money.cost import CostInputs
 from jiqun.store.scope import Scope
 from tests.money.ledger_world import NOV, add_target, build_world
 
@@ -86,6 +87,27 @@ def test_a_city_sees_its_own_ledger_only(con, store, world):
     assert {r.org_code for r in st.rows} == {"ZJ-HGZ", "ZJ-HGZ-XH-O"}
     city = next(r for r in st.rows if r.org_code == "ZJ-HGZ")
     assert city.parent_code == "ZJ" and city.loss_cover == pytest.approx(4.2)
+
+
+def test_every_viewer_gets_hqs_figures_for_its_units(con, store, world):
+    """A county sees its units at HQ's figures although only the parcels its figures depend
+    on are costed: the province's fixed processing cost governs 湖州 alone (杭州 sets its
+    own), so a 吴兴 viewer's costs are 湖州's parcels, not 杭州's."""
+    whole = {r.org_code: r for r in _statement(con, store, world).rows}
+    with store.session() as s:
+        scopes = {code: Scope.for_unit(s, world.ids[code])
+                  for code in ("ZJ", "ZJ-HUZ", "ZJ-HUZ-WX", "ZJ-HUZ-WX-ZL", "ZJ-HGZ-XH")}
+    for code, scope in scopes.items():
+        for row in _statement(con, store, world, scope).rows:
+            assert (row.revenue, row.cost, row.profit) == pytest.approx(
+                (whole[row.org_code].revenue, whole[row.org_code].cost,
+                 whole[row.org_code].profit)), (code, row.org_code)
+    with store.session(scope=scopes["ZJ-HUZ-WX"]) as s:
+        inputs = CostInputs.load(s, scopes["ZJ-HUZ-WX"], NOV)
+    huzhou = {world.ids[c] for c in ("ZJ-HUZ", "ZJ-HUZ-WX", "ZJ-HUZ-WX-ZL")}
+    assert inputs.allocation_units == huzhou
+    with store.session() as s:
+        assert CostInputs.load(s, Scope.WHOLE, NOV).allocation_units is None
 
 
 def test_the_ledger_function_is_the_statements_rows(con, store, world):

@@ -7,11 +7,16 @@ engine as in-memory Arrow tables (DuckDB's sqlite/postgres scanners download at 
 
 from __future__ import annotations
 
+import threading
 import types
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from functools import lru_cache
 from pathlib import Path
 
+import duckdb
 import ibis
+import ibis.expr.operations as ops
 import pyarrow as pa
 from ibis.expr.types import Table
 
@@ -71,7 +76,13 @@ def scope_filter(table: Table, scope: Scope) -> Table:
         raise TypeError("the lake needs a scope; Scope.WHOLE is the whole organisation")
     if scope.whole:
         return table
-    units = _scope_units(scope.org_ids).cast({"scope_org_unit_id": table.org_unit_id.type()})
+    return units_filter(table, scope.org_ids)
+
+
+def units_filter(table: Table, unit_ids: frozenset[int]) -> Table:
+    """``table`` (with ``org_unit_id``) limited to the parcels of ``unit_ids``."""
+    units = _scope_units(frozenset(unit_ids)).cast(
+        {"scope_org_unit_id": table.org_unit_id.type()})
     return table.semi_join(units, table.org_unit_id == units.scope_org_unit_id)
 
 
@@ -140,3 +151,49 @@ def memtable(rows: list[dict] | pa.Table, schema: pa.Schema | None = None) -> Ta
     if isinstance(rows, pa.Table):
         return ibis.memtable(rows)
     return ibis.memtable(pa.Table.from_pylist(rows, schema=schema))
+
+
+# -- compiled once, run many --------------------------------------------------------------------
+_PREPARED: OrderedDict[Hashable, tuple[str, dict[str, pa.Table]]] = OrderedDict()
+_PREPARED_SIZE = 64
+_PREPARED_LOCK = threading.Lock()
+
+
+def run_prepared(con: ibis.BaseBackend, key: Hashable, build: Callable[[], Table]) -> pa.Table:
+    """The result of the expression ``build()`` makes, as Arrow.
+
+    On DuckDB the expression is built and compiled once per ``key`` (which must determine it
+    fully: every value its in-memory tables hold, the lake, the scope) and its SQL kept with
+    those tables; a repeat registers the tables on ``con`` and runs the SQL alone. Building and
+    compiling a large expression costs as much CPU as DuckDB running it over a province's
+    month. Other engines build and run the expression each time."""
+    if con.name != "duckdb":
+        return con.to_pyarrow(build())
+    with _PREPARED_LOCK:
+        entry = _PREPARED.get(key)
+        if entry is not None:
+            _PREPARED.move_to_end(key)
+    if entry is None:
+        expr = build()
+        tables = {op.name: op.data.to_pyarrow(op.schema)
+                  for op in expr.op().find(ops.InMemoryTable)}
+        entry = (str(con.compile(expr)), tables)
+        with _PREPARED_LOCK:
+            _PREPARED[key] = entry
+            while len(_PREPARED) > _PREPARED_SIZE:
+                _PREPARED.popitem(last=False)
+    sql, tables = entry
+    raw = con.con
+    for name, table in tables.items():
+        raw.register(name, table)
+    try:
+        try:
+            return raw.sql(sql).to_arrow_table()
+        except duckdb.CatalogException:
+            # A connection the SQL is new to lacks the lake's views, which building the
+            # expression creates (``read_parquet`` binds the dataset's folder as a view).
+            build()
+            return raw.sql(sql).to_arrow_table()
+    finally:
+        for name in tables:
+            raw.unregister(name)

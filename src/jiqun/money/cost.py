@@ -28,10 +28,12 @@ the lake (Ibis: DuckDB or PySpark), with the store's facts as in-memory Arrow ta
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import ibis
 import pyarrow as pa
@@ -42,7 +44,9 @@ from sqlalchemy.orm import Session
 from jiqun.geo.distance import road_km
 from jiqun.geo.divisions import all_divisions
 from jiqun.geo.zones import ZoneKind, zone_of
-from jiqun.lake.engine import memtable, scope_filter, waybills
+from jiqun.lake.engine import memtable, run_prepared, scope_filter, units_filter, waybills
+from jiqun.lake.schemas import WAYBILL_DATASET
+from jiqun.lake.writer import dataset_files
 from jiqun.money.rules import FinanceRules
 from jiqun.store.models import (
     ALL_ZONES,
@@ -300,6 +304,48 @@ class CostInputs:
         forced = in_force(self.params, self.month)
         return {c: resolve(forced, chain_of(self.units, c)) for c in self.cities}
 
+    def engine_key(self, lake, grain: tuple[str, ...]) -> tuple:
+        """What the engine query of these inputs' cost lines at ``grain`` depends on: equal
+        keys build equal expressions (:func:`jiqun.lake.engine.run_prepared`)."""
+        return ("cost_lines", str(Path(lake).absolute()),
+                bool(dataset_files(Path(lake), WAYBILL_DATASET)), grain, self.month,
+                self.scope, tuple(self.params), tuple(sorted(self.units.items())),
+                _digest(self.lines), _digest(self.activity), self.rules.model_dump_json())
+
+    @cached_property
+    def allocation_units(self) -> frozenset[int] | None:
+        """The org units whose parcels the scope's figures depend on (``None``: every unit).
+
+        A city's fixed parts are spread over all its parcels, and a fixed part set above the
+        cities over every city it governs; so: the scope's cities, widened to every city that
+        shares a fixed part with one of them, and all their units. Costing just these parcels
+        gives each viewer HQ's figure for its units at a fraction of the work."""
+        if self.scope.whole:
+            return None
+        inside = {u for u in self.units if self.scope.allows(u)}
+        cities = {self.city_of[u] for u in inside} - {None}
+        governed: dict[int, set[int]] = defaultdict(set)
+        for city, slots in self.resolved.items():
+            for param in slots.values():
+                if param.fixed_per_month:
+                    governed[param.id].add(city)
+        grown = True
+        while grown:
+            grown = False
+            for group in governed.values():
+                if group & cities and not group <= cities:
+                    cities |= group
+                    grown = True
+        units = inside | {u for u, c in self.city_of.items() if c in cities}
+        return None if len(units) == len(self.units) else frozenset(units)
+
+
+def _digest(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return hashlib.blake2b(sink.getvalue().to_pybytes(), digest_size=16).digest()
+
 
 def _activity(session: Session, month: dt.date) -> pa.Table:
     """Visits and service cases (contacts) per customer in the month, with the customer's
@@ -447,39 +493,50 @@ def _geo_table(inputs: CostInputs) -> Table:
     return memtable(geo.rename_columns(["g_city", "g_dest", "zone", "km"]))
 
 
-def cost_lines(con: ibis.BaseBackend, lake, inputs: CostInputs) -> Table:
-    """Cost lines of the month: one row per (outlet unit, city, market, grid, customer,
-    product, destination province) with parcels, revenue, kg, the driver quantities (stops,
-    kg·km, trips, visits, contacts) and each pool's variable cost per driver
-    (``v_<pool>_<driver>``) and fixed part (``x_<pool>``); ``cost`` is their sum. Visits and
-    contacts are lines of their customer with no parcels. Every cost and ledger figure is a
-    sum of these lines. Built as one join chain and one projection: the expression stays small,
-    so Ibis compiles it fast."""
-    # The whole organisation's parcels, limited to the scope at the end: a city's fixed parts
-    # and a line's trips are spread over all their parcels, whoever looks (one figure for
-    # every viewer).
-    w = month_waybills(con, lake, Scope.WHOLE, inputs.month)
+def cost_lines(con: ibis.BaseBackend, lake, inputs: CostInputs,
+               grain: Sequence[str] = GRAIN) -> Table:
+    """Cost lines of the month: one row per ``grain`` (by default outlet unit, city, market,
+    grid, customer, product, destination province; ``org_unit_id`` is always part of it) with
+    parcels, revenue, kg, the driver quantities (stops, kg·km, trips, visits, contacts) and
+    each pool's variable cost per driver (``v_<pool>_<driver>``) and fixed part (``x_<pool>``);
+    ``cost`` is their sum. Visits and contacts are lines of their customer with no parcels, so
+    a key may have several lines: sum them with :func:`grouped`. Every cost and ledger figure
+    is a sum of these lines; a caller that needs coarser keys asks for them as the grain, and
+    the engine never builds the finer groups. Built as one join chain and one projection: the
+    expression stays small, so Ibis compiles it fast."""
+    grain = tuple(dict.fromkeys(("org_unit_id", *grain)))
+    # A city's fixed parts and a line's trips are spread over all their parcels, whoever
+    # looks (one figure for every viewer): the parcels of every unit the scope's figures
+    # depend on are costed, then limited to the scope at the end; a line's trips are counted
+    # over the whole organisation.
+    month = month_waybills(con, lake, Scope.WHOLE, inputs.month)
+    trips = _line_trips(month, memtable(inputs.lines))
+    closure = inputs.allocation_units
+    w = month if closure is None else units_filter(month, closure)
     keys = _fixed_keys(inputs)
-    units = memtable(_unit_rates(inputs))
+    cities = memtable(_unit_city(inputs).rename_columns(["u_unit", "city_id"]))
+    rates = memtable(_unit_rates(inputs))
     geo = _geo_table(inputs)
-    trips = _line_trips(w, memtable(inputs.lines))
-    w = w.mutate(dest_key=ibis.coalesce(w.dest_city, w.dest_province))
-    w = w.left_join(units, w.org_unit_id == units.u_unit).drop("u_unit")
-    fixed_rates = _fixed_per_city(w, inputs, keys)
     # A stop is a merchant on a day (mixed collection: every product at once); each of its
     # parcels carries an equal share. A waybill with no customer is a stop of its own.
-    w = w.mutate(stream=_stream(w.product) if not inputs.rules.mixed_collection
+    w = w.mutate(dest_key=ibis.coalesce(w.dest_city, w.dest_province),
+                 stream=_stream(w.product) if not inputs.rules.mixed_collection
                  else ibis.literal("all"))
+    # Narrow until the end: the engine keeps this table for its three uses (the parcels, the
+    # fixed parts' bases, the stops), the rates join the parcels only.
+    w = w.left_join(cities, w.org_unit_id == cities.u_unit).drop("u_unit")
+    fixed_rates = _fixed_per_city(w, inputs, keys)
     per_stop = w.group_by(s_customer=w.customer_id, s_day=w.day, s_stream=w.stream).aggregate(
         s_parcels=w.count())
     j = (w.left_join(geo, (w.city_id == geo.g_city) & (w.dest_key == geo.g_dest))
          .left_join(trips, w.line_id == trips.l_line)
          .left_join(per_stop, (w.customer_id == per_stop.s_customer) & (w.day == per_stop.s_day)
-                    & (w.stream == per_stop.s_stream)))
-    extra = []
+                    & (w.stream == per_stop.s_stream))
+         .left_join(rates, w.org_unit_id == rates.u_unit))
+    extra = [slot_column(s) for s in SLOTS]
     if fixed_rates is not None:
         j = j.left_join(fixed_rates, w.city_id == fixed_rates.f_city)
-        extra = [c for c in fixed_rates.columns if c != "f_city"]
+        extra += [c for c in fixed_rates.columns if c != "f_city"]
     j = j.select(*w.columns, "zone", "km", "line_kg", "line_trips", "s_parcels", *extra)
     kg = j.weight_kg.cast("float64")
     on_line = j.line_id.notnull() & (j.line_kg > 0)
@@ -494,7 +551,7 @@ def cost_lines(con: ibis.BaseBackend, lake, inputs: CostInputs) -> Table:
         if terms:
             fixed[f"x_{pool.value}"] = sum(terms[1:], terms[0]).fill_null(0.0)
     costed = j.select(
-        *GRAIN, fee=j.fee, kg=kg, stops=stops, kg_km=kg_km, trips=line_trips,
+        *grain, fee=j.fee, kg=kg, stops=stops, kg_km=kg_km, trips=line_trips,
         v_pickup_stops=r(j, CostPool.PICKUP, CostDriver.STOPS) * stops,
         v_pickup_pieces=r(j, CostPool.PICKUP, CostDriver.PIECES),
         v_processing_pieces=r(j, CostPool.PROCESSING, CostDriver.PIECES),
@@ -505,13 +562,13 @@ def cost_lines(con: ibis.BaseBackend, lake, inputs: CostInputs) -> Table:
         **fixed,
     )
     sums = {c: costed[c].sum() for c in (*VARIABLES, *FIXED) if c in costed.columns}
-    parcels = costed.group_by(*GRAIN).aggregate(
+    parcels = costed.group_by(*grain).aggregate(
         parcels=costed.count().cast("float64"), revenue=costed.fee.sum(),
         weight_kg=costed.kg.sum(), stops=costed.stops.sum(), kg_km=costed.kg_km.sum(),
         trips=costed.trips.sum(), **sums)
     zero = ibis.literal(0.0)
     parcels = parcels.select(
-        *GRAIN, *QUANTITIES[:6], visits=zero, contacts=zero,
+        *grain, *QUANTITIES[:6], visits=zero, contacts=zero,
         **{c: (parcels[c] if c in sums else zero) for c in (*VARIABLES, *FIXED)})
     lines_out = parcels.union(_activity_lines(inputs, parcels.schema()))
     total = ibis.literal(0.0)
@@ -577,6 +634,16 @@ def grouped(lines: Table, keys: Sequence[str]) -> Table:
     return lines.group_by(*keys).aggregate(**{s: lines[s].sum() for s in SUMS})
 
 
+def cost_totals(con: ibis.BaseBackend, lake, inputs: CostInputs,
+                keys: Sequence[str]) -> list[dict]:
+    """The month's cost lines summed by ``keys``: one record per key, every sum of
+    :data:`SUMS`. What every cost and ledger figure reads; the engine query of each grain is
+    compiled once per inputs (a page or a bulletin asking again runs the SQL alone)."""
+    keys = tuple(keys)
+    return run_prepared(con, inputs.engine_key(lake, keys),
+                        lambda: grouped(cost_lines(con, lake, inputs, keys), keys)).to_pylist()
+
+
 @dataclass(frozen=True)
 class DriverUse:
     """One driver of a pool in one row: quantity × rate = cost (rate: the effective yuan per
@@ -629,11 +696,11 @@ def explain(row: dict) -> list[PoolCost]:
     return out
 
 
-def dimension_rows(con: ibis.BaseBackend, lines: Table, by: str) -> list[dict]:
+def dimension_rows(con: ibis.BaseBackend, lake, inputs: CostInputs, by: str) -> list[dict]:
+    """The cost lines summed by dimension ``by``."""
     if by not in _DIMENSION_KEYS:
         raise ValueError(f"unknown dimension {by!r}")
-    keys = _DIMENSION_KEYS[by]
-    return con.to_pyarrow(grouped(lines, keys)).to_pylist()
+    return cost_totals(con, lake, inputs, _DIMENSION_KEYS[by])
 
 
 def cost_per_parcel(
@@ -643,7 +710,7 @@ def cost_per_parcel(
     """Cost per parcel of the month by ``by`` (customer, market, lane, product, grid, city),
     each row with its pools and drivers; most parcels first."""
     inputs = CostInputs.load(session, scope, month, rules)
-    rows = dimension_rows(con, cost_lines(con, lake, inputs), by)
+    rows = dimension_rows(con, lake, inputs, by)
     labels = _labels(session, inputs, by, rows)
     out = []
     for r in rows:

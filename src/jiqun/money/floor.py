@@ -26,14 +26,14 @@ def _previous(month: dt.date) -> dt.date:
 
 def cost_floor(session: Session, con, lake, scope) -> CostFloor:
     """Cost per parcel by market and product, computed once per month asked."""
-    from jiqun.money.cost import CostInputs, cost_lines, grouped
+    from jiqun.money.cost import CostInputs, cost_totals
 
     months: dict[dt.date, dict[tuple[int, str], float]] = {}
 
     def month_costs(month: dt.date) -> dict[tuple[int, str], float]:
         if month not in months:
-            lines = cost_lines(con, lake, CostInputs.load(session, scope, month))
-            rows = con.to_pyarrow(grouped(lines, ("market_id", "product"))).to_pylist()
+            rows = cost_totals(con, lake, CostInputs.load(session, scope, month),
+                               ("market_id", "product"))
             months[month] = {(int(r["market_id"]), r["product"]): r["cost"] / r["parcels"]
                              for r in rows if r["market_id"] is not None and r["parcels"]}
         return months[month]

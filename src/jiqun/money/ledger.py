@@ -22,7 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jiqun.money import incentives
-from jiqun.money.cost import CostInputs, Unit, ancestor_at, chain_of, cost_lines, grouped
+from jiqun.money.cost import (
+    SUMS,
+    CostInputs,
+    Unit,
+    ancestor_at,
+    chain_of,
+    cost_totals,
+)
 from jiqun.money.rules import FinanceRules
 from jiqun.store.models import (
     Customer,
@@ -141,11 +148,20 @@ def statement(con: ibis.BaseBackend, lake, session: Session, scope: Scope, month
     rules = rules or FinanceRules()
     month = month.replace(day=1)
     inputs = CostInputs.load(session, scope, month, rules)
-    lines = cost_lines(con, lake, inputs)
-    by_unit = {r["org_unit_id"]: r for r in con.to_pyarrow(
-        grouped(lines, ["org_unit_id"])).to_pylist()}
-    by_market = con.to_pyarrow(grouped(lines, ["market_id", "city_id"])).to_pylist()
+    # One query: the lines by unit × market (a few thousand rows), summed both ways here.
+    keys = ["org_unit_id", "city_id", "market_id"]
+    small = pa.Table.from_pylist(cost_totals(con, lake, inputs, keys))
+    by_unit = {r["org_unit_id"]: r for r in _sum_by(small, ["org_unit_id"])}
+    by_market = _sum_by(small, ["market_id", "city_id"])
     return build_statement(session, inputs, month, by_unit, by_market, rules)
+
+
+def _sum_by(table: pa.Table, keys: list[str]) -> list[dict]:
+    """The summed figures of ``table`` by ``keys``, named as :func:`grouped` names them."""
+    sums = [c for c in SUMS if c in table.column_names]
+    summed = table.group_by(keys, use_threads=False).aggregate([(c, "sum") for c in sums])
+    return summed.rename_columns([c.removesuffix("_sum") for c in summed.column_names]
+                                 ).to_pylist()
 
 
 def build_statement(session: Session, inputs: CostInputs, month: dt.date,
@@ -254,8 +270,8 @@ def ledger_by(con: ibis.BaseBackend, lake, session: Session, scope: Scope, month
         raise ValueError(f"unknown breakdown {by!r}")
     inputs = CostInputs.load(session, scope, month, rules)
     column = f"{by}_id"
-    rows = con.to_pyarrow(grouped(cost_lines(con, lake, inputs), [column, "city_id"])
-                          ).to_pylist()
+    keys = [column, "city_id"]
+    rows = cost_totals(con, lake, inputs, keys)
     model = {"market": Market, "grid": Grid, "customer": Customer}[by]
     names = _names(session, model, [r[column] for r in rows])
     out = []
@@ -278,10 +294,7 @@ def grid_profit(con: ibis.BaseBackend, lake, session: Session, scope: Scope, mon
                 rules: FinanceRules | None = None) -> pa.Table:
     """Grid profit (网格效益) of the month: revenue − activity cost of each grid's lines."""
     inputs = CostInputs.load(session, scope, month, rules)
-    lines = cost_lines(con, lake, inputs)
-    lines = lines.filter(lines.grid_id.notnull())
-    g = lines.group_by("grid_id").aggregate(revenue=lines.revenue.sum(), cost=lines.cost.sum())
-    rows = con.to_pyarrow(g).to_pylist()
+    rows = [r for r in cost_totals(con, lake, inputs, ["grid_id"]) if r["grid_id"] is not None]
     return pa.Table.from_pylist(
         # To the fen: a sum the engine adds in parallel differs in its last bits from run to run.
         [{"grid_id": r["grid_id"],
