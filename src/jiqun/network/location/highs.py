@@ -30,6 +30,7 @@ class MipOutcome:
     status: SolveStatus
     seconds: float
     mip_gap: float
+    nodes: int = 0  # branch-and-bound nodes HiGHS explored (0 for an LP)
 
 
 class MipModel:
@@ -168,7 +169,8 @@ def _outcome(h: highspy.Highs, sense: Sense, is_lp: bool, seconds: float) -> Mip
     info = h.getInfo()
     ms = highspy.HighsModelStatus
     if status in (ms.kInfeasible,):
-        return MipOutcome(None, math.nan, math.nan, SolveStatus.INFEASIBLE, seconds, math.inf)
+        return MipOutcome(None, math.nan, math.nan, SolveStatus.INFEASIBLE, seconds, math.inf,
+                          int(max(0, info.mip_node_count)))
     values = None
     if info.primal_solution_status == 2 or status == ms.kOptimal:
         values = np.asarray(h.getSolution().col_value)
@@ -184,4 +186,5 @@ def _outcome(h: highspy.Highs, sense: Sense, is_lp: bool, seconds: float) -> Mip
         st = SolveStatus.TIME_LIMIT if values is None else SolveStatus.FEASIBLE
     else:
         st = SolveStatus.FEASIBLE if values is not None else SolveStatus.TIME_LIMIT
-    return MipOutcome(values, float(obj), float(bound), st, seconds, float(info.mip_gap))
+    return MipOutcome(values, float(obj), float(bound), st, seconds, float(info.mip_gap),
+                      int(max(0, info.mip_node_count)))
