@@ -73,10 +73,13 @@ def test_a_city_is_filtered_by_its_path_and_hq_not_at_all(rows_everywhere):
     assert city.root_path == by_code["ZJ-HUZ"].path and city.org_ids == {
         by_code[c].id for c in ("ZJ-HUZ", "ZJ-HUZ-WX", "ZJ-HUZ-WX-ZL")}
     customers, members = _statements(store, city)
-    member = {"sqlite": "IN (", "postgresql": "= ANY (array(("}[store.engine.dialect.name]
-    assert (f"WHERE customers.org_unit_id {member}SELECT org_units.id \nFROM org_units \n"
-            "WHERE org_units.path LIKE ") in customers
-    assert f"teams.org_unit_id {member}SELECT org_units.id" in members
+    if store.engine.dialect.name == "postgresql":  # the unit ids, bound: the planner counts them
+        assert "WHERE customers.org_unit_id IN (%(" in customers
+        assert "teams.org_unit_id IN (%(" in members
+    else:
+        assert ("WHERE customers.org_unit_id IN (SELECT org_units.id \nFROM org_units \n"
+                "WHERE org_units.path LIKE ") in customers
+        assert "teams.org_unit_id IN (SELECT org_units.id" in members
     hq = Scope.for_unit_id(store, by_code["HQ"].id)
     assert hq.whole and hq.root_id == by_code["HQ"].id and hq.org_ids is None
     for scope in (hq, Scope.WHOLE):
