@@ -33,6 +33,96 @@ def _tokens(path: Path) -> list[str]:
     return Path(path).read_text().split()
 
 
+# --------------------------------------------------------------------------- layouts
+
+LAYOUTS = {
+    "pmed": "an OR-Library pmed graph (n edges p, then i j cost per edge)",
+    "cap": "an OR-Library cap file (m n; m lines capacity fixed; per customer its demand, "
+           "then m costs)",
+    "holmberg": "a Holmberg single-source file (m n; m lines capacity fixed; n demands; "
+                "then the m × n cost matrix)",
+    "pmedcap": "an OR-Library pmedcap file (problem best; n p Q; then id x y demand)",
+    "mclp": "a covering points file (count, then x y per point)",
+    "fcnf": "a fixed-charge network file (N and A lines)",
+}
+
+
+def detect_layout(path: Path) -> str | None:
+    """Which benchmark layout a file follows (a key of `LAYOUTS`), or None for none of them.
+
+    Counted tokens tell most layouts apart; cap and Holmberg files have the same count
+    (2 + 2m + n(m + 1)), so their line breaks decide: a cap file starts each customer's block
+    (demand, then m costs) on a new line, a Holmberg file its demand list and each of the m
+    rows of its cost matrix. The literal word `capacity` (capa/capb/capc) only occurs in cap.
+    """
+    # Some Holmberg files end in a run of NUL bytes: padding, not data.
+    text = Path(path).read_text(errors="replace").replace("\x00", " ")
+    lines = [ln for ln in (raw.split() for raw in text.splitlines()) if ln]
+    if not lines:
+        return None
+    if any(ln[0] in ("N", "A", "NODES", "ARCS") or ln[0].startswith("#") for ln in lines):
+        return "fcnf"
+    tok = [t for ln in lines for t in ln]
+    starts = _line_starts(lines)
+    head = lines[0]
+    ints = _ints(tok[:5])
+    if len(head) == 3 and len(ints) >= 3 and len(tok) == 3 + 3 * ints[1]:
+        return "pmed"
+    if len(head) == 2 and len(lines) > 1 and len(lines[1]) == 3 and len(ints) >= 3 \
+            and len(tok) == 5 + 4 * ints[2]:
+        return "pmedcap"
+    if len(head) == 1 and ints and len(tok) == 1 + 2 * ints[0]:
+        return "mclp"
+    if len(head) == 2 and len(ints) >= 2:
+        m, n = ints[0], ints[1]
+        if len(tok) == 2 + 2 * m + n * (m + 1):
+            return _cap_or_holmberg(tok, starts, m, n)
+    return None
+
+
+def _ints(tokens: list[str]) -> list[int]:
+    out = []
+    for t in tokens:
+        if not re.fullmatch(r"\d+", t):
+            break
+        out.append(int(t))
+    return out
+
+
+def _line_starts(lines: list[list[str]]) -> set[int]:
+    starts, pos = set(), 0
+    for ln in lines:
+        starts.add(pos)
+        pos += len(ln)
+    return starts
+
+
+def _cap_or_holmberg(tok: list[str], starts: set[int], m: int, n: int) -> str:
+    if any(t.lower() == "capacity" for t in tok[2 : 2 + 2 * m : 2]):
+        return "cap"
+    body = 2 + 2 * m
+    cap_blocks = all(body + k * (m + 1) in starts for k in range(n))
+    holmberg_rows = body in starts and all(body + n + i * n in starts for i in range(m))
+    if holmberg_rows and not cap_blocks:
+        return "holmberg"
+    return "cap" if cap_blocks else "holmberg"
+
+
+def require_layout(path: Path, expected: set[str], kind: str) -> str:
+    """The file's layout when it is one `kind` can read, else an InstanceFormatError saying
+    what the file looks like and what the kind expects."""
+    found = detect_layout(path)
+    if found in expected:
+        return found
+    wants = " or ".join(LAYOUTS[e] for e in sorted(expected))
+    seen = LAYOUTS[found] if found else "no benchmark layout jiqun knows"
+    hint = {"pmed": "pmed or pcenter", "cap": "cap or sscflp", "holmberg": "sscflp",
+            "pmedcap": "pmedcap", "mclp": "mclp", "fcnf": "fcnf"}.get(found or "")
+    also = f"; use --kind {hint}" if hint else ""
+    raise InstanceFormatError(
+        f"{Path(path).name} looks like {seen}, but --kind {kind} expects {wants}{also}")
+
+
 def instance_name(path: Path) -> str:
     """Name used in optima.csv: the file name without `.txt`/`.fcnf.txt`."""
     name = Path(path).name
@@ -140,7 +230,7 @@ def read_cap(path: Path, capacity: float | None = None) -> CapacitatedInstance:
         cap[:] = float(capacity)
     elif symbolic:
         raise InstanceFormatError(
-            f"{path}: capacities are the word 'capacity'; pass a capacity (e.g. 8000)"
+            f"{path}: capacities are the word 'capacity'; give one with --capacity (e.g. 8000)"
         )
     body = np.asarray(tok[pos : pos + n * (m + 1)], dtype=np.float64)
     if body.size != n * (m + 1):
@@ -156,7 +246,11 @@ def read_sscflp(path: Path) -> CapacitatedInstance:
     """Read a Holmberg single-source CFLP file: m n; m × (cap fixed); n demands; m × n costs."""
     tok = _tokens(path)
     m, n = int(tok[0]), int(tok[1])
-    nums = np.asarray(tok[2 : 2 + 2 * m + n + m * n], dtype=np.float64)
+    try:
+        nums = np.asarray(tok[2 : 2 + 2 * m + n + m * n], dtype=np.float64)
+    except ValueError:  # e.g. capa's word `capacity`: a cap file, not a Holmberg one
+        raise InstanceFormatError(f"{path}: not a Holmberg instance (a non-number among "
+                                  "its capacities, demands or costs)") from None
     if nums.size != 2 * m + n + m * n:
         raise InstanceFormatError(f"{path}: truncated Holmberg instance")
     fac = nums[: 2 * m].reshape(m, 2)

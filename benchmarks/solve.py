@@ -3,7 +3,11 @@
 `jiqun plan lines|hubs`; this checks the solvers behind them against published optima.
 
 One line per file: `instance,kind,objective,bound,seconds,status`. Progress goes to stderr only,
-so stdout stays machine-readable.
+so stdout stays machine-readable. Each file's layout is checked against its kind first
+(`orlib.detect_layout`): a file of another layout is refused with what it looks like, instead of
+being misread. `--kind sscflp` reads Holmberg files and OR-Library cap files (cap41–74, and
+capa/capb/capc with `--capacity`) as single-source; `--kind pcenter` solves the vertex p-center
+on a pmed graph (the objective is the radius every client is guaranteed).
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ from jiqun.network.location import (
     CoveringProblem,
     FixedChargeFlowProblem,
     LocationResult,
+    PCenterProblem,
     PMedianProblem,
     SolveOptions,
     capacitated_pmedian,
     solve_capacitated,
     solve_fixed_charge_flow,
     solve_max_covering,
+    solve_pcenter,
     solve_pmedian,
     solve_set_covering,
 )
@@ -40,6 +46,7 @@ COLUMNS = ("instance", "kind", "objective", "bound", "seconds", "status")
 
 class Kind(StrEnum):
     PMED = "pmed"
+    PCENTER = "pcenter"
     CAP = "cap"
     PMEDCAP = "pmedcap"
     SSCFLP = "sscflp"
@@ -53,18 +60,32 @@ class OutputFormat(StrEnum):
     JSON = "json"
 
 
+# The file layouts each kind reads (keys of orlib.LAYOUTS).
+LAYOUTS = {
+    Kind.PMED: {"pmed"}, Kind.PCENTER: {"pmed"}, Kind.CAP: {"cap"},
+    Kind.SSCFLP: {"cap", "holmberg"}, Kind.PMEDCAP: {"pmedcap"}, Kind.MCLP: {"mclp"},
+    Kind.FCNF: {"fcnf"},
+}
+
+
 def solve_file(kind: Kind | str, path: Path, *, p: int | None = None,
                radius: float | None = None, capacity: float | None = None,
                time_limit: float = 60.0) -> tuple[str, LocationResult]:
-    """Read one instance file of `kind` and solve it; returns (instance name, result)."""
+    """Read one instance file of `kind` and solve it; returns (instance name, result).
+
+    Raises `orlib.InstanceFormatError` when the file's layout is not one `kind` reads."""
     kind = Kind(kind)
     opts = SolveOptions(time_limit=time_limit)
     path = Path(path)
-    if kind == Kind.PMED:
+    layout = orlib.require_layout(_points_file(path) if kind == Kind.MCLP else path,
+                                  LAYOUTS[kind], str(kind))
+    if kind in (Kind.PMED, Kind.PCENTER):
         inst = orlib.read_pmed(path)
+        if kind == Kind.PCENTER:
+            return inst.name, solve_pcenter(PCenterProblem(inst.distance, p or inst.p), opts)
         return inst.name, solve_pmedian(PMedianProblem(inst.distance, p or inst.p), opts)
     if kind in (Kind.CAP, Kind.SSCFLP):
-        inst = orlib.read_cap(path, capacity) if kind == Kind.CAP else orlib.read_sscflp(path)
+        inst = orlib.read_cap(path, capacity) if layout == "cap" else orlib.read_sscflp(path)
         problem = CapacitatedProblem(inst.capacity, inst.fixed_cost, inst.demand, inst.cost)
         return inst.name, solve_capacitated(problem, opts, single_source=kind == Kind.SSCFLP)
     if kind == Kind.PMEDCAP:
@@ -78,6 +99,13 @@ def solve_file(kind: Kind | str, path: Path, *, p: int | None = None,
     problem = FixedChargeFlowProblem(net.demand, net.tail, net.head, net.fixed_cost,
                                      net.unit_cost, net.capacity)
     return f"fcnet_{net.name}", solve_fixed_charge_flow(problem, opts)
+
+
+def _points_file(path: Path) -> Path:
+    """`demand-SJCnnn.dat` stands for its points file `SJCnnn.txt`, as `read_mclp` reads it."""
+    if path.name.startswith("demand-"):
+        return path.with_name(path.name[len("demand-") :].replace(".dat", ".txt"))
+    return path
 
 
 def _solve_covering(path: Path, p: int | None, radius: float | None, opts: SolveOptions):
@@ -125,7 +153,8 @@ def solve(
     kind: Kind = typer.Option(..., "--kind", help="Instance family / model."),
     p: int | None = typer.Option(None, "--p", help="Number of sites (overrides the file)."),
     radius: float | None = typer.Option(None, "--radius", help="Covering radius (mclp)."),
-    capacity: float | None = typer.Option(None, "--capacity", help="Site capacity (capa/b/c)."),
+    capacity: float | None = typer.Option(
+        None, "--capacity", help="Site capacity of cap files (needed for capa/b/c)."),
     time_limit: float = typer.Option(60.0, "--time-limit", help="Seconds per file."),
     fmt: OutputFormat = typer.Option(OutputFormat.CSV, "--format", help="csv, table or json."),
 ) -> None:
@@ -135,8 +164,11 @@ def solve(
     with err.status("solving…") as status:
         for path in files:
             status.update(f"solving {path.name}…")
-            name, result = solve_file(kind, path, p=p, radius=radius, capacity=capacity,
-                                      time_limit=time_limit)
+            try:
+                name, result = solve_file(kind, path, p=p, radius=radius, capacity=capacity,
+                                          time_limit=time_limit)
+            except orlib.InstanceFormatError as exc:
+                raise typer.BadParameter(str(exc), param_hint="FILES") from None
             rows.append(result_row(name, kind, result))
             err.print(f"{name}: {result.status} in {result.seconds:.2f}s")
     typer.echo(render(rows, fmt))

@@ -16,12 +16,13 @@ from jiqun.network.location.covering import (
     solve_set_covering,
 )
 from jiqun.network.location.network import FixedChargeFlowProblem, solve_fixed_charge_flow
+from jiqun.network.location.pcenter import PCenterProblem, solve_pcenter
 from jiqun.network.location.pmedian import PMedianProblem, solve_pmedian
 from jiqun.network.location.result import LocationResult, Sense, SolveOptions, SolveStatus
 
 __all__ = [
     "CapacitatedProblem", "CoveringProblem", "FixedChargeFlowProblem", "LocationResult",
-    "PMedianProblem", "Sense", "SolveOptions", "SolveStatus", "capacitated_pmedian",
-    "solve_capacitated", "solve_fixed_charge_flow", "solve_max_covering", "solve_pmedian",
-    "solve_set_covering",
+    "PCenterProblem", "PMedianProblem", "Sense", "SolveOptions", "SolveStatus",
+    "capacitated_pmedian", "solve_capacitated", "solve_fixed_charge_flow", "solve_max_covering",
+    "solve_pcenter", "solve_pmedian", "solve_set_covering",
 ]

@@ -23,6 +23,18 @@ from scipy.sparse import csr_matrix
 from jiqun.network.location.radius import prove_pmedian
 from jiqun.network.location.result import LocationResult, SolveOptions, SolveStatus
 
+# Kicks without a gain before the iterated local search stops: few on all sites (each kick is an
+# interchange over every site), more once site closing has left a few dozen.
+FIRST_KICKS = 10
+RESTRICTED_KICKS = 50
+KICK_SITES = 3
+# Interchange passes of one search: ~2·10⁸ matrix cells (about a second on one core).
+SEARCH_CELLS = 2e8
+
+
+def _passes(n: int, m: int) -> int:
+    return max(20, int(SEARCH_CELLS // max(1, n * m)))
+
 
 @dataclass(frozen=True)
 class PMedianProblem:
@@ -62,9 +74,24 @@ def greedy_medians(distance: np.ndarray, weight: np.ndarray, p: int,
     return chosen
 
 
+@dataclass
+class SearchWork:
+    """Interchange passes allowed and spent: each pass evaluates every swap once (clients ×
+    sites cells), so a pass budget bounds the local search by work, not by seconds."""
+
+    passes: int = 0
+    limit: int = 10**9
+
+    def spent(self) -> bool:
+        return self.passes >= self.limit
+
+
 def interchange(distance: np.ndarray, weight: np.ndarray, sites: list[int],
-                fixed_open=(), fixed_closed=(), deadline: float = math.inf) -> list[int]:
-    """Teitz–Bart best-improvement swaps until no swap improves (or the deadline passes)."""
+                fixed_open=(), fixed_closed=(), deadline: float = math.inf,
+                work: SearchWork | None = None) -> list[int]:
+    """Teitz–Bart best-improvement swaps until no swap improves (or the pass budget or the
+    deadline runs out)."""
+    work = work or SearchWork()
     n, m = distance.shape
     sites = list(sites)
     locked = set(int(j) for j in fixed_open)
@@ -72,7 +99,8 @@ def interchange(distance: np.ndarray, weight: np.ndarray, sites: list[int],
     closed[list(fixed_closed)] = True
     wcol = weight[:, None]
     best_cost = assignment_cost(distance, weight, sites)
-    while time.perf_counter() < deadline:
+    while time.perf_counter() < deadline and not work.spent():
+        work.passes += 1
         sub = distance[:, sites]
         order = np.argsort(sub, axis=1)
         near = order[:, 0]
@@ -98,20 +126,25 @@ def interchange(distance: np.ndarray, weight: np.ndarray, sites: list[int],
 
 def perturbed_search(distance: np.ndarray, weight: np.ndarray, sites: list[int],
                      fixed_open=(), fixed_closed=(), deadline: float = math.inf,
-                     patience: int = 50, seed: int = 0) -> list[int]:
+                     patience: int = 50, seed: int = 0,
+                     work: SearchWork | None = None) -> list[int]:
     """Iterated local search: swap a few sites at random, re-run the interchange, keep gains.
 
     Teitz–Bart stops at a local optimum; a better incumbent makes the exact proof's cut-off and
-    reduced-cost fixing much stronger. Deterministic for a given seed.
+    reduced-cost fixing much stronger. Deterministic for a given seed; stops after `patience`
+    kicks without a gain or when `work` is spent.
     """
+    work = work or SearchWork()
     rng = np.random.default_rng(seed)
     m = distance.shape[1]
     movable = [k for k, j in enumerate(sites) if j not in set(fixed_open)]
     allowed = np.setdiff1d(np.arange(m), np.asarray(list(fixed_closed), dtype=np.int64))
     best, best_cost = list(sites), assignment_cost(distance, weight, sites)
-    kick = max(1, round(0.2 * len(movable)))
+    # A few sites per kick: each kicked site costs about one interchange pass to repair, and
+    # many small kicks found better incumbents than a few large ones within the same passes.
+    kick = min(KICK_SITES, max(1, round(0.2 * len(movable))))
     stale = 0
-    while movable and stale < patience and time.perf_counter() < deadline:
+    while movable and stale < patience and time.perf_counter() < deadline and not work.spent():
         trial = list(best)
         outside = np.setdiff1d(allowed, trial)
         if outside.size == 0:
@@ -120,7 +153,7 @@ def perturbed_search(distance: np.ndarray, weight: np.ndarray, sites: list[int],
                           rng.choice(outside, size=min(kick, outside.size), replace=False),
                           strict=False):  # the shorter list bounds the kick
             trial[pos] = int(j)
-        trial = interchange(distance, weight, trial, fixed_open, fixed_closed, deadline)
+        trial = interchange(distance, weight, trial, fixed_open, fixed_closed, deadline, work)
         cost = assignment_cost(distance, weight, trial)
         if cost < best_cost - 1e-9 * max(1.0, abs(best_cost)):
             best, best_cost, stale = trial, cost, 0
@@ -130,7 +163,12 @@ def perturbed_search(distance: np.ndarray, weight: np.ndarray, sites: list[int],
 
 
 def solve_pmedian(problem: PMedianProblem, options: SolveOptions | None = None) -> LocationResult:
-    """Solve a p-median problem to proven optimality (or report the bound at the time limit)."""
+    """Solve a p-median problem to proven optimality (or report the bound at the limit).
+
+    Every step is bounded by work (interchange passes, kicks of the iterated local search,
+    Lagrangian iterations, branch-and-bound nodes), so the same problem gets the same answer on
+    a busy machine; `options.time_limit` stays as a guard.
+    """
     opts = options or SolveOptions()
     t0 = time.perf_counter()
     deadline = t0 + opts.time_limit
@@ -143,17 +181,20 @@ def solve_pmedian(problem: PMedianProblem, options: SolveOptions | None = None) 
     work = dist.copy()
     if opts.fixed_closed:
         work[:, list(opts.fixed_closed)] = np.inf
+    search_work = SearchWork(limit=_passes(n, m))
     sites = greedy_medians(work, w, p, opts.fixed_open, opts.fixed_closed)
-    sites = interchange(work, w, sites, opts.fixed_open, opts.fixed_closed,
-                        deadline=t0 + 0.3 * opts.time_limit)
+    sites = interchange(work, w, sites, opts.fixed_open, opts.fixed_closed, deadline=deadline)
     sites = perturbed_search(work, w, sites, opts.fixed_open, opts.fixed_closed,
-                             deadline=t0 + 0.1 * opts.time_limit)
+                             deadline=deadline, patience=FIRST_KICKS, work=search_work)
     best_sites, best = sites, assignment_cost(work, w, sites)
     proof = prove_pmedian(work, w, p, best_sites, best, deadline, gap=opts.gap,
                           threads=opts.threads, fixed_open=opts.fixed_open,
-                          fixed_closed=opts.fixed_closed)
+                          fixed_closed=opts.fixed_closed,
+                          search=_restricted_search(work, w, p, deadline),
+                          mip_nodes=opts.node_limit)
     if proof.cost < best:
         best, best_sites = proof.cost, proof.sites
+    proof.details.setdefault("work", {})["first_search_passes"] = search_work.passes
     lower = min(proof.bound, best)
     if proof.proven and best <= lower + _tol(best):
         status = SolveStatus.OPTIMAL
@@ -165,6 +206,29 @@ def solve_pmedian(problem: PMedianProblem, options: SolveOptions | None = None) 
     assign = np.asarray(best_sites)[np.argmin(work[:, best_sites], axis=1)]
     return LocationResult(best, lower, seconds, status, np.sort(np.asarray(best_sites)),
                           assign, details=proof.details)
+
+
+def _restricted_search(dist: np.ndarray, weight: np.ndarray, p: int, deadline: float):
+    """The local search among the sites the Lagrangian left open to better solutions: with
+    few candidates its kicks are cheap, and what it finds there lowers the proof's cut-off.
+    It starts from the better of the greedy and `start` (the Lagrangian's best relaxed
+    solution, often an interchange or two from the optimum when p is large)."""
+
+    def search(sites: np.ndarray, must_open: np.ndarray, start=()) -> list[int]:
+        sub = dist[:, sites]
+        local = np.searchsorted(sites, must_open).tolist()
+        starts = [greedy_medians(sub, weight, p, local)]
+        inside = np.isin(np.asarray(start, dtype=np.int64), sites)
+        if len(start) == p and inside.all() and set(must_open) <= set(start):
+            starts.append(np.searchsorted(sites, start).tolist())
+        budget = SearchWork(limit=_passes(*sub.shape))
+        found = min((interchange(sub, weight, s, local, deadline=deadline, work=budget)
+                     for s in starts), key=lambda s: assignment_cost(sub, weight, s))
+        found = perturbed_search(sub, weight, found, local, deadline=deadline,
+                                 patience=RESTRICTED_KICKS, work=budget)
+        return [int(sites[k]) for k in found]
+
+    return search
 
 
 def _tol(value: float) -> float:

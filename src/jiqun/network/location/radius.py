@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import highspy
 import numpy as np
 
 from jiqun.network.location.highs import new_highs
+from jiqun.network.location.pmedian_lagrangian import SiteClosing
 
 _EPS = 1e-7
 MIP_MARGIN_LEVELS = 1  # measured on the pmed-family lookalikes: fewer MIP rounds than 0, faster than 2
@@ -55,6 +57,8 @@ class RadiusModel:
         self.depth = np.maximum(self.depth, 1)
         self.z_cols: list[list[int]] = [[] for _ in range(n)]
         self.rounds = 0  # MIP rounds
+        self.lp_iterations = 0  # simplex and interior point iterations, all runs together
+        self.mip_nodes = 0
         self.site_bounds = np.full(m, -math.inf)  # Lagrangian bound of opening each site
         self.h = new_highs()
         # HiGHS fixes its thread count at the first run, so it is set here, not per solve.
@@ -139,6 +143,9 @@ class RadiusModel:
     def _run(self, time_limit: float) -> tuple[highspy.HighsModelStatus, np.ndarray | None]:
         self.h.setOptionValue("time_limit", max(0.01, time_limit))
         self.h.run()
+        info = self.h.getInfo()
+        self.lp_iterations += max(0, info.simplex_iteration_count) + max(0, info.ipm_iteration_count)
+        self.mip_nodes += max(0, info.mip_node_count)
         status = self.h.getModelStatus()
         sol = self.h.getSolution()
         values = np.asarray(sol.col_value) if sol.value_valid else None
@@ -183,11 +190,15 @@ class RadiusModel:
                                     np.zeros(fix.size))
         return int(fix.size)
 
-    def solve_mip(self, incumbent_cost: float, deadline: float, gap: float):
+    def solve_mip(self, incumbent_cost: float, deadline: float, gap: float,
+                  max_nodes: int | None = None):
         """Branch and bound under the incumbent as a cut-off, growing levels until the optimum
         needs none. Returns (sites or None when nothing beat the incumbent, cost, bound,
-        proven); each round's optimum is a valid bound (the model is a relaxation)."""
+        proven); each round's optimum is a valid bound (the model is a relaxation). Each round
+        explores at most `max_nodes` nodes."""
         h = self.h
+        if max_nodes is not None:
+            h.setOptionValue("mip_max_nodes", int(max_nodes))
         h.changeColsIntegrality(self.n_y, np.arange(self.n_y, dtype=np.int32),
                                 np.full(self.n_y, highspy.HighsVarType.kInteger, np.uint8))
         # The incumbent is usually optimal already, so primal heuristics only cost time (they
@@ -235,82 +246,67 @@ class RadiusModel:
                 "nonzeros": self.h.getNumNz()}
 
 
-def lagrangian_site_bounds(dist: np.ndarray, weight: np.ndarray, p: int, incumbent_cost: float,
-                           fixed_open=(), fixed_closed=(), iterations: int = 600,
-                           deadline: float = math.inf) -> tuple[np.ndarray, float]:
-    """Per site, a lower bound on any solution that opens it (拉格朗日定界), and the bound.
-
-    Relaxing "each client served once" with multipliers λ gives the bound
-    Σλ_i + (sum of the p smallest ρ_j), ρ_j = Σ_i min(0, w_i d_ij − λ_i); forcing site j open
-    swaps it for the largest chosen ρ. Subgradient ascent reaches about the LP bound, and its
-    multipliers, unlike the LP's degenerate duals, tell the sites apart: on a 900-vertex, p = 5
-    instance they close 719 of 900 sites where LP reduced costs closed one.
-    """
-    cost = weight[:, None] * dist
-    forced = np.zeros(dist.shape[1], dtype=bool)
-    forced[list(fixed_open)] = True
-    banned = np.zeros(dist.shape[1], dtype=bool)
-    banned[list(fixed_closed)] = True
-    free = p - int(forced.sum())
-    if free <= 0:
-        return np.full(dist.shape[1], -math.inf), -math.inf
-
-    def evaluate(lam):
-        rho = np.minimum(0.0, cost - lam[:, None]).sum(axis=0)
-        extra = np.argpartition(np.where(banned | forced, np.inf, rho), free - 1)[:free]
-        chosen = np.concatenate([np.flatnonzero(forced), extra])
-        return rho, extra, chosen, lam.sum() + rho[chosen].sum()
-
-    lam = np.sort(cost, axis=1)[:, min(1, dist.shape[1] - 1)].copy()
-    lam[~np.isfinite(lam)] = 0.0
-    best, best_lam, scale, stale = -math.inf, lam.copy(), 2.0, 0
-    for _ in range(iterations):
-        if time.perf_counter() > deadline:
-            break
-        _, _, chosen, lower = evaluate(lam)
-        if lower > best + 1e-9:
-            best, best_lam, stale = lower, lam.copy(), 0
-        else:
-            stale += 1
-            if stale >= 20:
-                scale, stale = scale / 2, 0
-        served = (cost[:, chosen] < lam[:, None]).sum(axis=1)
-        step = 1.0 - served
-        if not step.any() or scale < 1e-4:
-            break
-        lam = lam + scale * max(incumbent_cost - lower, 1e-9) / (step @ step) * step
-    rho, extra, chosen, lower = evaluate(best_lam)
-    opened = lower - rho[extra].max() + rho
-    opened[chosen] = lower
-    opened[banned] = math.inf  # already decided
-    opened[forced] = -math.inf
-    return opened, lower
-
-
 def prove_pmedian(dist: np.ndarray, weight: np.ndarray, p: int, incumbent: list[int],
                   incumbent_cost: float, deadline: float, gap: float = 0.0, threads: int = 1,
-                  fixed_open=(), fixed_closed=()) -> RadiusOutcome:
-    """Prove the incumbent optimal or find a better solution, before `deadline`."""
+                  fixed_open=(), fixed_closed=(),
+                  search: Callable[..., list[int]] | None = None,
+                  mip_nodes: int | None = None) -> RadiusOutcome:
+    """Prove the incumbent optimal or find a better solution, before `deadline`.
+
+    `search(sites, must_open, start)` is a local search among `sites` (global indices) keeping
+    `must_open` open, from `start` where it can; it runs whenever site closing has shrunk the candidates, because a better
+    incumbent found among few sites lowers the cut-off, which closes more. `mip_nodes` bounds
+    each branch-and-bound round (a work limit: the same answer on a busy machine).
+    """
     details: dict = {}
-    cutoff = improvement_cutoff(dist, weight, incumbent_cost)
-    # At most a fifth of the time left: the bound only needs to be good, not optimal.
-    site_bounds, lagrangian_bound = lagrangian_site_bounds(
-        dist, weight, p, incumbent_cost, fixed_open, fixed_closed,
-        deadline=time.perf_counter() + 0.2 * max(0.0, deadline - time.perf_counter()))
+    best = [list(incumbent), float(incumbent_cost)]
+
+    def cutoff_of(cost: float) -> float:
+        return improvement_cutoff(dist, weight, cost)
+
+    closing = SiteClosing(weighted_cost(dist, weight), p, cutoff_of(incumbent_cost),
+                          tuple(fixed_open), tuple(fixed_closed), deadline=deadline,
+                          cutoff_of=cutoff_of)
+
+    def offer(sites) -> None:
+        cost = float(weight @ dist[:, sites].min(axis=1))
+        if cost < best[1]:
+            best[:] = [sorted(int(j) for j in sites), cost]
+            closing.cutoff = min(closing.cutoff, cutoff_of(cost))
+
+    def restricted_search() -> None:
+        kept = closing.kept()
+        if search is not None and kept.size >= p:
+            start = closing.best_primal[1] if closing.best_primal else ()
+            offer(search(kept, np.flatnonzero(closing.forced), start))
+
+    lagrangian_bound = closing.run(between=restricted_search)
+    if closing.best_primal is not None:
+        offer(closing.best_primal[1])
+    if closing.bound <= closing.cutoff:  # the strong tests shrank the sites: search again
+        before = best[1]
+        restricted_search()
+        if best[1] < before:
+            lagrangian_bound = closing.run()
+    incumbent, incumbent_cost = best
+    cutoff = cutoff_of(incumbent_cost)
     details["lagrangian_bound"] = float(lagrangian_bound)
+    details["work"] = {"lagrangian": dict(closing.work)}
     # Only sites some better solution could open take part: the model is built on their
     # distances alone, so its levels (and LP) shrink with them. Every bound below then holds for
     # min(optimum, best known), the only figure the caller reports.
-    keep = np.flatnonzero(site_bounds <= cutoff)
+    keep = closing.kept()
     details["closed_sites"] = int(dist.shape[1] - keep.size)
+    details["fixed_open"] = int(closing.forced.sum())
     if lagrangian_bound > cutoff or keep.size < p:  # nothing beats the incumbent
         return RadiusOutcome(incumbent, incumbent_cost, incumbent_cost, True, details)
     position = {int(j): k for k, j in enumerate(keep)}
     radius = dist[:, incumbent].min(axis=1)
     model = RadiusModel(dist[:, keep], weight, p, radius,
-                        [position[int(j)] for j in fixed_open], (), threads)
-    model.site_bounds = site_bounds[keep]
+                        [position[int(j)] for j in np.flatnonzero(closing.forced)], (), threads)
+    model.site_bounds = closing.site_bound[keep]
     lp = model.solve_lp(deadline)
+    details["work"]["lp_iterations"] = model.lp_iterations
     if lp is None:
         return RadiusOutcome(incumbent, incumbent_cost, lagrangian_bound, False,
                              details | {"stage": "lp", **model.size()})
@@ -321,11 +317,19 @@ def prove_pmedian(dist: np.ndarray, weight: np.ndarray, p: int, incumbent: list[
                              details | model.size())
     details["fixed"] = model.fix_by_reduced_cost(lp_bound, cutoff)
     model.add_margin(MIP_MARGIN_LEVELS)
-    sites, cost, bound, proven = model.solve_mip(incumbent_cost, deadline, gap)
+    sites, cost, bound, proven = model.solve_mip(incumbent_cost, deadline, gap, mip_nodes)
     details["mip_rounds"] = model.rounds
+    details["work"]["lp_iterations"] = model.lp_iterations
+    details["work"]["mip_nodes"] = model.mip_nodes
     found = incumbent if sites is None else [int(keep[k]) for k in sites]
     bound = max(bound, lp_bound, lagrangian_bound)
     return RadiusOutcome(found, cost, bound, proven, details | model.size())
+
+
+def weighted_cost(dist: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """weight × distance, ∞ where the distance is (a zero weight must not make ∞ × 0 = nan)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(dist), weight[:, None] * dist, np.inf)
 
 
 def improvement_cutoff(dist: np.ndarray, weight: np.ndarray, cost: float) -> float:

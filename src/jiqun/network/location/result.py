@@ -38,6 +38,9 @@ class SolveOptions:
     fixed_open: tuple[int, ...] = ()
     fixed_closed: tuple[int, ...] = ()
     verbose: bool = False
+    # A work limit: branch-and-bound nodes per MIP run (None: none but the time limit). Unlike
+    # seconds it gives the same answer for the same input on a busy machine.
+    node_limit: int | None = None
 
 
 @dataclass
