@@ -263,3 +263,16 @@ def test_a_stray_quote_that_closes_with_the_right_cell_count_is_still_found(arch
     # row 3 on its own is a short row, whose quote closed row 2's
     assert report.reasons == {"unbalanced_quote": 1, "too_few_fields": 1}
     assert numbers(lake) == ["W0004"]
+
+
+def test_the_tolerant_reader_streams_its_rows_in_batches(tmp_path, monkeypatch):
+    """Rows after a stray quote and a short row, over many batches, keep their row numbers."""
+    lines = [HEADER, *(good(n) for n in range(2, 12)), 'W0012,"ZL-000001,快包', *(
+        good(n) for n in range(13, 20)), "W0020,ZL-000001", "", *(good(n) for n in range(22, 40))]
+    path = write_lines(tmp_path / "w.csv", lines)
+    monkeypatch.setattr(source, "_TOLERANT_BATCH", 4)
+    rows, unreadable = _src_rows(path, tolerant=False, monkeypatch=monkeypatch)
+    assert [(r.row, r.reason) for r in unreadable] == [(12, "unbalanced_quote"),
+                                                     (20, "too_few_fields")]
+    assert [r[0] for r in rows] == [n for n in range(2, 40) if n not in (12, 20, 21)]
+    assert all(r[1] == f"W{r[0]:04d}" for r in rows)  # each row's cells beside its number

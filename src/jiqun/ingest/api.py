@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +35,7 @@ from jiqun.ingest.report import (
     write_rejects,
 )
 from jiqun.ingest.store_kinds import apply_rows, outside_scope
+from jiqun.ingest.workdir import import_folder
 from jiqun.lake.writer import StagedAppend, lake_keys_sql, staged_append
 from jiqun.permissions import Action, Actor, require
 from jiqun.store.db import Store
@@ -100,14 +100,19 @@ def import_file(
     # The file's digest (for the fingerprint) is read beside the import, in a thread of its own:
     # hashlib lets go of the GIL, and a 3 GB file takes seconds to hash.
     plan = _Plan(_digest_beside(path) if path.is_file() else None, expect)
-    with tempfile.TemporaryDirectory(prefix="jiqun-import-") as work:
+    with import_folder() as work:  # and the folders of killed imports removed
         con = duckdb.connect()
         try:
             con.execute("SET enable_progress_bar = false")
             con.execute(f"SET temp_directory = '{work}'")
             con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+            # DuckDB guesses a CSV holds a few dozen rows and would build its hash joins on the
+            # file's side: the file beyond its memory limit, spilled. The joins are written with
+            # the small side (a store dimension, a vocabulary) on the right: keep them so.
+            con.execute("SET disabled_optimizers = 'join_order,build_side_probe_side,filter_pushdown'")
             step("reading", 0, 4)
-            src = source.load(con, path, spec.format, Path(work))
+            groups = spec.target.groups if spec.to_lake else source.Groups()
+            src = source.load(con, path, spec.format, Path(work), groups)
             _check_length(src, max_rows)
             if spec.to_lake:
                 _import_lake(spec, con, src, opened, Path(lake_path), report, step, now, plan)

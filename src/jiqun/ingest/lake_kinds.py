@@ -31,7 +31,7 @@ from jiqun.ingest.checks import (
     timestamp_sql,
 )
 from jiqun.ingest.columns import EVENT_CODES, PLATFORMS, PRODUCTS, WAYBILL_STATUSES
-from jiqun.ingest.source import Source
+from jiqun.ingest.source import Groups, Source
 from jiqun.lake.schemas import EVENT_DATASET, WAYBILL_DATASET, Dataset
 
 
@@ -65,13 +65,17 @@ def _codes(d: Division | None) -> tuple[str | None, str | None, str | None]:
 _PLACE_SCHEMA = {"p": pa.string(), "c": pa.string(), "k": pa.string()}
 
 
-def _register_destinations(con: duckdb.DuckDBPyConnection) -> None:
-    """``dest_names``: distinct (province, city, county) → codes; ``dest_addresses``: distinct
-    addresses of rows without usable names → codes (one cpca call for the batch)."""
+_DEST_NAMES = ("dest_province", "dest_city", "dest_county")
+
+
+def _register_destinations(con: duckdb.DuckDBPyConnection, present: set[str]) -> None:
+    """``dest_names``: distinct (province, city, county) → codes (counted as the file was
+    checked: ``file_groups``); ``dest_addresses``: distinct addresses of rows without usable
+    names → codes (one cpca call for the batch; a read of the file when it has addresses)."""
     triples = con.execute(
         "SELECT DISTINCT coalesce(dest_province, ''), coalesce(dest_city, ''), "
-        "coalesce(dest_county, '') FROM src_stream "
-        "WHERE coalesce(dest_province, dest_city, dest_county) IS NOT NULL"
+        "coalesce(dest_county, '') FROM file_groups WHERE _g_values = 0 "
+        "AND coalesce(dest_province, dest_city, dest_county) IS NOT NULL"
     ).fetchall()
     resolved = [resolve_names(*t) or (None, None, None) for t in triples]
     con.register("dest_names", pa.table({
@@ -84,7 +88,7 @@ def _register_destinations(con: duckdb.DuckDBPyConnection) -> None:
         "ON n.province = coalesce(s.dest_province, '') AND n.city = coalesce(s.dest_city, '') "
         "AND n.county = coalesce(s.dest_county, '') "
         "WHERE s.dest_address IS NOT NULL AND n.p IS NULL"
-    ).fetchall()]
+    ).fetchall()] if "dest_address" in present else []
     parsed = [_codes(d) for d in parse_addresses(addresses)]
     con.register("dest_addresses", pa.table({
         "address": pa.array(addresses, pa.string()),
@@ -102,10 +106,11 @@ def _register_store_dimensions(con: duckdb.DuckDBPyConnection, session: Session)
 def _register_first_rows(con: duckdb.DuckDBPyConnection, key: str) -> bool:
     """``repeats(key, first_row)``: keys that occur more than once, with their first row.
 
-    Which keys repeat is found in parallel (``src_stream``); only when some do are the rows read
-    again in order (``src``) for their first row numbers. True when there are repeats."""
-    con.execute(f"CREATE TEMP TABLE repeated AS SELECT {key} AS key FROM src_stream "
-                f"WHERE {key} IS NOT NULL GROUP BY {key} HAVING count(*) > 1")
+    Which keys repeat was counted as the file was checked (``file_groups``); only when some do
+    are the rows read again in order (``src``) for their first row numbers. True when there are
+    repeats."""
+    con.execute(f"CREATE TEMP TABLE repeated AS SELECT {key} AS key FROM file_groups "
+                f"WHERE _g_key = 0 AND {key} IS NOT NULL")
     any_repeat = con.execute("SELECT count(*) FROM repeated").fetchall()[0][0] > 0
     rows = "src" if any_repeat else "(SELECT * FROM src_stream WHERE false)"
     con.execute(f"CREATE TEMP TABLE repeats AS SELECT s.{key} AS key, min(s._row) AS first_row "
@@ -113,35 +118,68 @@ def _register_first_rows(con: duckdb.DuckDBPyConnection, key: str) -> bool:
     return any_repeat
 
 
-# A view over the file's rows (``{src}``): nothing of the file is copied; each query that
-# reads it reads (and parses) the file again, in a stream.
-WAYBILL_PARSED = f"""
-CREATE TEMP VIEW {{name}} AS
-SELECT s.*,
-  r.first_row AS _first_row,
-  pv.value AS product_v, plv.value AS platform_v, stv.value AS status_v,
-  {timestamp_sql('s.ship_time')} AS ship_time_v,
-  {timestamp_sql('s.delivered_time')} AS delivered_time_v,
-  {number_sql('s.weight_kg')} AS weight_v,
-  {number_sql('s.fee')} AS fee_v,
-  cu.customer_id, cu.market_id, cu.grid_id, cu.org_unit_id AS customer_org, cu.adcode AS customer_adcode,
-  fa.facility_id AS outlet_id, fa.org_unit_id AS outlet_org, fa.adcode AS outlet_adcode,
-  li.line_id,
-  coalesce(dn.p, da.p) AS dest_province_v,
-  CASE WHEN dn.p IS NOT NULL THEN dn.c ELSE da.c END AS dest_city_v,
-  CASE WHEN dn.p IS NOT NULL THEN dn.k ELSE da.k END AS dest_county_v
-FROM {{src}} s
-LEFT JOIN repeats r ON r.key = s.waybill_no
-LEFT JOIN product_vocab pv ON pv.key = lower(s.product)
-LEFT JOIN platform_vocab plv ON plv.key = lower(s.platform)
-LEFT JOIN status_vocab stv ON stv.key = lower(s.status)
-LEFT JOIN customers_dim cu ON cu.code = s.customer_code
-LEFT JOIN facilities_dim fa ON fa.code = s.outlet_code
-LEFT JOIN lines_dim li ON li.code = s.line_code
-LEFT JOIN dest_names dn ON dn.province = coalesce(s.dest_province, '')
-  AND dn.city = coalesce(s.dest_city, '') AND dn.county = coalesce(s.dest_county, '')
-LEFT JOIN dest_addresses da ON da.address = s.dest_address AND dn.p IS NULL
-"""
+# What ``parsed`` looks up, per column of the file: the looked-up columns (typed NULLs when the
+# file lacks the column, so that no join is made for it) and the join.
+_LOOKUPS = (
+    ("product", ["pv.value AS product_v"], ["NULL::VARCHAR AS product_v"],
+     "LEFT JOIN product_vocab pv ON pv.key = lower(s.product)"),
+    ("platform", ["plv.value AS platform_v"], ["NULL::VARCHAR AS platform_v"],
+     "LEFT JOIN platform_vocab plv ON plv.key = lower(s.platform)"),
+    ("status", ["stv.value AS status_v"], ["NULL::VARCHAR AS status_v"],
+     "LEFT JOIN status_vocab stv ON stv.key = lower(s.status)"),
+    ("customer_code",
+     ["cu.customer_id", "cu.market_id", "cu.grid_id", "cu.org_unit_id AS customer_org",
+      "cu.adcode AS customer_adcode"],
+     ["NULL::BIGINT AS customer_id", "NULL::INTEGER AS market_id", "NULL::INTEGER AS grid_id",
+      "NULL::INTEGER AS customer_org", "NULL::VARCHAR AS customer_adcode"],
+     "LEFT JOIN customers_dim cu ON cu.code = s.customer_code"),
+    ("outlet_code",
+     ["fa.facility_id AS outlet_id", "fa.org_unit_id AS outlet_org", "fa.adcode AS outlet_adcode"],
+     ["NULL::INTEGER AS outlet_id", "NULL::INTEGER AS outlet_org", "NULL::VARCHAR AS outlet_adcode"],
+     "LEFT JOIN facilities_dim fa ON fa.code = s.outlet_code"),
+    ("line_code", ["li.line_id"], ["NULL::INTEGER AS line_id"],
+     "LEFT JOIN lines_dim li ON li.code = s.line_code"),
+)
+
+
+def _waybill_parsed(name: str, src: str, present: set[str], repeats: bool) -> str:
+    """A view ``name`` over the file's rows (``src``) with every value read and looked up.
+
+    Nothing of the file is copied: each query that reads the view reads (and parses) the file
+    again, in a stream. Lookups of columns the file does not have are left out (each join costs
+    about as much as reading the file's text), as is the join of repeats when there are none."""
+    columns = [
+        "r.first_row AS _first_row" if repeats else "NULL::BIGINT AS _first_row",
+        f"{timestamp_sql('s.ship_time')} AS ship_time_v",
+        f"{timestamp_sql('s.delivered_time')} AS delivered_time_v"
+        if "delivered_time" in present else "NULL::TIMESTAMP AS delivered_time_v",
+        f"{number_sql('s.weight_kg')} AS weight_v", f"{number_sql('s.fee')} AS fee_v",
+    ]
+    joins = ["LEFT JOIN repeats r ON r.key = s.waybill_no"] if repeats else []
+    for column, looked_up, absent, join in _LOOKUPS:
+        columns += looked_up if column in present else absent
+        joins += [join] if column in present else []
+    by_name = any(c in present for c in _DEST_NAMES)
+    by_address = "dest_address" in present
+    if by_name:
+        joins.append("LEFT JOIN dest_names dn ON dn.province = coalesce(s.dest_province, '') "
+                     "AND dn.city = coalesce(s.dest_city, '') "
+                     "AND dn.county = coalesce(s.dest_county, '')")
+    if by_address:
+        joins.append("LEFT JOIN dest_addresses da ON da.address = s.dest_address"
+                     + (" AND dn.p IS NULL" if by_name else ""))
+    found = [f"{t}.{{code}}" for t, used in (("dn", by_name), ("da", by_address)) if used]
+    for code, column in (("p", "dest_province_v"), ("c", "dest_city_v"), ("k", "dest_county_v")):
+        if not found:
+            columns.append(f"NULL::VARCHAR AS {column}")
+        elif len(found) == 1:
+            columns.append(f"{found[0].format(code=code)} AS {column}")
+        else:  # the names when they resolve, else the address
+            columns.append(f"CASE WHEN dn.p IS NOT NULL THEN dn.{code} ELSE da.{code} END "
+                           f"AS {column}")
+    return (f"CREATE TEMP VIEW {name} AS SELECT s.*, {', '.join(columns)} FROM {src} s "
+            + " ".join(joins))
+
 
 _ANY_DEST = "coalesce(dest_province, dest_city, dest_county, dest_address)"
 _DEST_TEXT = "concat_ws(' ', dest_province, dest_city, dest_county, dest_address)"
@@ -194,6 +232,10 @@ FROM {rows} p LEFT JOIN org_dim o ON o.org_unit_id = coalesce(p.customer_org, p.
 """
 
 
+# Counted as a waybill file is checked: repeated waybill numbers, the distinct destinations.
+WAYBILL_GROUPS = Groups(repeated="waybill_no", distinct=_DEST_NAMES)
+
+
 def validate_waybills(con: duckdb.DuckDBPyConnection, source: Source, session: Session,
                       lake: Path | None = None, now: dt.datetime | None = None) -> Validated:
     """Define ``parsed`` for every waybill row; the good rows become ``WAYBILLS``-shaped rows.
@@ -205,9 +247,9 @@ def validate_waybills(con: duckdb.DuckDBPyConnection, source: Source, session: S
     register_vocab(con, "platform_vocab", PLATFORMS)
     register_vocab(con, "status_vocab", WAYBILL_STATUSES)
     repeats = _register_first_rows(con, "waybill_no")
-    _register_destinations(con)
-    con.execute(WAYBILL_PARSED.format(name="parsed", src="src"))
-    con.execute(WAYBILL_PARSED.format(name="parsed_stream", src="src_stream"))
+    _register_destinations(con, source.present)
+    con.execute(_waybill_parsed("parsed", "src", source.present, repeats))
+    con.execute(_waybill_parsed("parsed_stream", "src_stream", source.present, repeats))
     return Validated(WAYBILL_DATASET, waybill_checks(now), WAYBILL_OUTPUT, unique=True,
                      numbered=repeats)
 
@@ -296,3 +338,5 @@ class LakeKind:
     :mod:`jiqun.ingest.kinds`, holds one per kind)."""
 
     validate: Callable[..., Validated]  # (con, source, session, lake, now) -> Validated
+    # What is counted as the file is checked, in that same read (jiqun.ingest.source.Groups).
+    groups: Groups = Groups()

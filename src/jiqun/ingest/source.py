@@ -28,6 +28,7 @@ next line, and it yields blank lines as empty records, so numbering follows the 
 from __future__ import annotations
 
 import codecs
+import collections
 import csv
 import datetime as dt
 import functools
@@ -70,6 +71,28 @@ class Source:
     @property
     def present(self) -> set[str]:
         return set(self.headers)
+
+
+@dataclass(frozen=True)
+class Groups:
+    """What a kind counts in the read that checks the file, in that same pass (the view
+    ``file_groups``): the values of ``repeated`` that occur more than once (``_g_key`` 0), the
+    distinct combinations of ``distinct`` (``_g_values`` 0), and the whole file (both 1);
+    ``_n`` is the rows of each."""
+
+    repeated: str | None = None
+    distinct: tuple[str, ...] = ()
+
+    def sql(self, rows: str, breaks: str) -> str:
+        sets = [f"({self.repeated})"] if self.repeated else []
+        sets += [f"({', '.join(self.distinct)})"] if self.distinct else []
+        columns = "".join(f"{c}, " for c in (self.repeated, *self.distinct) if c)
+        g_key = f"GROUPING({self.repeated})" if self.repeated else "1"
+        g_values = f"GROUPING({self.distinct[0]})" if self.distinct else "1"
+        grouped = f"GROUP BY GROUPING SETS ({', '.join([*sets, '()'])})" if sets else ""
+        keep = f"HAVING {g_key} = 1 OR count(*) > 1" if self.repeated else ""
+        return (f"SELECT {columns}{g_key} AS _g_key, {g_values} AS _g_values, count(*) AS _n, "
+                f"{breaks} AS _breaks FROM {rows} WHERE NOT _blank {grouped} {keep}")
 
 
 def normalise_header(text: str) -> str:
@@ -298,9 +321,11 @@ def _read_with_duckdb(con: duckdb.DuckDBPyConnection, readable: Path, delimiter:
 
 
 def _duckdb_rows(con: duckdb.DuckDBPyConnection, readable: Path, delimiter: str,
-                 names: list[str], fmt: Format | None = None) -> int | None:
+                 names: list[str], fmt: Format | None = None, groups: Groups = Groups()
+                 ) -> int | None:
     """Define the view ``raw`` (:func:`_clean_query`) over the file read by DuckDB and check the
-    whole file once: its rows of data, or None when DuckDB finds it is not a well-formed CSV.
+    whole file once, counting ``groups`` in the same pass (the table ``file_groups``): its rows
+    of data, or None when DuckDB finds it is not a well-formed CSV.
 
     Nothing is sniffed (``auto_detect=false``): the dialect is the header line's, every column is
     text, and strict mode refuses any record with the wrong number of fields — left to the
@@ -320,8 +345,7 @@ def _duckdb_rows(con: duckdb.DuckDBPyConnection, readable: Path, delimiter: str,
                 + _clean_query(fmt, _present(names), csv_rows, breaks_sql))
     found = "coalesce(bool_or(_break), false)" if breaks else "false"
     try:
-        rows, line_breaks = con.execute(
-            f"SELECT count(*) FILTER (WHERE NOT _blank), {found} FROM raw").fetchall()[0]
+        rows, line_breaks = _count_groups(con, groups, found)
     except (duckdb.InvalidInputException, duckdb.ConversionException):
         line_breaks = True  # a ragged row, a stray quote, a bad byte: the tolerant reader says which
     # A line break in a cell: legitimate (an address over two lines) or a stray quote that
@@ -331,6 +355,16 @@ def _duckdb_rows(con: duckdb.DuckDBPyConnection, readable: Path, delimiter: str,
         con.execute("DROP VIEW raw")
         return None
     return rows
+
+
+def _count_groups(con: duckdb.DuckDBPyConnection, groups: Groups, breaks: str = "false"
+                  ) -> tuple[int, bool]:
+    """``file_groups`` of ``raw`` (:class:`Groups`); the file's rows of data, and whether a cell
+    holds a line break."""
+    con.execute("CREATE OR REPLACE TEMP TABLE file_groups AS " + groups.sql("raw", breaks))
+    rows, line_breaks = con.execute("SELECT _n, _breaks FROM file_groups "
+                                    "WHERE _g_key = 1 AND _g_values = 1").fetchall()[0]
+    return rows, bool(line_breaks)
 
 
 def _present(names: list[str]) -> set[str]:
@@ -365,21 +399,42 @@ class _Dialect(csv.Dialect):
     strict = False  # a quote inside a field ("5"") is a character, as spreadsheets read it
 
 
-def _records(lines: list[str], dialect: type[csv.Dialect], needed: int, width: int
-             ) -> Iterator[tuple[int, list[str] | None]]:
+class _Lines:
+    """The file's lines, read once, as ``csv.reader`` takes them; the lines of the record being
+    read are kept (``taken``) until it ends, and lines can be handed back to be read again."""
+
+    def __init__(self, lines: Iterator[str]):
+        self.source = lines
+        self.again: collections.deque[str] = collections.deque()
+        self.taken: list[str] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.again.popleft() if self.again else next(self.source)
+        self.taken.append(line)
+        return line
+
+    def record(self) -> list[str]:
+        """The lines of the record just read (csv.reader reads no line ahead of its record)."""
+        taken, self.taken = self.taken, []
+        return taken
+
+
+def _records(lines: Iterator[str], dialect: type[csv.Dialect], needed: int, width: int
+             ) -> Iterator[tuple[str, list[str] | None]]:
     """(first physical line, cells) per record; cells None for a line with an unclosed quote.
 
     A record that ran over several physical lines is a quoted line break when it has a sane
     number of fields and none of the lines it took in looks like a row of its own; otherwise a
     quote opened on its first line swallowed the lines after it: that first line is reported
-    alone and reading starts again on the next line.
+    alone and reading starts again on the next line. Only the lines of one record are held
+    (bounded by csv's field size limit), so a file of any size streams through.
     """
-    rest = iter(lines)  # shared by every reader: each line is taken from it once
-    feed: Iterator[str] = rest
-    start = 0  # index of the first line fed to the current reader
+    feed = _Lines(lines)
     while True:
         reader = csv.reader(feed, dialect)
-        used = 0
         while True:
             try:
                 cells = next(reader)
@@ -387,17 +442,16 @@ def _records(lines: list[str], dialect: type[csv.Dialect], needed: int, width: i
                 return
             except csv.Error:  # a field beyond csv.field_size_limit(), a NUL character
                 cells = None
-            first, spanned = start + used, reader.line_num - used
-            used = reader.line_num
-            if cells is not None and (spanned <= 1 or _quoted_break(
-                    cells, lines[first + 1:start + used], dialect.delimiter, needed, width)):
-                yield first, cells
+            taken = feed.record()
+            if not taken:
+                return
+            if cells is not None and (len(taken) <= 1 or _quoted_break(
+                    cells, taken[1:], dialect.delimiter, needed, width)):
+                yield taken[0], cells
                 continue
-            yield first, None
-            # Read again from the line after: the swallowed lines (bounded by the field size
-            # limit), then the rest of the file, which no reader has touched yet.
-            feed = itertools.chain(lines[first + 1:start + used], rest)
-            start = first + 1
+            yield taken[0], None
+            # Read again from the line after: the swallowed lines, then the rest of the file.
+            feed.again.extendleft(reversed(taken[1:]))
             break
 
 
@@ -434,29 +488,44 @@ def _row_problem(cells: list[str], needed: int, width: int) -> str | None:
     return None
 
 
+_TOLERANT_BATCH = 50_000  # rows turned into one Arrow batch at a time
+
+
 def _read_tolerantly(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, fmt: Format
                      ) -> tuple[list[str], list[str], list[Reject]]:
-    """Load any CSV as ``raw_rows``, row by row; rows that cannot be cells become rejects."""
+    """Load any CSV as ``raw_rows``, record by record, a batch of rows at a time into a DuckDB
+    table (held within its memory limit, like the rest); rows that cannot be cells become
+    rejects."""
     with open(path, encoding=encoding, errors="replace", newline="") as fh:
-        lines = fh.readlines()
-    header_at = next((i for i, line in enumerate(lines) if line.strip("\r\n\ufeff \t")), None)
-    if header_at is None:
-        raise ImportFileError("the file is empty")
-    dialect = type("FileDialect", (_Dialect,), {"delimiter": _delimiter(lines[header_at])})
-    header = next(csv.reader([lines[header_at].lstrip("\ufeff")], dialect))
-    names = map_headers(header, fmt)
-    width = len(names)
-    needed = _needed(names)
-    keep = [(i, n) for i, n in enumerate(names) if not n.startswith("_")]
-    columns: dict[str, list[str | None]] = {n: [] for _, n in keep}
-    rows: list[int] = []
+        lines = iter(fh)
+        header_at = 0
+        for line in lines:
+            if line.strip("\r\n\ufeff \t"):
+                break
+            header_at += 1
+        else:
+            raise ImportFileError("the file is empty")
+        dialect = type("FileDialect", (_Dialect,), {"delimiter": _delimiter(line)})
+        header = next(csv.reader([line.lstrip("\ufeff")], dialect))
+        names = map_headers(header, fmt)
+        table = _RowTable(con, "raw_tolerant", [n for n in names if not n.startswith("_")])
+        unreadable = _read_records(lines, dialect, names, header_at + 1, table)
+        table.flush()
+    con.execute("CREATE OR REPLACE TEMP VIEW raw_rows AS SELECT * FROM raw_tolerant")
+    return names, header, unreadable
+
+
+def _read_records(lines: Iterator[str], dialect: type[csv.Dialect], names: list[str],
+                  ordinal: int, table: _RowTable) -> list[Reject]:
+    """Add the rows of ``lines`` (after the header, row ``ordinal``) to ``table``; the rows that
+    cannot be cells of this header, as rejects."""
+    width, needed = len(names), _needed(names)
+    keep = [i for i, n in enumerate(names) if not n.startswith("_")]
     unreadable: list[Reject] = []
-    ordinal = header_at + 1  # blank lines above the header are rows of the sheet too
-    for first, cells in _records(lines[header_at + 1:], dialect, needed, width):
+    for first, cells in _records(lines, dialect, needed, width):
         ordinal += 1
         if cells is None:
-            unreadable.append(Reject(ordinal, "", _shown(lines[header_at + 1 + first]),
-                                     "unbalanced_quote"))
+            unreadable.append(Reject(ordinal, "", _shown(first), "unbalanced_quote"))
             continue
         if not any(c.strip() for c in cells):
             continue  # a blank line or a row of empty cells is not a row of data
@@ -464,18 +533,40 @@ def _read_tolerantly(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, 
         if problem:
             unreadable.append(Reject(ordinal, "", _shown(dialect.delimiter.join(cells)), problem))
             continue
-        rows.append(ordinal)
-        for i, name in keep:
-            columns[name].append(cells[i] if i < len(cells) else None)
-    table = pa.table({"_row": pa.array(rows, pa.int64()),
-                      **{n: pa.array(v, pa.string()) for n, v in columns.items()}})
-    con.register("raw_tolerant", table)
-    con.execute("CREATE OR REPLACE TEMP VIEW raw_rows AS SELECT * FROM raw_tolerant")
-    return names, header, unreadable
+        table.add(ordinal, [cells[i] if i < len(cells) else None for i in keep])
+    return unreadable
+
+
+class _RowTable:
+    """A DuckDB table ``name(_row, columns…)`` of text, filled a batch of rows at a time."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, name: str, columns: list[str]):
+        self.con, self.name, self.columns = con, name, columns
+        self.schema = pa.schema([("_row", pa.int64()), *((c, pa.string()) for c in columns)])
+        cells = "".join(f', "{c}" VARCHAR' for c in columns)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} (_row BIGINT{cells})")
+        self.rows: list[int] = []
+        self.cells: list[list[str | None]] = []
+
+    def add(self, row: int, cells: list[str | None]) -> None:
+        self.rows.append(row)
+        self.cells.append(cells)
+        if len(self.rows) >= _TOLERANT_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        columns = [pa.array(self.rows, pa.int64()),
+                   *(pa.array([r[i] for r in self.cells], pa.string())
+                     for i in range(len(self.columns)))]
+        batch = pa.Table.from_arrays(columns, schema=self.schema)
+        self.con.register("_row_batch", batch)
+        self.con.execute(f"INSERT INTO {self.name} SELECT * FROM _row_batch")
+        self.con.unregister("_row_batch")
+        self.rows, self.cells = [], []
 
 
 def _load_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, work: Path
+    con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, work: Path, groups: Groups
 ) -> tuple[list[str], list[str], list[Reject], int | None]:
     """The file's column names, header and unreadable rows, and its rows of data when DuckDB
     reads it (the view ``raw``; None: read by the tolerant reader into ``raw_rows``)."""
@@ -485,7 +576,7 @@ def _load_csv(
         header, delimiter = first
         names = map_headers(header, fmt)
         if encoding in ("utf-8", "utf-8-sig"):
-            if (rows := _fast(con, path, delimiter, names, fmt)) is not None:
+            if (rows := _fast(con, path, delimiter, names, fmt, groups)) is not None:
                 return names, header, [], rows
             if _ascii_head(path) and not _decodes(path, encoding) and _decodes(path, "gb18030"):
                 # The sample was plain ASCII and later bytes are not UTF-8: GBK with ASCII on top.
@@ -495,16 +586,16 @@ def _load_csv(
         if encoding not in ("utf-8", "utf-8-sig"):
             readable = _transcode_to_utf8(path, encoding, work)
             if readable is not None and (
-                    rows := _fast(con, readable, delimiter, names, fmt)) is not None:
+                    rows := _fast(con, readable, delimiter, names, fmt, groups)) is not None:
                 return names, header, [], rows
     return (*_read_tolerantly(con, path, encoding, fmt), None)
 
 
 def _fast(con: duckdb.DuckDBPyConnection, readable: Path, delimiter: str, names: list[str],
-          fmt: Format) -> int | None:
+          fmt: Format, groups: Groups) -> int | None:
     if _has_blank_lines(readable):
         return None
-    return _duckdb_rows(con, readable, delimiter, names, fmt)
+    return _duckdb_rows(con, readable, delimiter, names, fmt, groups)
 
 
 # -- spreadsheets -------------------------------------------------------------------------------
@@ -583,8 +674,10 @@ def read_header(path: Path) -> list[str] | None:
     return found[0] if found else None
 
 
-def load(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, work: Path | None = None) -> Source:
-    """Load ``path`` into ``con`` as the views ``src`` and ``src_stream`` (module docstring)."""
+def load(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, work: Path | None = None,
+         groups: Groups = Groups()) -> Source:
+    """Load ``path`` into ``con`` as the views ``src`` and ``src_stream`` (module docstring),
+    with ``groups`` counted as the file is checked (the table ``file_groups``)."""
     path = Path(path)
     if not path.is_file():
         raise ImportFileError("file not found: {path}", path=str(path))
@@ -593,7 +686,7 @@ def load(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, work: Path | N
     if path.suffix.lower() in EXCEL_SUFFIXES:
         names, header, unreadable = _load_xlsx(con, path, fmt)
     else:
-        names, header, unreadable, total = _load_csv(con, path, fmt, work)
+        names, header, unreadable, total = _load_csv(con, path, fmt, work, groups)
     present = {n: str(h).replace("\ufeff", "").strip() for n, h in zip(names, header, strict=False)
                if not n.startswith("_")}
     columns = ", ".join(chr(34) + c.name + chr(34) for c in fmt.columns)
@@ -603,7 +696,7 @@ def load(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, work: Path | N
         con.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT _row, {columns} FROM raw "
                     "WHERE NOT _blank")
         con.execute("CREATE OR REPLACE TEMP VIEW src_stream AS SELECT * FROM src")
-        total = con.execute("SELECT count(*) FROM src").fetchall()[0][0]
+        total, _ = _count_groups(con, groups)
     else:
         # DuckDB reads the file on every query. ``src`` numbers its rows (the header is row 1):
         # ``row_number() OVER ()`` keeps the file's order, which holds one thread to the scan;
