@@ -2,14 +2,21 @@
 server (uvicorn in its own process on a loopback port), with latency and errors per endpoint group.
 
     .venv/bin/python -m benchmarks.load [--users 50] [--seconds 60] [--scale small]
+        [--think 1,5] [--seed 12] [--store sqlite|postgresql] [--workers 1]
 
-Builds the demo (``jiqun demo build --scale small``) into a temporary folder, starts ``uvicorn
-jiqun.web.app:create_app --factory`` on it, signs the users in (several roles, each with its own
-session), then first measures one user alone (the baseline: every endpoint, a few rounds), then
-every user at once for the given time. Each user walks the endpoint list in its own order and
-starts the next request when the previous one answered. An error is any answer other than the
-one the lone user got (a 5xx, a timeout, a refused connection), or — for the JSON endpoints that
-carry figures — a body different from the lone user's (the same fact for every request).
+Builds the demo (``jiqun demo build --scale small``) into a temporary folder (its store a SQLite
+file there, or a database ``jiqun_load`` of a PostgreSQL server: ``--pg-url``, else
+``JIQUN_TEST_PG_URL``, else a throw-away server started as ``scripts/test-services.sh`` does),
+starts ``uvicorn jiqun.web.app:create_app --factory`` on it, signs the users in (several roles,
+each with its own session), then first measures one user alone (the baseline: every endpoint, a
+few rounds), then every user at once for the given time. Each user walks the endpoint list in
+its own order; after each answer it waits a think time drawn uniformly from ``--think MIN,MAX``
+seconds (locust's ``between(1, 5)``; seeded per user) before the next request, as a person reads
+a page before tapping the next; ``--think 0`` sends the next request at once (the stress mode:
+every user always waiting, so latency is the queue for the CPU). An error is any answer other
+than the one the lone user got (a 5xx, a timeout, a refused connection), or — for the JSON
+endpoints that carry figures — a body different from the lone user's (the same fact for every
+request).
 
 ``tests/web/test_load.py`` runs the same driver with 10 users for a few seconds in ``make test``.
 """
@@ -19,9 +26,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import glob
 import json
 import os
+import random
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -65,14 +75,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(env: dict[str, str], log: Path) -> Iterator[str]:
-    """The app under uvicorn in its own process on a free loopback port; yields its base URL."""
+def serve(env: dict[str, str], log: Path, workers: int = 1) -> Iterator[str]:
+    """The app under uvicorn (``workers`` processes) on a free loopback port; yields its base
+    URL."""
     port = free_port()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "jiqun.web.app:create_app", "--factory",
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-             "--no-access-log", "--timeout-keep-alive", str(KEEP_ALIVE_S)],
+             "--no-access-log", "--timeout-keep-alive", str(KEEP_ALIVE_S),
+             "--workers", str(workers)],
             env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -190,21 +202,65 @@ async def alone(users: list[User], rounds: int) -> tuple[Expected, list[Hit], li
     return expected, first, hits
 
 
+@dataclass(frozen=True)
+class Think:
+    """The pause of a user between an answer and their next request: uniform in
+    [``low``, ``high``] seconds (0, 0: none, the stress mode), drawn from a generator seeded per
+    user so that a run can be repeated."""
+
+    low: float = 0.0
+    high: float = 0.0
+    seed: int = 12
+
+    @classmethod
+    def parse(cls, text: str, seed: int = 12) -> Think:
+        """``"1,5"`` (between 1 and 5 s), ``"2"`` (always 2 s) or ``"0"`` (none)."""
+        parts = [float(p) for p in text.split(",")]
+        low, high = (parts[0], parts[0]) if len(parts) == 1 else parts
+        if not 0 <= low <= high:
+            raise ValueError(f"a think time of {text!r}: want MIN,MAX with 0 <= MIN <= MAX")
+        return cls(low, high, seed)
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    def offered_rate(self, users: int) -> float | None:
+        """Requests per second the users would send if every answer were instant (None: no
+        think time, the users send as fast as the server answers)."""
+        return users / self.mean if self.mean else None
+
+    def __str__(self) -> str:
+        if not self.high:
+            return "none (stress)"
+        if self.low == self.high:
+            return f"{self.low:g} s"
+        return f"uniform {self.low:g}–{self.high:g} s"
+
+
 async def together(users: list[User], expected: Expected, seconds: float,
-                   max_requests: int) -> list[Hit]:
-    """Every user at once, each walking the endpoints from its own starting point, until
-    ``seconds`` have passed or ``max_requests`` were sent."""
+                   max_requests: int, think: Think = Think()) -> list[Hit]:
+    """Every user at once, each walking the endpoints from its own starting point and pausing
+    ``think`` between requests, until ``seconds`` have passed or ``max_requests`` were sent.
+    With a think time each user starts after a pause of its own, so that the users do not all
+    send their first request in the same instant (as locust spawns them)."""
     endpoints = endpoint_list()
     hits: list[Hit] = []
     deadline = time.monotonic() + seconds
 
     async def walk(n: int, user: User) -> None:
+        rng = random.Random(think.seed * 1_000_003 + n)
         i = n * 7  # users start at different endpoints, so every page is hit at once
+        if think.high:
+            await asyncio.sleep(rng.uniform(0, think.high))
         while time.monotonic() < deadline and len(hits) < max_requests:
             group, path, compare = endpoints[i % len(endpoints)]
             hit, _ = await _get(user, group, path, compare, expected)
             hits.append(hit)
             i += 1
+            if think.high:
+                await asyncio.sleep(min(rng.uniform(think.low, think.high),
+                                        max(0.0, deadline - time.monotonic())))
 
     await asyncio.gather(*(walk(n, u) for n, u in enumerate(users)))
     return hits
@@ -218,6 +274,11 @@ class Run:
     baseline: list[Hit]  # one user alone, later visits
     loaded: list[Hit]  # everybody at once
     expected: Expected
+    think: Think = Think()
+
+    @property
+    def achieved_rate(self) -> float:
+        return len(self.loaded) / self.seconds if self.seconds else 0.0
 
     @property
     def errors(self) -> list[Hit]:
@@ -226,17 +287,17 @@ class Run:
 
 async def run_load(base: str, usernames: list[str], password: str, *, users: int,
                    seconds: float, max_requests: int = 1_000_000, baseline_rounds: int = 3,
-                   timeout: float = 60.0) -> Run:
+                   timeout: float = 60.0, think: Think = Think()) -> Run:
     """Sign ``users`` users in (cycling through ``usernames``), measure one alone, then all
-    together for ``seconds``."""
+    together for ``seconds``, each pausing ``think`` between requests."""
     signed = [await sign_in(base, usernames[n % len(usernames)], password, bearer=n % 2 == 1,
                             timeout=timeout) for n in range(users)]
     try:
         distinct = list({u.username: u for u in signed}.values())
         expected, first, baseline = await alone(distinct, baseline_rounds)
         started = time.monotonic()
-        loaded = await together(signed, expected, seconds, max_requests)
-        return Run(users, time.monotonic() - started, first, baseline, loaded, expected)
+        loaded = await together(signed, expected, seconds, max_requests, think)
+        return Run(users, time.monotonic() - started, first, baseline, loaded, expected, think)
     finally:
         for u in signed:
             await u.client.aclose()
@@ -281,13 +342,16 @@ def error_summary(run: Run, limit: int = 20) -> str:
 def build_demo(folder: Path, scale: str,
                store_url: str | None = None) -> tuple[dict[str, str], float]:
     """``jiqun demo build --scale SCALE`` into ``folder`` (and ``store_url``, default a SQLite
-    file there); the server's environment and the seconds the build took."""
+    file there); the server's environment and the seconds the build took. The scheduled jobs
+    stay off in the server (as behind several web processes, where ``jiqun worker`` runs them):
+    a catch-up run at start would be a load of its own, and its writes a new data version."""
     env = {
         "JIQUN_STORE_URL": store_url or f"sqlite:///{folder}/store.db",
         "JIQUN_LAKE_PATH": str(folder / "lake"),
         "JIQUN_RULES_FILE": str(folder / "kpi-rules.toml"),
         "JIQUN_PLANNING_FILE": str(folder / "planning.toml"),
         "JIQUN_ENVIRONMENT": "test", "JIQUN_SECRET_KEY": "load-benchmark-secret-key-0123456789",
+        "JIQUN_SERVE_JOBS": "false",
     }
     started = time.perf_counter()
     subprocess.run([str(Path(sys.executable).parent / "jiqun"), "demo", "build", "--scale",
@@ -295,32 +359,124 @@ def build_demo(folder: Path, scale: str,
     return env, time.perf_counter() - started
 
 
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """A PostgreSQL server of its own in a temporary folder (a Unix socket there, no TCP),
+    started as ``scripts/test-services.sh`` starts the test suite's; yields its admin URL."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    initdb = found[-1] if found else shutil.which("initdb")
+    if initdb is None:
+        raise SystemExit("no PostgreSQL here: pass --pg-url, set JIQUN_TEST_PG_URL or install "
+                         "it (bash scripts/install-system-deps.sh)")
+    bindir = Path(initdb).parent
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+    folder = Path(tempfile.mkdtemp(prefix="jiqun-load-pg-"))  # the server's user may enter it
+    if as_postgres:
+        shutil.chown(folder, "postgres")
+    data, port = folder / "data", free_port()
+    subprocess.run([*as_postgres, str(initdb), "-D", str(data), "-A", "trust", "-U", "jiqun",
+                    "-E", "UTF8", "--locale=C.UTF-8"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-l",
+                    str(folder / "log"), "-w", "-o",
+                    f"-k {folder} -p {port} -c listen_addresses='' -c fsync=off "
+                    "-c max_connections=400", "start"], check=True, stdout=subprocess.DEVNULL)
+    try:
+        yield f"postgresql+psycopg://jiqun@/postgres?host={folder}&port={port}"
+    finally:
+        subprocess.run([*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m",
+                        "immediate", "stop"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+LOAD_DATABASE = "jiqun_load"
+
+
+@contextlib.contextmanager
+def postgres_store(admin_url: str, name: str = LOAD_DATABASE) -> Iterator[str]:
+    """A fresh database ``name`` on the server of ``admin_url`` (dropped first if a previous
+    run left it, and afterwards); yields its URL."""
+    from sqlalchemy import create_engine, make_url, text
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def store_url_for(kind: str, pg_url: str | None) -> Iterator[str | None]:
+    """The store URL of the run: None for the default SQLite file, else a PostgreSQL
+    database (on ``pg_url``'s server, or on a throw-away one)."""
+    if kind == "sqlite":
+        yield None
+        return
+    with contextlib.ExitStack() as stack:
+        admin = pg_url or stack.enter_context(throwaway_postgres())
+        yield stack.enter_context(postgres_store(admin))
+
+
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages of the machine (other work shares the cores)."""
+    with contextlib.suppress(OSError):
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "?"
+
+
+def title(run: Run, args: argparse.Namespace, build_s: float, loads: tuple[str, str]) -> str:
+    offered = run.think.offered_rate(run.users)
+    offer = (f"offered ≤ {offered:.1f} requests/s" if offered is not None
+             else "offered: as fast as answered")
+    cache = "" if args.figure_cache_size is None else f", figure cache {args.figure_cache_size}"
+    return (f"#### Load — {args.store}, {args.users} users, think {run.think}, "
+            f"{args.workers} worker(s), {run.seconds:.0f} s, demo scale {args.scale}{cache}: "
+            f"{len(run.loaded):,} requests, {len(run.errors)} errors; {offer}, achieved "
+            f"{run.achieved_rate:.1f} requests/s (load average before {loads[0]}, after "
+            f"{loads[1]}; demo build {build_s:.1f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--scale", default="small")
+    parser.add_argument("--think", default="1,5",
+                        help="MIN,MAX seconds a user waits between requests (uniform, seeded); "
+                             "0: none, the stress mode")
+    parser.add_argument("--seed", type=int, default=12, help="seed of the think times")
+    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--pg-url", default=os.environ.get("JIQUN_TEST_PG_URL"),
+                        help="admin URL of a PostgreSQL server (default JIQUN_TEST_PG_URL; "
+                             "none: a throw-away server); the run uses a database jiqun_load")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--figure-cache-size", type=int, default=None,
                         help="JIQUN_FIGURE_CACHE_SIZE of the server (0: every request computes)")
     args = parser.parse_args()
+    think = Think.parse(args.think, args.seed)
     OUT.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="jiqun-load-") as tmp:
-        env, build_s = build_demo(Path(tmp), args.scale)
-        print(f"demo build --scale {args.scale}: {build_s:.1f} s")
+    with tempfile.TemporaryDirectory(prefix="jiqun-load-") as tmp, \
+            store_url_for(args.store, args.pg_url) as store_url:
+        env, build_s = build_demo(Path(tmp), args.scale, store_url)
+        print(f"demo build --scale {args.scale} ({args.store}): {build_s:.1f} s")
         if args.figure_cache_size is not None:
             env["JIQUN_FIGURE_CACHE_SIZE"] = str(args.figure_cache_size)
-        with serve(env, OUT / "load-server.log") as base:
+        with serve(env, OUT / "load-server.log", args.workers) as base:
+            before = load_average()
             run = asyncio.run(run_load(base, list(DEMO_USERS), DEMO_PASSWORD, users=args.users,
-                                       seconds=args.seconds))
-    cache = "" if args.figure_cache_size is None else f", figure cache {args.figure_cache_size}"
-    title = (f"#### Load — {args.users} users, {run.seconds:.0f} s, demo scale {args.scale}"
-             f"{cache} ({len(run.loaded):,} requests, {len(run.errors)} errors, "
-             f"{len(run.loaded) / run.seconds:.1f} requests/s; demo build {build_s:.1f} s)")
-    text = f"{title}\n\n{table(run)}\n"
+                                       seconds=args.seconds, think=think))
+            after = load_average()
+    text = f"{title(run, args, build_s, (before, after))}\n\n{table(run)}\n"
     if run.errors:
         text += f"\nErrors:\n\n{error_summary(run)}\n"
     print(text)
-    name = f"load-{args.scale}-{args.users}" + (
+    name = (f"load-{args.store}-{args.scale}-{args.users}"
+            f"-think{'0' if not think.high else f'{think.low:g}-{think.high:g}'}"
+            f"-w{args.workers}") + (
         "" if args.figure_cache_size is None else f"-cache{args.figure_cache_size}")
     (OUT / f"{name}.md").write_text(text, encoding="utf-8")
     (OUT / f"{name}.json").write_text(json.dumps([h.__dict__ for h in run.loaded]),

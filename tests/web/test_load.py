@@ -30,6 +30,7 @@ from benchmarks.load import (
     DEMO_PASSWORD,
     DEMO_USERS,
     ENDPOINTS,
+    Think,
     build_demo,
     error_summary,
     run_load,
@@ -98,6 +99,18 @@ def test_ten_users_at_once_get_no_errors_and_the_same_figures(demo, tmp_path):
     assert all(h.status == 200 for h in run.loaded)
     text = log.read_text()
     assert "Traceback" not in text and "ERROR" not in text, text[-6000:]
+
+
+def test_think_times_are_read_as_the_benchmark_documents_them():
+    """``--think 1,5`` is locust's ``between(1, 5)``: 50 users offer at most 50 / 3 requests a
+    second; ``--think 0`` is the stress mode (no pause, no offered rate)."""
+    think = Think.parse("1,5", seed=3)
+    assert (think.low, think.high, think.mean) == (1, 5, 3)
+    assert think.offered_rate(50) == pytest.approx(50 / 3)
+    assert Think.parse("0").offered_rate(50) is None
+    assert Think.parse("2").mean == 2
+    with pytest.raises(ValueError, match="MIN,MAX"):
+        Think.parse("5,1")
 
 
 class _Refusing:

@@ -273,16 +273,24 @@ def visits_of(
     since: dt.datetime | None = None,
     before: dt.datetime | None = None,
     limit: int | None = 50,
+    offset: int = 0,
 ) -> list[VisitRow]:
     """Visits in scope, newest first, optionally of one user, one customer, from ``since`` and
-    before ``before``; at most ``limit`` (``None``: every one).
+    before ``before``; at most ``limit`` (``None``: every one) after the first ``offset``.
 
     A customer the session cannot see is :class:`CustomerNotFound`, not an empty list (an
     empty answer would neither confirm nor deny that the id exists elsewhere, and a filter
     should not be a way to probe other subtrees)."""
     if customer_id is not None and session.get(Customer, customer_id) is None:
         raise CustomerNotFound(customer_id)
-    query = select(Visit, Customer).join(Customer, Customer.id == Visit.customer_id)
+    query = _visits_where(select(Visit, Customer).join(Customer, Customer.id == Visit.customer_id),
+                          user_id, customer_id, since, before)
+    query = query.order_by(Visit.visited_at.desc(), Visit.id.desc()).limit(limit).offset(offset)
+    return _rows(session, session.execute(query).all())
+
+
+def _visits_where(query, user_id: int | None, customer_id: int | None,
+                  since: dt.datetime | None, before: dt.datetime | None):
     if user_id is not None:
         query = query.where(Visit.user_id == user_id)
     if customer_id is not None:
@@ -291,8 +299,7 @@ def visits_of(
         query = query.where(Visit.visited_at >= since)
     if before is not None:
         query = query.where(Visit.visited_at < before)
-    query = query.order_by(Visit.visited_at.desc(), Visit.id.desc()).limit(limit)
-    return _rows(session, session.execute(query).all())
+    return query
 
 
 # -- the team's visits (a manager's /visits) -------------------------------------------------
@@ -341,6 +348,16 @@ class VisitRange:
             raise Invalid({"until": "The last day is before the first"})
         return cls(first, last)
 
+    @property
+    def since(self) -> dt.datetime:
+        """The first moment of the range."""
+        return dt.datetime.combine(self.first, dt.time())
+
+    @property
+    def before(self) -> dt.datetime:
+        """The first moment after the range."""
+        return dt.datetime.combine(self.last + dt.timedelta(days=1), dt.time())
+
 
 def team_visits(session: Session, days: VisitRange, marketer_id: int | None = None
                 ) -> list[VisitRow]:
@@ -358,11 +375,19 @@ def check_marketer(session: Session, marketer_id: int) -> None:
         raise NotFound(marketer_id)
 
 
-def visits_in(session: Session, days: VisitRange, user_id: int | None = None) -> list[VisitRow]:
-    """Every visit in scope made on ``days`` (of ``user_id`` when given), newest first."""
-    return visits_of(session, user_id=user_id, since=dt.datetime.combine(days.first, dt.time()),
-                     before=dt.datetime.combine(days.last + dt.timedelta(days=1), dt.time()),
-                     limit=None)
+def visits_in(session: Session, days: VisitRange, user_id: int | None = None, *,
+              offset: int = 0, limit: int | None = None) -> list[VisitRow]:
+    """Every visit in scope made on ``days`` (of ``user_id`` when given), newest first (a page
+    of them with ``offset`` and ``limit``)."""
+    return visits_of(session, user_id=user_id, since=days.since, before=days.before,
+                     limit=limit, offset=offset)
+
+
+def count_visits_in(session: Session, days: VisitRange, user_id: int | None = None) -> int:
+    """How many visits :func:`visits_in` lists (a page reads one page of them, not all)."""
+    query = _visits_where(select(func.count()).select_from(Visit), user_id, None, days.since,
+                          days.before)
+    return session.execute(query).scalar_one()
 
 
 def my_visits(session: Session, user_id: int, today: dt.date, coming_days: int = 7) -> MyVisits:

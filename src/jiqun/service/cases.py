@@ -742,7 +742,10 @@ def city_summary(session: Session, as_of: dt.datetime, rules: ServiceRules | Non
 
 
 def counts(session: Session, now: dt.datetime, me: int | None = None) -> dict:
-    """Open and breached cases of the scope, and the user's own (the dashboard's tiles)."""
-    rows = case_rows(session, now, status="active", me=me)
-    return {"open": len(rows), "breached": sum(r.breached for r in rows),
-            "mine": sum(1 for r in rows if r.mine)}
+    """Open and breached cases of the scope, and the user's own (the dashboard's tiles): the
+    active cases of :func:`case_rows`, counted without building their rows (names, cities and
+    working hours left: the most opened page needs none of them)."""
+    cases = list(session.scalars(select(ServiceCase).where(
+        ServiceCase.status != CaseStatus.RESOLVED)))
+    return {"open": len(cases), "breached": sum(breached(c, now) for c in cases),
+            "mine": sum(1 for c in cases if me is not None and c.owner_id == me)}

@@ -31,7 +31,7 @@ from jiqun.permissions import Action, Actor, allowed
 from jiqun.sales.reminders import unread_count
 from jiqun.store import Store
 from jiqun.store.models import OrgUnit
-from jiqun.store.scope import Scope
+from jiqun.store.scope import Scope, session_scope
 from jiqun.web.security import bearer_token
 
 SESSION_ID_KEY = "sid"  # the random id of the server-side session (jiqun.accounts.open_session)
@@ -127,9 +127,9 @@ def _user_id(request: Request) -> Claim | None:
     return Claim(session_id=sid) if isinstance(sid, str) else None
 
 
-def _load_user(store: Store, claim: Claim) -> tuple[CurrentUser, Scope] | None:
-    """The active user and their scope, read by a short system session, when the claim's
-    session or token is still current (not signed out, no password change, not disabled)."""
+def _load_user(store: Store, claim: Claim) -> CurrentUser | None:
+    """The active user, read by a short system session, when the claim's session or token is
+    still current (not signed out, no password change, not disabled)."""
     with store.session(source="auth") as s:
         user = claimed_user(s, claim)
         if user is None:
@@ -141,7 +141,7 @@ def _load_user(store: Store, claim: Claim) -> tuple[CurrentUser, Scope] | None:
             org_unit_name=unit.name, org_unit_level=unit.level.value,
             unread=unread_count(s, user.id), actor=Actor.of(user, unit),
         )
-        return snapshot, Scope.for_unit(s, unit)
+        return snapshot
 
 
 # Declared so that OpenAPI documents the bearer flow; the token itself is read in _user_id.
@@ -153,15 +153,16 @@ def get_context(
 ) -> Iterator[RequestContext]:
     """The request's user, scope, scoped store session and lake; raises when not signed in."""
     claim = _user_id(request)
-    found = _load_user(request.app.state.store, claim) if claim is not None else None
-    if found is None:
+    user = _load_user(request.app.state.store, claim) if claim is not None else None
+    if user is None:
         raise LoginRequired()
-    user, scope = found
     request.state.user = user
     state = request.app.state
     with state.lake_connections.lend() as con, state.store.session(
-        scope=scope, actor=user.actor, source=request_source(request)
+        actor=user.actor, source=request_source(request)
     ) as db:
+        # The actor's subtree, as the store worked it out for the session (once a request).
+        scope = session_scope(db)
         yield RequestContext(
             user=user, scope=scope, db=db, lake=Path(state.settings.lake_path),
             locale=request.state.locale, con=con, store=state.store,

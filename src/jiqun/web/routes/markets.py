@@ -15,6 +15,7 @@ from jiqun.store.models import ALL_CARRIERS, Market, MarketType, OrgUnit
 from jiqun.web import labels
 from jiqun.web.deps import Context, RequestContext, not_found
 from jiqun.web.params import IdPath
+from jiqun.web.routes.kpi import _data_date
 from jiqun.web.schemas import (
     DailyPointOut,
     EstimateOut,
@@ -64,7 +65,17 @@ def market_list(
     sort: SortKey = "parcels",
     descending: bool = True,
 ) -> MarketListOut:
-    """Markets in scope, filtered and sorted, with their figures of the last 30 days."""
+    """Markets in scope, filtered and sorted, with their figures of the last 30 days; computed
+    once per data version for every request of the same scope and filters (shared: the list
+    and its items must not be changed)."""
+    return ctx.figure("market_list", lambda: _market_list(
+        ctx, as_of, industry=industry, type=type, key_area=key_area, sort=sort,
+        descending=descending), as_of, industry, type, key_area, sort, descending)
+
+
+def _market_list(ctx: RequestContext, as_of: dt.date | None, *, industry: str | None,
+                 type: MarketType | None, key_area: bool | None, sort: SortKey,
+                 descending: bool) -> MarketListOut:
     query = select(Market).order_by(Market.code)
     if industry:
         query = query.where(Market.industry == industry)
@@ -170,7 +181,7 @@ def api_markets(
     order: Literal["asc", "desc"] = "desc",
 ) -> MarketListOut:
     """Markets in the caller's scope with parcels, revenue, share and active customers (30 days)."""
-    as_of = overview.data_date(ctx.con, ctx.lake, ctx.scope)
+    as_of = _data_date(ctx)
     return market_list(ctx, as_of, **_filters(industry, type, key_area, sort, order))
 
 
@@ -234,7 +245,7 @@ def markets_page(
     # The filter form sends empty strings for "all"; unknown codes are ignored, not errors.
     type = MarketType(type) if type in MarketType._value2member_map_ else None
     key_area = {"1": True, "0": False}.get(key_area or "")
-    as_of = overview.data_date(ctx.con, ctx.lake, ctx.scope)
+    as_of = _data_date(ctx)
     data = market_list(ctx, as_of, **_filters(industry, type, key_area, sort, order))
     if download:
         return download_response(data.items, market_columns(ctx.t), "markets", download,

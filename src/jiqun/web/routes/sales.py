@@ -27,7 +27,14 @@ from jiqun.sales.rules import SalesRules
 from jiqun.store.models import Customer
 from jiqun.web.deps import Context, RequestContext, allow, not_found, rules_of
 from jiqun.web.params import DateQuery, FormIdQuery, IdPath, IdQuery
-from jiqun.web.tables import Column, Download, download_response, paginate, paging
+from jiqun.web.tables import (
+    Column,
+    Download,
+    download_response,
+    paginate,
+    paginate_counted,
+    paging,
+)
 from jiqun.web.templating import render
 
 router = APIRouter()
@@ -220,21 +227,25 @@ def visits_page(request: Request, ctx: Context, paging: VisitPaging, download: D
     downloadable. A marketer: their own (我的走访) — due follow-ups, today, the last 30 days."""
     today = dt.date.today()
     team = visit_mod.sees_team(ctx.user.role)
-    if team:
-        days, rows = _team(ctx, marketer, since, until)
-    else:  # a marketer's own visits; naming someone outside the scope is 404, as for managers
-        if marketer is not None:
-            visit_mod.check_marketer(ctx.db, marketer)
-        days = visit_mod.VisitRange.of(since, until, today)
-        rows = visit_mod.visits_in(ctx.db, days, ctx.user.id)
+    days = visit_mod.VisitRange.of(since, until, today)  # 422 when backwards
+    # Naming someone outside the scope is 404, for managers and marketers alike.
+    if marketer is not None:
+        visit_mod.check_marketer(ctx.db, marketer)
+    whose = marketer if team else ctx.user.id  # a marketer lists their own visits
     if download:
+        rows = visit_mod.visits_in(ctx.db, days, whose)
         return download_response(rows, VISIT_COLUMNS, "visits", download, ctx.locale)
+    # One page read from the store (a province's 30 days are thousands of visits).
+    paged = paginate_counted(
+        visit_mod.count_visits_in(ctx.db, days, whose),
+        lambda offset, limit: visit_mod.visits_in(ctx.db, days, whose, offset=offset,
+                                                  limit=limit), paging)
     rules = rules_of(request, SalesRules)
-    reminders = [r for r in pool_mod.reminders(pool_mod.pool_clock(ctx.db, today, rules), rules)
+    reminders = [r for r in pool_mod.reminders(_pool_clock(ctx, today, rules), rules)
                  if r.to_user_id == ctx.user.id]
     context = {
         "team": team, "saved": _plain_id(saved), "reminders": reminders, "days": days,
-        "paged": paginate(rows, paging), "methods": visit_mod.METHODS,
+        "paged": paged, "methods": visit_mod.METHODS,
         "outcomes": visit_mod.OUTCOMES,
     }
     if team:
@@ -286,17 +297,34 @@ def api_create_visit(ctx: Context, body: VisitIn) -> VisitCreatedOut:
 
 
 # -- pool ---------------------------------------------------------------------------------------
+def _pool_clock(ctx: RequestContext, today: dt.date,
+                rules: SalesRules) -> tuple[pool_mod.PoolEntry, ...]:
+    """The pool clock of the scope (every owned prospect: the same for every viewer of the
+    scope), computed once per day, rules and data version: ``/pool`` and ``/visits`` of a
+    city read every prospect's last visit and manager, which a burst of users would repeat."""
+    return ctx.figure("pool_clock", lambda: tuple(pool_mod.pool_clock(ctx.db, today, rules)),
+                      today, rules.model_dump_json())
+
+
+def _pool_customers(ctx: RequestContext, claim: tuple[str, ...]) -> list[PoolCustomerOut]:
+    """The unowned prospects of the scope as listed, with the actions ``claim`` the caller may
+    take on each, once per data version (shared: never changed)."""
+    def listed() -> list[PoolCustomerOut]:
+        return [PoolCustomerOut(id=c.id, code=c.code, name=c.name,
+                                stage=c.lifecycle_stage.value,
+                                est_daily_volume=c.est_daily_volume, actions=list(claim))
+                for c in pool_mod.pool_customers(ctx.db)]
+
+    return ctx.figure("pool_customers", listed, claim)
+
+
 def _pool(request: Request, ctx: RequestContext) -> tuple[PoolOut, list]:
     """The pool and the clock as the caller sees them, with what the caller may do on each."""
     rules = rules_of(request, SalesRules)
-    entries = pool_mod.pool_clock(ctx.db, dt.date.today(), rules)
-    pooled = pool_mod.pool_customers(ctx.db)
+    entries = _pool_clock(ctx, dt.date.today(), rules)
     actor, me = ctx.user.actor, ctx.user.id
-    claim = pool_mod.pool_actions(actor)
     out = PoolOut(
-        pool=[PoolCustomerOut(id=c.id, code=c.code, name=c.name, stage=c.lifecycle_stage.value,
-                              est_daily_volume=c.est_daily_volume, actions=claim)
-              for c in pooled],
+        pool=_pool_customers(ctx, tuple(pool_mod.pool_actions(actor))),
         clock=[PoolEntryOut(
             **{k: getattr(e, k) for k in PoolEntryOut.model_fields if k != "actions"},
             actions=pool_mod.clock_actions(e, actor, me))
