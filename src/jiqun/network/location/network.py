@@ -2,22 +2,30 @@
 paying a fixed charge per opened arc plus a cost per unit of flow — the model behind pooling
 neighbouring origins onto a shared dedicated line.
 
-Method (Ortega & Wolsey 2003, "A branch-and-cut algorithm for the single-commodity,
+Method (after Ortega & Wolsey 2003, "A branch-and-cut algorithm for the single-commodity,
 uncapacitated, fixed-charge network flow problem"):
 
 1. **strong big-M**: an arc never carries more than its capacity, the supply that can reach its
    tail, or the demand reachable from its head (an optimal flow with non-negative costs has no
    cycle, so it is a sum of source → sink paths);
-2. **dicut inequalities** at the root, a fixed number of rounds: for a node set S that holds no
-   supply node and demand D ≤ D(S), every flow brings D(S) ≥ D into S, so
-   Σ_{a into S} min(x_a, D·y_a) ≥ D (linearised per arc: D·y_a where D·y_a < x_a, else x_a);
-   symmetrically for a set without demand nodes and the flow out of it. Violated sets are found
-   by one minimum cut per sink (per source) with capacities min(x*_a, D·y*_a) (scipy);
-3. HiGHS branch and cut on the strong model with the cuts found, under a node limit (work) with
-   the wall clock as a guard.
+2. **forest rows** when uncapacitated: the cost is concave, so some optimal flow is a vertex of
+   the flow polyhedron, whose arcs with flow form a forest — at most one open arc per pair of
+   nodes (either direction, any parallel sub-arc) and at most n − 1 in all;
+3. **dicut inequalities** at the root, in rounds (a fixed number, or until a round lifts the
+   bound by < 0.001 %): for a node set S of net demand D(S) > 0 (demand inside minus supply
+   inside) and any D ≤ D(S), at least D(S) ≥ D flows into S, so
+   Σ_{a into S} min(x_a, D·y_a) ≥ D, linearised per arc (D·y_a where D·y_a < x_a, else x_a);
+   symmetrically for the flow out of a set of net supply. The sets come from minimum cuts
+   (scipy) with capacities min(x*_a, D·y*_a) from every sink (every source, on the reversed
+   network): supply nodes kept out of S, then allowed in at the price of their supply, then
+   nested sets (S contracted into the sink, D raised to D(S));
+4. HiGHS branch and cut on the strong model with the dicuts the root's last LP holds with
+   equality, under a node limit (the work limit; `SolveOptions.node_limit`), the wall clock a
+   guard.
 
 `LocationResult.details` reports the bound at each stage: `lp_weak` (big-M = capacity or total
-supply), `lp_strong` (step 1), `root_bound` (step 2), with the cut rounds and cuts added.
+supply, no forest rows), `lp_strong` (steps 1–2), `root_bound` (step 3), the cut rounds, the
+cuts found and the cuts kept.
 """
 
 from __future__ import annotations
@@ -74,10 +82,11 @@ class Dicut:
 def solve_fixed_charge_flow(problem: FixedChargeFlowProblem,
                             options: SolveOptions | None = None, *,
                             cut_rounds: int = CUT_ROUNDS,
-                            node_limit: int = NODE_LIMIT,
                             keep_cuts: str = "binding") -> LocationResult:
     """Exact branch and cut (see the module's docstring). `open_facilities` lists the opened
-    arcs; `shares[0]` is the flow on every arc."""
+    arcs; `shares[0]` is the flow on every arc. `SolveOptions.node_limit` overrides the
+    branch-and-cut node limit; `keep_cuts` is "binding" (the cuts the root's last LP meets with
+    equality), "all" or "none"."""
     opts = options or SolveOptions()
     t0 = time.perf_counter()
     demand = np.asarray(problem.demand, dtype=np.float64)
@@ -101,7 +110,7 @@ def solve_fixed_charge_flow(problem: FixedChargeFlowProblem,
         _add_cut(model, flow, used, cut)
     left = max(0.01, opts.time_limit - (time.perf_counter() - t0))
     out = model.solve(left, opts.gap, opts.threads, verbose=opts.verbose,
-                      options={"mip_max_nodes": int(node_limit)})
+                      options={"mip_max_nodes": int(opts.node_limit or NODE_LIMIT)})
     seconds = time.perf_counter() - t0
     if out.values is None:
         return LocationResult(math.inf, out.bound, seconds, out.status, np.zeros(0, np.int64),
