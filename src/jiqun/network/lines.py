@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -336,6 +336,16 @@ def plan_lines(session: Session, con, lake: Path, scope: Scope | None,
                t=None, locale: str = DEFAULT_LOCALE) -> LinePlan:
     """Evaluate every lane of the trailing year in scope, best saving first, and pool; each
     lane carries the line already recorded for it (:attr:`LaneProposal.existing_line`)."""
+    economics = lane_economics(session, con, lake, scope, params, by, pooling, t, locale)
+    return with_recorded_lines(session, economics, by)
+
+
+def lane_economics(session: Session, con, lake: Path, scope: Scope | None,
+                   params: PlanningParams, by: OriginKind = "market", pooling: bool = True,
+                   t=None, locale: str = DEFAULT_LOCALE) -> LinePlan:
+    """The plan of :func:`plan_lines` before the recorded lines are applied: what the lake's
+    lanes, the origins and the consolidation centres give (the long part, which a page keeps
+    per version of those inputs; recording or accepting a line changes none of it)."""
     from jiqun.network.flows import data_window
 
     window = data_window(con, lake, scope)
@@ -346,7 +356,6 @@ def plan_lines(session: Session, con, lake: Path, scope: Scope | None,
     df = lane_days(con, lake, scope, by, end, days)
     peaks = scope_peak_windows(con, lake, scope, params)
     found = origins(session, by)
-    existing = existing_lines(session, by, found)
     day_index = pd.date_range(end - dt.timedelta(days=days - 1), end, freq="D")
     in_peak = peak_mask(day_index, peaks)
     sums = df.groupby(["origin_id", "dest_city"])[["parcels", "weight_kg", "express"]].sum()
@@ -364,13 +373,23 @@ def plan_lines(session: Session, con, lake: Path, scope: Scope | None,
         total = float(daily.sum())
         p = evaluate_lane(origin, dest, daily, in_peak, float(g["weight_kg"].sum()) / total,
                           float(g["express"].sum()) / total, params)
-        p.record(existing.get((p.origin_id, dest)))
         p.reasons = explain(p, t, locale) if t else explain(p, locale=locale)
         proposals.append(p)
     proposals.sort(key=lambda p: (-p.saving_per_year, p.break_even, -p.mean_daily))
     pools = pool_lines(session, proposals, found, params) if pooling else []
-    mark_pooled_drafts(session, pools)
     return LinePlan(end, proposals, pools, peaks)
+
+
+def with_recorded_lines(session: Session, economics: LinePlan, by: OriginKind) -> LinePlan:
+    """A copy of ``economics`` (left unchanged: a cache may share it) whose lanes and pooled
+    lines carry the lines recorded in the store now (draft, approved, running)."""
+    lanes_ = [replace(p) for p in economics.lanes]
+    pools = [replace(p) for p in economics.pools]
+    existing = existing_lines(session, by, origins(session, by))
+    for p in lanes_:
+        p.record(existing.get((p.origin_id, p.dest_code)))
+    mark_pooled_drafts(session, pools)
+    return LinePlan(economics.as_of, lanes_, pools, economics.peaks)
 
 
 # --- pooling 拼线 ----------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from jiqun.sales import ownership
 from jiqun.sales.tier_issues import tier_issues
 from jiqun.store.models import Customer, Market
 from jiqun.web import labels
+from jiqun.web.computed import Reads, computed
 from jiqun.web.deps import Context, RequestContext, allow, not_found, open_picture
 from jiqun.web.params import IdQuery
 from jiqun.web.tables import Column, Download, download_response, paginate, paging
@@ -574,14 +575,17 @@ class BulletinUnavailable(RuntimeError):
     """The bulletin cannot be produced here (no reports package, no browser for the PDF)."""
 
 
-def bulletin_file(picture: OperatingPicture, week: str, fmt: str, locale: str) -> bytes:
+def bulletin_file(picture: OperatingPicture, week: str, fmt: str, locale: str,
+                  bulletin=None) -> bytes:
     """The weekly bulletin (一周通报) of ``week`` as ``fmt``, written by :mod:`jiqun.reports`
-    exactly as ``jiqun report weekly --format FMT`` writes it."""
+    exactly as ``jiqun report weekly --format FMT`` writes it (of ``bulletin`` when it is given:
+    the :func:`~jiqun.reports.weekly.weekly_bulletin` of that week)."""
     modules = _reports()
     if modules is None:
         raise BulletinUnavailable("The weekly bulletin is not available yet.")
     weekly, html, xlsx = modules
-    bulletin = weekly.weekly_bulletin(picture, IsoWeek.parse(week), locale)
+    if bulletin is None:
+        bulletin = weekly.weekly_bulletin(picture, IsoWeek.parse(week), locale)
     text = html.bulletin_html(bulletin, locale)
     if fmt == "html":
         return text.encode("utf-8")
@@ -600,8 +604,34 @@ def bulletin_file(picture: OperatingPicture, week: str, fmt: str, locale: str) -
         return out.read_bytes()
 
 
+# The bulletin gathers from every capability (figures, problems, service, prices, the ledger):
+# it is kept per version of the whole store and the lake.
+BULLETIN_READS = Reads(every_table=True)
+
+
+def kept_bulletin_file(request: Request, ctx: RequestContext, picture: OperatingPicture,
+                       week: str, fmt: str) -> bytes:
+    """:func:`bulletin_file`, written once per week, format, language, scope and data version
+    (the PDF prints in a browser: seconds); the bulletin itself is shared by its formats."""
+    modules = _reports()
+    if modules is None:
+        raise BulletinUnavailable("The weekly bulletin is not available yet.")
+    weekly = modules[0]
+    rules = picture.rules.model_dump_json()
+
+    def bulletin():
+        return computed(request, ctx, "weekly_bulletin",
+                        lambda: weekly.weekly_bulletin(picture, IsoWeek.parse(week), ctx.locale),
+                        week, ctx.locale, rules, reads=BULLETIN_READS)
+
+    return computed(request, ctx, "bulletin_file",
+                    lambda: bulletin_file(picture, week, fmt, ctx.locale, bulletin()),
+                    week, fmt, ctx.locale, rules, reads=BULLETIN_READS)
+
+
 @router.get("/bulletin/{week}.{fmt}", include_in_schema=False)
-def bulletin_download(week: str, fmt: str, ctx: Context, picture: Picture) -> Response:
+def bulletin_download(request: Request, week: str, fmt: str, ctx: Context,
+                      picture: Picture) -> Response:
     """The bulletin file; HTML opens in the browser (sandboxed), XLSX and PDF download."""
     if not re.match(ISO_WEEK_PATTERN, week) or fmt not in BULLETIN_FORMATS:
         raise not_found(ctx)
@@ -610,7 +640,7 @@ def bulletin_download(week: str, fmt: str, ctx: Context, picture: Picture) -> Re
     except ValueError:
         raise not_found(ctx) from None  # week 53 of a 52-week year, week 00
     try:
-        content = bulletin_file(picture, week, fmt, ctx.locale)
+        content = kept_bulletin_file(request, ctx, picture, week, fmt)
     except BulletinUnavailable as e:
         raise HTTPException(503, ctx.t(str(e))) from e
     disposition = "inline" if fmt == "html" else "attachment"

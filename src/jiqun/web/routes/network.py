@@ -28,6 +28,7 @@ from jiqun.network import lines as lines_mod
 from jiqun.network.params import PlanningParams
 from jiqun.permissions import Action
 from jiqun.store.models import LineStatus
+from jiqun.web.computed import Reads, computed
 from jiqun.web.deps import Context, RequestContext, allow, not_found, rules_of
 from jiqun.web.params import DateQuery, IdPath
 from jiqun.web.schemas import model_of
@@ -218,11 +219,29 @@ class HubsOut(BaseModel):
 
 
 # -- flows 流量流向 --------------------------------------------------------------------------------
+# What flows and the lanes' economics read besides the lake: the origins (markets, outlets),
+# the consolidation centres, and the org tree that the scope is a subtree of. The recorded
+# lines are applied on every request (lines_mod.with_recorded_lines): accepting one keeps the
+# rest.
+ORIGIN_READS = Reads(tables=("markets", "facilities", "org_units"))
+
+
 def _flows(request: Request, ctx: RequestContext, by: str, to: str, period: str,
            product: str | None, start: dt.date | None = None,
            end: dt.date | None = None) -> dict:
     """Flows of :func:`~jiqun.network.flows.flow_window` (the trailing year unless the days
-    are given) and the peak windows: page and API, the same rows as ``jiqun flows``."""
+    are given) and the peak windows: page and API, the same rows as ``jiqun flows``; computed
+    once per version of the lake and the origins (the caller gets its own list of rows)."""
+    params = rules_of(request, PlanningParams)
+    found = computed(request, ctx, "flows",
+                     lambda: _compute_flows(ctx, params, by, to, period, product, start, end),
+                     by, to, period, product, start, end, params.model_dump_json(),
+                     reads=ORIGIN_READS)
+    return {**found, "rows": list(found["rows"])}
+
+
+def _compute_flows(ctx: RequestContext, params: PlanningParams, by: str, to: str, period: str,
+                   product: str | None, start: dt.date | None, end: dt.date | None) -> dict:
     window = flows_mod.data_window(ctx.con, ctx.lake, ctx.scope)
     days = flows_mod.flow_window(ctx.con, ctx.lake, ctx.scope, start, end)
     rows: list[dict] = []
@@ -233,8 +252,7 @@ def _flows(request: Request, ctx: RequestContext, by: str, to: str, period: str,
                                       end=end)
     elif window is None:
         start = end = None
-    peaks = flows_mod.scope_peak_windows(ctx.con, ctx.lake, ctx.scope,
-                                         rules_of(request, PlanningParams))
+    peaks = flows_mod.scope_peak_windows(ctx.con, ctx.lake, ctx.scope, params)
     return {"rows": rows, "start": start, "end": end, "window": window,
             "peaks": [w.as_row() for w in peaks]}
 
@@ -315,10 +333,18 @@ def api_flows(request: Request, ctx: Context, by: OriginBy = "market", to: DestL
 
 
 # -- dedicated lines 专线 -------------------------------------------------------------------------
+
+
 def _line_plan(request: Request, ctx: RequestContext, by: str = "market"):
-    return lines_mod.plan_lines(ctx.db, ctx.con, ctx.lake, ctx.scope,
-                                rules_of(request, PlanningParams), by=by, t=ctx.t,
-                                locale=ctx.locale)
+    """The lines plan of ``jiqun plan lines``: its economics computed once per version of the
+    lake, the origins and the centres (per scope, origin level, parameters and language)."""
+    params = rules_of(request, PlanningParams)
+    economics = computed(
+        request, ctx, "line_economics",
+        lambda: lines_mod.lane_economics(ctx.db, ctx.con, ctx.lake, ctx.scope, params, by=by,
+                                         t=ctx.t, locale=ctx.locale),
+        by, params.model_dump_json(), ctx.locale, reads=ORIGIN_READS)
+    return lines_mod.with_recorded_lines(ctx.db, economics, by)
 
 
 def _lane_out(p: lines_mod.LaneProposal) -> LaneOut:
@@ -653,8 +679,24 @@ def _hub_whatif(request: Request, ctx: RequestContext, model: str, p: int | None
                 radius: float | None, capacity: float | None, added: list[hubs_mod.Site],
                 closable: list[str], province: str | None = None) -> dict:
     """Solve one what-if (the page and the API): centres, coverage, bound and gap, over the
-    whole scope or one ``province`` of it."""
+    whole scope or one ``province`` of it; once per what-if and version of the lake, the
+    merchants and the sites (the same what-if gives the same centres on every reload)."""
     params = rules_of(request, PlanningParams)
+    what_if = (model, p, radius, capacity, tuple(hubs_mod.site_text(s) for s in added),
+               tuple(sorted(set(closable))), province, params.model_dump_json())
+    return computed(request, ctx, "hub_whatif",
+                    lambda: _solve_whatif(ctx, params, model, p, radius, capacity, added,
+                                          closable, province),
+                    *what_if, reads=HUB_READS)
+
+
+# A what-if reads the merchants' places and the sites besides the lake's volumes.
+HUB_READS = Reads(tables=("customers", "facilities", "org_units"))
+
+
+def _solve_whatif(ctx: RequestContext, params: PlanningParams, model: str, p: int | None,
+                  radius: float | None, capacity: float | None, added: list[hubs_mod.Site],
+                  closable: list[str], province: str | None) -> dict:
     merchants = hubs_mod.merchant_demand(ctx.db, ctx.con, ctx.lake, ctx.scope, province=province)
     sites = hubs_mod.candidate_sites(ctx.db, added, province=province)
     may_close = {key for key in closable if any(s.existing and s.key == key for s in sites)}

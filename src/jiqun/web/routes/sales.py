@@ -412,6 +412,19 @@ def api_claim(ctx: Context, customer_id: IdPath) -> ClaimedOut:
 By = Literal["method", "campaign", "platform", "person"]
 
 
+# What the funnel reads: the customers, their visits, trials, stage changes and campaigns.
+FUNNEL_TABLES = ("customers", "visits", "trial_shipments", "stage_changes", "campaigns",
+                 "campaign_customers", "users", "org_units")
+
+
+def kept_funnel(request: Request, ctx: RequestContext, by: str) -> FunnelOut:
+    """:func:`funnel_data`, once per day and version of what it reads (shared: never change)."""
+    from jiqun.web.computed import Reads, computed
+
+    return computed(request, ctx, "funnel", lambda: funnel_data(ctx, by), by, dt.date.today(),
+                    reads=Reads(tables=FUNNEL_TABLES))
+
+
 def funnel_data(ctx: RequestContext, by: str) -> FunnelOut:
     facts = funnel_mod.load_facts(ctx.db)
     names = funnel_mod.group_names(ctx.db, by, facts)
@@ -427,9 +440,9 @@ def funnel_data(ctx: RequestContext, by: str) -> FunnelOut:
 
 
 @router.get("/api/funnel", response_model=FunnelOut, tags=["sales"])
-def api_funnel(ctx: Context, by: By = "method") -> FunnelOut:
+def api_funnel(request: Request, ctx: Context, by: By = "method") -> FunnelOut:
     """The funnel of the caller's scope, conversion by ``by`` and time in stage."""
-    return funnel_data(ctx, by)
+    return kept_funnel(request, ctx, by)
 
 
 FUNNEL_COLUMNS = {
@@ -453,7 +466,7 @@ FUNNEL_COLUMNS = {
 @router.get("/funnel", include_in_schema=False)
 def funnel_page(request: Request, ctx: Context, download: Download, by: str = "method"):
     by = by if by in funnel_mod.BY else "method"
-    data = funnel_data(ctx, by)
+    data = kept_funnel(request, ctx, by)
     if download:
         table = download.table or "steps"
         if table not in FUNNEL_COLUMNS:

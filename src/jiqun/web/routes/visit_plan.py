@@ -31,6 +31,7 @@ from jiqun.sales.visit_plan import (
     plan_json,
     plan_of,
 )
+from jiqun.web.computed import Reads, version
 from jiqun.web.deps import Context, RequestContext, not_found, rules_of
 from jiqun.web.params import DateQuery
 from jiqun.web.templating import render
@@ -70,12 +71,15 @@ def _plan(request: Request, ctx: RequestContext, marketer: int,
           day: dt.date | None) -> LoadedPlan:
     """The marketer's plan for the day. A day's plan stays the same on every reload (the route
     search is time-limited, so recomputing could reorder it) until a visit is logged in the
-    marketer's scope; whoever opens it (the marketer, a manager above) gets that same plan."""
+    marketer's scope, new waybills reach the lake (the volumes it scores) or the plan's rules
+    change; whoever opens it (the marketer, a manager above) gets that same plan."""
     day = day or dt.date.today()
     scope = marketer_scope(ctx.db, marketer)  # 404 outside the viewer's scope
     store = request.app.state.store
+    settings = request.app.state.settings
     with store.session(scope=scope, actor=ctx.user.actor, source="web") as session:
-        key = (marketer, day, last_visit_id(session))
+        key = (marketer, day, last_visit_id(session),
+               version(store.engine, ctx.lake, Reads(), [settings.rules_file]))
     plans: KeptPlans = request.app.state.__dict__.setdefault("visit_plans", KeptPlans())
     with plans.lock:
         found = plans.cache.get(key)
