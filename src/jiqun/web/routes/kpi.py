@@ -323,18 +323,28 @@ def tier_plan(request: Request, ctx: RequestContext,
 
 def _seen_plan(request: Request, ctx: RequestContext,
                picture: OperatingPicture) -> ownership.TierPlan:
-    return tier_plan(request, ctx, picture).seen_by(ctx.db)
+    """The plan as the request's scope sees it, once per scope, rules and data version."""
+    return ctx.figure("seen_tier_plan",
+                      lambda: tier_plan(request, ctx, picture).seen_by(ctx.db),
+                      picture.rules.model_dump_json())
 
 
 def tier_table(ctx: RequestContext, plan: ownership.TierPlan, rules: KpiRules,
                limit: int | None = None) -> TiersOut:
     """``plan``: the organisation's plan as seen by the request (``TierPlan.seen_by``); the
-    rows are :func:`jiqun.sales.tier_issues.tier_issues`, mismatches first."""
+    rows are :func:`jiqun.sales.tier_issues.tier_issues`, mismatches first. Every row of the
+    scope is built once per rules and data version (thousands of rows: ``/api/tiers`` and
+    ``/tiers`` were most of the CPU of 50 users); shared, so ``limit`` takes a copy."""
+    data = ctx.figure("tier_table", lambda: _tier_table(ctx, plan, rules),
+                      rules.model_dump_json())
+    return data.model_copy(update={"rows": data.rows[:limit]}) if limit else data
+
+
+def _tier_table(ctx: RequestContext, plan: ownership.TierPlan, rules: KpiRules) -> TiersOut:
     found = tier_issues(ctx.db, plan, rules)
     rows = [TierRowOut(**{**asdict(r), "issues": list(r.issues)}) for r in found.rows]
     return TiersOut(as_of=found.as_of, total=found.total, mismatches=found.mismatches,
-                    counts=[TierCountOut(**asdict(c)) for c in found.counts],
-                    rows=rows[:limit] if limit else rows)
+                    counts=[TierCountOut(**asdict(c)) for c in found.counts], rows=rows)
 
 
 @router.get("/api/tiers", response_model=TiersOut, tags=["kpi"])
