@@ -260,9 +260,10 @@ def _snapshot(lake: Path, target: Path) -> None:
         _link_copy(lake / dataset.name, target / dataset.name)
 
 
-def compare(left: Path, right: Path) -> dict[str, dict[str, int]]:
-    """Rows of each aggregate in ``left`` and ``right``, and rows of one missing from the other
-    (sums rounded to 1e-6: a sum's last bits depend on the order DuckDB adds in)."""
+def compare(left: Path, right: Path, touched: list[str]) -> dict[str, dict[str, int]]:
+    """Each aggregate of ``left`` against ``right``: the ``touched`` months row by row (rows of
+    one missing from the other), every month by a fingerprint (rows and the sum of the rows'
+    hashes). Sums are rounded to 1e-6: a sum's last bits depend on the order DuckDB adds in."""
     import duckdb
 
     from jiqun.lake.aggregates import DAILY_DATASET, LANES_DATASET
@@ -274,15 +275,28 @@ def compare(left: Path, right: Path) -> dict[str, dict[str, int]]:
         cols = ", ".join(f"round({n}, 6) AS {n}" if n in ("revenue", "weight_kg") else n
                          for n in names)
 
-        def rows(folder: Path, cols=cols, name=dataset.name) -> str:
-            return f"SELECT {cols} FROM read_parquet('{folder / name}/month=*/*.parquet')"
+        def rows(folder: Path, months: str = "*", cols=cols, name=dataset.name) -> str:
+            return (f"SELECT {cols}, strftime(day, '%Y-%m') AS m FROM read_parquet("
+                    f"'{folder / name}/month={months}/*.parquet', hive_partitioning = false)")
 
-        count_l = con.sql(f"SELECT count(*) FROM ({rows(left)})").fetchall()[0][0]
-        count_r = con.sql(f"SELECT count(*) FROM ({rows(right)})").fetchall()[0][0]
-        only_l = con.sql(f"SELECT count(*) FROM ({rows(left)} EXCEPT ALL {rows(right)})").fetchall()[0][0]
-        only_r = con.sql(f"SELECT count(*) FROM ({rows(right)} EXCEPT ALL {rows(left)})").fetchall()[0][0]
-        out[dataset.name] = {"incremental": count_l, "rebuild": count_r,
-                             "only_incremental": only_l, "only_rebuild": only_r}
+        def prints(folder: Path, rows=rows, names=names) -> dict:
+            return {m: (n, h) for m, n, h in con.execute(
+                f"SELECT m, count(*), sum(CAST(hash({', '.join(names)}) AS HUGEINT)) "
+                f"FROM ({rows(folder)}) GROUP BY m").fetchall()}
+
+        left_prints, right_prints = prints(left), prints(right)
+        only_l = only_r = 0
+        for month in touched:
+            a, b = rows(left, month), rows(right, month)
+            only_l += con.execute(f"SELECT count(*) FROM ({a} EXCEPT ALL {b})").fetchall()[0][0]
+            only_r += con.execute(f"SELECT count(*) FROM ({b} EXCEPT ALL {a})").fetchall()[0][0]
+        out[dataset.name] = {
+            "incremental": sum(v[0] for v in left_prints.values()),
+            "rebuild": sum(v[0] for v in right_prints.values()),
+            "months": len(right_prints),
+            "months_equal": sum(left_prints.get(m) == v for m, v in right_prints.items())
+            if set(left_prints) == set(right_prints) else 0,
+            "only_incremental": only_l, "only_rebuild": only_r}
     con.close()
     return out
 
@@ -333,7 +347,9 @@ def measure(base: Path, work: Path, daily: int) -> dict:
     result["loadavg"].append(os.getloadavg())
     result["lake_rows"] = _lake_rows(lake)
     log("comparing")
-    result["compare"] = compare(work / "incremental", lake)
+    touched = sorted({m for ms in result["import"]["months"] for m in ms}
+                     | set(result["append"]["months"]))
+    result["compare"] = compare(work / "incremental", lake, touched)
     return result
 
 
@@ -354,7 +370,8 @@ def _lake_rows(lake: Path) -> int:
 def table(r: dict, rows: int, daily: int) -> str:
     imp, app = r["import"], r["append"]
     load = " / ".join(f"{a[0]:.1f}" for a in r["loadavg"])
-    same = all(c["only_incremental"] == 0 and c["only_rebuild"] == 0 for c in r["compare"].values())
+    same = all(c["only_incremental"] == 0 and c["only_rebuild"] == 0
+               and c["months_equal"] == c["months"] for c in r["compare"].values())
     lines = [
         f"Incremental refresh on {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; lake of {r['lake_rows'] - imp['written'] - app['written']:,}"
@@ -376,10 +393,11 @@ def table(r: dict, rows: int, daily: int) -> str:
         f"| {r['rebuild']:.1f} | {r['rebuild'] / r['month_refresh']:.0f}× |",
         "",
         "Aggregates after (a) and (b) against the full rebuild (d): " + "; ".join(
-            f"`{k}` {c['incremental']:,} rows vs {c['rebuild']:,}, {c['only_incremental']} only "
-            f"in the incremental, {c['only_rebuild']} only in the rebuild"
-            for k, c in r["compare"].items()) + (" — **the same rows**." if same else
-                                                 " — **they differ**."),
+            f"`{k}` {c['incremental']:,} rows vs {c['rebuild']:,}, {c['months_equal']} of "
+            f"{c['months']} months with the same fingerprint, in the touched months "
+            f"{c['only_incremental']} rows only in the incremental and {c['only_rebuild']} only "
+            "in the rebuild" for k, c in r["compare"].items())
+        + (" — **the same rows**." if same else " — **they differ**."),
     ]
     return "\n".join(lines)
 
