@@ -54,3 +54,20 @@ def test_a_repeat_runs_the_kept_sql_with_its_tables_on_a_new_connection(tmp_path
     # The tables were registered for the run only: the connection keeps the lake's view.
     views = con.con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
     assert views == [("waybills_lake",)]
+
+
+def test_tables_ibis_registered_on_the_connection_stay_registered(tmp_path):
+    """The scope's unit table is one cached memtable, which Ibis registers once per
+    connection: a prepared run that shares it must leave it there for Ibis's next query."""
+    lake = _lake(tmp_path, [3.0, 4.0])
+    con = connect(engine="duckdb")
+    shared = ibis.memtable(pa.table({"r_unit": pa.array([1], pa.int32()), "rate": [2.0]}))
+    assert con.execute(shared.count()) == 1  # Ibis registers it
+
+    def build():
+        w = waybills(con, lake, Scope.WHOLE)
+        j = w.inner_join(shared, w.org_unit_id == shared.r_unit)
+        return j.aggregate(cost=(j.fee * j.rate).sum())
+
+    assert run_prepared(con, ("shared", lake), build).to_pylist() == [{"cost": 14.0}]
+    assert con.execute(shared.rate.sum()) == 2.0

@@ -297,6 +297,9 @@ WRITE_PROBES: dict[tuple[str, str], Probe] = {
         path=lambda ids: {"contract_id": ids["contract"]}, data=lambda ids: {"row_version": "1"}),
     ("POST", "/api/prices/contracts/{contract_id}/approve"): Probe(
         path=lambda ids: {"contract_id": ids["contract"]}, json=lambda ids: {"row_version": 1}),
+    ("POST", "/customers/{customer_id}/contract"): Probe(
+        path=lambda ids: {"customer_id": ids["customer"]},
+        data=lambda ids: {"valid_from": "2024-06-01", "discount_percent": "10"}),
     # A contract for the foreign customer (by its code): not found.
     ("POST", "/api/prices/contracts"): Probe(json=lambda ids: {
         "customer": "C-QQX-1", "valid_from": "2024-06-01", "discount": 0.1}),

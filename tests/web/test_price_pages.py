@@ -97,3 +97,29 @@ def test_a_contract_below_the_floor_is_approved_one_level_up(demo_app):
     assert not [p for p in city.get("/api/prices/cards").json()["approvals"]
                 if p["kind"] == "contract"]
     assert re.search(r"HA-SG-\d{5}-C1", done.headers["location"])
+
+
+def test_the_customer_page_offers_a_contract_price_to_those_who_may_set_one(demo_app):
+    manager = _as(demo_app, "ha-sq-sy-yj-am1")  # an account manager
+    customer = manager.get("/api/customers").json()["items"][0]
+    page = manager.get(f"/customers/{customer['id']}")
+    assert 'action="/customers/{}/contract"'.format(customer["id"]) in page.text
+    token = csrf_of(manager, f"/customers/{customer['id']}")
+    form = {"discount_percent": "4", "product": "parcel", "valid_from": "2026-11-20",
+            "csrf_token": token}
+    done = manager.post(f"/customers/{customer['id']}/contract", data=form,
+                        follow_redirects=False)
+    assert done.status_code == 303
+    code = re.search(r"contract=([^#&]+)", done.headers["location"]).group(1)
+    shown = manager.get(done.headers["location"]).text
+    section = shown.split('data-testid="contracts"')[1].split("</section>")[0]
+    assert code in section and "4%" in section
+    assert manager.post(f"/customers/{customer['id']}/contract",
+                        data={**form, "discount_percent": "150"}).status_code == 422
+    marketer = _as(demo_app, "demo-marketer")  # may visit, may not price
+    mine = marketer.get("/api/customers").json()["items"][0]
+    assert "/contract\"" not in marketer.get(f"/customers/{mine['id']}").text
+    refused = marketer.post(f"/customers/{mine['id']}/contract",
+                            data={**form, "csrf_token": csrf_of(marketer, "/customers")},
+                            follow_redirects=False)
+    assert refused.status_code == 403

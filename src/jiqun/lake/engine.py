@@ -184,6 +184,11 @@ def run_prepared(con: ibis.BaseBackend, key: Hashable, build: Callable[[], Table
                 _PREPARED.popitem(last=False)
     sql, tables = entry
     raw = con.con
+    # Ibis may have registered some of these tables on this connection for other queries and
+    # counts on them staying: register (and afterwards drop) only the others.
+    present = {row[0] for row in raw.execute(
+        "SELECT table_name FROM information_schema.tables").fetchall()}
+    tables = {name: table for name, table in tables.items() if name not in present}
     for name, table in tables.items():
         raw.register(name, table)
     try:

@@ -17,6 +17,8 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from jiqun.kpi import overview
+from jiqun.money import cards
+from jiqun.permissions import Action
 from jiqun.sales.customer_search import (
     CustomerSearch,
     count_customers,
@@ -222,8 +224,10 @@ def customer_tables(t) -> dict[str, tuple[Column, ...]]:
 
 @router.get("/customers/{customer_id}", include_in_schema=False)
 def customer_detail_page(request: Request, ctx: Context, customer_id: IdPath,
-                         visits_page: VisitPaging, download: Download):
-    """Every visit, paged; each table downloadable (``?format=…&table=visits``)."""
+                         visits_page: VisitPaging, download: Download,
+                         contract: Annotated[str | None, Query(max_length=48)] = None):
+    """Every visit, paged; each table downloadable (``?format=…&table=visits``); the customer's
+    contract prices with the form that sets one."""
     data = customer_detail(ctx, customer_id, visits_shown=None)
     if download:
         tables = customer_tables(ctx.t)
@@ -235,5 +239,9 @@ def customer_detail_page(request: Request, ctx: Context, customer_id: IdPath,
                                  if _PLAIN.match(data.customer.code)
                                  else f"customer-{data.customer.id}-{table}",
                                  download, ctx.locale)
-    return render(request, "customer.html", {"data": data,
-                                             "visits": paginate(data.visits, visits_page)})
+    may_contract = ctx.user.may(Action.PRICE_CONTRACT.value)
+    return render(request, "customer.html", {
+        "data": data, "visits": paginate(data.visits, visits_page),
+        "contracts": cards.contract_list(ctx.db, customer_id),
+        "bundles": cards.visible_bundles(ctx.db) if may_contract else [],
+        "may_contract": may_contract, "contract_done": contract})

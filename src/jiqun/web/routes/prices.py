@@ -416,3 +416,27 @@ def api_set_contract(request: Request, ctx: Context, body: ContractIn) -> Contra
     ctx.db.commit()
     row = next(r for r in cards.contract_list(ctx.db, c.customer_id) if r.id == c.id)
     return ContractOut(**dataclasses.asdict(row))
+
+
+@router.post("/customers/{customer_id}/contract", include_in_schema=False,
+             dependencies=[allow(Action.PRICE_CONTRACT)])
+def set_contract_form(
+    request: Request, ctx: Context, customer_id: int,
+    valid_from: Annotated[dt.date, Form(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))],
+    discount_percent: Annotated[float, Form(ge=0, lt=100)] = 0.0,
+    product: Annotated[ProductName | Literal[""], Form()] = "",
+    bundle: Annotated[str, Form(max_length=48)] = "",
+    valid_to: Annotated[dt.date | Literal[""], Form()] = "",
+):
+    """The customer page's contract form (the marketer offering a price on the doorstep): the
+    same service as ``POST /api/prices/contracts``; below the floor it waits for approval."""
+    found = ctx.db.get(Customer, customer_id) if 1 <= customer_id <= MAX_ID else None
+    if found is None:
+        raise NotFound("customer")
+    c = cards.set_contract(ctx.db, customer=found.code, valid_from=valid_from,
+                           valid_to=valid_to or None, discount=round(discount_percent / 100, 6),
+                           product=product or None, bundle=bundle or None,
+                           rules=rules_of(request, PriceRules), costs=_costs(ctx))
+    ctx.db.commit()
+    return RedirectResponse(f"/customers/{customer_id}?contract={c.code}#contracts",
+                            status_code=303)
