@@ -74,3 +74,49 @@ def test_fcnf_nodes_arcs_and_parallel_subarcs(orlib):
     assert len(net.nodes) == 10 and net.tail.size == 90
     assert net.demand.sum() == 0 and net.demand[0] == -19
     assert (net.fixed_cost[0], net.unit_cost[0], net.capacity[0]) == (13, 4, 100)
+
+
+@pytest.mark.parametrize(("folder", "layout"), [
+    ("pmed", "pmed"), ("cap", "cap"), ("sscflp", "holmberg"), ("pmedcap", "pmedcap"),
+    ("fcnf", "fcnf"),
+])
+def test_every_shared_file_is_told_apart(orlib, folder, layout):
+    files = sorted((orlib / folder).glob("*.txt"))
+    assert files
+    assert {f.name: readers.detect_layout(f) for f in files} == {f.name: layout for f in files}
+
+
+def test_covering_points_file(orlib):
+    assert readers.detect_layout(orlib / "mclp/SJC324.txt") == "mclp"
+
+
+# The same 18 numbers in both layouts (m = 2 sites, n = 4 customers): only the lines differ.
+CAP_TINY = "2 4\n10 5\n12 6\n4 8 9\n5 3 7\n6 2 2\n3 1 4\n"
+HOLMBERG_TINY = "2 4\n10 5\n12 6\n4 5 6 3\n8 3 2 1\n9 7 2 4\n"
+
+
+def test_cap_and_holmberg_with_the_same_count_are_told_apart_by_their_lines(tmp_path):
+    cap, holmberg = tmp_path / "cap.txt", tmp_path / "holmberg.txt"
+    cap.write_text(CAP_TINY)
+    holmberg.write_text(HOLMBERG_TINY)
+    assert readers.detect_layout(cap) == "cap"
+    assert readers.detect_layout(holmberg) == "holmberg"
+    a, b = readers.read_cap(cap), readers.read_sscflp(holmberg)
+    assert a.demand.tolist() == b.demand.tolist() == [4, 5, 6, 3]
+    assert np.array_equal(a.cost, b.cost)
+
+
+def test_the_word_capacity_means_cap_and_trailing_nuls_are_padding(tmp_path):
+    capa_like = tmp_path / "capz.txt"
+    capa_like.write_text(CAP_TINY.replace("10 5", " capacity 5").replace("12 6", " capacity 6"))
+    assert readers.detect_layout(capa_like) == "cap"
+    padded = tmp_path / "h.txt"
+    padded.write_bytes(HOLMBERG_TINY.encode() + b"\x00" * 40)
+    assert readers.detect_layout(padded) == "holmberg"
+
+
+def test_holmberg_reader_refuses_the_word_capacity(tmp_path):
+    f = tmp_path / "capz.txt"
+    f.write_text(CAP_TINY.replace("10 5", " capacity 5"))
+    with pytest.raises(readers.InstanceFormatError, match="not a Holmberg instance"):
+        readers.read_sscflp(f)

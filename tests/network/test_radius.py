@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pytest
 
+from jiqun.network.location.pmedian_lagrangian import SiteClosing
 from jiqun.network.location.radius import RadiusModel, improvement_cutoff, prove_pmedian
 
 
@@ -106,3 +107,44 @@ def test_with_a_gap_allowed_the_bound_stays_below_the_optimum(seed):
     out = prove_pmedian(d, w, 3, sites, cost, deadline=time.perf_counter() + 30, gap=0.3)
     assert out.bound <= optimum + 1e-9 <= out.cost + 2e-9
     assert out.cost <= cost
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("p", [2, 3])
+def test_site_closing_keeps_every_site_of_an_optimum(seed, p):
+    """With the optimum itself as the cut-off, no site of an optimal solution may close, the
+    sites fixed open are in it, and the bound stays at or below it."""
+    d, w = instance(seed)
+    optimum, best = brute(d, w, p)
+    closing = SiteClosing(w[:, None] * d, p, optimum + 1e-6)
+    bound = closing.run()
+    assert bound <= optimum + 1e-6
+    assert set(best) <= set(closing.kept().tolist())
+    assert set(np.flatnonzero(closing.forced).tolist()) <= set(best)
+
+
+def test_site_closing_below_the_optimum_proves_it():
+    d, w = instance(2)
+    optimum, _ = brute(d, w, 3)
+    closing = SiteClosing(w[:, None] * d, 3, improvement_cutoff(d, w, optimum))
+    assert closing.run() > improvement_cutoff(d, w, optimum) or closing.kept().size < 3
+
+
+def test_the_same_instance_gets_the_same_answer_and_the_same_work(tmp_path):
+    """Work limits, not seconds: two solves of one pmed-shaped instance (300 vertices, p = 10,
+    the Lagrangian's strong tests at work) agree on everything they report but the time."""
+    from benchmarks import orlib
+    from benchmarks.pmed_family import write_instance
+
+    from jiqun.network.location import PMedianProblem, SolveOptions, solve_pmedian
+
+    inst = orlib.read_pmed(write_instance(tmp_path / "pmedlike12.txt", 300, 1800, 10, 1012))
+    runs = [solve_pmedian(PMedianProblem(inst.distance, inst.p), SolveOptions(time_limit=120))
+            for _ in range(2)]
+    first, again = runs
+    assert first.status == "optimal" and first.objective == first.bound
+    assert (first.objective, list(first.open_facilities)) == (
+        again.objective, list(again.open_facilities))
+    assert first.details["work"] == again.details["work"]
+    assert first.details == again.details
+    assert first.details["work"]["lagrangian"]["strong_tests"] > 0

@@ -225,7 +225,7 @@ class SiteClosing:
             lam = again.lam
             # Another pass pays only when this one closed most sites: the fewer are left, the
             # tighter the re-optimised bounds (a 900-site, p = 5 instance closes all of them).
-            if closed * 2 < live:
+            if closed == 0 or closed * 2 < live:
                 break
         self._compact()
         return self.bound
