@@ -219,10 +219,11 @@ def product_costs(session: Session, con: ibis.BaseBackend, lake, scope: Scope,
 
 
 def advice(session: Session, con: ibis.BaseBackend, lake, scope: Scope, as_of: dt.date,
-           owner_id: int | None = None) -> list[ProductAdvice]:
+           owner_id: int | None = None, promise: PromiseRules | None = None
+           ) -> list[ProductAdvice]:
     """The product advice of the scope up to ``as_of``, with margins from the last full
     month's costs; only ``owner_id``'s merchants when given (a marketer's own list)."""
     month = (as_of.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
     found = product_advice(session, con, lake, scope, as_of,
-                           product_costs(session, con, lake, scope, month))
+                           product_costs(session, con, lake, scope, month), promise)
     return [a for a in found if owner_id is None or a.owner_id == owner_id]

@@ -19,8 +19,9 @@ from sqlalchemy import select
 
 from jiqun.errors import Invalid, NotFound
 from jiqun.money import competitors, price_advice, product_advice
+from jiqun.service.promise import PromiseRules
 from jiqun.store.models import Market, Role
-from jiqun.web.deps import Context, RequestContext
+from jiqun.web.deps import Context, RequestContext, rules_of
 from jiqun.web.params import DateQuery
 from jiqun.web.schemas import model_of
 from jiqun.web.templating import render
@@ -177,11 +178,12 @@ AdviceOut = model_of(product_advice.ProductAdvice, "ProductAdviceOut",
 FIELD_ROLES = {Role.MARKETER, Role.ACCOUNT_MANAGER, Role.COURIER}
 
 
-def _product_advice(ctx: RequestContext, on, mine: bool | None):
+def _product_advice(request: Request, ctx: RequestContext, on, mine: bool | None):
     day = _day(ctx, on)
     own = ctx.user.role in FIELD_ROLES if mine is None else mine
+    promise = rules_of(request, PromiseRules)  # the app's promise, not the process's
     found = ctx.figure("product_advice", lambda: product_advice.advice(
-        ctx.db, ctx.con, ctx.lake, ctx.scope, day), day)
+        ctx.db, ctx.con, ctx.lake, ctx.scope, day, promise=promise), day)
     return day, own, [a for a in found if not own or a.owner_id == ctx.user.id]
 
 
@@ -189,16 +191,16 @@ def _product_advice(ctx: RequestContext, on, mine: bool | None):
 def products_page(request: Request, ctx: Context, on: DateQuery = None,
                   mine: bool | None = None):
     """Product advice (P2): the merchants that should ship express; a marketer's own first."""
-    day, own, found = _product_advice(ctx, on, mine)
+    day, own, found = _product_advice(request, ctx, on, mine)
     return render(request, "price_products.html", {
         "advice": found, "on": day, "mine": own,
         "counts": product_advice.counts_by_market(found)})
 
 
 @router.get("/api/prices/products", response_model=list[AdviceOut], tags=["money"])
-def api_products(ctx: Context, on: DateQuery = None,
+def api_products(request: Request, ctx: Context, on: DateQuery = None,
                  mine: bool | None = None) -> list[AdviceOut]:
     """Same as ``jiqun price products --format json`` (``mine``: the caller's merchants;
     default for marketers, account managers and couriers)."""
-    _, _, found = _product_advice(ctx, on, mine)
+    _, _, found = _product_advice(request, ctx, on, mine)
     return [AdviceOut(**dataclasses.asdict(a)) for a in found]
