@@ -21,7 +21,8 @@ links ``web/nav.py`` renders for that user) and loads every page twice:
   caches of this data version).
 
 Also timed per role, beside the navigation: the weekly bulletin's files (HTML, XLSX, PDF), which
-the bulletin page links to. Any 5xx fails the run (exit status 1). Writes
+the bulletin page links to. Any 5xx (or a load without an answer) fails the run (exit status
+1). Writes
 ``benchmarks/out/pages-<scale>.md`` (the table per role, then every page) and ``.json``.
 """
 
@@ -146,8 +147,12 @@ def navigation(html: str) -> list[str]:
 
 
 async def timed(client: httpx.AsyncClient, path: str) -> tuple[int, float, int]:
+    """Status, seconds and size of one load; status 0: no answer (a dropped connection)."""
     started = time.perf_counter()
-    response = await client.get(path)
+    try:
+        response = await client.get(path)
+    except httpx.HTTPError:
+        return 0, time.perf_counter() - started, 0
     return response.status_code, time.perf_counter() - started, len(response.content)
 
 
@@ -168,7 +173,7 @@ async def role_pages(base: str, role: str) -> list[Load]:
             cold_status, cold_s, size = await timed(client, path)
             warm = [await timed(client, path) for _ in range(WARM_LOADS)]
             warm_s = statistics.median(w[1] for w in warm)
-            warm_status = max(w[0] for w in warm)
+            warm_status = max(w[0] for w in warm) if all(w[0] for w in warm) else 0
             loads.append(Load(role, path, cold_s, warm_s, cold_status, warm_status, size,
                               max(w[1] for w in warm)))
             print(f"  {role:18} {path:24} {cold_status} {cold_s * 1000:8.0f} ms cold "
@@ -183,7 +188,7 @@ async def warm_up(base: str) -> None:
     client = await sign_in(base, "demo-hq")
     try:
         for path in await pages_of(client):
-            await client.get(path)
+            await timed(client, path)
     finally:
         await client.aclose()
 
@@ -198,7 +203,8 @@ async def run(base: str, lake: Path, roles: list[str]) -> list[Load]:
 
 
 def failures(loads: list[Load]) -> list[Load]:
-    return [x for x in loads if x.cold_status >= 500 or x.warm_status >= 500]
+    """Loads answered 5xx, or not at all."""
+    return [x for x in loads if not (0 < x.cold_status < 500 and 0 < x.warm_status < 500)]
 
 
 def per_role_table(loads: list[Load], target: float) -> str:
@@ -228,7 +234,8 @@ def page_table(loads: list[Load]) -> str:
             if x is None:
                 cells.append("—")
                 continue
-            status = "" if x.warm_status == 200 else f" ({x.warm_status})"
+            status = "" if x.cold_status == x.warm_status == 200 \
+                else f" ({x.cold_status}/{x.warm_status})"
             cells.append(f"{x.cold_s:.2f} / {x.warm_s:.2f}{status}")
         lines.append(f"| `{path}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -255,7 +262,7 @@ def main() -> None:
     title = (f"#### Pages — demo scale {args.scale}, {len(args.roles)} roles, "
              f"{len(loads)} page loads × 2, {took:.0f} s; load average "
              f"{' '.join(load_before)} before, {' '.join(load_after)} after; "
-             f"{len(failed)} answers 5xx")
+             f"{len(failed)} pages answered 5xx or not at all")
     text = (f"{title}\n\nSeconds per page, cold (first load after a data change) and warm "
             f"(the same page again); target {target:g} s warm.\n\n"
             f"{per_role_table(loads, target)}\n\nEvery page (cold / warm seconds):\n\n"

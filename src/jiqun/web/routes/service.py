@@ -23,6 +23,7 @@ from jiqun.service import cases as cs
 from jiqun.service import messages
 from jiqun.service.reasons import REASON_LABELS, RESPONSIBILITY_LABELS
 from jiqun.store.models import ExceptionKind, OrgLevel
+from jiqun.web.computed import Reads, computed
 from jiqun.web.deps import Context, RequestContext, allow
 from jiqun.web.params import IdPath
 from jiqun.web.schemas import model_of
@@ -341,10 +342,25 @@ EXCEPTION_COLUMNS = (
 ClearedQuery = Annotated[bool, Query(description="Also the exceptions whose parcel moved on.")]
 
 
+# What the exceptions list reads: the exceptions, their customers, facilities and cases.
+EXCEPTION_READS = Reads(tables=("parcel_exceptions", "customers", "facilities", "service_cases",
+                                "org_units"))
+
+
+def _exception_rows(request: Request, ctx: RequestContext, kind: ExceptionKind | None,
+                    cleared: bool) -> list[cs.ExceptionRow]:
+    """:func:`jiqun.service.cases.exception_rows`, once per version of what it reads (a
+    province holds tens of thousands; shared: never change them)."""
+    value = kind.value if kind else None
+    return computed(request, ctx, "exception_rows",
+                    lambda: cs.exception_rows(ctx.db, kind=value, include_cleared=cleared),
+                    value, cleared, reads=EXCEPTION_READS)
+
+
 @router.get("/service/exceptions", include_in_schema=False)
 def exceptions_page(request: Request, ctx: Context, paging: Paging, download: Download,
                     kind: KindQuery = None, cleared: ClearedQuery = False):
-    rows = cs.exception_rows(ctx.db, kind=kind.value if kind else None, include_cleared=cleared)
+    rows = _exception_rows(request, ctx, kind, cleared)
     if download:
         return download_response(rows, EXCEPTION_COLUMNS, "service-exceptions", download,
                                  ctx.locale)
@@ -355,11 +371,10 @@ def exceptions_page(request: Request, ctx: Context, paging: Paging, download: Do
 
 
 @router.get("/api/service/exceptions", response_model=ExceptionsPageOut, tags=["service"])
-def api_exceptions(ctx: Context, paging: Paging, kind: KindQuery = None,
+def api_exceptions(request: Request, ctx: Context, paging: Paging, kind: KindQuery = None,
                    cleared: ClearedQuery = False) -> ExceptionsPageOut:
     """Parcel exceptions of the caller's scope, newest first, with their case."""
-    paged = paginate(cs.exception_rows(ctx.db, kind=kind.value if kind else None,
-                                       include_cleared=cleared), paging)
+    paged = paginate(_exception_rows(request, ctx, kind, cleared), paging)
     return ExceptionsPageOut(page=paged.out(),
                              items=[ExceptionOut(**dataclasses.asdict(e)) for e in paged.items])
 

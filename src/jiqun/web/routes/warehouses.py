@@ -22,6 +22,7 @@ from jiqun.errors import Conflict
 from jiqun.network.params import PlanningParams
 from jiqun.permissions import Action
 from jiqun.service import warehousing
+from jiqun.web.computed import Reads, computed
 from jiqun.web.deps import Context, RequestContext, allow, rules_of
 from jiqun.web.params import DateQuery
 from jiqun.web.schemas import model_of
@@ -95,16 +96,31 @@ CANDIDATE_COLUMNS = (
 )
 
 
+# What the warehouses and their candidates read besides the lake: the merchants (and whom a
+# warehouse serves), the facilities, the markets, the lines, the org tree of the scope.
+WAREHOUSE_READS = Reads(tables=("customers", "facilities", "markets", "dedicated_lines",
+                                "org_units"))
+
+
 def _warehouses(request: Request, ctx: RequestContext, as_of: dt.date | None):
-    return warehousing.warehouses(ctx.db, ctx.con, ctx.lake, ctx.scope, as_of,
-                                  params=rules_of(request, warehousing.WarehousingParams))
+    """The warehouses, once per day asked and version of what they read (shared: never
+    change them)."""
+    params = rules_of(request, warehousing.WarehousingParams)
+    return computed(request, ctx, "warehouses",
+                    lambda: warehousing.warehouses(ctx.db, ctx.con, ctx.lake, ctx.scope, as_of,
+                                                   params=params),
+                    as_of, dt.date.today(), reads=WAREHOUSE_READS)
 
 
 def _candidates(request: Request, ctx: RequestContext, as_of: dt.date | None):
-    return warehousing.candidates(
-        ctx.db, ctx.con, ctx.lake, ctx.scope, as_of,
-        params=rules_of(request, warehousing.WarehousingParams),
-        planning=rules_of(request, PlanningParams), t=ctx.t, locale=ctx.locale)
+    """The merchants for whom a warehouse would pay, kept as :func:`_warehouses` is."""
+    params = rules_of(request, warehousing.WarehousingParams)
+    planning = rules_of(request, PlanningParams)
+    return computed(request, ctx, "warehouse_candidates",
+                    lambda: warehousing.candidates(ctx.db, ctx.con, ctx.lake, ctx.scope, as_of,
+                                                   params=params, planning=planning, t=ctx.t,
+                                                   locale=ctx.locale),
+                    as_of, dt.date.today(), ctx.locale, reads=WAREHOUSE_READS)
 
 
 def _page(request: Request, ctx: RequestContext, paged_request, as_of, *, done=None,
