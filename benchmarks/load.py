@@ -78,6 +78,14 @@ def free_port() -> int:
 def serve(env: dict[str, str], log: Path, workers: int = 1) -> Iterator[str]:
     """The app under uvicorn (``workers`` processes) on a free loopback port; yields its base
     URL."""
+    with serve_process(env, log, workers) as (base, _proc):
+        yield base
+
+
+@contextlib.contextmanager
+def serve_process(env: dict[str, str], log: Path,
+                  workers: int = 1) -> Iterator[tuple[str, subprocess.Popen]]:
+    """:func:`serve`, yielding the server's process as well (for its CPU time)."""
     port = free_port()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
@@ -89,7 +97,7 @@ def serve(env: dict[str, str], log: Path, workers: int = 1) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(proc, base, log)
-        yield base
+        yield base, proc
     finally:
         proc.terminate()
         try:
@@ -97,6 +105,20 @@ def serve(env: dict[str, str], log: Path, workers: int = 1) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its live children (uvicorn's workers),
+    from /proc: what the server spent, whatever else the machine runs (0 where there is no
+    /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent
+                total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def _wait_until_up(proc: subprocess.Popen, base: str, log: Path, within: float = 120) -> None:
@@ -275,6 +297,14 @@ class Run:
     loaded: list[Hit]  # everybody at once
     expected: Expected
     think: Think = Think()
+    server_cpu_s: float | None = None  # the server's CPU seconds while everybody was on
+
+    @property
+    def cpu_per_request_ms(self) -> float | None:
+        """Server CPU per request: what a request costs, however busy the machine is."""
+        if self.server_cpu_s is None or not self.loaded:
+            return None
+        return 1000 * self.server_cpu_s / len(self.loaded)
 
     @property
     def achieved_rate(self) -> float:
@@ -287,17 +317,23 @@ class Run:
 
 async def run_load(base: str, usernames: list[str], password: str, *, users: int,
                    seconds: float, max_requests: int = 1_000_000, baseline_rounds: int = 3,
-                   timeout: float = 60.0, think: Think = Think()) -> Run:
+                   timeout: float = 60.0, think: Think = Think(),
+                   server_pid: int | None = None) -> Run:
     """Sign ``users`` users in (cycling through ``usernames``), measure one alone, then all
-    together for ``seconds``, each pausing ``think`` between requests."""
+    together for ``seconds``, each pausing ``think`` between requests (with ``server_pid``, the
+    server's CPU seconds of that phase too)."""
     signed = [await sign_in(base, usernames[n % len(usernames)], password, bearer=n % 2 == 1,
                             timeout=timeout) for n in range(users)]
     try:
         distinct = list({u.username: u for u in signed}.values())
         expected, first, baseline = await alone(distinct, baseline_rounds)
+        cpu = cpu_seconds(server_pid) if server_pid else None
         started = time.monotonic()
         loaded = await together(signed, expected, seconds, max_requests, think)
-        return Run(users, time.monotonic() - started, first, baseline, loaded, expected, think)
+        run = Run(users, time.monotonic() - started, first, baseline, loaded, expected, think)
+        if cpu is not None:
+            run.server_cpu_s = cpu_seconds(server_pid) - cpu
+        return run
     finally:
         for u in signed:
             await u.client.aclose()
@@ -436,8 +472,15 @@ def title(run: Run, args: argparse.Namespace, build_s: float, loads: tuple[str, 
     return (f"#### Load — {args.store}, {args.users} users, think {run.think}, "
             f"{args.workers} worker(s), {run.seconds:.0f} s, demo scale {args.scale}{cache}: "
             f"{len(run.loaded):,} requests, {len(run.errors)} errors; {offer}, achieved "
-            f"{run.achieved_rate:.1f} requests/s (load average before {loads[0]}, after "
-            f"{loads[1]}; demo build {build_s:.1f} s)")
+            f"{run.achieved_rate:.1f} requests/s{_cpu_text(run)} (load average before "
+            f"{loads[0]}, after {loads[1]}; demo build {build_s:.1f} s)")
+
+
+def _cpu_text(run: Run) -> str:
+    if run.cpu_per_request_ms is None:
+        return ""
+    return (f"; server CPU {run.cpu_per_request_ms:.1f} ms a request, "
+            f"{run.server_cpu_s / run.seconds:.2f} cores")
 
 
 def main() -> None:
@@ -465,10 +508,11 @@ def main() -> None:
         print(f"demo build --scale {args.scale} ({args.store}): {build_s:.1f} s")
         if args.figure_cache_size is not None:
             env["JIQUN_FIGURE_CACHE_SIZE"] = str(args.figure_cache_size)
-        with serve(env, OUT / "load-server.log", args.workers) as base:
+        with serve_process(env, OUT / "load-server.log", args.workers) as (base, proc):
             before = load_average()
             run = asyncio.run(run_load(base, list(DEMO_USERS), DEMO_PASSWORD, users=args.users,
-                                       seconds=args.seconds, think=think))
+                                       seconds=args.seconds, think=think,
+                                       server_pid=proc.pid))
             after = load_average()
     text = f"{title(run, args, build_s, (before, after))}\n\n{table(run)}\n"
     if run.errors:
