@@ -71,3 +71,17 @@ def test_unknown_codes_are_rejected_with_row_and_reason(store, org, tmp_path):
     assert [r[:4] for r in read_rejects(report.rejects_path)[1:]] == [
         ["3", "事件", "丢了", reason], ["4", "事件", "lost", reason]]  # as the file names it
     assert [r["event_time"] for r in _events(lake)] == [dt.datetime(2024, 6, 18, 18)]
+
+
+def test_the_first_row_of_a_repeated_scan_is_kept(store, org, tmp_path):
+    """A key (waybill, time, code) written three times, spelled two ways and far apart in the
+    file: only its first row lands, with that row's note."""
+    lake = tmp_path / "lake"
+    import_templates(store, lake, kinds=("markets", "customers", "waybills"))
+    rows = [[NUMBER, f"2024-06-19 {h:02d}:00:00", "到达", "南京市", ""] for h in range(10)]
+    rows.insert(2, [NUMBER, "2024/06/20 11:00", "投递失败", "南京市鼓楼区", "first"])
+    rows.append([NUMBER, "2024-06-20 11:00:00", "派送失败", "南京市鼓楼区", "second"])
+    rows.append([NUMBER, "2024年06月20日 11:00:00", "failed_attempt", "南京市鼓楼区", "third"])
+    report = import_file("events", write_csv(tmp_path / "e.csv", HEADER, rows), store, lake)
+    assert (report.total, report.written, report.duplicates, report.rejected) == (13, 11, 2, 0)
+    assert [r["note"] for r in _events(lake) if r["event_code"] == "failed_attempt"] == ["first"]

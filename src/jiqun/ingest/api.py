@@ -242,15 +242,8 @@ def _check_rows(con, src, validated: lake_kinds.Validated, lake: Path, report: I
     dataset = validated.dataset
     in_lake = _register_lake_keys(con, src, lake, dataset)
     bad = bad_sql(validated.checks)
-    rows = "parsed" if validated.numbered or not validated.unique else "parsed_stream"
-    checked = validated.output.format(rows=f"(SELECT *, {bad} AS _bad FROM {rows})")
-    fresh = f"SELECT * EXCLUDE (_row, _bad) FROM ({checked}) AS o WHERE NOT _bad"
-    if in_lake:
-        same = " AND ".join(f"k.{k} = o.{k}" for k in dataset.key)
-        fresh += f" AND NOT EXISTS (SELECT 1 FROM lake_keys k WHERE {same})"
-    if not validated.unique:  # a key repeated in the file: its first row counts
-        fresh += (f" QUALIFY row_number() OVER (PARTITION BY {', '.join(dataset.key)} "
-                  "ORDER BY _row) = 1")
+    rows = "parsed" if validated.numbered else "parsed_stream"
+    fresh = _fresh_sql(con, validated, rows, bad, in_lake)
     step("writing" if stage else "validating", 0, 1)
     if stage is None:
         new = con.execute(f"SELECT count(*) FROM ({fresh})").fetchall()[0][0]
@@ -263,6 +256,36 @@ def _check_rows(con, src, validated: lake_kinds.Validated, lake: Path, report: I
     con.execute(f"CREATE OR REPLACE TEMP TABLE bad_rows AS SELECT * FROM parsed WHERE {where}")
     step("writing" if stage else "validating", 1, 1)
     report.inserted, report.duplicates = new, src.total - rejected - new
+
+
+def _fresh_sql(con, validated: lake_kinds.Validated, rows: str, bad: str, in_lake: bool) -> str:
+    """SQL of the good rows of ``rows`` to append: the dataset's columns, without those whose
+    key is in the lake already (``lake_keys``) and, for a kind whose good rows may repeat a key
+    (events), without any but the first row of a key.
+
+    Those repeats are found by the hash of their key, in parallel; only the rows of a repeated
+    hash are then read in file order and kept first by row (a window over those rows alone)."""
+    dataset = validated.dataset
+
+    def good(view: str, where: str = "") -> str:
+        checked = validated.output.format(rows=f"(SELECT *, {bad} AS _bad FROM {view})")
+        sql = f"SELECT * FROM ({checked}) AS o WHERE NOT _bad{where}"
+        if in_lake:
+            same = " AND ".join(f"k.{k} = o.{k}" for k in dataset.key)
+            sql += f" AND NOT EXISTS (SELECT 1 FROM lake_keys k WHERE {same})"
+        return sql
+
+    if validated.unique:
+        return f"SELECT * EXCLUDE (_row, _bad) FROM ({good(rows)})"
+    key = ", ".join(dataset.key)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE key_repeats AS SELECT hash({key}) AS _key "
+                f"FROM ({good(rows)}) GROUP BY 1 HAVING count(*) > 1")
+    if not con.execute("SELECT count(*) FROM key_repeats").fetchall()[0][0]:
+        return f"SELECT * EXCLUDE (_row, _bad) FROM ({good(rows)})"
+    repeated = f"hash({key}) IN (SELECT _key FROM key_repeats)"
+    return (f"SELECT * EXCLUDE (_row, _bad) FROM ({good(rows, f' AND NOT {repeated}')}) "
+            f"UNION ALL SELECT * EXCLUDE (_row, _bad) FROM ({good('parsed', f' AND {repeated}')}) "
+            f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _row) = 1")
 
 
 def _settle_lake(con, src, validated: lake_kinds.Validated, report: ImportReport,

@@ -16,7 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jiqun.ingest.columns import CUSTOMERS, EVENTS, MARKETS, RATE_CARDS, WAYBILLS, Format
-from jiqun.ingest.lake_kinds import WAYBILL_GROUPS, LakeKind, validate_events, validate_waybills
+from jiqun.ingest.lake_kinds import (
+    EVENT_GROUPS,
+    WAYBILL_GROUPS,
+    LakeKind,
+    validate_events,
+    validate_waybills,
+)
 from jiqun.ingest.store_kinds import STORE_KINDS, StoreKind
 from jiqun.permissions import Action
 from jiqun.store.models import RateCard
@@ -65,7 +71,7 @@ IMPORT_KINDS: dict[str, ImportKind] = {k.name: k for k in (
                "Waybills: number, customer or outlet, product, ship time, destination, weight, fee",
                WAYBILLS, Action.DATA_IMPORT, LakeKind(validate_waybills, WAYBILL_GROUPS), 100 * MIB, 1_000_000),
     ImportKind("events", "Tracking events", "Tracking events: waybill number, time, event, place",
-               EVENTS, Action.DATA_IMPORT, LakeKind(validate_events), 100 * MIB, 1_000_000),
+               EVENTS, Action.DATA_IMPORT, LakeKind(validate_events, EVENT_GROUPS), 100 * MIB, 1_000_000),
     # Rate cards: one row per line, grouped into card versions (jiqun.money.cards).
     ImportKind("rate_cards", "Rate cards",
                "Rate cards: code, origin, product, start date, zone, weight band, first and "

@@ -106,16 +106,17 @@ def _register_store_dimensions(con: duckdb.DuckDBPyConnection, session: Session)
 def _register_first_rows(con: duckdb.DuckDBPyConnection, key: str) -> bool:
     """``repeats(key, first_row)``: keys that occur more than once, with their first row.
 
-    Which keys repeat was counted as the file was checked (``file_groups``); only when some do
-    are the rows read again in order (``src``) for their first row numbers. True when there are
-    repeats."""
-    con.execute(f"CREATE TEMP TABLE repeated AS SELECT {key} AS key FROM file_groups "
-                f"WHERE _g_key = 0 AND {key} IS NOT NULL")
+    The hashes of repeated keys were counted as the file was checked (``file_groups``); only
+    when some repeat are the rows read again, in order (``src``), for those keys' first row
+    numbers (and to tell a repeat from two keys of one hash). True when there are repeats."""
+    con.execute("CREATE TEMP TABLE repeated AS SELECT _key FROM file_groups "
+                "WHERE _g_key = 0 AND _key IS NOT NULL")
     any_repeat = con.execute("SELECT count(*) FROM repeated").fetchall()[0][0] > 0
     rows = "src" if any_repeat else "(SELECT * FROM src_stream WHERE false)"
     con.execute(f"CREATE TEMP TABLE repeats AS SELECT s.{key} AS key, min(s._row) AS first_row "
-                f"FROM {rows} s SEMI JOIN repeated r ON r.key = s.{key} GROUP BY s.{key}")
-    return any_repeat
+                f"FROM {rows} s SEMI JOIN repeated r ON r._key = hash(s.{key}) "
+                f"WHERE s.{key} IS NOT NULL GROUP BY s.{key} HAVING count(*) > 1")
+    return con.execute("SELECT count(*) FROM repeats").fetchall()[0][0] > 0
 
 
 # What ``parsed`` looks up, per column of the file: the looked-up columns (typed NULLs when the
@@ -256,8 +257,9 @@ def validate_waybills(con: duckdb.DuckDBPyConnection, source: Source, session: S
 
 def _register_locations(con: duckdb.DuckDBPyConnection) -> None:
     """``locations(location, adcode)`` for the distinct place texts of the file."""
-    texts = [t for (t,) in con.execute(
-        "SELECT DISTINCT location FROM src WHERE location IS NOT NULL").fetchall()]
+    texts = [t for (t,) in con.execute(  # counted as the file was checked (EVENT_GROUPS)
+        "SELECT DISTINCT location FROM file_groups WHERE _g_values = 0 "
+        "AND location IS NOT NULL").fetchall()]
     found = {t: resolve_place(t) for t in texts}
     unresolved = [t for t, d in found.items() if d is None]
     found.update(zip(unresolved, parse_addresses(unresolved), strict=True))
@@ -267,18 +269,19 @@ def _register_locations(con: duckdb.DuckDBPyConnection) -> None:
     }))
 
 
+# A view over the file's rows (``{src}``), like the waybills' (:func:`_waybill_parsed`).
 EVENT_PARSED = f"""
-CREATE TEMP TABLE parsed AS
+CREATE TEMP VIEW {{name}} AS
 SELECT s.*,
   {timestamp_sql('s.event_time')} AS event_time_v,
   ev.value AS event_code_v,
   fa.facility_id, fa.org_unit_id AS facility_org, fa.adcode AS facility_adcode,
   lw.org_unit_id AS waybill_org,
   lo.adcode AS location_v
-FROM src s
+FROM {{src}} s
 LEFT JOIN event_vocab ev ON ev.key = lower(s.event_code)
 LEFT JOIN facilities_dim fa ON fa.code = s.facility_code
-LEFT JOIN lake_waybills lw ON lw.waybill_no = s.waybill_no
+LEFT JOIN event_waybills lw ON lw.waybill_no = s.waybill_no
 LEFT JOIN locations lo ON lo.location = s.location
 """
 
@@ -308,6 +311,10 @@ FROM {rows}
 """
 
 
+# Counted as an event file is checked: the distinct places.
+EVENT_GROUPS = Groups(distinct=("location",))
+
+
 def validate_events(
     con: duckdb.DuckDBPyConnection, source: Source, session: Session, lake: Path,
     now: dt.datetime | None = None,
@@ -327,9 +334,12 @@ def validate_events(
     register_vocab(con, "event_vocab", EVENT_CODES)
     dimensions.register_lake_waybills(con, lake)
     _register_locations(con)
-    con.execute(EVENT_PARSED)
-    con.execute("CREATE TEMP VIEW parsed_stream AS SELECT * FROM parsed")
-    return Validated(EVENT_DATASET, event_checks(now), EVENT_OUTPUT)
+    # The lake's waybills that the file names (a semi-join built on the file's), not the lake.
+    con.execute("CREATE TEMP TABLE event_waybills AS SELECT lw.* FROM lake_waybills lw "
+                "SEMI JOIN (SELECT DISTINCT waybill_no FROM src_stream) f USING (waybill_no)")
+    con.execute(EVENT_PARSED.format(name="parsed", src="src"))
+    con.execute(EVENT_PARSED.format(name="parsed_stream", src="src_stream"))
+    return Validated(EVENT_DATASET, event_checks(now), EVENT_OUTPUT, numbered=False)
 
 
 @dataclass(frozen=True)
