@@ -17,6 +17,7 @@ For each size:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -110,14 +111,31 @@ def phase_copy(csv: Path, work: Path) -> dict:
     return {"seconds": time.perf_counter() - began}
 
 
+# The import's progress stages, and what happens between one and the next (the breakdown).
+STAGES = {"reading": "reading: the file checked and counted in one pass",
+          "validating": "store dimensions, destinations resolved, lake keys",
+          "writing": "one query: every row checked, the good ones written (COPY)",
+          "committing": "commit: journal, renames, aggregate refresh"}
+
+
 def phase_import(csv: Path, work: Path) -> dict:
     from jiqun.ingest import import_file
 
     store = _setup_store(work)
+    marks: list[tuple[str, float]] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "writing" and done == total:
+            stage = "committing"
+        if not marks or marks[-1][0] != stage:
+            marks.append((stage, time.perf_counter()))
+
     began = time.perf_counter()
-    report = import_file("waybills", csv, store, work / "lake")
+    report = import_file("waybills", csv, store, work / "lake", progress=progress)
     seconds = time.perf_counter() - began
-    return {"seconds": seconds, "written": report.written, "rejected": report.rejected}
+    stages = {name: end - start for (name, start), (_, end) in itertools.pairwise(marks)}
+    return {"seconds": seconds, "written": report.written, "rejected": report.rejected,
+            "stages": stages}
 
 
 def _run_phase(name: str, csv: Path, scratch: Path) -> dict:
@@ -182,6 +200,10 @@ def _table(results: list[dict]) -> str:
             f"| {r['rows']:,} | {r['csv_mib']:,.0f} | {copy['seconds']:.1f} | "
             f"{copy['rss_mib']:,.0f} | {imp['seconds']:.1f} | {imp['rss_mib']:,.0f} | "
             f"{imp['seconds'] / copy['seconds']:.2f}× | {imp['written']:,} | {imp['rejected']:,} |")
+    for r in results:
+        stages = r["import"].get("stages", {})
+        parts = ", ".join(f"{STAGES.get(k, k)} {v:.1f} s" for k, v in stages.items())
+        lines += ["", f"(b) at {r['rows']:,} rows: {parts}."]
     return "\n".join(lines)
 
 
