@@ -153,17 +153,28 @@ CASE_COLUMNS = (
 )
 
 
-def queue(ctx: RequestContext, status: str, kind: ExceptionKind | None, breach: str | None,
-          mine: bool) -> list[cs.CaseRow]:
-    return cs.case_rows(ctx.db, _now(), status=status, kind=kind.value if kind else None,
-                        breach=_breach(breach), mine=mine, me=ctx.user.id)
+# What the queue reads: the cases, their exceptions, customers and owners, the org tree.
+QUEUE_READS = Reads(tables=("service_cases", "parcel_exceptions", "customers", "users",
+                            "org_units"))
+
+
+def queue(request: Request, ctx: RequestContext, status: str, kind: ExceptionKind | None,
+          breach: str | None, mine: bool) -> list[cs.CaseRow]:
+    """The queue as of the current minute (its working hours left and breaches), once per
+    minute and version of what it reads (a province's queue holds thousands of cases)."""
+    now = _now().replace(second=0)
+    value = kind.value if kind else None
+    return computed(request, ctx, "case_rows",
+                    lambda: cs.case_rows(ctx.db, now, status=status, kind=value,
+                                         breach=_breach(breach), mine=mine, me=ctx.user.id),
+                    now, status, value, breach, mine, ctx.user.id, reads=QUEUE_READS)
 
 
 @router.get("/service", include_in_schema=False)
 def service_page(request: Request, ctx: Context, paging: Paging, download: Download,
                  status: StatusQuery = "active", kind: KindQuery = None,
                  breach: BreachQuery = None, mine: MineQuery = False):
-    rows = queue(ctx, status, kind, breach, mine)
+    rows = queue(request, ctx, status, kind, breach, mine)
     if download:
         return download_response(rows, CASE_COLUMNS, "service-cases", download, ctx.locale)
     return render(request, "service.html", {
@@ -174,12 +185,12 @@ def service_page(request: Request, ctx: Context, paging: Paging, download: Downl
 
 
 @router.get("/api/service/cases", response_model=CasesPageOut, tags=["service"])
-def api_cases(ctx: Context, paging: Paging, status: StatusQuery = "active",
+def api_cases(request: Request, ctx: Context, paging: Paging, status: StatusQuery = "active",
               kind: KindQuery = None, breach: BreachQuery = None,
               mine: MineQuery = False) -> CasesPageOut:
     """The queue of the caller's scope: their own cases first, then the breached, then by the
     deadline that falls first."""
-    paged = paginate(queue(ctx, status, kind, breach, mine), paging)
+    paged = paginate(queue(request, ctx, status, kind, breach, mine), paging)
     return CasesPageOut(page=paged.out(), items=[_out(r) for r in paged.items])
 
 
