@@ -253,8 +253,8 @@ def prove_pmedian(dist: np.ndarray, weight: np.ndarray, p: int, incumbent: list[
                   mip_nodes: int | None = None) -> RadiusOutcome:
     """Prove the incumbent optimal or find a better solution, before `deadline`.
 
-    `search(sites, must_open, start)` is a local search among `sites` (global indices) keeping
-    `must_open` open, from `start` where it can; it runs whenever site closing has shrunk the candidates, because a better
+    `search(sites, must_open, starts)` is a local search among `sites` (global indices) keeping
+    `must_open` open, from the best of `starts` that lies among them; it runs whenever site closing has shrunk the candidates, because a better
     incumbent found among few sites lowers the cut-off, which closes more. `mip_nodes` bounds
     each branch-and-bound round (a work limit: the same answer on a busy machine).
     """
@@ -277,8 +277,8 @@ def prove_pmedian(dist: np.ndarray, weight: np.ndarray, p: int, incumbent: list[
     def restricted_search() -> None:
         kept = closing.kept()
         if search is not None and kept.size >= p:
-            start = closing.best_primal[1] if closing.best_primal else ()
-            offer(search(kept, np.flatnonzero(closing.forced), start))
+            starts = [best[0]] + ([closing.best_primal[1]] if closing.best_primal else [])
+            offer(search(kept, np.flatnonzero(closing.forced), starts))
 
     lagrangian_bound = closing.run(between=restricted_search)
     if closing.best_primal is not None:
