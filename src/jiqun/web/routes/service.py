@@ -170,6 +170,14 @@ def queue(request: Request, ctx: RequestContext, status: str, kind: ExceptionKin
                     now, status, value, breach, mine, ctx.user.id, reads=QUEUE_READS)
 
 
+def _counts(request: Request, ctx: RequestContext) -> dict:
+    """The queue's tiles (open, breached, one's own) as of the current minute, kept as the
+    queue is."""
+    now = _now().replace(second=0)
+    return computed(request, ctx, "case_counts", lambda: cs.counts(ctx.db, now, me=ctx.user.id),
+                    now, ctx.user.id, reads=QUEUE_READS)
+
+
 @router.get("/service", include_in_schema=False)
 def service_page(request: Request, ctx: Context, paging: Paging, download: Download,
                  status: StatusQuery = "active", kind: KindQuery = None,
@@ -179,7 +187,7 @@ def service_page(request: Request, ctx: Context, paging: Paging, download: Downl
         return download_response(rows, CASE_COLUMNS, "service-cases", download, ctx.locale)
     return render(request, "service.html", {
         "paged": paginate(rows, paging), "status": status, "kind": kind.value if kind else None,
-        "breach": breach, "mine": mine, "counts": cs.counts(ctx.db, _now(), me=ctx.user.id),
+        "breach": breach, "mine": mine, "counts": _counts(request, ctx),
         "status_labels": STATUS_FILTER_LABELS, "kind_labels": CASE_KIND_LABELS,
         "case_status_labels": CASE_STATUS_LABELS})
 
