@@ -18,8 +18,10 @@ It then measures, warm, ``--rounds`` different queries of each kind as users of 
 (HQ, the province of Henan, its largest county, a marketer's outlet), through the services the
 customer list and ``/api/customers`` call (``count_customers`` and ``find_customers`` of a page of
 20 in the scoped session, as ``customer_paged`` does): search by a name fragment of two
-characters, a phone (its last seven digits), a code, pinyin initials; the first page and a deep
-page (page 500, or the last) of the list without search; the scope's count. The table (median
+characters, a phone (its last seven digits), a code, pinyin initials, and the last page a name
+fragment's pager offers (a text search counts at most ``TEXT_COUNT_CAP`` matches, and when it
+finds more, walks the list's order index instead of sorting them: the count chooses the plan); the
+first page and a deep page (page 500, or the last) of the list without search; the scope's count. The table (median
 and p95 of count + page, ms) goes to stdout and ``benchmarks/out/store.json``, and the
 ``EXPLAIN (ANALYZE, BUFFERS)`` of every statement of one query of each kind and scope to
 ``benchmarks/out/store_plans.txt``.
@@ -47,6 +49,7 @@ DATABASE = "jiqun_store_bench"
 PROVINCES = {"410000": 0.5, "370000": 0.3, "330000": 0.2}  # Henan (the demo's), Shandong, Zhejiang
 PAGE = 20
 DEEP_PAGE = 500
+LAST_PAGE = 10 ** 6  # past the end: the last page
 TARGET_MS = 200
 
 # What shop names are made of: a place, a brand of two auspicious characters, a trade, a kind.
@@ -346,14 +349,15 @@ class Timed:
 
 
 def _page(session, q: str | None, page: int = 1) -> int:
-    """What the customer list does for one page: the count, then the page's rows."""
-    from jiqun.sales.customer_search import CustomerSearch, count_customers, find_customers
+    """What the customer list does for one page: the count (capped for a text search), then the
+    page's rows in the plan the count chose; the count, with the cap's one more when capped."""
+    from jiqun.sales.customer_search import CustomerSearch, count_found, find_customers
 
     search = CustomerSearch(q=q)
-    total = count_customers(session, search)
-    last = max(1, math.ceil(total / PAGE))
-    find_customers(session, search, (min(page, last) - 1) * PAGE, PAGE)
-    return total
+    found = count_found(session, search)
+    last = max(1, math.ceil(found.total / PAGE))
+    find_customers(session, search, (min(page, last) - 1) * PAGE, PAGE, found.capped)
+    return found.total + found.capped
 
 
 def statements_of(engine, run: Callable[[], object]) -> list[tuple[str, dict]]:
@@ -389,6 +393,9 @@ def measure(url: str, rounds: int, seed: int, plans: list[str]) -> dict[str, dic
             asked = queries(s, rounds, rng)
             work: dict[str, list[Callable[[], int]]] = {
                 kind: [lambda q=q: _page(s, q) for q in qs] for kind, qs in asked.items()}
+            # The deepest page a common fragment's pager offers (its cap), or a rare one's last
+            work["name fragment: last page"] = [lambda q=q: _page(s, q, LAST_PAGE)
+                                                for q in asked["name fragment"]]
             work["list: first page"] = [lambda: _page(s, None)] * rounds
             work["list: deep page"] = [lambda: _page(s, None, DEEP_PAGE)] * rounds
             work["scope count"] = [lambda: count_customers(s, CustomerSearch())] * rounds

@@ -11,10 +11,12 @@ from hypothesis import strategies as st
 from sqlalchemy import insert, inspect, select, text
 
 from jiqun.ingest import import_file
-from jiqun.sales import visits
+from jiqun.sales import customer_search, visits
 from jiqun.sales.customer_search import (
     CustomerSearch,
+    FoundCount,
     count_customers,
+    count_found,
     find_customers,
     matching,
 )
@@ -167,3 +169,64 @@ def test_postgres_searches_through_the_trigram_indexes(archive):
         s.execute(text("SET LOCAL enable_seqscan = off"))  # a tiny table: ask for the index
         plan = " ".join(r[0] for r in s.execute(text("EXPLAIN " + sql)))
     assert keys <= indexes and all(k in plan for k in keys)
+
+
+# -- the capped count and the plan it chooses -------------------------------------------------
+@pytest.fixture
+def shops(any_store):
+    """Seven 同名商行 of tied and missing volumes, and one 别家 shop."""
+    org = build_org(any_store)
+    volumes = [5.0, None, 7.0, 5.0, None, 5.0, 9.0]
+    with any_store.transaction() as s:
+        s.add_all([Customer(code=f"S-{i}", name="同名商行", est_daily_volume=v,
+                            org_unit_id=org.zhili_outlet.id, lifecycle_stage=LifecycleStage.ARCHIVED)
+                   for i, v in enumerate(volumes)])
+        s.add(Customer(code="S-other", name="别家店", est_daily_volume=8.0,
+                       org_unit_id=org.zhili_outlet.id, lifecycle_stage=LifecycleStage.ARCHIVED))
+    return any_store
+
+
+def test_a_text_search_counts_at_most_the_cap_and_says_there_are_more(shops):
+    with shops.session() as s:
+        search = CustomerSearch(q="同名")
+        assert count_customers(s, search) == 7
+        assert count_customers(s, search, cap=3) == 4  # the cap and one more: "more than 3"
+        assert count_found(s, search, cap=6) == FoundCount(6, capped=True)
+        assert count_found(s, search, cap=7) == FoundCount(7, capped=False)  # exact up to it
+        assert count_found(s, search, cap=100) == FoundCount(7, capped=False)
+        # Without text the count is exact whatever the cap: the scope's indexes count fast
+        assert count_found(s, CustomerSearch(), cap=2) == FoundCount(8, capped=False)
+
+
+def test_both_plans_of_a_text_search_read_the_same_pages(shops):
+    with shops.session() as s:
+        search = CustomerSearch(q="商行")
+        pages = {common: [[r.code for r in find_customers(s, search, offset, 3, common)]
+                          for offset in range(0, 9, 3)] for common in (True, False, None)}
+        every = [r.code for r in find_customers(s, search)]
+    assert pages[True] == pages[False] == pages[None]
+    assert [c for page in pages[True] for c in page] == every
+    assert every == ["S-6", "S-2", "S-0", "S-3", "S-5", "S-1", "S-4"]
+
+
+def test_the_count_chooses_the_plan_a_common_fragment_walks_the_order_index(shops, monkeypatch):
+    def order_sql(s, search) -> str:
+        key = customer_search._order_key(s, search, 20, None)
+        return str(key.compile(s.bind))
+
+    with shops.session() as s:
+        search = CustomerSearch(q="同名")
+        assert "+" in order_sql(s, search)  # 7 of at most 1,000: rare, sort what was found
+        monkeypatch.setattr(customer_search, "TEXT_COUNT_CAP", 3)
+        assert "+" not in order_sql(s, search)  # more than the cap: walk the volume index
+        assert "+" not in order_sql(s, CustomerSearch())  # the list walks it too
+        if shops.engine.dialect.name != "postgresql":
+            return
+        query = matching(s, search).with_only_columns(Customer.id).order_by(
+            customer_search._order_key(s, search, 20, None).desc().nulls_last(), Customer.id
+        ).limit(20)
+        sql = str(query.compile(s.bind, compile_kwargs={"literal_binds": True}))
+        s.execute(text("SET LOCAL enable_seqscan = off"))  # a tiny table: ask for the index
+        s.execute(text("SET LOCAL enable_bitmapscan = off"))
+        plan = " ".join(r[0] for r in s.execute(text("EXPLAIN " + sql)))
+    assert "ix_customers_volume_order" in plan

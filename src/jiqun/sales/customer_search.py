@@ -8,6 +8,10 @@ fragment of the name or of its initials, and from three characters on, of the fu
 or phone. On PostgreSQL trigram indexes serve both, together with the scope's filter; measured
 on a million customers in ``benchmarks/store.py``.
 
+A text search counts at most :data:`TEXT_COUNT_CAP` customers (:func:`count_found`: the list
+says "1,000+"), and the count chooses the page's plan: a common fragment walks the list's order
+index, a rare one sorts its few matches; the same order either way.
+
 The customers page, ``/api/customers`` and Python callers share these functions, so a search
 finds the same customers in the same order everywhere. A market filter the session cannot see is
 :class:`~jiqun.errors.NotFound` (an empty list would neither confirm nor deny it exists
@@ -28,6 +32,10 @@ from jiqun.sales.people import customer_people
 from jiqun.store.models import Customer, CustomerTier, LifecycleStage, Market
 from jiqun.store.scope import values_by_id
 from jiqun.store.search_keys import WORDS_MIN_LENGTH, escape_like, normalize, widen
+
+# A text search counts at most this many customers (and one more, to know there are more): the
+# pages a list offers of a common fragment, and the line between a rare and a common one.
+TEXT_COUNT_CAP = 1_000
 
 
 @dataclass(frozen=True)
@@ -97,22 +105,59 @@ def matching(session: Session, search: CustomerSearch) -> Select:
     return query
 
 
-def count_customers(session: Session, search: CustomerSearch) -> int:
-    return session.scalar(select(func.count()).select_from(
-        matching(session, search).subquery())) or 0
+def count_customers(session: Session, search: CustomerSearch, cap: int | None = None) -> int:
+    """How many customers ``search`` finds; with a ``cap``, at most ``cap + 1``: more than ``cap``
+    says "more than ``cap``" without counting them all."""
+    query = matching(session, search)
+    if cap is not None:
+        query = query.limit(cap + 1)
+    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+@dataclass(frozen=True)
+class FoundCount:
+    """What a list says it found: ``total`` customers, or with ``capped``, more than ``total``."""
+
+    total: int
+    capped: bool = False
+
+
+def count_found(session: Session, search: CustomerSearch,
+                cap: int | None = None) -> FoundCount:
+    """The count a list shows: exact without text (the scope's count, fast on its indexes), at
+    most ``cap`` (``None``: :data:`TEXT_COUNT_CAP`) with text. Counting the 200k customers of 1M
+    whose names hold 商行 rechecks as many rows for nothing a user reads: "1,000+ customers" says
+    what a page can show."""
+    if text_match(search.q) is None:
+        return FoundCount(count_customers(session, search))
+    cap = TEXT_COUNT_CAP if cap is None else cap
+    found = count_customers(session, search, cap)
+    return FoundCount(min(found, cap), found > cap)
+
+
+def _order_key(session: Session, search: CustomerSearch, limit: int | None,
+               common: bool | None) -> ColumnElement:
+    """The volume the page is ordered by, which chooses its plan on PostgreSQL (the same order
+    either way). The list's order index (``est_daily_volume``) serves the list, and a text search
+    that finds many customers: walking it stops after a page of dense matches. A rare fragment
+    would walk most of it (20 matches of a province: 2.5 s on a million customers), so a search
+    that finds at most the cap sorts what it found (``volume + 0`` is not the index's key):
+    PostgreSQL cannot tell how rare a fragment is, the capped count can (benchmarks/store.py)."""
+    if text_match(search.q) is None:
+        return Customer.est_daily_volume
+    if limit is not None and common is None:
+        common = count_found(session, search).capped
+    return Customer.est_daily_volume if common else Customer.est_daily_volume + 0
 
 
 def find_customers(session: Session, search: CustomerSearch, offset: int = 0,
-                   limit: int | None = None) -> list[CustomerRow]:
+                   limit: int | None = None, common: bool | None = None) -> list[CustomerRow]:
     """The customers ``search`` finds, biggest estimated daily volume first (then by id), from
-    ``offset``, at most ``limit`` of them (``None``: all)."""
-    # A text search sorts what it found (``volume + 0``, the same order, is not the order
-    # index's key): PostgreSQL cannot tell how rare a fragment is, and walking the whole list
-    # in its order for 20 rare matches took 2.5 s on a million customers; a sort costs what the
-    # search's count costs, which the page pays anyway (benchmarks/store.py).
-    volume = Customer.est_daily_volume if text_match(search.q) is None \
-        else Customer.est_daily_volume + 0
-    query = matching(session, search).order_by(volume.desc().nulls_last(), Customer.id) \
+    ``offset``, at most ``limit`` of them (``None``: all). ``common`` says that a text search finds
+    more than :data:`TEXT_COUNT_CAP` (:func:`count_found` knows: ``capped``); ``None``: count
+    them here when it matters. It chooses how the page is read, never what it holds."""
+    query = matching(session, search).order_by(
+        _order_key(session, search, limit, common).desc().nulls_last(), Customer.id) \
         .offset(offset)
     customers = list(session.scalars(query if limit is None else query.limit(limit)))
     markets = market_names(session, (c.market_id for c in customers))

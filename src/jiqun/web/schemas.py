@@ -8,7 +8,7 @@ import typing
 
 from pydantic import BaseModel, Field, create_model
 
-from jiqun.sales.customer_search import CustomerRow
+from jiqun.sales.customer_search import TEXT_COUNT_CAP, CustomerRow
 
 
 class TokenOut(BaseModel):
@@ -171,6 +171,9 @@ CustomerRowOut = model_of(CustomerRow, "CustomerRowOut",
 class CustomerPageOut(BaseModel):
     items: list[CustomerRowOut]
     total: int
+    total_capped: bool = Field(False, description=(
+        f"A text search counts at most {TEXT_COUNT_CAP:,} customers: true when more match, "
+        "`total` being the ones the pages offer."))
     page: int
     page_size: int
     pages: int

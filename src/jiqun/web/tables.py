@@ -98,6 +98,7 @@ class Paged(Generic[T]):
     per_page: int
     param: str = "page"
     size_param: str = "per_page"
+    capped: bool = False  # more rows than ``total`` match: the count stopped at a cap
 
     @property
     def pages(self) -> int:
@@ -151,13 +152,14 @@ def paginate(rows: Sequence[T] | Iterable[T], request: PageRequest) -> Paged[T]:
 
 
 def paginate_counted(total: int, fetch: Callable[[int, int], Sequence[T]],
-                     request: PageRequest) -> Paged[T]:
-    """A page of a list too long to load whole (a database query): ``total`` rows, of which
-    ``fetch(offset, limit)`` reads one page; a page past the end is the last page."""
+                     request: PageRequest, capped: bool = False) -> Paged[T]:
+    """A page of a list too long to load whole (a database query): ``total`` rows (``capped``:
+    more, of which the pages offer ``total``), of which ``fetch(offset, limit)`` reads one page;
+    a page past the end is the last page."""
     pages = max(1, math.ceil(total / request.per_page))
     page = min(request.page, pages)
     items = list(fetch((page - 1) * request.per_page, request.per_page)) if total else []
-    return Paged(items, total, page, request.per_page, request.param, request.size_param)
+    return Paged(items, total, page, request.per_page, request.param, request.size_param, capped)
 
 
 def paging(per_page: int = DEFAULT_PER_PAGE, param: str = "page",

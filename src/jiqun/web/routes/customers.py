@@ -21,7 +21,7 @@ from jiqun.money import cards
 from jiqun.permissions import Action
 from jiqun.sales.customer_search import (
     CustomerSearch,
-    count_customers,
+    count_found,
     find_customers,
     market_names,
 )
@@ -73,18 +73,20 @@ VISITS_SHOWN = 20
 def customer_paged(ctx: RequestContext, search: CustomerSearch,
                    request: PageRequest) -> Paged[CustomerRowOut]:
     """One page of the customers ``search`` finds (:mod:`jiqun.sales.customer_search`)."""
+    found = count_found(ctx.db, search)
     return paginate_counted(
-        count_customers(ctx.db, search),
+        found.total,
         lambda offset, limit: [CustomerRowOut(**asdict(r)) for r in
-                               find_customers(ctx.db, search, offset, limit)], request)
+                               find_customers(ctx.db, search, offset, limit, found.capped)],
+        request, found.capped)
 
 
 def customer_page(ctx: RequestContext, search: CustomerSearch, page: int = 1,
                   page_size: int = PAGE_SIZE) -> CustomerPageOut:
     """The API's page of customers (a page past the end is the last page)."""
     found = customer_paged(ctx, search, PageRequest(page, page_size))
-    return CustomerPageOut(items=found.items, total=found.total, page=found.page,
-                           page_size=found.per_page, pages=found.pages)
+    return CustomerPageOut(items=found.items, total=found.total, total_capped=found.capped,
+                           page=found.page, page_size=found.per_page, pages=found.pages)
 
 
 def customer_detail(ctx: RequestContext, customer_id: int,
