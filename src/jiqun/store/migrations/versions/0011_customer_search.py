@@ -48,14 +48,15 @@ def _backfill() -> None:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('customers', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('fragment_key', sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column('words_key', sa.Text(), nullable=True))
+    # NOT NULL with a default is a plain ADD COLUMN on SQLite too: making a column NOT NULL
+    # afterwards rebuilds the table there, and dropping the old ``customers`` fails while the
+    # rows that reference it are checked (the app's connections turn foreign keys on).
+    for key in ('fragment_key', 'words_key'):
+        op.add_column('customers', sa.Column(key, sa.Text(), nullable=False, server_default=''))
     _backfill()
-    with op.batch_alter_table('customers', schema=None) as batch_op:
-        batch_op.alter_column('fragment_key', existing_type=sa.Text(), nullable=False)
-        batch_op.alter_column('words_key', existing_type=sa.Text(), nullable=False)
     if _postgres():
+        for key in ('fragment_key', 'words_key'):
+            op.alter_column('customers', key, server_default=None)
         op.create_index('ix_customers_volume_order', 'customers',
                         [sa.text('est_daily_volume DESC NULLS LAST'), 'id'])
         op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
