@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import insert, inspect, select, text
+from sqlalchemy import func, insert, inspect, select, text
 
 from jiqun.ingest import import_file
 from jiqun.sales import customer_search, visits
@@ -196,6 +196,9 @@ def test_a_text_search_counts_at_most_the_cap_and_says_there_are_more(shops):
         assert count_found(s, search, cap=100) == FoundCount(7, capped=False)
         # Without text the count is exact whatever the cap: the scope's indexes count fast
         assert count_found(s, CustomerSearch(), cap=2) == FoundCount(8, capped=False)
+        # The capped count's plan setting (PostgreSQL) does not outlive it
+        if shops.engine.dialect.name == "postgresql":
+            assert s.scalar(select(func.current_setting("enable_indexscan"))) == "on"
 
 
 def test_both_plans_of_a_text_search_read_the_same_pages(shops):
