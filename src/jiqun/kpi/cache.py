@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
@@ -45,17 +45,26 @@ AGGREGATES = (DAILY_DATASET, LANES_DATASET)
 _COUNTED = (Customer, Grid, Market, MarketVolumeEstimate, OrgUnit, Target, Team, User)
 
 
-def lake_version(lake: Path) -> tuple:
-    """Name, size, modification time and inode of every file of the daily aggregates, which
-    every cached figure reads (never the raw waybills): an append refreshes them, a rebuild
-    replaces them (files are replaced, never edited in place), either changes the version."""
+def lake_version(lake: Path, datasets: Iterable[str] | None = None) -> tuple:
+    """Name, size, modification time and inode of every Parquet file of ``datasets`` (by
+    default the daily aggregates, which every cached figure reads, never the raw waybills;
+    :func:`all_datasets` names every dataset of the lake): an append refreshes the
+    aggregates, a rebuild replaces them (files are replaced, never edited in place), either
+    changes the version."""
+    names = [d.name for d in AGGREGATES] if datasets is None else datasets
     found = []
-    for dataset in AGGREGATES:
-        for month in _entries(Path(lake) / dataset.name):
+    for name in names:
+        for month in _entries(Path(lake) / name):
             if month.name.startswith("month=") and month.is_dir():
-                found.extend((dataset.name, month.name, f.name, *_stamp(f))
+                found.extend((name, month.name, f.name, *_stamp(f))
                              for f in _entries(Path(month.path)) if f.name.endswith(".parquet"))
     return tuple(sorted(found))
+
+
+def all_datasets(lake: Path) -> list[str]:
+    """Every dataset folder of the lake (waybills, events and their aggregates)."""
+    return sorted(e.name for e in _entries(Path(lake))
+                  if e.is_dir() and not e.name.startswith(("_", ".")))
 
 
 def _entries(folder: Path) -> list[os.DirEntry]:

@@ -19,7 +19,6 @@ answers. A burst of requests for a missing result computes it once (the others w
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,8 @@ from typing import TypeVar
 from fastapi import Request
 from sqlalchemy import Engine, Integer, func, select
 
-from jiqun.kpi.cache import FigureCache
+from jiqun.kpi.cache import FigureCache, all_datasets
+from jiqun.kpi.cache import lake_version as cache_lake_version
 from jiqun.store.models import Base, JobLease, JobRun, LoginAttempt, LoginGuard, WebSession
 
 T = TypeVar("T")
@@ -54,34 +54,9 @@ class Reads:
 
 
 def lake_version(lake: Path) -> tuple:
-    """Name, size, modification time and inode of every Parquet file of every dataset of the
-    lake (waybills, events and their aggregates): an append adds or replaces files (never edits
-    one in place), so any append changes it."""
-    found = []
-    for dataset in _entries(Path(lake)):
-        if dataset.name.startswith(("_", ".")) or not dataset.is_dir():
-            continue
-        for month in _entries(Path(dataset.path)):
-            if month.is_dir():
-                found.extend((dataset.name, month.name, f.name, *_stamp(f))
-                             for f in _entries(Path(month.path)) if f.name.endswith(".parquet"))
-    return tuple(sorted(found))
-
-
-def _entries(folder: Path) -> list[os.DirEntry]:
-    try:
-        with os.scandir(folder) as it:
-            return list(it)
-    except FileNotFoundError:  # no such dataset yet, or a month replaced while we looked
-        return []
-
-
-def _stamp(entry: os.DirEntry) -> tuple[int, int, int]:
-    try:
-        st = entry.stat()
-    except FileNotFoundError:  # replaced while we looked: the next request sees the new one
-        return (-1, -1, -1)
-    return (st.st_size, st.st_mtime_ns, st.st_ino)
+    """The version of every dataset of the lake (waybills, events and their aggregates): a
+    long computation may read the raw waybills, so any append changes it."""
+    return cache_lake_version(lake, all_datasets(lake))
 
 
 def store_version(engine: Engine, tables: Iterable[str]) -> tuple:
