@@ -198,7 +198,8 @@ def test_a_text_search_counts_at_most_the_cap_and_says_there_are_more(shops):
         assert count_found(s, CustomerSearch(), cap=2) == FoundCount(8, capped=False)
         # The capped count's plan setting (PostgreSQL) does not outlive it
         if shops.engine.dialect.name == "postgresql":
-            assert s.scalar(select(func.current_setting("enable_indexscan"))) == "on"
+            assert [s.scalar(select(func.current_setting(name))) for name in
+                    ("enable_indexscan", "enable_seqscan")] == ["on", "on"]
 
 
 def test_both_plans_of_a_text_search_read_the_same_pages(shops):
