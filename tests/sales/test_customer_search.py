@@ -202,7 +202,10 @@ def test_a_text_search_counts_at_most_the_cap_and_says_there_are_more(shops):
                     ("enable_indexscan", "enable_seqscan")] == ["on", "on"]
 
 
-def test_both_plans_of_a_text_search_read_the_same_pages(shops):
+@pytest.mark.parametrize("budget", [50_000, 4])
+def test_both_plans_of_a_text_search_read_the_same_pages(shops, monkeypatch, budget):
+    # A common search walks the list's order (at most ``budget`` customers of it, else sorts)
+    monkeypatch.setattr(customer_search, "WALK_BUDGET", budget)
     with shops.session() as s:
         search = CustomerSearch(q="商行")
         pages = {common: [[r.code for r in find_customers(s, search, offset, 3, common)]
