@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from jiqun.lake import connect
@@ -108,6 +110,13 @@ def test_every_viewer_gets_hqs_figures_for_its_units(con, store, world):
     assert inputs.allocation_units == huzhou
     with store.session() as s:
         assert CostInputs.load(s, Scope.WHOLE, NOV).allocation_units is None
+
+
+def test_a_month_without_parcels_has_a_ledger_of_zeros(con, store, world):
+    with store.session(scope=Scope.WHOLE) as s:
+        st = ledger.statement(con, world.lake, s, Scope.WHOLE, dt.date(2031, 5, 1))
+    assert st.rows and all((r.revenue, r.cost) == (0, 0) for r in st.rows)
+    assert st.markets == [] and st.transfers == []
 
 
 def test_the_ledger_function_is_the_statements_rows(con, store, world):

@@ -12,12 +12,19 @@ import sqlite3
 import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from jiqun.config import Settings
 from jiqun.lake import WAYBILL_DATASET, append
 from jiqun.store import Store
-from jiqun.store.models import Customer, Facility, FacilityKind, Market
+from jiqun.store.models import (
+    Customer,
+    DedicatedLine,
+    Facility,
+    FacilityKind,
+    LineStatus,
+    Market,
+)
 from jiqun.web.app import create_app
 from jiqun.web.computed import Reads, computations, lake_version, version
 from tests.network.demo_province import demo_province
@@ -36,6 +43,9 @@ def settings(tmp_path_factory) -> Settings:
             sqlite3.connect(root / "store.db") as copy:
         source.backup(copy)  # the store runs in WAL mode: a file copy could miss pages
     shutil.copytree(demo.lake, root / "lake")
+    # The planning tests accept lanes on the original; the copy offers every lane again.
+    with Store(f"sqlite:///{root}/store.db").transaction() as s:
+        s.execute(delete(DedicatedLine).where(DedicatedLine.status == LineStatus.DRAFT))
     planning = root / "planning.toml"
     planning.write_text(demo.params.to_toml(), encoding="utf-8")
     return Settings(store_url=f"sqlite:///{root}/store.db", lake_path=root / "lake",

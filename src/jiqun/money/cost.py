@@ -634,14 +634,21 @@ def grouped(lines: Table, keys: Sequence[str]) -> Table:
     return lines.group_by(*keys).aggregate(**{s: lines[s].sum() for s in SUMS})
 
 
-def cost_totals(con: ibis.BaseBackend, lake, inputs: CostInputs,
-                keys: Sequence[str]) -> list[dict]:
-    """The month's cost lines summed by ``keys``: one record per key, every sum of
-    :data:`SUMS`. What every cost and ledger figure reads; the engine query of each grain is
-    compiled once per inputs (a page or a bulletin asking again runs the SQL alone)."""
+def cost_table(con: ibis.BaseBackend, lake, inputs: CostInputs,
+               keys: Sequence[str]) -> pa.Table:
+    """The month's cost lines summed by ``keys``: one row per key, every sum of :data:`SUMS`
+    (a month without parcels: no rows, the same columns). What every cost and ledger figure
+    reads; the engine query of each grain is compiled once per inputs (a page or a bulletin
+    asking again runs the SQL alone)."""
     keys = tuple(keys)
     return run_prepared(con, inputs.engine_key(lake, keys),
-                        lambda: grouped(cost_lines(con, lake, inputs, keys), keys)).to_pylist()
+                        lambda: grouped(cost_lines(con, lake, inputs, keys), keys))
+
+
+def cost_totals(con: ibis.BaseBackend, lake, inputs: CostInputs,
+                keys: Sequence[str]) -> list[dict]:
+    """:func:`cost_table` as records."""
+    return cost_table(con, lake, inputs, keys).to_pylist()
 
 
 @dataclass(frozen=True)

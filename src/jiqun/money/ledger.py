@@ -28,6 +28,7 @@ from jiqun.money.cost import (
     Unit,
     ancestor_at,
     chain_of,
+    cost_table,
     cost_totals,
 )
 from jiqun.money.rules import FinanceRules
@@ -150,7 +151,7 @@ def statement(con: ibis.BaseBackend, lake, session: Session, scope: Scope, month
     inputs = CostInputs.load(session, scope, month, rules)
     # One query: the lines by unit × market (a few thousand rows), summed both ways here.
     keys = ["org_unit_id", "city_id", "market_id"]
-    small = pa.Table.from_pylist(cost_totals(con, lake, inputs, keys))
+    small = cost_table(con, lake, inputs, keys)
     by_unit = {r["org_unit_id"]: r for r in _sum_by(small, ["org_unit_id"])}
     by_market = _sum_by(small, ["market_id", "city_id"])
     return build_statement(session, inputs, month, by_unit, by_market, rules)
