@@ -522,8 +522,8 @@ def cost_lines(con: ibis.BaseBackend, lake, inputs: CostInputs,
     w = w.mutate(dest_key=ibis.coalesce(w.dest_city, w.dest_province),
                  stream=_stream(w.product) if not inputs.rules.mixed_collection
                  else ibis.literal("all"))
-    # Narrow until the end: the engine keeps this table for its three uses (the parcels, the
-    # fixed parts' bases, the stops), the rates join the parcels only.
+    # Kept narrow: this table feeds the parcels, the fixed parts' bases and the stops, which
+    # the engine reads apart; the many rate columns join the parcels only.
     w = w.left_join(cities, w.org_unit_id == cities.u_unit).drop("u_unit")
     fixed_rates = _fixed_per_city(w, inputs, keys)
     per_stop = w.group_by(s_customer=w.customer_id, s_day=w.day, s_stream=w.stream).aggregate(
