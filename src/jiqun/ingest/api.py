@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 from jiqun.i18n import normalise_locale
-from jiqun.ingest import lake_kinds, source
+from jiqun.ingest import at_once, lake_kinds, source
 from jiqun.ingest.checks import bad_sql, reject_lines_sql
 from jiqun.ingest.columns import FORMATS
 from jiqun.ingest.kinds import IMPORT_KINDS, ImportKind
@@ -101,30 +101,66 @@ def import_file(
     # hashlib lets go of the GIL, and a 3 GB file takes seconds to hash.
     plan = _Plan(_digest_beside(path) if path.is_file() else None, expect)
     with import_folder() as work:  # and the folders of killed imports removed
-        con = duckdb.connect()
-        try:
-            con.execute("SET enable_progress_bar = false")
-            con.execute(f"SET temp_directory = '{work}'")
-            con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-            # DuckDB guesses a CSV holds a few dozen rows and would build its hash joins on the
-            # file's side: the file beyond its memory limit, spilled. The joins are written with
-            # the small side (a store dimension, a vocabulary) on the right: keep them so.
-            con.execute("SET disabled_optimizers = 'join_order,build_side_probe_side,filter_pushdown'")
-            step("reading", 0, 4)
-            groups = spec.target.groups if spec.to_lake else source.Groups()
-            src = source.load(con, path, spec.format, Path(work), groups)
-            _check_length(src, max_rows)
-            if spec.to_lake:
-                _import_lake(spec, con, src, opened, Path(lake_path), report, step, now, plan)
-            else:
-                _import_store(spec, con, src, opened, report, step, plan)
-        finally:
-            con.close()
+        step("reading", 0, 4)
+        if not (spec.to_lake and not dry_run and _at_once(
+                spec, path, Path(work), opened, Path(lake_path), report, step, now, plan,
+                max_rows)):
+            con = _connect(Path(work))
+            try:
+                groups = spec.target.groups if spec.to_lake else source.Groups()
+                src = source.load(con, path, spec.format, Path(work), groups)
+                _check_length(src, max_rows)
+                if spec.to_lake:
+                    _import_lake(spec, con, src, opened, Path(lake_path), report, step, now, plan)
+                else:
+                    _import_store(spec, con, src, opened, report, step, plan)
+            finally:
+                con.close()
     if report.reject_lines and report_file:
         report.rejects_path = Path(rejects) if rejects else default_rejects_path(path)
         write_rejects(report.rejects_path, report.reject_lines, locale)
     step("done", 4, 4)
     return report
+
+
+def _connect(work: Path) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection of its own for an import, within its memory limit."""
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute(f"SET temp_directory = '{work}'")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    # DuckDB guesses a CSV holds a few dozen rows and would build its hash joins on the
+    # file's side: the file beyond its memory limit, spilled. The joins are written with
+    # the small side (a store dimension, a vocabulary) on the right: keep them so.
+    con.execute("SET disabled_optimizers = 'join_order,build_side_probe_side,filter_pushdown'")
+    return con
+
+
+def _at_once(spec: ImportKind, path: Path, work: Path, sessions: _Sessions, lake: Path,
+             report: ImportReport, step, now: dt.datetime | None, plan: _Plan,
+             max_rows: int | None) -> bool:
+    """A plain CSV of a kind that allows it, written in one read and committed when every row
+    was good (:mod:`jiqun.ingest.at_once`); False: nothing applied, import it the usual way."""
+    if spec.target.at_once is None:
+        return False
+    con = _connect(work)
+    try:
+        src = source.stream(con, path, spec.format)
+        if src is None:
+            return False
+        _check_length(src, max_rows)
+        step("validating", 1, 4)
+        with sessions() as session:
+            validated = spec.target.at_once(con, src, session, now)
+
+        def settle(done: ImportReport) -> None:
+            _settle_rows(done, src, [])
+            plan.settle(done)  # a changed outcome commits nothing
+            _drop_tables(con)  # the commit refreshes the aggregates: give it DuckDB's memory
+
+        return at_once.import_at_once(con, src, validated, lake, report, step, settle)
+    finally:
+        con.close()
 
 
 def _digest_beside(path: Path) -> Future[str]:

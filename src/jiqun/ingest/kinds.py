@@ -22,6 +22,7 @@ from jiqun.ingest.lake_kinds import (
     LakeKind,
     validate_events,
     validate_waybills,
+    validate_waybills_at_once,
 )
 from jiqun.ingest.store_kinds import STORE_KINDS, StoreKind
 from jiqun.permissions import Action
@@ -69,7 +70,8 @@ IMPORT_KINDS: dict[str, ImportKind] = {k.name: k for k in (
                CUSTOMERS, Action.CUSTOMER_ARCHIVE, STORE_KINDS["customers"], 20 * MIB, 50_000),
     ImportKind("waybills", "Waybills",
                "Waybills: number, customer or outlet, product, ship time, destination, weight, fee",
-               WAYBILLS, Action.DATA_IMPORT, LakeKind(validate_waybills, WAYBILL_GROUPS), 100 * MIB, 1_000_000),
+               WAYBILLS, Action.DATA_IMPORT, LakeKind(validate_waybills, WAYBILL_GROUPS,
+                                           at_once=validate_waybills_at_once), 100 * MIB, 1_000_000),
     ImportKind("events", "Tracking events", "Tracking events: waybill number, time, event, place",
                EVENTS, Action.DATA_IMPORT, LakeKind(validate_events, EVENT_GROUPS), 100 * MIB, 1_000_000),
     # Rate cards: one row per line, grouped into card versions (jiqun.money.cards).

@@ -237,9 +237,19 @@ def _has_quote(path: Path) -> bool:
     return _scan_text(path)[1]
 
 
+def plain_lines(path: Path) -> int | None:
+    """The lines after the header of a file without blank lines or quotes (each is one row of
+    data, no cell can hold a line break); None for any other file."""
+    if _has_blank_lines(path) or _has_quote(path):
+        return None
+    return _scan_text(path)[2]
+
+
 @functools.lru_cache(maxsize=8)
-def _scan_file(path: Path, size: int, mtime: int) -> tuple[bool, bool]:
-    """(a blank line before the end of the data, a quote anywhere), in one read of the file.
+def _scan_file(path: Path, size: int, mtime: int) -> tuple[bool, bool, int]:
+    """(a blank line before the end of the data, a quote anywhere, the line breaks before the
+    end of the data: the lines after the first), in one read of the file; the count is complete
+    only when neither was found.
 
     Read a block at a time (not mapped: the pages of a mapped 3 GB file would count as this
     process's memory) and looked for with NumPy (``bytes.find`` of a two-byte pattern runs at a
@@ -250,10 +260,11 @@ def _scan_file(path: Path, size: int, mtime: int) -> tuple[bool, bool]:
         fh.seek(0)
         blank = end > 0 and fh.read(1) in (b"\r", b"\n")
         fh.seek(0)
-        carry, done = b"", 0
+        carry, done, lines = b"", 0, 0
         while done < end and not (blank and quote):
             block = fh.read(min(_BLOCK, end - done))
             done += len(block)
+            lines += block.count(b"\n")
             quote = quote or b'"' in block
             data = carry + block  # with the end of the last block: a pattern across the seam
             blank = blank or _blank_in(np.frombuffer(data, dtype=np.uint8), b"\r" in data)
@@ -262,10 +273,10 @@ def _scan_file(path: Path, size: int, mtime: int) -> tuple[bool, bool]:
             fh.seek(done)
             while not quote and (block := fh.read(_BLOCK)):
                 quote = b'"' in block
-    return blank, quote
+    return blank, quote, lines
 
 
-def _scan_text(path: Path) -> tuple[bool, bool]:
+def _scan_text(path: Path) -> tuple[bool, bool, int]:
     stat = path.stat()
     return _scan_file(path.resolve(), stat.st_size, stat.st_mtime_ns)
 
@@ -365,6 +376,36 @@ def _duckdb_rows(con: duckdb.DuckDBPyConnection, readable: Path, delimiter: str,
         con.execute("DROP VIEW raw")
         return None
     return rows
+
+
+def stream(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> Source | None:
+    """The views ``raw`` and ``src_stream`` over a plain UTF-8 CSV (:func:`plain_lines`), with
+    nothing read yet: its rows are its lines after the header, so they are counted without
+    DuckDB. None for any other file (read by :func:`load`).
+
+    For an import that writes the file in one read and checks afterwards that every row was
+    good (``jiqun.ingest.at_once``); a file DuckDB then refuses raises as it is read."""
+    path = Path(path)
+    if not path.is_file() or path.suffix.lower() in EXCEL_SUFFIXES:
+        return None
+    if detect_encoding(path) not in ("utf-8", "utf-8-sig") or (rows := plain_lines(path)) is None:
+        return None
+    first = _read_header(path, "utf-8")
+    if first is None:
+        return None
+    header, delimiter = first
+    names = map_headers(header, fmt)
+    columns = "{" + ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names) + "}"
+    csv_rows = (f"read_csv({_sql_path(path)}, auto_detect=false, header=true, "
+                f"columns={columns}, delim={_sql_text(delimiter)}, quote='\"', escape='\"', "
+                "strict_mode=true, null_padding=false)")
+    con.execute("CREATE OR REPLACE TEMP VIEW raw AS " + _clean_query(fmt, _present(names), csv_rows))
+    listed = ", ".join(chr(34) + c.name + chr(34) for c in fmt.columns)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW src_stream AS SELECT NULL::BIGINT AS _row, "
+                f"{listed} FROM raw WHERE NOT _blank")
+    present = {n: str(h).replace("\ufeff", "").strip() for n, h in zip(names, header, strict=False)
+               if not n.startswith("_")}
+    return Source(con=con, headers=present, total=rows)
 
 
 def _count_groups(con: duckdb.DuckDBPyConnection, groups: Groups, breaks: str = "false"

@@ -232,8 +232,14 @@ class StagedAppend:
     def part(self, con: duckdb.DuckDBPyConnection, query: str) -> int:
         """Stage the rows of ``query`` (the dataset's columns, by name; the caller has dropped
         keys already in the lake or earlier in the batch); returns how many were staged."""
+        # An ENUM stays one: DuckDB writes its codes as the Parquet dictionary as they are
+        # (a text column costs a hash of every value), and the file holds strings all the same.
+        coded = {c for c, t in zip(con.sql(query).columns, con.sql(query).types, strict=True)
+                 if t.id == "enum"}
         columns = ", ".join(
-            f'CAST("{f.name}" AS {_DUCKDB_TYPES[f.type]}) AS "{f.name}"' for f in self.dataset.schema)
+            f'"{f.name}"' if f.name in coded and f.type == pa.string()
+            else f'CAST("{f.name}" AS {_DUCKDB_TYPES[f.type]}) AS "{f.name}"'
+            for f in self.dataset.schema)
         time = self.dataset.time_column
         # An integer key (202406) partitions markedly faster than the text '2024-06'.
         month = f"year({time}) * 100 + month({time}) AS _month"
@@ -242,7 +248,7 @@ class StagedAppend:
         self.folder.mkdir(parents=True, exist_ok=True)
         staged = con.execute(
             f"COPY (SELECT {columns}, {month} FROM ({query})) TO '{target}' (FORMAT parquet, "
-            "COMPRESSION zstd, PARTITION_BY (_month), FILENAME_PATTERN 'rows_{i}', "
+            "COMPRESSION zstd, COMPRESSION_LEVEL 1, PARTITION_BY (_month), FILENAME_PATTERN 'rows_{i}', "
             "FILE_EXTENSION 'parquet.tmp')"  # named as every file not committed yet
         ).fetchall()[0][0]
         return int(staged)

@@ -1,0 +1,91 @@
+"""A plain waybill CSV in one read: every row written as it is checked, the outcome proved after.
+
+The usual import (:mod:`jiqun.ingest.api`) reads a file twice: once for what needs the whole
+file before any row can be judged (the waybill numbers it repeats, its destinations), then to
+check and write every row. For the common large file — UTF-8, no quotes, no blank lines, every
+row good — that first read costs as much as the second's parse. So such a file is written
+first and checked after, and the check decides whether it stands:
+
+* every row of the file is checked as usual, but the destinations are found by the divisions'
+  own names (:func:`jiqun.ingest.lake_kinds.validate_waybills_at_once`) and no repeat is known
+  yet; the good rows are staged (``COPY``) in the writer's staging folder;
+* then it holds only if **every** row was written (the rows of such a file are its lines,
+  counted beforehand: :func:`jiqun.ingest.source.stream`), no waybill number occurs twice
+  among the staged rows and none is in the lake already — columnar reads of the staged
+  numbers, not of the file.
+
+Then the outcome is the usual one for that file (every row inserted, no reject, no duplicate:
+the same report and fingerprint) and is committed with one journal as usual. Otherwise (a bad
+row, a destination spelt another way, a repeat, a waybill already in the lake, a file DuckDB
+refuses) nothing is kept: the staged files are removed and the usual import runs instead,
+which reads the file twice and says which rows and why. Until the commit nothing is visible,
+so a killed import leaves the lake as it was either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from jiqun.ingest.checks import bad_sql
+from jiqun.ingest.lake_kinds import Validated
+from jiqun.ingest.report import ImportReport
+from jiqun.ingest.source import Source
+from jiqun.lake.writer import StagedAppend, lake_keys_sql, staged_append
+
+
+def import_at_once(con: duckdb.DuckDBPyConnection, src: Source, validated: Validated, lake: Path,
+                   report: ImportReport, step: Callable[[str, int, int], None],
+                   settle: Callable[[ImportReport], None]) -> bool:
+    """Stage every row of ``src`` and commit them when every one was good (module docstring);
+    ``settle`` completes the report and fingerprints it (and may refuse it) before the commit.
+    False: nothing was applied, import the file the usual way."""
+    dataset = validated.dataset
+    with staged_append(lake, dataset) as stage:
+        step("writing", 0, 1)
+        try:
+            written = stage.part(con, _good_rows_sql(validated))
+        except (duckdb.InvalidInputException, duckdb.ConversionException):
+            return False  # a file DuckDB refuses: the usual import finds the rows and says why
+        if written != src.total or _repeats(con, stage, dataset.key) or \
+                _in_lake(con, stage, lake, dataset):
+            return False
+        step("writing", 1, 1)
+        report.inserted, report.duplicates, report.rejected, report.reasons = written, 0, 0, {}
+        settle(report)
+        stage.commit()
+    report.written = report.inserted
+    return True
+
+
+def _good_rows_sql(validated: Validated) -> str:
+    checked = validated.output.format(
+        rows=f"(SELECT *, {bad_sql(validated.checks)} AS _bad FROM parsed_stream)")
+    return f"SELECT * EXCLUDE (_row, _bad) FROM ({checked}) WHERE NOT _bad"
+
+
+def _staged_keys(stage: StagedAppend, key: tuple[str, ...]) -> str:
+    files = str(stage.folder / "part-*" / "*" / "*.parquet.tmp").replace("'", "''")
+    return f"SELECT {', '.join(key)} FROM read_parquet('{files}', hive_partitioning = false)"
+
+
+def _repeats(con: duckdb.DuckDBPyConnection, stage: StagedAppend, key: tuple[str, ...]) -> bool:
+    """Whether a key may occur twice among the staged rows (by its 64-bit hash: two keys of one
+    hash only send the file the usual way)."""
+    return con.execute(
+        f"SELECT count(*) > 0 FROM (SELECT hash({', '.join(key)}) AS h "
+        f"FROM ({_staged_keys(stage, key)}) GROUP BY h HAVING count(*) > 1)").fetchall()[0][0]
+
+
+def _in_lake(con: duckdb.DuckDBPyConnection, stage: StagedAppend, lake: Path, dataset) -> bool:
+    """Whether the lake holds a key of the staged rows (read under the write lock)."""
+    existing = lake_keys_sql(lake, dataset)
+    if existing is None:
+        return False
+    key = ", ".join(dataset.key)
+    return con.execute(
+        f"SELECT EXISTS (SELECT 1 FROM ({existing}) e SEMI JOIN ({_staged_keys(stage, dataset.key)}) "
+        f"s USING ({key}))").fetchall()[0][0]
+

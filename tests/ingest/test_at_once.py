@@ -1,0 +1,105 @@
+"""A plain waybill CSV written in one read (jiqun.ingest.at_once) ends exactly as the usual
+import of the same file: the same lake rows, aggregates, report and fingerprint; and any file
+whose outcome is not "every row new and good" falls back to the usual import, with nothing of
+the first try kept."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from jiqun.geo.address import resolve_names
+from jiqun.ingest import at_once, import_file, source
+from jiqun.ingest.lake_kinds import _division_names
+from jiqun.lake import WAYBILL_DATASET
+from jiqun.lake.writer import STAGING, dataset_files
+from tests.ingest.helpers import import_templates, write_csv
+from tests.ingest.importer_process import NOW
+from tests.ingest.test_import_atomic import HEADER, _rows, _seen
+
+
+def test_division_names_give_the_codes_resolve_names_gives():
+    table = _division_names().to_pylist()
+    assert len(table) > 3000
+    wrong = [r for r in table
+             if resolve_names(r["province"], r["city"], r["county"]) != (r["p"], r["c"], r["k"])]
+    assert wrong == []
+
+
+@pytest.fixture
+def imported(store, org, tmp_path, monkeypatch):
+    """import(name, rows, usual): the import of a file of ``rows`` into the lake ``name``, the
+    usual way or not; the report and whether the one read was kept."""
+    import_templates(store, tmp_path / "templates-lake")
+    kept: list[bool] = []
+    first_try = at_once.import_at_once
+
+    def spy(*args):
+        kept.append(first_try(*args))
+        return kept[-1]
+
+    def run(name: str, rows: list[list[str]], usual: bool, header=HEADER):
+        path = write_csv(tmp_path / f"{name}-{len(kept)}.csv", header, rows)
+        kept.clear()
+        with monkeypatch.context() as m:
+            m.setattr(at_once, "import_at_once", spy)
+            if usual:
+                m.setattr(source, "plain_lines", lambda _path: None)
+            report = import_file("waybills", path, store, tmp_path / name, now=NOW,
+                                 rejects=tmp_path / f"{name}.rejects.csv")
+        return report, kept[:]
+
+    return run
+
+
+def _outcome(report) -> tuple:
+    return (report.total, report.accepted, report.rejected, report.inserted, report.duplicates,
+            report.written, report.reasons, report.reject_lines, report.fingerprint)
+
+
+def test_a_plain_file_in_one_read_ends_as_the_usual_import(imported, tmp_path):
+    rows = _rows(0, 500)
+    fast, kept = imported("fast", rows, usual=False)
+    usual, tried = imported("usual", rows, usual=True)
+    assert kept == [True] and tried == []
+    assert fast.written == 500 and fast.rejected == 0
+    assert _outcome(fast) == _outcome(usual)
+    assert _seen(tmp_path / "fast") == _seen(tmp_path / "usual")  # waybills, daily, lanes
+    assert not list((tmp_path / "fast" / STAGING).glob("*/*"))
+    # The coded columns are written as plain strings, as the lake's schema has them.
+    for f in dataset_files(tmp_path / "fast", WAYBILL_DATASET):
+        schema = pq.read_schema(f)
+        strings = [f.name for f in WAYBILL_DATASET.schema if f.type == pa.string()]
+        assert len(strings) >= 8
+        assert all(schema.field(name).type == pa.string() for name in strings)
+
+
+@pytest.mark.parametrize("change", ["repeat", "bad_fee", "short_province", "blank_row"])
+def test_a_file_not_all_good_falls_back_to_the_usual_import(imported, tmp_path, change):
+    rows = _rows(0, 200)
+    if change == "repeat":
+        rows[150][0] = rows[20][0]
+    elif change == "bad_fee":
+        rows[30][7] = "abc"
+    elif change == "short_province":  # resolved by the usual import's resolver, not by name
+        rows[40][4] = "广东"
+    else:
+        rows[60] = [""] * len(HEADER)
+    fast, kept = imported("fast", rows, usual=False)
+    usual, _ = imported("usual", rows, usual=True)
+    assert kept == [False]
+    assert _outcome(fast) == _outcome(usual)
+    assert _seen(tmp_path / "fast") == _seen(tmp_path / "usual")
+    expected = {"repeat": 1, "bad_fee": 1, "short_province": 0, "blank_row": 0}[change]
+    assert fast.rejected == expected
+
+
+def test_a_rerun_and_an_overlap_with_the_lake_fall_back(imported, tmp_path):
+    first, kept = imported("lake", _rows(0, 100), usual=False)
+    assert kept == [True] and first.written == 100
+    again, kept = imported("lake", _rows(0, 100), usual=False)
+    assert kept == [False] and again.written == 0 and again.duplicates == 100
+    overlap, kept = imported("lake", _rows(50, 100), usual=False)
+    assert kept == [False] and overlap.written == 50 and overlap.duplicates == 50
+    assert len(_seen(tmp_path / "lake")[0]) == 150
