@@ -1,7 +1,7 @@
 """Benchmark: the fixed-charge network flow solver on FCNetLib-shaped instances 固定费用网络流算例族.
 
     .venv/bin/python -m benchmarks.fcnf_family [--only g,k,r,sp or names] [--seed 1]
-                                               [--time-limit 60] [--real]
+                                               [--time-limit 60] [--real] [--files F ...]
 
 `../shared/data/orlib/fcnf` holds four FCNetLib files (g40x132, k10x90, r20x100, sp50x100);
 FCNetLib (Ortega & Wolsey 2003) has many more of the same four families. This builds an
@@ -347,6 +347,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--real", action="store_true", help="also the real files in shared/data")
+    ap.add_argument("--files", nargs="*", default=[], type=Path,
+                    help="also these .fcnf.txt files (e.g. other FCNetLib instances converted)")
     args = ap.parse_args()
     folder = OUT / "fcnf_family"
     print(HEADER, flush=True)
@@ -360,6 +362,12 @@ def main() -> None:
             lines.append(_line(row, optimum))
             rows.append(row)
             print(lines[-1], flush=True)
+    for path in args.files:
+        row = solve_path(path, args.time_limit)
+        row["instance"] = f"{row['instance']} (file)"
+        lines.append(_line(row))
+        rows.append(row)
+        print(lines[-1], flush=True)
     for shape in select(args.only):
         row = solve_path(write(shape, args.seed, folder), args.time_limit)
         row["instance"] = f"{shape.name}-like"
