@@ -24,6 +24,7 @@ os.environ["JIQUN_PLANNING_FILE"] = "/dev/null/jiqun-planning.toml"
 # No app of a test starts the job scheduler (jiqun serve's default): jobs run in the tests that
 # call them, never on a clock in the background of another test.
 os.environ["JIQUN_SERVE_JOBS"] = "false"
+os.environ["JIQUN_SERVE_WARMUP"] = "false"  # tests warm explicitly (tests/web/test_warmup.py)
 
 
 def _pg_database() -> tuple[str, callable]:

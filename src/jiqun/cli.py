@@ -174,8 +174,12 @@ def serve(host: str = "127.0.0.1", port: int = 8000, reload: bool = False,
           jobs: bool | None = typer.Option(
               None, "--jobs/--no-jobs",
               help="Run the scheduled jobs in this process (default: JIQUN_SERVE_JOBS, on); "
-                   "--no-jobs where a `jiqun worker` runs them.")) -> None:
-    """Serve the web app (and, by default, run the scheduled jobs)."""
+                   "--no-jobs where a `jiqun worker` runs them."),
+          warmup: bool | None = typer.Option(
+              None, "--warmup/--no-warmup",
+              help="Warm every page for recent viewers after a data change (default: "
+                   "JIQUN_SERVE_WARMUP, on).")) -> None:
+    """Serve the web app (and, by default, run the scheduled jobs and warm the pages)."""
     import os
 
     import uvicorn
@@ -184,6 +188,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, reload: bool = False,
 
     if jobs is not None:  # the app reads its settings from the environment (uvicorn --factory)
         os.environ["JIQUN_SERVE_JOBS"] = "true" if jobs else "false"
+    if warmup is not None:
+        os.environ["JIQUN_SERVE_WARMUP"] = "true" if warmup else "false"
     settings_or_exit()  # a bad secret or setting: one line and exit 2, before uvicorn starts
     typer.echo(f"jiqun web: http://{host}:{port}/")
     uvicorn.run("jiqun.web.app:create_app", host=host, port=port, factory=True, reload=reload)

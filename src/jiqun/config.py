@@ -112,6 +112,15 @@ class Settings(BaseSettings):
     serve_jobs: bool = Field(
         True, description="Run the scheduled jobs inside `jiqun serve` (off: run `jiqun worker`, "
         "or nothing runs by itself).")
+    serve_warmup: bool = Field(
+        True, description="After a data change (new lake files, an edited rules or planning "
+        "file), load every navigation page once as each recent viewer inside `jiqun serve`, so "
+        "the first visitor gets kept figures (jiqun.web.warmup).")
+    warmup_interval_seconds: float = Field(
+        10.0, gt=0, le=3600, description="How often the warm-up looks for a data change.")
+    warmup_viewers: int = Field(
+        30, ge=1, le=1000, description="Warm the pages of at most this many recent viewers "
+        "(one per org unit and role, latest sign-in first).")
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

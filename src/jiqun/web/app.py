@@ -52,6 +52,7 @@ from jiqun.web.routes import (
 from jiqun.web.schemas import document_errors
 from jiqun.web.security import LoginThrottle, TokenSigner, csrf_protect
 from jiqun.web.templating import make_templates, render
+from jiqun.web.warmup import Warmer
 
 STATIC = Path(__file__).parent / "static"
 LANG_COOKIE = "jiqun_lang"
@@ -164,25 +165,32 @@ def _add_error_handlers(app: FastAPI) -> None:
                       status_code=422)
 
 
-def _serving_threads(threads: int, jobs: bool = False):
-    """Lifespan: serve the sync routes from ``threads`` threads (the store's connection pool is
-    sized against this number, ``Settings.store_pool_size``); with ``jobs`` the scheduled jobs
-    run in this process too (``Settings.serve_jobs``, jiqun.service.scheduler)."""
+def _serving_threads(settings: Settings):
+    """Lifespan: serve the sync routes from ``Settings.web_threads`` threads (the store's
+    connection pool is sized against this number, ``Settings.store_pool_size``); with
+    ``Settings.serve_jobs`` the scheduled jobs run in this process too
+    (jiqun.service.scheduler), with ``Settings.serve_warmup`` the pages are warmed after each
+    data change (jiqun.web.warmup)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-        scheduler = None
-        if jobs:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
+        scheduler = warmer = None
+        if settings.serve_jobs:
             from jiqun.service.scheduler import background
 
             scheduler = background(app.state.store, app.state.settings)
-        app.state.scheduler = scheduler
+        if settings.serve_warmup:
+            warmer = Warmer(app, settings.warmup_interval_seconds, settings.warmup_viewers)
+            warmer.start()
+        app.state.scheduler, app.state.warmer = scheduler, warmer
         try:
             yield
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
+            if warmer is not None:
+                warmer.stop()
 
     return lifespan
 
@@ -209,7 +217,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Operations platform for parcel carriers in cluster markets. "
         "Authenticate with `POST /api/token` and send `Authorization: Bearer <token>`.",
         dependencies=[Depends(csrf_protect)],
-        lifespan=_serving_threads(settings.web_threads, settings.serve_jobs),
+        lifespan=_serving_threads(settings),
     )
     app.state.settings = settings
     app.state.store = Store.from_settings(settings)

@@ -25,6 +25,7 @@ from jiqun.web import labels
 from jiqun.web.deps import Context, RequestContext, allow
 from jiqun.web.params import IdQuery
 from jiqun.web.templating import render
+from jiqun.web.warmup import WarmupStatus
 
 router = APIRouter()
 
@@ -108,10 +109,23 @@ def _page(request: Request, ctx: RequestContext, ran: int | None = None):
             notice = _run_dict(jobs.recorded_run(ctx.db, ran, ctx.user.actor), ctx)
         except NotFound:  # a run id of someone's old link, gone since
             notice = None
+    warm = warmup_status(request)
     return render(request, "jobs.html", {
         "jobs": rows, "failures": [_run_dict(r, ctx) for r in board.failures],
         "details": board.details, "notice": notice,
+        "warmup": warm and {"started": _when(warm.started_at), "running": warm.running,
+                            "finished": _when(warm.finished_at), "pages": warm.pages,
+                            "viewers": warm.viewers, "failed": warm.failed,
+                            "seconds": warm.seconds},
     })
+
+
+def warmup_status(request: Request) -> WarmupStatus | None:
+    """This server process's latest warm-up of the pages (None: warm-up off, or none yet)."""
+    warmer = getattr(request.app.state, "warmer", None)
+    if warmer is None or warmer.status.started_at is None:
+        return None
+    return warmer.status
 
 
 @router.get("/jobs", include_in_schema=False)
@@ -157,9 +171,23 @@ class JobOut(BaseModel):
     may_run: bool = Field(description="Whether the caller may run it now.")
 
 
+class WarmupOut(BaseModel):
+    """This server process's latest warm-up of the pages after a data change."""
+
+    started_at: dt.datetime
+    finished_at: dt.datetime | None = Field(description="null while it runs.")
+    viewers: int = Field(description="Recent viewers (one per org unit and role) warmed as.")
+    pages: int = Field(description="Pages loaded (answered below 500).")
+    failed: int = Field(description="Loads answered 5xx or not at all.")
+    seconds: float
+
+
 class JobsOut(BaseModel):
     jobs: list[JobOut]
     failures: list[RunOut] = Field(description="The latest failed runs, newest first.")
+    warmup: WarmupOut | None = Field(
+        None, description="The latest warm-up of this server process; null when it is off "
+        "or has not run (jiqun.web.warmup).")
 
 
 def _run_out(run: jobs.RunView | None) -> RunOut | None:
@@ -171,16 +199,21 @@ def _run_out(run: jobs.RunView | None) -> RunOut | None:
 
 
 @router.get("/api/jobs", response_model=JobsOut, tags=["jobs"])
-def api_jobs(ctx: Context) -> JobsOut:
-    """Every scheduled job: schedule, last run and outcome, next run; the latest failures."""
+def api_jobs(request: Request, ctx: Context) -> JobsOut:
+    """Every scheduled job: schedule, last run and outcome, next run; the latest failures; the
+    latest warm-up of the pages."""
     board = jobs.job_board(ctx.db, ctx.user.actor)
     t = ctx.t
+    warm = warmup_status(request)
     return JobsOut(
         jobs=[JobOut(name=s.job.name, description=t(s.job.description),
                      schedule=s.job.schedule.describe(t), cron=s.job.schedule.cron,
                      last_run=_run_out(s.last), next_run=s.next_run, missed=s.missed,
                      may_run=s.may_run) for s in board.jobs],
-        failures=[_run_out(r) for r in board.failures])
+        failures=[_run_out(r) for r in board.failures],
+        warmup=warm and WarmupOut(started_at=warm.started_at, finished_at=warm.finished_at,
+                                  viewers=warm.viewers, pages=warm.pages, failed=warm.failed,
+                                  seconds=warm.seconds))
 
 
 @router.post("/api/jobs/{name}/run", response_model=RunOut, tags=["jobs"],

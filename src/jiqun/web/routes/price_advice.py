@@ -80,8 +80,18 @@ class CompetitorsOut(BaseModel):
 
 
 def _fit(ctx: RequestContext, day):
-    return ctx.figure("price_response", lambda: price_advice.fit_response(
-        ctx.db, ctx.con, ctx.lake, ctx.scope, day), day)
+    """The fitted response of the scope, or the Invalid saying why there is none — kept as
+    well, so a scope too small to fit is not fitted again on every load."""
+    def fit():
+        try:
+            return price_advice.fit_response(ctx.db, ctx.con, ctx.lake, ctx.scope, day)
+        except Invalid as err:
+            return err
+
+    found = ctx.figure("price_response", fit, day)
+    if isinstance(found, Invalid):
+        raise found.with_traceback(None)
+    return found
 
 
 def _day(ctx: RequestContext, on):
