@@ -17,6 +17,7 @@ the test suite) turns it off. The latest warm-up is shown on ``/jobs`` and ``/ap
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import re
@@ -111,30 +112,36 @@ class Warmer:
         return True
 
     def warm(self, viewers: list[int]) -> WarmupStatus:
-        from starlette.testclient import TestClient  # httpx: only when serving
-
         started = time.perf_counter()
         self.status = WarmupStatus(started_at=dt.datetime.now(dt.UTC), viewers=len(viewers))
-        client = TestClient(self.app, base_url="http://127.0.0.1", raise_server_exceptions=False)
-        pages = failed = 0
-        for user_id in viewers:
-            if self._stop.is_set():
-                break
-            headers = self._bearer(user_id)
-            if headers is None:
-                continue
-            for path in self._pages(client, headers):
-                if self._stop.is_set():
-                    break
-                if self._load(client, path, headers):
-                    pages += 1
-                else:
-                    failed += 1
+        pages, failed = asyncio.run(self._warm_pages(viewers))
         self.status = replace(self.status, finished_at=dt.datetime.now(dt.UTC), pages=pages,
                               failed=failed, seconds=round(time.perf_counter() - started, 2))
         log.info("warm-up: %d pages of %d viewers in %.1f s (%d failed)", pages, len(viewers),
                  self.status.seconds, failed)
         return self.status
+
+    async def _warm_pages(self, viewers: list[int]) -> tuple[int, int]:
+        """Every viewer's pages, one load at a time, through the app in this thread's own
+        event loop (the app's sync routes run in that loop's worker threads)."""
+        import httpx  # only when serving
+
+        transport = httpx.ASGITransport(app=self.app, raise_app_exceptions=False)
+        pages = failed = 0
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1",
+                                     timeout=None) as client:
+            for user_id in viewers:
+                headers = self._bearer(user_id)
+                if headers is None:
+                    continue
+                for path in await self._pages(client, headers):
+                    if self._stop.is_set():
+                        return pages, failed
+                    if await self._load(client, path, headers):
+                        pages += 1
+                    else:
+                        failed += 1
+        return pages, failed
 
     def _bearer(self, user_id: int) -> dict[str, str] | None:
         with self.app.state.store.session() as session:
@@ -145,17 +152,17 @@ class Warmer:
         return {"Authorization": f"Bearer {token}"}
 
     @staticmethod
-    def _pages(client, headers: dict[str, str]) -> list[str]:
+    async def _pages(client, headers: dict[str, str]) -> list[str]:
         paths = navigation_paths()
-        bulletin = client.get("/bulletin", headers=headers)
+        bulletin = await client.get("/bulletin", headers=headers)
         if bulletin.status_code == 200:
             paths += list(dict.fromkeys(BULLETIN_FILE.findall(bulletin.text)))
         return paths
 
     @staticmethod
-    def _load(client, path: str, headers: dict[str, str]) -> bool:
+    async def _load(client, path: str, headers: dict[str, str]) -> bool:
         try:
-            return client.get(path, headers=headers).status_code < 500
+            return (await client.get(path, headers=headers)).status_code < 500
         except Exception:  # a page that fails is the page's bug, not the warm-up's
             log.exception("warm-up: %s failed", path)
             return False
