@@ -95,7 +95,7 @@ class Settings(BaseSettings):
         description="Most store connections one process opens; at least JIQUN_WEB_THREADS "
         "(twice that lets each request open a short second session without waiting).")
     figure_cache_size: int = Field(
-        1024, ge=0, le=1_000_000,
+        4096, ge=0, le=1_000_000,  # a viewer's pages keep ~50–100: room for the warm-up's 30
         description="Computed figures (KPIs by scope) one server process keeps per data "
         "version; 0 turns the cache off.")
     trusted_proxies: Annotated[list[str], NoDecode] = Field(

@@ -33,8 +33,10 @@ from jiqun.store.models import Base, JobLease, JobRun, LoginAttempt, LoginGuard,
 
 T = TypeVar("T")
 # Results kept per server process: each can be large (every lane of a plan, a PDF), and a
-# data change leaves the old ones to age out.
+# data change leaves the old ones to age out. With the warm-up on, room for every warmed
+# viewer's (jiqun.web.warmup: a viewer's pages keep about a dozen).
 KEPT = 64
+KEPT_PER_WARMED_VIEWER = 16
 # Tables no computation reads: sign-in bookkeeping and the jobs' own records.
 _BOOKKEEPING = {m.__tablename__ for m in (WebSession, LoginAttempt, LoginGuard, JobRun, JobLease)}
 
@@ -105,7 +107,9 @@ def computations(request: Request) -> FigureCache:
     state = request.app.state
     found = getattr(state, "computations", None)
     if found is None:
-        size = KEPT if state.settings.figure_cache_size else 0
+        settings = state.settings
+        warmed = settings.warmup_viewers * KEPT_PER_WARMED_VIEWER if settings.serve_warmup else 0
+        size = max(KEPT, warmed) if settings.figure_cache_size else 0
         found = state.__dict__.setdefault("computations", FigureCache(size))
     return found
 
