@@ -211,6 +211,10 @@ def test_both_plans_of_a_text_search_read_the_same_pages(shops, monkeypatch, bud
         pages = {common: [[r.code for r in find_customers(s, search, offset, 3, common)]
                           for offset in range(0, 9, 3)] for common in (True, False, None)}
         every = [r.code for r in find_customers(s, search)]
+        # A walk that found too few sorts by the bitmaps; the setting does not outlive the page
+        if shops.engine.dialect.name == "postgresql":
+            assert [s.scalar(select(func.current_setting(name))) for name in
+                    ("enable_indexscan", "enable_seqscan")] == ["on", "on"]
     assert pages[True] == pages[False] == pages[None]
     assert [c for page in pages[True] for c in page] == every
     assert every == ["S-6", "S-2", "S-0", "S-3", "S-5", "S-1", "S-4"]
