@@ -354,13 +354,10 @@ def _duckdb_rows(con: duckdb.DuckDBPyConnection, readable: Path, delimiter: str,
     file is kept: every later query reads the file again, in parallel, trimming the cells as it
     goes, so a file of any size is checked in bounded memory (docs/formats.md, "Large files").
     """
-    columns = "{" + ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names) + "}"
     # A line break inside a cell needs a quote: without one in the file, there is none to look for.
     breaks = _has_quote(readable)
     cells = " OR ".join(f"contains(\"{n}\", chr(10)) OR contains(\"{n}\", chr(13))" for n in names)
-    csv_rows = (f"read_csv({_sql_path(readable)}, auto_detect=false, header=true, "
-                f"columns={columns}, delim={_sql_text(delimiter)}, quote='\"', escape='\"', "
-                "strict_mode=true, null_padding=false)")
+    csv_rows = _strict_csv(readable, names, delimiter)
     breaks_sql = f", coalesce({cells}, false) AS _break" if breaks else ""
     con.execute("CREATE OR REPLACE TEMP VIEW raw AS "
                 + _clean_query(fmt, _present(names), csv_rows, breaks_sql))
@@ -376,6 +373,28 @@ def _duckdb_rows(con: duckdb.DuckDBPyConnection, readable: Path, delimiter: str,
         con.execute("DROP VIEW raw")
         return None
     return rows
+
+
+def _strict_csv(readable: Path, names: list[str], delimiter: str) -> str:
+    """DuckDB's strict read of the file: the header line's dialect, every column text, any
+    record with the wrong number of fields refused (:func:`_duckdb_rows`)."""
+    columns = "{" + ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names) + "}"
+    return (f"read_csv({_sql_path(readable)}, auto_detect=false, header=true, "
+            f"columns={columns}, delim={_sql_text(delimiter)}, quote='\"', escape='\"', "
+            "strict_mode=true, null_padding=false)")
+
+
+def _present_headers(names: list[str], header: list) -> dict[str, str]:
+    """The file's own header of each column it has (by the format's name)."""
+    return {n: str(h).replace("\ufeff", "").strip() for n, h in zip(names, header, strict=False)
+            if not n.startswith("_")}
+
+
+def _stream_view(con: duckdb.DuckDBPyConnection, fmt: Format) -> None:
+    """``src_stream``: the rows of ``raw`` without their numbers, read in parallel."""
+    columns = ", ".join(chr(34) + c.name + chr(34) for c in fmt.columns)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW src_stream AS SELECT NULL::BIGINT AS _row, "
+                f"{columns} FROM raw WHERE NOT _blank")
 
 
 def stream(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> Source | None:
@@ -395,17 +414,10 @@ def stream(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format) -> Source | 
         return None
     header, delimiter = first
     names = map_headers(header, fmt)
-    columns = "{" + ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names) + "}"
-    csv_rows = (f"read_csv({_sql_path(path)}, auto_detect=false, header=true, "
-                f"columns={columns}, delim={_sql_text(delimiter)}, quote='\"', escape='\"', "
-                "strict_mode=true, null_padding=false)")
-    con.execute("CREATE OR REPLACE TEMP VIEW raw AS " + _clean_query(fmt, _present(names), csv_rows))
-    listed = ", ".join(chr(34) + c.name + chr(34) for c in fmt.columns)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW src_stream AS SELECT NULL::BIGINT AS _row, "
-                f"{listed} FROM raw WHERE NOT _blank")
-    present = {n: str(h).replace("\ufeff", "").strip() for n, h in zip(names, header, strict=False)
-               if not n.startswith("_")}
-    return Source(con=con, headers=present, total=rows)
+    con.execute("CREATE OR REPLACE TEMP VIEW raw AS "
+                + _clean_query(fmt, _present(names), _strict_csv(path, names, delimiter)))
+    _stream_view(con, fmt)
+    return Source(con=con, headers=_present_headers(names, header), total=rows)
 
 
 def _count_groups(con: duckdb.DuckDBPyConnection, groups: Groups, breaks: str = "false"
@@ -738,8 +750,7 @@ def load(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, work: Path | N
         names, header, unreadable = _load_xlsx(con, path, fmt)
     else:
         names, header, unreadable, total = _load_csv(con, path, fmt, work, groups)
-    present = {n: str(h).replace("\ufeff", "").strip() for n, h in zip(names, header, strict=False)
-               if not n.startswith("_")}
+    present = _present_headers(names, header)
     columns = ", ".join(chr(34) + c.name + chr(34) for c in fmt.columns)
     if total is None:  # read in Python (tolerant CSV, spreadsheet): clean it once, into a table
         con.execute("CREATE OR REPLACE TEMP TABLE raw AS "
@@ -755,7 +766,6 @@ def load(con: duckdb.DuckDBPyConnection, path: Path, fmt: Format, work: Path | N
         con.execute("CREATE OR REPLACE TEMP VIEW src AS SELECT _row, "
                     f"{columns} FROM (SELECT row_number() OVER () + 1 AS _row, * FROM raw) "
                     "WHERE NOT _blank")
-        con.execute(f"CREATE OR REPLACE TEMP VIEW src_stream AS SELECT NULL::BIGINT AS _row, "
-                    f"{columns} FROM raw WHERE NOT _blank")
+        _stream_view(con, fmt)
     # Rows of empty cells are no rows of data (their numbers stay taken).
     return Source(con=con, headers=present, total=total, unreadable=unreadable)

@@ -234,7 +234,8 @@ class StagedAppend:
         keys already in the lake or earlier in the batch); returns how many were staged."""
         # An ENUM stays one: DuckDB writes its codes as the Parquet dictionary as they are
         # (a text column costs a hash of every value), and the file holds strings all the same.
-        coded = {c for c, t in zip(con.sql(query).columns, con.sql(query).types, strict=True)
+        relation = con.sql(query)
+        coded = {c for c, t in zip(relation.columns, relation.types, strict=True)
                  if t.id == "enum"}
         columns = ", ".join(
             f'"{f.name}"' if f.name in coded and f.type == pa.string()

@@ -22,7 +22,7 @@ viewer (:func:`market_names`, :mod:`jiqun.sales.people`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -202,9 +202,7 @@ def _sorted_page(session: Session, query: Select, walked: bool) -> list[Customer
     bitmaps of the trigram and scope indexes only: the planner read 河南's 542k customers by the
     org unit index and filtered them by the text (831 ms for a page of 具贸's 8k matches in
     benchmarks/store.py), where the bitmaps recheck only the text index's matches."""
-    if not walked:
-        return list(session.scalars(query))
-    with _bitmap_scans(session):
+    with _bitmap_scans(session) if walked else nullcontext():
         return list(session.scalars(query))
 
 

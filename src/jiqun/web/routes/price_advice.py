@@ -89,8 +89,8 @@ def _fit(ctx: RequestContext, day):
             return err
 
     found = ctx.figure("price_response", fit, day)
-    if isinstance(found, Invalid):
-        raise found.with_traceback(None)
+    if isinstance(found, Invalid):  # a fresh one: the kept one is shared by every request
+        raise Invalid(found.errors)
     return found
 
 
