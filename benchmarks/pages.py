@@ -48,6 +48,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.load import DEMO_PASSWORD, DEMO_USERS, serve
+from jiqun.web.warmup import bulletin_files
 
 OUT = Path(__file__).resolve().parent / "out"
 SEED = 7
@@ -57,8 +58,6 @@ CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 MAIN_NAV = re.compile(r'<nav class="main-nav".*?</nav>', re.S)
 WARM_LOADS = 3  # the warm time is their median: one load on a shared machine can stall
 HREF = re.compile(r'href="([^"]+)"')
-# The bulletin's files, which its page links to (the issue measured the PDF on its own).
-BULLETIN_FILE = re.compile(r'href="(/bulletin/[0-9]{4}-W[0-9]{2}\.(?:html|xlsx|pdf))"')
 
 
 def demo_env(folder: Path) -> dict[str, str]:
@@ -164,7 +163,8 @@ async def pages_of(client: httpx.AsyncClient) -> list[str]:
     """The role's navigation (read from its dashboard's header) and the bulletin's files."""
     paths = navigation((await client.get("/")).text)
     if "/bulletin" in paths:
-        paths += list(dict.fromkeys(BULLETIN_FILE.findall((await client.get("/bulletin")).text)))
+        # The bulletin's files, which its page links to (the issue measured the PDF on its own).
+        paths += bulletin_files((await client.get("/bulletin")).text)
     return paths
 
 

@@ -273,16 +273,21 @@ FROM {rows} p LEFT JOIN org_coded o ON o.org_unit_id = coalesce(p.customer_org, 
 WAYBILL_GROUPS = Groups(repeated="waybill_no", distinct=_DEST_NAMES)
 
 
+def _register_waybill_lookups(con: duckdb.DuckDBPyConnection, session: Session) -> None:
+    """The store dimensions and vocabularies every waybill row is looked up in."""
+    _register_store_dimensions(con, session)
+    register_vocab(con, "product_vocab", PRODUCTS)
+    register_vocab(con, "platform_vocab", PLATFORMS)
+    register_vocab(con, "status_vocab", WAYBILL_STATUSES)
+
+
 def validate_waybills(con: duckdb.DuckDBPyConnection, source: Source, session: Session,
                       lake: Path | None = None, now: dt.datetime | None = None) -> Validated:
     """Define ``parsed`` for every waybill row; the good rows become ``WAYBILLS``-shaped rows.
 
     ``now`` (default: the clock) is the import time that bounds plausible ship times; the lake
     is not read (a waybill already there is dropped by the append, not rejected)."""
-    _register_store_dimensions(con, session)
-    register_vocab(con, "product_vocab", PRODUCTS)
-    register_vocab(con, "platform_vocab", PLATFORMS)
-    register_vocab(con, "status_vocab", WAYBILL_STATUSES)
+    _register_waybill_lookups(con, session)
     repeats = _register_first_rows(con, "waybill_no")
     _register_destinations(con, source.present)
     _register_coded(con)
@@ -341,10 +346,7 @@ def validate_waybills_at_once(con: duckdb.DuckDBPyConnection, source: Source, se
     are found by the divisions' own names (:func:`_division_names`), so a row whose
     destination is spelt otherwise is not written. Either makes the import read the file
     again the usual way (``jiqun.ingest.at_once``)."""
-    _register_store_dimensions(con, session)
-    register_vocab(con, "product_vocab", PRODUCTS)
-    register_vocab(con, "platform_vocab", PLATFORMS)
-    register_vocab(con, "status_vocab", WAYBILL_STATUSES)
+    _register_waybill_lookups(con, session)
     con.register("dest_names", _division_names())
     con.register("dest_addresses", pa.table({"address": pa.array([], pa.string()),
                                              **{k: pa.array([], t) for k, t in _PLACE_SCHEMA.items()}}))

@@ -6,7 +6,7 @@ of them (the line proposals, the bulletin and its PDF, the price response, a vis
 The warmer watches what those versions are made of — the lake's files and the rules and
 planning files — and when they change it loads every navigation page once, and the bulletin's
 files, as each recent viewer: one signed-in user per org unit and role, latest sign-in first.
-It goes through the app itself with a short-lived bearer token of that user, so what it keeps
+It goes through the app itself with a bearer token of that user that never leaves the process, so what it keeps
 is exactly what that user's pages compute, under their own scope and permissions, and a new
 page of :data:`jiqun.web.nav.NAV` is warmed without anyone remembering to add it here.
 
@@ -56,6 +56,11 @@ class WarmupStatus:
 def navigation_paths() -> list[str]:
     """Every page of the main navigation, in the header's order."""
     return [item.path for group in NAV for item in group.items]
+
+
+def bulletin_files(page: str) -> list[str]:
+    """The files (HTML, XLSX, PDF) that the bulletin page links to."""
+    return list(dict.fromkeys(BULLETIN_FILE.findall(page)))
 
 
 def recent_viewers(store, limit: int, now: dt.datetime | None = None) -> list[int]:
@@ -134,13 +139,17 @@ class Warmer:
                 headers = self._bearer(user_id)
                 if headers is None:
                     continue
-                for path in await self._pages(client, headers):
+                paths = navigation_paths()
+                for path in paths:  # grows by the bulletin's files, which its page links to
                     if self._stop.is_set():
                         return pages, failed
-                    if await self._load(client, path, headers):
-                        pages += 1
-                    else:
+                    response = await self._load(client, path, headers)
+                    if response is None or response.status_code >= 500:
                         failed += 1
+                        continue
+                    pages += 1
+                    if path == "/bulletin" and response.status_code == 200:
+                        paths += bulletin_files(response.text)
         return pages, failed
 
     def _bearer(self, user_id: int) -> dict[str, str] | None:
@@ -152,20 +161,14 @@ class Warmer:
         return {"Authorization": f"Bearer {token}"}
 
     @staticmethod
-    async def _pages(client, headers: dict[str, str]) -> list[str]:
-        paths = navigation_paths()
-        bulletin = await client.get("/bulletin", headers=headers)
-        if bulletin.status_code == 200:
-            paths += list(dict.fromkeys(BULLETIN_FILE.findall(bulletin.text)))
-        return paths
-
-    @staticmethod
-    async def _load(client, path: str, headers: dict[str, str]) -> bool:
+    async def _load(client, path: str, headers: dict[str, str]):
+        """The page's answer; None when it raised (a page that fails is the page's bug, not the
+        warm-up's)."""
         try:
-            return (await client.get(path, headers=headers)).status_code < 500
-        except Exception:  # a page that fails is the page's bug, not the warm-up's
+            return await client.get(path, headers=headers)
+        except Exception:
             log.exception("warm-up: %s failed", path)
-            return False
+            return None
 
     # -- the thread -------------------------------------------------------------------------
     def start(self) -> None:

@@ -10,6 +10,7 @@ run now is synchronous: the page comes back with its outcome.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
@@ -113,10 +114,8 @@ def _page(request: Request, ctx: RequestContext, ran: int | None = None):
     return render(request, "jobs.html", {
         "jobs": rows, "failures": [_run_dict(r, ctx) for r in board.failures],
         "details": board.details, "notice": notice,
-        "warmup": warm and {"started": _when(warm.started_at), "running": warm.running,
-                            "finished": _when(warm.finished_at), "pages": warm.pages,
-                            "viewers": warm.viewers, "failed": warm.failed,
-                            "seconds": warm.seconds},
+        "warmup": warm and {**asdict(warm), "started": _when(warm.started_at),
+                            "finished": _when(warm.finished_at), "running": warm.running},
     })
 
 
@@ -211,9 +210,7 @@ def api_jobs(request: Request, ctx: Context) -> JobsOut:
                      last_run=_run_out(s.last), next_run=s.next_run, missed=s.missed,
                      may_run=s.may_run) for s in board.jobs],
         failures=[_run_out(r) for r in board.failures],
-        warmup=warm and WarmupOut(started_at=warm.started_at, finished_at=warm.finished_at,
-                                  viewers=warm.viewers, pages=warm.pages, failed=warm.failed,
-                                  seconds=warm.seconds))
+        warmup=warm and WarmupOut(**asdict(warm)))
 
 
 @router.post("/api/jobs/{name}/run", response_model=RunOut, tags=["jobs"],
