@@ -31,7 +31,7 @@ def _growth(now, before):
 def _totals(frame: Table, key: str, period: Period) -> Table:
     return frame.group_by(
         [frame[key].name("key"), period_of(frame.day, period).name("period")]
-    ).aggregate(parcels=frame.parcels.sum().cast("int64"), revenue=frame.revenue.sum())
+    ).aggregate(parcels=frame.parcels.sum().cast("int64"), revenue=frame.revenue.sum().round(2))  # to the fen (parallel sums)
 
 
 def volume(frame: Table, by: Dimension, period: Period, start: dt.date, end: dt.date) -> Table:

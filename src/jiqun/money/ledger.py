@@ -304,8 +304,20 @@ def grid_profit(con: ibis.BaseBackend, lake, session: Session, scope: Scope, mon
 
 
 def latest_month(con: ibis.BaseBackend, lake, scope: Scope) -> dt.date:
-    """The month of the latest waybill in scope (this month when there is none)."""
+    """The latest closed month in scope: the latest waybill's month when the data reaches its
+    last day, else the month before it (this month when there are no waybills).
+
+    A month still running carries its whole fixed cost on a few days' parcels, so on the 2nd
+    every city would show a loss; the ledger opens on the last month a manager can close, and
+    the running month stays one pick away."""
     from jiqun.lake.engine import waybills
 
-    last = con.to_pyarrow(waybills(con, lake, scope).ship_time.max()).as_py()
-    return (last.date() if last else dt.date.today()).replace(day=1)
+    w = waybills(con, lake, scope)
+    span = con.to_pyarrow(w.aggregate(first=w.ship_time.min(), last=w.ship_time.max()))
+    first, last = span["first"][0].as_py(), span["last"][0].as_py()
+    if last is None:
+        return dt.date.today().replace(day=1)
+    month = last.date().replace(day=1)
+    running = (last.date() + dt.timedelta(days=1)).month == last.month
+    before = (month - dt.timedelta(days=1)).replace(day=1)
+    return before if running and first.date() < month else month

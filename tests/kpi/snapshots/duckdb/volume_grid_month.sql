@@ -3,7 +3,7 @@ WITH "t4" AS (
     "t2"."grid_id" AS "key",
     DATE_TRUNC('MONTH', "t2"."day") AS "period",
     SUM("t2"."parcels") AS "parcels",
-    SUM("t2"."revenue") AS "revenue"
+    CAST(ROUND(SUM("t2"."revenue"), 2) AS DOUBLE) AS "revenue"
   FROM (
     SELECT
       "t0"."day",
@@ -77,7 +77,7 @@ FROM (
         "t1"."grid_id" AS "key",
         DATE_TRUNC('MONTH', "t1"."day") AS "period",
         SUM("t1"."parcels") AS "parcels",
-        SUM("t1"."revenue") AS "revenue"
+        CAST(ROUND(SUM("t1"."revenue"), 2) AS DOUBLE) AS "revenue"
       FROM (
         SELECT
           "t0"."day",
