@@ -112,9 +112,9 @@ def phase_copy(csv: Path, work: Path) -> dict:
 
 
 # The import's progress stages, and what happens between one and the next (the breakdown).
-STAGES = {"reading": "reading: the lines counted (the usual import: the file checked and counted)",
+STAGES = {"reading": "reading: the file scanned for quotes (the usual import: the file checked and counted)",
           "validating": "store dimensions, lookups coded (usual: destinations resolved, lake keys)",
-          "writing": "one query: every row checked, the good ones written (COPY); the staged "
+          "writing": "one query: every row checked and written (COPY, stopped by a bad row); the staged "
                      "numbers checked for repeats",
           "committing": "commit: journal, renames, aggregate refresh"}
 

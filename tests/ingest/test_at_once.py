@@ -12,6 +12,7 @@ import pytest
 from jiqun.geo.address import resolve_names
 from jiqun.ingest import at_once, import_file, source
 from jiqun.ingest.lake_kinds import _division_names
+from jiqun.ingest.report import ImportFileError
 from jiqun.lake import WAYBILL_DATASET
 from jiqun.lake.writer import STAGING, dataset_files
 from tests.ingest.helpers import import_templates, write_csv
@@ -45,7 +46,7 @@ def imported(store, org, tmp_path, monkeypatch):
         with monkeypatch.context() as m:
             m.setattr(at_once, "import_at_once", spy)
             if usual:
-                m.setattr(source, "plain_lines", lambda _path: None)
+                m.setattr(source, "quote_free", lambda _path: False)
             report = import_file("waybills", path, store, tmp_path / name, now=NOW,
                                  rejects=tmp_path / f"{name}.rejects.csv")
         return report, kept[:]
@@ -75,7 +76,7 @@ def test_a_plain_file_in_one_read_ends_as_the_usual_import(imported, tmp_path):
         assert all(schema.field(name).type == pa.string() for name in strings)
 
 
-@pytest.mark.parametrize("change", ["repeat", "bad_fee", "short_province", "blank_row"])
+@pytest.mark.parametrize("change", ["repeat", "bad_fee", "short_province"])
 def test_a_file_not_all_good_falls_back_to_the_usual_import(imported, tmp_path, change):
     rows = _rows(0, 200)
     if change == "repeat":
@@ -84,15 +85,36 @@ def test_a_file_not_all_good_falls_back_to_the_usual_import(imported, tmp_path, 
         rows[30][7] = "abc"
     elif change == "short_province":  # resolved by the usual import's resolver, not by name
         rows[40][4] = "广东"
-    else:
-        rows[60] = [""] * len(HEADER)
     fast, kept = imported("fast", rows, usual=False)
     usual, _ = imported("usual", rows, usual=True)
     assert kept == [False]
     assert _outcome(fast) == _outcome(usual)
     assert _seen(tmp_path / "fast") == _seen(tmp_path / "usual")
-    expected = {"repeat": 1, "bad_fee": 1, "short_province": 0, "blank_row": 0}[change]
+    expected = {"repeat": 1, "bad_fee": 1, "short_province": 0}[change]
     assert fast.rejected == expected
+
+
+@pytest.mark.parametrize("blank", [[""] * len(HEADER), []], ids=["row_without_a_value",
+                                                                  "empty_line"])
+def test_blank_rows_are_skipped_in_one_read_as_the_usual_import_skips_them(imported, tmp_path,
+                                                                           blank):
+    rows = _rows(0, 200)
+    rows[60:60] = [blank, blank]
+    rows.append(blank)
+    fast, kept = imported("fast", rows, usual=False)
+    usual, _ = imported("usual", rows, usual=True)
+    assert kept == [True]
+    assert fast.total == fast.written == 200 and fast.rejected == 0
+    assert _outcome(fast) == _outcome(usual)
+    assert _seen(tmp_path / "fast") == _seen(tmp_path / "usual")
+
+
+def test_the_first_bad_row_stops_the_one_read_and_nothing_is_staged(imported, tmp_path):
+    rows = _rows(0, 300)
+    rows[5][7] = "abc"  # early: the rest of the file is not read by the one-read attempt
+    fast, kept = imported("fast", rows, usual=False)
+    assert kept == [False] and fast.rejected == 1 and fast.written == 299
+    assert not list((tmp_path / "fast" / STAGING).glob("*/*"))
 
 
 def test_a_rerun_and_an_overlap_with_the_lake_fall_back(imported, tmp_path):
@@ -103,3 +125,13 @@ def test_a_rerun_and_an_overlap_with_the_lake_fall_back(imported, tmp_path):
     overlap, kept = imported("lake", _rows(50, 100), usual=False)
     assert kept == [False] and overlap.written == 50 and overlap.duplicates == 50
     assert len(_seen(tmp_path / "lake")[0]) == 150
+
+
+def test_an_upload_over_its_row_limit_is_refused_after_the_one_read_with_nothing_kept(
+        store, org, tmp_path):
+    import_templates(store, tmp_path / "templates-lake")
+    path = write_csv(tmp_path / "big.csv", HEADER, _rows(0, 120))
+    with pytest.raises(ImportFileError, match="120"):
+        import_file("waybills", path, store, tmp_path / "lake", now=NOW, max_rows=100)
+    assert not dataset_files(tmp_path / "lake", WAYBILL_DATASET)
+    assert not list((tmp_path / "lake" / STAGING).glob("*/*"))

@@ -2,17 +2,18 @@
 
 The usual import (:mod:`jiqun.ingest.api`) reads a file twice: once for what needs the whole
 file before any row can be judged (the waybill numbers it repeats, its destinations), then to
-check and write every row. For the common large file — UTF-8, no quotes, no blank lines, every
-row good — that first read costs as much as the second's parse. So such a file is written
-first and checked after, and the check decides whether it stands:
+check and write every row. For the common large file — UTF-8, no quotes, every row good — that
+first read costs as much as the second's parse. So such a file is written first and checked
+after, and the check decides whether it stands:
 
 * every row of the file is checked as usual, but the destinations are found by the divisions'
   own names (:func:`jiqun.ingest.lake_kinds.validate_waybills_at_once`) and no repeat is known
-  yet; the good rows are staged (``COPY``) in the writer's staging folder;
-* then it holds only if **every** row was written (the rows of such a file are its lines,
-  counted beforehand: :func:`jiqun.ingest.source.stream`), no waybill number occurs twice
-  among the staged rows and none is in the lake already — columnar reads of the staged
-  numbers, not of the file.
+  yet; the rows are staged (``COPY``) in the writer's staging folder, and the first bad row
+  stops the ``COPY`` (DuckDB's ``error()``). Without a quote in the file every record is one
+  line, so the rows written are the file's rows of data: blank lines and rows without a value
+  are skipped by both imports alike;
+* then it holds only if no waybill number occurs twice among the staged rows and none is in
+  the lake already — columnar reads of the staged numbers, not of the file.
 
 Then the outcome is the usual one for that file (every row inserted, no reject, no duplicate:
 the same report and fingerprint) and is committed with one journal as usual. Otherwise (a bad
@@ -40,19 +41,20 @@ def import_at_once(con: duckdb.DuckDBPyConnection, src: Source, validated: Valid
                    report: ImportReport, step: Callable[[str, int, int], None],
                    settle: Callable[[ImportReport], None]) -> bool:
     """Stage every row of ``src`` and commit them when every one was good (module docstring);
-    ``settle`` completes the report and fingerprints it (and may refuse it) before the commit.
-    False: nothing was applied, import the file the usual way."""
+    ``src.total`` becomes the rows written. ``settle`` completes the report and fingerprints it
+    (and may refuse it) before the commit. False: nothing was applied, import the file the
+    usual way."""
     dataset = validated.dataset
     with staged_append(lake, dataset) as stage:
         step("writing", 0, 1)
         try:
             written = stage.part(con, _good_rows_sql(validated))
         except (duckdb.InvalidInputException, duckdb.ConversionException):
-            return False  # a file DuckDB refuses: the usual import finds the rows and says why
-        if written != src.total or _repeats(con, stage, dataset.key) or \
-                _in_lake(con, stage, lake, dataset):
+            return False  # a bad row, or a file DuckDB refuses: the usual import says which and why
+        if _repeats(con, stage, dataset.key) or _in_lake(con, stage, lake, dataset):
             return False
         step("writing", 1, 1)
+        src.total = written
         report.inserted, report.duplicates, report.rejected, report.reasons = written, 0, 0, {}
         settle(report)
         stage.commit()
@@ -60,10 +62,15 @@ def import_at_once(con: duckdb.DuckDBPyConnection, src: Source, validated: Valid
     return True
 
 
+# Raised by the query at the first bad row: DuckDB stops reading the file there.
+BAD_ROW = "jiqun: a bad row, the file goes the usual way"
+
+
 def _good_rows_sql(validated: Validated) -> str:
     checked = validated.output.format(
         rows=f"(SELECT *, {bad_sql(validated.checks)} AS _bad FROM parsed_stream)")
-    return f"SELECT * EXCLUDE (_row, _bad) FROM ({checked}) WHERE NOT _bad"
+    return (f"SELECT * EXCLUDE (_row, _bad) FROM ({checked}) "
+            f"WHERE CASE WHEN _bad THEN error('{BAD_ROW}') ELSE true END")
 
 
 def _staged_keys(stage: StagedAppend, key: tuple[str, ...]) -> str:
