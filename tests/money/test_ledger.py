@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyarrow as pa
 import pytest
 
-from jiqun.lake import connect
+from jiqun.lake import WAYBILL_DATASET, WAYBILLS, append, connect
 from jiqun.money import ledger
 from jiqun.money.cost import CostInputs
 from jiqun.store.scope import Scope
-from tests.money.ledger_world import NOV, add_target, build_world
+from tests.money.ledger_world import NOV, add_target, build_world, waybill
 
 
 @pytest.fixture
@@ -148,3 +149,21 @@ def test_the_ledger_on_pyspark_equals_duckdbs(store, tmp_path):
     assert on_spark.bonuses == on_duckdb.bonuses
     assert [m.profit for m in on_spark.markets] == pytest.approx(
         [m.profit for m in on_duckdb.markets])
+
+
+def test_the_ledger_opens_on_the_latest_closed_month(con, world):
+    """November's data ends on the 3rd: a month still running carries its whole fixed cost on
+    three days, so the default is October; once the data reaches November's last day, November."""
+    assert ledger.latest_month(con, world.lake, Scope.WHOLE) == dt.date(2026, 10, 1)
+    ids = world.ids
+    append(world.lake, WAYBILL_DATASET, pa.Table.from_pylist([waybill(
+        "W9", ids["ZJ-HUZ-WX-ZL"], ids["C1"], ids["M1"], ids["G1"], "parcel",
+        dt.date(2026, 11, 30), "330100", 5.0)], WAYBILLS))
+    assert ledger.latest_month(con, world.lake, Scope.WHOLE) == NOV
+
+
+def test_a_lake_of_one_running_month_opens_on_that_month(con, tmp_path):
+    lake = tmp_path / "one-month"
+    append(lake, WAYBILL_DATASET, pa.Table.from_pylist([waybill(
+        "W1", 1, None, None, None, "parcel", dt.date(2026, 11, 2), "330100", 5.0)], WAYBILLS))
+    assert ledger.latest_month(con, lake, Scope.WHOLE) == NOV
