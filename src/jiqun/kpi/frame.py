@@ -70,3 +70,10 @@ def period_of(day, period: Period):
 def between(frame: Table, start: dt.date, end: dt.date) -> Table:
     """Rows from ``start`` to ``end``, both included."""
     return frame.filter((frame.day >= start) & (frame.day <= end))
+
+
+def revenue_sum(revenue):
+    """The sum of a revenue column, to the fen: a sum the engine adds in parallel differs in its
+    last bits from run to run, and two users asking the same question must read the same
+    figure."""
+    return revenue.sum().cast("float64").round(2)

@@ -18,7 +18,7 @@ import ibis
 import pyarrow as pa
 from ibis.expr.types import Table
 
-from jiqun.kpi.frame import between
+from jiqun.kpi.frame import between, revenue_sum
 from jiqun.kpi.rules import KpiRules
 from jiqun.store.models import OrgLevel
 
@@ -71,7 +71,7 @@ def activity(frame: Table, key: str, as_of: dt.date, rules: KpiRules) -> Table:
     in_month = rows.day >= month
     return rows.group_by(rows[key].name("row_id")).aggregate(
         parcels=in_month.ifelse(rows.parcels, 0).sum().cast("int64"),
-        revenue=in_month.ifelse(rows.revenue, 0.0).sum().cast("float64").round(2),  # to the fen
+        revenue=revenue_sum(in_month.ifelse(rows.revenue, 0.0)),
         active_customers=rows.customer_id.nunique(
             where=(rows.day >= active_from) & rows.customer_id.notnull()
         ).cast("int64"),

@@ -22,6 +22,7 @@ from ibis.expr.types import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jiqun.kpi.frame import revenue_sum
 from jiqun.lake import DAILY, DAILY_DATASET, memtable, scope_filter
 from jiqun.lake.writer import dataset_files
 from jiqun.store.estimates import market_volumes
@@ -141,12 +142,8 @@ def _between(
 
 
 def _sums(table: Table) -> dict:
-    """Parcels and revenue of aggregate rows (a waybill count becomes a sum of ``parcels``).
-
-    Revenue to the fen: a sum the engine adds in parallel differs in its last bits from run
-    to run, and two users asking the same question must read the same figure."""
-    return {"parcels": table.parcels.sum().cast("int64"),
-            "revenue": table.revenue.sum().cast("float64").round(2)}
+    """Parcels and revenue of aggregate rows (a waybill count becomes a sum of ``parcels``)."""
+    return {"parcels": table.parcels.sum().cast("int64"), "revenue": revenue_sum(table.revenue)}
 
 
 def data_date(con: ibis.BaseBackend, lake: Path, scope: Scope) -> dt.date | None:

@@ -11,7 +11,7 @@ import pyarrow as pa
 from ibis.expr.types import Table
 
 from jiqun.kpi.dimensions import BY_COLUMN
-from jiqun.kpi.frame import between
+from jiqun.kpi.frame import between, revenue_sum
 from jiqun.kpi.rules import KpiRules
 
 TARGETS = pa.schema([
@@ -55,7 +55,7 @@ def plan_progress(
 
     mtd = between(frame, month, as_of)
     actual = mtd.group_by(mtd[key].name("key")).aggregate(
-        parcels=mtd.parcels.sum().cast("int64"), revenue=mtd.revenue.sum().round(2)  # to the fen: parallel sums differ in their last bits
+        parcels=mtd.parcels.sum().cast("int64"), revenue=revenue_sum(mtd.revenue)
     )
     t = ibis.memtable(targets.cast(TARGETS) if targets.schema != TARGETS else targets)
     t = t.filter((t.scope_type == scope_type) & (t.month == month))

@@ -8,7 +8,7 @@ import ibis
 from ibis.expr.types import Table
 
 from jiqun.kpi.dimensions import BY_COLUMN
-from jiqun.kpi.frame import Dimension, Period, between, period_of
+from jiqun.kpi.frame import Dimension, Period, between, period_of, revenue_sum
 
 # Last year's period of the same kind: weeks go back 52 weeks so they still start on Monday;
 # days and months go back a calendar year (29 Feb compares with 28 Feb).
@@ -31,7 +31,7 @@ def _growth(now, before):
 def _totals(frame: Table, key: str, period: Period) -> Table:
     return frame.group_by(
         [frame[key].name("key"), period_of(frame.day, period).name("period")]
-    ).aggregate(parcels=frame.parcels.sum().cast("int64"), revenue=frame.revenue.sum().round(2))  # to the fen (parallel sums)
+    ).aggregate(parcels=frame.parcels.sum().cast("int64"), revenue=revenue_sum(frame.revenue))
 
 
 def volume(frame: Table, by: Dimension, period: Period, start: dt.date, end: dt.date) -> Table:
