@@ -230,58 +230,56 @@ def _transcode_to_utf8(path: Path, encoding: str, folder: Path) -> Path | None:
 
 def _has_blank_lines(path: Path) -> bool:
     """A blank line before the last line of data (DuckDB would skip it and shift row numbers)."""
-    return _scan_text(path)[0]
+    return _blank_line_in(*_version(path))
 
 
 def _has_quote(path: Path) -> bool:
-    return _scan_text(path)[1]
+    return _quote_in(*_version(path))
 
 
 def quote_free(path: Path) -> bool:
     """Whether no byte of the file is a quote: then no cell can hold a line break, and every
     record is one line (DuckDB skips blank lines, as the import does)."""
-    buf = bytearray(_BLOCK)
-    with open(path, "rb") as fh:  # memchr over each block: a fifth of the time of _scan_file
-        while n := fh.readinto(buf):
-            if buf.find(b'"', 0, n) >= 0:
-                return False
-    return True
+    return not _has_quote(path)
+
+
+def _version(path: Path) -> tuple[Path, int, int]:
+    """The file and its size and modification time: the key of what a scan of it found."""
+    stat = path.stat()
+    return path.resolve(), stat.st_size, stat.st_mtime_ns
 
 
 @functools.lru_cache(maxsize=8)
-def _scan_file(path: Path, size: int, mtime: int) -> tuple[bool, bool, int]:
-    """(a blank line before the end of the data, a quote anywhere, the line breaks before the
-    end of the data: the lines after the first), in one read of the file; the count is complete
-    only when neither was found.
+def _quote_in(path: Path, size: int, mtime: int) -> bool:
+    """A quote anywhere in the file (``memchr`` over each block: 0.3 s per GB)."""
+    buf = bytearray(_BLOCK)
+    with open(path, "rb") as fh:
+        while n := fh.readinto(buf):
+            if buf.find(b'"', 0, n) >= 0:
+                return True
+    return False
+
+
+@functools.lru_cache(maxsize=8)
+def _blank_line_in(path: Path, size: int, mtime: int) -> bool:
+    """A blank line before the end of the data, in one read of the file.
 
     Read a block at a time (not mapped: the pages of a mapped 3 GB file would count as this
     process's memory) and looked for with NumPy (``bytes.find`` of a two-byte pattern runs at a
     tenth of the speed): a line break right after another, or after another and a ``\\r``."""
-    blank = quote = False
     with open(path, "rb") as fh:
         end = _end_of_data(fh)
         fh.seek(0)
         blank = end > 0 and fh.read(1) in (b"\r", b"\n")
         fh.seek(0)
-        carry, done, lines = b"", 0, 0
-        while done < end and not (blank and quote):
+        carry, done = b"", 0
+        while done < end and not blank:
             block = fh.read(min(_BLOCK, end - done))
             done += len(block)
-            lines += block.count(b"\n")
-            quote = quote or b'"' in block
             data = carry + block  # with the end of the last block: a pattern across the seam
-            blank = blank or _blank_in(np.frombuffer(data, dtype=np.uint8), b"\r" in data)
+            blank = _blank_in(np.frombuffer(data, dtype=np.uint8), b"\r" in data)
             carry = data[-2:]
-        if not quote:  # what lies past the data (trailing blank lines) may still hold one
-            fh.seek(done)
-            while not quote and (block := fh.read(_BLOCK)):
-                quote = b'"' in block
-    return blank, quote, lines
-
-
-def _scan_text(path: Path) -> tuple[bool, bool, int]:
-    stat = path.stat()
-    return _scan_file(path.resolve(), stat.st_size, stat.st_mtime_ns)
+    return blank
 
 
 _BLOCK = 1 << 24
