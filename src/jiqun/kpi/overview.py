@@ -146,12 +146,17 @@ def _sums(table: Table) -> dict:
     return {"parcels": table.parcels.sum().cast("int64"), "revenue": revenue_sum(table.revenue)}
 
 
-def data_date(con: ibis.BaseBackend, lake: Path, scope: Scope) -> dt.date | None:
-    """The last day with waybills in the scope (数据日期), or ``None`` for an empty lake."""
-    files = _daily_files(lake, None, None)
+def data_date(con: ibis.BaseBackend, lake: Path, scope: Scope,
+              before: dt.date | None = None) -> dt.date | None:
+    """The last day with waybills in the scope (数据日期), or ``None`` for an empty lake;
+    with ``before``, the last such day before that one."""
+    files = _daily_files(lake, None, before and before - dt.timedelta(days=1))
     # The newest month nearly always holds the answer; the whole history only when it does not.
     for candidates in (files[-1:], files):
-        last = con.execute(_daily(con, lake, scope, candidates).day.max()) if candidates else None
+        rows = _daily(con, lake, scope, candidates) if candidates else None
+        if rows is not None and before is not None:
+            rows = rows.filter(rows.day < before)
+        last = con.execute(rows.day.max()) if rows is not None else None
         if last is not None and last == last:  # neither None nor NaT
             return last.date() if isinstance(last, dt.datetime) else last
     return None

@@ -310,14 +310,13 @@ def latest_month(con: ibis.BaseBackend, lake, scope: Scope) -> dt.date:
     A month still running carries its whole fixed cost on a few days' parcels, so on the 2nd
     every city would show a loss; the ledger opens on the last month a manager can close, and
     the running month stays one pick away."""
-    from jiqun.lake.engine import waybills
+    from jiqun.kpi.overview import data_date
 
-    w = waybills(con, lake, scope)
-    span = con.to_pyarrow(w.aggregate(first=w.ship_time.min(), last=w.ship_time.max()))
-    first, last = span["first"][0].as_py(), span["last"][0].as_py()
+    last = data_date(con, lake, scope)
     if last is None:
         return dt.date.today().replace(day=1)
-    month = last.date().replace(day=1)
-    running = (last.date() + dt.timedelta(days=1)).month == last.month
+    month = last.replace(day=1)
+    if (last + dt.timedelta(days=1)).month != month.month:
+        return month
     before = (month - dt.timedelta(days=1)).replace(day=1)
-    return before if running and first.date() < month else month
+    return before if data_date(con, lake, scope, before=month) is not None else month
