@@ -5,9 +5,13 @@ the first try kept."""
 
 from __future__ import annotations
 
+import re
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from jiqun.geo.address import resolve_names
 from jiqun.ingest import at_once, import_file, source
@@ -107,6 +111,42 @@ def test_blank_rows_are_skipped_in_one_read_as_the_usual_import_skips_them(impor
     assert fast.total == fast.written == 200 and fast.rejected == 0
     assert _outcome(fast) == _outcome(usual)
     assert _seen(tmp_path / "fast") == _seen(tmp_path / "usual")
+
+
+@pytest.mark.parametrize("pad", [" {}", "{} ", "\u3000{}", "{}\u00a0", "\u2003{}\u3000"])
+def test_padded_cells_are_trimmed_in_one_read_as_the_usual_import_trims_them(imported, tmp_path,
+                                                                              pad):
+    rows = _rows(0, 200)
+    rows[77] = [pad.format(cell) for cell in rows[77]]
+    rows[150][2] = pad.format(rows[150][2])
+    fast, kept = imported("fast", rows, usual=False)
+    usual, _ = imported("usual", rows, usual=True)
+    assert kept == [True]
+    assert fast.written == 200 and fast.rejected == 0
+    assert _outcome(fast) == _outcome(usual)
+    assert _seen(tmp_path / "fast") == _seen(tmp_path / "usual")
+
+
+_BYTES = ["a", "织", "、", " ", ",", "\t", ";", "|", "\n", "\r", "\u3000", "\u00a0", "\u2009",
+          "\u200b", "\u205f", "\u1680", "é"]
+
+
+def _padded_reference(text: str) -> bool:
+    """A cell that trim would change: a space at a cell's edge, or another Zs space anywhere."""
+    spaces = "".join(sorted(s.decode() for s in source._OTHER_SPACES))
+    return bool(re.search(f"(^|[,\t;|\n\r]) | ($|[,\t;|\n\r])|[{spaces}]", text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_BYTES), max_size=30), st.integers(1, 9))
+def test_the_padding_scan_agrees_with_a_cell_by_cell_reference(tmp_path_factory, chars, block):
+    text = "".join(chars)
+    path = tmp_path_factory.mktemp("pad") / "f.csv"
+    path.write_bytes(text.encode())
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(source, "_BLOCK", block)  # seams inside spaces' neighbours and characters
+        found = source._padding_in.__wrapped__(path, 0, 0)
+    assert found == _padded_reference(text)
 
 
 def test_the_first_bad_row_stops_the_one_read_and_nothing_is_staged(imported, tmp_path):

@@ -90,9 +90,12 @@ def refresh(lake: Path, months: list[str] | tuple[str, ...],
     staging.mkdir(parents=True)
     con = duckdb.connect()
     try:
-        days = {m: d for m in months if m in new_files and (d := _days(con, new_files[m]))}
+        current = {(dataset, m) for dataset in _QUERIES for m in new_files if m in months
+                   and _current_before(lake, dataset, m, new_files[m])}
+        # The days only of months that are merged: a month new to the lake is computed whole.
+        days = {m: d for m in {m for _, m in current} if (d := _days(con, new_files[m]))}
         for dataset, query in _QUERIES.items():
-            merged = [m for m in days if _current_before(lake, dataset, m, new_files[m])]
+            merged = [m for m in days if (dataset, m) in current]
             for month in merged:
                 _merge_days(con, lake, dataset, query, month, days[month], staging / "days")
             whole = [m for m in months if m not in merged]
