@@ -112,7 +112,8 @@ def phase_copy(csv: Path, work: Path) -> dict:
 
 
 # The import's progress stages, and what happens between one and the next (the breakdown).
-STAGES = {"reading": "reading: the file scanned for quotes (the usual import: the file checked and counted)",
+STAGES = {"reading": "reading: the file scanned for quotes and for spaces to trim (the usual import: the "
+                      "file checked and counted)",
           "validating": "store dimensions, lookups coded (usual: destinations resolved, lake keys)",
           "writing": "one query: every row checked and written (COPY, stopped by a bad row); the staged "
                      "numbers checked for repeats",
