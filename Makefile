@@ -37,10 +37,8 @@ serve: setup
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
 
-# One worker more than the 2 cores: much of the suite waits on a server, a browser or a JVM
-# starting, and a third worker keeps both cores busy meanwhile.
 test: setup lint
-	bash scripts/test-services.sh $(BIN)/pytest -n 3 --dist loadfile
+	bash scripts/test-services.sh $(BIN)/pytest -n 2 --dist loadfile
 
 bench: setup
 	$(BIN)/python -m benchmarks.run

@@ -261,11 +261,13 @@ class Think:
 
 
 async def together(users: list[User], expected: Expected, seconds: float,
-                   max_requests: int, think: Think = Think()) -> list[Hit]:
+                   max_requests: int, think: Think = Think(), rounds: int = 0) -> list[Hit]:
     """Every user at once, each walking the endpoints from its own starting point and pausing
-    ``think`` between requests, until ``seconds`` have passed or ``max_requests`` were sent.
-    With a think time each user starts after a pause of its own, so that the users do not all
-    send their first request in the same instant (as locust spawns them)."""
+    ``think`` between requests, until ``seconds`` have passed or ``max_requests`` were sent —
+    but not before it has walked every endpoint ``rounds`` times (a test's bounded work, which
+    a busy machine makes slower, not smaller). With a think time each user starts after a
+    pause of its own, so that the users do not all send their first request in the same
+    instant (as locust spawns them)."""
     endpoints = endpoint_list()
     hits: list[Hit] = []
     deadline = time.monotonic() + seconds
@@ -275,7 +277,9 @@ async def together(users: list[User], expected: Expected, seconds: float,
         i = n * 7  # users start at different endpoints, so every page is hit at once
         if think.high:
             await asyncio.sleep(rng.uniform(0, think.high))
-        while time.monotonic() < deadline and len(hits) < max_requests:
+        owed = rounds * len(endpoints)
+        while (time.monotonic() < deadline and len(hits) < max_requests) or owed > 0:
+            owed -= 1
             group, path, compare = endpoints[i % len(endpoints)]
             hit, _ = await _get(user, group, path, compare, expected)
             hits.append(hit)
@@ -318,9 +322,10 @@ class Run:
 async def run_load(base: str, usernames: list[str], password: str, *, users: int,
                    seconds: float, max_requests: int = 1_000_000, baseline_rounds: int = 3,
                    timeout: float = 60.0, think: Think = Think(),
-                   server_pid: int | None = None) -> Run:
+                   server_pid: int | None = None, rounds: int = 0) -> Run:
     """Sign ``users`` users in (cycling through ``usernames``), measure one alone, then all
-    together for ``seconds``, each pausing ``think`` between requests (with ``server_pid``, the
+    together for ``seconds`` (and at least ``rounds`` walks of every endpoint each: see
+    :func:`together`), each pausing ``think`` between requests (with ``server_pid``, the
     server's CPU seconds of that phase too)."""
     signed = [await sign_in(base, usernames[n % len(usernames)], password, bearer=n % 2 == 1,
                             timeout=timeout) for n in range(users)]
@@ -329,7 +334,7 @@ async def run_load(base: str, usernames: list[str], password: str, *, users: int
         expected, first, baseline = await alone(distinct, baseline_rounds)
         cpu = cpu_seconds(server_pid) if server_pid else None
         started = time.monotonic()
-        loaded = await together(signed, expected, seconds, max_requests, think)
+        loaded = await together(signed, expected, seconds, max_requests, think, rounds)
         run = Run(users, time.monotonic() - started, first, baseline, loaded, expected, think)
         if cpu is not None:
             run.server_cpu_s = cpu_seconds(server_pid) - cpu

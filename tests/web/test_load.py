@@ -32,6 +32,7 @@ from benchmarks.load import (
     ENDPOINTS,
     Think,
     build_demo,
+    endpoint_list,
     error_summary,
     run_load,
     serve,
@@ -85,16 +86,17 @@ def test_ten_users_at_once_get_no_errors_and_the_same_figures(demo, tmp_path):
         try:
             run = asyncio.run(run_load(base, list(ROLES), DEMO_PASSWORD, users=USERS,
                                        seconds=SECONDS, max_requests=MAX_REQUESTS,
-                                       baseline_rounds=0))
+                                       baseline_rounds=0, rounds=1))
         except RuntimeError as e:  # an error while alone: show the server's side
             raise AssertionError(f"{e}\n{log.read_text()[-6000:]}") from e
 
     # Alone, every user may open every endpoint of the run (all of them read-only pages).
     assert set(run.expected.status.values()) == {200}
     assert {user for user, _ in run.expected.status} == set(ROLES)
-    # Under load: every endpoint group was hit, by every user, with no error at all.
+    # Under load: every endpoint was hit by every user (a round each at least, however busy
+    # the machine), with no error at all.
     assert {h.group for h in run.loaded} == set(ENDPOINTS)
-    assert len(run.loaded) >= USERS * len(ENDPOINTS)
+    assert len(run.loaded) >= USERS * len(endpoint_list())
     assert not run.errors, error_summary(run) + "\n" + log.read_text()[-6000:]
     assert all(h.status == 200 for h in run.loaded)
     text = log.read_text()

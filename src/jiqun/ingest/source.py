@@ -300,11 +300,12 @@ def _padding_in(path: Path, size: int, mtime: int) -> bool:
     """Whether a cell of the file may begin or end with a space that DuckDB's ``trim`` removes:
     an ASCII space beside a delimiter or a line break (or at either end of the file), or any
     other Unicode space (category Zs, which ``trim`` removes too) anywhere. Without one,
-    trimming every cell changes nothing, and a one-read import leaves it out (it costs about a
-    quarter of reading the file). Blocks are looked at with NumPy (which lets go of the GIL),
-    on every core, each read with the two bytes before it (os.pread: no shared file offset)."""
+    trimming every cell changes nothing, and a one-read import leaves it out (it costs about as
+    much as reading the cells). Blocks are looked at with NumPy (which lets go of the GIL) on
+    up to four cores (a block in flight holds ~50 MB), each read with the two bytes before it
+    (os.pread: no shared file offset)."""
     with open(path, "rb") as fh, \
-            concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            concurrent.futures.ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
         end = os.fstat(fh.fileno()).st_size
 
         def padded(start: int) -> bool:
