@@ -127,7 +127,7 @@ def test_padded_cells_are_trimmed_in_one_read_as_the_usual_import_trims_them(imp
     assert _seen(tmp_path / "fast") == _seen(tmp_path / "usual")
 
 
-_BYTES = ["a", "织", "、", " ", ",", "\t", ";", "|", "\n", "\r", "\u3000", "\u00a0", "\u2009",
+_BYTES = ['"', "a", "织", "、", " ", ",", "\t", ";", "|", "\n", "\r", "\u3000", "\u00a0", "\u2009",
           "\u200b", "\u205f", "\u1680", "é"]
 
 
@@ -139,14 +139,16 @@ def _padded_reference(text: str) -> bool:
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(_BYTES), max_size=30), st.integers(1, 9))
-def test_the_padding_scan_agrees_with_a_cell_by_cell_reference(tmp_path_factory, chars, block):
+def test_the_file_scan_agrees_with_a_cell_by_cell_reference(tmp_path_factory, chars, block):
     text = "".join(chars)
     path = tmp_path_factory.mktemp("pad") / "f.csv"
     path.write_bytes(text.encode())
     with pytest.MonkeyPatch.context() as m:
         m.setattr(source, "_BLOCK", block)  # seams inside spaces' neighbours and characters
-        found = source._padding_in.__wrapped__(path, 0, 0)
-    assert found == _padded_reference(text)
+        found = source._marks_in.__wrapped__(path, 0, 0)
+    assert found.quote == ('"' in text)
+    # padding is looked for only in a file without a quote (a quoted one is trimmed anyway)
+    assert found.padding == (found.quote or _padded_reference(text))
 
 
 def test_the_first_bad_row_stops_the_one_read_and_nothing_is_staged(imported, tmp_path):

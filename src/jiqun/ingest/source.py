@@ -42,9 +42,11 @@ import itertools
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import numpy as np
@@ -236,11 +238,12 @@ def _has_blank_lines(path: Path) -> bool:
 
 
 def _has_quote(path: Path) -> bool:
-    return _quote_in(*_version(path))
+    return _marks_in(*_version(path)).quote
 
 
 def _has_padding(path: Path) -> bool:
-    return _padding_in(*_version(path))
+    """Whether a cell may begin or end with a space to trim (meaningful without a quote)."""
+    return _marks_in(*_version(path)).padding
 
 
 def quote_free(path: Path) -> bool:
@@ -253,17 +256,6 @@ def _version(path: Path) -> tuple[Path, int, int]:
     """The file and its size and modification time: the key of what a scan of it found."""
     stat = path.stat()
     return path.resolve(), stat.st_size, stat.st_mtime_ns
-
-
-@functools.lru_cache(maxsize=8)
-def _quote_in(path: Path, size: int, mtime: int) -> bool:
-    """A quote anywhere in the file (``memchr`` over each block: 0.3 s per GB)."""
-    buf = bytearray(_BLOCK)
-    with open(path, "rb") as fh:
-        while n := fh.readinto(buf):
-            if buf.find(b'"', 0, n) >= 0:
-                return True
-    return False
 
 
 @functools.lru_cache(maxsize=8)
@@ -295,36 +287,52 @@ _EDGE_BYTES = np.zeros(256, dtype=bool)
 _EDGE_BYTES[list(_DELIMITERS.encode() + b"\n\r")] = True
 
 
+class _Marks(NamedTuple):
+    quote: bool  # a quote anywhere in the file
+    padding: bool  # a cell that trim would change; True whenever ``quote`` (not looked for)
+
+
 @functools.lru_cache(maxsize=8)
-def _padding_in(path: Path, size: int, mtime: int) -> bool:
-    """Whether a cell of the file may begin or end with a space that DuckDB's ``trim`` removes:
-    an ASCII space beside a delimiter or a line break (or at either end of the file), or any
-    other Unicode space (category Zs, which ``trim`` removes too) anywhere. Without one,
-    trimming every cell changes nothing, and a one-read import leaves it out (it costs about as
-    much as reading the cells). Blocks are looked at with NumPy (which lets go of the GIL) on
-    up to four cores (a block in flight holds ~50 MB), each read with the two bytes before it
-    (os.pread: no shared file offset)."""
+def _marks_in(path: Path, size: int, mtime: int) -> _Marks:
+    """What decides how the file is read, in one read of it: whether it holds a quote, and,
+    when it does not, whether a cell may begin or end with a space that DuckDB's ``trim``
+    removes: an ASCII space beside a delimiter or a line break (or at either end of the file),
+    or any other Unicode space (category Zs, which ``trim`` removes too) anywhere. Without
+    one, trimming every cell changes nothing, and a one-read import leaves it out (it costs
+    about as much as reading the cells).
+
+    Blocks are looked at on up to four cores (``memchr`` for the quote, then NumPy, both
+    letting go of the GIL; a block in flight holds ~50 MB), each read with the two bytes
+    before it in one ``os.pread`` (no shared file offset). A quote stops the scan: such a file
+    is read the strict way, which trims anyway."""
+    quoted, padded = threading.Event(), threading.Event()
     with open(path, "rb") as fh, \
             concurrent.futures.ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
         end = os.fstat(fh.fileno()).st_size
 
-        def padded(start: int) -> bool:
+        def look(start: int) -> None:
+            if quoted.is_set():
+                return
             seam = min(start, _SEAM)  # the file's start: a line break before it
-            before = b"\n" * (_SEAM - seam) + os.pread(fh.fileno(), seam, start - seam)
-            after = b"\n" * _SEAM if start + _BLOCK >= end else b""  # the file's end: an edge
-            block = before + os.pread(fh.fileno(), _BLOCK, start) + after
-            return _padding_within(np.frombuffer(block, dtype=np.uint8))
+            block = os.pread(fh.fileno(), _BLOCK + seam, start - seam)
+            if block.find(b'"', seam) >= 0:
+                quoted.set()
+            elif not padded.is_set():
+                last = start + _BLOCK >= end
+                if seam < _SEAM or last:  # the file's ends are cells' edges
+                    block = b"\n" * (_SEAM - seam) + block + (b"\n" * _SEAM if last else b"")
+                if _padding_within(np.frombuffer(block, dtype=np.uint8)):
+                    padded.set()
 
-        found = any(pool.map(padded, range(0, max(end, 1), _BLOCK)))
-        pool.shutdown(cancel_futures=True)
-        return found
+        list(pool.map(look, range(0, max(end, 1), _BLOCK)))
+    return _Marks(quoted.is_set(), quoted.is_set() or padded.is_set())
 
 
 _SEAM = 2  # bytes of the block before: a space's left neighbour, a character's lead
 
 
 def _padding_within(data: np.ndarray) -> bool:
-    """:func:`_padding_in` for a block with the two bytes before it: a space from the second
+    """:func:`_marks_in`'s padding for a block with the two bytes before it: a space from the second
     byte to the one before last (it has both neighbours), a character from the first byte to
     the third from last (it has its continuation); the others are judged with the next block,
     and the last block ends with two line breaks."""
@@ -501,7 +509,7 @@ def _clean_query(fmt: Format | None, present: set[str], rows: str, extra: str = 
     (",,,," is no row of data), judged on the trimmed cells (each cell is trimmed once).
 
     ``trim`` False: ``rows`` are a file without a quote whose cells have no space to trim
-    (:func:`_padding_in`), whose empty cells DuckDB reads as NULL already; taken as they are."""
+    (:func:`_marks_in`), whose empty cells DuckDB reads as NULL already; taken as they are."""
     wanted = fmt.names if fmt else sorted(present)
     cell = "nullif(trim(\"{c}\"), '')" if trim else "\"{c}\""
     columns = ", ".join(f"{cell.format(c=c)} AS \"{c}\"" if c in present
