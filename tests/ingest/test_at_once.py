@@ -80,7 +80,7 @@ def test_a_plain_file_in_one_read_ends_as_the_usual_import(imported, tmp_path):
         assert all(schema.field(name).type == pa.string() for name in strings)
 
 
-@pytest.mark.parametrize("change", ["repeat", "bad_fee", "short_province"])
+@pytest.mark.parametrize("change", ["repeat", "bad_fee", "short_province", "product_case"])
 def test_a_file_not_all_good_falls_back_to_the_usual_import(imported, tmp_path, change):
     rows = _rows(0, 200)
     if change == "repeat":
@@ -89,12 +89,14 @@ def test_a_file_not_all_good_falls_back_to_the_usual_import(imported, tmp_path, 
         rows[30][7] = "abc"
     elif change == "short_province":  # resolved by the usual import's resolver, not by name
         rows[40][4] = "广东"
+    elif change == "product_case":  # a vocabulary's word in another case: the usual import's
+        rows[60][2] = "EMS"  # case-insensitive lookup, not the one read's exact spelling
     fast, kept = imported("fast", rows, usual=False)
     usual, _ = imported("usual", rows, usual=True)
     assert kept == [False]
     assert _outcome(fast) == _outcome(usual)
     assert _seen(tmp_path / "fast") == _seen(tmp_path / "usual")
-    expected = {"repeat": 1, "bad_fee": 1, "short_province": 0}[change]
+    expected = {"repeat": 1, "bad_fee": 1, "short_province": 0, "product_case": 0}[change]
     assert fast.rejected == expected
 
 
