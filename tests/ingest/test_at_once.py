@@ -89,8 +89,8 @@ def test_a_file_not_all_good_falls_back_to_the_usual_import(imported, tmp_path, 
         rows[30][7] = "abc"
     elif change == "short_province":  # resolved by the usual import's resolver, not by name
         rows[40][4] = "广东"
-    elif change == "product_case":  # a vocabulary's word in another case: the usual import's
-        rows[60][2] = "EMS"  # case-insensitive lookup, not the one read's exact spelling
+    elif change == "product_case":  # a vocabulary's word in an odd case: the usual import's
+        rows[60][2] = "eMS"  # case-insensitive lookup, not the one read's common spellings
     fast, kept = imported("fast", rows, usual=False)
     usual, _ = imported("usual", rows, usual=True)
     assert kept == [False]
@@ -98,6 +98,18 @@ def test_a_file_not_all_good_falls_back_to_the_usual_import(imported, tmp_path, 
     assert _seen(tmp_path / "fast") == _seen(tmp_path / "usual")
     expected = {"repeat": 1, "bad_fee": 1, "short_province": 0, "product_case": 0}[change]
     assert fast.rejected == expected
+
+
+def test_the_common_spellings_of_a_vocabulary_word_stay_in_one_read(imported, tmp_path):
+    rows = _rows(0, 120)
+    for i, spelt in enumerate(["EMS", "Ems", "ems", "特快", "Parcel", "PARCEL"]):
+        rows[i * 20][2] = spelt
+    fast, kept = imported("fast", rows, usual=False)
+    usual, _ = imported("usual", rows, usual=True)
+    assert kept == [True]
+    assert fast.rejected == 0
+    assert _outcome(fast) == _outcome(usual)
+    assert _seen(tmp_path / "fast") == _seen(tmp_path / "usual")
 
 
 @pytest.mark.parametrize("blank", [[""] * len(HEADER), []], ids=["row_without_a_value",
@@ -151,6 +163,25 @@ def test_the_file_scan_agrees_with_a_cell_by_cell_reference(tmp_path_factory, ch
     assert found.quote == ('"' in text)
     # padding is looked for only in a file without a quote (a quoted one is trimmed anyway)
     assert found.padding == (found.quote or _padded_reference(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=1, max_size=40), st.integers(0, 39), st.integers(1, 9))
+def test_the_file_digest_tells_every_changed_byte_whatever_the_blocks(tmp_path_factory, data,
+                                                                       at, block):
+    folder = tmp_path_factory.mktemp("digest")
+    at %= len(data)
+    changed = data[:at] + bytes([data[at] ^ 1]) + data[at + 1:]
+    files = {name: folder / name for name in ("a", "copy", "changed", "longer", "shorter")}
+    for name, content in (("a", data), ("copy", data), ("changed", changed),
+                          ("longer", data + b"\n"), ("shorter", data[:-1])):
+        files[name].write_bytes(content)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(source, "_BLOCK", block)  # a change before, on and after a block's seam
+        digests = {name: source._marks_in.__wrapped__(path, 0, 0).digest
+                   for name, path in files.items()}
+    assert digests["a"] == digests["copy"]
+    assert len({digests[n] for n in ("a", "changed", "longer", "shorter")}) == 4
 
 
 def test_the_first_bad_row_stops_the_one_read_and_nothing_is_staged(imported, tmp_path):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -30,7 +29,6 @@ from jiqun.ingest.report import (
     Reject,
     count_reasons,
     default_rejects_path,
-    file_digest,
     outcome_fingerprint,
     write_rejects,
 )
@@ -98,9 +96,7 @@ def import_file(
     locale = normalise_locale(locale)
     report = ImportReport(kind=kind, path=path, dry_run=dry_run)
     step = progress or (lambda *_: None)
-    # The file's digest (for the fingerprint) is read beside the import, in a thread of its own:
-    # hashlib lets go of the GIL, and a 3 GB file takes seconds to hash.
-    plan = _Plan(_digest_beside(path) if path.is_file() else None, expect)
+    plan = _Plan(path if path.is_file() else None, expect)
     with import_folder() as work:  # and the folders of killed imports removed
         step("reading", 0, 4)
         if not (spec.to_lake and not dry_run and _at_once(
@@ -167,28 +163,18 @@ def _at_once(spec: ImportKind, path: Path, work: Path, sessions: _Sessions, lake
         con.close()
 
 
-def _digest_beside(path: Path) -> Future[str]:
-    """The file's digest, computed in a thread of this import's own (no pool outlives it)."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jiqun-import-digest")
-    try:
-        return pool.submit(file_digest, path)
-    finally:
-        pool.shutdown(wait=False)
-
-
 class _Plan:
     """What the caller expects of the import (the fingerprint of its dry run), and the check."""
 
-    def __init__(self, digest: Future[str] | None, expect: str | None):
-        self.digest, self.expect = digest, expect
-
-    @property
-    def file_sha256(self) -> str:
-        return self.digest.result() if self.digest else ""
+    def __init__(self, path: Path | None, expect: str | None):
+        self.path, self.expect = path, expect
 
     def settle(self, report: ImportReport) -> None:
-        """Fingerprint the outcome counted so far; refuse when it is not the expected one."""
-        report.fingerprint = outcome_fingerprint(report, self.file_sha256)
+        """Fingerprint the outcome counted so far; refuse when it is not the expected one.
+        The file's digest comes from the scan that decided how to read it, when it was read
+        as it is (a CSV in UTF-8); otherwise it is read for it now."""
+        digest = source.file_digest(self.path) if self.path else ""
+        report.fingerprint = outcome_fingerprint(report, digest)
         if self.expect is not None and report.fingerprint != self.expect:
             report.dry_run = True  # what the caller is shown instead: nothing was applied
             raise ImportChanged(report, self.expect)

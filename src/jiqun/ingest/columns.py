@@ -187,6 +187,13 @@ def _vocab(pairs: dict[str, tuple[str, ...]]) -> dict[str, str]:
     return {alias.lower(): value for value, aliases in pairs.items() for alias in (value, *aliases)}
 
 
+def common_spellings(vocab: dict[str, str]) -> dict[str, str]:
+    """``vocab`` with every word also in upper case and capitalised ("EMS", "Taobao", "TMALL"):
+    what a lookup of the cell as it is spelt (no ``lower`` of every cell) must find."""
+    return {spelt: value for word, value in vocab.items()
+            for spelt in (word, word.upper(), word.capitalize(), word.title())}
+
+
 PRODUCTS = _vocab({
     "express": ("特快", "特快专递", "ems", "标准特快"),
     "parcel": ("快包", "快递包裹", "电商快包", "包裹"),

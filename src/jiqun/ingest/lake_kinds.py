@@ -32,7 +32,13 @@ from jiqun.ingest.checks import (
     time_checks,
     timestamp_sql,
 )
-from jiqun.ingest.columns import EVENT_CODES, PLATFORMS, PRODUCTS, WAYBILL_STATUSES
+from jiqun.ingest.columns import (
+    EVENT_CODES,
+    PLATFORMS,
+    PRODUCTS,
+    WAYBILL_STATUSES,
+    common_spellings,
+)
 from jiqun.ingest.source import Groups, Source
 from jiqun.lake.schemas import EVENT_DATASET, WAYBILL_DATASET, Dataset
 
@@ -187,9 +193,10 @@ def _waybill_parsed(name: str, src: str, present: set[str], repeats: bool,
     Nothing of the file is copied: each query that reads the view reads (and parses) the file
     again, in a stream. Lookups of columns the file does not have are left out (each join costs
     about as much as reading the file's text), as is the join of repeats when there are none.
-    ``exact``: a vocabulary's word is found only as the vocabulary spells it (lower case), not
-    in any case: half the join's cost (10M rows: 0.16 s a column), for an import that tries the
-    common spelling first (:func:`validate_waybills_at_once`)."""
+    ``exact``: a vocabulary's word is found as the cell spells it, among the common spellings
+    (:func:`jiqun.ingest.columns.common_spellings`), not in any case: half the join's cost (10M
+    rows: 0.16 s a column), for an import that tries the common spellings first
+    (:func:`validate_waybills_at_once`)."""
     columns = [
         "r.first_row AS _first_row" if repeats else "NULL::BIGINT AS _first_row",
         f"{timestamp_sql('s.ship_time')} AS ship_time_v",
@@ -279,12 +286,15 @@ FROM {rows} p LEFT JOIN org_coded o ON o.org_unit_id = coalesce(p.customer_org, 
 WAYBILL_GROUPS = Groups(repeated="waybill_no", distinct=_DEST_NAMES)
 
 
-def _register_waybill_lookups(con: duckdb.DuckDBPyConnection, session: Session) -> None:
-    """The store dimensions and vocabularies every waybill row is looked up in."""
+def _register_waybill_lookups(con: duckdb.DuckDBPyConnection, session: Session,
+                              exact: bool = False) -> None:
+    """The store dimensions and vocabularies every waybill row is looked up in; ``exact``:
+    the vocabularies for a lookup of the cell as spelt (:func:`_waybill_parsed`)."""
     _register_store_dimensions(con, session)
-    register_vocab(con, "product_vocab", PRODUCTS)
-    register_vocab(con, "platform_vocab", PLATFORMS)
-    register_vocab(con, "status_vocab", WAYBILL_STATUSES)
+    spelt = common_spellings if exact else dict
+    register_vocab(con, "product_vocab", spelt(PRODUCTS))
+    register_vocab(con, "platform_vocab", spelt(PLATFORMS))
+    register_vocab(con, "status_vocab", spelt(WAYBILL_STATUSES))
 
 
 def validate_waybills(con: duckdb.DuckDBPyConnection, source: Source, session: Session,
@@ -350,10 +360,10 @@ def validate_waybills_at_once(con: duckdb.DuckDBPyConnection, source: Source, se
     checked as :func:`validate_waybills` checks it but for what needs the whole file first: no
     repeats are known (the import looks for them among the rows it wrote), and destinations
     are found by the divisions' own names (:func:`_division_names`) and a product, platform or
-    status by its vocabulary's own spelling, so a row that spells them otherwise is not
-    written. Either makes the import read the file again the usual way
+    status by its common spellings ("EMS", "ems", "Ems"), so a row that spells them otherwise
+    ("eMS") is not written. Either makes the import read the file again the usual way
     (``jiqun.ingest.at_once``)."""
-    _register_waybill_lookups(con, session)
+    _register_waybill_lookups(con, session, exact=True)
     con.register("dest_names", _division_names())
     con.register("dest_addresses", pa.table({"address": pa.array([], pa.string()),
                                              **{k: pa.array([], t) for k, t in _PLACE_SCHEMA.items()}}))

@@ -150,20 +150,11 @@ class ImportChanged(Conflict):
         self.outcome = None  # an upload's fresh dry run (jiqun.ingest.uploads.commit_upload)
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file, read 1 MiB at a time."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def outcome_fingerprint(report: ImportReport, file_sha256: str) -> str:
+def outcome_fingerprint(report: ImportReport, file_digest: str) -> str:
     """A digest of the file and of everything its import would do: the counts and every reject
     line. Equal fingerprints mean the same rows are added, changed, left alone and rejected."""
     digest = hashlib.sha256(json.dumps([
-        report.kind, file_sha256, report.total, report.inserted, report.updated,
+        report.kind, file_digest, report.total, report.inserted, report.updated,
         report.duplicates, report.rejected]).encode())
     for line in report.reject_lines:
         digest.update(json.dumps(line, ensure_ascii=False, default=str).encode())
