@@ -1,16 +1,17 @@
 """Benchmark: import synthetic waybill CSVs, against a bare DuckDB ``COPY … TO parquet``.
 
-    .venv/bin/python -m benchmarks.import_waybills [--rows 10000000 30000000]
+    .venv/bin/python -m benchmarks.import_waybills [--rows 10000000 30000000] [--runs 2]
 
 For each size:
 
 1. Generates the CSV (vectorised with NumPy/Arrow) into a temporary folder that is removed at
    the end, after checking that the disk holds it (~100 bytes a row) and what the runs write:
    Chinese headers, 2,000 customers of one outlet, real destination counties, ISO times.
-2. Times (a) ``COPY (SELECT * FROM read_csv(file)) TO 'x.parquet'`` in DuckDB (before and after
-   (b); the faster run counts) and (b) ``jiqun.ingest.import_file("waybills", …)`` into an
-   empty lake (a plain file: imported in one read, ``jiqun.ingest.at_once``; the table says). Each phase runs in a child process of its own; its peak RSS is the child's
-   ``ru_maxrss`` as ``os.wait4`` reports it for that child alone.
+2. Times (a) ``COPY (SELECT * FROM read_csv(file)) TO 'x.parquet'`` in DuckDB and (b)
+   ``jiqun.ingest.import_file("waybills", …)`` into an empty lake (a plain file: imported in one
+   read, ``jiqun.ingest.at_once``; the table says), ``--runs`` times each (default 2), (a) and
+   (b) alternating; each side's fastest run counts. Each run is a child process of its own; its
+   peak RSS is the child's ``ru_maxrss`` as ``os.wait4`` reports it for that child alone.
 3. Writes the table to ``benchmarks/out/import_waybills.md`` and prints it.
 """
 
@@ -177,8 +178,9 @@ def _check_disk(rows: int, folder: Path) -> None:
         raise SystemExit(f"not enough disk space in {folder} for {rows:,} rows")
 
 
-def measure(rows: int, scratch_root: Path | None = None) -> dict:
-    """Generate the CSV of ``rows`` waybills in a temporary folder, time both sides, clean up."""
+def measure(rows: int, scratch_root: Path | None = None, runs: int = 2) -> dict:
+    """Generate the CSV of ``rows`` waybills in a temporary folder, time both sides ``runs``
+    times each, clean up."""
     root = scratch_root or Path(tempfile.gettempdir())
     _check_disk(rows, root)
     with tempfile.TemporaryDirectory(prefix="jiqun-bench-", dir=root) as scratch:
@@ -187,18 +189,25 @@ def measure(rows: int, scratch_root: Path | None = None) -> dict:
         began = time.perf_counter()
         generate(rows, csv)
         print(f"generated {csv} in {time.perf_counter() - began:.1f} s", file=sys.stderr)
-        # The baseline runs before and after the import and the faster run counts: other work
-        # on a shared machine then inflates the ratio rather than flattering it.
-        first = _run_phase("copy", csv, scratch)
-        imp = _run_phase("import", csv, scratch)
-        copy = min(first, _run_phase("copy", csv, scratch), key=lambda r: r["seconds"])
-        return {"rows": rows, "csv_mib": csv.stat().st_size / 2**20, "copy": copy, "import": imp}
+        # Each side runs ``runs`` times, the two alternating, and each side's fastest run
+        # counts: a burst of other work on a shared machine (its noise here is ±5 %) then
+        # slows one run of a side, not the side. Written pages are flushed before each run, so
+        # that one run's writeback does not fall on the next.
+        results: dict[str, list[dict]] = {"copy": [], "import": []}
+        for _ in range(runs):
+            for phase in results:
+                os.sync()
+                results[phase].append(_run_phase(phase, csv, scratch))
+        copy, imp = (min(results[p], key=lambda r: r["seconds"]) for p in ("copy", "import"))
+        return {"rows": rows, "csv_mib": csv.stat().st_size / 2**20, "copy": copy, "import": imp,
+                "runs": runs}
 
 
 def _table(results: list[dict]) -> str:
     lines = [
         f"Waybill import benchmark on {platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}; jiqun's DuckDB memory limit {_memory_limit()}.",
+        f"{platform.python_version()}; jiqun's DuckDB memory limit {_memory_limit()}; each "
+        f"side the fastest of {results[0]['runs'] if results else 0} runs, (a) and (b) alternating.",
         "",
         "| rows | CSV (MiB) | (a) bare DuckDB COPY (s) | (a) peak RSS (MiB) "
         "| (b) jiqun import (s) | (b) peak RSS (MiB) | ratio (b)/(a) | written | rejected |",
@@ -228,6 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000_000, 30_000_000])
     parser.add_argument("--scratch", type=Path, help="folder for the temporary CSV and runs")
+    parser.add_argument("--runs", type=int, default=2, help="runs of each side (the fastest counts)")
     parser.add_argument("--phase", choices=["copy", "import"])
     parser.add_argument("--csv", type=Path)
     parser.add_argument("--work", type=Path)
@@ -238,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     results = []
     for rows in args.rows:
-        results.append(measure(rows, args.scratch))
+        results.append(measure(rows, args.scratch, args.runs))
         table = _table(results)
         OUT.mkdir(parents=True, exist_ok=True)
         (OUT / "import_waybills.md").write_text(table + "\n", encoding="utf-8")
