@@ -180,7 +180,8 @@ def test_the_file_digest_tells_every_changed_byte_whatever_the_blocks(tmp_path_f
         m.setattr(source, "_BLOCK", block)  # a change before, on and after a block's seam
         digests = {name: source._marks_in.__wrapped__(path, 0, 0).digest
                    for name, path in files.items()}
-    assert digests["a"] == digests["copy"]
+        hashed_only = source._scan((files["a"], 1, 1), marks=False).digest
+    assert digests["a"] == digests["copy"] == hashed_only  # whether or not marks were looked for
     assert len({digests[n] for n in ("a", "changed", "longer", "shorter")}) == 4
 
 

@@ -249,11 +249,15 @@ def _has_padding(path: Path) -> bool:
 
 def file_digest(path: Path) -> str:
     """A digest of every byte of the file, for the fingerprint of an import's outcome: XXH3-128
-    of the file's size and of the XXH3-128 of each of its blocks, taken by the read that looks
-    for quotes and padding (:func:`_marks_in`), so a CSV is read once for both (SHA-256 in a
-    read of its own took 0.8 s of CPU a GB). It tells a changed file from the one a dry run
-    read; it is no defence against an uploader, who could upload the other file anyway."""
-    return _marks_in(*_version(path)).digest
+    of the file's size and of the XXH3-128 of each of its blocks. A CSV read as it is was hashed
+    by the read that looked for quotes and padding (:func:`_marks_in`); any other file (a
+    spreadsheet, a GBK CSV, which is read transcoded) is read for it alone. (SHA-256 in a read
+    of its own took 0.8 s of CPU a GB.) It tells a changed file from the one a dry run read;
+    it is no defence against an uploader, who could upload the other file anyway."""
+    version = _version(path)
+    with _DIGESTS_LOCK:
+        known = _DIGESTS.get(version)
+    return known or _scan(version, marks=False).digest
 
 
 def quote_free(path: Path) -> bool:
@@ -310,14 +314,26 @@ def _marks_in(path: Path, size: int, mtime: int) -> _Marks:
     removes: an ASCII space beside a delimiter or a line break (or at either end of the file),
     or any other Unicode space (category Zs, which ``trim`` removes too) anywhere. Without
     one, trimming every cell changes nothing, and a one-read import leaves it out (it costs
-    about as much as reading the cells). And the file's digest (:func:`file_digest`).
+    about as much as reading the cells). And the file's digest (:func:`file_digest`)."""
+    return _scan((path, size, mtime), marks=True)
+
+
+# The digests of the last files scanned (by version), for file_digest.
+_DIGESTS: dict[tuple[Path, int, int], str] = {}
+_DIGESTS_LOCK = threading.Lock()
+
+
+def _scan(version: tuple[Path, int, int], marks: bool) -> _Marks:
+    """The file's digest and, with ``marks``, :func:`_marks_in`'s marks (else False, False).
 
     Blocks are looked at on up to four cores (``memchr`` for the quote, then NumPy, both
     letting go of the GIL; a block in flight holds ~50 MB), each read with the two bytes
     before it in one ``os.pread`` (no shared file offset) and hashed without them. After a
     quote the blocks are only hashed: such a file is read the strict way, which trims anyway."""
     quoted, padded = threading.Event(), threading.Event()
-    with open(path, "rb") as fh, \
+    if not marks:
+        quoted.set()  # nothing to look for: hash only
+    with open(version[0], "rb") as fh, \
             concurrent.futures.ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
         end = os.fstat(fh.fileno()).st_size
 
@@ -339,6 +355,12 @@ def _marks_in(path: Path, size: int, mtime: int) -> _Marks:
 
         blocks = list(pool.map(look, range(0, max(end, 1), _BLOCK)))
     digest = xxhash.xxh3_128_hexdigest(end.to_bytes(8, "little") + b"".join(blocks))
+    with _DIGESTS_LOCK:
+        _DIGESTS[version] = digest
+        while len(_DIGESTS) > 8:
+            del _DIGESTS[next(iter(_DIGESTS))]
+    if not marks:
+        return _Marks(False, False, digest)
     return _Marks(quoted.is_set(), quoted.is_set() or padded.is_set(), digest)
 
 
