@@ -58,7 +58,7 @@ _QUERIES = {
         f"SELECT CAST(ship_time AS DATE) AS day, {', '.join(_DAILY_KEYS)}, {_SUM_SQL}, "
         f"CAST(count(*) FILTER (WHERE dest_province = {_ORIGIN_PROVINCE}) AS BIGINT) "
         "AS in_province_parcels, "
-        "CAST(count(*) FILTER (WHERE line_id IS NOT NULL) AS BIGINT) AS line_parcels "
+        "CAST(count(line_id) AS BIGINT) AS line_parcels "
         "FROM {source} GROUP BY ALL"
     ),
     # Grouped by the origin county first, then by its province: the province's code is then
