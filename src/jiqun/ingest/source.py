@@ -331,8 +331,6 @@ def _scan(version: tuple[Path, int, int], marks: bool) -> _Marks:
     before it in one ``os.pread`` (no shared file offset) and hashed without them. After a
     quote the blocks are only hashed: such a file is read the strict way, which trims anyway."""
     quoted, padded = threading.Event(), threading.Event()
-    if not marks:
-        quoted.set()  # nothing to look for: hash only
     with open(version[0], "rb") as fh, \
             concurrent.futures.ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
         end = os.fstat(fh.fileno()).st_size
@@ -341,9 +339,9 @@ def _scan(version: tuple[Path, int, int], marks: bool) -> _Marks:
             seam = min(start, _SEAM)  # the file's start: a line break before it
             block = os.pread(fh.fileno(), _BLOCK + seam, start - seam)
             digest = xxhash.xxh3_128_digest(memoryview(block)[seam:])
-            if quoted.is_set():
-                pass
-            elif block.find(b'"', seam) >= 0:
+            if not marks or quoted.is_set():
+                return digest
+            if block.find(b'"', seam) >= 0:
                 quoted.set()
             elif not padded.is_set():
                 last = start + _BLOCK >= end
@@ -359,8 +357,6 @@ def _scan(version: tuple[Path, int, int], marks: bool) -> _Marks:
         _DIGESTS[version] = digest
         while len(_DIGESTS) > 8:
             del _DIGESTS[next(iter(_DIGESTS))]
-    if not marks:
-        return _Marks(False, False, digest)
     return _Marks(quoted.is_set(), quoted.is_set() or padded.is_set(), digest)
 
 
