@@ -207,7 +207,7 @@ def _table(results: list[dict]) -> str:
     lines = [
         f"Waybill import benchmark on {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}; jiqun's DuckDB memory limit {_memory_limit()}; each "
-        f"side the fastest of {results[0]['runs'] if results else 0} runs, (a) and (b) alternating.",
+        f"side the fastest of {results[0]['runs']} runs, (a) and (b) alternating.",
         "",
         "| rows | CSV (MiB) | (a) bare DuckDB COPY (s) | (a) peak RSS (MiB) "
         "| (b) jiqun import (s) | (b) peak RSS (MiB) | ratio (b)/(a) | written | rejected |",

@@ -84,7 +84,7 @@ class Check:
 
 
 def register_vocab(con: duckdb.DuckDBPyConnection, name: str, vocab: dict[str, str]) -> None:
-    """A lookup table ``name(key, value)`` of accepted spellings (lower-case) → stored value."""
+    """A lookup table ``name(key, value)`` of accepted spellings → stored value."""
     con.register(name, pa.table({"key": list(vocab), "value": list(vocab.values())}))
 
 

@@ -286,15 +286,14 @@ FROM {rows} p LEFT JOIN org_coded o ON o.org_unit_id = coalesce(p.customer_org, 
 WAYBILL_GROUPS = Groups(repeated="waybill_no", distinct=_DEST_NAMES)
 
 
-def _register_waybill_lookups(con: duckdb.DuckDBPyConnection, session: Session,
-                              exact: bool = False) -> None:
-    """The store dimensions and vocabularies every waybill row is looked up in; ``exact``:
-    the vocabularies for a lookup of the cell as spelt (:func:`_waybill_parsed`)."""
+def _register_waybill_lookups(con: duckdb.DuckDBPyConnection, session: Session) -> None:
+    """The store dimensions and vocabularies every waybill row is looked up in. A vocabulary
+    holds each word's common spellings too: the usual import looks the cell up lower-cased
+    (and so finds the lower-case one), the one read as it is spelt (:func:`_waybill_parsed`)."""
     _register_store_dimensions(con, session)
-    spelt = common_spellings if exact else dict
-    register_vocab(con, "product_vocab", spelt(PRODUCTS))
-    register_vocab(con, "platform_vocab", spelt(PLATFORMS))
-    register_vocab(con, "status_vocab", spelt(WAYBILL_STATUSES))
+    register_vocab(con, "product_vocab", common_spellings(PRODUCTS))
+    register_vocab(con, "platform_vocab", common_spellings(PLATFORMS))
+    register_vocab(con, "status_vocab", common_spellings(WAYBILL_STATUSES))
 
 
 def validate_waybills(con: duckdb.DuckDBPyConnection, source: Source, session: Session,
@@ -363,7 +362,7 @@ def validate_waybills_at_once(con: duckdb.DuckDBPyConnection, source: Source, se
     status by its common spellings ("EMS", "ems", "Ems"), so a row that spells them otherwise
     ("eMS") is not written. Either makes the import read the file again the usual way
     (``jiqun.ingest.at_once``)."""
-    _register_waybill_lookups(con, session, exact=True)
+    _register_waybill_lookups(con, session)
     con.register("dest_names", _division_names())
     con.register("dest_addresses", pa.table({"address": pa.array([], pa.string()),
                                              **{k: pa.array([], t) for k, t in _PLACE_SCHEMA.items()}}))

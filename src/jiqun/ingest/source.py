@@ -52,6 +52,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import xxhash
+from cachetools import LRUCache
 
 from jiqun.ingest.columns import Format
 from jiqun.ingest.report import ImportFileError, Reject
@@ -319,7 +320,7 @@ def _marks_in(path: Path, size: int, mtime: int) -> _Marks:
 
 
 # The digests of the last files scanned (by version), for file_digest.
-_DIGESTS: dict[tuple[Path, int, int], str] = {}
+_DIGESTS: LRUCache[tuple[Path, int, int], str] = LRUCache(maxsize=8)
 _DIGESTS_LOCK = threading.Lock()
 
 
@@ -355,8 +356,6 @@ def _scan(version: tuple[Path, int, int], marks: bool) -> _Marks:
     digest = xxhash.xxh3_128_hexdigest(end.to_bytes(8, "little") + b"".join(blocks))
     with _DIGESTS_LOCK:
         _DIGESTS[version] = digest
-        while len(_DIGESTS) > 8:
-            del _DIGESTS[next(iter(_DIGESTS))]
     return _Marks(quoted.is_set(), quoted.is_set() or padded.is_set(), digest)
 
 
